@@ -1,0 +1,532 @@
+//! The application: [`Hassette`] starts every service, answers questions about them and
+//! stops them all.
+
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{OnceCell, broadcast, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::registry::{Registry, WaitGraph};
+use crate::unit::Unit;
+use crate::{
+    Builder, LookupError, RestartError, RestartType, ServiceReport, ShutdownReport, StartError,
+    StartFailure, Status, StatusEvent, WaitError,
+};
+
+/// Starts one unit's supervisor task; monomorphised per service type by the builder.
+pub(crate) type Launch = fn(
+    Arc<Unit>,
+    Arc<AppInner>,
+    oneshot::Sender<Result<(), StartError>>,
+) -> JoinHandle<ServiceReport>;
+
+/// The application: every registered service, started in dependency order, supervised,
+/// and stopped in reverse order.
+///
+/// ```
+/// use hassette_runtime::prelude::*;
+///
+/// struct Ticker;
+/// impl Hooks for Ticker {}
+/// impl Service for Ticker {
+///     const RESTART_SPEC: RestartSpec = RestartSpec::new(RestartType::Permanent);
+///     async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+///         ctx.cancelled().await;
+///         Ok(())
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), BoxError> {
+/// let app = Hassette::builder().service(Ticker).build()?;
+/// app.start().await?;
+/// app.wait_ready::<Ticker>().await?;
+/// assert_eq!(app.status::<Ticker>()?, Status::Running);
+/// let report = app.shutdown().await;
+/// assert_eq!(report.services[0].status, Status::Stopped);
+/// assert!(report.is_success());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Hassette {
+    inner: Arc<AppInner>,
+}
+
+pub(crate) struct AppInner {
+    pub(crate) registry: Registry,
+    pub(crate) waits: WaitGraph,
+    launchers: Vec<Launch>,
+    /// Unit ids grouped by dependency depth: wave 0 depends on nothing.
+    waves: Vec<Vec<usize>>,
+    pub(crate) events: broadcast::Sender<StatusEvent>,
+    /// Cancelled when the shutdown begins: backoffs, cooldowns and waits stop at once.
+    pub(crate) stopping: CancellationToken,
+    shutdown_deadline: Option<Duration>,
+    tasks: Mutex<Vec<Option<JoinHandle<ServiceReport>>>>,
+    started: OnceCell<Result<(), StartError>>,
+    report: OnceCell<ShutdownReport>,
+    reason: Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for Hassette {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hassette")
+            .field("services", &self.inner.registry.units.len())
+            .field("stopping", &self.inner.stopping.is_cancelled())
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct AppParts {
+    pub(crate) registry: Registry,
+    pub(crate) launchers: Vec<Launch>,
+    pub(crate) waves: Vec<Vec<usize>>,
+    pub(crate) events: broadcast::Sender<StatusEvent>,
+    pub(crate) shutdown_deadline: Option<Duration>,
+}
+
+impl Hassette {
+    /// A builder to register services and resources.
+    ///
+    /// ```
+    /// let app = hassette_runtime::Hassette::builder().build().unwrap();
+    /// # drop(app);
+    /// ```
+    #[must_use]
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    pub(crate) fn from_parts(parts: AppParts) -> Self {
+        let count = parts.registry.units.len();
+        Hassette {
+            inner: Arc::new(AppInner {
+                registry: parts.registry,
+                waits: WaitGraph::default(),
+                launchers: parts.launchers,
+                waves: parts.waves,
+                events: parts.events,
+                stopping: CancellationToken::new(),
+                shutdown_deadline: parts.shutdown_deadline,
+                tasks: Mutex::new((0..count).map(|_| None).collect()),
+                started: OnceCell::new(),
+                report: OnceCell::new(),
+                reason: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Starts every service and returns once each has been initialized (its `serve` may
+    /// still be about to begin). Services whose dependencies are not yet Running and ready
+    /// wait for them, so startup runs in dependency waves.
+    ///
+    /// The error names the first service (in registration order) that did not start and
+    /// why; the others keep starting and are supervised as usual, so call
+    /// [`shutdown`](Self::shutdown) to stop them. Calling `start` again returns the same
+    /// result; a `start` interrupted by [`shutdown`](Self::shutdown) returns
+    /// [`StartFailure::Interrupted`].
+    ///
+    /// ```no_run
+    /// # async fn f(app: hassette_runtime::Hassette) {
+    /// if let Err(e) = app.start().await {
+    ///     eprintln!("{e}"); // service `db` did not start: `on_initialize` failed: ...
+    ///     app.shutdown().await;
+    /// }
+    /// # }
+    /// ```
+    pub async fn start(&self) -> Result<(), StartError> {
+        let inner = self.inner.clone();
+        self.inner
+            .started
+            .get_or_init(|| inner.launch_all())
+            .await
+            .clone()
+    }
+
+    /// Stops every service, dependants before their dependencies, and reports how each
+    /// ended. Safe to call twice (the second call returns the same report), during
+    /// `start`, or without `start`.
+    ///
+    /// ```no_run
+    /// # async fn f(app: hassette_runtime::Hassette) {
+    /// let report = app.shutdown().await;
+    /// println!("{report}");
+    /// # }
+    /// ```
+    pub async fn shutdown(&self) -> ShutdownReport {
+        self.inner.begin_shutdown("shutdown requested".to_owned());
+        self.inner.wait_stopped().await
+    }
+
+    /// Starts the app, runs until SIGINT or SIGTERM (or a crash), then shuts down
+    /// gracefully; a second signal exits the process at once. Returns
+    /// [`ExitCode::SUCCESS`] after a clean stop, and `FAILURE` when a service did not
+    /// start, crashed, or had to be aborted, with the reason printed to stderr.
+    ///
+    /// ```no_run
+    /// # async fn f(app: hassette_runtime::Hassette) -> std::process::ExitCode {
+    /// app.run_until_signal().await
+    /// # }
+    /// ```
+    pub async fn run_until_signal(self) -> ExitCode {
+        let started = self.start().await;
+        if let Err(error) = &started {
+            tracing::error!(%error, "start failed; shutting down");
+            self.inner.begin_shutdown(error.to_string());
+        }
+        let inner = self.inner.clone();
+        tokio::select! {
+            reason = crate::signal::first() => { inner.begin_shutdown(reason); }
+            () = inner.stopping.cancelled() => {}
+        }
+        let second = tokio::spawn(async {
+            let reason = crate::signal::first().await;
+            eprintln!("hassette: {reason} again: exiting at once");
+            std::process::exit(130);
+        });
+        let report = self.inner.wait_stopped().await;
+        second.abort();
+        tracing::info!("shutdown report\n{report}");
+        if started.is_err() || !report.is_success() {
+            eprintln!("{report}");
+            if let Err(error) = started {
+                eprintln!("hassette: exiting with failure: {error}");
+                return ExitCode::FAILURE;
+            }
+            eprintln!("hassette: exiting with failure: a service crashed or had to be aborted");
+        }
+        report.exit_code()
+    }
+
+    /// The status of the one registered `T`.
+    ///
+    /// An unregistered type, or one registered by name, is an error, not a panic.
+    ///
+    /// ```
+    /// # use hassette_runtime::{Hassette, LookupError};
+    /// struct Nobody;
+    /// let app = Hassette::builder().build().unwrap();
+    /// assert!(matches!(app.status::<Nobody>(), Err(LookupError::NotRegistered { .. })));
+    /// ```
+    pub fn status<T: 'static>(&self) -> Result<Status, LookupError> {
+        Ok(self.inner.registry.by_type::<T>()?.status())
+    }
+
+    /// The status of the service with this name.
+    ///
+    /// ```
+    /// # let app = hassette_runtime::Hassette::builder().build().unwrap();
+    /// assert!(app.status_by_name("worker-1").is_err());
+    /// ```
+    pub fn status_by_name(&self, name: &str) -> Result<Status, LookupError> {
+        Ok(self.inner.registry.by_name(name)?.status())
+    }
+
+    /// Every service's name and status, in registration order.
+    ///
+    /// ```
+    /// # let app = hassette_runtime::Hassette::builder().build().unwrap();
+    /// assert!(app.statuses().is_empty());
+    /// ```
+    #[must_use]
+    pub fn statuses(&self) -> Vec<(Arc<str>, Status)> {
+        self.inner
+            .registry
+            .units
+            .iter()
+            .map(|u| (u.name.clone(), u.status()))
+            .collect()
+    }
+
+    /// Waits until `T` is Running and ready; an error when it never will be (crashed,
+    /// exhausted, stopped for good) or the app shuts down.
+    ///
+    /// ```no_run
+    /// # async fn f(app: hassette_runtime::Hassette) -> Result<(), hassette_runtime::WaitError> {
+    /// # struct Database;
+    /// app.wait_ready::<Database>().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_ready<T: 'static>(&self) -> Result<(), WaitError> {
+        let unit = self.inner.registry.by_type::<T>()?;
+        self.inner.wait_up(None, unit).await
+    }
+
+    /// Like [`wait_ready`](Self::wait_ready), by name.
+    ///
+    /// ```no_run
+    /// # async fn f(app: hassette_runtime::Hassette) -> Result<(), hassette_runtime::WaitError> {
+    /// app.wait_ready_by_name("worker-1").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_ready_by_name(&self, name: &str) -> Result<(), WaitError> {
+        let unit = self.inner.registry.by_name(name)?;
+        self.inner.wait_up(None, unit).await
+    }
+
+    /// Every status change of every service from now on.
+    ///
+    /// A receiver that falls more than the builder's `event_capacity` behind loses the
+    /// oldest events (`RecvError::Lagged` says how many); the log and the shutdown report
+    /// still have every failure.
+    ///
+    /// ```
+    /// # let app = hassette_runtime::Hassette::builder().build().unwrap();
+    /// let mut events = app.events();
+    /// assert!(events.try_recv().is_err());
+    /// ```
+    #[must_use]
+    pub fn events(&self) -> broadcast::Receiver<StatusEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Restarts `T` now (stop, then initialize on the same value) with a fresh restart
+    /// budget, and waits until the new run has begun. A restart already in flight absorbs
+    /// this one.
+    ///
+    /// ```no_run
+    /// # async fn f(app: hassette_runtime::Hassette) -> Result<(), hassette_runtime::RestartError> {
+    /// # struct Cache;
+    /// app.restart::<Cache>().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn restart<T: 'static>(&self) -> Result<(), RestartError> {
+        let unit = self.inner.registry.by_type::<T>()?.clone();
+        self.inner.restart(&unit).await
+    }
+
+    /// Like [`restart`](Self::restart), by name.
+    ///
+    /// ```no_run
+    /// # async fn f(app: hassette_runtime::Hassette) -> Result<(), hassette_runtime::RestartError> {
+    /// app.restart_by_name("worker-3").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn restart_by_name(&self, name: &str) -> Result<(), RestartError> {
+        let unit = self.inner.registry.by_name(name)?.clone();
+        self.inner.restart(&unit).await
+    }
+}
+
+impl AppInner {
+    async fn launch_all(self: Arc<Self>) -> Result<(), StartError> {
+        let receivers: Vec<_> = {
+            let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+            if self.stopping.is_cancelled() {
+                return match self.registry.units.first() {
+                    Some(unit) => Err(StartError::new(
+                        unit.name.clone(),
+                        StartFailure::Interrupted,
+                    )),
+                    None => Ok(()),
+                };
+            }
+            self.registry
+                .units
+                .iter()
+                .map(|unit| {
+                    let (tx, rx) = oneshot::channel();
+                    tasks[unit.id] =
+                        Some((self.launchers[unit.id])(unit.clone(), self.clone(), tx));
+                    rx
+                })
+                .collect()
+        };
+        let mut first_error = None;
+        for (unit, rx) in self.registry.units.iter().zip(receivers) {
+            let result = rx.await.unwrap_or_else(|_| {
+                Err(StartError::new(
+                    unit.name.clone(),
+                    StartFailure::Interrupted,
+                ))
+            });
+            if let (Err(error), None) = (result, &first_error) {
+                first_error = Some(error);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Begins the shutdown without waiting for it; the first reason given is kept.
+    pub(crate) fn request_shutdown(self: &Arc<Self>, reason: String) {
+        if self.begin_shutdown(reason) {
+            let inner = self.clone();
+            tokio::spawn(async move { inner.wait_stopped().await });
+        }
+    }
+
+    /// Returns whether this call began it.
+    fn begin_shutdown(&self, reason: String) -> bool {
+        let mut slot = self.reason.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_some() {
+            return false;
+        }
+        tracing::info!(%reason, "shutting down");
+        *slot = Some(reason);
+        self.stopping.cancel();
+        true
+    }
+
+    async fn wait_stopped(self: &Arc<Self>) -> ShutdownReport {
+        let inner = self.clone();
+        self.report.get_or_init(|| inner.stop_all()).await.clone()
+    }
+
+    /// Stops the waves in reverse order, each wave's services concurrently.
+    async fn stop_all(self: Arc<Self>) -> ShutdownReport {
+        let began = Instant::now();
+        self.stopping.cancel();
+        let mut tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut reports: Vec<Option<ServiceReport>> =
+            self.registry.units.iter().map(|_| None).collect();
+        let stop_waves = async {
+            for wave in self.waves.iter().rev() {
+                for &id in wave {
+                    self.registry.units[id].stop.cancel();
+                }
+                for &id in wave {
+                    if let Some(task) = tasks[id].as_mut() {
+                        let report = task
+                            .await
+                            .unwrap_or_else(|e| self.lost_report(id, e.to_string()));
+                        tasks[id] = None;
+                        reports[id] = Some(report);
+                    }
+                }
+            }
+        };
+        let deadline_exceeded = match self.shutdown_deadline {
+            Some(limit) => tokio::time::timeout(limit, stop_waves).await.is_err(),
+            None => {
+                stop_waves.await;
+                false
+            }
+        };
+        for task in tasks.iter().flatten() {
+            task.abort();
+        }
+        if deadline_exceeded {
+            tracing::error!("the shutdown deadline ran out; aborted the services still stopping");
+        }
+        let services = reports
+            .into_iter()
+            .zip(&self.registry.units)
+            .map(|(report, unit)| match report {
+                Some(report) => report,
+                None if tasks[unit.id].is_some() => {
+                    self.lost_report(unit.id, "shutdown deadline exceeded".into())
+                }
+                None => ServiceReport::new(unit.name.clone()),
+            })
+            .collect();
+        let reason = self
+            .reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        ShutdownReport {
+            services,
+            took: began.elapsed(),
+            deadline_exceeded,
+            reason,
+        }
+    }
+
+    /// The report of a unit whose supervisor did not hand one back.
+    fn lost_report(&self, id: usize, why: String) -> ServiceReport {
+        let unit = &self.registry.units[id];
+        tracing::error!(service = %unit.name, %why, "service did not finish its stop");
+        let mut report = ServiceReport::new(unit.name.clone());
+        report.status = unit.status();
+        report.aborted = true;
+        report.record("supervisor", Arc::new(std::io::Error::other(why)));
+        report
+    }
+
+    /// Waits until `target` is Running and ready, recording the wait in the wait-for graph
+    /// when a service waits, so a wait that could never end is an error instead of a hang.
+    pub(crate) async fn wait_up(
+        &self,
+        waiter: Option<&Arc<Unit>>,
+        target: &Arc<Unit>,
+    ) -> Result<(), WaitError> {
+        let mut state = target.state.subscribe();
+        if state.borrow_and_update().is_up() {
+            return Ok(());
+        }
+        let _edge = match waiter {
+            Some(waiter) => Some(
+                self.waits
+                    .enter(&self.registry.units, waiter.id, target.id)?,
+            ),
+            None => None,
+        };
+        loop {
+            let now = *state.borrow_and_update();
+            if now.is_up() {
+                return Ok(());
+            }
+            if will_not_be_up(target, now.status) {
+                return Err(WaitError::Ended {
+                    service: target.name.clone(),
+                    status: now.status,
+                });
+            }
+            tokio::select! {
+                biased;
+                () = self.stopping.cancelled() => return Err(WaitError::ShuttingDown),
+                changed = state.changed() => if changed.is_err() { return Err(WaitError::ShuttingDown) },
+            }
+        }
+    }
+
+    async fn restart(&self, unit: &Arc<Unit>) -> Result<(), RestartError> {
+        if self.stopping.is_cancelled() {
+            return Err(RestartError::ShuttingDown {
+                service: unit.name.clone(),
+            });
+        }
+        if self.started.get().is_none() {
+            return Err(RestartError::NotStarted {
+                service: unit.name.clone(),
+            });
+        }
+        let mut state = unit.state.subscribe();
+        let generation = state.borrow_and_update().generation;
+        unit.restart.notify_one();
+        loop {
+            let now = *state.borrow_and_update();
+            if now.generation > generation && now.status != Status::Starting {
+                return match now.status {
+                    Status::Running => Ok(()),
+                    status => Err(RestartError::Failed {
+                        service: unit.name.clone(),
+                        status,
+                    }),
+                };
+            }
+            tokio::select! {
+                biased;
+                () = self.stopping.cancelled() => return Err(RestartError::ShuttingDown { service: unit.name.clone() }),
+                changed = state.changed() => if changed.is_err() {
+                    return Err(RestartError::ShuttingDown { service: unit.name.clone() });
+                },
+            }
+        }
+    }
+}
+
+/// Whether `unit`, now in `status`, will stay down unless someone restarts it by hand.
+fn will_not_be_up(unit: &Unit, status: Status) -> bool {
+    match status {
+        Status::Crashed | Status::ExhaustedDead => true,
+        Status::Stopped => unit.restart_type != Some(RestartType::Permanent),
+        Status::Failed => unit.restart_type.is_none(),
+        _ => false,
+    }
+}

@@ -1,0 +1,315 @@
+//! Registering services: [`Builder`], and the checks `build` makes.
+
+use std::any::TypeId;
+use std::collections::hash_map::Entry;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, oneshot};
+use tracing::Instrument;
+
+use crate::app::{AppInner, AppParts, Launch};
+use crate::lifecycle::{AsResource, AsService, Driver, Kind};
+use crate::registry::{Registry, TypeSlot};
+use crate::unit::{Unit, UnitInit};
+use crate::{
+    BuildError, Dependency, Hassette, Hooks, Resource, Service, ServiceReport, StartError,
+};
+
+/// Registers the services and resources of a [`Hassette`] app.
+///
+/// ```
+/// use hassette_runtime::prelude::*;
+/// use std::time::Duration;
+///
+/// struct Worker(u32);
+/// impl Hooks for Worker {}
+/// impl Service for Worker {
+///     const RESTART_SPEC: RestartSpec = RestartSpec::new(RestartType::Transient);
+///     async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+///         ctx.cancelled().await;
+///         Ok(())
+///     }
+/// }
+///
+/// let app = Hassette::builder()
+///     .service_named("worker-1", Worker(1))
+///     .service_named("worker-2", Worker(2))
+///     .shutdown_deadline(Duration::from_secs(30))
+///     .build()?;
+/// assert_eq!(app.status_by_name("worker-2")?, Status::NotStarted);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct Builder {
+    pending: Vec<Pending>,
+    event_capacity: usize,
+    shutdown_deadline: Option<Duration>,
+}
+
+struct Pending {
+    /// Everything but the dependency ids, which `build` resolves.
+    init: UnitInit,
+    launch: Launch,
+    depends_on: &'static [Dependency],
+    /// Registered with `service_named`: found by name, not by type.
+    named: bool,
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("services", &self.pending.len())
+            .field("event_capacity", &self.event_capacity)
+            .field("shutdown_deadline", &self.shutdown_deadline)
+            .finish()
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Builder {
+    /// An empty builder; the same as [`Hassette::builder`].
+    pub fn new() -> Self {
+        Builder {
+            pending: Vec::new(),
+            event_capacity: 1024,
+            shutdown_deadline: None,
+        }
+    }
+
+    /// Registers the one instance of `T`, found by type (`status::<T>()`) and by its name.
+    pub fn service<T: Service>(self, service: T) -> Self {
+        self.push::<AsService<T>>(
+            T::display_name().into(),
+            service,
+            false,
+            Some(T::RESTART_SPEC.restart_type),
+        )
+    }
+
+    /// Registers one of many instances of `T` under a unique `name`, found by name
+    /// (`status_by_name`), for worker pools and one service per device or connection.
+    pub fn service_named<T: Service>(self, name: impl Into<Arc<str>>, service: T) -> Self {
+        self.push::<AsService<T>>(
+            name.into(),
+            service,
+            true,
+            Some(T::RESTART_SPEC.restart_type),
+        )
+    }
+
+    /// Registers the one instance of a resource: hooks but no `serve`, never restarted.
+    pub fn resource<T: Resource>(self, resource: T) -> Self {
+        self.push::<AsResource<T>>(T::display_name().into(), resource, false, None)
+    }
+
+    /// How many status events a slow [`events`](Hassette::events) receiver may fall
+    /// behind before it loses the oldest (default 1024).
+    pub fn event_capacity(mut self, capacity: usize) -> Self {
+        self.event_capacity = capacity.max(1);
+        self
+    }
+
+    /// Bounds the whole shutdown: services still stopping after `limit` are aborted and
+    /// the report says so (default: no bound beyond each service's own timeouts).
+    pub fn shutdown_deadline(mut self, limit: Duration) -> Self {
+        self.shutdown_deadline = Some(limit);
+        self
+    }
+
+    fn push<K: Kind>(
+        mut self,
+        name: Arc<str>,
+        value: K::T,
+        named: bool,
+        restart_type: Option<crate::RestartType>,
+    ) -> Self {
+        self.pending.push(Pending {
+            init: UnitInit {
+                name,
+                type_id: TypeId::of::<K::T>(),
+                type_name: std::any::type_name::<K::T>(),
+                restart_type,
+                dependencies: Box::default(),
+                handle: Arc::new(value),
+            },
+            launch: launch::<K>,
+            depends_on: K::T::DEPENDS_ON,
+            named,
+        });
+        self
+    }
+
+    /// Checks the registrations and builds the app.
+    ///
+    /// # Errors
+    ///
+    /// A type registered twice with `service`/`resource`, two services with one name, a
+    /// `depends_on` on an unregistered type or on a type registered only by name, and a
+    /// dependency cycle (named `A -> B -> A`).
+    pub fn build(self) -> Result<Hassette, BuildError> {
+        let mut registry = Registry::default();
+        for (id, pending) in self.pending.iter().enumerate() {
+            let UnitInit {
+                name,
+                type_id,
+                type_name,
+                ..
+            } = &pending.init;
+            match (registry.by_type.entry(*type_id), pending.named) {
+                (Entry::Vacant(slot), named) => {
+                    slot.insert(if named {
+                        TypeSlot::Named
+                    } else {
+                        TypeSlot::Single(id)
+                    });
+                }
+                (Entry::Occupied(mut slot), false) => match slot.get() {
+                    TypeSlot::Single(_) => return Err(BuildError::DuplicateType { type_name }),
+                    TypeSlot::Named => {
+                        slot.insert(TypeSlot::Single(id));
+                    }
+                },
+                (Entry::Occupied(_), true) => {}
+            }
+            if registry.by_name.insert(name.clone(), id).is_some() {
+                return Err(BuildError::DuplicateName { name: name.clone() });
+            }
+        }
+
+        let mut dependencies = Vec::with_capacity(self.pending.len());
+        for pending in &self.pending {
+            let name = &pending.init.name;
+            let ids = pending
+                .depends_on
+                .iter()
+                .map(|dep| match registry.by_type.get(&dep.type_id()) {
+                    Some(TypeSlot::Single(id)) => Ok(*id),
+                    Some(TypeSlot::Named) => Err(BuildError::NamedDependency {
+                        service: name.clone(),
+                        dependency: dep.type_name(),
+                    }),
+                    None => Err(BuildError::UnknownDependency {
+                        service: name.clone(),
+                        dependency: dep.type_name(),
+                    }),
+                })
+                .collect::<Result<Box<[usize]>, _>>()?;
+            dependencies.push(ids);
+        }
+        let waves = waves(&dependencies, |id| &self.pending[id].init.name)?;
+
+        let (events, _) = broadcast::channel(self.event_capacity);
+        let mut launchers = Vec::with_capacity(self.pending.len());
+        for ((id, pending), dependencies) in self.pending.into_iter().enumerate().zip(dependencies)
+        {
+            let init = UnitInit {
+                dependencies,
+                ..pending.init
+            };
+            registry
+                .units
+                .push(Arc::new(Unit::new(id, init, events.clone())));
+            launchers.push(pending.launch);
+        }
+        Ok(Hassette::from_parts(AppParts {
+            registry,
+            launchers,
+            waves,
+            events,
+            shutdown_deadline: self.shutdown_deadline,
+        }))
+    }
+}
+
+/// Groups unit ids by dependency depth (wave 0 depends on nothing), or names a cycle.
+fn waves<'a>(
+    deps: &[Box<[usize]>],
+    name: impl Fn(usize) -> &'a Arc<str>,
+) -> Result<Vec<Vec<usize>>, BuildError> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Visiting,
+        Done(usize),
+    }
+    let mut marks = vec![Mark::New; deps.len()];
+    for root in 0..deps.len() {
+        // Iterative depth-first search: 100 000 services must not overflow the stack.
+        let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
+        while let Some(&mut (id, ref mut next)) = stack.last_mut() {
+            if *next == 0 {
+                if let Mark::Done(_) = marks[id] {
+                    stack.pop();
+                    continue;
+                }
+                marks[id] = Mark::Visiting;
+            }
+            if let Some(&dep) = deps[id].get(*next) {
+                *next += 1;
+                match marks[dep] {
+                    Mark::Visiting => {
+                        let start = stack.iter().position(|&(i, _)| i == dep).unwrap_or(0);
+                        let mut cycle: Vec<&str> =
+                            stack[start..].iter().map(|&(i, _)| &**name(i)).collect();
+                        cycle.push(name(dep));
+                        return Err(BuildError::DependencyCycle {
+                            cycle: cycle.join(" -> "),
+                        });
+                    }
+                    Mark::New => stack.push((dep, 0)),
+                    Mark::Done(_) => {}
+                }
+            } else {
+                let depth = deps[id]
+                    .iter()
+                    .map(|&d| {
+                        if let Mark::Done(depth) = marks[d] {
+                            depth + 1
+                        } else {
+                            0
+                        }
+                    })
+                    .max()
+                    .unwrap_or(0);
+                marks[id] = Mark::Done(depth);
+                stack.pop();
+            }
+        }
+    }
+    let mut waves: Vec<Vec<usize>> = Vec::new();
+    for (id, mark) in marks.into_iter().enumerate() {
+        if let Mark::Done(depth) = mark {
+            if waves.len() <= depth {
+                waves.resize_with(depth + 1, Vec::new);
+            }
+            waves[depth].push(id);
+        }
+    }
+    Ok(waves)
+}
+
+fn launch<K: Kind>(
+    unit: Arc<Unit>,
+    app: Arc<AppInner>,
+    started: oneshot::Sender<Result<(), StartError>>,
+) -> tokio::task::JoinHandle<ServiceReport> {
+    let svc = Arc::clone(&unit.handle)
+        .downcast::<K::T>()
+        .unwrap_or_else(|_| unreachable!("a unit's handle has the type it was registered with"));
+    let span = tracing::info_span!("service", name = %unit.name);
+    let report = ServiceReport::new(unit.name.clone());
+    let driver = Driver::<K> {
+        svc,
+        unit,
+        app,
+        report,
+        active: None,
+    };
+    tokio::spawn(crate::supervisor::supervise(driver, started).instrument(span))
+}

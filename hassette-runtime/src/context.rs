@@ -1,0 +1,250 @@
+//! What a hook or `serve` gets to talk to the runtime: [`ServiceContext`].
+
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+use tokio_util::task::TaskTracker;
+
+use crate::app::AppInner;
+use crate::unit::Unit;
+use crate::{Hooks, LookupError, WaitError};
+
+/// The handle a service's hooks and `serve` receive for one run.
+///
+/// A run lasts from `initialize` to the end of its `shutdown`; a restart gets a fresh
+/// context, so a cancelled token never leaks into the next run. Cloning is cheap.
+///
+/// ```
+/// use hassette_runtime::{BoxError, ServiceContext};
+///
+/// async fn serve(ctx: &ServiceContext) -> Result<(), BoxError> {
+///     ctx.mark_ready();
+///     ctx.cancelled().await; // until the runtime stops this run
+///     Ok(())
+/// }
+/// ```
+#[derive(Clone)]
+pub struct ServiceContext {
+    run: Arc<Run>,
+}
+
+struct Run {
+    unit: Arc<Unit>,
+    app: Arc<AppInner>,
+    cancel: CancellationToken,
+    /// Created on the first `spawn`: most services have no children and should not pay
+    /// for a tracker.
+    children: OnceLock<Children>,
+}
+
+struct Children {
+    tracker: TaskTracker,
+    /// Cancelled when the children outlive `shutdown_timeout`: they are dropped then.
+    abort: CancellationToken,
+}
+
+impl fmt::Debug for ServiceContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceContext")
+            .field("service", &self.run.unit.name)
+            .field("cancelled", &self.run.cancel.is_cancelled())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServiceContext {
+    pub(crate) fn new(unit: Arc<Unit>, app: Arc<AppInner>) -> Self {
+        ServiceContext {
+            run: Arc::new(Run {
+                unit,
+                app,
+                cancel: CancellationToken::new(),
+                children: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The service's name, as in logs, events and reports.
+    ///
+    /// ```
+    /// # fn f(ctx: &hassette_runtime::ServiceContext) {
+    /// tracing::info!(service = ctx.name(), "hello");
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.run.unit.name
+    }
+
+    /// Completes when the runtime stops this run (shutdown, restart).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: use it as a branch of `tokio::select!` in a loop.
+    ///
+    /// ```
+    /// # async fn f(ctx: &hassette_runtime::ServiceContext) {
+    /// loop {
+    ///     tokio::select! {
+    ///         _ = ctx.cancelled() => break,
+    ///         _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => { /* work */ }
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
+        self.run.cancel.cancelled()
+    }
+
+    /// Whether the runtime has asked this run to stop.
+    ///
+    /// ```
+    /// # fn f(ctx: &hassette_runtime::ServiceContext) {
+    /// while !ctx.is_cancelled() { /* one unit of work */ break; }
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn is_cancelled(&self) -> bool {
+        self.run.cancel.is_cancelled()
+    }
+
+    /// A clone of this run's cancellation token, to hand to code that takes one.
+    ///
+    /// ```
+    /// # fn f(ctx: &hassette_runtime::ServiceContext) {
+    /// let token = ctx.cancellation_token();
+    /// std::thread::spawn(move || while !token.is_cancelled() { break });
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn cancellation_token(&self) -> CancellationToken {
+        self.run.cancel.clone()
+    }
+
+    /// Marks the service ready for its dependants (`ready = "manual"`). May be called from
+    /// `on_initialize` or `serve`; readiness lasts until the run ends or
+    /// [`mark_not_ready`](Self::mark_not_ready).
+    ///
+    /// ```
+    /// # fn f(ctx: &hassette_runtime::ServiceContext) {
+    /// // connected and caught up: dependants may start now
+    /// ctx.mark_ready();
+    /// # }
+    /// ```
+    pub fn mark_ready(&self) {
+        self.run.unit.set_ready(true);
+    }
+
+    /// Withdraws readiness, for example while reconnecting; `reason` goes to the log.
+    ///
+    /// ```
+    /// # fn f(ctx: &hassette_runtime::ServiceContext) {
+    /// ctx.mark_not_ready("lost the broker connection");
+    /// # }
+    /// ```
+    pub fn mark_not_ready(&self, reason: impl fmt::Display) {
+        if self.run.unit.set_ready(false) {
+            tracing::warn!(service = %self.run.unit.name, %reason, "not ready");
+        }
+    }
+
+    /// Spawns a child task tracked by this run: at shutdown, after `serve` has finished,
+    /// the runtime waits for the children up to `shutdown_timeout` and then drops them.
+    /// Children should watch [`cancelled`](Self::cancelled).
+    ///
+    /// ```
+    /// # fn f(ctx: &hassette_runtime::ServiceContext) {
+    /// let child = ctx.clone();
+    /// ctx.spawn(async move { child.cancelled().await });
+    /// # }
+    /// ```
+    pub fn spawn<F>(&self, task: F) -> JoinHandle<()>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let children = self.run.children.get_or_init(|| Children {
+            tracker: TaskTracker::new(),
+            abort: CancellationToken::new(),
+        });
+        let abort = children.abort.clone();
+        children.tracker.spawn(async move {
+            tokio::select! {
+                biased;
+                () = abort.cancelled() => {}
+                () = task => {}
+            }
+        })
+    }
+
+    /// Waits until `T` is Running and ready.
+    ///
+    /// Returns an error instead of hanging when `T` will never be ready (crashed,
+    /// exhausted), when the app shuts down, and when the wait would close a wait-for
+    /// cycle (this service waits for `T` while `T` waits for this one).
+    ///
+    /// ```
+    /// # use hassette_runtime::{BoxError, ServiceContext};
+    /// # struct Database;
+    /// async fn on_initialize(ctx: &ServiceContext) -> Result<(), BoxError> {
+    ///     ctx.wait_ready::<Database>().await?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn wait_ready<T: 'static>(&self) -> Result<(), WaitError> {
+        let target = self.run.app.registry.by_type::<T>()?;
+        self.run.app.wait_up(Some(&self.run.unit), target).await
+    }
+
+    /// Like [`wait_ready`](Self::wait_ready), for a service registered by name.
+    ///
+    /// ```
+    /// # async fn f(ctx: &hassette_runtime::ServiceContext) -> Result<(), hassette_runtime::WaitError> {
+    /// ctx.wait_ready_by_name("worker-1").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_ready_by_name(&self, name: &str) -> Result<(), WaitError> {
+        let target = self.run.app.registry.by_name(name)?;
+        self.run.app.wait_up(Some(&self.run.unit), target).await
+    }
+
+    /// The shared handle of the one registered `T`.
+    ///
+    /// ```
+    /// # use hassette_runtime::ServiceContext;
+    /// # struct Database;
+    /// # impl hassette_runtime::Hooks for Database {}
+    /// # fn f(ctx: &ServiceContext) -> Result<(), hassette_runtime::LookupError> {
+    /// let db: std::sync::Arc<Database> = ctx.service::<Database>()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn service<T: Hooks>(&self) -> Result<Arc<T>, LookupError> {
+        self.run.app.registry.handle::<T>()
+    }
+
+    pub(crate) fn cancel(&self) {
+        self.run.cancel.cancel();
+    }
+
+    /// Waits for the children up to `limit`, then drops the rest; returns how many were
+    /// still running when the limit ran out.
+    pub(crate) async fn close_children(&self, limit: Duration) -> usize {
+        let Some(children) = self.run.children.get() else {
+            return 0;
+        };
+        children.tracker.close();
+        if tokio::time::timeout(limit, children.tracker.wait())
+            .await
+            .is_ok()
+        {
+            return 0;
+        }
+        let left = children.tracker.len();
+        children.abort.cancel();
+        children.tracker.wait().await;
+        left
+    }
+}

@@ -1,0 +1,348 @@
+//! Errors: what services return, and what the runtime reports.
+
+use std::error::Error;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::Status;
+
+/// The error type of hooks and `serve`: any error, boxed.
+pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
+
+/// An error as the runtime keeps it: shared between the event stream, the log and the
+/// shutdown report, with its original type intact for `downcast_ref`.
+pub type SharedError = Arc<dyn Error + Send + Sync + 'static>;
+
+/// Wraps an error that must crash the service at once, whatever its restart policy.
+///
+/// A `serve` that returns `Fatal` ends `Crashed`, and the application shuts down with a
+/// non-zero exit code. The runtime finds `Fatal` anywhere in the error's `source()` chain.
+///
+/// ```
+/// use hassette_runtime::{BoxError, Fatal};
+///
+/// fn check_config(valid: bool) -> Result<(), BoxError> {
+///     if !valid {
+///         return Err(Fatal::new("configuration is corrupt").into());
+///     }
+///     Ok(())
+/// }
+/// let err = check_config(false).unwrap_err();
+/// assert!(err.is::<Fatal>());
+/// assert_eq!(err.to_string(), "fatal: configuration is corrupt");
+/// ```
+#[derive(Debug)]
+pub struct Fatal(BoxError);
+
+impl Fatal {
+    /// Marks `error` as fatal.
+    pub fn new(error: impl Into<BoxError>) -> Self {
+        Fatal(error.into())
+    }
+
+    /// The wrapped error.
+    #[must_use]
+    pub fn into_inner(self) -> BoxError {
+        self.0
+    }
+}
+
+impl fmt::Display for Fatal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "fatal: {}", self.0)
+    }
+}
+
+impl Error for Fatal {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+/// A panic inside `serve` or a hook, caught by the runtime, with the panic message kept.
+///
+/// ```
+/// use hassette_runtime::Panicked;
+/// let p = Panicked::new("index out of bounds");
+/// assert_eq!(p.to_string(), "panicked: index out of bounds");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("panicked: {message}")]
+pub struct Panicked {
+    message: String,
+}
+
+impl Panicked {
+    /// A panic with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Panicked {
+            message: message.into(),
+        }
+    }
+
+    /// The panic message (`"<non-string panic payload>"` when it was not a string).
+    #[must_use]
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub(crate) fn from_payload(payload: &(dyn std::any::Any + Send)) -> Self {
+        let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
+            (*s).to_owned()
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "<non-string panic payload>".to_owned()
+        };
+        Panicked { message }
+    }
+}
+
+/// A hook or `serve` that did not finish within its timeout.
+///
+/// ```
+/// use hassette_runtime::TimedOut;
+/// use std::time::Duration;
+/// let e = TimedOut { what: "on_shutdown", after: Duration::from_secs(5) };
+/// assert_eq!(e.to_string(), "`on_shutdown` did not finish within 5s");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("`{what}` did not finish within {after:?}")]
+pub struct TimedOut {
+    /// The hook, `serve`, or `startup` for the whole start sequence.
+    pub what: &'static str,
+    /// The timeout that ran out.
+    pub after: Duration,
+}
+
+/// Whether `T` is `error` itself or anywhere in its `source()` chain.
+pub(crate) fn chain_has<T: Error + 'static>(error: &(dyn Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if e.is::<T>() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
+/// Why `Builder::build` refused the application.
+///
+/// ```
+/// use hassette_runtime::BuildError;
+/// let e = BuildError::DependencyCycle { cycle: "A -> B -> A".into() };
+/// assert_eq!(e.to_string(), "dependency cycle: A -> B -> A; remove one `depends_on` of the cycle");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// `depends_on` forms a cycle; `cycle` reads `A -> B -> A`.
+    #[error("dependency cycle: {cycle}; remove one `depends_on` of the cycle")]
+    DependencyCycle {
+        /// The services of the cycle, first one repeated at the end.
+        cycle: String,
+    },
+    /// A `depends_on` names a type that was never registered.
+    #[error(
+        "service `{service}` depends on `{dependency}`, which is not registered; register it with `Builder::service` or `Builder::resource`"
+    )]
+    UnknownDependency {
+        /// The dependant.
+        service: Arc<str>,
+        /// The missing type.
+        dependency: &'static str,
+    },
+    /// A `depends_on` names a type registered only by name, which is ambiguous.
+    #[error(
+        "service `{service}` depends on `{dependency}`, which is registered by name with `service_named`; a dependency must be registered once with `Builder::service`"
+    )]
+    NamedDependency {
+        /// The dependant.
+        service: Arc<str>,
+        /// The type registered by name.
+        dependency: &'static str,
+    },
+    /// The same type was registered twice with `Builder::service` or `Builder::resource`.
+    #[error(
+        "`{type_name}` is registered twice; register many instances of one type with `Builder::service_named`"
+    )]
+    DuplicateType {
+        /// The type registered twice.
+        type_name: &'static str,
+    },
+    /// Two services share a name.
+    #[error("two services are named `{name}`; each name must be unique")]
+    DuplicateName {
+        /// The shared name.
+        name: Arc<str>,
+    },
+}
+
+/// A service looked up by type or name that the application does not know.
+///
+/// ```
+/// use hassette_runtime::LookupError;
+/// let e = LookupError::UnknownName { name: "worker-7".into() };
+/// assert_eq!(e.to_string(), "no service is named `worker-7`");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LookupError {
+    /// No instance of this type is registered.
+    #[error(
+        "`{type_name}` is not registered; add it with `Builder::service` or `Builder::resource`"
+    )]
+    NotRegistered {
+        /// The type looked up.
+        type_name: &'static str,
+    },
+    /// The type is registered by name, possibly many times; look it up by name.
+    #[error(
+        "`{type_name}` is registered by name with `service_named`; look it up with `status_by_name` or `restart_by_name`"
+    )]
+    RegisteredByName {
+        /// The type looked up.
+        type_name: &'static str,
+    },
+    /// No service has this name.
+    #[error("no service is named `{name}`")]
+    UnknownName {
+        /// The name looked up.
+        name: Arc<str>,
+    },
+}
+
+/// Why a wait for another service's readiness gave up.
+///
+/// ```
+/// use hassette_runtime::{Status, WaitError};
+/// let e = WaitError::Ended { service: "db".into(), status: Status::Crashed };
+/// assert_eq!(e.to_string(), "`db` will not become ready: it is crashed");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WaitError {
+    /// The service waited for is not registered.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+    /// The wait would close a wait-for cycle and could never finish.
+    #[error(
+        "`{waiter}` waits for `{target}` while `{target}` waits for `{waiter}` (wait cycle {cycle}); a service must not wait on a dependant's or parent's readiness during its own start"
+    )]
+    Cycle {
+        /// The service that asked to wait.
+        waiter: Arc<str>,
+        /// The service it waited for.
+        target: Arc<str>,
+        /// The whole cycle, `A -> B -> A`.
+        cycle: String,
+    },
+    /// The service waited for rests in a status it will not leave by itself.
+    #[error("`{service}` will not become ready: it is {status}")]
+    Ended {
+        /// The service waited for.
+        service: Arc<str>,
+        /// Its status.
+        status: Status,
+    },
+    /// The application is shutting down.
+    #[error("the application is shutting down")]
+    ShuttingDown,
+}
+
+/// Why a service could not start; returned by `Hassette::start`.
+///
+/// ```
+/// use hassette_runtime::StartError;
+/// let e = StartError::new("ticker", hassette_runtime::StartFailure::Interrupted);
+/// assert_eq!(e.to_string(), "service `ticker` did not start: the application shut down while it was starting");
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("service `{service}` did not start: {failure}")]
+pub struct StartError {
+    /// The service.
+    pub service: Arc<str>,
+    /// What went wrong.
+    #[source]
+    pub failure: StartFailure,
+}
+
+impl StartError {
+    /// A start error of `service`.
+    pub fn new(service: impl Into<Arc<str>>, failure: StartFailure) -> Self {
+        StartError {
+            service: service.into(),
+            failure,
+        }
+    }
+}
+
+/// What went wrong while a service started.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartFailure {
+    /// An initialize hook returned an error or panicked; the hooks after it did not run.
+    #[error("`{hook}` failed: {error}")]
+    Hook {
+        /// The hook's name.
+        hook: &'static str,
+        /// Its error.
+        error: SharedError,
+    },
+    /// A dependency did not become Running and ready within this service's startup timeout.
+    #[error(
+        "dependency `{dependency}` was not running and ready within {timeout:?}; check why it is slow, or raise `startup_timeout`"
+    )]
+    DependencyTimeout {
+        /// The dependency.
+        dependency: Arc<str>,
+        /// The dependant's startup timeout.
+        timeout: Duration,
+    },
+    /// A dependency failed for good while this service waited for it.
+    #[error("dependency could not become ready: {0}")]
+    Dependency(WaitError),
+    /// The start sequence did not finish within the startup timeout.
+    #[error("{0}; raise `startup_timeout` or make the hook faster")]
+    TimedOut(TimedOut),
+    /// The application shut down while the service was starting.
+    #[error("the application shut down while it was starting")]
+    Interrupted,
+}
+
+/// Why `Hassette::restart` did not restart the service.
+///
+/// ```
+/// use hassette_runtime::RestartError;
+/// let e = RestartError::ShuttingDown { service: "cache".into() };
+/// assert_eq!(e.to_string(), "cannot restart `cache`: the application is shutting down");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RestartError {
+    /// The service is not registered.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+    /// The application has not been started; call `start` first.
+    #[error("cannot restart `{service}`: the application has not been started; call `start` first")]
+    NotStarted {
+        /// The service.
+        service: Arc<str>,
+    },
+    /// The application is shutting down; nothing restarts any more.
+    #[error("cannot restart `{service}`: the application is shutting down")]
+    ShuttingDown {
+        /// The service.
+        service: Arc<str>,
+    },
+    /// The new run did not reach Running.
+    #[error("restarted `{service}`, but it is {status}; see its events or the log for the error")]
+    Failed {
+        /// The service.
+        service: Arc<str>,
+        /// Where the new run ended up.
+        status: Status,
+    },
+}

@@ -1,0 +1,140 @@
+//! The arithmetic of supervision: the sliding-window budget, the backoff attempt count
+//! and the cooldown cycles. No I/O here, so it is tested on its own.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::RestartSpec;
+
+/// What a failure leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Restart after this delay.
+    RestartAfter(Duration),
+    /// The budget is used up.
+    Exhausted,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Policy {
+    /// When each restart of the current window happened, oldest first; never longer than
+    /// `budget_intensity`.
+    restarts: VecDeque<Instant>,
+    /// Restarts since the service was last stable, for the backoff exponent.
+    attempt: u32,
+    /// Cooldowns used so far.
+    pub(crate) cooldowns: u32,
+}
+
+impl Policy {
+    /// A failure (or a clean return of a permanent service) at `now`: a true sliding
+    /// window, at most `intensity` restarts within any `period`; the failure that would
+    /// need one more exhausts the budget.
+    pub(crate) fn on_failure(&mut self, spec: &RestartSpec, now: Instant) -> Verdict {
+        while self
+            .restarts
+            .front()
+            .is_some_and(|&t| now.saturating_duration_since(t) >= spec.budget_period)
+        {
+            self.restarts.pop_front();
+        }
+        if self.restarts.len() >= spec.budget_intensity as usize {
+            return Verdict::Exhausted;
+        }
+        self.restarts.push_back(now);
+        self.attempt = self.attempt.saturating_add(1);
+        Verdict::RestartAfter(spec.backoff_delay(self.attempt))
+    }
+
+    /// Running and ready for `stable_after`: the next failure starts from `backoff_base`
+    /// again. The budget window is left alone: only a cooldown resets it.
+    pub(crate) fn on_stable(&mut self) {
+        self.attempt = 0;
+    }
+
+    /// A cooldown ended, or an operator restarted the service: a fresh budget.
+    pub(crate) fn reset(&mut self) {
+        self.restarts.clear();
+        self.attempt = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RestartType;
+
+    fn spec() -> RestartSpec {
+        RestartSpec {
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(10),
+            budget_intensity: 3,
+            budget_period: Duration::from_secs(60),
+            ..RestartSpec::new(RestartType::Permanent)
+        }
+    }
+
+    #[test]
+    fn the_failure_after_intensity_restarts_in_the_window_exhausts() {
+        let t0 = Instant::now();
+        let mut p = Policy::default();
+        let s = spec();
+        assert_eq!(
+            p.on_failure(&s, t0),
+            Verdict::RestartAfter(Duration::from_secs(1))
+        );
+        assert_eq!(
+            p.on_failure(&s, t0 + Duration::from_secs(1)),
+            Verdict::RestartAfter(Duration::from_secs(2))
+        );
+        assert_eq!(
+            p.on_failure(&s, t0 + Duration::from_secs(2)),
+            Verdict::RestartAfter(Duration::from_secs(4))
+        );
+        assert_eq!(
+            p.on_failure(&s, t0 + Duration::from_secs(3)),
+            Verdict::Exhausted
+        );
+    }
+
+    #[test]
+    fn the_window_slides() {
+        let t0 = Instant::now();
+        let mut p = Policy::default();
+        let s = spec();
+        for i in 0..3 {
+            assert!(matches!(
+                p.on_failure(&s, t0 + Duration::from_secs(i)),
+                Verdict::RestartAfter(_)
+            ));
+        }
+        // exactly one period after the first restart, that restart has left the window
+        assert!(matches!(
+            p.on_failure(&s, t0 + Duration::from_secs(60)),
+            Verdict::RestartAfter(_)
+        ));
+        assert_eq!(
+            p.on_failure(&s, t0 + Duration::from_secs(60)),
+            Verdict::Exhausted
+        );
+    }
+
+    #[test]
+    fn stability_resets_the_delay_but_not_the_budget() {
+        let t0 = Instant::now();
+        let mut p = Policy::default();
+        let s = spec();
+        p.on_failure(&s, t0);
+        p.on_failure(&s, t0);
+        p.on_stable();
+        assert_eq!(
+            p.on_failure(&s, t0),
+            Verdict::RestartAfter(Duration::from_secs(1))
+        );
+        assert_eq!(p.on_failure(&s, t0), Verdict::Exhausted);
+        p.reset();
+        assert!(matches!(p.on_failure(&s, t0), Verdict::RestartAfter(_)));
+    }
+}

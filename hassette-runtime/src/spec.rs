@@ -1,0 +1,276 @@
+//! The declared restart policy and timeouts of a service.
+
+use std::any::TypeId;
+use std::fmt;
+use std::time::Duration;
+
+/// When the supervisor restarts a service, as in Erlang/OTP.
+///
+/// | type | restarted after a failure | restarted after a clean return of `serve` | on exhaustion |
+/// |---|---|---|---|
+/// | `Permanent` | yes | yes | `Crashed`, the app shuts down |
+/// | `Transient` | yes | no | `ExhaustedCooling`, then a fresh budget after `cooldown` |
+/// | `Temporary` | no | no | `ExhaustedDead` at once |
+///
+/// ```
+/// use hassette_runtime::RestartType;
+/// assert_eq!("transient".parse::<RestartType>(), Ok(RestartType::Transient));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RestartType {
+    /// Always restarted; exhausting its budget crashes the application.
+    Permanent,
+    /// Restarted after failures only; exhausting its budget starts a cooldown.
+    Transient,
+    /// Never restarted.
+    Temporary,
+}
+
+impl RestartType {
+    /// The attribute spelling: `"permanent"`, `"transient"` or `"temporary"`.
+    ///
+    /// ```
+    /// # use hassette_runtime::RestartType;
+    /// assert_eq!(RestartType::Permanent.as_str(), "permanent");
+    /// ```
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RestartType::Permanent => "permanent",
+            RestartType::Transient => "transient",
+            RestartType::Temporary => "temporary",
+        }
+    }
+}
+
+impl fmt::Display for RestartType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl std::str::FromStr for RestartType {
+    type Err = UnknownRestartType;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "permanent" => Ok(RestartType::Permanent),
+            "transient" => Ok(RestartType::Transient),
+            "temporary" => Ok(RestartType::Temporary),
+            _ => Err(UnknownRestartType),
+        }
+    }
+}
+
+/// The error of parsing a [`RestartType`] from anything but its three spellings.
+///
+/// ```
+/// # use hassette_runtime::RestartType;
+/// assert!("forever".parse::<RestartType>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("expected `permanent`, `transient` or `temporary`")]
+pub struct UnknownRestartType;
+
+/// When a service counts as ready for its dependants.
+///
+/// ```
+/// use hassette_runtime::{ReadyMode, RestartSpec, RestartType};
+/// assert_eq!(RestartSpec::new(RestartType::Permanent).ready, ReadyMode::Auto);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ReadyMode {
+    /// Ready as soon as `serve` begins.
+    #[default]
+    Auto,
+    /// Ready when the service calls [`ServiceContext::mark_ready`](crate::ServiceContext::mark_ready).
+    Manual,
+}
+
+/// Everything `#[service(...)]` declares about supervision, as a `const`.
+///
+/// The macro generates it as `Service::RESTART_SPEC`; [`RestartSpec::new`] gives the
+/// defaults of the attribute table, which a hand-written impl can adjust field by field.
+///
+/// ```
+/// use std::time::Duration;
+/// use hassette_runtime::{RestartSpec, RestartType};
+///
+/// const SPEC: RestartSpec = RestartSpec {
+///     backoff_base: Duration::from_millis(100),
+///     ..RestartSpec::new(RestartType::Transient)
+/// };
+/// assert_eq!(SPEC.backoff_max, Duration::from_secs(60));
+/// assert_eq!(SPEC.budget_intensity, 5);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RestartSpec {
+    /// When the service is restarted.
+    pub restart_type: RestartType,
+    /// The delay before the first restart (default 2s).
+    pub backoff_base: Duration,
+    /// The factor between consecutive delays (default 2.0, at least 1.0).
+    pub backoff_multiplier: f64,
+    /// The largest delay (default 60s).
+    pub backoff_max: Duration,
+    /// How many restarts the sliding window allows (default 5).
+    pub budget_intensity: u32,
+    /// The length of the sliding window (default 5 minutes).
+    pub budget_period: Duration,
+    /// How long `initialize` plus reaching Running and ready may take (default 30s).
+    pub startup_timeout: Duration,
+    /// How long `serve` and each shutdown hook may take after cancellation (default 5s).
+    pub shutdown_timeout: Duration,
+    /// How long a transient service cools down after exhausting its budget (default 5m).
+    pub cooldown: Duration,
+    /// How many cooldowns before `ExhaustedDead`; 0 means never (default 0).
+    pub max_cooldown_cycles: u32,
+    /// When the service becomes ready (default [`ReadyMode::Auto`]).
+    pub ready: ReadyMode,
+    /// Running and ready this long resets the backoff attempt count (default 60s).
+    pub stable_after: Duration,
+}
+
+impl RestartSpec {
+    /// The defaults of DESIGN.md's attribute table for the given restart type.
+    ///
+    /// ```
+    /// # use hassette_runtime::{RestartSpec, RestartType};
+    /// # use std::time::Duration;
+    /// let spec = RestartSpec::new(RestartType::Permanent);
+    /// assert_eq!(spec.backoff_base, Duration::from_secs(2));
+    /// assert_eq!(spec.shutdown_timeout, Duration::from_secs(5));
+    /// ```
+    #[must_use]
+    pub const fn new(restart_type: RestartType) -> Self {
+        RestartSpec {
+            restart_type,
+            backoff_base: Duration::from_secs(2),
+            backoff_multiplier: 2.0,
+            backoff_max: Duration::from_secs(60),
+            budget_intensity: 5,
+            budget_period: Duration::from_secs(5 * 60),
+            startup_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(5),
+            cooldown: Duration::from_secs(5 * 60),
+            max_cooldown_cycles: 0,
+            ready: ReadyMode::Auto,
+            stable_after: Duration::from_secs(60),
+        }
+    }
+
+    /// The delay before restart number `attempt` (1-based):
+    /// `min(base * multiplier^(attempt-1), max)`.
+    ///
+    /// It saturates at `backoff_max`: no overflow, NaN or panic for any attempt.
+    ///
+    /// ```
+    /// # use hassette_runtime::{RestartSpec, RestartType};
+    /// # use std::time::Duration;
+    /// let spec = RestartSpec {
+    ///     backoff_base: Duration::from_secs(1),
+    ///     backoff_max: Duration::from_secs(10),
+    ///     ..RestartSpec::new(RestartType::Permanent)
+    /// };
+    /// assert_eq!(spec.backoff_delay(1), Duration::from_secs(1));
+    /// assert_eq!(spec.backoff_delay(4), Duration::from_secs(8));
+    /// assert_eq!(spec.backoff_delay(5), Duration::from_secs(10));
+    /// assert_eq!(spec.backoff_delay(u32::MAX), Duration::from_secs(10));
+    /// ```
+    #[must_use]
+    pub fn backoff_delay(&self, attempt: u32) -> Duration {
+        let exponent = attempt.saturating_sub(1).min(i32::MAX as u32) as i32;
+        let factor = self.backoff_multiplier.max(1.0).powi(exponent);
+        let seconds = self.backoff_base.as_secs_f64() * factor;
+        if seconds.is_finite() && seconds < self.backoff_max.as_secs_f64() {
+            Duration::from_secs_f64(seconds)
+        } else {
+            self.backoff_max
+        }
+    }
+
+    /// The timeouts and readiness of a resource, which shares the lifecycle of a
+    /// service but is never restarted.
+    pub(crate) const fn for_resource(spec: ResourceSpec) -> Self {
+        RestartSpec {
+            startup_timeout: spec.startup_timeout,
+            shutdown_timeout: spec.shutdown_timeout,
+            ..RestartSpec::new(RestartType::Temporary)
+        }
+    }
+}
+
+/// The timeouts `#[resource(...)]` declares; resources are not supervised.
+///
+/// ```
+/// use hassette_runtime::ResourceSpec;
+/// use std::time::Duration;
+/// assert_eq!(ResourceSpec::DEFAULT.startup_timeout, Duration::from_secs(30));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResourceSpec {
+    /// How long the initialize hooks may take (default 30s).
+    pub startup_timeout: Duration,
+    /// How long each shutdown hook may take (default 5s).
+    pub shutdown_timeout: Duration,
+}
+
+impl ResourceSpec {
+    /// The defaults: 30s to start, 5s per shutdown hook.
+    pub const DEFAULT: ResourceSpec = ResourceSpec {
+        startup_timeout: Duration::from_secs(30),
+        shutdown_timeout: Duration::from_secs(5),
+    };
+}
+
+impl Default for ResourceSpec {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// A `depends_on(Type)` entry: the type a service waits for before it starts.
+///
+/// ```
+/// use hassette_runtime::Dependency;
+/// struct Database;
+/// const DEPS: &[Dependency] = &[Dependency::on::<Database>()];
+/// assert!(DEPS[0].type_name().ends_with("Database"));
+/// ```
+#[derive(Clone, Copy)]
+pub struct Dependency {
+    type_id: fn() -> TypeId,
+    type_name: fn() -> &'static str,
+}
+
+impl Dependency {
+    /// The dependency on the one instance of `T` registered with `Builder::service` or
+    /// `Builder::resource`.
+    #[must_use]
+    pub const fn on<T: 'static>() -> Self {
+        Dependency {
+            type_id: TypeId::of::<T>,
+            type_name: std::any::type_name::<T>,
+        }
+    }
+
+    /// The `TypeId` of the type depended on.
+    #[must_use]
+    pub fn type_id(&self) -> TypeId {
+        (self.type_id)()
+    }
+
+    /// The full type name, for error messages.
+    #[must_use]
+    pub fn type_name(&self) -> &'static str {
+        (self.type_name)()
+    }
+}
+
+impl fmt::Debug for Dependency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Dependency")
+            .field(&self.type_name())
+            .finish()
+    }
+}

@@ -1,0 +1,113 @@
+//! The statuses a service moves through.
+
+use std::fmt;
+
+/// Where a service is in its lifecycle.
+///
+/// Every change is published as a [`StatusEvent`](crate::StatusEvent). The terminal
+/// statuses ([`Stopped`](Status::Stopped), [`Crashed`](Status::Crashed) and
+/// [`ExhaustedDead`](Status::ExhaustedDead)) are the ones a service rests in once the
+/// supervisor has nothing more to do for it.
+///
+/// ```
+/// use hassette_runtime::Status;
+///
+/// assert!(Status::Crashed.is_terminal());
+/// assert!(!Status::Failed.is_terminal()); // the supervisor may still restart it
+/// assert_eq!(Status::ExhaustedCooling.to_string(), "exhausted (cooling)");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Status {
+    /// Registered, never started.
+    NotStarted,
+    /// `initialize` is running, or `serve` has been spawned but has not begun yet.
+    Starting,
+    /// `serve` is running (or, for a resource, its hooks have finished).
+    Running,
+    /// `shutdown` is running.
+    Stopping,
+    /// Stopped cleanly: serve returned `Ok`, was cancelled, or the app shut it down.
+    Stopped,
+    /// Serve or a hook failed; the supervisor decides what happens next.
+    Failed,
+    /// A fatal error; the application shuts down.
+    Crashed,
+    /// A transient service used up its restart budget and waits for its cooldown.
+    ExhaustedCooling,
+    /// The service will never be restarted again.
+    ExhaustedDead,
+}
+
+impl Status {
+    /// Every status, in declaration order.
+    pub const ALL: [Status; 9] = [
+        Status::NotStarted,
+        Status::Starting,
+        Status::Running,
+        Status::Stopping,
+        Status::Stopped,
+        Status::Failed,
+        Status::Crashed,
+        Status::ExhaustedCooling,
+        Status::ExhaustedDead,
+    ];
+
+    /// Whether the service rests here: `Stopped`, `Crashed` or `ExhaustedDead`.
+    ///
+    /// ```
+    /// # use hassette_runtime::Status;
+    /// assert!(Status::Stopped.is_terminal());
+    /// assert!(!Status::ExhaustedCooling.is_terminal());
+    /// ```
+    #[must_use]
+    pub const fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            Status::Stopped | Status::Crashed | Status::ExhaustedDead
+        )
+    }
+
+    /// Whether this status means something went wrong: `Failed`, `Crashed` or one of the
+    /// exhausted statuses.
+    ///
+    /// ```
+    /// # use hassette_runtime::Status;
+    /// assert!(Status::ExhaustedDead.is_failure());
+    /// assert!(!Status::Stopped.is_failure());
+    /// ```
+    #[must_use]
+    pub const fn is_failure(self) -> bool {
+        matches!(
+            self,
+            Status::Failed | Status::Crashed | Status::ExhaustedCooling | Status::ExhaustedDead
+        )
+    }
+
+    /// The lowercase, human-readable name used in logs and reports.
+    ///
+    /// ```
+    /// # use hassette_runtime::Status;
+    /// assert_eq!(Status::NotStarted.as_str(), "not started");
+    /// ```
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Status::NotStarted => "not started",
+            Status::Starting => "starting",
+            Status::Running => "running",
+            Status::Stopping => "stopping",
+            Status::Stopped => "stopped",
+            Status::Failed => "failed",
+            Status::Crashed => "crashed",
+            Status::ExhaustedCooling => "exhausted (cooling)",
+            Status::ExhaustedDead => "exhausted (dead)",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}

@@ -1,0 +1,265 @@
+//! The supervisor: one task per service that starts it, watches it, and restarts it
+//! according to its [`RestartSpec`](crate::RestartSpec), until the app stops it.
+
+use std::future::pending;
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+use tokio::time::{Instant, sleep, sleep_until};
+
+use crate::lifecycle::{Driver, Kind, serve_outcome};
+use crate::policy::{Policy, Verdict};
+use crate::{RestartType, ServiceReport, SharedError, StartError, StartFailure, Status, TimedOut};
+
+/// What the supervisor does next.
+enum Step {
+    /// The run is up or starting: wait for it to end, to be stopped or restarted.
+    Watch,
+    /// The run failed (the status is already Failed): clean up and apply the policy.
+    Failed(SharedError),
+    /// Nothing to do until the app stops the service or someone restarts it.
+    Rest,
+    /// Stop the active run (if any) and initialize again.
+    Restart,
+    /// The app's shutdown reached this service.
+    Stop,
+}
+
+/// Drives one service for the lifetime of the app and returns its report.
+pub(crate) async fn supervise<K: Kind>(
+    mut driver: Driver<K>,
+    started: oneshot::Sender<Result<(), StartError>>,
+) -> ServiceReport {
+    let mut policy = Policy::default();
+    let first = driver.initialize().await;
+    let mut step = driver.after_initialize(&first);
+    let _ =
+        started.send(first.map_err(|failure| StartError::new(driver.unit.name.clone(), failure)));
+    loop {
+        step = match step {
+            Step::Watch => driver.watch(&mut policy).await,
+            Step::Failed(error) => driver.on_failure(error, &mut policy).await,
+            Step::Rest => driver.rest(&mut policy).await,
+            Step::Restart => {
+                driver.stop_run(true).await;
+                driver.report.restarts += 1;
+                let result = driver.initialize().await;
+                driver.after_initialize(&result)
+            }
+            Step::Stop => break,
+        };
+    }
+    driver.finish().await
+}
+
+impl<K: Kind> Driver<K> {
+    fn after_initialize(&self, result: &Result<(), StartFailure>) -> Step {
+        match result {
+            Ok(()) => Step::Watch,
+            Err(StartFailure::Interrupted) => Step::Stop,
+            Err(failure) => Step::Failed(failure.error()),
+        }
+    }
+
+    async fn watch(&mut self, policy: &mut Policy) -> Step {
+        let spec = K::SPEC;
+        let Some(active) = &mut self.active else {
+            return Step::Rest;
+        };
+        let startup_deadline = active.startup_deadline;
+        let mut serve = active.serve.take();
+        let mut state = self.unit.state.subscribe();
+        let mut seen_up = false;
+        // The start of the current stretch of Running and ready, until it counts as stable.
+        let mut up_since: Option<Instant> = None;
+        let mut stable = false;
+        let step = loop {
+            let up = state.borrow_and_update().is_up();
+            seen_up |= up;
+            if !up {
+                (up_since, stable) = (None, false);
+            } else if up_since.is_none() && !stable {
+                up_since = Some(Instant::now());
+            }
+            let stable_at = up_since.map(|t| t + spec.stable_after);
+            tokio::select! {
+                biased;
+                () = self.unit.stop.cancelled() => break Step::Stop,
+                () = self.unit.restart.notified(), if !self.app.stopping.is_cancelled() => break Step::Restart,
+                result = async { match serve.as_mut() { Some(h) => h.await, None => pending().await } } => {
+                    serve = None;
+                    break self.on_serve_end(serve_outcome(result));
+                }
+                () = sleep_until(startup_deadline), if !seen_up => {
+                    let error: SharedError = Arc::new(TimedOut { what: "startup", after: spec.startup_timeout });
+                    tracing::warn!("not running and ready within the startup timeout");
+                    self.fail("startup", error.clone());
+                    break Step::Failed(error);
+                }
+                () = async { match stable_at { Some(t) => sleep_until(t).await, None => pending().await } } => {
+                    policy.on_stable();
+                    (up_since, stable) = (None, true);
+                }
+                changed = state.changed() => if changed.is_err() { break Step::Stop },
+            }
+        };
+        if let Some(active) = &mut self.active {
+            active.serve = serve;
+        }
+        step
+    }
+
+    /// Serve ended by itself (not because its run was stopped).
+    fn on_serve_end(&mut self, outcome: Result<(), SharedError>) -> Step {
+        let shutting_down = self.app.stopping.is_cancelled();
+        match outcome {
+            Ok(()) => {
+                self.unit.set_status(Status::Stopped, None);
+                Step::Failed(clean_exit())
+            }
+            Err(error) if K::is_fatal(&*error) => {
+                self.report.record("serve", error.clone());
+                self.unit.set_status(Status::Crashed, Some(error.clone()));
+                Step::Failed(error)
+            }
+            Err(error) if shutting_down => {
+                // A "closed" error while the app shuts down: the service is simply done.
+                tracing::info!(%error, "serve ended with an error during shutdown");
+                self.report.record("serve", error.clone());
+                self.unit.set_status(Status::Stopped, Some(error));
+                Step::Rest
+            }
+            Err(error) => {
+                self.fail("serve", error.clone());
+                Step::Failed(error)
+            }
+        }
+    }
+
+    /// The policy, once the run has ended: clean up its hooks, then crash, exhaust, back
+    /// off and restart, or rest.
+    async fn on_failure(&mut self, error: SharedError, policy: &mut Policy) -> Step {
+        self.stop_run(false).await;
+        let spec = K::SPEC;
+        let status = self.unit.status();
+        if status == Status::Crashed {
+            self.crash_app();
+            return Step::Rest;
+        }
+        if self.app.stopping.is_cancelled() {
+            return Step::Rest;
+        }
+        let clean = status == Status::Stopped;
+        let Some(restart_type) = self.unit.restart_type else {
+            return Step::Rest;
+        };
+        if clean && restart_type != RestartType::Permanent {
+            return Step::Rest;
+        }
+        if !clean && K::is_fatal(&*error) {
+            self.unit.set_status(Status::Crashed, Some(error));
+            self.crash_app();
+            return Step::Rest;
+        }
+        let verdict =
+            if restart_type == RestartType::Temporary || (!clean && K::is_non_retryable(&*error)) {
+                Verdict::Exhausted
+            } else {
+                policy.on_failure(&spec, Instant::now())
+            };
+        match verdict {
+            Verdict::RestartAfter(delay) => {
+                tracing::info!(?delay, "restarting after backoff");
+                self.wait_then_restart(sleep(delay)).await
+            }
+            Verdict::Exhausted => self.exhaust(error, restart_type, policy).await,
+        }
+    }
+
+    async fn exhaust(
+        &mut self,
+        error: SharedError,
+        restart_type: RestartType,
+        policy: &mut Policy,
+    ) -> Step {
+        let spec = K::SPEC;
+        match restart_type {
+            RestartType::Permanent => {
+                self.unit.set_status(Status::Crashed, Some(error));
+                self.crash_app();
+                Step::Rest
+            }
+            RestartType::Transient
+                if spec.max_cooldown_cycles == 0 || policy.cooldowns < spec.max_cooldown_cycles =>
+            {
+                policy.cooldowns += 1;
+                self.unit.set_status(Status::ExhaustedCooling, Some(error));
+                let step = self.wait_then_restart(sleep(spec.cooldown)).await;
+                if matches!(step, Step::Restart) {
+                    policy.reset();
+                }
+                step
+            }
+            RestartType::Transient | RestartType::Temporary => {
+                self.unit.set_status(Status::ExhaustedDead, Some(error));
+                Step::Rest
+            }
+        }
+    }
+
+    /// Waits out a backoff or cooldown; the app's shutdown interrupts it at once.
+    async fn wait_then_restart(&mut self, delay: impl std::future::Future<Output = ()>) -> Step {
+        tokio::select! {
+            biased;
+            () = self.unit.stop.cancelled() => Step::Stop,
+            () = self.app.stopping.cancelled() => Step::Rest,
+            () = self.unit.restart.notified() => Step::Restart,
+            () = delay => Step::Restart,
+        }
+    }
+
+    async fn rest(&mut self, policy: &mut Policy) -> Step {
+        loop {
+            tokio::select! {
+                biased;
+                () = self.unit.stop.cancelled() => return Step::Stop,
+                () = self.unit.restart.notified() => {
+                    if !self.app.stopping.is_cancelled() {
+                        policy.reset();
+                        return Step::Restart;
+                    }
+                }
+            }
+        }
+    }
+
+    /// A crashed service takes the whole app down.
+    fn crash_app(&self) {
+        self.app
+            .request_shutdown(format!("service `{}` crashed", self.unit.name));
+    }
+
+    /// The app's shutdown reached this service: stop the active run, or settle the status.
+    async fn finish(mut self) -> ServiceReport {
+        let began = Instant::now();
+        if self.active.is_some() {
+            let publish = !self.unit.status().is_terminal();
+            self.stop_run(publish).await;
+        } else {
+            self.unit
+                .transition(|from| !from.is_terminal(), Status::Stopped, None);
+        }
+        self.report.stop_took = began.elapsed();
+        self.report.status = self.unit.status();
+        self.report
+    }
+}
+
+/// Stands for "serve returned Ok" where the policy needs an error to classify.
+fn clean_exit() -> SharedError {
+    Arc::new(CleanExit)
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("serve returned without an error")]
+struct CleanExit;

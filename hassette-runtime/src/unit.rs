@@ -1,0 +1,166 @@
+//! The per-service state every part of the runtime shares: name, status, readiness.
+
+use std::any::{Any, TypeId};
+use std::sync::Arc;
+
+use tokio::sync::{Notify, broadcast, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::{RestartType, SharedError, Status, StatusEvent};
+
+/// What a unit's watch channel holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct State {
+    pub(crate) status: Status,
+    pub(crate) ready: bool,
+    /// Incremented by every initialize, so a caller of `restart` can tell the new run
+    /// from the old one.
+    pub(crate) generation: u64,
+}
+
+impl State {
+    pub(crate) fn is_up(self) -> bool {
+        self.status == Status::Running && self.ready
+    }
+}
+
+/// One registered service or resource, type-erased.
+pub(crate) struct Unit {
+    pub(crate) id: usize,
+    pub(crate) name: Arc<str>,
+    /// `None` for resources.
+    pub(crate) restart_type: Option<RestartType>,
+    /// The ids of the units it depends on, resolved by `build`.
+    pub(crate) dependencies: Box<[usize]>,
+    pub(crate) state: watch::Sender<State>,
+    /// Cancelled when the app's shutdown reaches this unit's wave.
+    pub(crate) stop: CancellationToken,
+    /// Wakes the supervisor for `Hassette::restart`; a `Notify` keeps at most one permit,
+    /// so restart requests that arrive during a restart collapse into one.
+    pub(crate) restart: Notify,
+    events: broadcast::Sender<StatusEvent>,
+    /// The service value itself, for `ServiceContext::service`.
+    pub(crate) handle: Arc<dyn Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for Unit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unit")
+            .field("name", &self.name)
+            .field("state", &*self.state.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct UnitInit {
+    pub(crate) name: Arc<str>,
+    pub(crate) type_id: TypeId,
+    pub(crate) type_name: &'static str,
+    pub(crate) restart_type: Option<RestartType>,
+    pub(crate) dependencies: Box<[usize]>,
+    pub(crate) handle: Arc<dyn Any + Send + Sync>,
+}
+
+impl Unit {
+    pub(crate) fn new(id: usize, init: UnitInit, events: broadcast::Sender<StatusEvent>) -> Self {
+        let (state, _) = watch::channel(State {
+            status: Status::NotStarted,
+            ready: false,
+            generation: 0,
+        });
+        Unit {
+            id,
+            name: init.name,
+            restart_type: init.restart_type,
+            dependencies: init.dependencies,
+            state,
+            stop: CancellationToken::new(),
+            restart: Notify::new(),
+            events,
+            handle: init.handle,
+        }
+    }
+
+    pub(crate) fn status(&self) -> Status {
+        self.state.borrow().status
+    }
+
+    /// Moves to `to` (a no-op when already there).
+    pub(crate) fn set_status(&self, to: Status, error: Option<SharedError>) {
+        self.transition(|_| true, to, error);
+    }
+
+    /// Moves to `to` only when the current status passes `allowed`; returns whether it moved.
+    ///
+    /// The event is sent and logged while the watch lock is held, so the event stream
+    /// shows the changes of one service in the order they happened even when the
+    /// supervisor and the serve task race.
+    pub(crate) fn transition(
+        &self,
+        allowed: impl FnOnce(Status) -> bool,
+        to: Status,
+        error: Option<SharedError>,
+    ) -> bool {
+        self.state.send_if_modified(|state| {
+            let from = state.status;
+            if from == to || !allowed(from) {
+                return false;
+            }
+            state.status = to;
+            if to == Status::Starting {
+                state.generation += 1;
+            }
+            // Readiness belongs to one run: a hook may mark it while Starting, and it is
+            // lost as soon as the run ends.
+            if to != Status::Running {
+                state.ready = false;
+            }
+            self.publish(from, to, error);
+            true
+        })
+    }
+
+    /// Enters Running, ready at once when `auto_ready`; only from Starting, so a serve
+    /// that begins after its stop was requested does not claim to run.
+    pub(crate) fn begin_running(&self, auto_ready: bool) -> bool {
+        self.state.send_if_modified(|state| {
+            if state.status != Status::Starting {
+                return false;
+            }
+            state.status = Status::Running;
+            state.ready |= auto_ready;
+            self.publish(Status::Starting, Status::Running, None);
+            true
+        })
+    }
+
+    pub(crate) fn set_ready(&self, ready: bool) -> bool {
+        self.state.send_if_modified(|state| {
+            let live = matches!(state.status, Status::Starting | Status::Running);
+            if state.ready == ready || (ready && !live) {
+                return false;
+            }
+            state.ready = ready;
+            tracing::info!(ready, "readiness changed");
+            true
+        })
+    }
+
+    fn publish(&self, from: Status, to: Status, error: Option<SharedError>) {
+        match (&error, to.is_failure()) {
+            (Some(e), true) => tracing::warn!(%from, %to, error = %e, "status changed"),
+            (Some(e), false) => tracing::info!(%from, %to, error = %e, "status changed"),
+            (None, _) => tracing::info!(%from, %to, "status changed"),
+        }
+        if self.events.receiver_count() > 0 {
+            let _ = self.events.send(StatusEvent {
+                service: self.name.clone(),
+                from,
+                to,
+                error,
+                at: Instant::now(),
+            });
+        }
+    }
+}

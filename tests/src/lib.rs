@@ -1,0 +1,1 @@
+//! Integration tests of hassette-runtime through its public API; see `tests/`.

@@ -1,0 +1,1 @@
+//! Compile-time checks of `#[service]` and `#[resource]`; see `tests/ui.rs`.
