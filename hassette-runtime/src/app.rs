@@ -97,7 +97,6 @@ impl Hassette {
     /// let app = hassette_runtime::Hassette::builder().build().unwrap();
     /// # drop(app);
     /// ```
-    #[must_use]
     pub fn builder() -> Builder {
         Builder::new()
     }

@@ -11,7 +11,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::app::AppInner;
 use crate::unit::Unit;
-use crate::{Hooks, LookupError, WaitError};
+use crate::{Hooks, LookupError, Status, WaitError};
 
 /// The handle a service's hooks and `serve` receive for one run.
 ///
@@ -78,6 +78,31 @@ impl ServiceContext {
     #[must_use]
     pub fn name(&self) -> &str {
         &self.run.unit.name
+    }
+
+    /// The service's status right now.
+    ///
+    /// ```
+    /// # fn f(ctx: &hassette_runtime::ServiceContext) {
+    /// // in after_initialize: serve was spawned but may not have begun
+    /// let _ = ctx.status();
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn status(&self) -> Status {
+        self.run.unit.status()
+    }
+
+    /// Whether the service is Running and ready right now.
+    ///
+    /// ```
+    /// # fn f(ctx: &hassette_runtime::ServiceContext) {
+    /// if !ctx.is_ready() { ctx.mark_ready(); }
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn is_ready(&self) -> bool {
+        self.run.unit.state.borrow().is_up()
     }
 
     /// Completes when the runtime stops this run (shutdown, restart).

@@ -1,1 +1,309 @@
-//! Integration tests of hassette-runtime through its public API; see `tests/`.
+//! A scriptable service for the integration tests: each hook and `serve` does what the
+//! test scripted for its next call (succeed, fail, panic, hang, ...) and writes what it did
+//! to a shared log, so a test can compare the exact order of hooks.
+
+#![allow(missing_debug_implementations)]
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hassette_runtime::{
+    BoxError, Dependency, Fatal, Hooks, Resource, RestartSpec, RestartType, Service,
+    ServiceContext, StatusEvent,
+};
+use tokio::sync::broadcast;
+
+/// What one call of a hook or `serve` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    /// Hooks: return `Ok`. Serve: run until cancelled, then return `Ok`.
+    Ok,
+    /// Serve: return `Ok` at once, without waiting for cancellation.
+    Return,
+    /// Return an error at once.
+    Err,
+    /// Return a `Fatal` error at once.
+    Fatal,
+    /// Return a `Boom` error at once (a type a test may declare fatal or non-retryable).
+    Boom,
+    /// Panic with the message "kaboom".
+    Panic,
+    /// Never finish, ignoring cancellation.
+    Hang,
+    /// Sleep this long, ignoring cancellation, then behave like `Ok`.
+    Sleep(Duration),
+    /// Serve: wait for cancellation, then return a "channel closed" error.
+    ClosedOnCancel,
+    /// Serve: mark ready after this delay, then behave like `Ok` (for `ready = manual`).
+    ReadyAfter(Duration),
+}
+
+/// The error `Act::Err` returns.
+#[derive(Debug)]
+pub struct Oops(pub &'static str);
+impl fmt::Display for Oops {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+impl std::error::Error for Oops {}
+
+/// The error `Act::Boom` returns.
+#[derive(Debug)]
+pub struct Boom;
+impl fmt::Display for Boom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("boom")
+    }
+}
+impl std::error::Error for Boom {}
+
+/// The restart policy and dependencies of a [`Probe`] type.
+pub trait Profile: Send + Sync + 'static {
+    /// The spec.
+    const SPEC: RestartSpec;
+    /// Its `depends_on`.
+    const DEPENDS_ON: &'static [Dependency] = &[];
+    /// Whether `Boom` is fatal.
+    const BOOM_FATAL: bool = false;
+    /// Whether `Boom` is non-retryable.
+    const BOOM_NON_RETRYABLE: bool = false;
+}
+
+/// The shared, ordered log of what probes did.
+#[derive(Clone, Default, Debug)]
+pub struct Log(Arc<Mutex<Vec<String>>>);
+
+impl Log {
+    /// Appends one line.
+    pub fn push(&self, line: impl Into<String>) {
+        self.0.lock().unwrap().push(line.into());
+    }
+    /// Everything so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+    /// Lines of one probe, without the `name:` prefix.
+    pub fn of(&self, name: &str) -> Vec<String> {
+        let prefix = format!("{name}:");
+        self.lines()
+            .iter()
+            .filter_map(|l| l.strip_prefix(&prefix).map(str::to_owned))
+            .collect()
+    }
+    /// How many lines equal `line`.
+    pub fn count(&self, line: &str) -> usize {
+        self.lines().iter().filter(|l| *l == line).count()
+    }
+}
+
+/// A service (or resource) whose behaviour is scripted per call.
+pub struct Probe<P: Profile> {
+    name: &'static str,
+    log: Log,
+    script: Mutex<HashMap<&'static str, VecDeque<Act>>>,
+    defaults: Mutex<HashMap<&'static str, Act>>,
+    _profile: PhantomData<fn() -> P>,
+}
+
+impl<P: Profile> Probe<P> {
+    /// A probe named `name` for the log, where every call does `Act::Ok`.
+    pub fn new(name: &'static str, log: &Log) -> Self {
+        Probe {
+            name,
+            log: log.clone(),
+            script: Mutex::default(),
+            defaults: Mutex::default(),
+            _profile: PhantomData,
+        }
+    }
+
+    /// The next calls of `what` (a hook name or `serve`) do `acts`, in order; after them,
+    /// the default for `what`.
+    pub fn then(self, what: &'static str, acts: impl IntoIterator<Item = Act>) -> Self {
+        self.script
+            .lock()
+            .unwrap()
+            .entry(what)
+            .or_default()
+            .extend(acts);
+        self
+    }
+
+    /// Every call of `what` not scripted by [`then`](Self::then) does `act`.
+    pub fn always(self, what: &'static str, act: Act) -> Self {
+        self.defaults.lock().unwrap().insert(what, act);
+        self
+    }
+
+    fn next(&self, what: &'static str) -> Act {
+        let scripted = self
+            .script
+            .lock()
+            .unwrap()
+            .get_mut(what)
+            .and_then(VecDeque::pop_front);
+        scripted.unwrap_or_else(|| *self.defaults.lock().unwrap().get(what).unwrap_or(&Act::Ok))
+    }
+
+    async fn hook(&self, what: &'static str, ctx: &ServiceContext) -> Result<(), BoxError> {
+        let act = self.next(what);
+        self.log.push(format!("{}:{what}", self.name));
+        let _ = ctx;
+        match act {
+            Act::Ok | Act::Return | Act::ClosedOnCancel | Act::ReadyAfter(_) => Ok(()),
+            Act::Err => Err(Oops("hook failed").into()),
+            Act::Fatal => Err(Fatal::new("fatal hook").into()),
+            Act::Boom => Err(Boom.into()),
+            Act::Panic => panic!("kaboom"),
+            Act::Hang => std::future::pending().await,
+            Act::Sleep(d) => {
+                tokio::time::sleep(d).await;
+                Ok(())
+            }
+        }
+    }
+
+    async fn run(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        let act = self.next("serve");
+        self.log.push(format!("{}:serve", self.name));
+        let result = match act {
+            Act::Ok => {
+                ctx.cancelled().await;
+                Ok(())
+            }
+            Act::ReadyAfter(d) => {
+                tokio::time::sleep(d).await;
+                ctx.mark_ready();
+                ctx.cancelled().await;
+                Ok(())
+            }
+            Act::Return => Ok(()),
+            Act::Err => Err(Oops("serve failed").into()),
+            Act::Fatal => Err(Fatal::new("fatal serve").into()),
+            Act::Boom => Err(Boom.into()),
+            Act::Panic => panic!("kaboom"),
+            Act::Hang => std::future::pending().await,
+            Act::Sleep(d) => {
+                tokio::time::sleep(d).await;
+                ctx.cancelled().await;
+                Ok(())
+            }
+            Act::ClosedOnCancel => {
+                ctx.cancelled().await;
+                Err(Oops("channel closed").into())
+            }
+        };
+        self.log.push(format!("{}:serve:end", self.name));
+        result
+    }
+}
+
+impl<P: Profile> Hooks for Probe<P> {
+    const DEPENDS_ON: &'static [Dependency] = P::DEPENDS_ON;
+
+    async fn before_initialize(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        self.hook("before_initialize", ctx).await
+    }
+    async fn on_initialize(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        self.hook("on_initialize", ctx).await
+    }
+    async fn after_initialize(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        self.log.push(format!(
+            "{}:status-in-after_initialize:{}",
+            self.name,
+            ctx.status()
+        ));
+        self.hook("after_initialize", ctx).await
+    }
+    async fn before_shutdown(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        self.hook("before_shutdown", ctx).await
+    }
+    async fn on_shutdown(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        self.hook("on_shutdown", ctx).await
+    }
+    async fn after_shutdown(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        self.hook("after_shutdown", ctx).await
+    }
+}
+
+impl<P: Profile> Service for Probe<P> {
+    const RESTART_SPEC: RestartSpec = P::SPEC;
+
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        self.run(ctx).await
+    }
+
+    fn is_fatal(error: &(dyn std::error::Error + 'static)) -> bool {
+        P::BOOM_FATAL && error.is::<Boom>()
+    }
+
+    fn is_non_retryable(error: &(dyn std::error::Error + 'static)) -> bool {
+        P::BOOM_NON_RETRYABLE && error.is::<Boom>()
+    }
+}
+
+impl<P: Profile> Resource for Probe<P> {}
+
+/// Declares a profile type: `profile!(Name, RestartType::X, { field: value, ... })`.
+#[macro_export]
+macro_rules! profile {
+    ($name:ident, $restart:expr $(, { $($field:ident : $value:expr),* $(,)? })? $(, depends_on = [$($dep:ty),*])? $(, boom_fatal = $fatal:expr)? $(, boom_non_retryable = $nr:expr)?) => {
+        pub struct $name;
+        impl $crate::Profile for $name {
+            const SPEC: ::hassette_runtime::RestartSpec = ::hassette_runtime::RestartSpec {
+                $($($field: $value,)*)?
+                ..::hassette_runtime::RestartSpec::new($restart)
+            };
+            $(const DEPENDS_ON: &'static [::hassette_runtime::Dependency] = &[$(::hassette_runtime::Dependency::on::<$dep>()),*];)?
+            $(const BOOM_FATAL: bool = $fatal;)?
+            $(const BOOM_NON_RETRYABLE: bool = $nr;)?
+        }
+    };
+}
+
+profile!(Temp, RestartType::Temporary);
+
+/// Every event until the receiver is empty, as `service: from -> to` lines.
+pub fn drain(events: &mut broadcast::Receiver<StatusEvent>) -> Vec<String> {
+    let mut out = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        out.push(format!(
+            "{}: {:?} -> {:?}",
+            event.service, event.from, event.to
+        ));
+    }
+    out
+}
+
+/// Every event until the receiver is empty.
+pub fn drain_events(events: &mut broadcast::Receiver<StatusEvent>) -> Vec<StatusEvent> {
+    let mut out = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        out.push(event);
+    }
+    out
+}
+
+/// Lets every ready task run (the paused clock does not move).
+pub async fn settle() {
+    for _ in 0..64 {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// `Duration::from_secs`.
+pub const fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+/// `Duration::from_millis`.
+pub const fn ms(s: u64) -> Duration {
+    Duration::from_millis(s)
+}
+
+/// The kind of probe most tests use: temporary, default timeouts.
+pub type TempProbe = Probe<Temp>;

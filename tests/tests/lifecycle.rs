@@ -1,0 +1,371 @@
+//! The lifecycle of one service, exactly as DESIGN.md's "Lifecycle" section orders it.
+
+use hassette_runtime::{Hassette, Panicked, StartFailure, Status, TimedOut};
+use hassette_tests::*;
+
+profile!(Slow, hassette_runtime::RestartType::Temporary, { shutdown_timeout: secs(3) });
+
+#[tokio::test(start_paused = true)]
+async fn hooks_run_in_order_and_initialize_returns_while_starting() {
+    let log = Log::default();
+    let app = Hassette::builder()
+        .service(TempProbe::new("p", &log))
+        .build()
+        .unwrap();
+    let mut events = app.events();
+    app.start().await.unwrap();
+    settle().await;
+    let report = app.shutdown().await;
+    assert_eq!(
+        log.of("p"),
+        [
+            "before_initialize",
+            "on_initialize",
+            "status-in-after_initialize:starting",
+            "after_initialize",
+            "serve",
+            "before_shutdown",
+            "serve:end",
+            "on_shutdown",
+            "after_shutdown",
+        ]
+    );
+    assert_eq!(
+        drain(&mut events),
+        [
+            "Probe<Temp>: NotStarted -> Starting",
+            "Probe<Temp>: Starting -> Running",
+            "Probe<Temp>: Running -> Stopping",
+            "Probe<Temp>: Stopping -> Stopped",
+        ]
+    );
+    assert_eq!(report.services[0].status, Status::Stopped);
+    assert!(report.is_success());
+}
+
+#[tokio::test(start_paused = true)]
+async fn before_shutdown_runs_while_serve_still_runs() {
+    let log = Log::default();
+    let app = Hassette::builder()
+        .service(TempProbe::new("p", &log))
+        .build()
+        .unwrap();
+    app.start().await.unwrap();
+    app.wait_ready::<TempProbe>().await.unwrap();
+    app.shutdown().await;
+    let lines = log.of("p");
+    let pos = |l: &str| lines.iter().position(|x| x == l).unwrap();
+    assert!(pos("before_shutdown") < pos("serve:end"));
+    assert!(pos("serve:end") < pos("on_shutdown"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn serve_returning_ok_ends_stopped_and_cleans_up_without_stopping() {
+    let log = Log::default();
+    let probe = TempProbe::new("p", &log).then("serve", [Act::Return]);
+    let app = Hassette::builder().service(probe).build().unwrap();
+    let mut events = app.events();
+    app.start().await.unwrap();
+    settle().await;
+    assert_eq!(app.status::<TempProbe>().unwrap(), Status::Stopped);
+    assert_eq!(
+        drain(&mut events),
+        [
+            "Probe<Temp>: NotStarted -> Starting",
+            "Probe<Temp>: Starting -> Running",
+            "Probe<Temp>: Running -> Stopped",
+        ]
+    );
+    // the stop hooks ran once, at once; the app's shutdown does not run them again
+    assert_eq!(log.count("p:on_shutdown"), 1);
+    let report = app.shutdown().await;
+    assert_eq!(log.count("p:on_shutdown"), 1);
+    assert_eq!(report.services[0].status, Status::Stopped);
+    assert!(drain(&mut events).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelled_serve_ends_stopped() {
+    let log = Log::default();
+    let app = Hassette::builder()
+        .service(TempProbe::new("p", &log))
+        .build()
+        .unwrap();
+    app.start().await.unwrap();
+    app.wait_ready::<TempProbe>().await.unwrap();
+    let report = app.shutdown().await;
+    assert_eq!(report.services[0].status, Status::Stopped);
+    assert!(report.services[0].errors.is_empty());
+    assert!(!report.services[0].aborted);
+}
+
+#[tokio::test(start_paused = true)]
+async fn serve_error_is_failed_with_the_error() {
+    let log = Log::default();
+    let probe = TempProbe::new("p", &log).then("serve", [Act::Err]);
+    let app = Hassette::builder().service(probe).build().unwrap();
+    let mut events = app.events();
+    app.start().await.unwrap();
+    settle().await;
+    let events = drain_events(&mut events);
+    let failed = events
+        .iter()
+        .find(|e| e.to == Status::Failed)
+        .expect("a Failed event");
+    assert_eq!(failed.from, Status::Running);
+    assert_eq!(failed.error.as_ref().unwrap().to_string(), "serve failed");
+    let report = app.shutdown().await;
+    assert_eq!(report.services[0].errors[0].what, "serve");
+    assert_eq!(
+        report.services[0].errors[0].error.to_string(),
+        "serve failed"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn fatal_serve_crashes_and_shuts_the_app_down() {
+    let log = Log::default();
+    let probe = TempProbe::new("p", &log).then("serve", [Act::Fatal]);
+    let app = Hassette::builder().service(probe).build().unwrap();
+    let mut events = app.events();
+    app.start().await.unwrap();
+    settle().await;
+    assert_eq!(
+        drain(&mut events),
+        [
+            "Probe<Temp>: NotStarted -> Starting",
+            "Probe<Temp>: Starting -> Running",
+            "Probe<Temp>: Running -> Crashed",
+        ]
+    );
+    // nobody called shutdown: the crash did
+    let report = app.shutdown().await;
+    assert_eq!(
+        report.reason.as_deref(),
+        Some("service `Probe<Temp>` crashed")
+    );
+    assert_eq!(report.services[0].status, Status::Crashed);
+    assert!(!report.is_success());
+    assert_eq!(report.exit_code(), std::process::ExitCode::FAILURE);
+    assert_eq!(log.count("p:after_shutdown"), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn panicking_serve_is_failed_and_keeps_the_message() {
+    let log = Log::default();
+    let probe = TempProbe::new("p", &log).then("serve", [Act::Panic]);
+    let app = Hassette::builder().service(probe).build().unwrap();
+    let mut events = app.events();
+    app.start().await.unwrap();
+    settle().await;
+    let failed = drain_events(&mut events)
+        .into_iter()
+        .find(|e| e.to == Status::Failed)
+        .unwrap();
+    let error = failed.error.unwrap();
+    assert_eq!(
+        error.downcast_ref::<Panicked>().unwrap().message(),
+        "kaboom"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn closed_error_during_shutdown_is_stopped_and_reported() {
+    let log = Log::default();
+    let probe = TempProbe::new("p", &log).then("serve", [Act::ClosedOnCancel]);
+    let app = Hassette::builder().service(probe).build().unwrap();
+    let mut events = app.events();
+    app.start().await.unwrap();
+    app.wait_ready::<TempProbe>().await.unwrap();
+    let report = app.shutdown().await;
+    let last = drain_events(&mut events).pop().unwrap();
+    assert_eq!((last.from, last.to), (Status::Stopping, Status::Stopped));
+    assert_eq!(last.error.unwrap().to_string(), "channel closed");
+    assert_eq!(report.services[0].status, Status::Stopped);
+    assert_eq!(
+        report.services[0].errors[0].error.to_string(),
+        "channel closed"
+    );
+    assert!(report.is_success());
+}
+
+#[tokio::test(start_paused = true)]
+async fn failing_on_initialize_skips_the_rest_and_start_names_it() {
+    let log = Log::default();
+    let probe = TempProbe::new("p", &log).then("on_initialize", [Act::Err]);
+    let app = Hassette::builder().service(probe).build().unwrap();
+    let error = app.start().await.unwrap_err();
+    assert_eq!(&*error.service, "Probe<Temp>");
+    assert!(matches!(
+        error.failure,
+        StartFailure::Hook {
+            hook: "on_initialize",
+            ..
+        }
+    ));
+    assert_eq!(
+        error.to_string(),
+        "service `Probe<Temp>` did not start: `on_initialize` failed: hook failed"
+    );
+    settle().await;
+    assert!(
+        !log.lines()
+            .iter()
+            .any(|l| l == "p:after_initialize" || l == "p:serve")
+    );
+    assert_eq!(app.status::<TempProbe>().unwrap(), Status::ExhaustedDead);
+    app.shutdown().await;
+    // the stop hooks clean up after the half-done start
+    assert_eq!(log.count("p:on_shutdown"), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn panicking_hook_counts_as_its_error() {
+    let log = Log::default();
+    let probe = TempProbe::new("p", &log).then("before_initialize", [Act::Panic]);
+    let app = Hassette::builder().service(probe).build().unwrap();
+    let error = app.start().await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "service `Probe<Temp>` did not start: `before_initialize` failed: panicked: kaboom"
+    );
+    assert_eq!(log.count("p:on_initialize"), 0);
+    app.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn failing_before_shutdown_still_runs_the_other_stop_hooks() {
+    let log = Log::default();
+    let probe = TempProbe::new("p", &log)
+        .then("before_shutdown", [Act::Err])
+        .then("on_shutdown", [Act::Panic]);
+    let app = Hassette::builder().service(probe).build().unwrap();
+    app.start().await.unwrap();
+    app.wait_ready::<TempProbe>().await.unwrap();
+    let report = app.shutdown().await;
+    assert_eq!(
+        log.of("p")[5..],
+        [
+            "before_shutdown",
+            "serve:end",
+            "on_shutdown",
+            "after_shutdown"
+        ]
+    );
+    let s = &report.services[0];
+    assert_eq!(s.status, Status::Stopped);
+    let errors: Vec<String> = s.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errors,
+        [
+            "before_shutdown: hook failed",
+            "on_shutdown: panicked: kaboom"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn serve_ignoring_cancellation_is_aborted_after_shutdown_timeout() {
+    let log = Log::default();
+    let probe = Probe::<Slow>::new("p", &log).then("serve", [Act::Hang]);
+    let app = Hassette::builder().service(probe).build().unwrap();
+    app.start().await.unwrap();
+    settle().await;
+    let began = tokio::time::Instant::now();
+    let report = app.shutdown().await;
+    assert_eq!(began.elapsed(), secs(3));
+    let s = &report.services[0];
+    assert!(s.aborted);
+    assert_eq!(s.status, Status::Stopped);
+    assert_eq!(
+        s.errors[0].error.downcast_ref::<TimedOut>(),
+        Some(&TimedOut {
+            what: "serve",
+            after: secs(3)
+        })
+    );
+    assert!(!report.is_success());
+    assert!(report.to_string().contains("(aborted)"), "{report}");
+    // the hooks after serve still ran
+    assert_eq!(log.count("p:after_shutdown"), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hung_shutdown_hook_is_bounded_by_shutdown_timeout() {
+    let log = Log::default();
+    let probe = Probe::<Slow>::new("p", &log).then("on_shutdown", [Act::Hang]);
+    let app = Hassette::builder().service(probe).build().unwrap();
+    app.start().await.unwrap();
+    let began = tokio::time::Instant::now();
+    let report = app.shutdown().await;
+    assert_eq!(began.elapsed(), secs(3));
+    assert_eq!(
+        report.services[0].errors[0].to_string(),
+        "on_shutdown: `on_shutdown` did not finish within 3s"
+    );
+    assert_eq!(log.count("p:after_shutdown"), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_twice_returns_the_same_report_and_runs_hooks_once() {
+    let log = Log::default();
+    let app = Hassette::builder()
+        .service(TempProbe::new("p", &log))
+        .build()
+        .unwrap();
+    app.start().await.unwrap();
+    let (a, b) = tokio::join!(app.shutdown(), app.shutdown());
+    let c = app.shutdown().await;
+    assert_eq!(log.count("p:before_shutdown"), 1);
+    for r in [&a, &b, &c] {
+        assert_eq!(r.services[0].status, Status::Stopped);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_without_start_reports_not_started() {
+    let log = Log::default();
+    let app = Hassette::builder()
+        .service(TempProbe::new("p", &log))
+        .build()
+        .unwrap();
+    let report = app.shutdown().await;
+    assert_eq!(report.services[0].status, Status::NotStarted);
+    assert!(log.lines().is_empty());
+    let error = app.start().await.unwrap_err();
+    assert!(matches!(error.failure, StartFailure::Interrupted));
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_during_a_slow_initialize_hook_lets_it_finish_then_stops() {
+    let log = Log::default();
+    let probe = TempProbe::new("p", &log).then("on_initialize", [Act::Sleep(secs(2))]);
+    let app = Hassette::builder().service(probe).build().unwrap();
+    let starting = tokio::spawn({
+        let app = app.clone();
+        async move { app.start().await }
+    });
+    tokio::time::sleep(secs(1)).await;
+    assert_eq!(app.status::<TempProbe>().unwrap(), Status::Starting);
+    let report = app.shutdown().await;
+    starting.await.unwrap().unwrap();
+    assert_eq!(report.services[0].status, Status::Stopped);
+    assert_eq!(log.count("p:after_initialize"), 1);
+    assert_eq!(log.count("p:after_shutdown"), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_initialize_hook_slower_than_startup_timeout_fails() {
+    let log = Log::default();
+    let probe = TempProbe::new("p", &log).then("on_initialize", [Act::Hang]);
+    let app = Hassette::builder().service(probe).build().unwrap();
+    let began = tokio::time::Instant::now();
+    let error = app.start().await.unwrap_err();
+    assert_eq!(began.elapsed(), secs(30));
+    assert_eq!(
+        error.to_string(),
+        "service `Probe<Temp>` did not start: `on_initialize` failed: `on_initialize` did not finish within 30s"
+    );
+    app.shutdown().await;
+}
