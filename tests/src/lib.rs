@@ -35,6 +35,8 @@ pub enum Act {
     Hang,
     /// Sleep this long, ignoring cancellation, then behave like `Ok`.
     Sleep(Duration),
+    /// Serve: run (ready) this long, then return an error.
+    ErrAfter(Duration),
     /// Serve: wait for cancellation, then return a "channel closed" error.
     ClosedOnCancel,
     /// Serve: mark ready after this delay, then behave like `Ok` (for `ready = manual`).
@@ -154,7 +156,9 @@ impl<P: Profile> Probe<P> {
         self.log.push(format!("{}:{what}", self.name));
         let _ = ctx;
         match act {
-            Act::Ok | Act::Return | Act::ClosedOnCancel | Act::ReadyAfter(_) => Ok(()),
+            Act::Ok | Act::Return | Act::ClosedOnCancel | Act::ReadyAfter(_) | Act::ErrAfter(_) => {
+                Ok(())
+            }
             Act::Err => Err(Oops("hook failed").into()),
             Act::Fatal => Err(Fatal::new("fatal hook").into()),
             Act::Boom => Err(Boom.into()),
@@ -191,6 +195,10 @@ impl<P: Profile> Probe<P> {
                 tokio::time::sleep(d).await;
                 ctx.cancelled().await;
                 Ok(())
+            }
+            Act::ErrAfter(d) => {
+                tokio::time::sleep(d).await;
+                Err(Oops("serve failed").into())
             }
             Act::ClosedOnCancel => {
                 ctx.cancelled().await;
