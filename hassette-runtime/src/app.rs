@@ -173,31 +173,44 @@ impl Hassette {
     /// # }
     /// ```
     pub async fn run_until_signal(self) -> ExitCode {
+        let watcher = match crate::signal::Signals::listen() {
+            Ok(signals) => Some(tokio::spawn(watch_signals(signals, self.inner.clone()))),
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGINT/SIGTERM; only a crash stops the app");
+                None
+            }
+        };
         let started = self.start().await;
         if let Err(error) = &started {
             tracing::error!(%error, "start failed; shutting down");
             self.inner.begin_shutdown(error.to_string());
         }
-        let inner = self.inner.clone();
-        tokio::select! {
-            reason = crate::signal::first() => { inner.begin_shutdown(reason); }
-            () = inner.stopping.cancelled() => {}
-        }
-        let second = tokio::spawn(async {
-            let reason = crate::signal::first().await;
-            eprintln!("hassette: {reason} again: exiting at once");
-            std::process::exit(130);
-        });
+        self.inner.stopping.cancelled().await;
         let report = self.inner.wait_stopped().await;
-        second.abort();
+        if let Some(watcher) = watcher {
+            watcher.abort();
+        }
         tracing::info!("shutdown report\n{report}");
-        if started.is_err() || !report.is_success() {
-            eprintln!("{report}");
-            if let Err(error) = started {
-                eprintln!("hassette: exiting with failure: {error}");
-                return ExitCode::FAILURE;
+        if let Err(error) = started {
+            eprintln!("{report}\nhassette: exiting with failure: {error}");
+            return ExitCode::FAILURE;
+        }
+        if !report.is_success() {
+            let why = report.services.iter().filter(|s| s.is_failure()).map(|s| {
+                if s.aborted {
+                    format!("`{}` had to be aborted", s.name)
+                } else {
+                    format!("`{}` crashed", s.name)
+                }
+            });
+            let mut why: Vec<String> = why.collect();
+            if report.deadline_exceeded {
+                why.push("the shutdown deadline ran out".to_owned());
             }
-            eprintln!("hassette: exiting with failure: a service crashed or had to be aborted");
+            eprintln!(
+                "{report}\nhassette: exiting with failure: {}",
+                why.join(", ")
+            );
         }
         report.exit_code()
     }
@@ -518,6 +531,20 @@ impl AppInner {
             }
         }
     }
+}
+
+/// The first signal begins a graceful shutdown; a second one ends the process at once.
+async fn watch_signals(mut signals: crate::signal::Signals, inner: Arc<AppInner>) {
+    tokio::select! {
+        signal = signals.recv() => {
+            inner.begin_shutdown(format!("received {}", signal.name));
+        }
+        () = inner.stopping.cancelled() => {}
+    }
+    let signal = signals.recv().await;
+    tracing::error!(signal = signal.name, "second signal: exiting at once");
+    eprintln!("hassette: received {} again: exiting at once", signal.name);
+    std::process::exit(signal.exit_code);
 }
 
 /// Whether `unit`, now in `status`, will stay down unless someone restarts it by hand.

@@ -1,25 +1,52 @@
-//! Waiting for SIGINT or SIGTERM.
+//! Listening for SIGINT and SIGTERM.
 
-/// Completes at the next SIGINT (Ctrl-C) or SIGTERM and names it.
-pub(crate) async fn first() -> String {
+/// A received termination signal.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Received {
+    pub(crate) name: &'static str,
+    /// The conventional exit code of a process ended by it (128 + its number).
+    pub(crate) exit_code: i32,
+}
+
+/// SIGINT and SIGTERM listeners, installed when created, so a signal that arrives during
+/// a slow start is not lost (nor fatal to the process).
+pub(crate) struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => "received SIGINT".to_owned(),
-                _ = term.recv() => "received SIGTERM".to_owned(),
-            },
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the app");
-                let _ = tokio::signal::ctrl_c().await;
-                "received SIGINT".to_owned()
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    pub(crate) fn listen() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// The next signal.
+    pub(crate) async fn recv(&mut self) -> Received {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => Received { name: "SIGINT", exit_code: 130 },
+                _ = self.terminate.recv() => Received { name: "SIGTERM", exit_code: 143 },
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "received Ctrl-C".to_owned()
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            Received {
+                name: "Ctrl-C",
+                exit_code: 130,
+            }
+        }
     }
 }

@@ -1,0 +1,67 @@
+//! A tiny app for the signal tests: `signal_probe <clean|slow|crash|abort|bad-start>`.
+//! Prints `serving` once its service runs, then waits for a signal (or crashes).
+
+use std::time::Duration;
+
+use hassette_runtime::{
+    BoxError, Fatal, Hassette, Hooks, RestartSpec, RestartType, Service, ServiceContext,
+};
+
+struct Probe {
+    mode: String,
+}
+
+impl Hooks for Probe {
+    async fn on_initialize(&self, _: &ServiceContext) -> Result<(), BoxError> {
+        if self.mode == "bad-start" {
+            return Err("the config file is missing".into());
+        }
+        Ok(())
+    }
+
+    async fn before_shutdown(&self, _: &ServiceContext) -> Result<(), BoxError> {
+        if self.mode == "slow" {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        Ok(())
+    }
+}
+
+impl Service for Probe {
+    const RESTART_SPEC: RestartSpec = RestartSpec {
+        shutdown_timeout: Duration::from_millis(300),
+        ..RestartSpec::new(RestartType::Permanent)
+    };
+
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        println!("serving");
+        match self.mode.as_str() {
+            "crash" => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Err(Fatal::new("the disk is gone").into())
+            }
+            "abort" => std::future::pending().await,
+            _ => {
+                ctx.cancelled().await;
+                Ok(())
+            }
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    let mode = std::env::args().nth(1).unwrap_or_default();
+    let app = match Hassette::builder().service(Probe { mode }).build() {
+        Ok(app) => app,
+        Err(error) => {
+            eprintln!("{error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    app.run_until_signal().await
+}

@@ -1,0 +1,125 @@
+//! Application-level behaviour: the report, the shutdown deadline, logging and the event
+//! stream's content.
+
+use std::sync::{Arc, Mutex};
+
+use hassette_runtime::{Hassette, RestartType, Status};
+use hassette_tests::*;
+
+profile!(Stubborn, RestartType::Temporary, { shutdown_timeout: secs(60) });
+
+#[tokio::test(start_paused = true)]
+async fn the_total_shutdown_deadline_bounds_the_whole_stop() {
+    let log = Log::default();
+    let app = Hassette::builder()
+        .service(Probe::<Stubborn>::new("p", &log).then("serve", [Act::Hang]))
+        .service(TempProbe::new("q", &log))
+        .shutdown_deadline(secs(10))
+        .build()
+        .unwrap();
+    app.start().await.unwrap();
+    settle().await;
+    let began = tokio::time::Instant::now();
+    let report = app.shutdown().await;
+    assert_eq!(began.elapsed(), secs(10));
+    assert!(report.deadline_exceeded);
+    assert!(!report.is_success());
+    let stuck = report.service("Probe<Stubborn>").unwrap();
+    assert!(stuck.aborted);
+    assert_eq!(
+        stuck.errors[0].to_string(),
+        "supervisor: shutdown deadline exceeded"
+    );
+    assert!(
+        report.to_string().contains("(deadline exceeded)"),
+        "{report}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_report_prints_a_table() {
+    let log = Log::default();
+    let app = Hassette::builder()
+        .service(TempProbe::new("p", &log).then("before_shutdown", [Act::Err]))
+        .build()
+        .unwrap();
+    app.start().await.unwrap();
+    settle().await;
+    let report = app.shutdown().await;
+    let text = report.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "service      status               restarts  errors  stop took  last error"
+    );
+    assert_eq!(
+        lines[1],
+        "Probe<Temp>  stopped                     0       1      0.0ns  before_shutdown: hook failed"
+    );
+    assert_eq!(lines[2], "shutdown took 0.0ns; reason: shutdown requested");
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_status_change_is_logged_inside_a_span_named_after_the_service() {
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .without_time()
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let log = Log::default();
+    let app = Hassette::builder()
+        .service_named("db", TempProbe::new("p", &log).then("serve", [Act::Err]))
+        .build()
+        .unwrap();
+    app.start().await.unwrap();
+    settle().await;
+    app.shutdown().await;
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    for expected in [
+        "INFO service{name=db}: hassette_runtime::unit: status changed from=not started to=starting",
+        "INFO service{name=db}: hassette_runtime::unit: status changed from=starting to=running",
+        "WARN service{name=db}: hassette_runtime::unit: status changed from=running to=failed error=serve failed",
+        "WARN service{name=db}: hassette_runtime::unit: status changed from=failed to=exhausted (dead) error=serve failed",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn events_carry_the_time_and_the_error() {
+    let log = Log::default();
+    let app = Hassette::builder()
+        .service(TempProbe::new("p", &log).then("serve", [Act::ErrAfter(secs(3))]))
+        .build()
+        .unwrap();
+    let mut rx = app.events();
+    let t0 = tokio::time::Instant::now();
+    app.start().await.unwrap();
+    tokio::time::sleep(secs(5)).await;
+    let failed = drain_events(&mut rx)
+        .into_iter()
+        .find(|e| e.to == Status::Failed)
+        .unwrap();
+    assert_eq!(failed.at - t0, secs(3));
+    assert_eq!(
+        failed.to_string(),
+        "Probe<Temp>: running -> failed (serve failed)"
+    );
+    app.shutdown().await;
+}

@@ -1,0 +1,128 @@
+//! `run_until_signal` in a real process: graceful stop on SIGINT/SIGTERM, immediate exit
+//! on a second signal, and the exit code. These run a small binary in real time (signals
+//! cannot be paused), each within a few hundred milliseconds.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn spawn(mode: &str) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_signal_probe"))
+        .arg(mode)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // the listeners are installed before the services start, so once a service serves,
+    // a signal is handled by the app
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "serving");
+    child
+}
+
+fn kill(child: &Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Waits (at most 10s) and returns the exit code and stderr.
+fn finish(mut child: Child) -> (Option<i32>, String) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the process did not exit");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    (child.wait().unwrap().code(), stderr)
+}
+
+#[test]
+fn sigterm_stops_gracefully_with_exit_code_zero() {
+    let child = spawn("clean");
+    kill(&child, "-TERM");
+    let (code, stderr) = finish(child);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("shutting down reason=received SIGTERM"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("from=stopping to=stopped"), "{stderr}");
+}
+
+#[test]
+fn sigint_stops_gracefully_too() {
+    let child = spawn("clean");
+    kill(&child, "-INT");
+    let (code, stderr) = finish(child);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("reason=received SIGINT"), "{stderr}");
+}
+
+#[test]
+fn a_second_signal_exits_at_once() {
+    let child = spawn("slow");
+    kill(&child, "-INT");
+    std::thread::sleep(Duration::from_millis(200));
+    let began = Instant::now();
+    kill(&child, "-INT");
+    let (code, stderr) = finish(child);
+    assert!(
+        began.elapsed() < Duration::from_millis(1500),
+        "waited for the slow hook"
+    );
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(
+        stderr.contains("received SIGINT again: exiting at once"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_crash_shuts_the_app_down_by_itself_with_a_failure_code() {
+    let child = spawn("crash");
+    let (code, stderr) = finish(child);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("exiting with failure: `Probe` crashed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("fatal: the disk is gone"), "{stderr}");
+}
+
+#[test]
+fn an_aborted_serve_makes_the_exit_code_non_zero() {
+    let child = spawn("abort");
+    kill(&child, "-TERM");
+    let (code, stderr) = finish(child);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("`Probe` had to be aborted"), "{stderr}");
+    assert!(stderr.contains("(aborted)"), "{stderr}");
+}
+
+#[test]
+fn a_failed_start_exits_non_zero_and_says_why() {
+    let child = Command::new(env!("CARGO_BIN_EXE_signal_probe"))
+        .arg("bad-start")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (code, stderr) = finish(child);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("exiting with failure: service `Probe` did not start: `on_initialize` failed: the config file is missing"),
+        "{stderr}"
+    );
+}
