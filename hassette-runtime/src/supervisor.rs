@@ -3,6 +3,7 @@
 
 use std::future::pending;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep, sleep_until};
@@ -170,7 +171,7 @@ impl<K: Kind> Driver<K> {
         match verdict {
             Verdict::RestartAfter(delay) => {
                 tracing::info!(?delay, "restarting after backoff");
-                self.wait_then_restart(sleep(delay)).await
+                self.wait_then_restart(delay).await
             }
             Verdict::Exhausted => self.exhaust(error, restart_type, policy).await,
         }
@@ -194,7 +195,7 @@ impl<K: Kind> Driver<K> {
             {
                 policy.cooldowns += 1;
                 self.unit.set_status(Status::ExhaustedCooling, Some(error));
-                let step = self.wait_then_restart(sleep(spec.cooldown)).await;
+                let step = self.wait_then_restart(spec.cooldown).await;
                 if matches!(step, Step::Restart) {
                     policy.reset();
                 }
@@ -208,13 +209,21 @@ impl<K: Kind> Driver<K> {
     }
 
     /// Waits out a backoff or cooldown; the app's shutdown interrupts it at once.
-    async fn wait_then_restart(&mut self, delay: impl std::future::Future<Output = ()>) -> Step {
+    async fn wait_then_restart(&mut self, delay: Duration) -> Step {
+        if delay.is_zero() {
+            // A zero sleep would still wait for the timer wheel's next tick (about 1ms).
+            return if self.app.stopping.is_cancelled() {
+                Step::Rest
+            } else {
+                Step::Restart
+            };
+        }
         tokio::select! {
             biased;
             () = self.unit.stop.cancelled() => Step::Stop,
             () = self.app.stopping.cancelled() => Step::Rest,
             () = self.unit.restart.notified() => Step::Restart,
-            () = delay => Step::Restart,
+            () = sleep(delay) => Step::Restart,
         }
     }
 

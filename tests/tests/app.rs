@@ -1,8 +1,6 @@
 //! Application-level behaviour: the report, the shutdown deadline, logging and the event
 //! stream's content.
 
-use std::sync::{Arc, Mutex};
-
 use hassette_runtime::{Hassette, RestartType, Status};
 use hassette_tests::*;
 
@@ -57,48 +55,6 @@ async fn the_report_prints_a_table() {
         "Probe<Temp>  stopped                     0       1      0.0ns  before_shutdown: hook failed"
     );
     assert_eq!(lines[2], "shutdown took 0.0ns; reason: shutdown requested");
-}
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[tokio::test(start_paused = true)]
-async fn every_status_change_is_logged_inside_a_span_named_after_the_service() {
-    let out = Captured::default();
-    let writer = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .without_time()
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let log = Log::default();
-    let app = Hassette::builder()
-        .service_named("db", TempProbe::new("p", &log).then("serve", [Act::Err]))
-        .build()
-        .unwrap();
-    app.start().await.unwrap();
-    settle().await;
-    app.shutdown().await;
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-    for expected in [
-        "INFO service{name=db}: hassette_runtime::unit: status changed from=not started to=starting",
-        "INFO service{name=db}: hassette_runtime::unit: status changed from=starting to=running",
-        "WARN service{name=db}: hassette_runtime::unit: status changed from=running to=failed error=serve failed",
-        "WARN service{name=db}: hassette_runtime::unit: status changed from=failed to=exhausted (dead) error=serve failed",
-    ] {
-        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
-    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,0 +1,49 @@
+//! Logging, alone in its own test binary: tracing caches which call sites are enabled
+//! per process, so a test with its own subscriber must not share the process.
+
+use std::sync::{Arc, Mutex};
+
+use hassette_runtime::Hassette;
+use hassette_tests::*;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_status_change_is_logged_inside_a_span_named_after_the_service() {
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .without_time()
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let log = Log::default();
+    let app = Hassette::builder()
+        .service_named("db", TempProbe::new("p", &log).then("serve", [Act::Err]))
+        .build()
+        .unwrap();
+    app.start().await.unwrap();
+    settle().await;
+    app.shutdown().await;
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    for expected in [
+        "INFO service{name=db}: hassette_runtime::unit: status changed from=not started to=starting",
+        "INFO service{name=db}: hassette_runtime::unit: status changed from=starting to=running",
+        "WARN service{name=db}: hassette_runtime::unit: status changed from=running to=failed error=serve failed",
+        "WARN service{name=db}: hassette_runtime::unit: status changed from=failed to=exhausted (dead) error=serve failed",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+}
