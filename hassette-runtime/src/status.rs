@@ -84,6 +84,44 @@ impl Status {
         )
     }
 
+    /// Whether the lifecycle driver may move a service from `self` to `to`.
+    ///
+    /// The runtime checks every change against this table; in debug builds an invalid
+    /// change is logged as a bug and panics the test that caused it.
+    ///
+    /// | from | to |
+    /// |---|---|
+    /// | NotStarted | Starting |
+    /// | Starting | Running, Stopping, Stopped, Failed |
+    /// | Running | Stopping, Stopped, Failed, Crashed |
+    /// | Stopping | Stopped, Crashed |
+    /// | Stopped | Starting |
+    /// | Failed | Starting, Stopped, Crashed, ExhaustedCooling, ExhaustedDead |
+    /// | ExhaustedCooling | Starting, Stopped |
+    /// | ExhaustedDead | Starting (an operator's restart) |
+    /// | Crashed | — |
+    ///
+    /// ```
+    /// # use hassette_runtime::Status;
+    /// assert!(Status::Failed.can_transition_to(Status::Starting));
+    /// assert!(!Status::Crashed.can_transition_to(Status::Running));
+    /// ```
+    #[must_use]
+    pub const fn can_transition_to(self, to: Status) -> bool {
+        use Status::*;
+        matches!(
+            (self, to),
+            (NotStarted, Starting)
+                | (Starting, Running | Stopping | Stopped | Failed)
+                | (Running, Stopping | Stopped | Failed | Crashed)
+                | (Stopping, Stopped | Crashed)
+                | (Stopped, Starting)
+                | (Failed, Starting | Stopped | Crashed | ExhaustedCooling | ExhaustedDead)
+                | (ExhaustedCooling, Starting | Stopped)
+                | (ExhaustedDead, Starting)
+        )
+    }
+
     /// The lowercase, human-readable name used in logs and reports.
     ///
     /// ```
