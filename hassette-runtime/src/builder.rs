@@ -74,6 +74,11 @@ impl Default for Builder {
 
 impl Builder {
     /// An empty builder; the same as [`Hassette::builder`].
+    ///
+    /// ```
+    /// let app = hassette_runtime::Builder::new().build().unwrap();
+    /// assert!(app.statuses().is_empty());
+    /// ```
     pub fn new() -> Self {
         Builder {
             pending: Vec::new(),
@@ -83,6 +88,19 @@ impl Builder {
     }
 
     /// Registers the one instance of `T`, found by type (`status::<T>()`) and by its name.
+    ///
+    /// ```
+    /// # use hassette_runtime::prelude::*;
+    /// # struct Cache;
+    /// # impl Hooks for Cache {}
+    /// # impl Service for Cache {
+    /// #     const RESTART_SPEC: RestartSpec = RestartSpec::new(RestartType::Transient);
+    /// #     async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> { Ok(()) }
+    /// # }
+    /// let app = Hassette::builder().service(Cache).build()?;
+    /// assert_eq!(app.status::<Cache>()?, Status::NotStarted);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn service<T: Service>(self, service: T) -> Self {
         self.push::<AsService<T>>(
             T::display_name().into(),
@@ -94,6 +112,23 @@ impl Builder {
 
     /// Registers one of many instances of `T` under a unique `name`, found by name
     /// (`status_by_name`), for worker pools and one service per device or connection.
+    ///
+    /// ```
+    /// # use hassette_runtime::prelude::*;
+    /// # struct Cache;
+    /// # impl Hooks for Cache {}
+    /// # impl Service for Cache {
+    /// #     const RESTART_SPEC: RestartSpec = RestartSpec::new(RestartType::Transient);
+    /// #     async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> { Ok(()) }
+    /// # }
+    /// let mut builder = Hassette::builder();
+    /// for shard in 0..4 {
+    ///     builder = builder.service_named(format!("cache-{shard}"), Cache);
+    /// }
+    /// let app = builder.build()?;
+    /// assert_eq!(app.status_by_name("cache-3")?, Status::NotStarted);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn service_named<T: Service>(self, name: impl Into<Arc<str>>, service: T) -> Self {
         self.push::<AsService<T>>(
             name.into(),
@@ -104,12 +139,26 @@ impl Builder {
     }
 
     /// Registers the one instance of a resource: hooks but no `serve`, never restarted.
+    ///
+    /// ```
+    /// use hassette_runtime::{Hassette, Hooks, Resource};
+    /// struct Pool;
+    /// impl Hooks for Pool {}
+    /// impl Resource for Pool {}
+    /// let app = Hassette::builder().resource(Pool).build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn resource<T: Resource>(self, resource: T) -> Self {
         self.push::<AsResource<T>>(T::display_name().into(), resource, false, None)
     }
 
     /// How many status events a slow [`events`](Hassette::events) receiver may fall
     /// behind before it loses the oldest (default 1024).
+    ///
+    /// ```
+    /// let app = hassette_runtime::Hassette::builder().event_capacity(16_384).build().unwrap();
+    /// # drop(app);
+    /// ```
     pub fn event_capacity(mut self, capacity: usize) -> Self {
         self.event_capacity = capacity.max(1);
         self
@@ -117,6 +166,15 @@ impl Builder {
 
     /// Bounds the whole shutdown: services still stopping after `limit` are aborted and
     /// the report says so (default: no bound beyond each service's own timeouts).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let app = hassette_runtime::Hassette::builder()
+    ///     .shutdown_deadline(Duration::from_secs(20))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(app);
+    /// ```
     pub fn shutdown_deadline(mut self, limit: Duration) -> Self {
         self.shutdown_deadline = Some(limit);
         self
@@ -152,6 +210,20 @@ impl Builder {
     /// A type registered twice with `service`/`resource`, two services with one name, a
     /// `depends_on` on an unregistered type or on a type registered only by name, and a
     /// dependency cycle (named `A -> B -> A`).
+    ///
+    /// ```
+    /// # use hassette_runtime::prelude::*;
+    /// # struct Cache;
+    /// # impl Hooks for Cache {}
+    /// # impl Service for Cache {
+    /// #     const RESTART_SPEC: RestartSpec = RestartSpec::new(RestartType::Transient);
+    /// #     async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> { Ok(()) }
+    /// # }
+    /// let error = Hassette::builder().service(Cache).service(Cache).build().unwrap_err();
+    /// assert!(error.to_string().ends_with(
+    ///     "Cache` is registered twice; register many instances of one type with `Builder::service_named`"
+    /// ));
+    /// ```
     pub fn build(self) -> Result<Hassette, BuildError> {
         let mut registry = Registry::default();
         for (id, pending) in self.pending.iter().enumerate() {

@@ -116,7 +116,10 @@ impl Status {
                 | (Running, Stopping | Stopped | Failed | Crashed)
                 | (Stopping, Stopped | Crashed)
                 | (Stopped, Starting)
-                | (Failed, Starting | Stopped | Crashed | ExhaustedCooling | ExhaustedDead)
+                | (
+                    Failed,
+                    Starting | Stopped | Crashed | ExhaustedCooling | ExhaustedDead
+                )
                 | (ExhaustedCooling, Starting | Stopped)
                 | (ExhaustedDead, Starting)
         )

@@ -150,7 +150,11 @@ impl Unit {
     fn publish(&self, from: Status, to: Status, error: Option<SharedError>) {
         if !from.can_transition_to(to) {
             tracing::error!(%from, %to, "invalid status transition; this is a bug in hassette, please report it");
-            debug_assert!(false, "invalid status transition of `{}`: {from} -> {to}", self.name);
+            debug_assert!(
+                false,
+                "invalid status transition of `{}`: {from} -> {to}",
+                self.name
+            );
         }
         match (&error, to.is_failure()) {
             (Some(e), true) => tracing::warn!(%from, %to, error = %e, "status changed"),
