@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use tokio::sync::{OnceCell, broadcast, oneshot};
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::registry::{Registry, WaitGraph};
+use crate::readiness::WaitGraph;
+use crate::registry::Registry;
 use crate::unit::Unit;
 use crate::{
-    Builder, LookupError, RestartError, RestartType, ServiceReport, ShutdownReport, StartError,
-    StartFailure, Status, StatusEvent, WaitError,
+    Builder, LookupError, RestartError, ServiceReport, ShutdownReport, StartError, StartFailure,
+    Status, StatusEvent, WaitError,
 };
 
 /// Starts one unit's supervisor task; monomorphised per service type by the builder.
@@ -60,17 +60,17 @@ pub struct Hassette {
 pub(crate) struct AppInner {
     pub(crate) registry: Registry,
     pub(crate) waits: WaitGraph,
-    launchers: Vec<Launch>,
+    pub(crate) launchers: Vec<Launch>,
     /// Unit ids grouped by dependency depth: wave 0 depends on nothing.
-    waves: Vec<Vec<usize>>,
+    pub(crate) waves: Vec<Vec<usize>>,
     pub(crate) events: broadcast::Sender<StatusEvent>,
     /// Cancelled when the shutdown begins: backoffs, cooldowns and waits stop at once.
     pub(crate) stopping: CancellationToken,
-    shutdown_deadline: Option<Duration>,
-    tasks: Mutex<Vec<Option<JoinHandle<ServiceReport>>>>,
-    started: OnceCell<Result<(), StartError>>,
-    report: OnceCell<ShutdownReport>,
-    reason: Mutex<Option<String>>,
+    pub(crate) shutdown_deadline: Option<Duration>,
+    pub(crate) tasks: Mutex<Vec<Option<JoinHandle<ServiceReport>>>>,
+    pub(crate) started: OnceCell<Result<(), StartError>>,
+    pub(crate) report: OnceCell<ShutdownReport>,
+    pub(crate) reason: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for Hassette {
@@ -174,7 +174,10 @@ impl Hassette {
     /// ```
     pub async fn run_until_signal(self) -> ExitCode {
         let watcher = match crate::signal::Signals::listen() {
-            Ok(signals) => Some(tokio::spawn(watch_signals(signals, self.inner.clone()))),
+            Ok(signals) => Some(tokio::spawn(crate::signal::watch_signals(
+                signals,
+                self.inner.clone(),
+            ))),
             Err(error) => {
                 tracing::error!(%error, "cannot listen for SIGINT/SIGTERM; only a crash stops the app");
                 None
@@ -364,139 +367,6 @@ impl AppInner {
         first_error.map_or(Ok(()), Err)
     }
 
-    /// Begins the shutdown without waiting for it; the first reason given is kept.
-    pub(crate) fn request_shutdown(self: &Arc<Self>, reason: String) {
-        if self.begin_shutdown(reason) {
-            let inner = self.clone();
-            tokio::spawn(async move { inner.wait_stopped().await });
-        }
-    }
-
-    /// Returns whether this call began it.
-    fn begin_shutdown(&self, reason: String) -> bool {
-        let mut slot = self.reason.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.is_some() {
-            return false;
-        }
-        tracing::info!(%reason, "shutting down");
-        *slot = Some(reason);
-        self.stopping.cancel();
-        true
-    }
-
-    async fn wait_stopped(self: &Arc<Self>) -> ShutdownReport {
-        let inner = self.clone();
-        self.report.get_or_init(|| inner.stop_all()).await.clone()
-    }
-
-    /// Stops the waves in reverse order, each wave's services concurrently.
-    async fn stop_all(self: Arc<Self>) -> ShutdownReport {
-        let began = Instant::now();
-        self.stopping.cancel();
-        let mut tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
-        let mut reports: Vec<Option<ServiceReport>> =
-            self.registry.units.iter().map(|_| None).collect();
-        let stop_waves = async {
-            for wave in self.waves.iter().rev() {
-                for &id in wave {
-                    self.registry.units[id].stop.cancel();
-                }
-                for &id in wave {
-                    if let Some(task) = tasks[id].as_mut() {
-                        let report = task
-                            .await
-                            .unwrap_or_else(|e| self.lost_report(id, e.to_string()));
-                        tasks[id] = None;
-                        reports[id] = Some(report);
-                    }
-                }
-            }
-        };
-        let deadline_exceeded = match self.shutdown_deadline {
-            Some(limit) => tokio::time::timeout(limit, stop_waves).await.is_err(),
-            None => {
-                stop_waves.await;
-                false
-            }
-        };
-        for task in tasks.iter().flatten() {
-            task.abort();
-        }
-        if deadline_exceeded {
-            tracing::error!("the shutdown deadline ran out; aborted the services still stopping");
-        }
-        let services = reports
-            .into_iter()
-            .zip(&self.registry.units)
-            .map(|(report, unit)| match report {
-                Some(report) => report,
-                None if tasks[unit.id].is_some() => {
-                    self.lost_report(unit.id, "shutdown deadline exceeded".into())
-                }
-                None => ServiceReport::new(unit.name.clone()),
-            })
-            .collect();
-        let reason = self
-            .reason
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        ShutdownReport {
-            services,
-            took: began.elapsed(),
-            deadline_exceeded,
-            reason,
-        }
-    }
-
-    /// The report of a unit whose supervisor did not hand one back.
-    fn lost_report(&self, id: usize, why: String) -> ServiceReport {
-        let unit = &self.registry.units[id];
-        tracing::error!(service = %unit.name, %why, "service did not finish its stop");
-        let mut report = ServiceReport::new(unit.name.clone());
-        report.status = unit.status();
-        report.aborted = true;
-        report.record("supervisor", Arc::new(std::io::Error::other(why)));
-        report
-    }
-
-    /// Waits until `target` is Running and ready, recording the wait in the wait-for graph
-    /// when a service waits, so a wait that could never end is an error instead of a hang.
-    pub(crate) async fn wait_up(
-        &self,
-        waiter: Option<&Arc<Unit>>,
-        target: &Arc<Unit>,
-    ) -> Result<(), WaitError> {
-        let mut state = target.state.subscribe();
-        if state.borrow_and_update().is_up() {
-            return Ok(());
-        }
-        let _edge = match waiter {
-            Some(waiter) => Some(
-                self.waits
-                    .enter(&self.registry.units, waiter.id, target.id)?,
-            ),
-            None => None,
-        };
-        loop {
-            let now = *state.borrow_and_update();
-            if now.is_up() {
-                return Ok(());
-            }
-            if will_not_be_up(target, now.status) {
-                return Err(WaitError::Ended {
-                    service: target.name.clone(),
-                    status: now.status,
-                });
-            }
-            tokio::select! {
-                biased;
-                () = self.stopping.cancelled() => return Err(WaitError::ShuttingDown),
-                changed = state.changed() => if changed.is_err() { return Err(WaitError::ShuttingDown) },
-            }
-        }
-    }
-
     async fn restart(&self, unit: &Arc<Unit>) -> Result<(), RestartError> {
         if self.stopping.is_cancelled() {
             return Err(RestartError::ShuttingDown {
@@ -530,29 +400,5 @@ impl AppInner {
                 },
             }
         }
-    }
-}
-
-/// The first signal begins a graceful shutdown; a second one ends the process at once.
-async fn watch_signals(mut signals: crate::signal::Signals, inner: Arc<AppInner>) {
-    tokio::select! {
-        signal = signals.recv() => {
-            inner.begin_shutdown(format!("received {}", signal.name));
-        }
-        () = inner.stopping.cancelled() => {}
-    }
-    let signal = signals.recv().await;
-    tracing::error!(signal = signal.name, "second signal: exiting at once");
-    eprintln!("hassette: received {} again: exiting at once", signal.name);
-    std::process::exit(signal.exit_code);
-}
-
-/// Whether `unit`, now in `status`, will stay down unless someone restarts it by hand.
-fn will_not_be_up(unit: &Unit, status: Status) -> bool {
-    match status {
-        Status::Crashed | Status::ExhaustedDead => true,
-        Status::Stopped => unit.restart_type != Some(RestartType::Permanent),
-        Status::Failed => unit.restart_type.is_none(),
-        _ => false,
     }
 }

@@ -1,5 +1,9 @@
 //! Listening for SIGINT and SIGTERM.
 
+use std::sync::Arc;
+
+use crate::app::AppInner;
+
 /// A received termination signal.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Received {
@@ -49,4 +53,18 @@ impl Signals {
             }
         }
     }
+}
+
+/// The first signal begins a graceful shutdown; a second one ends the process at once.
+pub(crate) async fn watch_signals(mut signals: Signals, inner: Arc<AppInner>) {
+    tokio::select! {
+        signal = signals.recv() => {
+            inner.begin_shutdown(format!("received {}", signal.name));
+        }
+        () = inner.stopping.cancelled() => {}
+    }
+    let signal = signals.recv().await;
+    tracing::error!(signal = signal.name, "second signal: exiting at once");
+    eprintln!("hassette: received {} again: exiting at once", signal.name);
+    std::process::exit(signal.exit_code);
 }
