@@ -1,0 +1,1053 @@
+//! The attribute's keys, parsed into typed options.
+//!
+//! Each key is a named constant and a set-once [`Slot`]: a second `restart = ...` is a
+//! "duplicate key" error, an unknown key gets a "did you mean". A mistake in one key is
+//! recorded in the [`Ctxt`] and parsing carries on with the next key, so one build shows
+//! every mistake; only a syntax error (a missing comma) stops it.
+
+use std::time::Duration;
+
+use proc_macro2::{Span, TokenStream};
+use syn::meta::ParseNestedMeta;
+use syn::parse::{ParseStream, Parser};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Expr, ExprLit, ExprUnary, Lit, LitStr, Token, Type, UnOp};
+
+use crate::diag::{Ctxt, did_you_mean, one_of};
+
+pub(crate) const RESTART: &str = "restart";
+pub(crate) const BACKOFF: &str = "backoff";
+pub(crate) const BUDGET: &str = "budget";
+pub(crate) const STARTUP_TIMEOUT: &str = "startup_timeout";
+pub(crate) const SHUTDOWN_TIMEOUT: &str = "shutdown_timeout";
+pub(crate) const STABLE_AFTER: &str = "stable_after";
+pub(crate) const COOLDOWN: &str = "cooldown";
+pub(crate) const MAX_COOLDOWN_CYCLES: &str = "max_cooldown_cycles";
+pub(crate) const FATAL: &str = "fatal";
+pub(crate) const NON_RETRYABLE: &str = "non_retryable";
+pub(crate) const DEPENDS_ON: &str = "depends_on";
+pub(crate) const READY: &str = "ready";
+pub(crate) const NAME: &str = "name";
+pub(crate) const CRATE: &str = "crate";
+
+pub(crate) const BASE: &str = "base";
+pub(crate) const MULTIPLIER: &str = "multiplier";
+pub(crate) const MAX: &str = "max";
+pub(crate) const INTENSITY: &str = "intensity";
+pub(crate) const PERIOD: &str = "period";
+
+/// Every key of `#[service]`, in the order of the documentation.
+pub(crate) const SERVICE_KEYS: &[&str] = &[
+    RESTART,
+    BACKOFF,
+    BUDGET,
+    STARTUP_TIMEOUT,
+    SHUTDOWN_TIMEOUT,
+    STABLE_AFTER,
+    COOLDOWN,
+    MAX_COOLDOWN_CYCLES,
+    FATAL,
+    NON_RETRYABLE,
+    DEPENDS_ON,
+    READY,
+    NAME,
+    CRATE,
+];
+
+/// Every key of `#[resource]`.
+pub(crate) const RESOURCE_KEYS: &[&str] =
+    &[STARTUP_TIMEOUT, SHUTDOWN_TIMEOUT, DEPENDS_ON, NAME, CRATE];
+
+/// The keys about supervision, which `#[resource]` rejects.
+pub(crate) const SUPERVISION_KEYS: &[&str] = &[
+    RESTART,
+    BACKOFF,
+    BUDGET,
+    COOLDOWN,
+    MAX_COOLDOWN_CYCLES,
+    FATAL,
+    NON_RETRYABLE,
+    STABLE_AFTER,
+    READY,
+];
+
+const RESTART_VALUES: &[&str] = &["permanent", "transient", "temporary"];
+const READY_VALUES: &[&str] = &["auto", "manual"];
+
+/// The accepted duration forms, for help lines.
+pub(crate) const DURATION_FORMS: &str = "a whole number and a unit (`ms`, `s`, `m` or `h`), like `\"250ms\"`, `\"2s\"`, `\"5m\"`, `\"1h\"` or `\"1m30s\"`";
+
+/// Which attribute is being expanded.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Kind {
+    Service,
+    Resource,
+}
+
+impl Kind {
+    pub(crate) fn attr(self) -> &'static str {
+        match self {
+            Kind::Service => "#[service]",
+            Kind::Resource => "#[resource]",
+        }
+    }
+
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            Kind::Service => SERVICE_KEYS,
+            Kind::Resource => RESOURCE_KEYS,
+        }
+    }
+}
+
+/// A value the user wrote, with the spans of its key and of the value itself.
+#[derive(Debug)]
+pub(crate) struct Set<T> {
+    pub(crate) value: T,
+    pub(crate) key_span: Span,
+    pub(crate) span: Span,
+}
+
+/// A key that may be given at most once.
+#[derive(Debug)]
+pub(crate) struct Slot<T> {
+    key: &'static str,
+    set: Option<Set<T>>,
+}
+
+impl<T> Slot<T> {
+    fn new(key: &'static str) -> Self {
+        Slot { key, set: None }
+    }
+
+    /// Records the value, or a "duplicate key" error when it was already given.
+    fn set(&mut self, cx: &mut Ctxt, key_span: Span, span: Span, value: T) {
+        if self.set.is_some() {
+            cx.error(
+                key_span,
+                format_args!("`{}` is given twice", self.key),
+                Some("remove this one; each key may appear once".to_owned()),
+            );
+        } else {
+            self.set = Some(Set {
+                value,
+                key_span,
+                span,
+            });
+        }
+    }
+
+    pub(crate) fn get(&self) -> Option<&Set<T>> {
+        self.set.as_ref()
+    }
+
+    pub(crate) fn value(&self) -> Option<&T> {
+        self.set.as_ref().map(|s| &s.value)
+    }
+}
+
+/// `restart = "..."`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum RestartType {
+    Permanent,
+    Transient,
+    Temporary,
+}
+
+/// `ready = "..."`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Ready {
+    Auto,
+    Manual,
+}
+
+/// `backoff(base = ..., multiplier = ..., max = ...)`.
+#[derive(Debug)]
+pub(crate) struct Backoff {
+    pub(crate) base: Slot<Duration>,
+    pub(crate) multiplier: Slot<f64>,
+    pub(crate) max: Slot<Duration>,
+}
+
+/// `budget(intensity = ..., period = ...)`.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    pub(crate) intensity: Slot<u32>,
+    pub(crate) period: Slot<Duration>,
+}
+
+/// Everything the attribute says, each key at most once.
+#[derive(Debug)]
+pub(crate) struct Args {
+    pub(crate) kind: Kind,
+    /// Where the attribute is, for errors about a missing key.
+    pub(crate) span: Span,
+    pub(crate) restart: Slot<RestartType>,
+    pub(crate) backoff: Slot<Backoff>,
+    pub(crate) budget: Slot<Budget>,
+    pub(crate) startup_timeout: Slot<Duration>,
+    pub(crate) shutdown_timeout: Slot<Duration>,
+    pub(crate) stable_after: Slot<Duration>,
+    pub(crate) cooldown: Slot<Duration>,
+    pub(crate) max_cooldown_cycles: Slot<u32>,
+    pub(crate) fatal: Slot<Vec<Type>>,
+    pub(crate) non_retryable: Slot<Vec<Type>>,
+    pub(crate) depends_on: Slot<Vec<Type>>,
+    pub(crate) ready: Slot<Ready>,
+    pub(crate) name: Slot<String>,
+    pub(crate) krate: Slot<syn::Path>,
+    /// Every key written, valid or not, so a bad `restart` is not also "missing".
+    pub(crate) seen: Vec<String>,
+}
+
+/// Parses the attribute's arguments; every mistake goes into `cx`.
+pub(crate) fn parse(kind: Kind, tokens: TokenStream, cx: &mut Ctxt) -> Args {
+    let mut args = Args::new(kind);
+    let parser = syn::meta::parser(|meta| args.key(&meta, cx));
+    if let Err(error) = parser.parse2(tokens) {
+        cx.syn_error(error);
+    }
+    args
+}
+
+impl Args {
+    fn new(kind: Kind) -> Self {
+        Args {
+            kind,
+            span: Span::call_site(),
+            restart: Slot::new(RESTART),
+            backoff: Slot::new(BACKOFF),
+            budget: Slot::new(BUDGET),
+            startup_timeout: Slot::new(STARTUP_TIMEOUT),
+            shutdown_timeout: Slot::new(SHUTDOWN_TIMEOUT),
+            stable_after: Slot::new(STABLE_AFTER),
+            cooldown: Slot::new(COOLDOWN),
+            max_cooldown_cycles: Slot::new(MAX_COOLDOWN_CYCLES),
+            fatal: Slot::new(FATAL),
+            non_retryable: Slot::new(NON_RETRYABLE),
+            depends_on: Slot::new(DEPENDS_ON),
+            ready: Slot::new(READY),
+            name: Slot::new(NAME),
+            krate: Slot::new(CRATE),
+            seen: Vec::new(),
+        }
+    }
+
+    /// One top-level key and its value.
+    fn key(&mut self, meta: &ParseNestedMeta<'_>, cx: &mut Ctxt) -> syn::Result<()> {
+        let Some(ident) = meta.path.get_ident() else {
+            cx.error_spanned(
+                &meta.path,
+                "expected a key, not a path",
+                Some(format!(
+                    "the keys of `{}` are {}",
+                    self.kind.attr(),
+                    one_of(self.kind.keys(), false)
+                )),
+            );
+            return skip_value(meta);
+        };
+        let key = ident.to_string();
+        let key_span = ident.span();
+        self.seen.push(key.clone());
+
+        if self.kind == Kind::Resource && SUPERVISION_KEYS.contains(&key.as_str()) {
+            cx.error(
+                key_span,
+                format_args!("`{key}` is a supervision key, and resources are not supervised"),
+                Some(
+                    "remove it; a type that runs a task and needs a restart policy is a \
+                     `#[service(...)]` with a `serve` method"
+                        .to_owned(),
+                ),
+            );
+            return skip_value(meta);
+        }
+
+        match key.as_str() {
+            RESTART => {
+                if let Some(lit) = string_value(meta, cx, RESTART, "restart = \"permanent\"")? {
+                    let value = match lit.value().as_str() {
+                        "permanent" => Some(RestartType::Permanent),
+                        "transient" => Some(RestartType::Transient),
+                        "temporary" => Some(RestartType::Temporary),
+                        other => {
+                            unknown_value(cx, &lit, RESTART, other, RESTART_VALUES);
+                            None
+                        }
+                    };
+                    if let Some(value) = value {
+                        self.restart.set(cx, key_span, lit.span(), value);
+                    }
+                }
+            }
+            READY => {
+                if let Some(lit) = string_value(meta, cx, READY, "ready = \"manual\"")? {
+                    let value = match lit.value().as_str() {
+                        "auto" => Some(Ready::Auto),
+                        "manual" => Some(Ready::Manual),
+                        other => {
+                            unknown_value(cx, &lit, READY, other, READY_VALUES);
+                            None
+                        }
+                    };
+                    if let Some(value) = value {
+                        self.ready.set(cx, key_span, lit.span(), value);
+                    }
+                }
+            }
+            NAME => {
+                if let Some(lit) = string_value(meta, cx, NAME, "name = \"ticker\"")? {
+                    if lit.value().trim().is_empty() {
+                        cx.error(
+                            lit.span(),
+                            "`name` is empty",
+                            Some(
+                                "write the name used in logs and events, like `name = \"ticker\"`, \
+                                 or remove `name` to use the type's name"
+                                    .to_owned(),
+                            ),
+                        );
+                    } else {
+                        self.name.set(cx, key_span, lit.span(), lit.value());
+                    }
+                }
+            }
+            CRATE => {
+                if let Some(lit) =
+                    string_value(meta, cx, CRATE, "crate = \"::my_crate::hassette\"")?
+                {
+                    match lit.parse::<syn::Path>() {
+                        Ok(path) => self.krate.set(cx, key_span, lit.span(), path),
+                        Err(_) => cx.error(
+                            lit.span(),
+                            format_args!("`crate` must be a path, not `{:?}`", lit.value()),
+                            Some(
+                                "write the path the runtime is re-exported at, like \
+                                 `crate = \"::my_crate::hassette\"`"
+                                    .to_owned(),
+                            ),
+                        ),
+                    }
+                }
+            }
+            STARTUP_TIMEOUT => self.duration_key(meta, cx, STARTUP_TIMEOUT, key_span, "30s")?,
+            SHUTDOWN_TIMEOUT => self.duration_key(meta, cx, SHUTDOWN_TIMEOUT, key_span, "5s")?,
+            STABLE_AFTER => self.duration_key(meta, cx, STABLE_AFTER, key_span, "60s")?,
+            COOLDOWN => self.duration_key(meta, cx, COOLDOWN, key_span, "5m")?,
+            MAX_COOLDOWN_CYCLES => {
+                if let Some(expr) = expr_value(
+                    meta,
+                    cx,
+                    key_span,
+                    MAX_COOLDOWN_CYCLES,
+                    "max_cooldown_cycles = 3",
+                )? && let Some(n) = whole_number(cx, &expr, "`max_cooldown_cycles`", "3")
+                {
+                    self.max_cooldown_cycles.set(cx, key_span, expr.span(), n);
+                }
+            }
+            BACKOFF => {
+                if let Some(backoff) = parse_backoff(meta, cx, key_span)? {
+                    self.backoff.set(cx, key_span, key_span, backoff);
+                }
+            }
+            BUDGET => {
+                if let Some(budget) = parse_budget(meta, cx, key_span)? {
+                    self.budget.set(cx, key_span, key_span, budget);
+                }
+            }
+            FATAL => {
+                if let Some(types) = type_list(meta, cx, key_span, FATAL, "fatal(MyConfigError)")? {
+                    self.fatal.set(cx, key_span, key_span, types);
+                }
+            }
+            NON_RETRYABLE => {
+                if let Some(types) = type_list(
+                    meta,
+                    cx,
+                    key_span,
+                    NON_RETRYABLE,
+                    "non_retryable(AuthError)",
+                )? {
+                    self.non_retryable.set(cx, key_span, key_span, types);
+                }
+            }
+            DEPENDS_ON => {
+                if let Some(types) =
+                    type_list(meta, cx, key_span, DEPENDS_ON, "depends_on(Database)")?
+                {
+                    self.depends_on.set(cx, key_span, key_span, types);
+                }
+            }
+            _ => {
+                let help = match did_you_mean(&key, self.kind.keys()) {
+                    Some(close) => {
+                        // A misspelt `restart` is not also a missing one.
+                        self.seen.push(close.to_owned());
+                        format!("did you mean `{close}`?")
+                    }
+                    None => format!(
+                        "the keys of `{}` are {}",
+                        self.kind.attr(),
+                        one_of(self.kind.keys(), false)
+                    ),
+                };
+                cx.error(
+                    key_span,
+                    format_args!("unknown key `{key}` in `{}`", self.kind.attr()),
+                    Some(help),
+                );
+                return skip_value(meta);
+            }
+        }
+        Ok(())
+    }
+
+    fn duration_key(
+        &mut self,
+        meta: &ParseNestedMeta<'_>,
+        cx: &mut Ctxt,
+        key: &'static str,
+        key_span: Span,
+        example: &str,
+    ) -> syn::Result<()> {
+        let form = format!("{key} = \"{example}\"");
+        if let Some(expr) = expr_value(meta, cx, key_span, key, &form)?
+            && let Some(duration) = duration(cx, &expr, &format!("`{key}`"))
+        {
+            let slot = match key {
+                STARTUP_TIMEOUT => &mut self.startup_timeout,
+                SHUTDOWN_TIMEOUT => &mut self.shutdown_timeout,
+                STABLE_AFTER => &mut self.stable_after,
+                _ => &mut self.cooldown,
+            };
+            slot.set(cx, key_span, expr.span(), duration);
+        }
+        Ok(())
+    }
+}
+
+/// `backoff(base = "...", multiplier = ..., max = "...")`.
+fn parse_backoff(
+    meta: &ParseNestedMeta<'_>,
+    cx: &mut Ctxt,
+    key_span: Span,
+) -> syn::Result<Option<Backoff>> {
+    const FORM: &str = "backoff(base = \"2s\", multiplier = 2.0, max = \"60s\")";
+    if !list_follows(meta, cx, key_span, BACKOFF, FORM)? {
+        return Ok(None);
+    }
+    let mut backoff = Backoff {
+        base: Slot::new(BASE),
+        multiplier: Slot::new(MULTIPLIER),
+        max: Slot::new(MAX),
+    };
+    meta.parse_nested_meta(|inner| {
+        let Some((key, span)) = inner_key(&inner, cx, BACKOFF, &[BASE, MULTIPLIER, MAX])? else {
+            return Ok(());
+        };
+        match key.as_str() {
+            BASE | MAX => {
+                let form = format!("{key} = \"2s\"");
+                if let Some(expr) = expr_value(&inner, cx, span, BACKOFF, &form)? {
+                    let what = if key == BASE {
+                        "backoff `base`"
+                    } else {
+                        "backoff `max`"
+                    };
+                    if let Some(d) = duration(cx, &expr, what) {
+                        let slot = if key == BASE {
+                            &mut backoff.base
+                        } else {
+                            &mut backoff.max
+                        };
+                        slot.set(cx, span, expr.span(), d);
+                    }
+                }
+            }
+            _ => {
+                if let Some(expr) = expr_value(&inner, cx, span, BACKOFF, "multiplier = 2.0")?
+                    && let Some(m) = float(cx, &expr)
+                {
+                    backoff.multiplier.set(cx, span, expr.span(), m);
+                }
+            }
+        }
+        Ok(())
+    })?;
+    Ok(Some(backoff))
+}
+
+/// `budget(intensity = ..., period = "...")`.
+fn parse_budget(
+    meta: &ParseNestedMeta<'_>,
+    cx: &mut Ctxt,
+    key_span: Span,
+) -> syn::Result<Option<Budget>> {
+    const FORM: &str = "budget(intensity = 5, period = \"5m\")";
+    if !list_follows(meta, cx, key_span, BUDGET, FORM)? {
+        return Ok(None);
+    }
+    let mut budget = Budget {
+        intensity: Slot::new(INTENSITY),
+        period: Slot::new(PERIOD),
+    };
+    meta.parse_nested_meta(|inner| {
+        let Some((key, span)) = inner_key(&inner, cx, BUDGET, &[INTENSITY, PERIOD])? else {
+            return Ok(());
+        };
+        if key == INTENSITY {
+            if let Some(expr) = expr_value(&inner, cx, span, BUDGET, "intensity = 5")?
+                && let Some(n) = whole_number(cx, &expr, "budget `intensity`", "5")
+            {
+                budget.intensity.set(cx, span, expr.span(), n);
+            }
+        } else if let Some(expr) = expr_value(&inner, cx, span, BUDGET, "period = \"5m\"")?
+            && let Some(d) = duration(cx, &expr, "budget `period`")
+        {
+            budget.period.set(cx, span, expr.span(), d);
+        }
+        Ok(())
+    })?;
+    Ok(Some(budget))
+}
+
+/// The key of a nested list like `backoff(...)`, or `None` (and an error) when unknown.
+fn inner_key(
+    inner: &ParseNestedMeta<'_>,
+    cx: &mut Ctxt,
+    list: &str,
+    keys: &[&str],
+) -> syn::Result<Option<(String, Span)>> {
+    let found = inner
+        .path
+        .get_ident()
+        .map(|ident| (ident.to_string(), ident.span()));
+    if let Some((key, span)) = &found {
+        if keys.contains(&key.as_str()) {
+            return Ok(found);
+        }
+        let help = match did_you_mean(key, keys) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None => format!("`{list}` takes {}", one_of(keys, false)),
+        };
+        cx.error(
+            *span,
+            format_args!("unknown key `{key}` in `{list}(...)`"),
+            Some(help),
+        );
+    } else {
+        cx.error_spanned(
+            &inner.path,
+            format_args!("expected a key of `{list}(...)`"),
+            Some(format!("`{list}` takes {}", one_of(keys, false))),
+        );
+    }
+    skip_value(inner)?;
+    Ok(None)
+}
+
+/// Whether a parenthesized list follows the key; otherwise an error showing `form`.
+fn list_follows(
+    meta: &ParseNestedMeta<'_>,
+    cx: &mut Ctxt,
+    key_span: Span,
+    key: &str,
+    form: &str,
+) -> syn::Result<bool> {
+    if meta.input.peek(syn::token::Paren) {
+        return Ok(true);
+    }
+    cx.error(
+        key_span,
+        format_args!("`{key}` takes a list of settings, not a single value"),
+        Some(format!(
+            "write `{form}`, leaving out what keeps its default"
+        )),
+    );
+    skip_value(meta)?;
+    Ok(false)
+}
+
+/// The `= value` after a key, or `None` (and an error showing `form`) when there is none.
+fn expr_value(
+    meta: &ParseNestedMeta<'_>,
+    cx: &mut Ctxt,
+    key_span: Span,
+    key: &str,
+    form: &str,
+) -> syn::Result<Option<Expr>> {
+    if meta.input.peek(Token![=]) {
+        meta.input.parse::<Token![=]>()?;
+        return meta.input.parse::<Expr>().map(Some);
+    }
+    let message = if meta.input.peek(syn::token::Paren) {
+        format!("`{key}` takes a single value, not a list")
+    } else {
+        format!("`{key}` needs a value")
+    };
+    cx.error(key_span, message, Some(format!("write `{form}`")));
+    skip_value(meta)?;
+    Ok(None)
+}
+
+/// A string literal after `=`; an unquoted value gets a help that quotes it.
+fn string_value(
+    meta: &ParseNestedMeta<'_>,
+    cx: &mut Ctxt,
+    key: &str,
+    form: &str,
+) -> syn::Result<Option<LitStr>> {
+    let key_span = meta.path.span();
+    let Some(expr) = expr_value(meta, cx, key_span, key, form)? else {
+        return Ok(None);
+    };
+    if let Expr::Lit(ExprLit {
+        lit: Lit::Str(lit), ..
+    }) = &expr
+    {
+        return Ok(Some(lit.clone()));
+    }
+    let written = quote::ToTokens::to_token_stream(&expr).to_string();
+    let help = if matches!(expr, Expr::Path(_)) {
+        format!("put it in quotes: `{key} = \"{written}\"`")
+    } else {
+        format!("write `{form}`")
+    };
+    cx.error_spanned(
+        &expr,
+        format_args!("`{key}` takes a string literal"),
+        Some(help),
+    );
+    Ok(None)
+}
+
+/// A value that is not one of `values`, with a "did you mean" when one is close.
+fn unknown_value(cx: &mut Ctxt, lit: &LitStr, key: &str, value: &str, values: &[&str]) {
+    let help = match did_you_mean(&value.to_lowercase(), values) {
+        Some(close) => format!("did you mean `\"{close}\"`?"),
+        None if values.contains(&value.to_lowercase().as_str()) => {
+            format!("write it in lowercase: `\"{}\"`", value.to_lowercase())
+        }
+        None => format!("write {}", one_of(values, true)),
+    };
+    cx.error(
+        lit.span(),
+        format_args!(
+            "unknown `{key}` value `\"{value}\"`; expected {}",
+            one_of(values, true)
+        ),
+        Some(help),
+    );
+}
+
+/// `(Type, Type, ...)` after a key: a non-empty list of types.
+fn type_list(
+    meta: &ParseNestedMeta<'_>,
+    cx: &mut Ctxt,
+    key_span: Span,
+    key: &str,
+    form: &str,
+) -> syn::Result<Option<Vec<Type>>> {
+    if !meta.input.peek(syn::token::Paren) {
+        cx.error(
+            key_span,
+            format_args!("`{key}` takes a list of types"),
+            Some(format!("write `{form}`")),
+        );
+        skip_value(meta)?;
+        return Ok(None);
+    }
+    let content;
+    syn::parenthesized!(content in meta.input);
+    let types = content.call(Punctuated::<Type, Token![,]>::parse_terminated)?;
+    if types.is_empty() {
+        cx.error(
+            key_span,
+            format_args!("`{key}()` lists no types"),
+            Some(format!(
+                "list at least one type, like `{form}`, or remove `{key}`"
+            )),
+        );
+        return Ok(None);
+    }
+    Ok(Some(types.into_iter().collect()))
+}
+
+/// Consumes whatever value follows an unusable key, so parsing goes on with the next key.
+fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    let input: ParseStream<'_> = meta.input;
+    if input.peek(Token![=]) {
+        input.parse::<Token![=]>()?;
+        input.parse::<Expr>()?;
+    } else if input.peek(syn::token::Paren) {
+        let content;
+        syn::parenthesized!(content in input);
+        content.parse::<TokenStream>()?;
+    }
+    Ok(())
+}
+
+/// A duration literal such as `"1m30s"`; `what` names it in errors.
+fn duration(cx: &mut Ctxt, expr: &Expr, what: &str) -> Option<Duration> {
+    match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) => match parse_duration(&lit.value()) {
+            Ok(d) => Some(d),
+            Err(problem) => {
+                cx.error(
+                    lit.span(),
+                    format_args!(
+                        "invalid duration `\"{}\"` for {what}: {problem}",
+                        lit.value()
+                    ),
+                    Some(format!("write {DURATION_FORMS}")),
+                );
+                None
+            }
+        },
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => {
+            let n = int.base10_digits();
+            cx.error(
+                int.span(),
+                format_args!("{what} must be a string with a unit"),
+                Some(format!(
+                    "write `\"{n}s\"` for {n} seconds, or `\"{n}ms\"` for milliseconds"
+                )),
+            );
+            None
+        }
+        _ => {
+            cx.error_spanned(
+                expr,
+                format_args!("{what} must be a string literal"),
+                Some(format!("write {DURATION_FORMS}")),
+            );
+            None
+        }
+    }
+}
+
+/// A whole number from 0 to `u32::MAX`, written without quotes.
+fn whole_number(cx: &mut Ctxt, expr: &Expr, what: &str, example: &str) -> Option<u32> {
+    let help = Some(format!(
+        "write a whole number without quotes, like `{example}`"
+    ));
+    match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) if int.suffix().is_empty() => match int.base10_parse::<u32>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                cx.error(
+                    int.span(),
+                    format_args!(
+                        "{what} `{}` is too large; the most is {}",
+                        int.base10_digits(),
+                        u32::MAX
+                    ),
+                    None,
+                );
+                None
+            }
+        },
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_), ..
+        }) => {
+            cx.error_spanned(expr, format_args!("{what} cannot be negative"), help);
+            None
+        }
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) if lit.value().parse::<u32>().is_ok() => {
+            cx.error(
+                lit.span(),
+                format_args!("{what} must be a number, not a string"),
+                Some(format!("remove the quotes: `{}`", lit.value())),
+            );
+            None
+        }
+        _ => {
+            cx.error_spanned(expr, format_args!("{what} must be a whole number"), help);
+            None
+        }
+    }
+}
+
+/// A float like `2.0` or `2` (`multiplier`); negative values are range-checked later.
+fn float(cx: &mut Ctxt, expr: &Expr) -> Option<f64> {
+    let (negative, inner) = match expr {
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_),
+            expr,
+            ..
+        }) => (true, &**expr),
+        other => (false, other),
+    };
+    let parsed = match inner {
+        Expr::Lit(ExprLit {
+            lit: Lit::Float(f), ..
+        }) if f.suffix().is_empty() || f.suffix() == "f64" => f.base10_parse::<f64>().ok(),
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(i), ..
+        }) if i.suffix().is_empty() => i.base10_parse::<f64>().ok(),
+        _ => None,
+    };
+    match parsed {
+        Some(value) if value.is_finite() => Some(if negative { -value } else { value }),
+        _ => {
+            cx.error_spanned(
+                expr,
+                "backoff multiplier must be a number",
+                Some(
+                    "write a number of 1.0 or more without quotes, like `multiplier = 2.0`"
+                        .to_owned(),
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// A duration the way the attribute spells it: `1m30s`, `250ms`, `0s`.
+pub(crate) fn format_duration(d: Duration) -> String {
+    let mut out = String::new();
+    let secs = d.as_secs();
+    let (h, m, s, ms) = (secs / 3600, secs / 60 % 60, secs % 60, d.subsec_millis());
+    for (n, unit) in [(h, "h"), (m, "m"), (s, "s"), (u64::from(ms), "ms")] {
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
+    }
+    if out.is_empty() {
+        out.push_str("0s");
+    }
+    out
+}
+
+/// Parses `"250ms"`, `"2s"`, `"5m"`, `"1h"` and combinations from the largest unit to
+/// the smallest, like `"1h30m"` or `"1m30s"`. `"0s"` is zero.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    const UNITS: &[(&str, u128)] = &[
+        ("h", 3_600_000_000_000),
+        ("m", 60_000_000_000),
+        ("s", 1_000_000_000),
+        ("ms", 1_000_000),
+    ];
+    if text.is_empty() {
+        return Err("it is empty".to_owned());
+    }
+    let mut rest = text;
+    let mut nanos: u128 = 0;
+    let mut last_unit: Option<usize> = None;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(format!("expected a number at `{rest}`"));
+        }
+        let (number, after) = rest.split_at(digits);
+        let letters = after.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let (unit, after) = after.split_at(letters);
+        if unit.is_empty() {
+            return Err(match after.chars().next() {
+                None => format!("`{number}` has no unit"),
+                Some(c) if c.is_whitespace() => "it contains a space".to_owned(),
+                Some('.' | ',') => "it has a fraction; use a smaller unit instead".to_owned(),
+                Some(c) => format!("unexpected `{c}` after `{number}`"),
+            });
+        }
+        let Some(index) = UNITS.iter().position(|(name, _)| *name == unit) else {
+            return Err(format!("unknown unit `{unit}`"));
+        };
+        if last_unit.is_some_and(|last| last >= index) {
+            return Err("units must go from the largest to the smallest, each once".to_owned());
+        }
+        last_unit = Some(index);
+        let value: u128 = number
+            .parse()
+            .map_err(|_| format!("`{number}` is too large"))?;
+        nanos = value
+            .checked_mul(UNITS[index].1)
+            .and_then(|n| nanos.checked_add(n))
+            .ok_or_else(|| "it is too long".to_owned())?;
+        rest = after;
+    }
+    let secs = u64::try_from(nanos / 1_000_000_000).map_err(|_| "it is too long".to_owned())?;
+    // Below one billion, so it fits.
+    let sub = u32::try_from(nanos % 1_000_000_000).unwrap_or(0);
+    Ok(Duration::new(secs, sub))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    fn parse_ok(kind: Kind, tokens: TokenStream) -> Args {
+        let mut cx = Ctxt::new();
+        let args = parse(kind, tokens, &mut cx);
+        assert_eq!(cx.messages(), Vec::<String>::new());
+        args
+    }
+
+    fn errors(kind: Kind, tokens: TokenStream) -> Vec<String> {
+        let mut cx = Ctxt::new();
+        let _ = parse(kind, tokens, &mut cx);
+        cx.messages()
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(
+            parse_duration("1h2m3s4ms"),
+            Ok(Duration::new(3723, 4_000_000))
+        );
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("2").is_err_and(|e| e.contains("no unit")));
+        assert!(parse_duration("2 s").is_err());
+        assert!(parse_duration("1.5s").is_err());
+        assert!(parse_duration("2sec").is_err_and(|e| e.contains("unknown unit")));
+        assert!(parse_duration("30s1m").is_err());
+        assert!(parse_duration("1s1s").is_err());
+        assert!(parse_duration("99999999999999999999999999h").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn every_service_key() {
+        let args = parse_ok(
+            Kind::Service,
+            quote! {
+                restart = "transient",
+                backoff(base = "100ms", multiplier = 1.5, max = "10s"),
+                budget(intensity = 3, period = "1m"),
+                startup_timeout = "10s",
+                shutdown_timeout = "1s",
+                stable_after = "30s",
+                cooldown = "1m30s",
+                max_cooldown_cycles = 2,
+                fatal(std::io::Error, MyError<u8>),
+                non_retryable(AuthError),
+                depends_on(Db),
+                ready = "manual",
+                name = "ticker",
+                crate = "::my::hassette",
+            },
+        );
+        assert_eq!(args.restart.value(), Some(&RestartType::Transient));
+        let backoff = args.backoff.value().map(|b| {
+            (
+                b.base.value().copied(),
+                b.multiplier.value().copied(),
+                b.max.value().copied(),
+            )
+        });
+        assert_eq!(
+            backoff,
+            Some((
+                Some(Duration::from_millis(100)),
+                Some(1.5),
+                Some(Duration::from_secs(10))
+            ))
+        );
+        assert_eq!(
+            args.budget
+                .value()
+                .and_then(|b| b.intensity.value().copied()),
+            Some(3)
+        );
+        assert_eq!(args.cooldown.value(), Some(&Duration::from_secs(90)));
+        assert_eq!(args.max_cooldown_cycles.value(), Some(&2));
+        assert_eq!(args.fatal.value().map(Vec::len), Some(2));
+        assert_eq!(args.ready.value(), Some(&Ready::Manual));
+        assert_eq!(args.name.value().map(String::as_str), Some("ticker"));
+        assert!(args.krate.get().is_some());
+    }
+
+    #[test]
+    fn empty_arguments_are_fine_for_the_parser() {
+        let args = parse_ok(Kind::Resource, quote! {});
+        assert!(args.restart.get().is_none());
+    }
+
+    #[test]
+    fn unknown_key_suggests_the_closest() {
+        let errs = errors(Kind::Service, quote! { restat = "permanent" });
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].contains("unknown key `restat`"), "{errs:?}");
+        assert!(errs[0].contains("did you mean `restart`?"), "{errs:?}");
+    }
+
+    #[test]
+    fn unknown_restart_value_suggests_the_closest() {
+        let errs = errors(Kind::Service, quote! { restart = "permanant" });
+        assert!(
+            errs[0].contains("did you mean `\"permanent\"`?"),
+            "{errs:?}"
+        );
+        let errs = errors(Kind::Service, quote! { restart = permanent });
+        assert!(errs[0].contains("put it in quotes"), "{errs:?}");
+    }
+
+    #[test]
+    fn duplicate_key() {
+        let errs = errors(
+            Kind::Service,
+            quote! { restart = "permanent", restart = "transient" },
+        );
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].contains("`restart` is given twice"), "{errs:?}");
+    }
+
+    #[test]
+    fn every_mistake_is_reported_not_only_the_first() {
+        let errs = errors(
+            Kind::Service,
+            quote! { restart = "sometimes", cooldown = "5 minutes", colour = "red", budget(intensity = "3") },
+        );
+        assert_eq!(errs.len(), 4, "{errs:?}");
+    }
+
+    #[test]
+    fn bad_numbers() {
+        let errs = errors(Kind::Service, quote! { max_cooldown_cycles = -1 });
+        assert!(errs[0].contains("cannot be negative"), "{errs:?}");
+        let errs = errors(Kind::Service, quote! { backoff(multiplier = "2.0") });
+        assert!(errs[0].contains("must be a number"), "{errs:?}");
+        let errs = errors(Kind::Service, quote! { startup_timeout = 30 });
+        assert!(errs[0].contains("`\"30s\"`"), "{errs:?}");
+    }
+
+    #[test]
+    fn resources_reject_supervision_keys() {
+        let errs = errors(
+            Kind::Resource,
+            quote! { restart = "permanent", backoff(base = "1s"), startup_timeout = "1s" },
+        );
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(
+            errs.iter()
+                .all(|e| e.contains("resources are not supervised"))
+        );
+    }
+
+    #[test]
+    fn list_keys_need_a_list() {
+        let errs = errors(
+            Kind::Service,
+            quote! { backoff = "2s", fatal = MyError, depends_on() },
+        );
+        assert_eq!(errs.len(), 3, "{errs:?}");
+    }
+}

@@ -1,0 +1,175 @@
+//! The error context shared by parsing and validation, message helpers, and the
+//! edit-distance suggestions behind "did you mean".
+
+use std::fmt::Display;
+
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
+
+/// Collects every error of one attribute so the user sees all of them in one build.
+///
+/// Parsing and validation push into it and carry on; [`Ctxt::finish`] combines what was
+/// collected into one `syn::Error`.
+#[derive(Default)]
+pub(crate) struct Ctxt {
+    errors: Vec<syn::Error>,
+}
+
+impl Ctxt {
+    pub(crate) fn new() -> Self {
+        Ctxt::default()
+    }
+
+    /// An error at `span`; `help` (when given) becomes a second line `help: ...`.
+    pub(crate) fn error(&mut self, span: Span, message: impl Display, help: Option<String>) {
+        self.errors
+            .push(syn::Error::new(span, with_help(message, help)));
+    }
+
+    /// An error covering all of `tokens`.
+    pub(crate) fn error_spanned(
+        &mut self,
+        tokens: impl ToTokens,
+        message: impl Display,
+        help: Option<String>,
+    ) {
+        self.errors
+            .push(syn::Error::new_spanned(tokens, with_help(message, help)));
+    }
+
+    /// An error produced by syn itself (a syntax error in the attribute).
+    pub(crate) fn syn_error(&mut self, error: syn::Error) {
+        self.errors.push(error);
+    }
+
+    pub(crate) fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
+    /// Every collected error, combined; `Ok` when there was none.
+    pub(crate) fn finish(self) -> Result<(), syn::Error> {
+        let mut errors = self.errors.into_iter();
+        match errors.next() {
+            None => Ok(()),
+            Some(mut first) => {
+                for error in errors {
+                    first.combine(error);
+                }
+                Err(first)
+            }
+        }
+    }
+
+    /// The collected errors as `compile_error!` invocations (empty when there is none).
+    pub(crate) fn into_compile_errors(self) -> TokenStream {
+        match self.finish() {
+            Ok(()) => TokenStream::new(),
+            Err(error) => error.into_compile_error(),
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn messages(&self) -> Vec<String> {
+        self.errors.iter().map(ToString::to_string).collect()
+    }
+}
+
+/// `message`, then `help: ...` on its own line, as rustc prints a help.
+pub(crate) fn with_help(message: impl Display, help: Option<String>) -> String {
+    match help {
+        Some(help) => format!("{message}\nhelp: {help}"),
+        None => message.to_string(),
+    }
+}
+
+/// `a`, `b` or `c`: the candidates in backticks, for "expected one of" lists.
+pub(crate) fn one_of(candidates: &[&str], quoted: bool) -> String {
+    let items: Vec<String> = candidates
+        .iter()
+        .map(|c| {
+            if quoted {
+                format!("`\"{c}\"`")
+            } else {
+                format!("`{c}`")
+            }
+        })
+        .collect();
+    match items.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// The candidate closest to `input`, when it is close enough to be a likely typo.
+///
+/// Close enough means an optimal-string-alignment distance (a swap of two neighbours
+/// counts as one edit) of at most a third of the candidate's length, and at least one.
+pub(crate) fn did_you_mean<'a>(input: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .filter(|c| **c != input)
+        .map(|c| (distance(input, c), *c))
+        .filter(|(d, c)| *d <= (c.chars().count() / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// The optimal-string-alignment distance: insertions, deletions, substitutions, and swaps
+/// of two adjacent characters each count as one edit.
+pub(crate) fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let width = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * width];
+    for i in 0..=a.len() {
+        d[i * width] = i;
+    }
+    for (j, cell) in d.iter_mut().take(width).enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[(i - 1) * width + j] + 1)
+                .min(d[i * width + j - 1] + 1)
+                .min(d[(i - 1) * width + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[(i - 2) * width + j - 2] + 1);
+            }
+            d[i * width + j] = best;
+        }
+    }
+    d[a.len() * width + b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distance_counts_swaps_as_one_edit() {
+        assert_eq!(distance("before_shutdwon", "before_shutdown"), 1);
+        assert_eq!(distance("on_initialise", "on_initialize"), 1);
+        assert_eq!(distance("server", "serve"), 1);
+        assert_eq!(distance("", "abc"), 3);
+        assert_eq!(distance("same", "same"), 0);
+    }
+
+    #[test]
+    fn suggests_only_close_candidates() {
+        let keys = ["restart", "backoff", "budget", "startup_timeout"];
+        assert_eq!(did_you_mean("restat", &keys), Some("restart"));
+        assert_eq!(
+            did_you_mean("startup_timout", &keys),
+            Some("startup_timeout")
+        );
+        assert_eq!(did_you_mean("colour", &keys), None);
+    }
+
+    #[test]
+    fn lists_candidates_like_rustc() {
+        assert_eq!(one_of(&["a", "b", "c"], false), "`a`, `b` or `c`");
+        assert_eq!(one_of(&["a"], true), "`\"a\"`");
+    }
+}

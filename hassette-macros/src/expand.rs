@@ -1,0 +1,319 @@
+//! The attribute's driver, and code generation from a validated model.
+//!
+//! Generation runs only when validation found nothing; otherwise the user's block is
+//! emitted unchanged with the errors and a [`fallback`] impl, so the compiler reports the
+//! declaration's mistakes and nothing that follows from them.
+
+use proc_macro2::{Literal, Span, TokenStream};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Item, ReturnType};
+
+use crate::args::{self, Args, Kind, Ready, RestartType};
+use crate::diag::Ctxt;
+use crate::fallback;
+use crate::model::{Block, Method};
+use crate::validate;
+
+/// `#[service(...)]` or `#[resource(...)]` on `input`.
+pub(crate) fn attribute(kind: Kind, args: TokenStream, input: TokenStream) -> TokenStream {
+    let mut cx = Ctxt::new();
+    let args = args::parse(kind, args, &mut cx);
+    let item = match syn::parse2::<Item>(input.clone()) {
+        Ok(Item::Impl(item)) => item,
+        Ok(other) => {
+            not_an_impl(kind, &other, &mut cx);
+            let errors = cx.into_compile_errors();
+            return quote!(#input #errors);
+        }
+        Err(error) => {
+            cx.syn_error(error);
+            let errors = cx.into_compile_errors();
+            return quote!(#input #errors);
+        }
+    };
+    if !validate::inherent_impl(kind, &item, &mut cx) {
+        let errors = cx.into_compile_errors();
+        return quote!(#input #errors);
+    }
+    let block = Block::from_item(&item);
+    validate::all(&args, &block, &mut cx);
+    let krate = args
+        .krate
+        .value()
+        .map_or_else(|| quote!(::hassette_runtime), ToTokens::to_token_stream);
+    if cx.has_errors() {
+        let fallback = fallback::impls(kind, &item, &krate);
+        let errors = cx.into_compile_errors();
+        return quote!(#input #fallback #errors);
+    }
+    let generated = generate(&args, &block, &krate);
+    quote!(#input #generated)
+}
+
+/// The attribute on a struct, a function, or anything else that is not an impl block.
+fn not_an_impl(kind: Kind, item: &Item, cx: &mut Ctxt) {
+    let attr = kind.attr();
+    let (span, what, name) = match item {
+        Item::Struct(s) => (s.ident.span(), "a struct", Some(&s.ident)),
+        Item::Enum(e) => (e.ident.span(), "an enum", Some(&e.ident)),
+        Item::Union(u) => (u.ident.span(), "a union", Some(&u.ident)),
+        Item::Fn(f) => (f.sig.ident.span(), "a function", None),
+        Item::Trait(t) => (t.ident.span(), "a trait", None),
+        Item::Mod(m) => (m.ident.span(), "a module", None),
+        other => (other.span(), "this item", None),
+    };
+    let help = match name {
+        Some(name) => format!(
+            "move `{attr}` to the block with `serve` and the hooks: `impl {name} {{ ... }}`"
+        ),
+        None => format!(
+            "put `serve` and the hooks in `impl YourType {{ ... }}` and `{attr}` on that block"
+        ),
+    };
+    cx.error(
+        span,
+        format_args!("`{attr}` goes on an `impl` block, not on {what}"),
+        Some(help),
+    );
+}
+
+/// The `Hooks` impl and the `Service` or `Resource` impl of a valid block.
+fn generate(args: &Args, block: &Block<'_>, krate: &TokenStream) -> TokenStream {
+    let item = block.item;
+    let self_ty = &item.self_ty;
+    let generics = thread_safe_generics(&item.generics);
+    let (impl_generics, _, where_clause) = generics.split_for_impl();
+
+    let depends_on = args.depends_on.value().map(|deps| {
+        let deps = deps
+            .iter()
+            .map(|ty| quote_spanned!(ty.span()=> #krate::Dependency::on::<#ty>()));
+        quote! {
+            const DEPENDS_ON: &'static [#krate::Dependency] = &[#(#deps),*];
+        }
+    });
+    let display_name = args.name.value().map(|name| {
+        quote! {
+            fn display_name() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed(#name)
+            }
+        }
+    });
+    let hooks = block.hooks().map(|(_, method)| adapter(method, krate));
+
+    let kind_impl = match args.kind {
+        Kind::Service => {
+            let spec = restart_spec(args, krate);
+            let serve = block.serve().map(|method| adapter(method, krate));
+            let is_fatal = error_check(quote!(is_fatal), args.fatal.value(), krate);
+            let is_non_retryable =
+                error_check(quote!(is_non_retryable), args.non_retryable.value(), krate);
+            quote! {
+                #[automatically_derived]
+                impl #impl_generics #krate::Service for #self_ty #where_clause {
+                    const RESTART_SPEC: #krate::RestartSpec = #spec;
+                    #serve
+                    #is_fatal
+                    #is_non_retryable
+                }
+            }
+        }
+        Kind::Resource => {
+            let spec = resource_spec(args, krate);
+            quote! {
+                #[automatically_derived]
+                impl #impl_generics #krate::Resource for #self_ty #where_clause {
+                    #spec
+                }
+            }
+        }
+    };
+
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #krate::Hooks for #self_ty #where_clause {
+            #depends_on
+            #display_name
+            #(#hooks)*
+        }
+        #kind_impl
+    }
+}
+
+/// The impl's generics, plus `Self: Send + Sync + 'static` when it has type parameters:
+/// a generic service is then a service for the type arguments that allow it, and a
+/// wrong one is reported where it is registered, once, instead of at every generated
+/// item of the definition.
+pub(crate) fn thread_safe_generics(generics: &syn::Generics) -> syn::Generics {
+    let mut generics = generics.clone();
+    if generics
+        .params
+        .iter()
+        .any(|param| matches!(param, syn::GenericParam::Type(_)))
+    {
+        generics
+            .make_where_clause()
+            .predicates
+            .push(syn::parse_quote!(
+                Self: ::core::marker::Send + ::core::marker::Sync + 'static
+            ));
+    }
+    generics
+}
+
+/// The trait method that calls the user's `serve` or hook and adapts its form: with or
+/// without `ctx`, returning `()` or `Result<(), E>`. No boxing: the trait returns
+/// `impl Future`, and the inherent method wins in `Self::name` resolution.
+fn adapter(method: &Method<'_>, krate: &TokenStream) -> TokenStream {
+    let sig = &method.func.sig;
+    let ident = &sig.ident;
+    let cfgs = method
+        .func
+        .attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("cfg"));
+    let call = if method.takes_ctx() {
+        quote_spanned!(ident.span()=> Self::#ident(self, __hassette_ctx).await)
+    } else {
+        quote_spanned!(ident.span()=> Self::#ident(self).await)
+    };
+    let output_span = match &sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => ident.span(),
+    };
+    // The conversion is spanned on the return type, so an unsupported one is reported there.
+    let convert = quote_spanned! {output_span=>
+        #krate::__private::HookOutput::into_hook_result(__hassette_out)
+    };
+    quote! {
+        #(#cfgs)*
+        #[inline]
+        fn #ident(
+            &self,
+            __hassette_ctx: &#krate::ServiceContext,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<(), #krate::BoxError>,
+        > + ::core::marker::Send {
+            async move {
+                let __hassette_out = #call;
+                #convert
+            }
+        }
+    }
+}
+
+/// `is_fatal` or `is_non_retryable` over the listed error types (the default when none).
+fn error_check(
+    name: TokenStream,
+    types: Option<&Vec<syn::Type>>,
+    krate: &TokenStream,
+) -> Option<TokenStream> {
+    let types = types?;
+    let checks = types.iter().map(
+        |ty| quote_spanned!(ty.span()=> #krate::__private::chain_has::<#ty>(__hassette_error)),
+    );
+    Some(quote! {
+        fn #name(__hassette_error: &(dyn ::core::error::Error + 'static)) -> bool {
+            #(#checks)||*
+        }
+    })
+}
+
+/// `RestartSpec { field: value, ..RestartSpec::new(RestartType::X) }` with the fields
+/// the user set.
+fn restart_spec(args: &Args, krate: &TokenStream) -> TokenStream {
+    let restart = match args.restart.value() {
+        Some(RestartType::Transient) => quote!(Transient),
+        Some(RestartType::Temporary) => quote!(Temporary),
+        // Validation guarantees `restart` is set.
+        Some(RestartType::Permanent) | None => quote!(Permanent),
+    };
+    let mut fields = Vec::new();
+    if let Some(backoff) = args.backoff.value() {
+        if let Some(base) = backoff.base.value() {
+            fields.push(field("backoff_base", duration(*base, krate)));
+        }
+        if let Some(m) = backoff.multiplier.value() {
+            fields.push(field(
+                "backoff_multiplier",
+                Literal::f64_suffixed(*m).into_token_stream(),
+            ));
+        }
+        if let Some(max) = backoff.max.value() {
+            fields.push(field("backoff_max", duration(*max, krate)));
+        }
+    }
+    if let Some(budget) = args.budget.value() {
+        if let Some(n) = budget.intensity.value() {
+            fields.push(field(
+                "budget_intensity",
+                Literal::u32_suffixed(*n).into_token_stream(),
+            ));
+        }
+        if let Some(period) = budget.period.value() {
+            fields.push(field("budget_period", duration(*period, krate)));
+        }
+    }
+    let durations = [
+        ("startup_timeout", &args.startup_timeout),
+        ("shutdown_timeout", &args.shutdown_timeout),
+        ("cooldown", &args.cooldown),
+        ("stable_after", &args.stable_after),
+    ];
+    for (name, slot) in durations {
+        if let Some(d) = slot.value() {
+            fields.push(field(name, duration(*d, krate)));
+        }
+    }
+    if let Some(n) = args.max_cooldown_cycles.value() {
+        fields.push(field(
+            "max_cooldown_cycles",
+            Literal::u32_suffixed(*n).into_token_stream(),
+        ));
+    }
+    if let Some(ready) = args.ready.value() {
+        let mode = match ready {
+            Ready::Auto => quote!(Auto),
+            Ready::Manual => quote!(Manual),
+        };
+        fields.push(field("ready", quote!(#krate::ReadyMode::#mode)));
+    }
+    quote! {
+        #krate::RestartSpec {
+            #(#fields,)*
+            ..#krate::RestartSpec::new(#krate::RestartType::#restart)
+        }
+    }
+}
+
+/// `const RESOURCE_SPEC` when a timeout was set; the trait default otherwise.
+fn resource_spec(args: &Args, krate: &TokenStream) -> Option<TokenStream> {
+    let mut fields = Vec::new();
+    if let Some(d) = args.startup_timeout.value() {
+        fields.push(field("startup_timeout", duration(*d, krate)));
+    }
+    if let Some(d) = args.shutdown_timeout.value() {
+        fields.push(field("shutdown_timeout", duration(*d, krate)));
+    }
+    if fields.is_empty() {
+        return None;
+    }
+    Some(quote! {
+        const RESOURCE_SPEC: #krate::ResourceSpec = #krate::ResourceSpec {
+            #(#fields,)*
+            ..#krate::ResourceSpec::DEFAULT
+        };
+    })
+}
+
+fn field(name: &str, value: TokenStream) -> TokenStream {
+    let name = syn::Ident::new(name, Span::call_site());
+    quote!(#name: #value)
+}
+
+fn duration(d: std::time::Duration, krate: &TokenStream) -> TokenStream {
+    let secs = Literal::u64_suffixed(d.as_secs());
+    let nanos = Literal::u32_suffixed(d.subsec_nanos());
+    quote!(#krate::__private::Duration::new(#secs, #nanos))
+}

@@ -1,0 +1,17 @@
+use hassette_runtime::prelude::*;
+
+struct Ticker;
+
+#[service(restart = "permanent")]
+impl Ticker {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        ctx.cancelled().await;
+        Ok(())
+    }
+
+    fn on_initialize(&self, _ctx: &ServiceContext) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+fn main() {}

@@ -1,0 +1,15 @@
+use hassette_runtime::prelude::*;
+
+struct Ticker;
+
+#[service(restart = "permanent")]
+impl Ticker {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        ctx.cancelled().await;
+        Ok(())
+    }
+
+    async fn after_initialize(_ctx: &ServiceContext) {}
+}
+
+fn main() {}

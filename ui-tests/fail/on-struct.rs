@@ -1,0 +1,6 @@
+use hassette_runtime::prelude::*;
+
+#[service(restart = "permanent")]
+struct Ticker;
+
+fn main() {}
