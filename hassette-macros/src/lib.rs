@@ -3,18 +3,22 @@
 //! Use them through `hassette_runtime` (`use hassette_runtime::prelude::*;`), which
 //! re-exports them; this crate only generates code that targets that crate.
 //!
-//! Layout: [`args`] turns the attribute's keys into typed options, [`model`] the `impl`
-//! block into a typed model, [`validate`] checks both (every error into one [`diag`]
-//! context), and [`expand`] generates the trait impls from a valid model only; an
-//! invalid one is emitted unchanged with its errors and a [`fallback`].
+//! Layout, as in `thiserror-impl` and `serde_derive`: `args` turns the attribute's keys
+//! into typed options (with `value` and `duration` for what follows a key), `model` the
+//! `impl` block into a typed model, `validate` checks both with one function per rule,
+//! every error going into one `diag::Ctxt`, and `expand` generates the trait impls from
+//! a valid model only; an invalid block is emitted unchanged with its errors and the
+//! `fallback` impls, so no follow-on error hides the real ones.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod args;
 mod diag;
+mod duration;
 mod expand;
 mod fallback;
 mod model;
 mod validate;
+mod value;
 
 use proc_macro::TokenStream;
 

@@ -8,9 +8,9 @@ use syn::{FnArg, ItemImpl, ReceiverKind, ReturnType, Type};
 
 use crate::args::{
     self, Args, BACKOFF, BUDGET, COOLDOWN, Kind, MAX_COOLDOWN_CYCLES, RestartType, STABLE_AFTER,
-    format_duration,
 };
 use crate::diag::{Ctxt, did_you_mean};
+use crate::duration::format_duration;
 use crate::model::{Block, Hook, Method, RESERVED, Role, SERVE};
 
 /// The defaults of `backoff(base, max)`, as in `RestartSpec::new`.
@@ -308,7 +308,7 @@ fn serve_matches_kind(kind: Kind, block: &Block<'_>, cx: &mut Ctxt) {
         (Kind::Resource, Some(serve)) => {
             cx.error(
                 serve.func.sig.ident.span(),
-                "a `#[resource]` has no `serve`: it is running once its hooks have finished",
+                "a `#[resource]` cannot have `serve`: a resource is running once its hooks have finished",
                 Some(
                     "use `#[service(restart = \"...\")]` for a type that runs a task, or move \
                      this work into `on_initialize`"
@@ -483,14 +483,16 @@ fn no_reserved_methods(block: &Block<'_>, cx: &mut Ctxt) {
                 "put clean-up work in `on_shutdown` (or `before_shutdown`, `after_shutdown`)"
             }
             _ => {
-                "the supervisor restarts the service by its `restart` policy; to restart it by \
-                 hand, call `Hassette::restart::<T>()`"
+                "the supervisor restarts the service by its `restart` policy, and \
+                 `Hassette::restart::<T>()` restarts it by hand"
             }
         };
         cx.error(
             method.func.sig.ident.span(),
             format_args!("`{name}` is driven by the runtime and cannot be defined here"),
-            Some(format!("{help}, or rename this method")),
+            Some(format!(
+                "{help}; a helper with this name needs another name"
+            )),
         );
     }
 }
@@ -694,7 +696,7 @@ mod tests {
             quote! { impl Pool { async fn serve(&self) {} async fn on_initialize(&self) {} } },
         );
         assert_eq!(errs.len(), 1, "{errs:#?}");
-        assert!(errs[0].contains("has no `serve`"));
+        assert!(errs[0].contains("cannot have `serve`"));
     }
 
     #[test]
