@@ -1,0 +1,135 @@
+//! The main demo: four services with a dependency, a flaky one restarted with visible
+//! backoff, a transient one that exhausts its budget and cools down, a status line, and a
+//! graceful shutdown that prints the report.
+//!
+//! ```text
+//! cargo run --example demo                 # until Ctrl-C (20s when not on a terminal)
+//! cargo run --example demo -- --duration 8 # stop by itself after 8 seconds
+//! ```
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use hassette_runtime::prelude::*;
+use tokio::time::{Instant, sleep};
+
+/// Opens a (pretend) connection pool, then marks itself ready.
+struct Database {
+    queries: AtomicU64,
+}
+
+#[service(restart = "permanent", ready = "manual", name = "database")]
+impl Database {
+    async fn on_initialize(&self, ctx: &ServiceContext) {
+        println!("          {} connecting", ctx.name());
+    }
+
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        sleep(Duration::from_millis(300)).await; // the handshake
+        ctx.mark_ready();
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+/// Answers requests; starts only once the database is ready.
+struct Api {
+    served: AtomicU64,
+}
+
+#[service(restart = "permanent", depends_on(Database), name = "api")]
+impl Api {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        let db = ctx.service::<Database>()?;
+        loop {
+            tokio::select! {
+                () = ctx.cancelled() => return Ok(()),
+                () = sleep(Duration::from_millis(250)) => {
+                    self.served.fetch_add(1, Relaxed);
+                    db.queries.fetch_add(1, Relaxed);
+                }
+            }
+        }
+    }
+
+    async fn on_shutdown(&self) {
+        println!(
+            "          api drained after {} requests",
+            self.served.load(Relaxed)
+        );
+    }
+}
+
+/// Loses its upstream every few seconds; restarted with 0.5s, 1s, 2s, 4s, 4s... backoff.
+struct Feed;
+
+#[service(
+    restart = "permanent",
+    backoff(base = "500ms", multiplier = 2.0, max = "4s"),
+    budget(intensity = 100, period = "5m"),
+    name = "feed"
+)]
+impl Feed {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        tokio::select! {
+            () = ctx.cancelled() => Ok(()),
+            () = sleep(Duration::from_secs(2)) => Err("upstream disconnected".into()),
+        }
+    }
+}
+
+/// Its mail server refuses every connection: two restarts, then a 4s cooldown, twice,
+/// then it gives up for good.
+struct Mailer;
+
+#[service(
+    restart = "transient",
+    backoff(base = "250ms"),
+    budget(intensity = 2, period = "1m"),
+    cooldown = "4s",
+    max_cooldown_cycles = 2,
+    name = "mailer"
+)]
+impl Mailer {
+    async fn serve(&self) -> Result<(), BoxError> {
+        sleep(Duration::from_millis(100)).await;
+        Err("connection refused by smtp.example".into())
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<std::process::ExitCode, BoxError> {
+    hassette_examples::init_logging();
+    let duration = hassette_examples::duration_arg(Duration::from_secs(20))?;
+
+    let app = Hassette::builder()
+        .service(Database {
+            queries: AtomicU64::new(0),
+        })
+        .service(Api {
+            served: AtomicU64::new(0),
+        })
+        .service(Feed)
+        .service(Mailer)
+        .build()?;
+
+    let began = Instant::now();
+    hassette_examples::print_events(&app, began);
+    let status_app = app.clone();
+    tokio::spawn(async move {
+        loop {
+            sleep(Duration::from_secs(2)).await;
+            let line: Vec<String> = status_app
+                .statuses()
+                .iter()
+                .map(|(n, s)| format!("{n}: {s}"))
+                .collect();
+            println!(
+                "{:>6.2}s  [ {} ]",
+                began.elapsed().as_secs_f64(),
+                line.join(" | ")
+            );
+        }
+    });
+    Ok(hassette_examples::run(app, duration).await)
+}

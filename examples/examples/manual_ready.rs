@@ -1,0 +1,62 @@
+//! `ready = "manual"`: a service decides when it is ready, withdraws readiness while it
+//! reconnects, and another service waits for it with `ctx.wait_ready`.
+//!
+//! ```text
+//! cargo run --example manual_ready -- --duration 3
+//! ```
+
+use std::time::Duration;
+
+use hassette_runtime::prelude::*;
+use tokio::time::{Instant, sleep};
+
+/// Ready once it has replayed its backlog; not ready again while it reconnects.
+struct Broker;
+
+#[service(restart = "permanent", ready = "manual", name = "broker")]
+impl Broker {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        println!("          broker: replaying the backlog");
+        sleep(Duration::from_millis(500)).await;
+        ctx.mark_ready();
+        println!("          broker: ready");
+        sleep(Duration::from_millis(800)).await;
+        ctx.mark_not_ready("reconnecting");
+        println!("          broker: not ready (reconnecting)");
+        sleep(Duration::from_millis(300)).await;
+        ctx.mark_ready();
+        println!("          broker: ready again");
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+/// Waits for the broker from inside its own start, without a `depends_on` (so the two
+/// stop together at shutdown; declare `depends_on(Broker)` when the order matters).
+struct Consumer;
+
+#[service(restart = "permanent", name = "consumer")]
+impl Consumer {
+    async fn on_initialize(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        ctx.wait_ready::<Broker>().await?;
+        println!("          consumer: the broker is ready, subscribing");
+        Ok(())
+    }
+
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<std::process::ExitCode, BoxError> {
+    hassette_examples::init_logging();
+    let duration = hassette_examples::duration_arg(Duration::from_secs(3))?;
+    let app = Hassette::builder()
+        .service(Broker)
+        .service(Consumer)
+        .build()?;
+    hassette_examples::print_events(&app, Instant::now());
+    Ok(hassette_examples::run(app, duration).await)
+}
