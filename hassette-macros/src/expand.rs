@@ -112,6 +112,8 @@ fn generate(args: &Args, block: &Block<'_>, krate: &TokenStream) -> TokenStream 
             quote! {
                 #[automatically_derived]
                 impl #impl_generics #krate::Service for #self_ty #where_clause {
+                    // Every key set leaves nothing for the `..` default to fill.
+                    #[allow(clippy::needless_update)]
                     const RESTART_SPEC: #krate::RestartSpec = #spec;
                     #serve
                     #is_fatal
@@ -300,6 +302,7 @@ fn resource_spec(args: &Args, krate: &TokenStream) -> Option<TokenStream> {
         return None;
     }
     Some(quote! {
+        #[allow(clippy::needless_update)]
         const RESOURCE_SPEC: #krate::ResourceSpec = #krate::ResourceSpec {
             #(#fields,)*
             ..#krate::ResourceSpec::DEFAULT
