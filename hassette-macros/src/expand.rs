@@ -188,19 +188,23 @@ fn adapter(method: &Method<'_>, krate: &TokenStream) -> TokenStream {
     let convert = quote_spanned! {output_span=>
         #krate::__private::HookOutput::into_hook_result(__hassette_out)
     };
+    // Spanned on the method's name, so "future is not `Send`" points at the user's fn.
+    let body = quote_spanned! {ident.span()=>
+        async move {
+            let __hassette_out = #call;
+            #convert
+        }
+    };
+    let output = quote_spanned! {ident.span()=>
+        impl ::core::future::Future<
+            Output = ::core::result::Result<(), #krate::BoxError>,
+        > + ::core::marker::Send
+    };
     quote! {
         #(#cfgs)*
         #[inline]
-        fn #ident(
-            &self,
-            __hassette_ctx: &#krate::ServiceContext,
-        ) -> impl ::core::future::Future<
-            Output = ::core::result::Result<(), #krate::BoxError>,
-        > + ::core::marker::Send {
-            async move {
-                let __hassette_out = #call;
-                #convert
-            }
+        fn #ident(&self, __hassette_ctx: &#krate::ServiceContext) -> #output {
+            #body
         }
     }
 }
