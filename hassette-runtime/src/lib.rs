@@ -49,6 +49,8 @@ mod signal;
 mod spec;
 mod status;
 mod supervisor;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod unit;
 
 pub use app::Hassette;
