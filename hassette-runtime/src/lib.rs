@@ -3,8 +3,45 @@
 //! policy, and stops everything gracefully.
 //!
 //! A service is a plain type whose `impl` block carries [`#[service(...)]`](service). The
-//! attribute checks the declaration at compile time and generates the [`Hooks`] and
-//! [`Service`] impls that the runtime drives.
+//! attribute checks the declaration at compile time (no restart policy, no `serve`, a
+//! misspelt hook or key, a bad duration: each is a compile error on your token) and
+//! generates the [`Hooks`] and [`Service`] impls that the runtime drives.
+//!
+//! ```
+//! use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+//! use std::time::Duration;
+//! use hassette_runtime::prelude::*;
+//!
+//! struct Ticker { ticks: AtomicU64 }
+//!
+//! #[service(restart = "permanent", backoff(base = "100ms", max = "10s"))]
+//! impl Ticker {
+//!     async fn on_initialize(&self, ctx: &ServiceContext) {
+//!         println!("{} starting", ctx.name());
+//!     }
+//!
+//!     async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+//!         loop {
+//!             tokio::select! {
+//!                 _ = ctx.cancelled() => return Ok(()),
+//!                 _ = tokio::time::sleep(Duration::from_millis(10)) => {
+//!                     self.ticks.fetch_add(1, Relaxed);
+//!                 }
+//!             }
+//!         }
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), BoxError> {
+//! let app = Hassette::builder().service(Ticker { ticks: AtomicU64::new(0) }).build()?;
+//! app.start().await?;
+//! app.wait_ready::<Ticker>().await?;
+//! let report = app.shutdown().await; // in a binary: `app.run_until_signal().await`
+//! assert_eq!(report.services[0].status, Status::Stopped);
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # Lifecycle
 //!
@@ -15,22 +52,41 @@
 //! serve ends: Ok / cancelled → Stopped;  Fatal or a fatal(...) type → Crashed;
 //!             other error or panic → Failed  (an error while the app stops → Stopped)
 //! shutdown:   Stopping → before_shutdown → cancel serve, wait shutdown_timeout (abort)
-//!             → on_shutdown → after_shutdown → Stopped (unless already terminal)
+//!             → children → on_shutdown → after_shutdown → Stopped (unless already terminal)
 //! ```
 //!
 //! A failing initialize hook marks the service Failed and skips the hooks after it; every
 //! shutdown hook runs even when an earlier one failed, each bounded by `shutdown_timeout`,
 //! and a panic in a hook counts as that hook's error. When `serve` ends by itself, the
 //! shutdown hooks run at once without a Stopping status, so the status keeps saying why
-//! it ended (Failed during a backoff, Crashed, Stopped).
+//! it ended (Failed during a backoff, Crashed, Stopped). Every change is published as a
+//! [`StatusEvent`] on [`Hassette::events`], logged with `tracing` inside a `service` span
+//! carrying the service's name, and summed up in the [`ShutdownReport`].
 //!
 //! # Supervision
 //!
-//! On Failed: a fatal error crashes the service and shuts the app down; a non-retryable
-//! error exhausts it; otherwise the sliding-window budget (`intensity` restarts within
-//! any `period`) is checked and, if not exhausted, the service is restarted (stop, then
-//! initialize on the same value) after `min(base * multiplier^(attempt-1), max)`. See
-//! [`RestartType`] for what exhaustion does to each restart type.
+//! On Failed: a fatal error ([`Fatal`], or a type listed in `fatal(...)`) crashes the
+//! service and shuts the app down with a non-zero exit code; a `non_retryable(...)` error
+//! exhausts it at once; otherwise the sliding-window budget (at most `intensity` restarts
+//! within any `period`) is checked and, if not exhausted, the service is restarted (stop,
+//! then initialize on the same value, so state in `self` survives) after
+//! `min(base * multiplier^(attempt-1), max)`. The attempt count resets once the service
+//! has been Running and ready for `stable_after`; the budget only resets after a cooldown.
+//! A restart that is not Running and ready within `startup_timeout` is Failed again.
+//!
+//! | restart type | after a failure | after `serve` returns `Ok` | budget exhausted |
+//! |---|---|---|---|
+//! | `permanent` | restarted | restarted | Crashed, the app shuts down |
+//! | `transient` | restarted | stays Stopped | ExhaustedCooling, then a fresh budget after `cooldown`; ExhaustedDead after `max_cooldown_cycles` |
+//! | `temporary` | ExhaustedDead | stays Stopped | — |
+//!
+//! # Dependencies and shutdown
+//!
+//! `depends_on(A, B)` makes a service wait until A and B are Running and ready (each
+//! within its own `startup_timeout`); [`Builder::build`] rejects cycles, and shutdown
+//! stops dependants before their dependencies. [`Hassette::run_until_signal`] stops on
+//! SIGINT or SIGTERM (a second signal exits at once) and returns a non-zero exit code
+//! when a service crashed or had to be aborted.
 #![deny(missing_docs)]
 
 mod app;
