@@ -1,0 +1,284 @@
+//! Hassette against the same scenarios written with bare tokio, in one process run, on a
+//! hand-built multi-thread runtime with 2 workers. See DESIGN.md, "Performance targets".
+//!
+//! ```text
+//! cargo bench -p hassette-benches                          # everything
+//! HASSETTE_BENCH_QUICK=1 cargo bench -p hassette-benches   # much smaller and faster
+//! cargo bench -p hassette-benches -- start_stop restart memory stop
+//! ```
+//!
+//! `HASSETTE_BENCH_REPS=N` overrides the number of measured repetitions (each scenario
+//! also runs one unmeasured warm-up of each side first). Hassette and bare tokio
+//! alternate repetition by repetition, and the medians are compared.
+
+use std::future::Future;
+use std::time::Duration;
+
+use hassette_benches::{
+    MemSample, Row, bare_idle_memory, bare_restart, bare_start_stop, bare_stop, count,
+    hassette_idle_memory, hassette_restart, hassette_start_stop, hassette_stop, median, names,
+    table, time,
+};
+use tokio::runtime::Runtime;
+
+const SCENARIOS: [&str; 4] = ["start_stop", "restart", "memory", "stop"];
+
+struct Config {
+    quick: bool,
+    reps: usize,
+    start_stop: usize,
+    restart_cycles: u64,
+    idle: usize,
+    memory_reps: usize,
+    stop_sizes: [usize; 3],
+}
+
+impl Config {
+    fn from_env() -> Self {
+        let quick = std::env::var("HASSETTE_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+        let mut config = if quick {
+            Config {
+                quick,
+                reps: 3,
+                start_stop: 1_000,
+                restart_cycles: 1_000,
+                idle: 10_000,
+                memory_reps: 1,
+                stop_sizes: [1_000, 5_000, 10_000],
+            }
+        } else {
+            Config {
+                quick,
+                reps: 9,
+                start_stop: 10_000,
+                restart_cycles: 10_000,
+                idle: 100_000,
+                memory_reps: 3,
+                stop_sizes: [10_000, 50_000, 100_000],
+            }
+        };
+        if let Some(reps) = std::env::var("HASSETTE_BENCH_REPS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            config.reps = reps;
+            config.memory_reps = reps;
+        }
+        config
+    }
+}
+
+/// Runs `fut` as a task on the runtime's workers (not on the main thread) and waits.
+fn run<F>(rt: &Runtime, fut: F) -> F::Output
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    rt.block_on(async move { tokio::spawn(fut).await.expect("the scenario panicked") })
+}
+
+/// One warm-up of each side, then `reps` alternating repetitions.
+fn measure<T>(
+    reps: usize,
+    mut hassette: impl FnMut() -> T,
+    mut bare: impl FnMut() -> T,
+) -> (Vec<T>, Vec<T>) {
+    let _ = hassette();
+    let _ = bare();
+    let mut h = Vec::with_capacity(reps);
+    let mut b = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        h.push(hassette());
+        b.push(bare());
+    }
+    (h, b)
+}
+
+fn ns(values: &[Duration]) -> Vec<f64> {
+    values.iter().map(|d| d.as_nanos() as f64).collect()
+}
+
+fn spread(values: &[f64], show: impl Fn(f64) -> String) -> String {
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!(
+        "median {} (min {}, max {}, n={})",
+        show(median(values)),
+        show(min),
+        show(max),
+        values.len()
+    )
+}
+
+fn main() {
+    let selected: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    for s in &selected {
+        assert!(
+            SCENARIOS.contains(&s.as_str()),
+            "unknown scenario `{s}`; expected some of {SCENARIOS:?}"
+        );
+    }
+    let wants = |name: &str| selected.is_empty() || selected.iter().any(|s| s == name);
+    let config = Config::from_env();
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("the tokio runtime builds");
+    println!(
+        "hassette benchmarks: tokio runtime flavor {:?}, {} workers, {} CPUs, {} build, {} mode",
+        rt.handle().runtime_flavor(),
+        rt.metrics().num_workers(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        if cfg!(debug_assertions) {
+            "DEBUG (numbers are meaningless)"
+        } else {
+            "optimized"
+        },
+        if config.quick {
+            "QUICK (HASSETTE_BENCH_QUICK)"
+        } else {
+            "full"
+        },
+    );
+
+    let mut rows = Vec::new();
+
+    if wants("start_stop") {
+        let n = config.start_stop;
+        let list = names(n);
+        let (h, b) = measure(
+            config.reps,
+            || run(&rt, hassette_start_stop(list.clone())),
+            || run(&rt, bare_start_stop(n)),
+        );
+        let (h, b) = (ns(&h), ns(&b));
+        println!("\n## 1. start + stop of {} trivial services", count(n));
+        println!("hassette:   {}", spread(&h, time));
+        println!("bare tokio: {}", spread(&b, time));
+        let (mh, mb) = (median(&h), median(&b));
+        let per = n as f64;
+        println!(
+            "per service: hassette {}, bare {}",
+            time(mh / per),
+            time(mb / per)
+        );
+        rows.push(Row {
+            scenario: format!("start + stop {} services", count(n)),
+            hassette: format!("{} ({}/svc)", time(mh), time(mh / per)),
+            bare: format!("{} ({}/svc)", time(mb), time(mb / per)),
+            ratio: mh / mb,
+            target: "≤ 2x bare".into(),
+            met: Some(mh <= 2.0 * mb),
+        });
+    }
+
+    if wants("restart") {
+        let cycles = config.restart_cycles;
+        let (h, b) = measure(
+            config.reps,
+            || run(&rt, hassette_restart(cycles)),
+            || run(&rt, bare_restart(cycles)),
+        );
+        let (h, b) = (ns(&h), ns(&b));
+        println!(
+            "\n## 2. fail -> restart cycle, zero backoff ({} cycles, per cycle)",
+            count(cycles as usize)
+        );
+        println!("hassette:   {}", spread(&h, time));
+        println!("bare tokio: {}", spread(&b, time));
+        let (mh, mb) = (median(&h), median(&b));
+        rows.push(Row {
+            scenario: "fail → restart cycle (zero backoff)".into(),
+            hassette: time(mh),
+            bare: time(mb),
+            ratio: mh / mb,
+            target: "≤ 1.5 µs".into(),
+            met: Some(mh <= 1_500.0),
+        });
+    }
+
+    if wants("memory") {
+        let n = config.idle;
+        let (h, b): (Vec<MemSample>, Vec<MemSample>) = measure(
+            config.memory_reps,
+            || run(&rt, hassette_idle_memory(n)),
+            || run(&rt, bare_idle_memory(n)),
+        );
+        let bytes = |v: &[MemSample]| v.iter().map(|s| s.bytes_per_service).collect::<Vec<_>>();
+        let allocs = |v: &[MemSample]| {
+            v.iter()
+                .map(|s| s.allocations_per_service)
+                .collect::<Vec<_>>()
+        };
+        let show = |b: f64| format!("{b:.0} B");
+        println!(
+            "\n## 3. idle memory per running service ({} running and ready)",
+            count(n)
+        );
+        println!("hassette:   {}", spread(&bytes(&h), show));
+        println!("bare tokio: {}", spread(&bytes(&b), show));
+        println!(
+            "allocations made per service until ready: hassette {:.1}, bare {:.1}",
+            median(&allocs(&h)),
+            median(&allocs(&b))
+        );
+        let (mh, mb) = (median(&bytes(&h)), median(&bytes(&b)));
+        rows.push(Row {
+            scenario: format!("idle memory / service ({} services)", count(n)),
+            hassette: show(mh),
+            bare: show(mb),
+            ratio: mh / mb,
+            target: "≤ 1.5 KB (1536 B)".into(),
+            met: Some(mh <= 1_536.0),
+        });
+    }
+
+    if wants("stop") {
+        println!("\n## 4. stopping many running services (time of the stop only)");
+        let mut baseline = None;
+        for n in config.stop_sizes {
+            let list = names(n);
+            let (h, b) = measure(
+                config.reps.min(5),
+                || run(&rt, hassette_stop(list.clone())),
+                || run(&rt, bare_stop(n)),
+            );
+            let per = n as f64;
+            let (h, b) = (ns(&h), ns(&b));
+            let (mh, mb) = (median(&h) / per, median(&b) / per);
+            println!(
+                "{:>7} services: hassette {}, bare {}; per service: hassette {}, bare {}",
+                count(n),
+                spread(&h, time),
+                spread(&b, time),
+                time(mh),
+                time(mb)
+            );
+            let (target, met) = match baseline {
+                None => {
+                    baseline = Some((n, mh));
+                    ("linear: baseline for the rows below".to_owned(), None)
+                }
+                Some((n0, ns0)) => (
+                    format!("linear: ≤ 1.5x the {}/svc at {}", time(ns0), count(n0)),
+                    Some(mh <= 1.5 * ns0),
+                ),
+            };
+            rows.push(Row {
+                scenario: format!("stop {} services (per service)", count(n)),
+                hassette: format!("{} ({})", time(mh), time(mh * per)),
+                bare: format!("{} ({})", time(mb), time(mb * per)),
+                ratio: mh / mb,
+                target,
+                met,
+            });
+        }
+    }
+
+    println!("\n{}", table(&rows));
+}

@@ -1,0 +1,439 @@
+//! Shared code of the Hassette benchmarks: the benchmarked services, the same scenarios
+//! written with bare tokio (`TaskTracker` + `CancellationToken` + a hand-written loop),
+//! a counting global allocator, and the statistics and table printing.
+//!
+//! The benchmark itself is `benches/scenarios.rs`:
+//!
+//! ```text
+//! cargo bench -p hassette-benches                        # full run
+//! HASSETTE_BENCH_QUICK=1 cargo bench -p hassette-benches # a much smaller, faster run
+//! cargo bench -p hassette-benches -- restart memory      # only some scenarios
+//! ```
+
+use std::alloc::System;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hassette_runtime::{
+    BoxError, Hassette, Hooks, RestartSpec, RestartType, Service, ServiceContext,
+};
+use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+// ---------------------------------------------------------------------------------------
+// Counting allocator
+// ---------------------------------------------------------------------------------------
+
+/// A reading of the counting global allocator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Heap {
+    /// Bytes currently allocated (allocated - freed + grown by realloc).
+    pub live_bytes: i64,
+    /// Allocations made since the process began (reallocations not included).
+    pub allocations: u64,
+}
+
+/// The allocator's counters right now.
+#[must_use]
+pub fn heap() -> Heap {
+    let s = GLOBAL.stats();
+    Heap {
+        live_bytes: s.bytes_allocated as i64 - s.bytes_deallocated as i64
+            + s.bytes_reallocated as i64,
+        allocations: s.allocations as u64,
+    }
+}
+
+/// Memory kept by `n` idle services: live bytes and allocations made, per service.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MemSample {
+    /// Live bytes per service, measured while all of them run.
+    pub bytes_per_service: f64,
+    /// Allocations made per service from before `build` until all are running and ready
+    /// (includes the ones already freed again).
+    pub allocations_per_service: f64,
+}
+
+fn mem_sample(before: Heap, after: Heap, n: usize) -> MemSample {
+    MemSample {
+        bytes_per_service: (after.live_bytes - before.live_bytes) as f64 / n as f64,
+        allocations_per_service: (after.allocations - before.allocations) as f64 / n as f64,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Services
+// ---------------------------------------------------------------------------------------
+
+/// A trivial service: waits for cancellation, then returns `Ok`.
+#[derive(Debug, Clone, Copy)]
+pub struct Idle;
+
+impl Hooks for Idle {}
+
+impl Service for Idle {
+    const RESTART_SPEC: RestartSpec = RestartSpec::new(RestartType::Permanent);
+
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+/// The error the failing services return: a zero-sized type, so boxing it allocates
+/// nothing in either the Hassette or the bare version.
+#[derive(Debug, Clone, Copy)]
+pub struct Boom;
+
+impl fmt::Display for Boom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("boom")
+    }
+}
+
+impl std::error::Error for Boom {}
+
+/// What the test harness and the failing service share.
+#[derive(Debug)]
+pub struct FlakyState {
+    runs: AtomicU64,
+    failures: u64,
+    done: Notify,
+}
+
+/// A permanent service with zero backoff and an unlimited budget whose `serve` fails
+/// `failures` times and then waits for cancellation.
+///
+/// `backoff_multiplier` is 1.0: with a zero base the delay is zero for any multiplier,
+/// but `RestartSpec::backoff_delay` computes `0 * 2^(attempt-1)`, which is NaN from
+/// attempt 1025 on (`2^1024` overflows to infinity), and a NaN delay becomes
+/// `backoff_max` (60 s): with the default multiplier the 1025th restart waits a minute.
+#[derive(Debug)]
+pub struct Flaky(Arc<FlakyState>);
+
+impl Hooks for Flaky {}
+
+impl Service for Flaky {
+    const RESTART_SPEC: RestartSpec = RestartSpec {
+        backoff_base: Duration::ZERO,
+        backoff_multiplier: 1.0,
+        budget_intensity: u32::MAX,
+        ..RestartSpec::new(RestartType::Permanent)
+    };
+
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        let run = self.0.runs.fetch_add(1, Ordering::Relaxed);
+        if run < self.0.failures {
+            return Err(Box::new(Boom));
+        }
+        self.0.done.notify_one();
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+/// `n` distinct service names, made once so that every repetition registers the same.
+#[must_use]
+pub fn names(n: usize) -> Arc<[Arc<str>]> {
+    (0..n).map(|i| Arc::from(format!("svc-{i}"))).collect()
+}
+
+fn build_idle(names: &[Arc<str>]) -> Hassette {
+    let mut builder = Hassette::builder();
+    for name in names {
+        builder = builder.service_named(name.clone(), Idle);
+    }
+    builder.build().expect("the benchmark app builds")
+}
+
+async fn start_ready(names: &[Arc<str>]) -> Hassette {
+    let app = build_idle(names);
+    app.start().await.expect("every service starts");
+    for name in names {
+        app.wait_ready_by_name(name)
+            .await
+            .expect("every service gets ready");
+    }
+    app
+}
+
+// ---------------------------------------------------------------------------------------
+// Scenario 1: start + stop of many trivial services
+// ---------------------------------------------------------------------------------------
+
+/// Hassette: build, `start().await`, `shutdown().await`, drop the app; total time.
+pub async fn hassette_start_stop(names: Arc<[Arc<str>]>) -> Duration {
+    let began = Instant::now();
+    let app = build_idle(&names);
+    app.start().await.expect("every service starts");
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+    drop(report);
+    drop(app);
+    began.elapsed()
+}
+
+/// Bare tokio: spawn `n` tracked tasks awaiting a token, cancel, close, wait.
+pub async fn bare_start_stop(n: usize) -> Duration {
+    let began = Instant::now();
+    let tracker = TaskTracker::new();
+    let token = CancellationToken::new();
+    for _ in 0..n {
+        let token = token.clone();
+        tracker.spawn(async move {
+            token.cancelled().await;
+            Ok::<(), BoxError>(())
+        });
+    }
+    token.cancel();
+    tracker.close();
+    tracker.wait().await;
+    began.elapsed()
+}
+
+// ---------------------------------------------------------------------------------------
+// Scenario 2: fail -> restart cycles
+// ---------------------------------------------------------------------------------------
+
+/// Hassette: one [`Flaky`] service failing `cycles` times; the time from `start` until
+/// its run after the last failure begins, per cycle.
+pub async fn hassette_restart(cycles: u64) -> Duration {
+    let n = u32::try_from(cycles).expect("cycles fit u32");
+    let state = Arc::new(FlakyState {
+        runs: AtomicU64::new(0),
+        failures: cycles,
+        done: Notify::new(),
+    });
+    let app = Hassette::builder()
+        .service(Flaky(state.clone()))
+        .build()
+        .expect("the benchmark app builds");
+    let began = Instant::now();
+    app.start().await.expect("the service starts");
+    // Generous (the target is 1.5 us a cycle), but a stuck restart must not hang the run.
+    let limit = Duration::from_secs(10) + Duration::from_millis(10) * n;
+    if tokio::time::timeout(limit, state.done.notified())
+        .await
+        .is_err()
+    {
+        panic!(
+            "the restarts stalled after {} of {cycles} runs; status {:?}",
+            state.runs.load(Ordering::Relaxed),
+            app.status::<Flaky>()
+        );
+    }
+    let took = began.elapsed();
+    let report = app.shutdown().await;
+    assert_eq!(report.services[0].restarts, cycles, "{report}");
+    took / n
+}
+
+/// Bare tokio: a loop spawning a tracked task that returns `Err`, awaiting it, and
+/// spawning it again; time per cycle.
+pub async fn bare_restart(cycles: u64) -> Duration {
+    let tracker = TaskTracker::new();
+    let token = CancellationToken::new();
+    let began = Instant::now();
+    let mut failures = 0;
+    while failures < cycles {
+        let token = token.clone();
+        let run = tracker.spawn(async move {
+            if token.is_cancelled() {
+                return Ok(());
+            }
+            Err::<(), BoxError>(Box::new(Boom))
+        });
+        match run.await {
+            Ok(Err(_)) => failures += 1,
+            other => panic!("the bare task should fail: {other:?}"),
+        }
+    }
+    let took = began.elapsed();
+    token.cancel();
+    tracker.close();
+    tracker.wait().await;
+    took / u32::try_from(cycles).expect("cycles fit u32")
+}
+
+// ---------------------------------------------------------------------------------------
+// Scenario 3: idle memory per running service
+// ---------------------------------------------------------------------------------------
+
+/// Hassette: live bytes from before the names and the builder until `n` services are
+/// Running and ready, per service.
+pub async fn hassette_idle_memory(n: usize) -> MemSample {
+    let before = heap();
+    let names = names(n);
+    let app = start_ready(&names).await;
+    let after = heap();
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+    mem_sample(before, after, n)
+}
+
+/// Bare tokio: live bytes of `n` tracked tasks that have begun awaiting a token, per task.
+pub async fn bare_idle_memory(n: usize) -> MemSample {
+    let before = heap();
+    let (tracker, token, _) = bare_running(n).await;
+    let after = heap();
+    token.cancel();
+    tracker.close();
+    tracker.wait().await;
+    mem_sample(before, after, n)
+}
+
+/// `n` tracked tasks that have all begun awaiting the token.
+async fn bare_running(n: usize) -> (TaskTracker, CancellationToken, Arc<AtomicUsize>) {
+    let tracker = TaskTracker::new();
+    let token = CancellationToken::new();
+    let begun = Arc::new(AtomicUsize::new(0));
+    for _ in 0..n {
+        let token = token.clone();
+        let begun = begun.clone();
+        tracker.spawn(async move {
+            begun.fetch_add(1, Ordering::Relaxed);
+            token.cancelled().await;
+            Ok::<(), BoxError>(())
+        });
+    }
+    while begun.load(Ordering::Relaxed) < n {
+        tokio::task::yield_now().await;
+    }
+    (tracker, token, begun)
+}
+
+// ---------------------------------------------------------------------------------------
+// Scenario 4: stopping many running services
+// ---------------------------------------------------------------------------------------
+
+/// Hassette: the time of `shutdown().await` with `names.len()` services running and ready.
+pub async fn hassette_stop(names: Arc<[Arc<str>]>) -> Duration {
+    let app = start_ready(&names).await;
+    let began = Instant::now();
+    let report = app.shutdown().await;
+    let took = began.elapsed();
+    assert!(report.is_success(), "{report}");
+    took
+}
+
+/// Bare tokio: the time of cancel, close and wait with `n` tasks awaiting the token.
+pub async fn bare_stop(n: usize) -> Duration {
+    let (tracker, token, _) = bare_running(n).await;
+    let began = Instant::now();
+    token.cancel();
+    tracker.close();
+    tracker.wait().await;
+    began.elapsed()
+}
+
+// ---------------------------------------------------------------------------------------
+// Statistics and output
+// ---------------------------------------------------------------------------------------
+
+/// The median of `values` (the mean of the two middle ones for an even count).
+///
+/// # Panics
+///
+/// On an empty slice.
+#[must_use]
+pub fn median(values: &[f64]) -> f64 {
+    assert!(!values.is_empty(), "median of nothing");
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    if sorted.len() % 2 == 1 {
+        sorted[mid]
+    } else {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    }
+}
+
+/// A count with thousands separators: `100 000`.
+#[must_use]
+pub fn count(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A duration in nanoseconds, in the unit that suits it.
+#[must_use]
+pub fn time(ns: f64) -> String {
+    if ns >= 1e9 {
+        format!("{:.2} s", ns / 1e9)
+    } else if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+/// One row of the final table.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// What was measured.
+    pub scenario: String,
+    /// Hassette's median.
+    pub hassette: String,
+    /// Bare tokio's median.
+    pub bare: String,
+    /// Hassette / bare.
+    pub ratio: f64,
+    /// The design target.
+    pub target: String,
+    /// Whether Hassette meets it (`None`: no target for this row).
+    pub met: Option<bool>,
+}
+
+/// The Markdown table of all rows.
+#[must_use]
+pub fn table(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "| scenario | hassette | bare tokio | ratio | target | met? |\n|---|---:|---:|---:|---|---|\n",
+    );
+    for row in rows {
+        let met = match row.met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "-",
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {:.2}x | {} | {} |\n",
+            row.scenario, row.hassette, row.bare, row.ratio, row.target, met
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+
+    #[test]
+    fn counts() {
+        assert_eq!(count(100_000), "100 000");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1_000), "1 000");
+    }
+}
