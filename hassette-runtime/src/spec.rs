@@ -176,9 +176,16 @@ impl RestartSpec {
     /// assert_eq!(spec.backoff_delay(4), Duration::from_secs(8));
     /// assert_eq!(spec.backoff_delay(5), Duration::from_secs(10));
     /// assert_eq!(spec.backoff_delay(u32::MAX), Duration::from_secs(10));
+    /// // a zero base stays zero, however many attempts
+    /// let now = RestartSpec { backoff_base: Duration::ZERO, ..spec };
+    /// assert_eq!(now.backoff_delay(5_000), Duration::ZERO);
     /// ```
     #[must_use]
     pub fn backoff_delay(&self, attempt: u32) -> Duration {
+        // Zero times an overflowed (infinite) factor would be NaN, not zero.
+        if self.backoff_base.is_zero() {
+            return Duration::ZERO;
+        }
         let exponent = attempt.saturating_sub(1).min(i32::MAX as u32) as i32;
         let factor = self.backoff_multiplier.max(1.0).powi(exponent);
         let seconds = self.backoff_base.as_secs_f64() * factor;
@@ -264,6 +271,26 @@ impl Dependency {
     #[must_use]
     pub fn type_name(&self) -> &'static str {
         (self.type_name)()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_delay_never_overflows_nor_turns_nan() {
+        let spec = RestartSpec::new(RestartType::Permanent);
+        for attempt in [1, 2, 30, 1024, 1025, 100_000, u32::MAX] {
+            assert!(spec.backoff_delay(attempt) <= spec.backoff_max);
+        }
+        assert_eq!(spec.backoff_delay(1025), spec.backoff_max);
+        let zero = RestartSpec { backoff_base: Duration::ZERO, ..spec };
+        for attempt in [1, 1024, 1025, u32::MAX] {
+            assert_eq!(zero.backoff_delay(attempt), Duration::ZERO, "attempt {attempt}");
+        }
+        let huge = RestartSpec { backoff_multiplier: f64::MAX, ..spec };
+        assert_eq!(huge.backoff_delay(3), spec.backoff_max);
     }
 }
 

@@ -28,7 +28,7 @@ profile!(Manual, RestartType::Permanent, {
 profile!(Stable, RestartType::Permanent, {
     backoff_base: secs(1), backoff_max: secs(100), stable_after: secs(60), budget_intensity: 100
 });
-profile!(Zero, RestartType::Permanent, { backoff_base: Duration::ZERO, budget_intensity: 1000 });
+profile!(Zero, RestartType::Permanent, { backoff_base: Duration::ZERO, budget_intensity: 2000 });
 
 /// `(status, seconds since t0)` for every event of the run.
 fn timeline(events: &[StatusEvent], t0: Instant) -> Vec<(Status, u64)> {
@@ -439,13 +439,14 @@ async fn restart_errors_are_typed() {
 #[tokio::test(start_paused = true)]
 async fn zero_backoff_restarts_at_once_and_the_delay_never_overflows() {
     let log = Log::default();
-    let probe = Probe::<Zero>::new("p", &log).then("serve", [Act::Err; 500]);
+    // past 1024 attempts, 2^attempt overflows: a zero base must still mean "at once"
+    let probe = Probe::<Zero>::new("p", &log).then("serve", [Act::Err; 1500]);
     let app = Hassette::builder().service(probe).build().unwrap();
     let t0 = Instant::now();
     app.start().await.unwrap();
     settle().await;
     tokio::time::sleep(ms(1)).await;
-    assert_eq!(log.count("p:serve"), 501);
+    assert_eq!(log.count("p:serve"), 1501);
     assert!(t0.elapsed() <= ms(1));
     assert_eq!(app.status::<Probe<Zero>>().unwrap(), Status::Running);
     app.shutdown().await;
