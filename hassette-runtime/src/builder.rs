@@ -194,6 +194,7 @@ impl Builder {
                 type_name: std::any::type_name::<K::T>(),
                 restart_type,
                 dependencies: Box::default(),
+                stable_after: K::SPEC.stable_after,
                 handle: Arc::new(value),
             },
             launch: launch::<K>,

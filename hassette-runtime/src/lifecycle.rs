@@ -157,7 +157,7 @@ impl<K: Kind> Driver<K> {
         deadline: Instant,
     ) -> Result<(), StartFailure> {
         let limit = K::SPEC.startup_timeout;
-        match run_hook(hook, fut, deadline, limit).await {
+        match run_hook(hook, fut, || deadline, limit).await {
             Ok(()) => Ok(()),
             Err(error) => {
                 self.fail(hook, error.clone());
@@ -206,8 +206,8 @@ impl<K: Kind> Driver<K> {
             .or(last_error);
         ctx.cancel();
         if let Some(mut handle) = serve {
-            match tokio::time::timeout(limit, &mut handle).await {
-                Ok(result) => {
+            match ready_or_timeout(&mut handle, || Instant::now() + limit).await {
+                Some(result) => {
                     if let Err(error) = serve_outcome(result) {
                         if K::is_fatal(&*error) {
                             crash = Some(error.clone());
@@ -217,7 +217,7 @@ impl<K: Kind> Driver<K> {
                         last_error = Some(error);
                     }
                 }
-                Err(_) => {
+                None => {
                     tracing::warn!(timeout = ?limit, "serve did not finish after cancellation; aborting it");
                     handle.abort();
                     self.report.aborted = true;
@@ -266,7 +266,7 @@ impl<K: Kind> Driver<K> {
         fut: impl Future<Output = Result<(), BoxError>>,
         limit: Duration,
     ) -> Option<SharedError> {
-        let error = run_hook(hook, fut, Instant::now() + limit, limit)
+        let error = run_hook(hook, fut, || Instant::now() + limit, limit)
             .await
             .err()?;
         tracing::warn!(hook, %error, "shutdown hook failed");
@@ -280,17 +280,36 @@ impl<K: Kind> Driver<K> {
 async fn run_hook(
     hook: &'static str,
     fut: impl Future<Output = Result<(), BoxError>>,
-    deadline: Instant,
+    deadline: impl FnOnce() -> Instant,
     limit: Duration,
 ) -> Result<(), SharedError> {
-    match tokio::time::timeout_at(deadline, AssertUnwindSafe(fut).catch_unwind()).await {
-        Ok(Ok(Ok(()))) => Ok(()),
-        Ok(Ok(Err(error))) => Err(Arc::from(error)),
-        Ok(Err(payload)) => Err(Arc::new(Panicked::from_payload(&*payload))),
-        Err(_) => Err(Arc::new(TimedOut {
-            what: hook,
-            after: limit,
-        })),
+    let outcome = match ready_or_timeout(AssertUnwindSafe(fut).catch_unwind(), deadline).await {
+        Some(outcome) => outcome,
+        None => {
+            return Err(Arc::new(TimedOut {
+                what: hook,
+                after: limit,
+            }));
+        }
+    };
+    match outcome {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(Arc::from(error)),
+        Err(payload) => Err(Arc::new(Panicked::from_payload(&*payload))),
+    }
+}
+
+/// Awaits `fut` until `deadline` (`None` when it ran out). Most hooks finish on their
+/// first poll; only those that do not pay for reading the clock and arming a timer.
+pub(crate) async fn ready_or_timeout<F: Future>(
+    fut: F,
+    deadline: impl FnOnce() -> Instant,
+) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx))).await;
+    match first {
+        std::task::Poll::Ready(output) => Some(output),
+        std::task::Poll::Pending => tokio::time::timeout_at(deadline(), fut).await.ok(),
     }
 }
 

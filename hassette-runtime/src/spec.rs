@@ -285,11 +285,21 @@ mod tests {
             assert!(spec.backoff_delay(attempt) <= spec.backoff_max);
         }
         assert_eq!(spec.backoff_delay(1025), spec.backoff_max);
-        let zero = RestartSpec { backoff_base: Duration::ZERO, ..spec };
+        let zero = RestartSpec {
+            backoff_base: Duration::ZERO,
+            ..spec
+        };
         for attempt in [1, 1024, 1025, u32::MAX] {
-            assert_eq!(zero.backoff_delay(attempt), Duration::ZERO, "attempt {attempt}");
+            assert_eq!(
+                zero.backoff_delay(attempt),
+                Duration::ZERO,
+                "attempt {attempt}"
+            );
         }
-        let huge = RestartSpec { backoff_multiplier: f64::MAX, ..spec };
+        let huge = RestartSpec {
+            backoff_multiplier: f64::MAX,
+            ..spec
+        };
         assert_eq!(huge.backoff_delay(3), spec.backoff_max);
     }
 }

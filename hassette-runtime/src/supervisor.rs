@@ -10,7 +10,9 @@ use tokio::time::{Instant, sleep, sleep_until};
 
 use crate::lifecycle::{Driver, Kind, serve_outcome};
 use crate::policy::{Policy, Verdict};
-use crate::{RestartType, ServiceReport, SharedError, StartError, StartFailure, Status, TimedOut};
+use crate::{
+    ReadyMode, RestartType, ServiceReport, SharedError, StartError, StartFailure, Status, TimedOut,
+};
 
 /// What the supervisor does next.
 enum Step {
@@ -38,7 +40,7 @@ pub(crate) async fn supervise<K: Kind>(
         started.send(first.map_err(|failure| StartError::new(driver.unit.name.clone(), failure)));
     loop {
         step = match step {
-            Step::Watch => driver.watch(&mut policy).await,
+            Step::Watch => driver.watch().await,
             Step::Failed(error) => driver.on_failure(error, &mut policy).await,
             Step::Rest => driver.rest(&mut policy).await,
             Step::Restart => {
@@ -62,27 +64,19 @@ impl<K: Kind> Driver<K> {
         }
     }
 
-    async fn watch(&mut self, policy: &mut Policy) -> Step {
+    async fn watch(&mut self) -> Step {
         let spec = K::SPEC;
         let Some(active) = &mut self.active else {
             return Step::Rest;
         };
         let startup_deadline = active.startup_deadline;
         let mut serve = active.serve.take();
+        // With `ready = "auto"` a service is ready the moment serve begins, so only manual
+        // readiness (or a resource, ready already) needs the startup deadline's timer.
+        let mut awaiting_ready =
+            spec.ready == ReadyMode::Manual && !self.unit.state.borrow().is_up();
         let mut state = self.unit.state.subscribe();
-        let mut seen_up = false;
-        // The start of the current stretch of Running and ready, until it counts as stable.
-        let mut up_since: Option<Instant> = None;
-        let mut stable = false;
         let step = loop {
-            let up = state.borrow_and_update().is_up();
-            seen_up |= up;
-            if !up {
-                (up_since, stable) = (None, false);
-            } else if up_since.is_none() && !stable {
-                up_since = Some(Instant::now());
-            }
-            let stable_at = up_since.map(|t| t + spec.stable_after);
             tokio::select! {
                 biased;
                 () = self.unit.stop.cancelled() => break Step::Stop,
@@ -91,17 +85,18 @@ impl<K: Kind> Driver<K> {
                     serve = None;
                     break self.on_serve_end(serve_outcome(result));
                 }
-                () = sleep_until(startup_deadline), if !seen_up => {
+                () = sleep_until(startup_deadline), if awaiting_ready => {
                     let error: SharedError = Arc::new(TimedOut { what: "startup", after: spec.startup_timeout });
                     tracing::warn!("not running and ready within the startup timeout");
                     self.fail("startup", error.clone());
                     break Step::Failed(error);
                 }
-                () = async { match stable_at { Some(t) => sleep_until(t).await, None => pending().await } } => {
-                    policy.on_stable();
-                    (up_since, stable) = (None, true);
+                changed = state.changed(), if awaiting_ready => {
+                    if changed.is_err() {
+                        break Step::Stop;
+                    }
+                    awaiting_ready = !state.borrow_and_update().is_up();
                 }
-                changed = state.changed() => if changed.is_err() { break Step::Stop },
             }
         };
         if let Some(active) = &mut self.active {
@@ -161,6 +156,10 @@ impl<K: Kind> Driver<K> {
             self.unit.set_status(Status::Crashed, Some(error));
             self.crash_app();
             return Step::Rest;
+        }
+        if self.unit.state.borrow().stable {
+            // The run that just ended had been healthy for `stable_after`.
+            policy.on_stable();
         }
         let verdict =
             if restart_type == RestartType::Temporary || (!clean && K::is_non_retryable(&*error)) {

@@ -2,6 +2,7 @@
 
 use std::any::{Any, TypeId};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::time::Instant;
@@ -17,6 +18,11 @@ pub(crate) struct State {
     /// Incremented by every initialize, so a caller of `restart` can tell the new run
     /// from the old one.
     pub(crate) generation: u64,
+    /// When the current stretch of Running and ready began.
+    up_since: Option<Instant>,
+    /// Whether this run has stayed Running and ready for `stable_after` at a stretch; the
+    /// supervisor reads it when the run fails, so no timer is needed to notice stability.
+    pub(crate) stable: bool,
 }
 
 impl State {
@@ -33,6 +39,7 @@ pub(crate) struct Unit {
     pub(crate) restart_type: Option<RestartType>,
     /// The ids of the units it depends on, resolved by `build`.
     pub(crate) dependencies: Box<[usize]>,
+    stable_after: Duration,
     pub(crate) state: watch::Sender<State>,
     /// Cancelled when the app's shutdown reaches this unit's wave.
     pub(crate) stop: CancellationToken,
@@ -59,6 +66,7 @@ pub(crate) struct UnitInit {
     pub(crate) type_name: &'static str,
     pub(crate) restart_type: Option<RestartType>,
     pub(crate) dependencies: Box<[usize]>,
+    pub(crate) stable_after: Duration,
     pub(crate) handle: Arc<dyn Any + Send + Sync>,
 }
 
@@ -68,12 +76,15 @@ impl Unit {
             status: Status::NotStarted,
             ready: false,
             generation: 0,
+            up_since: None,
+            stable: false,
         });
         Unit {
             id,
             name: init.name,
             restart_type: init.restart_type,
             dependencies: init.dependencies,
+            stable_after: init.stable_after,
             state,
             stop: CancellationToken::new(),
             restart: Notify::new(),
@@ -110,12 +121,14 @@ impl Unit {
             state.status = to;
             if to == Status::Starting {
                 state.generation += 1;
+                state.stable = false;
             }
             // Readiness belongs to one run: a hook may mark it while Starting, and it is
             // lost as soon as the run ends.
             if to != Status::Running {
                 state.ready = false;
             }
+            self.track_stability(state);
             self.publish(from, to, error);
             true
         })
@@ -130,6 +143,7 @@ impl Unit {
             }
             state.status = Status::Running;
             state.ready |= auto_ready;
+            self.track_stability(state);
             self.publish(Status::Starting, Status::Running, None);
             true
         })
@@ -142,9 +156,23 @@ impl Unit {
                 return false;
             }
             state.ready = ready;
+            self.track_stability(state);
             tracing::info!(ready, "readiness changed");
             true
         })
+    }
+
+    /// Opens or closes a stretch of Running and ready, noting whether it lasted
+    /// `stable_after`.
+    fn track_stability(&self, state: &mut State) {
+        match (state.is_up(), state.up_since) {
+            (true, None) => state.up_since = Some(Instant::now()),
+            (false, Some(since)) => {
+                state.stable |= since.elapsed() >= self.stable_after;
+                state.up_since = None;
+            }
+            _ => {}
+        }
     }
 
     fn publish(&self, from: Status, to: Status, error: Option<SharedError>) {
