@@ -9,6 +9,7 @@ use tokio::sync::{OnceCell, broadcast, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::events::EventBus;
 use crate::readiness::WaitGraph;
 use crate::registry::Registry;
 use crate::unit::Unit;
@@ -63,7 +64,7 @@ pub(crate) struct AppInner {
     pub(crate) launchers: Vec<Launch>,
     /// Unit ids grouped by dependency depth: wave 0 depends on nothing.
     pub(crate) waves: Vec<Vec<usize>>,
-    pub(crate) events: broadcast::Sender<StatusEvent>,
+    pub(crate) events: Arc<EventBus>,
     /// Cancelled when the shutdown begins: backoffs, cooldowns and waits stop at once.
     pub(crate) stopping: CancellationToken,
     pub(crate) shutdown_deadline: Option<Duration>,
@@ -86,7 +87,7 @@ pub(crate) struct AppParts {
     pub(crate) registry: Registry,
     pub(crate) launchers: Vec<Launch>,
     pub(crate) waves: Vec<Vec<usize>>,
-    pub(crate) events: broadcast::Sender<StatusEvent>,
+    pub(crate) events: Arc<EventBus>,
     pub(crate) shutdown_deadline: Option<Duration>,
 }
 

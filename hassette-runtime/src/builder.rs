@@ -5,10 +5,12 @@ use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::app::{AppInner, AppParts, Launch};
+use crate::events::EventBus;
 use crate::lifecycle::{AsResource, AsService, Driver, Kind};
 use crate::registry::{Registry, TypeSlot};
 use crate::unit::{Unit, UnitInit};
@@ -277,17 +279,26 @@ impl Builder {
         }
         let waves = waves(&dependencies, |id| &self.pending[id].init.name)?;
 
-        let (events, _) = broadcast::channel(self.event_capacity);
+        // One stop token per wave: the shutdown cancels a wave with one call, and a
+        // service pays for no token of its own.
+        let mut stop = vec![CancellationToken::new(); self.pending.len()];
+        for wave in &waves {
+            let token = CancellationToken::new();
+            for &id in wave {
+                stop[id] = token.clone();
+            }
+        }
+        let events = Arc::new(EventBus::new(self.event_capacity));
         let mut launchers = Vec::with_capacity(self.pending.len());
-        for ((id, pending), dependencies) in self.pending.into_iter().enumerate().zip(dependencies)
-        {
+        let units = self.pending.into_iter().zip(dependencies).zip(stop);
+        for (id, ((pending, dependencies), stop)) in units.enumerate() {
             let init = UnitInit {
                 dependencies,
                 ..pending.init
             };
             registry
                 .units
-                .push(Arc::new(Unit::new(id, init, events.clone())));
+                .push(Arc::new(Unit::new(id, init, stop, events.clone())));
             launchers.push(pending.launch);
         }
         Ok(Hassette::from_parts(AppParts {

@@ -2,7 +2,9 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use crate::{SharedError, Status};
@@ -55,5 +57,34 @@ impl fmt::Display for StatusEvent {
             write!(f, " ({error})")?;
         }
         Ok(())
+    }
+}
+
+/// The app's event stream. Until someone subscribes, publishing is one relaxed load: the
+/// broadcast channel's own receiver count sits behind a lock shared by every service.
+#[derive(Debug)]
+pub(crate) struct EventBus {
+    sender: broadcast::Sender<StatusEvent>,
+    subscribed: AtomicBool,
+}
+
+impl EventBus {
+    pub(crate) fn new(capacity: usize) -> Self {
+        EventBus {
+            sender: broadcast::channel(capacity).0,
+            subscribed: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<StatusEvent> {
+        self.subscribed.store(true, Ordering::Relaxed);
+        self.sender.subscribe()
+    }
+
+    /// Sends `event()` when anyone listens; no receiver is not an error.
+    pub(crate) fn publish(&self, event: impl FnOnce() -> StatusEvent) {
+        if self.subscribed.load(Ordering::Relaxed) {
+            let _ = self.sender.send(event());
+        }
     }
 }

@@ -43,8 +43,8 @@ impl AppInner {
             self.registry.units.iter().map(|_| None).collect();
         let stop_waves = async {
             for wave in self.waves.iter().rev() {
-                for &id in wave {
-                    self.registry.units[id].stop.cancel();
+                if let Some(&first) = wave.first() {
+                    self.registry.units[first].stop.cancel(); // the whole wave's token
                 }
                 for &id in wave {
                     if let Some(task) = tasks[id].as_mut() {

@@ -6,12 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, sleep_until};
 
 use crate::lifecycle::{Driver, Kind, serve_outcome};
 use crate::policy::{Policy, Verdict};
 use crate::{
-    ReadyMode, RestartType, ServiceReport, SharedError, StartError, StartFailure, Status, TimedOut,
+    BoxError, ReadyMode, RestartType, ServiceReport, SharedError, StartError, StartFailure, Status,
+    TimedOut,
 };
 
 /// What the supervisor does next.
@@ -33,29 +35,40 @@ pub(crate) async fn supervise<K: Kind>(
     mut driver: Driver<K>,
     started: oneshot::Sender<Result<(), StartError>>,
 ) -> ServiceReport {
+    // The task lives as long as the service, mostly inside `watch`: the other phases are
+    // boxed so that their (larger) futures take memory only while they run.
     let mut policy = Policy::default();
-    let first = driver.initialize().await;
-    let mut step = driver.after_initialize(&first);
-    let _ =
-        started.send(first.map_err(|failure| StartError::new(driver.unit.name.clone(), failure)));
+    let mut step = Box::pin(driver.first_start(started)).await;
     loop {
         step = match step {
             Step::Watch => driver.watch().await,
-            Step::Failed(error) => driver.on_failure(error, &mut policy).await,
-            Step::Rest => driver.rest(&mut policy).await,
-            Step::Restart => {
-                driver.stop_run(true).await;
-                driver.report.restarts += 1;
-                let result = driver.initialize().await;
-                driver.after_initialize(&result)
-            }
+            Step::Failed(error) => Box::pin(driver.on_failure(error, &mut policy)).await,
+            Step::Rest => Box::pin(driver.rest(&mut policy)).await,
+            Step::Restart => Box::pin(driver.restart()).await,
             Step::Stop => break,
         };
     }
-    driver.finish().await
+    Box::pin(driver.finish()).await
 }
 
 impl<K: Kind> Driver<K> {
+    /// The first initialize, whose outcome `Hassette::start` waits for.
+    async fn first_start(&mut self, started: oneshot::Sender<Result<(), StartError>>) -> Step {
+        let first = self.initialize().await;
+        let step = self.after_initialize(&first);
+        let _ =
+            started.send(first.map_err(|failure| StartError::new(self.unit.name.clone(), failure)));
+        step
+    }
+
+    /// Restart = stop the active run (if any) + initialize, on the same value.
+    async fn restart(&mut self) -> Step {
+        self.stop_run(true).await;
+        self.report.restarts += 1;
+        let result = self.initialize().await;
+        self.after_initialize(&result)
+    }
+
     fn after_initialize(&self, result: &Result<(), StartFailure>) -> Step {
         match result {
             Ok(()) => Step::Watch,
@@ -65,44 +78,67 @@ impl<K: Kind> Driver<K> {
     }
 
     async fn watch(&mut self) -> Step {
-        let spec = K::SPEC;
         let Some(active) = &mut self.active else {
             return Step::Rest;
         };
-        let startup_deadline = active.startup_deadline;
         let mut serve = active.serve.take();
-        // With `ready = "auto"` a service is ready the moment serve begins, so only manual
-        // readiness (or a resource, ready already) needs the startup deadline's timer.
-        let mut awaiting_ready =
-            spec.ready == ReadyMode::Manual && !self.unit.state.borrow().is_up();
-        let mut state = self.unit.state.subscribe();
-        let step = loop {
-            tokio::select! {
+        // With `ready = "auto"` a service is ready the moment serve begins; only manual
+        // readiness needs the startup deadline's timer, in its own (boxed, short-lived)
+        // phase so that the long-lived idle state below stays small.
+        let step = match K::SPEC.ready == ReadyMode::Manual && !self.unit.state.borrow().is_up() {
+            true => Box::pin(self.await_manual_ready(&mut serve)).await,
+            false => None,
+        };
+        let step = match step {
+            Some(step) => step,
+            None => tokio::select! {
                 biased;
-                () = self.unit.stop.cancelled() => break Step::Stop,
-                () = self.unit.restart.notified(), if !self.app.stopping.is_cancelled() => break Step::Restart,
+                () = self.unit.stop.cancelled() => Step::Stop,
+                () = self.unit.restart.notified(), if !self.app.stopping.is_cancelled() => Step::Restart,
                 result = async { match serve.as_mut() { Some(h) => h.await, None => pending().await } } => {
                     serve = None;
-                    break self.on_serve_end(serve_outcome(result));
+                    self.on_serve_end(serve_outcome(result))
                 }
-                () = sleep_until(startup_deadline), if awaiting_ready => {
-                    let error: SharedError = Arc::new(TimedOut { what: "startup", after: spec.startup_timeout });
-                    tracing::warn!("not running and ready within the startup timeout");
-                    self.fail("startup", error.clone());
-                    break Step::Failed(error);
-                }
-                changed = state.changed(), if awaiting_ready => {
-                    if changed.is_err() {
-                        break Step::Stop;
-                    }
-                    awaiting_ready = !state.borrow_and_update().is_up();
-                }
-            }
+            },
         };
         if let Some(active) = &mut self.active {
             active.serve = serve;
         }
         step
+    }
+
+    /// Waits until a `ready = "manual"` service says it is ready, up to its startup
+    /// deadline; `None` once it is ready.
+    async fn await_manual_ready(
+        &mut self,
+        serve: &mut Option<JoinHandle<Result<(), BoxError>>>,
+    ) -> Option<Step> {
+        let spec = K::SPEC;
+        let startup_deadline = self.active.as_ref()?.startup_deadline;
+        let mut state = self.unit.state.subscribe();
+        loop {
+            if state.borrow_and_update().is_up() {
+                return None;
+            }
+            tokio::select! {
+                biased;
+                () = self.unit.stop.cancelled() => return Some(Step::Stop),
+                () = self.unit.restart.notified(), if !self.app.stopping.is_cancelled() => return Some(Step::Restart),
+                result = async { match serve.as_mut() { Some(h) => h.await, None => pending().await } } => {
+                    *serve = None;
+                    return Some(self.on_serve_end(serve_outcome(result)));
+                }
+                () = sleep_until(startup_deadline) => {
+                    let error: SharedError = Arc::new(TimedOut { what: "startup", after: spec.startup_timeout });
+                    tracing::warn!("not running and ready within the startup timeout");
+                    self.fail("startup", error.clone());
+                    return Some(Step::Failed(error));
+                }
+                changed = state.changed() => if changed.is_err() {
+                    return Some(Step::Stop);
+                },
+            }
+        }
     }
 
     /// Serve ended by itself (not because its run was stopped).

@@ -4,10 +4,11 @@ use std::any::{Any, TypeId};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Notify, broadcast, watch};
+use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::events::EventBus;
 use crate::{RestartType, SharedError, Status, StatusEvent};
 
 /// What a unit's watch channel holds.
@@ -41,12 +42,12 @@ pub(crate) struct Unit {
     pub(crate) dependencies: Box<[usize]>,
     stable_after: Duration,
     pub(crate) state: watch::Sender<State>,
-    /// Cancelled when the app's shutdown reaches this unit's wave.
+    /// Cancelled when the app's shutdown reaches this unit's wave (shared by the wave).
     pub(crate) stop: CancellationToken,
     /// Wakes the supervisor for `Hassette::restart`; a `Notify` keeps at most one permit,
     /// so restart requests that arrive during a restart collapse into one.
     pub(crate) restart: Notify,
-    events: broadcast::Sender<StatusEvent>,
+    events: Arc<EventBus>,
     /// The service value itself, for `ServiceContext::service`.
     pub(crate) handle: Arc<dyn Any + Send + Sync>,
 }
@@ -71,7 +72,12 @@ pub(crate) struct UnitInit {
 }
 
 impl Unit {
-    pub(crate) fn new(id: usize, init: UnitInit, events: broadcast::Sender<StatusEvent>) -> Self {
+    pub(crate) fn new(
+        id: usize,
+        init: UnitInit,
+        stop: CancellationToken,
+        events: Arc<EventBus>,
+    ) -> Self {
         let (state, _) = watch::channel(State {
             status: Status::NotStarted,
             ready: false,
@@ -86,7 +92,7 @@ impl Unit {
             dependencies: init.dependencies,
             stable_after: init.stable_after,
             state,
-            stop: CancellationToken::new(),
+            stop,
             restart: Notify::new(),
             events,
             handle: init.handle,
@@ -189,14 +195,12 @@ impl Unit {
             (Some(e), false) => tracing::info!(%from, %to, error = %e, "status changed"),
             (None, _) => tracing::info!(%from, %to, "status changed"),
         }
-        if self.events.receiver_count() > 0 {
-            let _ = self.events.send(StatusEvent {
-                service: self.name.clone(),
-                from,
-                to,
-                error,
-                at: Instant::now(),
-            });
-        }
+        self.events.publish(|| StatusEvent {
+            service: self.name.clone(),
+            from,
+            to,
+            error,
+            at: Instant::now(),
+        });
     }
 }
