@@ -274,6 +274,14 @@ impl Dependency {
     }
 }
 
+impl fmt::Debug for Dependency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Dependency")
+            .field(&self.type_name())
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,13 +309,5 @@ mod tests {
             ..spec
         };
         assert_eq!(huge.backoff_delay(3), spec.backoff_max);
-    }
-}
-
-impl fmt::Debug for Dependency {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Dependency")
-            .field(&self.type_name())
-            .finish()
     }
 }
