@@ -1,0 +1,965 @@
+//! Property test: random sequences of operations (start, inject an error, a fatal error, a
+//! panic, a hang, a delay or a clean return into `serve` or any hook, advance the paused
+//! clock, restart, shutdown, two shutdowns at once as a signal would) against random sets
+//! of services with different restart specs, and the invariants that must hold whatever
+//! happened:
+//!
+//! 1. every status change is in the transition table, and the changes of one service form
+//!    one chain (each event starts where the one before it ended);
+//! 2. after shutdown every service rests in a terminal status (or NotStarted, never
+//!    started), the same in its events, its report and `status_by_name`, and nothing moves
+//!    any more: no event, no hook, no serve, every `start`/`restart` call has returned;
+//! 3. no hook of one service runs while another of its hooks runs, and no two `serve`s of
+//!    one service run at once;
+//! 4. the shutdown finishes within the sum over the dependency waves of the largest
+//!    per-service bound (an in-flight initialize, `startup_timeout`, plus two stops of
+//!    five `shutdown_timeout`s each: a restart's stop in flight, then the final one);
+//! 5. every failure that struck (an error, a panic, a hook or serve cut off by its timeout)
+//!    is in the service's report with the right hook name, and each one of serve or an
+//!    initialize hook is in the events;
+//! 6. the report's restart count is the number of restarts in the events;
+//! 7. the exit code is non-zero exactly when a service crashed or a serve was aborted.
+//!
+//! Each case runs on its own current-thread runtime with a paused clock, so it is exact
+//! and deterministic: a failure prints the shrunk scenario (services and operations),
+//! which replays the same way. 256 cases by default; `PROPTEST_CASES=10000` for more,
+//! `PROPTEST_RNG_SEED=<n>` to pin the random seed.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::fmt::Write as _;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Once};
+use std::task::Poll;
+use std::time::Duration;
+
+use hassette_runtime::prelude::*;
+use hassette_runtime::testing::{Fault, Faults, Faulty, Injected, Point, TestApp};
+use hassette_runtime::{
+    Dependency, KEPT_ERRORS, RestartSpec, ShutdownReport, StatusEvent, TimedOut,
+};
+use proptest::prelude::*;
+use proptest::test_runner::Config;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+// ---------------------------------------------------------------------------------------
+// The services: one type per restart spec, each wrapped in `Faulty` (injection) and
+// `Tracked` (what each hook and serve call did, and whether two ran at once).
+
+/// A service type under test: injected by `Faulty`, observed by `Tracked`.
+type Svc<T> = Tracked<Faulty<T>>;
+
+struct Perm;
+#[service(
+    restart = "permanent",
+    backoff(base = "100ms", max = "1s"),
+    budget(intensity = 3, period = "10s"),
+    startup_timeout = "2s",
+    shutdown_timeout = "1s",
+    stable_after = "2s"
+)]
+impl Perm {
+    async fn serve(&self, ctx: &ServiceContext) {
+        ctx.cancelled().await;
+    }
+}
+
+struct Trans;
+#[service(
+    restart = "transient",
+    backoff(base = "0s"),
+    budget(intensity = 2, period = "5s"),
+    cooldown = "3s",
+    max_cooldown_cycles = 2,
+    startup_timeout = "1s",
+    shutdown_timeout = "2s"
+)]
+impl Trans {
+    async fn serve(&self, ctx: &ServiceContext) {
+        ctx.cancelled().await;
+    }
+}
+
+/// Every injected error exhausts it at once; it cools down forever.
+struct TransNr;
+#[service(
+    restart = "transient",
+    backoff(base = "500ms", multiplier = 3.0, max = "5s"),
+    budget(intensity = 1, period = "1m"),
+    cooldown = "1s",
+    max_cooldown_cycles = 0,
+    non_retryable(Injected),
+    startup_timeout = "3s",
+    shutdown_timeout = "3s"
+)]
+impl TransNr {
+    async fn serve(&self, ctx: &ServiceContext) {
+        ctx.cancelled().await;
+    }
+}
+
+struct Temp;
+#[service(restart = "temporary", startup_timeout = "3s", shutdown_timeout = "1s")]
+impl Temp {
+    async fn serve(&self, ctx: &ServiceContext) {
+        ctx.cancelled().await;
+    }
+}
+
+/// Ready 300ms after serve begins; a serve delayed past its 1s startup timeout fails.
+struct Manual;
+#[service(
+    restart = "permanent",
+    ready = "manual",
+    backoff(base = "250ms", max = "2s"),
+    budget(intensity = 4, period = "30s"),
+    startup_timeout = "1s",
+    shutdown_timeout = "1s"
+)]
+impl Manual {
+    async fn serve(&self, ctx: &ServiceContext) {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        ctx.mark_ready();
+        ctx.cancelled().await;
+    }
+}
+
+/// The one dependency, registered by type.
+struct Root;
+#[service(
+    restart = "permanent",
+    name = "root",
+    backoff(base = "1s"),
+    budget(intensity = 2, period = "1m"),
+    startup_timeout = "2s",
+    shutdown_timeout = "2s"
+)]
+impl Root {
+    async fn serve(&self, ctx: &ServiceContext) {
+        ctx.cancelled().await;
+    }
+}
+
+/// Depends on `root`; many instances, by name.
+struct Leaf;
+#[service(
+    restart = "transient",
+    depends_on(Svc<Root>),
+    backoff(base = "200ms"),
+    cooldown = "2s",
+    max_cooldown_cycles = 1,
+    startup_timeout = "2s",
+    shutdown_timeout = "1s"
+)]
+impl Leaf {
+    async fn serve(&self, ctx: &ServiceContext) {
+        ctx.cancelled().await;
+    }
+}
+
+/// What one call of a hook or serve did, seen from outside the fault injection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    Ok,
+    /// Returned this error (its `Display`).
+    Err(String),
+    /// Panicked with this message.
+    Panicked(String),
+    /// Dropped before it finished: a hook cut off by its timeout, or an aborted serve.
+    Dropped,
+}
+
+impl Outcome {
+    fn is_failure(&self) -> bool {
+        *self != Outcome::Ok
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Call {
+    what: &'static str,
+    outcome: Outcome,
+    /// Whether the run was live when the call ended: Starting or Running, not asked to
+    /// stop, no hook running. A serve failing then must be published as an event.
+    live: bool,
+    /// When it ended.
+    at: Instant,
+}
+
+/// What one service instance's calls did.
+#[derive(Default)]
+struct Track {
+    hooks: AtomicUsize,
+    serves: AtomicUsize,
+    calls: Mutex<Vec<Call>>,
+    violations: Mutex<Vec<String>>,
+}
+
+impl Track {
+    fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+/// Counts a call in while it runs and records how it ended, also when it is dropped.
+struct Guard<'a> {
+    track: &'a Track,
+    ctx: &'a ServiceContext,
+    what: &'static str,
+    serve: bool,
+    outcome: Option<Outcome>,
+}
+
+impl<'a> Guard<'a> {
+    fn enter(track: &'a Track, ctx: &'a ServiceContext, what: &'static str, serve: bool) -> Self {
+        let counter = if serve { &track.serves } else { &track.hooks };
+        let others = counter.fetch_add(1, Ordering::SeqCst);
+        if others != 0 {
+            let kind = if serve { "serve" } else { "hook" };
+            track.violations.lock().unwrap().push(format!(
+                "`{what}` began while {others} other {kind}(s) of the same service ran"
+            ));
+        }
+        Guard {
+            track,
+            ctx,
+            what,
+            serve,
+            outcome: None,
+        }
+    }
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        let counter = if self.serve {
+            &self.track.serves
+        } else {
+            &self.track.hooks
+        };
+        counter.fetch_sub(1, Ordering::SeqCst);
+        let outcome = self.outcome.take().unwrap_or(Outcome::Dropped);
+        // a serve ending during `after_initialize` is seen once that hook returns, and
+        // when the hook fails too, the hook's error is the one published
+        let live = matches!(self.ctx.status(), Status::Starting | Status::Running)
+            && !self.ctx.is_cancelled()
+            && self.track.hooks.load(Ordering::SeqCst) == 0;
+        self.track.calls.lock().unwrap().push(Call {
+            what: self.what,
+            outcome,
+            live,
+            at: Instant::now(),
+        });
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string panic payload>".to_owned()
+    }
+}
+
+/// Runs `fut`, recording its outcome (a panic is recorded, then resumed).
+async fn observe<F: Future<Output = Result<(), BoxError>>>(
+    track: &Track,
+    ctx: &ServiceContext,
+    what: &'static str,
+    serve: bool,
+    fut: F,
+) -> Result<(), BoxError> {
+    let mut guard = Guard::enter(track, ctx, what, serve);
+    let mut fut = std::pin::pin!(fut);
+    let result = std::future::poll_fn(|cx| {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
+    })
+    .await;
+    match result {
+        Ok(result) => {
+            guard.outcome = Some(match &result {
+                Ok(()) => Outcome::Ok,
+                Err(error) => Outcome::Err(error.to_string()),
+            });
+            result
+        }
+        Err(payload) => {
+            guard.outcome = Some(Outcome::Panicked(panic_message(&*payload)));
+            drop(guard);
+            std::panic::resume_unwind(payload)
+        }
+    }
+}
+
+/// Observes every hook and serve call of the service it wraps.
+struct Tracked<T> {
+    inner: T,
+    track: Arc<Track>,
+}
+
+impl<T: Service> Hooks for Tracked<T> {
+    const DEPENDS_ON: &'static [Dependency] = T::DEPENDS_ON;
+
+    fn display_name() -> Cow<'static, str> {
+        T::display_name()
+    }
+
+    async fn before_initialize(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        let fut = self.inner.before_initialize(ctx);
+        observe(&self.track, ctx, "before_initialize", false, fut).await
+    }
+    async fn on_initialize(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        let fut = self.inner.on_initialize(ctx);
+        observe(&self.track, ctx, "on_initialize", false, fut).await
+    }
+    async fn after_initialize(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        let fut = self.inner.after_initialize(ctx);
+        observe(&self.track, ctx, "after_initialize", false, fut).await
+    }
+    async fn before_shutdown(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        let fut = self.inner.before_shutdown(ctx);
+        observe(&self.track, ctx, "before_shutdown", false, fut).await
+    }
+    async fn on_shutdown(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        let fut = self.inner.on_shutdown(ctx);
+        observe(&self.track, ctx, "on_shutdown", false, fut).await
+    }
+    async fn after_shutdown(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        let fut = self.inner.after_shutdown(ctx);
+        observe(&self.track, ctx, "after_shutdown", false, fut).await
+    }
+}
+
+impl<T: Service> Service for Tracked<T> {
+    const RESTART_SPEC: RestartSpec = T::RESTART_SPEC;
+
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        observe(&self.track, ctx, "serve", true, self.inner.serve(ctx)).await
+    }
+
+    fn is_fatal(error: &(dyn std::error::Error + 'static)) -> bool {
+        T::is_fatal(error)
+    }
+
+    fn is_non_retryable(error: &(dyn std::error::Error + 'static)) -> bool {
+        T::is_non_retryable(error)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Scenarios.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Perm,
+    Trans,
+    TransNr,
+    Temp,
+    Manual,
+    Leaf,
+    /// `root`, registered by type when the scenario has a `Leaf` or asks for it.
+    Root,
+}
+
+impl Kind {
+    fn spec(self) -> RestartSpec {
+        match self {
+            Kind::Root => <Svc<Root> as Service>::RESTART_SPEC,
+            Kind::Perm => <Svc<Perm> as Service>::RESTART_SPEC,
+            Kind::Trans => <Svc<Trans> as Service>::RESTART_SPEC,
+            Kind::TransNr => <Svc<TransNr> as Service>::RESTART_SPEC,
+            Kind::Temp => <Svc<Temp> as Service>::RESTART_SPEC,
+            Kind::Manual => <Svc<Manual> as Service>::RESTART_SPEC,
+            Kind::Leaf => <Svc<Leaf> as Service>::RESTART_SPEC,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FaultKind {
+    Error,
+    Fatal,
+    Panic,
+    Hang,
+    DelayMs(u64),
+    Return,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    /// `start()`, in a task of its own (so the next operations run during it).
+    Start,
+    /// Arm a fault for the next call of `point` of service `service % count`.
+    Inject(u8, Point, FaultKind),
+    /// Move the paused clock.
+    AdvanceMs(u64),
+    /// `restart_by_name`, in a task of its own.
+    Restart(u8),
+    /// `shutdown()`, or two at once (as a signal arriving during a shutdown); the last
+    /// operation: the rest is not run.
+    Shutdown { twice: bool },
+}
+
+#[derive(Debug, Clone)]
+struct Scenario {
+    /// The instances registered by name (`root` is added by type when any is a `Leaf`
+    /// or `with_root` says so).
+    services: Vec<Kind>,
+    with_root: bool,
+    /// `start()` before the operations.
+    start_first: bool,
+    ops: Vec<Op>,
+}
+
+fn kind() -> impl Strategy<Value = Kind> {
+    prop_oneof![
+        Just(Kind::Perm),
+        Just(Kind::Trans),
+        Just(Kind::TransNr),
+        Just(Kind::Temp),
+        Just(Kind::Manual),
+        Just(Kind::Leaf),
+    ]
+}
+
+fn point() -> impl Strategy<Value = Point> {
+    prop_oneof![
+        3 => Just(Point::Serve),
+        1 => Just(Point::BeforeInitialize),
+        1 => Just(Point::OnInitialize),
+        1 => Just(Point::AfterInitialize),
+        1 => Just(Point::BeforeShutdown),
+        1 => Just(Point::OnShutdown),
+        1 => Just(Point::AfterShutdown),
+    ]
+}
+
+fn fault() -> impl Strategy<Value = FaultKind> {
+    prop_oneof![
+        5 => Just(FaultKind::Error),
+        1 => Just(FaultKind::Fatal),
+        2 => Just(FaultKind::Panic),
+        1 => Just(FaultKind::Hang),
+        2 => (0u64..4000).prop_map(FaultKind::DelayMs),
+        1 => Just(FaultKind::Return),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        1 => Just(Op::Start),
+        6 => (any::<u8>(), point(), fault()).prop_map(|(s, p, f)| Op::Inject(s, p, f)),
+        3 => prop_oneof![0u64..50, 0u64..6000].prop_map(Op::AdvanceMs),
+        1 => any::<u8>().prop_map(Op::Restart),
+        1 => any::<bool>().prop_map(|twice| Op::Shutdown { twice }),
+    ]
+}
+
+/// Random scenarios; with `avoid_known_bugs`, none that can reach a bug found by this
+/// test and not fixed yet (see the ignored tests in `faults.rs`).
+fn scenario(avoid_known_bugs: bool) -> impl Strategy<Value = Scenario> {
+    (
+        prop::collection::vec(kind(), 1..=6),
+        any::<bool>(),
+        prop::bool::weighted(0.85),
+        prop::collection::vec(op(), 0..40),
+    )
+        .prop_map(move |(services, with_root, start_first, ops)| {
+            let mut s = Scenario {
+                services,
+                with_root,
+                start_first,
+                ops,
+            };
+            if avoid_known_bugs {
+                avoid_bugs(&mut s);
+            }
+            s
+        })
+}
+
+/// Rewrites the operations that would reach a known bug.
+fn avoid_bugs(s: &mut Scenario) {
+    let kinds = s.instances();
+    let ops = &mut s.ops;
+    // Bug 1 (faults.rs, `a_fatal_serve_error_during_a_restart_stops_the_restart`): a serve
+    // that returns a fatal error while a restart stops it leaves the service Crashed, and
+    // the restart then initializes it again (Crashed -> Starting). Only a manual restart
+    // reaches it, so no fatal serve errors in scenarios with one.
+    if ops.iter().any(|op| matches!(op, Op::Restart(_))) {
+        for op in ops.iter_mut() {
+            if let Op::Inject(_, Point::Serve, kind @ FaultKind::Fatal) = op {
+                *kind = FaultKind::Error;
+            }
+        }
+    }
+    // Bug 2 (faults.rs, `a_clean_return_that_exhausts_a_permanent_service_crashes_it`): a
+    // permanent service whose clean return exhausts its budget moves Stopped -> Crashed,
+    // which is not in the table. So no clean returns of permanent services.
+    for op in ops.iter_mut() {
+        if let Op::Inject(svc, Point::Serve, kind @ FaultKind::Return) = op {
+            let target = kinds[usize::from(*svc) % kinds.len()];
+            if target.spec().restart_type == RestartType::Permanent {
+                *kind = FaultKind::Error;
+            }
+        }
+    }
+}
+
+impl Scenario {
+    /// The kinds of the registered instances, in registration order.
+    fn instances(&self) -> Vec<Kind> {
+        let root = self.with_root || self.services.contains(&Kind::Leaf);
+        root.then_some(Kind::Root)
+            .into_iter()
+            .chain(self.services.iter().copied())
+            .collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Panics: injected ones are expected (and kept quiet); any other one, inside the runtime's
+// tasks included, fails the case.
+
+const INJECTED: &str = "injected-";
+
+thread_local! {
+    static UNEXPECTED_PANICS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    /// Set while a case runs: its panics are part of its verdict, not printed.
+    static IN_CASE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let message = panic_message(info.payload());
+            if message.starts_with(INJECTED) {
+                return;
+            }
+            // the runtime's own tasks catch panics: keep them for the case's verdict
+            let location = info.location().map(ToString::to_string).unwrap_or_default();
+            UNEXPECTED_PANICS.with(|p| {
+                p.borrow_mut().push(format!("{message} (at {location})"));
+            });
+            if !IN_CASE.with(std::cell::Cell::get) {
+                default(info);
+            }
+        }));
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// Running a scenario.
+
+struct Instance {
+    name: Arc<str>,
+    kind: Kind,
+    track: Arc<Track>,
+}
+
+fn register<T: Service>(
+    builder: hassette_runtime::Builder,
+    name: Option<&str>,
+    inner: T,
+    faults: &Faults,
+    track: &Arc<Track>,
+) -> hassette_runtime::Builder {
+    let svc = Tracked {
+        inner: Faulty::new(inner, faults),
+        track: track.clone(),
+    };
+    match name {
+        Some(name) => builder.service_named(name, svc),
+        None => builder.service(svc),
+    }
+}
+
+fn fault_for(kind: FaultKind, message: &str) -> Fault {
+    match kind {
+        FaultKind::Error => Fault::Error(message.to_owned()),
+        FaultKind::Fatal => Fault::Fatal(message.to_owned()),
+        FaultKind::Panic => Fault::Panic(message.to_owned()),
+        FaultKind::Hang => Fault::Hang,
+        FaultKind::DelayMs(ms) => Fault::Delay(Duration::from_millis(ms)),
+        FaultKind::Return => Fault::Return,
+    }
+}
+
+/// Runs the scenario and checks every invariant; the error says which one broke and how.
+async fn run(s: &Scenario) -> Result<(), String> {
+    let faults = Faults::new();
+    let mut builder = hassette_runtime::Hassette::builder();
+    let mut instances = Vec::new();
+    for (i, kind) in s.instances().into_iter().enumerate() {
+        let name = match kind {
+            Kind::Root => "root".to_owned(),
+            _ => format!("{kind:?}-{i}").to_lowercase(),
+        };
+        let track = Arc::new(Track::default());
+        let named = Some(name.as_str());
+        builder = match kind {
+            Kind::Root => register(builder, None, Root, &faults, &track),
+            Kind::Perm => register(builder, named, Perm, &faults, &track),
+            Kind::Trans => register(builder, named, Trans, &faults, &track),
+            Kind::TransNr => register(builder, named, TransNr, &faults, &track),
+            Kind::Temp => register(builder, named, Temp, &faults, &track),
+            Kind::Manual => register(builder, named, Manual, &faults, &track),
+            Kind::Leaf => register(builder, named, Leaf, &faults, &track),
+        };
+        instances.push(Instance {
+            name: name.into(),
+            kind,
+            track,
+        });
+    }
+
+    let mut t = TestApp::new(builder).map_err(|e| format!("build failed: {e}"))?;
+    let app = t.app().clone();
+    let mut calls: Vec<(String, JoinHandle<String>)> = Vec::new();
+    let start = |calls: &mut Vec<(String, JoinHandle<String>)>| {
+        let app = app.clone();
+        calls.push((
+            "start".into(),
+            tokio::spawn(async move {
+                match app.start().await {
+                    Ok(()) => "ok".to_owned(),
+                    Err(e) => e.to_string(),
+                }
+            }),
+        ));
+    };
+    if s.start_first {
+        start(&mut calls);
+        t.settle().await;
+    }
+    let mut twice = false;
+    for (i, op) in s.ops.iter().enumerate() {
+        match *op {
+            Op::Start => {
+                start(&mut calls);
+                t.settle().await;
+            }
+            Op::Inject(svc, point, kind) => {
+                let target = &instances[usize::from(svc) % instances.len()];
+                faults.inject(
+                    &target.name,
+                    point,
+                    fault_for(kind, &format!("{INJECTED}{i}")),
+                );
+                t.settle().await;
+            }
+            Op::AdvanceMs(ms) => t.advance(Duration::from_millis(ms)).await,
+            Op::Restart(svc) => {
+                let name = instances[usize::from(svc) % instances.len()].name.clone();
+                let app = app.clone();
+                calls.push((
+                    format!("restart {name}"),
+                    tokio::spawn(async move {
+                        match app.restart_by_name(&name).await {
+                            Ok(()) => "ok".to_owned(),
+                            Err(e) => e.to_string(),
+                        }
+                    }),
+                ));
+                t.settle().await;
+            }
+            Op::Shutdown { twice: both } => {
+                twice = both;
+                break;
+            }
+        }
+    }
+
+    // The shutdown.
+    let began = Instant::now();
+    let report = if twice {
+        let (a, b) = tokio::join!(app.shutdown(), app.shutdown());
+        let statuses = |r: &ShutdownReport| {
+            r.services
+                .iter()
+                .map(|s| (s.name.clone(), s.status, s.aborted))
+                .collect::<Vec<_>>()
+        };
+        if statuses(&a) != statuses(&b) {
+            return Err(format!(
+                "two shutdowns at once returned different reports:\n{a}\n{b}"
+            ));
+        }
+        a
+    } else {
+        app.shutdown().await
+    };
+    let took = began.elapsed();
+    t.settle().await;
+    let events_at_shutdown = t.events().len();
+    // Nothing may move any more.
+    t.advance(Duration::from_secs(120)).await;
+    let events: Vec<StatusEvent> = t.events().to_vec();
+
+    let mut problems = String::new();
+    let mut fail = |line: String| {
+        let _ = writeln!(problems, "- {line}");
+    };
+
+    if events.len() != events_at_shutdown {
+        fail(format!(
+            "{} events after the shutdown returned: {:?}",
+            events.len() - events_at_shutdown,
+            &events[events_at_shutdown..]
+        ));
+    }
+    for (what, call) in calls {
+        if !call.is_finished() {
+            fail(format!("`{what}` did not return after the shutdown"));
+            call.abort();
+            continue;
+        }
+        match call.await {
+            Ok(result) if result.is_empty() => fail(format!("`{what}` returned an empty error")),
+            Ok(_) => {}
+            Err(e) => fail(format!("`{what}` panicked: {e}")),
+        }
+    }
+
+    // 4. the time bound: the waves stop one after the other
+    let bound = |late: bool| {
+        instances
+            .iter()
+            // the leaves depend on root: they stop first, then the others
+            .filter(|i| (i.kind == Kind::Leaf) == late)
+            .map(|i| {
+                let spec = i.kind.spec();
+                spec.startup_timeout + 10 * spec.shutdown_timeout
+            })
+            .max()
+            .unwrap_or_default()
+    };
+    let limit = bound(true) + bound(false);
+    if took > limit {
+        fail(format!(
+            "the shutdown took {took:?}, more than the bound {limit:?}"
+        ));
+    }
+
+    let stopping_since = events
+        .iter()
+        .filter(|e| e.to == Status::Crashed)
+        .map(|e| e.at)
+        .min()
+        .unwrap_or(began)
+        .min(began);
+    let mut expect_failure = false;
+    for (id, instance) in instances.iter().enumerate() {
+        let name = &*instance.name;
+        let mine: Vec<&StatusEvent> = events.iter().filter(|e| &*e.service == name).collect();
+        // 1. the table, and one chain
+        let mut last = Status::NotStarted;
+        for e in &mine {
+            if e.from != last {
+                fail(format!(
+                    "`{name}`: event {e} does not start where the last one ended ({last})"
+                ));
+            }
+            if !e.from.can_transition_to(e.to) {
+                fail(format!(
+                    "`{name}`: {} -> {} is not in the transition table",
+                    e.from, e.to
+                ));
+            }
+            last = e.to;
+        }
+        // 2. a terminal status, the same everywhere
+        let Some(sr) = report.service(name) else {
+            fail(format!("`{name}` is missing from the report"));
+            continue;
+        };
+        if report.services.get(id).map(|r| &*r.name) != Some(name) {
+            fail(format!(
+                "`{name}` is not at its registration index in the report"
+            ));
+        }
+        let now = app.status_by_name(name).map_err(|e| e.to_string())?;
+        if sr.status != last || now != last {
+            fail(format!(
+                "`{name}`: the events end {last}, the report says {}, status_by_name {now}",
+                sr.status
+            ));
+        }
+        if !(last.is_terminal() || (last == Status::NotStarted && mine.is_empty())) {
+            fail(format!("`{name}` ended {last} after the shutdown"));
+        }
+        // 3. one hook at a time, one serve at a time, none left running
+        for v in instance.track.violations.lock().unwrap().iter() {
+            fail(format!("`{name}`: {v}"));
+        }
+        let (hooks, serves) = (
+            instance.track.hooks.load(Ordering::SeqCst),
+            instance.track.serves.load(Ordering::SeqCst),
+        );
+        if hooks != 0 || serves != 0 {
+            fail(format!(
+                "`{name}`: {hooks} hook(s) and {serves} serve(s) still running after the shutdown"
+            ));
+        }
+        // 6. restarts
+        let starts = mine.iter().filter(|e| e.to == Status::Starting).count() as u64;
+        if sr.restarts != starts.saturating_sub(1) {
+            fail(format!(
+                "`{name}`: the report counts {} restarts, the events {}",
+                sr.restarts,
+                starts.saturating_sub(1)
+            ));
+        }
+        // 5. every failure reported, those of serve and initialize also in the events
+        let failures: Vec<Call> = instance
+            .track
+            .calls()
+            .into_iter()
+            .filter(|c| c.outcome.is_failure())
+            .collect();
+        if (sr.error_count as usize) < failures.len() {
+            fail(format!(
+                "`{name}`: {} failures struck, the report counts {} errors ({:?})",
+                failures.len(),
+                sr.error_count,
+                failures
+            ));
+        }
+        let matches = |what: &str, error: &(dyn std::error::Error + 'static), call: &Call| {
+            what == call.what
+                && match &call.outcome {
+                    Outcome::Err(text) => error.to_string() == *text,
+                    Outcome::Panicked(message) => {
+                        error.to_string() == format!("panicked: {message}")
+                    }
+                    Outcome::Dropped => error
+                        .downcast_ref::<TimedOut>()
+                        .is_some_and(|t| t.what == call.what),
+                    Outcome::Ok => false,
+                }
+        };
+        if (sr.error_count as usize) <= KEPT_ERRORS {
+            for call in &failures {
+                if !sr.errors.iter().any(|r| matches(r.what, &*r.error, call)) {
+                    fail(format!(
+                        "`{name}`: the failure {call:?} is not in the report ({:?})",
+                        sr.errors
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                    ));
+                }
+            }
+        }
+        for call in &failures {
+            let in_events = mine.iter().any(|e| {
+                e.error
+                    .as_ref()
+                    .is_some_and(|error| matches(call.what, &**error, call))
+            });
+            let startup = matches!(
+                call.what,
+                "serve" | "before_initialize" | "on_initialize" | "after_initialize"
+            );
+            // a serve failing while its run is stopped anyway (or after the run failed
+            // otherwise) is reported but not published; so is an aborted serve
+            // (the app stops once something crashed: a serve failing at that instant or
+            // later is "closed" as the app stops, reported but not published)
+            let published = call.what != "serve" || (call.live && call.at < stopping_since);
+            if startup && published && !in_events {
+                fail(format!("`{name}`: the failure {call:?} is in no event"));
+            }
+        }
+        // 7. what makes the exit code non-zero
+        let crashed = mine.iter().any(|e| e.to == Status::Crashed);
+        let aborted = failures
+            .iter()
+            .any(|c| c.what == "serve" && c.outcome == Outcome::Dropped);
+        if sr.aborted != aborted {
+            fail(format!(
+                "`{name}`: the report says aborted = {}, but a serve was aborted: {aborted}",
+                sr.aborted
+            ));
+        }
+        expect_failure |= crashed || aborted;
+    }
+    if report.is_success() == expect_failure {
+        fail(format!(
+            "the report says success = {}, expected {}",
+            report.is_success(),
+            !expect_failure
+        ));
+    }
+    if (report.exit_code() == std::process::ExitCode::SUCCESS) != report.is_success() {
+        fail("the exit code disagrees with is_success".to_owned());
+    }
+    let panics = UNEXPECTED_PANICS.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    for p in panics {
+        fail(format!("unexpected panic: {p}"));
+    }
+
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        let mut timeline = String::new();
+        for e in &events {
+            let _ = writeln!(timeline, "  {:>8?} {e}", e.at - began);
+        }
+        Err(format!(
+            "{problems}\nreport:\n{report}\nevents (time relative to the shutdown call):\n{timeline}"
+        ))
+    }
+}
+
+fn config() -> Config {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
+    Config {
+        // the printed scenario is the reproduction; keep the source tree clean
+        failure_persistence: None,
+        ..Config::with_cases(cases)
+    }
+}
+
+fn run_case(s: &Scenario) -> Result<(), TestCaseError> {
+    install_panic_hook();
+    UNEXPECTED_PANICS.with(|p| p.borrow_mut().clear());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    IN_CASE.with(|c| c.set(true));
+    let result = rt.block_on(run(s));
+    IN_CASE.with(|c| c.set(false));
+    result.map_err(TestCaseError::fail)
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn random_operations_keep_every_invariant(s in scenario(true)) {
+        run_case(&s)?;
+    }
+
+    /// The same without steering clear of the known bugs: green once they are fixed.
+    #[test]
+    #[ignore = "bug: reaches the known runtime bugs avoided by the test above (see faults.rs)"]
+    fn random_operations_keep_every_invariant_known_bugs_included(s in scenario(false)) {
+        run_case(&s)?;
+    }
+}
