@@ -2,6 +2,7 @@
 //! stops them all.
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -72,6 +73,9 @@ pub(crate) struct AppInner {
     pub(crate) started: OnceCell<Result<(), StartError>>,
     pub(crate) report: OnceCell<ShutdownReport>,
     pub(crate) reason: Mutex<Option<String>>,
+    /// A serve was aborted but never reached an `.await`: its thread is lost, and a tokio
+    /// runtime being dropped would wait for it forever.
+    pub(crate) stuck: AtomicBool,
 }
 
 impl std::fmt::Debug for Hassette {
@@ -117,6 +121,7 @@ impl Hassette {
                 started: OnceCell::new(),
                 report: OnceCell::new(),
                 reason: Mutex::new(None),
+                stuck: AtomicBool::new(false),
             }),
         }
     }
@@ -168,6 +173,11 @@ impl Hassette {
     /// [`ExitCode::SUCCESS`] after a clean stop, and `FAILURE` when a service did not
     /// start, crashed, or had to be aborted, with the reason printed to stderr.
     ///
+    /// Cancellation is cooperative: an abort takes effect at the task's next `.await`. A
+    /// `serve` that never awaits keeps its thread, and dropping the tokio runtime (as
+    /// `#[tokio::main]` does on return) would wait for it forever; in that one case this
+    /// function prints the report and exits the process with code 1 itself.
+    ///
     /// ```no_run
     /// # async fn f(app: hassette_runtime::Hassette) -> std::process::ExitCode {
     /// app.run_until_signal().await
@@ -195,28 +205,39 @@ impl Hassette {
             watcher.abort();
         }
         tracing::info!("shutdown report\n{report}");
-        if let Err(error) = started {
+        let code = if let Err(error) = started {
             eprintln!("{report}\nhassette: exiting with failure: {error}");
-            return ExitCode::FAILURE;
-        }
-        if !report.is_success() {
-            let why = report.services.iter().filter(|s| s.is_failure()).map(|s| {
-                if s.aborted {
-                    format!("`{}` had to be aborted", s.name)
-                } else {
-                    format!("`{}` crashed", s.name)
+            ExitCode::FAILURE
+        } else {
+            if !report.is_success() {
+                let mut why: Vec<String> = report
+                    .services
+                    .iter()
+                    .filter(|s| s.is_failure())
+                    .map(|s| match s.aborted {
+                        true => format!("`{}` had to be aborted", s.name),
+                        false => format!("`{}` crashed", s.name),
+                    })
+                    .collect();
+                if report.deadline_exceeded {
+                    why.push("the shutdown deadline ran out".to_owned());
                 }
-            });
-            let mut why: Vec<String> = why.collect();
-            if report.deadline_exceeded {
-                why.push("the shutdown deadline ran out".to_owned());
+                eprintln!(
+                    "{report}\nhassette: exiting with failure: {}",
+                    why.join(", ")
+                );
             }
+            report.exit_code()
+        };
+        if self.inner.stuck.load(Ordering::Relaxed) {
+            // Returning would let `#[tokio::main]` drop the runtime, which waits for the
+            // thread that a serve which never awaits still holds: exit here instead.
             eprintln!(
-                "{report}\nhassette: exiting with failure: {}",
-                why.join(", ")
+                "hassette: an aborted serve never reached an `.await`; exiting without waiting for its thread"
             );
+            std::process::exit(1);
         }
-        report.exit_code()
+        code
     }
 
     /// The status of the one registered `T`.

@@ -220,6 +220,19 @@ impl<K: Kind> Driver<K> {
                 None => {
                     tracing::warn!(timeout = ?limit, "serve did not finish after cancellation; aborting it");
                     handle.abort();
+                    // An abort takes effect at the task's next `.await`; a serve that never
+                    // awaits keeps its thread, and the process must not wait for it.
+                    let gone = tokio::time::timeout(Duration::from_millis(100), &mut handle)
+                        .await
+                        .is_ok();
+                    if !gone {
+                        tracing::error!(
+                            "serve still runs after its abort (it never awaits); the process must exit without waiting for it"
+                        );
+                        self.app
+                            .stuck
+                            .store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
                     self.report.aborted = true;
                     let error: SharedError = Arc::new(TimedOut {
                         what: "serve",

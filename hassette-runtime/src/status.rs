@@ -95,7 +95,7 @@ impl Status {
     /// | Starting | Running, Stopping, Stopped, Failed |
     /// | Running | Stopping, Stopped, Failed, Crashed |
     /// | Stopping | Stopped, Crashed |
-    /// | Stopped | Starting |
+    /// | Stopped | Starting, Crashed (a permanent service whose clean returns used up its budget) |
     /// | Failed | Starting, Stopped, Crashed, ExhaustedCooling, ExhaustedDead |
     /// | ExhaustedCooling | Starting, Stopped |
     /// | ExhaustedDead | Starting (an operator's restart) |
@@ -115,7 +115,7 @@ impl Status {
                 | (Starting, Running | Stopping | Stopped | Failed)
                 | (Running, Stopping | Stopped | Failed | Crashed)
                 | (Stopping, Stopped | Crashed)
-                | (Stopped, Starting)
+                | (Stopped, Starting | Crashed)
                 | (
                     Failed,
                     Starting | Stopped | Crashed | ExhaustedCooling | ExhaustedDead

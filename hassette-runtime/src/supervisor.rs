@@ -64,6 +64,11 @@ impl<K: Kind> Driver<K> {
     /// Restart = stop the active run (if any) + initialize, on the same value.
     async fn restart(&mut self) -> Step {
         self.stop_run(true).await;
+        // A serve that crashed while being stopped, or a shutdown that began meanwhile,
+        // ends the restart here: nothing is initialized just to be stopped again.
+        if self.unit.status() == Status::Crashed || self.app.stopping.is_cancelled() {
+            return Step::Rest;
+        }
         self.report.restarts += 1;
         let result = self.initialize().await;
         self.after_initialize(&result)

@@ -464,55 +464,20 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// Random scenarios; with `avoid_known_bugs`, none that can reach a bug found by this
-/// test and not fixed yet (see the ignored tests in `faults.rs`).
-fn scenario(avoid_known_bugs: bool) -> impl Strategy<Value = Scenario> {
+/// Random scenarios.
+fn scenario() -> impl Strategy<Value = Scenario> {
     (
         prop::collection::vec(kind(), 1..=6),
         any::<bool>(),
         prop::bool::weighted(0.85),
         prop::collection::vec(op(), 0..40),
     )
-        .prop_map(move |(services, with_root, start_first, ops)| {
-            let mut s = Scenario {
-                services,
-                with_root,
-                start_first,
-                ops,
-            };
-            if avoid_known_bugs {
-                avoid_bugs(&mut s);
-            }
-            s
+        .prop_map(|(services, with_root, start_first, ops)| Scenario {
+            services,
+            with_root,
+            start_first,
+            ops,
         })
-}
-
-/// Rewrites the operations that would reach a known bug.
-fn avoid_bugs(s: &mut Scenario) {
-    let kinds = s.instances();
-    let ops = &mut s.ops;
-    // Bug 1 (faults.rs, `a_fatal_serve_error_during_a_restart_stops_the_restart`): a serve
-    // that returns a fatal error while a restart stops it leaves the service Crashed, and
-    // the restart then initializes it again (Crashed -> Starting). Only a manual restart
-    // reaches it, so no fatal serve errors in scenarios with one.
-    if ops.iter().any(|op| matches!(op, Op::Restart(_))) {
-        for op in ops.iter_mut() {
-            if let Op::Inject(_, Point::Serve, kind @ FaultKind::Fatal) = op {
-                *kind = FaultKind::Error;
-            }
-        }
-    }
-    // Bug 2 (faults.rs, `a_clean_return_that_exhausts_a_permanent_service_crashes_it`): a
-    // permanent service whose clean return exhausts its budget moves Stopped -> Crashed,
-    // which is not in the table. So no clean returns of permanent services.
-    for op in ops.iter_mut() {
-        if let Op::Inject(svc, Point::Serve, kind @ FaultKind::Return) = op {
-            let target = kinds[usize::from(*svc) % kinds.len()];
-            if target.spec().restart_type == RestartType::Permanent {
-                *kind = FaultKind::Error;
-            }
-        }
-    }
 }
 
 impl Scenario {
@@ -952,14 +917,7 @@ proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn random_operations_keep_every_invariant(s in scenario(true)) {
-        run_case(&s)?;
-    }
-
-    /// The same without steering clear of the known bugs: green once they are fixed.
-    #[test]
-    #[ignore = "bug: reaches the known runtime bugs avoided by the test above (see faults.rs)"]
-    fn random_operations_keep_every_invariant_known_bugs_included(s in scenario(false)) {
+    fn random_operations_keep_every_invariant(s in scenario()) {
         run_case(&s)?;
     }
 }
