@@ -169,6 +169,11 @@ impl Builder {
     /// Bounds the whole shutdown: services still stopping after `limit` are aborted and
     /// the report says so (default: no bound beyond each service's own timeouts).
     ///
+    /// Set it when a service may run code that never reaches an `.await` (a busy loop, a
+    /// blocking call): cancellation is cooperative, so such code can hold a worker thread,
+    /// and in rare schedules the tasks queued on that thread with it; the deadline is the
+    /// bound that always holds.
+    ///
     /// ```
     /// use std::time::Duration;
     /// let app = hassette_runtime::Hassette::builder()

@@ -42,7 +42,16 @@ pub(crate) async fn supervise<K: Kind>(
     loop {
         step = match step {
             Step::Watch => driver.watch().await,
-            Step::Failed(error) => Box::pin(driver.on_failure(error, &mut policy)).await,
+            // A failure is usually followed by a restart: one boxed future for both.
+            Step::Failed(error) => {
+                Box::pin(async {
+                    match driver.on_failure(error, &mut policy).await {
+                        Step::Restart => driver.restart().await,
+                        step => step,
+                    }
+                })
+                .await
+            }
             Step::Rest => Box::pin(driver.rest(&mut policy)).await,
             Step::Restart => Box::pin(driver.restart()).await,
             Step::Stop => break,
