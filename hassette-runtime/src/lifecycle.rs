@@ -89,7 +89,6 @@ impl<K: Kind> Driver<K> {
     /// Failed, except when the app's shutdown interrupted the dependency wait.
     pub(crate) async fn initialize(&mut self) -> Result<(), StartFailure> {
         let spec = K::SPEC;
-        let startup_deadline = Instant::now() + spec.startup_timeout;
         self.unit.set_status(Status::Starting, None);
         if let Err(failure) = self.await_dependencies(spec.startup_timeout).await {
             if !matches!(failure, StartFailure::Interrupted) {
@@ -97,6 +96,9 @@ impl<K: Kind> Driver<K> {
             }
             return Err(failure);
         }
+        // The service's own start begins once its dependencies are up: waiting for them
+        // does not eat into the time its hooks get.
+        let startup_deadline = Instant::now() + spec.startup_timeout;
         let ctx = ServiceContext::new(self.unit.clone(), self.app.clone());
         self.active = Some(ActiveRun {
             ctx: ctx.clone(),

@@ -117,7 +117,9 @@ pub struct RestartSpec {
     pub budget_intensity: u32,
     /// The length of the sliding window (default 5 minutes).
     pub budget_period: Duration,
-    /// How long `initialize` plus reaching Running and ready may take (default 30s).
+    /// How long each dependency may take to be ready, and then how long the initialize
+    /// hooks plus reaching Running and ready may take (default 30s). With
+    /// [`ReadyMode::Auto`] a service is ready the moment `serve` begins.
     pub startup_timeout: Duration,
     /// How long `serve` and each shutdown hook may take after cancellation (default 5s).
     pub shutdown_timeout: Duration,

@@ -109,7 +109,7 @@ impl<K: Kind> Driver<K> {
                 biased;
                 () = self.unit.stop.cancelled() => Step::Stop,
                 () = self.unit.restart.notified(), if !self.app.stopping.is_cancelled() => Step::Restart,
-                result = async { match serve.as_mut() { Some(h) => h.await, None => pending().await } } => {
+                result = serve_ended(&mut serve) => {
                     serve = None;
                     self.on_serve_end(serve_outcome(result))
                 }
@@ -138,7 +138,7 @@ impl<K: Kind> Driver<K> {
                 biased;
                 () = self.unit.stop.cancelled() => return Some(Step::Stop),
                 () = self.unit.restart.notified(), if !self.app.stopping.is_cancelled() => return Some(Step::Restart),
-                result = async { match serve.as_mut() { Some(h) => h.await, None => pending().await } } => {
+                result = serve_ended(serve) => {
                     *serve = None;
                     return Some(self.on_serve_end(serve_outcome(result)));
                 }
@@ -310,6 +310,16 @@ impl<K: Kind> Driver<K> {
         self.report.stop_took = began.elapsed();
         self.report.status = self.unit.status();
         self.report
+    }
+}
+
+/// Completes when the serve task ends; never, when there is none (a resource).
+async fn serve_ended(
+    serve: &mut Option<JoinHandle<Result<(), BoxError>>>,
+) -> Result<Result<(), BoxError>, tokio::task::JoinError> {
+    match serve.as_mut() {
+        Some(handle) => handle.await,
+        None => pending().await,
     }
 }
 
