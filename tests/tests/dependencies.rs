@@ -371,3 +371,22 @@ async fn ctx_service_hands_out_the_shared_value() {
     assert_eq!(*seen.lock().unwrap(), Some(42));
     app.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn waiting_for_dependencies_does_not_eat_into_the_startup_timeout() {
+    let log = Log::default();
+    // the dependency is ready after 5s; then the dependant's own start takes 4s, within
+    // its 7s startup timeout counted from the moment the dependency was up
+    let app = Hassette::builder()
+        .service(Probe::<Lazy>::new("lazy", &log).then("serve", [Act::ReadyAfter(secs(5))]))
+        .service(
+            Probe::<NeedsLazy>::new("needy", &log).then("on_initialize", [Act::Sleep(secs(4))]),
+        )
+        .build()
+        .unwrap();
+    let began = tokio::time::Instant::now();
+    app.start().await.unwrap();
+    assert_eq!(began.elapsed(), secs(9));
+    app.wait_ready::<Probe<NeedsLazy>>().await.unwrap();
+    app.shutdown().await;
+}
