@@ -124,6 +124,11 @@ pub use status::Status;
 
 pub use hassette_macros::{resource, service};
 
+/// The README's examples, compiled as doctests so they cannot drift from the API.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 /// The names most programs need: `use hassette_runtime::prelude::*;`.
 pub mod prelude {
     pub use crate::{
