@@ -78,6 +78,22 @@ pub(crate) struct AppInner {
     pub(crate) stuck: AtomicBool,
 }
 
+/// One service as [`Hassette::snapshot`] saw it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServiceSnapshot {
+    /// The service's name.
+    pub name: Arc<str>,
+    /// Its status.
+    pub status: Status,
+    /// Whether it is Running and ready.
+    pub ready: bool,
+    /// How many times it has been restarted.
+    pub restarts: u64,
+    /// The last error that came with a status change, if any.
+    pub last_error: Option<crate::SharedError>,
+}
+
 impl std::fmt::Debug for Hassette {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hassette")
@@ -104,6 +120,10 @@ impl Hassette {
     /// ```
     pub fn builder() -> Builder {
         Builder::new()
+    }
+
+    pub(crate) fn from_inner(inner: Arc<AppInner>) -> Self {
+        Hassette { inner }
     }
 
     pub(crate) fn from_parts(parts: AppParts) -> Self {
@@ -278,6 +298,61 @@ impl Hassette {
             .iter()
             .map(|u| (u.name.clone(), u.status()))
             .collect()
+    }
+
+    /// A point-in-time view of every service, in registration order: what a health or
+    /// status endpoint shows.
+    ///
+    /// ```
+    /// # let app = hassette_runtime::Hassette::builder().build().unwrap();
+    /// for s in app.snapshot() {
+    ///     println!("{} {} restarts={}", s.name, s.status, s.restarts);
+    /// }
+    /// ```
+    #[must_use]
+    pub fn snapshot(&self) -> Vec<ServiceSnapshot> {
+        self.inner
+            .registry
+            .units
+            .iter()
+            .map(|u| {
+                let state = *u.state.borrow();
+                ServiceSnapshot {
+                    name: u.name.clone(),
+                    status: state.status,
+                    ready: state.is_up(),
+                    restarts: u.restarts.load(Ordering::Relaxed),
+                    last_error: u.last_error(),
+                }
+            })
+            .collect()
+    }
+
+    /// Whether the shutdown has begun (a signal, a crash, or a call of `shutdown`).
+    ///
+    /// ```
+    /// # let app = hassette_runtime::Hassette::builder().build().unwrap();
+    /// assert!(!app.is_shutting_down());
+    /// ```
+    #[must_use]
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.stopping.is_cancelled()
+    }
+
+    /// Completes when the shutdown begins.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    ///
+    /// ```no_run
+    /// # async fn f(app: hassette_runtime::Hassette) {
+    /// app.shutdown_begun().await;
+    /// println!("stopping");
+    /// # }
+    /// ```
+    pub fn shutdown_begun(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
+        self.inner.stopping.cancelled()
     }
 
     /// Waits until `T` is Running and ready; an error when it never will be (crashed,

@@ -105,6 +105,18 @@ impl ServiceContext {
         self.run.unit.state.borrow().is_up()
     }
 
+    /// The application this service runs in: its statuses, events and snapshot.
+    ///
+    /// ```
+    /// # fn f(ctx: &hassette_runtime::ServiceContext) {
+    /// let running = ctx.app().snapshot().iter().filter(|s| s.ready).count();
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn app(&self) -> crate::Hassette {
+        crate::Hassette::from_inner(self.run.app.clone())
+    }
+
     /// Completes when the runtime stops this run (shutdown, restart).
     ///
     /// # Cancel safety

@@ -109,7 +109,7 @@ mod supervisor;
 pub mod testing;
 mod unit;
 
-pub use app::Hassette;
+pub use app::{Hassette, ServiceSnapshot};
 pub use builder::Builder;
 pub use context::ServiceContext;
 pub use error::{

@@ -79,6 +79,9 @@ impl<K: Kind> Driver<K> {
             return Step::Rest;
         }
         self.report.restarts += 1;
+        self.unit
+            .restarts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let result = self.initialize().await;
         self.after_initialize(&result)
     }

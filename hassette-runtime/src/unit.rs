@@ -1,7 +1,8 @@
 //! The per-service state every part of the runtime shares: name, status, readiness.
 
 use std::any::{Any, TypeId};
-use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
@@ -48,6 +49,9 @@ pub(crate) struct Unit {
     /// so restart requests that arrive during a restart collapse into one.
     pub(crate) restart: Notify,
     events: Arc<EventBus>,
+    /// Restarts so far and the last error, for `Hassette::snapshot` (health endpoints).
+    pub(crate) restarts: AtomicU64,
+    last_error: Mutex<Option<SharedError>>,
     /// The service value itself, for `ServiceContext::service`.
     pub(crate) handle: Arc<dyn Any + Send + Sync>,
 }
@@ -95,6 +99,8 @@ impl Unit {
             stop,
             restart: Notify::new(),
             events,
+            restarts: AtomicU64::new(0),
+            last_error: Mutex::new(None),
             handle: init.handle,
         }
     }
@@ -181,7 +187,18 @@ impl Unit {
         }
     }
 
+    /// The last error that came with a status change.
+    pub(crate) fn last_error(&self) -> Option<SharedError> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     fn publish(&self, from: Status, to: Status, error: Option<SharedError>) {
+        if let Some(error) = &error {
+            *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error.clone());
+        }
         if !from.can_transition_to(to) {
             tracing::error!(%from, %to, "invalid status transition; this is a bug in hassette, please report it");
             debug_assert!(

@@ -79,3 +79,32 @@ async fn events_carry_the_time_and_the_error() {
     );
     app.shutdown().await;
 }
+
+profile!(Once, RestartType::Permanent, { backoff_base: secs(1) });
+
+#[tokio::test(start_paused = true)]
+async fn the_snapshot_shows_status_readiness_restarts_and_the_last_error() {
+    let log = Log::default();
+    let app = Hassette::builder()
+        .service(Probe::<Once>::new("p", &log).then("serve", [Act::Err]))
+        .build()
+        .unwrap();
+    assert!(!app.is_shutting_down());
+    app.start().await.unwrap();
+    settle().await;
+    let failed = &app.snapshot()[0];
+    assert_eq!(
+        (failed.status, failed.ready, failed.restarts),
+        (Status::Failed, false, 0)
+    );
+    tokio::time::sleep(secs(2)).await;
+    let snapshot = app.snapshot();
+    let s = &snapshot[0];
+    assert_eq!(&*s.name, "Probe<Once>");
+    assert_eq!((s.status, s.ready, s.restarts), (Status::Running, true, 1));
+    assert_eq!(s.last_error.as_ref().unwrap().to_string(), "serve failed");
+    let stopper = app.clone();
+    let (report, ()) = tokio::join!(stopper.shutdown(), app.shutdown_begun());
+    assert!(app.is_shutting_down());
+    assert!(report.is_success());
+}
