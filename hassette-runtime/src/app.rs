@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::EventBus;
+use crate::group::Group;
 use crate::readiness::WaitGraph;
 use crate::registry::Registry;
 use crate::unit::Unit;
@@ -76,6 +77,7 @@ pub(crate) struct AppInner {
     /// A serve was aborted but never reached an `.await`: its thread is lost, and a tokio
     /// runtime being dropped would wait for it forever.
     pub(crate) stuck: AtomicBool,
+    pub(crate) groups: Vec<Group>,
 }
 
 /// One service as [`Hassette::snapshot`] saw it.
@@ -109,6 +111,7 @@ pub(crate) struct AppParts {
     pub(crate) waves: Vec<Vec<usize>>,
     pub(crate) events: Arc<EventBus>,
     pub(crate) shutdown_deadline: Option<Duration>,
+    pub(crate) groups: Vec<Group>,
 }
 
 impl Hassette {
@@ -142,6 +145,7 @@ impl Hassette {
                 report: OnceCell::new(),
                 reason: Mutex::new(None),
                 stuck: AtomicBool::new(false),
+                groups: parts.groups,
             }),
         }
     }
@@ -437,6 +441,9 @@ impl AppInner {
                     )),
                     None => Ok(()),
                 };
+            }
+            for gid in 0..self.groups.len() {
+                tokio::spawn(crate::group::coordinate(self.clone(), gid));
             }
             self.registry
                 .units

@@ -11,6 +11,7 @@ use tracing::Instrument;
 
 use crate::app::{AppInner, AppParts, Launch};
 use crate::events::EventBus;
+use crate::group::{Group, GroupBuilder, GroupDef, Member, Strategy};
 use crate::lifecycle::{AsResource, AsService, Driver, Kind};
 use crate::registry::{Registry, TypeSlot};
 use crate::unit::{Unit, UnitInit};
@@ -47,6 +48,9 @@ pub struct Builder {
     pending: Vec<Pending>,
     event_capacity: usize,
     shutdown_deadline: Option<Duration>,
+    groups: Vec<GroupDef>,
+    /// The group that `service`/`resource` calls add to, inside [`Builder::group`].
+    current_group: Option<usize>,
 }
 
 struct Pending {
@@ -56,6 +60,7 @@ struct Pending {
     depends_on: &'static [Dependency],
     /// Registered with `service_named`: found by name, not by type.
     named: bool,
+    group: Option<usize>,
 }
 
 impl std::fmt::Debug for Builder {
@@ -64,6 +69,7 @@ impl std::fmt::Debug for Builder {
             .field("services", &self.pending.len())
             .field("event_capacity", &self.event_capacity)
             .field("shutdown_deadline", &self.shutdown_deadline)
+            .field("groups", &self.groups.len())
             .finish()
     }
 }
@@ -86,6 +92,8 @@ impl Builder {
             pending: Vec::new(),
             event_capacity: 1024,
             shutdown_deadline: None,
+            groups: Vec::new(),
+            current_group: None,
         }
     }
 
@@ -201,14 +209,74 @@ impl Builder {
                 type_name: std::any::type_name::<K::T>(),
                 restart_type,
                 dependencies: Box::default(),
+                group: None,
                 stable_after: K::SPEC.stable_after,
                 handle: Arc::new(value),
             },
             launch: launch::<K>,
             depends_on: K::T::DEPENDS_ON,
             named,
+            group: self.current_group,
         });
+        if let Some(gid) = self.current_group {
+            self.groups[gid]
+                .members
+                .push(Member::Unit(self.pending.len() - 1));
+        }
         self
+    }
+
+    /// Registers a supervision group: the services added inside `members` are restarted
+    /// together according to `strategy`, within the group's own budget (see
+    /// [`GroupBuilder::budget`]). Services restarted because of a sibling go through their
+    /// whole stop (in reverse registration order) and initialize (in order). A group whose
+    /// budget runs out escalates to its parent group, which treats it as one failed
+    /// member; at the top, the app shuts down with a non-zero exit code. Groups nest.
+    ///
+    /// A member's own restart policy still decides whether and after what backoff it is
+    /// restarted; the group decides what else restarts with it. An operator's
+    /// [`Hassette::restart`] restarts only the one service.
+    ///
+    /// ```
+    /// use hassette_runtime::prelude::*;
+    /// use hassette_runtime::Strategy;
+    /// # struct Source; struct Sink;
+    /// # #[service(restart = "permanent")]
+    /// # impl Source { async fn serve(&self, ctx: &ServiceContext) { ctx.cancelled().await } }
+    /// # #[service(restart = "permanent")]
+    /// # impl Sink { async fn serve(&self, ctx: &ServiceContext) { ctx.cancelled().await } }
+    ///
+    /// let app = Hassette::builder()
+    ///     .group("pipeline", Strategy::OneForAll, |g| g.service(Source).service(Sink))
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn group(
+        mut self,
+        name: impl Into<Arc<str>>,
+        strategy: Strategy,
+        members: impl FnOnce(GroupBuilder) -> GroupBuilder,
+    ) -> Self {
+        let gid = self.groups.len();
+        self.groups.push(GroupDef {
+            name: name.into(),
+            strategy,
+            parent: self.current_group,
+            members: Vec::new(),
+            intensity: 5,
+            period: Duration::from_secs(5 * 60),
+        });
+        if let Some(parent) = self.current_group {
+            self.groups[parent].members.push(Member::Group(gid));
+        }
+        let outer = self.current_group.replace(gid);
+        let mut builder = members(GroupBuilder { builder: self, gid }).builder;
+        builder.current_group = outer;
+        builder
+    }
+
+    pub(crate) fn group_def(&mut self, gid: usize) -> &mut GroupDef {
+        &mut self.groups[gid]
     }
 
     /// Checks the registrations and builds the app.
@@ -299,6 +367,7 @@ impl Builder {
         for (id, ((pending, dependencies), stop)) in units.enumerate() {
             let init = UnitInit {
                 dependencies,
+                group: pending.group,
                 ..pending.init
             };
             registry
@@ -312,6 +381,7 @@ impl Builder {
             waves,
             events,
             shutdown_deadline: self.shutdown_deadline,
+            groups: Group::from_defs(&self.groups),
         }))
     }
 }

@@ -94,6 +94,7 @@ mod builder;
 mod context;
 mod error;
 mod events;
+mod group;
 mod lifecycle;
 mod policy;
 mod readiness;
@@ -117,6 +118,7 @@ pub use error::{
     StartFailure, TimedOut, WaitError,
 };
 pub use events::StatusEvent;
+pub use group::{GroupBuilder, Strategy};
 pub use report::{KEPT_ERRORS, ReportedError, ServiceReport, ShutdownReport};
 pub use service::{Hooks, Resource, Service};
 pub use spec::{Dependency, ReadyMode, ResourceSpec, RestartSpec, RestartType, UnknownRestartType};

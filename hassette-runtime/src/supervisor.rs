@@ -9,8 +9,10 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, sleep_until};
 
+use crate::group::GroupEvent;
 use crate::lifecycle::{Driver, Kind, serve_outcome};
 use crate::policy::{Policy, Verdict};
+use crate::unit::Unit;
 use crate::{
     BoxError, ReadyMode, RestartType, ServiceReport, SharedError, StartError, StartFailure, Status,
     TimedOut,
@@ -28,6 +30,10 @@ enum Step {
     Restart,
     /// The app's shutdown reached this service.
     Stop,
+    /// The group asked this service to stop for a group restart.
+    Hold,
+    /// Stopped for the group: wait until it says to initialize again.
+    Held,
 }
 
 /// Drives one service for the lifetime of the app and returns its report.
@@ -53,6 +59,8 @@ pub(crate) async fn supervise<K: Kind>(
                 .await
             }
             Step::Rest => Box::pin(driver.rest(&mut policy)).await,
+            Step::Hold => Box::pin(driver.hold()).await,
+            Step::Held => Box::pin(driver.held()).await,
             Step::Restart => Box::pin(driver.restart()).await,
             Step::Stop => break,
         };
@@ -112,6 +120,7 @@ impl<K: Kind> Driver<K> {
                 biased;
                 () = self.unit.stop.cancelled() => Step::Stop,
                 () = self.unit.restart.notified(), if !self.app.stopping.is_cancelled() => Step::Restart,
+                () = group_hold(&self.unit) => Step::Hold,
                 result = serve_ended(&mut serve) => {
                     serve = None;
                     self.on_serve_end(serve_outcome(result))
@@ -141,6 +150,7 @@ impl<K: Kind> Driver<K> {
                 biased;
                 () = self.unit.stop.cancelled() => return Some(Step::Stop),
                 () = self.unit.restart.notified(), if !self.app.stopping.is_cancelled() => return Some(Step::Restart),
+                () = group_hold(&self.unit) => return Some(Step::Hold),
                 result = serve_ended(serve) => {
                     *serve = None;
                     return Some(self.on_serve_end(serve_outcome(result)));
@@ -223,7 +233,17 @@ impl<K: Kind> Driver<K> {
         match verdict {
             Verdict::RestartAfter(delay) => {
                 tracing::info!(?delay, "restarting after backoff");
-                self.wait_then_restart(delay).await
+                match (self.wait_then_restart(delay).await, &self.unit.link) {
+                    // In a group, the group restarts it (with whatever else its strategy says).
+                    (Step::Restart, Some(link)) => {
+                        link.set_waiting(true);
+                        let _ = self.app.groups[link.group]
+                            .tx
+                            .send(GroupEvent::Unit(self.unit.id));
+                        Step::Held
+                    }
+                    (step, _) => step,
+                }
             }
             Verdict::Exhausted => self.exhaust(error, restart_type, policy).await,
         }
@@ -275,6 +295,7 @@ impl<K: Kind> Driver<K> {
             () = self.unit.stop.cancelled() => Step::Stop,
             () = self.app.stopping.cancelled() => Step::Rest,
             () = self.unit.restart.notified() => Step::Restart,
+            () = group_hold(&self.unit) => Step::Hold,
             () = sleep(delay) => Step::Restart,
         }
     }
@@ -300,6 +321,37 @@ impl<K: Kind> Driver<K> {
             .request_shutdown(format!("service `{}` crashed", self.unit.name));
     }
 
+    /// The group restarts this service: stop it (Stopping → Stopped), then wait.
+    async fn hold(&mut self) -> Step {
+        self.stop_run(true).await;
+        if let Some(link) = &self.unit.link {
+            link.set_waiting(true);
+            link.acked.notify_one();
+        }
+        Step::Held
+    }
+
+    /// Stopped for the group, until it says to initialize again (in registration order).
+    async fn held(&mut self) -> Step {
+        let unit = self.unit.clone();
+        let Some(link) = &unit.link else {
+            return Step::Rest;
+        };
+        tokio::select! {
+            biased;
+            () = unit.stop.cancelled() => Step::Stop,
+            () = link.resume.notified() => {
+                link.set_waiting(false);
+                self.report.restarts += 1;
+                self.unit.restarts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let result = self.initialize().await;
+                let step = self.after_initialize(&result);
+                link.acked.notify_one();
+                step
+            }
+        }
+    }
+
     /// The app's shutdown reached this service: stop the active run, or settle the status.
     async fn finish(mut self) -> ServiceReport {
         let began = Instant::now();
@@ -313,6 +365,15 @@ impl<K: Kind> Driver<K> {
         self.report.stop_took = began.elapsed();
         self.report.status = self.unit.status();
         self.report
+    }
+}
+
+/// Completes when the unit's group asks it to stop for a group restart; never, outside a
+/// group.
+async fn group_hold(unit: &Unit) {
+    match &unit.link {
+        Some(link) => link.hold.notified().await,
+        None => pending().await,
     }
 }
 

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::EventBus;
+use crate::group::GroupLink;
 use crate::{RestartType, SharedError, Status, StatusEvent};
 
 /// What a unit's watch channel holds.
@@ -41,6 +42,8 @@ pub(crate) struct Unit {
     pub(crate) restart_type: Option<RestartType>,
     /// The ids of the units it depends on, resolved by `build`.
     pub(crate) dependencies: Box<[usize]>,
+    /// Its supervision group, if it has one.
+    pub(crate) link: Option<Box<GroupLink>>,
     stable_after: Duration,
     pub(crate) state: watch::Sender<State>,
     /// Cancelled when the app's shutdown reaches this unit's wave (shared by the wave).
@@ -71,6 +74,7 @@ pub(crate) struct UnitInit {
     pub(crate) type_name: &'static str,
     pub(crate) restart_type: Option<RestartType>,
     pub(crate) dependencies: Box<[usize]>,
+    pub(crate) group: Option<usize>,
     pub(crate) stable_after: Duration,
     pub(crate) handle: Arc<dyn Any + Send + Sync>,
 }
@@ -94,6 +98,7 @@ impl Unit {
             name: init.name,
             restart_type: init.restart_type,
             dependencies: init.dependencies,
+            link: init.group.map(|gid| Box::new(GroupLink::new(gid))),
             stable_after: init.stable_after,
             state,
             stop,

@@ -1,0 +1,308 @@
+//! Supervision groups: Erlang/OTP restart strategies over several services, each group
+//! with its own restart budget, escalating to its parent when the budget runs out.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
+
+use crate::app::AppInner;
+use crate::{Builder, Resource, Service, Status};
+
+/// What a group restarts when one of its members fails, as in Erlang/OTP.
+///
+/// ```
+/// use hassette_runtime::Strategy;
+/// assert_ne!(Strategy::OneForAll, Strategy::RestForOne);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Strategy {
+    /// Only the failed member (its own restart policy applies).
+    OneForOne,
+    /// Every member: stopped in reverse registration order, started in order.
+    OneForAll,
+    /// The failed member and every member registered after it.
+    RestForOne,
+}
+
+/// A member of a group, in registration order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Member {
+    Unit(usize),
+    Group(usize),
+}
+
+/// A group as the builder records it.
+#[derive(Debug)]
+pub(crate) struct GroupDef {
+    pub(crate) name: Arc<str>,
+    pub(crate) strategy: Strategy,
+    pub(crate) parent: Option<usize>,
+    pub(crate) members: Vec<Member>,
+    pub(crate) intensity: u32,
+    pub(crate) period: Duration,
+}
+
+/// Registers the members of one group; see [`Builder::group`].
+///
+/// ```
+/// use hassette_runtime::prelude::*;
+/// use hassette_runtime::Strategy;
+/// use std::time::Duration;
+/// # struct Reader; struct Writer;
+/// # #[service(restart = "permanent")]
+/// # impl Reader { async fn serve(&self, ctx: &ServiceContext) { ctx.cancelled().await } }
+/// # #[service(restart = "permanent")]
+/// # impl Writer { async fn serve(&self, ctx: &ServiceContext) { ctx.cancelled().await } }
+///
+/// let app = Hassette::builder()
+///     .group("pipeline", Strategy::RestForOne, |g| {
+///         g.budget(3, Duration::from_secs(60)).service(Reader).service(Writer)
+///     })
+///     .build()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "a group builder does nothing until it is returned to the builder"]
+#[derive(Debug)]
+pub struct GroupBuilder {
+    pub(crate) builder: Builder,
+    pub(crate) gid: usize,
+}
+
+impl GroupBuilder {
+    /// Adds the one instance of `T` to this group.
+    pub fn service<T: Service>(mut self, service: T) -> Self {
+        self.builder = self.builder.service(service);
+        self
+    }
+
+    /// Adds a named instance of `T` to this group.
+    pub fn service_named<T: Service>(mut self, name: impl Into<Arc<str>>, service: T) -> Self {
+        self.builder = self.builder.service_named(name, service);
+        self
+    }
+
+    /// Adds a resource to this group.
+    pub fn resource<T: Resource>(mut self, resource: T) -> Self {
+        self.builder = self.builder.resource(resource);
+        self
+    }
+
+    /// Adds a nested group, a member of this one.
+    pub fn group(
+        mut self,
+        name: impl Into<Arc<str>>,
+        strategy: Strategy,
+        members: impl FnOnce(GroupBuilder) -> GroupBuilder,
+    ) -> Self {
+        self.builder = self.builder.group(name, strategy, members);
+        self
+    }
+
+    /// The group's own budget: at most `intensity` group restarts within any `period`
+    /// (default 5 within 5 minutes); the failure that would need one more escalates.
+    pub fn budget(mut self, intensity: u32, period: Duration) -> Self {
+        let def = self.builder.group_def(self.gid);
+        def.intensity = intensity.max(1);
+        def.period = period;
+        self
+    }
+}
+
+/// What a grouped unit shares with its group's coordinator.
+#[derive(Debug, Default)]
+pub(crate) struct GroupLink {
+    pub(crate) group: usize,
+    /// The coordinator asks the unit to stop and wait.
+    pub(crate) hold: Notify,
+    /// The coordinator lets a waiting unit initialize again.
+    pub(crate) resume: Notify,
+    /// The unit's answer to `hold` (stopped) and to `resume` (initialized).
+    pub(crate) acked: Notify,
+    /// Stopped and waiting for `resume`.
+    pub(crate) waiting: AtomicBool,
+}
+
+impl GroupLink {
+    pub(crate) fn new(group: usize) -> Self {
+        GroupLink {
+            group,
+            ..GroupLink::default()
+        }
+    }
+
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.waiting.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_waiting(&self, waiting: bool) {
+        self.waiting.store(waiting, Ordering::Release);
+    }
+}
+
+/// What a coordinator hears.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum GroupEvent {
+    /// This unit failed, its own policy wants a restart, and it waits for the group.
+    Unit(usize),
+    /// This child group used up its budget.
+    Child(usize),
+}
+
+/// A group at run time.
+#[derive(Debug)]
+pub(crate) struct Group {
+    pub(crate) name: Arc<str>,
+    pub(crate) strategy: Strategy,
+    pub(crate) parent: Option<usize>,
+    /// Every unit of the group and its nested groups, in registration order.
+    pub(crate) units: Vec<usize>,
+    pub(crate) intensity: u32,
+    pub(crate) period: Duration,
+    pub(crate) tx: mpsc::UnboundedSender<GroupEvent>,
+    pub(crate) rx: std::sync::Mutex<Option<mpsc::UnboundedReceiver<GroupEvent>>>,
+}
+
+impl Group {
+    pub(crate) fn from_defs(defs: &[GroupDef]) -> Vec<Group> {
+        fn flatten(defs: &[GroupDef], gid: usize, out: &mut Vec<usize>) {
+            for member in &defs[gid].members {
+                match *member {
+                    Member::Unit(id) => out.push(id),
+                    Member::Group(child) => flatten(defs, child, out),
+                }
+            }
+        }
+        (0..defs.len())
+            .map(|gid| {
+                let mut units = Vec::new();
+                flatten(defs, gid, &mut units);
+                let (tx, rx) = mpsc::unbounded_channel();
+                let def = &defs[gid];
+                Group {
+                    name: def.name.clone(),
+                    strategy: def.strategy,
+                    parent: def.parent,
+                    units,
+                    intensity: def.intensity,
+                    period: def.period,
+                    tx,
+                    rx: std::sync::Mutex::new(Some(rx)),
+                }
+            })
+            .collect()
+    }
+}
+
+/// One group's coordinator: applies the strategy to each failure it hears of, within the
+/// group's budget, and escalates when the budget runs out.
+pub(crate) async fn coordinate(app: Arc<AppInner>, gid: usize) {
+    let group = &app.groups[gid];
+    let Some(mut rx) = group.rx.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+        return;
+    };
+    let mut window: VecDeque<Instant> = VecDeque::new();
+    loop {
+        let event = tokio::select! {
+            biased;
+            () = app.stopping.cancelled() => return,
+            event = rx.recv() => match event { Some(event) => event, None => return },
+        };
+        let failed: Vec<usize> = match event {
+            GroupEvent::Unit(id) => vec![id],
+            GroupEvent::Child(child) => app.groups[child].units.clone(),
+        };
+        let now = Instant::now();
+        while window
+            .front()
+            .is_some_and(|&t| now.saturating_duration_since(t) >= group.period)
+        {
+            window.pop_front();
+        }
+        if window.len() >= group.intensity as usize {
+            escalate(&app, gid, &failed);
+            continue;
+        }
+        window.push_back(now);
+        let first = failed
+            .first()
+            .and_then(|f| group.units.iter().position(|u| u == f))
+            .unwrap_or(0);
+        let affected: Vec<usize> = match group.strategy {
+            Strategy::OneForOne => failed,
+            Strategy::OneForAll => group.units.clone(),
+            Strategy::RestForOne => group.units[first..].to_vec(),
+        };
+        tracing::info!(group = %group.name, strategy = ?group.strategy, services = affected.len(), "group restart");
+        // Stop in reverse order, start in order: dependants before what they rely on.
+        for &id in affected.iter().rev() {
+            let unit = &app.registry.units[id];
+            let Some(link) = &unit.link else { continue };
+            if !link.is_waiting() && !unit.status().is_terminal() {
+                link.hold.notify_one();
+                if !acknowledged(&app, link).await {
+                    return;
+                }
+            }
+        }
+        for &id in &affected {
+            let Some(link) = &app.registry.units[id].link else {
+                continue;
+            };
+            if link.is_waiting() {
+                link.resume.notify_one();
+                if !acknowledged(&app, link).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Waits for a unit's answer; false when the app shuts down first.
+async fn acknowledged(app: &AppInner, link: &GroupLink) -> bool {
+    tokio::select! {
+        biased;
+        () = app.stopping.cancelled() => false,
+        () = link.acked.notified() => true,
+    }
+}
+
+/// The group's budget ran out: its parent handles the whole group as one failed member;
+/// at the top, the failed services crash and the app shuts down.
+fn escalate(app: &Arc<AppInner>, gid: usize, failed: &[usize]) {
+    let group = &app.groups[gid];
+    tracing::warn!(group = %group.name, "group restart budget exhausted; escalating");
+    match group.parent {
+        Some(parent) => {
+            let _ = app.groups[parent].tx.send(GroupEvent::Child(gid));
+        }
+        None => {
+            let error: crate::SharedError = Arc::new(GroupExhausted {
+                group: group.name.clone(),
+            });
+            for &id in failed {
+                let unit = &app.registry.units[id];
+                unit.transition(
+                    |from| from == Status::Failed,
+                    Status::Crashed,
+                    Some(error.clone()),
+                );
+            }
+            app.request_shutdown(format!(
+                "group `{}` exhausted its restart budget",
+                group.name
+            ));
+        }
+    }
+}
+
+/// The error of services crashed because their top-level group ran out of restarts.
+#[derive(Debug, thiserror::Error)]
+#[error("group `{group}` exhausted its restart budget")]
+pub(crate) struct GroupExhausted {
+    group: Arc<str>,
+}
