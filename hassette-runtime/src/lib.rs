@@ -106,6 +106,8 @@ mod signal;
 mod spec;
 mod status;
 mod supervisor;
+#[cfg(feature = "systemd")]
+pub mod systemd;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod unit;
