@@ -95,6 +95,8 @@ mod context;
 mod error;
 mod events;
 mod group;
+#[cfg(feature = "health")]
+pub mod health;
 mod lifecycle;
 mod policy;
 mod readiness;

@@ -1,0 +1,290 @@
+//! Feature `health`: the HTTP endpoint, probed with a real HTTP/1.1 client over TCP on
+//! 127.0.0.1 while a real (not paused) runtime runs the app.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use hassette_runtime::health::{HealthHandle, HealthServer};
+use hassette_runtime::prelude::*;
+use serde_json::Value;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// One response, as the client read it off the wire.
+#[derive(Debug)]
+struct Reply {
+    code: u16,
+    headers: String,
+    body: String,
+}
+
+/// `METHOD path` with `Connection: close`, on a blocking thread.
+async fn request(
+    addr: SocketAddr,
+    method: &'static str,
+    path: &'static str,
+) -> std::io::Result<Reply> {
+    tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
+        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw)?;
+        let (head, body) = raw.split_once("\r\n\r\n").expect("a complete response");
+        let (status_line, headers) = head.split_once("\r\n").unwrap_or((head, ""));
+        let code = status_line
+            .strip_prefix("HTTP/1.1 ")
+            .and_then(|rest| rest.get(..3))
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("not an HTTP/1.1 status line: {status_line:?}"));
+        Ok(Reply {
+            code,
+            headers: headers.to_ascii_lowercase(),
+            body: body.to_owned(),
+        })
+    })
+    .await
+    .unwrap()
+}
+
+async fn get(addr: SocketAddr, path: &'static str) -> Reply {
+    request(addr, "GET", path).await.unwrap()
+}
+
+/// Polls `GET path` until `done` holds, for at most a second.
+async fn get_until(addr: SocketAddr, path: &'static str, done: impl Fn(&Reply) -> bool) -> Reply {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let reply = get(addr, path).await;
+        if done(&reply) {
+            return reply;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gave up waiting on {path}: {reply:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn health_server() -> (HealthServer, HealthHandle) {
+    let server = HealthServer::new(([127, 0, 0, 1], 0));
+    let handle = server.handle();
+    (server, handle)
+}
+
+/// Ready only once the test opens the gate.
+struct Gate {
+    open: Arc<Notify>,
+}
+
+#[service(restart = "permanent", ready = "manual")]
+impl Gate {
+    async fn serve(&self, ctx: &ServiceContext) {
+        tokio::select! {
+            _ = ctx.cancelled() => return,
+            () = self.open.notified() => ctx.mark_ready(),
+        }
+        ctx.cancelled().await;
+    }
+}
+
+/// Fails its first run with an error that needs escaping in JSON, then runs fine.
+struct Flaky {
+    runs: AtomicU32,
+}
+
+#[service(restart = "permanent", backoff(base = "50ms"))]
+impl Flaky {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        if self.runs.fetch_add(1, Ordering::Relaxed) == 0 {
+            return Err("disk \"sda\" on fire\nat C:\\data".into());
+        }
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_follow_readiness_restarts_and_shutdown() {
+    let (server, handle) = health_server();
+    let open = Arc::new(Notify::new());
+    let app = Hassette::builder()
+        .resource(server)
+        .service(Gate { open: open.clone() })
+        .service(Flaky {
+            runs: AtomicU32::new(0),
+        })
+        .build()
+        .unwrap();
+    assert_eq!(handle.local_addr(), None, "no socket before start");
+    app.start().await.unwrap();
+    let addr = handle.local_addr().expect("bound once started");
+    assert!(addr.ip().is_loopback() && addr.port() != 0);
+
+    // Alive from the start.
+    let live = get(addr, "/livez").await;
+    assert_eq!((live.code, live.body.as_str()), (200, "ok\n"));
+    assert!(live.headers.contains("content-type: text/plain"));
+
+    // Not ready while Gate has not called mark_ready; the body says who holds it back.
+    let not_ready = get(addr, "/readyz").await;
+    assert_eq!(not_ready.code, 503, "{not_ready:?}");
+    assert!(
+        not_ready.body.contains("Gate (running, not ready)"),
+        "{not_ready:?}"
+    );
+    assert!(
+        !not_ready.body.contains("health"),
+        "the server does not wait for itself"
+    );
+
+    // Flaky failed once and was restarted after 50ms: /status shows it.
+    let status = get_until(addr, "/status", |r| {
+        r.body
+            .contains("\"name\":\"Flaky\",\"status\":\"running\",\"ready\":true,\"restarts\":1")
+    })
+    .await;
+    assert_eq!(status.code, 200);
+    assert!(status.headers.contains("content-type: application/json"));
+    let json: Value = serde_json::from_str(&status.body).expect("valid JSON");
+    assert_eq!(json["live"], true);
+    assert_eq!(json["ready"], false);
+    assert_eq!(json["shutting_down"], false);
+    let services = json["services"].as_array().unwrap();
+    let names: Vec<_> = services
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["health", "Gate", "Flaky"], "registration order");
+    assert_eq!(
+        services[0],
+        serde_json::json!({"name": "health", "status": "running", "ready": true, "restarts": 0, "last_error": null})
+    );
+    assert_eq!(
+        services[1],
+        serde_json::json!({"name": "Gate", "status": "running", "ready": false, "restarts": 0, "last_error": null})
+    );
+    assert_eq!(services[2]["restarts"], 1);
+    assert_eq!(services[2]["ready"], true);
+    let error = services[2]["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("disk \"sda\" on fire\nat C:\\data"),
+        "{error:?}"
+    );
+
+    // Ready once Gate is.
+    open.notify_one();
+    let ready = get_until(addr, "/readyz", |r| r.code == 200).await;
+    assert_eq!(ready.body, "ready\n");
+    let json: Value = serde_json::from_str(&get(addr, "/status").await.body).unwrap();
+    assert_eq!(json["ready"], true);
+
+    // Anything else: 404, and 405 for another method on a known path; HEAD has no body.
+    let missing = get(addr, "/healthz").await;
+    assert_eq!((missing.code, missing.body.as_str()), (404, "not found\n"));
+    let post = request(addr, "POST", "/status").await.unwrap();
+    assert_eq!(post.code, 405);
+    assert!(post.headers.contains("allow: get, head"), "{post:?}");
+    let head = request(addr, "HEAD", "/livez").await.unwrap();
+    assert_eq!((head.code, head.body.as_str()), (200, ""));
+
+    // A shutdown closes the socket: nothing listens there any more.
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(handle.local_addr(), None);
+    let refused = request(addr, "GET", "/livez").await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::ConnectionRefused, "{refused:?}");
+}
+
+/// Crashes when told to.
+struct Bomb {
+    fuse: Arc<Notify>,
+}
+
+#[service(restart = "permanent")]
+impl Bomb {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        tokio::select! {
+            _ = ctx.cancelled() => Ok(()),
+            () = self.fuse.notified() => Err(Fatal::new("the fuse burnt").into()),
+        }
+    }
+}
+
+/// Depends on the health server, so it stops before it, and takes its time doing so: the
+/// endpoint can be probed while the app shuts down.
+struct Drainer;
+
+#[service(restart = "permanent", depends_on(HealthServer))]
+impl Drainer {
+    async fn serve(&self, ctx: &ServiceContext) {
+        ctx.cancelled().await;
+    }
+    async fn before_shutdown(&self) {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_fails_liveness_while_the_app_shuts_down() {
+    let (server, handle) = health_server();
+    let fuse = Arc::new(Notify::new());
+    let app = Hassette::builder()
+        .resource(server)
+        .service(Bomb { fuse: fuse.clone() })
+        .service(Drainer)
+        .build()
+        .unwrap();
+    app.start().await.unwrap();
+    app.wait_ready::<Drainer>().await.unwrap();
+    let addr = handle.local_addr().unwrap();
+    assert_eq!(get(addr, "/readyz").await.code, 200);
+
+    fuse.notify_one();
+    let live = get_until(addr, "/livez", |r| r.code == 503).await;
+    assert!(live.body.starts_with("not live:"), "{live:?}");
+    let live = get_until(addr, "/livez", |r| r.body.contains("crashed: Bomb")).await;
+    assert!(live.body.contains("shutting down"), "{live:?}");
+    let ready = get(addr, "/readyz").await;
+    assert_eq!(ready.code, 503);
+    assert!(ready.body.contains("shutting down"), "{ready:?}");
+    let json: Value = serde_json::from_str(&get(addr, "/status").await.body).unwrap();
+    assert_eq!(json["live"], false);
+    assert_eq!(json["shutting_down"], true);
+    assert_eq!(json["services"][1]["status"], "crashed");
+    assert!(
+        json["services"][1]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("the fuse burnt")
+    );
+
+    let report = app.shutdown().await;
+    assert!(!report.is_success());
+    let refused = request(addr, "GET", "/status").await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::ConnectionRefused, "{refused:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_port_fails_the_start_naming_the_resource() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let app = Hassette::builder()
+        .resource(HealthServer::new(addr))
+        .build()
+        .unwrap();
+    let error = app.start().await.unwrap_err().to_string();
+    assert!(error.contains("health"), "{error}");
+    assert!(
+        error.contains(&format!("cannot listen on {addr}")),
+        "{error}"
+    );
+    app.shutdown().await;
+}
