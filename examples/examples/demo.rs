@@ -5,11 +5,16 @@
 //! ```text
 //! cargo run --example demo                 # until Ctrl-C (20s when not on a terminal)
 //! cargo run --example demo -- --duration 8 # stop by itself after 8 seconds
+//! HASSETTE_HEALTH_PORT=8080 cargo run --example demo   # then: curl localhost:8080/status
 //! ```
+//!
+//! It also serves `/livez`, `/readyz` and `/status` on 127.0.0.1 (a free port unless
+//! `HASSETTE_HEALTH_PORT` says otherwise), and talks to systemd when run under it.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use hassette_runtime::health::HealthServer;
 use hassette_runtime::prelude::*;
 use tokio::time::{Instant, sleep};
 
@@ -102,7 +107,14 @@ async fn main() -> Result<std::process::ExitCode, BoxError> {
     hassette_examples::init_logging();
     let duration = hassette_examples::duration_arg(Duration::from_secs(20))?;
 
+    let port = std::env::var("HASSETTE_HEALTH_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    let health = HealthServer::new(([127, 0, 0, 1], port));
+    let health_addr = health.handle();
     let app = Hassette::builder()
+        .resource(health)
         .service(Database {
             queries: AtomicU64::new(0),
         })
@@ -115,6 +127,15 @@ async fn main() -> Result<std::process::ExitCode, BoxError> {
 
     let began = Instant::now();
     hassette_examples::print_events(&app, began);
+    tokio::spawn(hassette_runtime::systemd::notify(app.clone()));
+    let started = app.clone();
+    tokio::spawn(async move {
+        if started.wait_ready::<HealthServer>().await.is_ok()
+            && let Some(addr) = health_addr.local_addr()
+        {
+            println!("          health: http://{addr}/status (also /livez, /readyz)");
+        }
+    });
     let status_app = app.clone();
     tokio::spawn(async move {
         loop {

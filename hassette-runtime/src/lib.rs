@@ -130,9 +130,10 @@ pub use status::Status;
 
 pub use hassette_macros::{resource, service};
 
-/// The README's examples, compiled as doctests so they cannot drift from the API.
+/// The README's examples, compiled as doctests so they cannot drift from the API (with the
+/// features its examples use, as `cargo test --workspace` builds them).
 #[doc = include_str!("../../README.md")]
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "systemd", feature = "health"))]
 pub struct ReadmeDoctests;
 
 /// The names most programs need: `use hassette_runtime::prelude::*;`.
