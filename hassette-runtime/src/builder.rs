@@ -237,6 +237,9 @@ impl Builder {
     /// restarted; the group decides what else restarts with it. An operator's
     /// [`Hassette::restart`] restarts only the one service.
     ///
+    /// Members start again in registration order, each after the one before it has
+    /// initialized: register a member's `depends_on` targets before it in the group.
+    ///
     /// ```
     /// use hassette_runtime::prelude::*;
     /// use hassette_runtime::Strategy;
