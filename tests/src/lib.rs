@@ -315,3 +315,59 @@ pub const fn ms(s: u64) -> Duration {
 
 /// The kind of probe most tests use: temporary, default timeouts.
 pub type TempProbe = Probe<Temp>;
+
+/// Helpers for tests that run a small app in a child process (signals, busy threads).
+pub mod process {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    /// Runs `binary mode` and returns once it printed `serving` (its service runs, so a
+    /// signal is handled by the app).
+    pub fn spawn_serving(binary: &str, mode: &str) -> Child {
+        let mut child = Command::new(binary)
+            .arg(mode)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "serving");
+        child
+    }
+
+    /// Sends `signal` (like `-TERM`) to the child.
+    pub fn signal(child: &Child, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits up to `limit` for the process; `None` (and the process killed) when it did
+    /// not exit by then. Returns the exit code, stderr and how long it took.
+    pub fn wait_for(mut child: Child, limit: Duration) -> Option<(Option<i32>, String, Duration)> {
+        let began = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if began.elapsed() > limit {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let took = began.elapsed();
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        Some((child.wait().unwrap().code(), stderr, took))
+    }
+}

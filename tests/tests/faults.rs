@@ -24,8 +24,7 @@
 //! A hook that blocks its thread is worse: the task that would time it out is the one
 //! blocked, so only `Builder::shutdown_deadline` (or a second signal) ends the shutdown.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Once};
 use std::time::Duration;
@@ -35,6 +34,7 @@ use hassette_runtime::testing::{Fault, Faults, Faulty, Point, TestApp};
 use hassette_runtime::{
     BuildError, LookupError, RestartError, RestartSpec, StatusEvent, TimedOut, WaitError,
 };
+use hassette_tests::process::{signal, spawn_serving, wait_for};
 use hassette_tests::{Log, drain_events, ms, secs, settle};
 use tokio::time::Instant;
 
@@ -271,51 +271,10 @@ async fn a_serve_that_never_returns_is_aborted_during_a_restart_and_flagged() {
 // multi-thread runtime (see tests/src/bin/busy_probe.rs).
 
 fn spawn_busy(mode: &str) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_busy_probe"))
-        .arg(mode)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "serving");
+    let child = spawn_serving(env!("CARGO_BIN_EXE_busy_probe"), mode);
     // let serve reach its loop
     std::thread::sleep(Duration::from_millis(100));
     child
-}
-
-fn signal(child: &Child, signal: &str) {
-    let status = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-/// Waits up to `limit` for the process; `None` (and the process killed) when it did not
-/// exit by then. Returns the exit code, stderr and how long it took.
-fn wait_for(mut child: Child, limit: Duration) -> Option<(Option<i32>, String, Duration)> {
-    let began = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if began.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let took = began.elapsed();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    Some((child.wait().unwrap().code(), stderr, took))
 }
 
 #[test]

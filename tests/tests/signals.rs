@@ -2,56 +2,26 @@
 //! on a second signal, and the exit code. These run a small binary in real time (signals
 //! cannot be paused), each within a few hundred milliseconds.
 
-use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn spawn(mode: &str) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_signal_probe"))
-        .arg(mode)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // the listeners are installed before the services start, so once a service serves,
-    // a signal is handled by the app
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "serving");
-    child
-}
+use hassette_tests::process::{signal, spawn_serving, wait_for};
 
-fn kill(child: &Child, signal: &str) {
-    let status = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+fn spawn(mode: &str) -> Child {
+    spawn_serving(env!("CARGO_BIN_EXE_signal_probe"), mode)
 }
 
 /// Waits (at most 10s) and returns the exit code and stderr.
-fn finish(mut child: Child) -> (Option<i32>, String) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the process did not exit");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    (child.wait().unwrap().code(), stderr)
+fn finish(child: Child) -> (Option<i32>, String) {
+    let (code, stderr, _) =
+        wait_for(child, Duration::from_secs(10)).expect("the process did not exit");
+    (code, stderr)
 }
 
 #[test]
 fn sigterm_stops_gracefully_with_exit_code_zero() {
     let child = spawn("clean");
-    kill(&child, "-TERM");
+    signal(&child, "-TERM");
     let (code, stderr) = finish(child);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
@@ -64,7 +34,7 @@ fn sigterm_stops_gracefully_with_exit_code_zero() {
 #[test]
 fn sigint_stops_gracefully_too() {
     let child = spawn("clean");
-    kill(&child, "-INT");
+    signal(&child, "-INT");
     let (code, stderr) = finish(child);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("reason=received SIGINT"), "{stderr}");
@@ -73,10 +43,10 @@ fn sigint_stops_gracefully_too() {
 #[test]
 fn a_second_signal_exits_at_once() {
     let child = spawn("slow");
-    kill(&child, "-INT");
+    signal(&child, "-INT");
     std::thread::sleep(Duration::from_millis(200));
     let began = Instant::now();
-    kill(&child, "-INT");
+    signal(&child, "-INT");
     let (code, stderr) = finish(child);
     assert!(
         began.elapsed() < Duration::from_millis(1500),
@@ -104,7 +74,7 @@ fn a_crash_shuts_the_app_down_by_itself_with_a_failure_code() {
 #[test]
 fn an_aborted_serve_makes_the_exit_code_non_zero() {
     let child = spawn("abort");
-    kill(&child, "-TERM");
+    signal(&child, "-TERM");
     let (code, stderr) = finish(child);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("`Probe` had to be aborted"), "{stderr}");
