@@ -16,8 +16,8 @@ use crate::readiness::WaitGraph;
 use crate::registry::Registry;
 use crate::unit::Unit;
 use crate::{
-    Builder, LookupError, RestartError, ServiceReport, ShutdownReport, StartError, StartFailure,
-    Status, StatusEvent, WaitError,
+    Builder, LookupError, RestartError, RestartType, ServiceReport, ShutdownReport, StartError,
+    StartFailure, Status, StatusEvent, WaitError,
 };
 
 /// Starts one unit's supervisor task; monomorphised per service type by the builder.
@@ -94,6 +94,25 @@ pub struct ServiceSnapshot {
     pub restarts: u64,
     /// The last error that came with a status change, if any.
     pub last_error: Option<crate::SharedError>,
+    /// Done for good by a clean return of `serve` (a transient or temporary service that
+    /// finished its job): not ready, and not expected to be.
+    pub finished: bool,
+}
+
+impl ServiceSnapshot {
+    /// Ready, or [`finished`](Self::finished): what an app-wide readiness check (a
+    /// `/readyz` probe, systemd's `READY=1`) waits for, so one-shot jobs do not keep the
+    /// app unready forever.
+    ///
+    /// ```
+    /// # let app = hassette_runtime::Hassette::builder().build().unwrap();
+    /// let app_ready = app.snapshot().iter().all(|s| s.counts_as_ready());
+    /// # assert!(app_ready);
+    /// ```
+    #[must_use]
+    pub fn counts_as_ready(&self) -> bool {
+        self.ready || self.finished
+    }
 }
 
 impl std::fmt::Debug for Hassette {
@@ -327,6 +346,9 @@ impl Hassette {
                     ready: state.is_up(),
                     restarts: u.restarts.load(Ordering::Relaxed),
                     last_error: u.last_error(),
+                    finished: state.status == Status::Stopped
+                        && u.restart_type.is_some_and(|t| t != RestartType::Permanent)
+                        && !self.inner.stopping.is_cancelled(),
                 }
             })
             .collect()

@@ -32,8 +32,9 @@
 //! Liveness fails only when restarting the process is the cure: a crashed service takes the
 //! app down anyway, and a Failed service being restarted, or one waiting for its cooldown,
 //! is the supervisor's business, not the orchestrator's. Readiness is strict: a service
-//! that is starting, restarting, not ready (`ctx.mark_not_ready`), or has stopped for good
-//! keeps `/readyz` at 503.
+//! that is starting, restarting, not ready (`ctx.mark_not_ready`), exhausted or crashed
+//! keeps `/readyz` at 503; a transient or temporary service that finished its job (a clean
+//! return of `serve`) does not ([`ServiceSnapshot::counts_as_ready`](crate::ServiceSnapshot::counts_as_ready)).
 //!
 //! A `/status` answer (`last_error` is the error of the last status change that had one,
 //! `null` otherwise):
@@ -365,7 +366,7 @@ impl Health {
         let ready = !shutting_down
             && services
                 .iter()
-                .all(|s| *s.name == *endpoint.own_name || s.ready);
+                .all(|s| *s.name == *endpoint.own_name || s.counts_as_ready());
         Health {
             services,
             own_name: endpoint.own_name.clone(),
@@ -409,7 +410,7 @@ impl Health {
         for s in self
             .services
             .iter()
-            .filter(|s| !s.ready && *s.name != *self.own_name)
+            .filter(|s| !s.counts_as_ready() && *s.name != *self.own_name)
         {
             body.push_str(if first { " " } else { ", " });
             first = false;

@@ -63,9 +63,10 @@ const REFRESH: Duration = Duration::from_secs(1);
 /// - `STATUS=<counts>` at once and whenever the counts per status change (at most ten
 ///   times a second; a burst of changes is summed up), in the order of [`Status::ALL`],
 ///   e.g. `4 running (1 not ready), 1 failed`;
-/// - `READY=1` once, as soon as every service is Running and ready (a service that ends
-///   for good before that, such as a `temporary` one that finished, keeps the unit from
-///   ever becoming ready: systemd's `TimeoutStartSec=` then fails it);
+/// - `READY=1` once, as soon as every service is Running and ready, or finished its job
+///   for good ([`ServiceSnapshot::counts_as_ready`](crate::ServiceSnapshot::counts_as_ready):
+///   a one-shot `temporary` job does not hold the unit back; an exhausted one does, and
+///   systemd's `TimeoutStartSec=` then fails the unit);
 /// - `WATCHDOG=1` every half of `WATCHDOG_USEC` when systemd asks for a watchdog
 ///   (`WatchdogSec=`), skipped while any service is [`Crashed`](Status::Crashed),
 ///   [`ExhaustedCooling`](Status::ExhaustedCooling) or
@@ -124,7 +125,7 @@ pub async fn notify(app: Hassette) {
                 last_status = status;
             }
             if !ready_sent {
-                if snapshot.iter().all(|s| s.ready) {
+                if snapshot.iter().all(|s| s.counts_as_ready()) {
                     link.send(&[NotifyState::Ready]);
                     ready_sent = true;
                     all_up = None;
@@ -133,7 +134,7 @@ pub async fn notify(app: Hassette) {
                     // the periodic refresh: a manual `mark_ready` publishes no event.
                     let down = snapshot
                         .into_iter()
-                        .filter(|s| !s.ready)
+                        .filter(|s| !s.counts_as_ready())
                         .map(|s| s.name)
                         .collect();
                     all_up = Some(Box::pin(wait_all_up(app.clone(), down)));
@@ -285,6 +286,7 @@ mod tests {
             ready,
             restarts: 0,
             last_error: None,
+            finished: false,
         }
     }
 

@@ -108,3 +108,33 @@ async fn the_snapshot_shows_status_readiness_restarts_and_the_last_error() {
     assert!(app.is_shutting_down());
     assert!(report.is_success());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_finished_one_shot_job_counts_as_ready_but_an_exhausted_one_does_not() {
+    let log = Log::default();
+    profile!(Job, RestartType::Transient);
+    let app = Hassette::builder()
+        .service_named(
+            "migrate",
+            TempProbe::new("m", &log).then("serve", [Act::Return]),
+        )
+        .service_named(
+            "broken",
+            TempProbe::new("b", &log).then("serve", [Act::Err]),
+        )
+        .service_named(
+            "job",
+            Probe::<Job>::new("j", &log).then("serve", [Act::Return]),
+        )
+        .build()
+        .unwrap();
+    app.start().await.unwrap();
+    settle().await;
+    let snapshot = app.snapshot();
+    let by_name = |n: &str| snapshot.iter().find(|s| &*s.name == n).unwrap();
+    assert!(by_name("migrate").finished && by_name("migrate").counts_as_ready());
+    assert!(by_name("job").finished && by_name("job").counts_as_ready());
+    assert_eq!(by_name("broken").status, Status::ExhaustedDead);
+    assert!(!by_name("broken").finished && !by_name("broken").counts_as_ready());
+    app.shutdown().await;
+}
