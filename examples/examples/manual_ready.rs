@@ -18,14 +18,14 @@ impl Broker {
     async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
         println!("          broker: replaying the backlog");
         sleep(Duration::from_millis(500)).await;
-        ctx.mark_ready();
         println!("          broker: ready");
+        ctx.mark_ready();
         sleep(Duration::from_millis(800)).await;
         ctx.mark_not_ready("reconnecting");
         println!("          broker: not ready (reconnecting)");
         sleep(Duration::from_millis(300)).await;
-        ctx.mark_ready();
         println!("          broker: ready again");
+        ctx.mark_ready();
         ctx.cancelled().await;
         Ok(())
     }
