@@ -18,7 +18,14 @@
 //!    is in the service's report with the right hook name, and each one of serve or an
 //!    initialize hook is in the events;
 //! 6. the report's restart count is the number of restarts in the events;
-//! 7. the exit code is non-zero exactly when a service crashed or a serve was aborted.
+//! 7. the exit code is non-zero exactly when a service crashed or a serve was aborted;
+//! 8. with the services in random supervision groups (none, one top-level group, or one
+//!    with a nested group; random strategies and budgets): a group restart stops the
+//!    siblings one after the other in reverse registration order and initializes them in
+//!    registration order, each after the one before it; a member stopped by its group is
+//!    restarted within the time a group restart can take; an exhausted top-level group
+//!    ends with a member Crashed and a failure exit code (see `check_groups` for where
+//!    two known bugs, reproduced by the ignored tests at the end, narrow this).
 //!
 //! Each case runs on its own current-thread runtime with a paused clock, so it is exact
 //! and deterministic: a failure prints the shrunk scenario (services and operations),
@@ -38,7 +45,8 @@ use std::time::Duration;
 use hassette_runtime::prelude::*;
 use hassette_runtime::testing::{Fault, Faults, Faulty, Injected, Point, TestApp};
 use hassette_runtime::{
-    Dependency, KEPT_ERRORS, RestartSpec, ShutdownReport, StatusEvent, TimedOut,
+    Dependency, GroupBuilder, KEPT_ERRORS, RestartSpec, ShutdownReport, StatusEvent,
+    Strategy as GroupStrategy, TimedOut,
 };
 use proptest::prelude::*;
 use proptest::test_runner::Config;
@@ -187,11 +195,15 @@ struct Call {
     live: bool,
     /// When it ended.
     at: Instant,
+    /// Where it ended in the journal.
+    pos: usize,
 }
 
 /// What one service instance's calls did.
-#[derive(Default)]
 struct Track {
+    name: Arc<str>,
+    /// The case's journal, shared by every instance.
+    journal: Arc<Journal>,
     hooks: AtomicUsize,
     serves: AtomicUsize,
     calls: Mutex<Vec<Call>>,
@@ -199,6 +211,17 @@ struct Track {
 }
 
 impl Track {
+    fn new(name: Arc<str>, journal: Arc<Journal>) -> Self {
+        Track {
+            name,
+            journal,
+            hooks: AtomicUsize::default(),
+            serves: AtomicUsize::default(),
+            calls: Mutex::default(),
+            violations: Mutex::default(),
+        }
+    }
+
     fn calls(&self) -> Vec<Call> {
         self.calls.lock().unwrap().clone()
     }
@@ -216,6 +239,7 @@ struct Guard<'a> {
 impl<'a> Guard<'a> {
     fn enter(track: &'a Track, ctx: &'a ServiceContext, what: &'static str, serve: bool) -> Self {
         let counter = if serve { &track.serves } else { &track.hooks };
+        track.journal.call(&track.name, what, false);
         let others = counter.fetch_add(1, Ordering::SeqCst);
         if others != 0 {
             let kind = if serve { "serve" } else { "hook" };
@@ -241,6 +265,7 @@ impl Drop for Guard<'_> {
             &self.track.hooks
         };
         counter.fetch_sub(1, Ordering::SeqCst);
+        let pos = self.track.journal.call(&self.track.name, self.what, true);
         let outcome = self.outcome.take().unwrap_or(Outcome::Dropped);
         // a serve ending during `after_initialize` is seen once that hook returns, and
         // when the hook fails too, the hook's error is the one published
@@ -252,6 +277,7 @@ impl Drop for Guard<'_> {
             outcome,
             live,
             at: Instant::now(),
+            pos,
         });
     }
 }
@@ -355,6 +381,55 @@ impl<T: Service> Service for Tracked<T> {
     }
 }
 
+/// One entry of a case's journal.
+#[derive(Debug, Clone)]
+enum Entry {
+    Event(StatusEvent),
+    /// A hook or serve call of `service` began (`end` false) or ended.
+    Call {
+        service: Arc<str>,
+        what: &'static str,
+        end: bool,
+    },
+}
+
+/// The status events and the hook calls of a case in the one order they happened: the
+/// events are published synchronously, so draining them before recording each call
+/// places every call exactly among them (the runtime is single-threaded).
+#[derive(Default)]
+struct Journal {
+    rx: Mutex<Option<tokio::sync::broadcast::Receiver<StatusEvent>>>,
+    entries: Mutex<Vec<Entry>>,
+}
+
+impl Journal {
+    fn drain(&self) {
+        let mut rx = self.rx.lock().unwrap();
+        let Some(rx) = rx.as_mut() else { return };
+        let mut entries = self.entries.lock().unwrap();
+        while let Ok(event) = rx.try_recv() {
+            entries.push(Entry::Event(event));
+        }
+    }
+
+    /// Records a call's beginning or end; returns its position.
+    fn call(&self, service: &Arc<str>, what: &'static str, end: bool) -> usize {
+        self.drain();
+        let mut entries = self.entries.lock().unwrap();
+        entries.push(Entry::Call {
+            service: service.clone(),
+            what,
+            end,
+        });
+        entries.len() - 1
+    }
+
+    fn entries(&self) -> Vec<Entry> {
+        self.drain();
+        self.entries.lock().unwrap().clone()
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Scenarios.
 
@@ -418,6 +493,46 @@ struct Scenario {
     /// `start()` before the operations.
     start_first: bool,
     ops: Vec<Op>,
+    /// The supervision groups, if any.
+    layout: Layout,
+    /// Where each instance goes (by its index in `instances()`): 0 outside the groups,
+    /// 1 in `top`, 2 in `inner` (in `top` when there is no `inner`).
+    slots: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct GroupSpec {
+    strategy: GroupStrategy,
+    intensity: u32,
+    period_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// No group.
+    Flat,
+    /// One top-level group, `top`.
+    Top(GroupSpec),
+    /// `top`, with a nested group `inner` among its members.
+    Nested(GroupSpec, GroupSpec),
+}
+
+/// The registration tree: instances (by their index in `instances()`) and groups.
+#[derive(Debug)]
+enum Node {
+    Unit(usize),
+    Group(&'static str, GroupSpec, Vec<Node>),
+}
+
+impl Node {
+    fn flatten(nodes: &[Node], out: &mut Vec<usize>) {
+        for node in nodes {
+            match node {
+                Node::Unit(i) => out.push(*i),
+                Node::Group(_, _, members) => Node::flatten(members, out),
+            }
+        }
+    }
 }
 
 fn kind() -> impl Strategy<Value = Kind> {
@@ -428,6 +543,31 @@ fn kind() -> impl Strategy<Value = Kind> {
         Just(Kind::Temp),
         Just(Kind::Manual),
         Just(Kind::Leaf),
+    ]
+}
+
+fn group_spec() -> impl Strategy<Value = GroupSpec> {
+    (
+        prop_oneof![
+            Just(GroupStrategy::OneForOne),
+            Just(GroupStrategy::OneForAll),
+            Just(GroupStrategy::RestForOne),
+        ],
+        1u32..=4,
+        prop_oneof![Just(500u64), Just(5_000), Just(60_000)],
+    )
+        .prop_map(|(strategy, intensity, period_ms)| GroupSpec {
+            strategy,
+            intensity,
+            period_ms,
+        })
+}
+
+fn layout() -> impl Strategy<Value = Layout> {
+    prop_oneof![
+        1 => Just(Layout::Flat),
+        2 => group_spec().prop_map(Layout::Top),
+        2 => (group_spec(), group_spec()).prop_map(|(top, inner)| Layout::Nested(top, inner)),
     ]
 }
 
@@ -471,13 +611,19 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         any::<bool>(),
         prop::bool::weighted(0.85),
         prop::collection::vec(op(), 0..40),
+        layout(),
+        prop::collection::vec(prop_oneof![1 => Just(0u8), 2 => Just(1), 2 => Just(2)], 7),
     )
-        .prop_map(|(services, with_root, start_first, ops)| Scenario {
-            services,
-            with_root,
-            start_first,
-            ops,
-        })
+        .prop_map(
+            |(services, with_root, start_first, ops, layout, slots)| Scenario {
+                services,
+                with_root,
+                start_first,
+                ops,
+                layout,
+                slots,
+            },
+        )
 }
 
 impl Scenario {
@@ -488,6 +634,43 @@ impl Scenario {
             .into_iter()
             .chain(self.services.iter().copied())
             .collect()
+    }
+
+    /// Which group instance `i` is in: 0 none, 1 `top` (directly), 2 `inner`.
+    fn slot(&self, i: usize) -> u8 {
+        match self.layout {
+            Layout::Flat => 0,
+            Layout::Top(_) => self.slots[i].min(1),
+            Layout::Nested(..) => self.slots[i].min(2),
+        }
+    }
+
+    /// What to register, in order: a group goes where its first member is, so `root`
+    /// (the first instance) comes before every leaf, in a group or not.
+    fn tree(&self) -> Vec<Node> {
+        let (mut out, mut top, mut inner) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut top_at, mut inner_at) = (None, None);
+        for i in 0..self.instances().len() {
+            match self.slot(i) {
+                0 => out.push(Node::Unit(i)),
+                1 => {
+                    top_at.get_or_insert(out.len());
+                    top.push(Node::Unit(i));
+                }
+                _ => {
+                    top_at.get_or_insert(out.len());
+                    inner_at.get_or_insert(top.len());
+                    inner.push(Node::Unit(i));
+                }
+            }
+        }
+        if let (Some(at), Layout::Nested(_, spec)) = (inner_at, self.layout) {
+            top.insert(at, Node::Group("inner", spec, inner));
+        }
+        if let (Some(at), Layout::Top(spec) | Layout::Nested(spec, _)) = (top_at, self.layout) {
+            out.insert(at, Node::Group("top", spec, top));
+        }
+        out
     }
 }
 
@@ -531,23 +714,86 @@ struct Instance {
     name: Arc<str>,
     kind: Kind,
     track: Arc<Track>,
+    /// 0 outside the groups, 1 in `top` (directly), 2 in `inner`.
+    slot: u8,
 }
 
-fn register<T: Service>(
-    builder: hassette_runtime::Builder,
+/// The app's builder or a group's.
+trait Register: Sized {
+    fn add<T: Service>(self, name: Option<&str>, svc: T) -> Self;
+    fn nest(self, name: &str, spec: GroupSpec, members: &[Node], cx: &Registering<'_>) -> Self;
+}
+
+impl Register for hassette_runtime::Builder {
+    fn add<T: Service>(self, name: Option<&str>, svc: T) -> Self {
+        match name {
+            Some(name) => self.service_named(name, svc),
+            None => self.service(svc),
+        }
+    }
+    fn nest(self, name: &str, spec: GroupSpec, members: &[Node], cx: &Registering<'_>) -> Self {
+        self.group(name, spec.strategy, |g| {
+            let g = g.budget(spec.intensity, Duration::from_millis(spec.period_ms));
+            add_nodes(g, members, cx)
+        })
+    }
+}
+
+impl Register for GroupBuilder {
+    fn add<T: Service>(self, name: Option<&str>, svc: T) -> Self {
+        match name {
+            Some(name) => self.service_named(name, svc),
+            None => self.service(svc),
+        }
+    }
+    fn nest(self, name: &str, spec: GroupSpec, members: &[Node], cx: &Registering<'_>) -> Self {
+        self.group(name, spec.strategy, |g| {
+            let g = g.budget(spec.intensity, Duration::from_millis(spec.period_ms));
+            add_nodes(g, members, cx)
+        })
+    }
+}
+
+/// What registering needs: the instances (in `instances()` order) and the faults.
+struct Registering<'a> {
+    instances: &'a [Instance],
+    faults: &'a Faults,
+}
+
+fn add_nodes<B: Register>(mut b: B, nodes: &[Node], cx: &Registering<'_>) -> B {
+    for node in nodes {
+        b = match node {
+            Node::Unit(i) => {
+                let instance = &cx.instances[*i];
+                let named = Some(&*instance.name);
+                match instance.kind {
+                    Kind::Root => register(b, None, Root, cx.faults, &instance.track),
+                    Kind::Perm => register(b, named, Perm, cx.faults, &instance.track),
+                    Kind::Trans => register(b, named, Trans, cx.faults, &instance.track),
+                    Kind::TransNr => register(b, named, TransNr, cx.faults, &instance.track),
+                    Kind::Temp => register(b, named, Temp, cx.faults, &instance.track),
+                    Kind::Manual => register(b, named, Manual, cx.faults, &instance.track),
+                    Kind::Leaf => register(b, named, Leaf, cx.faults, &instance.track),
+                }
+            }
+            Node::Group(name, spec, members) => b.nest(name, *spec, members, cx),
+        };
+    }
+    b
+}
+
+fn register<B: Register, T: Service>(
+    builder: B,
     name: Option<&str>,
     inner: T,
     faults: &Faults,
     track: &Arc<Track>,
-) -> hassette_runtime::Builder {
+) -> B {
     let svc = Tracked {
         inner: Faulty::new(inner, faults),
         track: track.clone(),
     };
-    match name {
-        Some(name) => builder.service_named(name, svc),
-        None => builder.service(svc),
-    }
+    builder.add(name, svc)
 }
 
 fn fault_for(kind: FaultKind, message: &str) -> Fault {
@@ -563,34 +809,53 @@ fn fault_for(kind: FaultKind, message: &str) -> Fault {
 
 /// Runs the scenario and checks every invariant; the error says which one broke and how.
 async fn run(s: &Scenario) -> Result<(), String> {
+    let case_began = Instant::now();
     let faults = Faults::new();
-    let mut builder = hassette_runtime::Hassette::builder();
-    let mut instances = Vec::new();
-    for (i, kind) in s.instances().into_iter().enumerate() {
-        let name = match kind {
-            Kind::Root => "root".to_owned(),
-            _ => format!("{kind:?}-{i}").to_lowercase(),
-        };
-        let track = Arc::new(Track::default());
-        let named = Some(name.as_str());
-        builder = match kind {
-            Kind::Root => register(builder, None, Root, &faults, &track),
-            Kind::Perm => register(builder, named, Perm, &faults, &track),
-            Kind::Trans => register(builder, named, Trans, &faults, &track),
-            Kind::TransNr => register(builder, named, TransNr, &faults, &track),
-            Kind::Temp => register(builder, named, Temp, &faults, &track),
-            Kind::Manual => register(builder, named, Manual, &faults, &track),
-            Kind::Leaf => register(builder, named, Leaf, &faults, &track),
-        };
-        instances.push(Instance {
-            name: name.into(),
-            kind,
-            track,
-        });
-    }
+    let journal = Arc::new(Journal::default());
+    let mut instances: Vec<Instance> = s
+        .instances()
+        .into_iter()
+        .enumerate()
+        .map(|(i, kind)| {
+            let name: Arc<str> = match kind {
+                Kind::Root => "root".into(),
+                _ => format!("{kind:?}-{i}").to_lowercase().into(),
+            };
+            Instance {
+                track: Arc::new(Track::new(name.clone(), journal.clone())),
+                name,
+                kind,
+                slot: s.slot(i),
+            }
+        })
+        .collect();
+    let tree = s.tree();
+    let builder = add_nodes(
+        hassette_runtime::Hassette::builder(),
+        &tree,
+        &Registering {
+            instances: &instances,
+            faults: &faults,
+        },
+    );
+    // from here on, the instances are in registration order
+    let mut order = Vec::new();
+    Node::flatten(&tree, &mut order);
+    let mut slots: Vec<Option<Instance>> = instances.drain(..).map(Some).collect();
+    let instances: Vec<Instance> = order.iter().filter_map(|&i| slots[i].take()).collect();
 
     let mut t = TestApp::new(builder).map_err(|e| format!("build failed: {e}"))?;
     let app = t.app().clone();
+    *journal.rx.lock().unwrap() = Some(app.events());
+    // when the shutdown begins (a call, a crash or an exhausted group): the runtime is
+    // single-threaded and the clock paused, so this task runs at that very instant
+    let shutdown_at = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            app.shutdown_begun().await;
+            Instant::now()
+        })
+    };
     let mut calls: Vec<(String, JoinHandle<String>)> = Vec::new();
     let start = |calls: &mut Vec<(String, JoinHandle<String>)>| {
         let app = app.clone();
@@ -671,6 +936,7 @@ async fn run(s: &Scenario) -> Result<(), String> {
     // Nothing may move any more.
     t.advance(Duration::from_secs(120)).await;
     let events: Vec<StatusEvent> = t.events().to_vec();
+    let shutdown_at = shutdown_at.await.unwrap_or(began).min(began);
 
     let mut problems = String::new();
     let mut fail = |line: String| {
@@ -723,7 +989,20 @@ async fn run(s: &Scenario) -> Result<(), String> {
         .map(|e| e.at)
         .min()
         .unwrap_or(began)
-        .min(began);
+        .min(shutdown_at);
+    let entries = journal.entries();
+    // whether `name`'s next event after journal position `pos` is a stop (a group's or an
+    // operator's restart) rather than a failure: a serve that failed at the instant its
+    // run was asked to stop is then cleaned up by that stop, reported but not published
+    let stopped_next = |name: &str, pos: usize| {
+        entries[pos + 1..]
+            .iter()
+            .find_map(|e| match e {
+                Entry::Event(e) if &*e.service == name => Some(e.to == Status::Stopping),
+                Entry::Event(_) | Entry::Call { .. } => None,
+            })
+            .unwrap_or(false)
+    };
     let mut expect_failure = false;
     for (id, instance) in instances.iter().enumerate() {
         let name = &*instance.name;
@@ -841,7 +1120,8 @@ async fn run(s: &Scenario) -> Result<(), String> {
             // otherwise) is reported but not published; so is an aborted serve
             // (the app stops once something crashed: a serve failing at that instant or
             // later is "closed" as the app stops, reported but not published)
-            let published = call.what != "serve" || (call.live && call.at < stopping_since);
+            let published = call.what != "serve"
+                || (call.live && call.at < stopping_since && !stopped_next(name, call.pos));
             if startup && published && !in_events {
                 fail(format!("`{name}`: the failure {call:?} is in no event"));
             }
@@ -869,6 +1149,7 @@ async fn run(s: &Scenario) -> Result<(), String> {
     if (report.exit_code() == std::process::ExitCode::SUCCESS) != report.is_success() {
         fail("the exit code disagrees with is_success".to_owned());
     }
+    check_groups(s, &instances, &entries, &report, shutdown_at, &mut fail);
     let panics = UNEXPECTED_PANICS.with(|p| std::mem::take(&mut *p.borrow_mut()));
     for p in panics {
         fail(format!("unexpected panic: {p}"));
@@ -879,11 +1160,232 @@ async fn run(s: &Scenario) -> Result<(), String> {
     } else {
         let mut timeline = String::new();
         for e in &events {
-            let _ = writeln!(timeline, "  {:>8?} {e}", e.at - began);
+            let _ = writeln!(timeline, "  {:>8?} {e}", e.at - case_began);
         }
         Err(format!(
-            "{problems}\nreport:\n{report}\nevents (time relative to the shutdown call):\n{timeline}"
+            "{problems}\nreport:\n{report}\nevents (time since the case began; the shutdown began at {:?}, was called at {:?}):\n{timeline}",
+            shutdown_at - case_began,
+            began - case_began
         ))
+    }
+}
+
+/// A group stop: a member stopped (Starting or Running → Stopping → Stopped) by its
+/// group for a group restart, and what followed.
+#[derive(Debug)]
+struct GroupStop {
+    /// The member's registration index.
+    unit: usize,
+    /// Journal positions: its → Stopping, its → Stopped, its → Starting (the group's
+    /// resume) and the end of that initialize.
+    begin: usize,
+    end: usize,
+    resume: Option<usize>,
+    init_end: Option<usize>,
+    stopped_at: Instant,
+    resumed_at: Option<Instant>,
+}
+
+/// Finds the group stops in the journal. A member's stop before the shutdown is the
+/// group's unless its Stopped is at once followed by its Starting, which is what an
+/// operator's restart does (stop, then initialize, with no `.await` between); a group
+/// stop can look like that too (the group resumes the member it stopped last, first),
+/// and is then left out.
+fn group_stops(
+    instances: &[Instance],
+    entries: &[Entry],
+    shutdown_at: Instant,
+    fail: &mut impl FnMut(String),
+) -> Vec<GroupStop> {
+    let events: Vec<(usize, &StatusEvent)> = entries
+        .iter()
+        .enumerate()
+        .filter_map(|(pos, e)| match e {
+            Entry::Event(e) => Some((pos, e)),
+            Entry::Call { .. } => None,
+        })
+        .collect();
+    let mut stops = Vec::new();
+    for (k, &(begin, e)) in events.iter().enumerate() {
+        let Some(unit) = instances.iter().position(|i| i.name == e.service) else {
+            continue;
+        };
+        if instances[unit].slot == 0
+            || e.to != Status::Stopping
+            || !matches!(e.from, Status::Starting | Status::Running)
+        {
+            continue;
+        }
+        let mine = |from: usize| {
+            events[from..]
+                .iter()
+                .enumerate()
+                .find(|(_, (_, x))| x.service == e.service)
+                .map(|(j, &(pos, x))| (from + j, pos, x))
+        };
+        let Some((j, end, stopped)) = mine(k + 1) else {
+            continue;
+        };
+        if stopped.to != Status::Stopped || stopped.at >= shutdown_at {
+            continue;
+        }
+        if events
+            .get(j + 1)
+            .is_some_and(|(_, next)| next.service == e.service && next.to == Status::Starting)
+        {
+            continue;
+        }
+        let (mut resume, mut resumed_at, mut init_end) = (None, None, None);
+        if let Some((_, pos, next)) = mine(j + 1) {
+            if next.to == Status::Starting {
+                resume = Some(pos);
+                resumed_at = Some(next.at);
+                init_end = entries[pos + 1..]
+                    .iter()
+                    .position(|x| match x {
+                        Entry::Event(x) => {
+                            x.service == e.service
+                                && matches!(
+                                    x.to,
+                                    Status::Failed
+                                        | Status::Stopping
+                                        | Status::Stopped
+                                        | Status::Crashed
+                                )
+                        }
+                        Entry::Call { service, what, end } => {
+                            *service == e.service && *what == "after_initialize" && *end
+                        }
+                    })
+                    .map(|p| pos + 1 + p);
+            } else {
+                fail(format!(
+                    "`{}`: stopped by its group, then {} -> {} instead of the group's restart",
+                    e.service, next.from, next.to
+                ));
+            }
+        }
+        stops.push(GroupStop {
+            unit,
+            begin,
+            end,
+            resume,
+            init_end,
+            stopped_at: stopped.at,
+            resumed_at,
+        });
+    }
+    stops
+}
+
+/// Invariant 8, the groups. In a group restart the siblings stop one after the other in reverse
+/// registration order, then initialize one after the other in registration order (checked
+/// with one group: two coordinators may work at once). A member stopped by its group is
+/// restarted within the time the group restart can take. An exhausted group shuts the
+/// app down only with one of its members Crashed, and a failure exit code.
+fn check_groups(
+    s: &Scenario,
+    instances: &[Instance],
+    entries: &[Entry],
+    report: &ShutdownReport,
+    shutdown_at: Instant,
+    fail: &mut impl FnMut(String),
+) {
+    let name = |unit: usize| &*instances[unit].name;
+    let stops = group_stops(instances, entries, shutdown_at, fail);
+    if matches!(s.layout, Layout::Top(_)) {
+        for a in &stops {
+            for b in &stops {
+                if b.begin <= a.begin || b.begin > a.resume.unwrap_or(usize::MAX) {
+                    continue;
+                }
+                // b was stopped while a waited for the group: the same group restart
+                let (na, nb) = (name(a.unit), name(b.unit));
+                if b.unit >= a.unit {
+                    fail(format!(
+                        "the group stopped `{na}`, then `{nb}` (registered after it) in the same restart"
+                    ));
+                }
+                if b.begin < a.end {
+                    fail(format!(
+                        "the group stopped `{nb}` while `{na}` was still stopping"
+                    ));
+                }
+                if let Some(resume) = a.resume {
+                    match b.init_end {
+                        Some(init_end) if init_end < resume => {}
+                        _ => fail(format!(
+                            "the group initialized `{na}` before `{nb}` (registered before it) had initialized"
+                        )),
+                    }
+                }
+            }
+        }
+    }
+    // a group restart takes at most one stop and one initialize of each member
+    let bound: Duration = instances
+        .iter()
+        .filter(|i| i.slot != 0)
+        .map(|i| {
+            let spec = i.kind.spec();
+            5 * spec.shutdown_timeout + Duration::from_millis(100) + 2 * spec.startup_timeout
+        })
+        .sum::<Duration>()
+        + Duration::from_secs(1);
+    for stop in &stops {
+        let until = stop.resumed_at.unwrap_or(shutdown_at);
+        if until > stop.stopped_at + bound {
+            fail(format!(
+                "`{}` was stopped by its group and waited {:?} for its restart (more than the bound {bound:?})",
+                name(stop.unit),
+                until - stop.stopped_at
+            ));
+        }
+    }
+    // (b)
+    if let Some(group) = report.reason.as_deref().and_then(|r| {
+        r.strip_prefix("group `")
+            .and_then(|r| r.strip_suffix("` exhausted its restart budget"))
+    }) {
+        if group != "top" {
+            fail(format!("the nested group `{group}` shut the app down"));
+        }
+        let crashed = report.services.iter().any(|sr| {
+            sr.status == Status::Crashed
+                && instances.iter().any(|i| i.name == sr.name && i.slot != 0)
+        });
+        // Two known bugs make the group exhaust with nothing Crashed:
+        // `a_top_level_group_exhausted_by_a_clean_exit_crashes_nothing` (a permanent member
+        // whose serve returned Ok waits for its restart Stopped, not Failed) and
+        // `a_stale_group_report_exhausts_the_group_with_nothing_crashed` (a report queued
+        // while the group restarts the member anyway, which cannot happen with OneForOne
+        // and no nested group, where a restart takes only the member that reported).
+        let clean_exit = instances.iter().filter(|i| i.slot != 0).any(|i| {
+            i.kind.spec().restart_type == hassette_runtime::RestartType::Permanent
+                && entries
+                    .iter()
+                    .rev()
+                    .find_map(|e| match e {
+                        Entry::Event(e) if e.service == i.name => Some(e),
+                        Entry::Event(_) | Entry::Call { .. } => None,
+                    })
+                    .is_some_and(|e| e.from == Status::Running && e.to == Status::Stopped)
+        });
+        let stale_free = matches!(
+            s.layout,
+            Layout::Top(spec) if spec.strategy == GroupStrategy::OneForOne
+        );
+        let known_bug = clean_exit || !stale_free;
+        if !crashed && !known_bug {
+            fail(format!(
+                "group `{group}` exhausted its budget and shut the app down, but none of its members crashed"
+            ));
+        }
+        if report.is_success() && !known_bug {
+            fail(format!(
+                "group `{group}` exhausted its budget, yet the report says success"
+            ));
+        }
     }
 }
 
@@ -920,4 +1422,93 @@ proptest! {
     fn random_operations_keep_every_invariant(s in scenario()) {
         run_case(&s)?;
     }
+}
+
+/// A permanent member whose serve returns `Ok` is restarted through its group; when that
+/// restart is the one that exhausts the top-level group's budget, the app shuts down
+/// ("group `top` exhausted its restart budget") but nothing is Crashed and the report says
+/// success (exit code 0). `group::escalate` marks Crashed only the failed units that are
+/// `Failed`; this one waits for its restart `Stopped` (`Supervisor::on_serve_end`, a clean
+/// exit).
+#[test]
+#[ignore = "bug: an exhausted top-level group whose failing member exited cleanly (Stopped) crashes nothing and exits 0"]
+fn a_top_level_group_exhausted_by_a_clean_exit_crashes_nothing() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let faults = Faults::new();
+        let track = Arc::new(Track::new("perm".into(), Arc::default()));
+        let svc = Tracked {
+            inner: Faulty::new(Perm, &faults),
+            track,
+        };
+        let builder =
+            hassette_runtime::Hassette::builder().group("top", GroupStrategy::OneForOne, |g| {
+                g.budget(1, Duration::from_secs(60))
+                    .service_named("perm", svc)
+            });
+        let mut t = TestApp::new(builder).unwrap();
+        t.start().await.unwrap();
+        // two clean returns of serve: the group restarts it once, the second exhausts it
+        faults.inject("perm", Point::Serve, Fault::Return);
+        faults.inject("perm", Point::Serve, Fault::Return);
+        t.advance(Duration::from_secs(5)).await;
+        assert!(t.app().is_shutting_down());
+        let report = t.app().shutdown().await;
+        assert_eq!(
+            report.reason.as_deref(),
+            Some("group `top` exhausted its restart budget")
+        );
+        assert_eq!(report.service("perm").unwrap().status, Status::Crashed);
+        assert!(!report.is_success());
+    });
+}
+
+/// Two members of a OneForAll group fail at once: both report to the group when their
+/// backoff ends. The first report restarts the whole group, the second member (waiting)
+/// included; the second report, queued meanwhile, is still handled afterwards: with
+/// room in the budget it restarts the whole group once more for nothing, and when it is
+/// the one over the budget (as here, budget 1) the app shuts down ("group `top`
+/// exhausted its restart budget") with every member Running, so nothing is Crashed and
+/// the exit code is 0. `group::coordinate` does not drop a `GroupEvent::Unit` whose unit
+/// it has already restarted (it is no longer waiting), and `group::escalate` crashes only
+/// `Failed` units.
+#[test]
+#[ignore = "bug: a stale group report (its unit already restarted by the group) restarts the group again or exhausts it with nothing Crashed and exit code 0"]
+fn a_stale_group_report_exhausts_the_group_with_nothing_crashed() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let faults = Faults::new();
+        let svc = |name: &str| Tracked {
+            inner: Faulty::new(Perm, &faults),
+            track: Arc::new(Track::new(name.into(), Arc::default())),
+        };
+        let builder =
+            hassette_runtime::Hassette::builder().group("top", GroupStrategy::OneForAll, |g| {
+                g.budget(1, Duration::from_secs(60))
+                    .service_named("a", svc("a"))
+                    .service_named("b", svc("b"))
+            });
+        let mut t = TestApp::new(builder).unwrap();
+        t.start().await.unwrap();
+        faults.inject("a", Point::Serve, Fault::Error("injected-a".into()));
+        faults.inject("b", Point::Serve, Fault::Error("injected-b".into()));
+        t.advance(Duration::from_secs(1)).await;
+        let shut_down = t.app().is_shutting_down();
+        let report = t.app().shutdown().await;
+        let crashed = report.services.iter().any(|s| s.status == Status::Crashed);
+        assert!(
+            !shut_down || (crashed && !report.is_success()),
+            "the group shut the app down with nothing crashed:\n{report}"
+        );
+        let restarts: Vec<u64> = report.services.iter().map(|s| s.restarts).collect();
+        assert_eq!(restarts, [1, 1], "one group restart for the two failures");
+    });
 }
