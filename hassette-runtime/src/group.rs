@@ -215,6 +215,18 @@ pub(crate) async fn coordinate(app: Arc<AppInner>, gid: usize) {
             GroupEvent::Unit(id) => vec![id],
             GroupEvent::Child(child) => app.groups[child].units.clone(),
         };
+        // A report goes stale when an earlier group restart already took its sender along:
+        // nothing waits for it any more, and acting on it would restart (or exhaust) the
+        // group for nothing.
+        let waiting = |id: &usize| {
+            app.registry.units[*id]
+                .link
+                .as_ref()
+                .is_some_and(|l| l.is_waiting())
+        };
+        if !failed.iter().any(waiting) {
+            continue;
+        }
         let now = Instant::now();
         while window
             .front()
@@ -286,8 +298,10 @@ fn escalate(app: &Arc<AppInner>, gid: usize, failed: &[usize]) {
             });
             for &id in failed {
                 let unit = &app.registry.units[id];
+                // Failed, or Stopped after a clean return of a permanent service.
+                let waiting = unit.link.as_ref().is_some_and(|l| l.is_waiting());
                 unit.transition(
-                    |from| from == Status::Failed,
+                    |from| from == Status::Failed || (waiting && from == Status::Stopped),
                     Status::Crashed,
                     Some(error.clone()),
                 );

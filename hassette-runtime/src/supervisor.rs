@@ -305,6 +305,13 @@ impl<K: Kind> Driver<K> {
             tokio::select! {
                 biased;
                 () = self.unit.stop.cancelled() => return Step::Stop,
+                // Already stopped for good: answer a group restart at once, and stay out
+                // of it (the group only restarts members that wait for it).
+                () = group_hold(&self.unit) => {
+                    if let Some(link) = &self.unit.link {
+                        link.acked.notify_one();
+                    }
+                }
                 () = self.unit.restart.notified() => {
                     if !self.app.stopping.is_cancelled() {
                         policy.reset();

@@ -24,8 +24,8 @@
 //!    siblings one after the other in reverse registration order and initializes them in
 //!    registration order, each after the one before it; a member stopped by its group is
 //!    restarted within the time a group restart can take; an exhausted top-level group
-//!    ends with a member Crashed and a failure exit code (see `check_groups` for where
-//!    two known bugs, reproduced by the ignored tests at the end, narrow this).
+//!    ends with a member Crashed and a failure exit code (the two bugs this found, a clean
+//!    exit that exhausted the group and a stale report, have regression tests at the end).
 //!
 //! Each case runs on its own current-thread runtime with a paused clock, so it is exact
 //! and deterministic: a failure prints the shrunk scenario (services and operations),
@@ -1354,34 +1354,12 @@ fn check_groups(
             sr.status == Status::Crashed
                 && instances.iter().any(|i| i.name == sr.name && i.slot != 0)
         });
-        // Two known bugs make the group exhaust with nothing Crashed:
-        // `a_top_level_group_exhausted_by_a_clean_exit_crashes_nothing` (a permanent member
-        // whose serve returned Ok waits for its restart Stopped, not Failed) and
-        // `a_stale_group_report_exhausts_the_group_with_nothing_crashed` (a report queued
-        // while the group restarts the member anyway, which cannot happen with OneForOne
-        // and no nested group, where a restart takes only the member that reported).
-        let clean_exit = instances.iter().filter(|i| i.slot != 0).any(|i| {
-            i.kind.spec().restart_type == hassette_runtime::RestartType::Permanent
-                && entries
-                    .iter()
-                    .rev()
-                    .find_map(|e| match e {
-                        Entry::Event(e) if e.service == i.name => Some(e),
-                        Entry::Event(_) | Entry::Call { .. } => None,
-                    })
-                    .is_some_and(|e| e.from == Status::Running && e.to == Status::Stopped)
-        });
-        let stale_free = matches!(
-            s.layout,
-            Layout::Top(spec) if spec.strategy == GroupStrategy::OneForOne
-        );
-        let known_bug = clean_exit || !stale_free;
-        if !crashed && !known_bug {
+        if !crashed {
             fail(format!(
                 "group `{group}` exhausted its budget and shut the app down, but none of its members crashed"
             ));
         }
-        if report.is_success() && !known_bug {
+        if report.is_success() {
             fail(format!(
                 "group `{group}` exhausted its budget, yet the report says success"
             ));
@@ -1424,15 +1402,12 @@ proptest! {
     }
 }
 
-/// A permanent member whose serve returns `Ok` is restarted through its group; when that
-/// restart is the one that exhausts the top-level group's budget, the app shuts down
-/// ("group `top` exhausted its restart budget") but nothing is Crashed and the report says
-/// success (exit code 0). `group::escalate` marks Crashed only the failed units that are
-/// `Failed`; this one waits for its restart `Stopped` (`Supervisor::on_serve_end`, a clean
-/// exit).
+/// Regression (found by the property test): a permanent member whose serve returns `Ok`
+/// waits for its group restart Stopped, not Failed; when that restart is the one that
+/// exhausts the top-level group, the member must still end Crashed and the exit code be a
+/// failure.
 #[test]
-#[ignore = "bug: an exhausted top-level group whose failing member exited cleanly (Stopped) crashes nothing and exits 0"]
-fn a_top_level_group_exhausted_by_a_clean_exit_crashes_nothing() {
+fn a_top_level_group_exhausted_by_a_clean_exit_crashes_the_member() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
@@ -1467,18 +1442,11 @@ fn a_top_level_group_exhausted_by_a_clean_exit_crashes_nothing() {
     });
 }
 
-/// Two members of a OneForAll group fail at once: both report to the group when their
-/// backoff ends. The first report restarts the whole group, the second member (waiting)
-/// included; the second report, queued meanwhile, is still handled afterwards: with
-/// room in the budget it restarts the whole group once more for nothing, and when it is
-/// the one over the budget (as here, budget 1) the app shuts down ("group `top`
-/// exhausted its restart budget") with every member Running, so nothing is Crashed and
-/// the exit code is 0. `group::coordinate` does not drop a `GroupEvent::Unit` whose unit
-/// it has already restarted (it is no longer waiting), and `group::escalate` crashes only
-/// `Failed` units.
+/// Regression (found by the property test): two members of a OneForAll group fail at
+/// once and both report to the group; the first report restarts both, so the second is
+/// stale and must be dropped: one group restart, no exhaustion.
 #[test]
-#[ignore = "bug: a stale group report (its unit already restarted by the group) restarts the group again or exhausts it with nothing Crashed and exit code 0"]
-fn a_stale_group_report_exhausts_the_group_with_nothing_crashed() {
+fn a_stale_group_report_is_dropped() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
