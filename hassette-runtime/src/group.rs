@@ -116,8 +116,9 @@ impl GroupBuilder {
 #[derive(Debug, Default)]
 pub(crate) struct GroupLink {
     pub(crate) group: usize,
-    /// The coordinator asks the unit to stop and wait.
-    pub(crate) hold: Notify,
+    /// The coordinator asks the unit to stop and wait: it sets this flag and wakes the
+    /// unit through its `restart` notify, so an idle supervisor listens to one thing less.
+    pub(crate) hold_requested: AtomicBool,
     /// The coordinator lets a waiting unit initialize again.
     pub(crate) resume: Notify,
     /// The unit's answer to `hold` (stopped) and to `resume` (initialized).
@@ -132,6 +133,11 @@ impl GroupLink {
             group,
             ..GroupLink::default()
         }
+    }
+
+    /// Whether the wake-up on `restart` was the group's stop request (and consumes it).
+    pub(crate) fn take_hold(&self) -> bool {
+        self.hold_requested.swap(false, Ordering::AcqRel)
     }
 
     pub(crate) fn is_waiting(&self) -> bool {
@@ -254,7 +260,8 @@ pub(crate) async fn coordinate(app: Arc<AppInner>, gid: usize) {
             let unit = &app.registry.units[id];
             let Some(link) = &unit.link else { continue };
             if !link.is_waiting() && !unit.status().is_terminal() {
-                link.hold.notify_one();
+                link.hold_requested.store(true, Ordering::Release);
+                unit.restart.notify_one();
                 if !acknowledged(&app, link).await {
                     return;
                 }

@@ -12,7 +12,6 @@ use tokio::time::{Instant, sleep, sleep_until};
 use crate::group::GroupEvent;
 use crate::lifecycle::{Driver, Kind, serve_outcome};
 use crate::policy::{Policy, Verdict};
-use crate::unit::Unit;
 use crate::{
     BoxError, ReadyMode, RestartType, ServiceReport, SharedError, StartError, StartFailure, Status,
     TimedOut,
@@ -119,8 +118,7 @@ impl<K: Kind> Driver<K> {
             None => tokio::select! {
                 biased;
                 () = self.unit.stop.cancelled() => Step::Stop,
-                () = self.unit.restart.notified(), if !self.app.stopping.is_cancelled() => Step::Restart,
-                () = group_hold(&self.unit) => Step::Hold,
+                () = self.unit.restart.notified(), if !self.app.stopping.is_cancelled() => self.restart_or_hold(),
                 result = serve_ended(&mut serve) => {
                     serve = None;
                     self.on_serve_end(serve_outcome(result))
@@ -149,8 +147,7 @@ impl<K: Kind> Driver<K> {
             tokio::select! {
                 biased;
                 () = self.unit.stop.cancelled() => return Some(Step::Stop),
-                () = self.unit.restart.notified(), if !self.app.stopping.is_cancelled() => return Some(Step::Restart),
-                () = group_hold(&self.unit) => return Some(Step::Hold),
+                () = self.unit.restart.notified(), if !self.app.stopping.is_cancelled() => return Some(self.restart_or_hold()),
                 result = serve_ended(serve) => {
                     *serve = None;
                     return Some(self.on_serve_end(serve_outcome(result)));
@@ -294,8 +291,7 @@ impl<K: Kind> Driver<K> {
             biased;
             () = self.unit.stop.cancelled() => Step::Stop,
             () = self.app.stopping.cancelled() => Step::Rest,
-            () = self.unit.restart.notified() => Step::Restart,
-            () = group_hold(&self.unit) => Step::Hold,
+            () = self.unit.restart.notified() => self.restart_or_hold(),
             () = sleep(delay) => Step::Restart,
         }
     }
@@ -305,19 +301,20 @@ impl<K: Kind> Driver<K> {
             tokio::select! {
                 biased;
                 () = self.unit.stop.cancelled() => return Step::Stop,
-                // Already stopped for good: answer a group restart at once, and stay out
-                // of it (the group only restarts members that wait for it).
-                () = group_hold(&self.unit) => {
-                    if let Some(link) = &self.unit.link {
-                        link.acked.notify_one();
+                () = self.unit.restart.notified() => match self.restart_or_hold() {
+                    // Already stopped for good: answer a group restart at once and stay
+                    // out of it (the group only restarts members that wait for it).
+                    Step::Hold => {
+                        if let Some(link) = &self.unit.link {
+                            link.acked.notify_one();
+                        }
                     }
-                }
-                () = self.unit.restart.notified() => {
-                    if !self.app.stopping.is_cancelled() {
+                    _ if !self.app.stopping.is_cancelled() => {
                         policy.reset();
                         return Step::Restart;
                     }
-                }
+                    _ => {}
+                },
             }
         }
     }
@@ -326,6 +323,15 @@ impl<K: Kind> Driver<K> {
     fn crash_app(&self) {
         self.app
             .request_shutdown(format!("service `{}` crashed", self.unit.name));
+    }
+
+    /// A wake-up on the `restart` notify: the group's stop request, or an operator's
+    /// restart.
+    fn restart_or_hold(&self) -> Step {
+        match &self.unit.link {
+            Some(link) if link.take_hold() => Step::Hold,
+            _ => Step::Restart,
+        }
     }
 
     /// The group restarts this service: stop it (Stopping → Stopped), then wait.
@@ -372,15 +378,6 @@ impl<K: Kind> Driver<K> {
         self.report.stop_took = began.elapsed();
         self.report.status = self.unit.status();
         self.report
-    }
-}
-
-/// Completes when the unit's group asks it to stop for a group restart; never, outside a
-/// group.
-async fn group_hold(unit: &Unit) {
-    match &unit.link {
-        Some(link) => link.hold.notified().await,
-        None => pending().await,
     }
 }
 
