@@ -353,7 +353,7 @@ impl Builder {
                 .collect::<Result<Box<[usize]>, _>>()?;
             dependencies.push(ids);
         }
-        let waves = waves(&dependencies, |id| &self.pending[id].init.name)?;
+        let waves = crate::waves::waves(&dependencies, |id| &self.pending[id].init.name)?;
 
         // One stop token per wave: the shutdown cancels a wave with one call, and a
         // service pays for no token of its own.
@@ -387,73 +387,6 @@ impl Builder {
             groups: Group::from_defs(&self.groups),
         }))
     }
-}
-
-/// Groups unit ids by dependency depth (wave 0 depends on nothing), or names a cycle.
-fn waves<'a>(
-    deps: &[Box<[usize]>],
-    name: impl Fn(usize) -> &'a Arc<str>,
-) -> Result<Vec<Vec<usize>>, BuildError> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Mark {
-        New,
-        Visiting,
-        Done(usize),
-    }
-    let mut marks = vec![Mark::New; deps.len()];
-    for root in 0..deps.len() {
-        // Iterative depth-first search: 100 000 services must not overflow the stack.
-        let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
-        while let Some(&mut (id, ref mut next)) = stack.last_mut() {
-            if *next == 0 {
-                if let Mark::Done(_) = marks[id] {
-                    stack.pop();
-                    continue;
-                }
-                marks[id] = Mark::Visiting;
-            }
-            if let Some(&dep) = deps[id].get(*next) {
-                *next += 1;
-                match marks[dep] {
-                    Mark::Visiting => {
-                        let start = stack.iter().position(|&(i, _)| i == dep).unwrap_or(0);
-                        let mut cycle: Vec<&str> =
-                            stack[start..].iter().map(|&(i, _)| &**name(i)).collect();
-                        cycle.push(name(dep));
-                        return Err(BuildError::DependencyCycle {
-                            cycle: cycle.join(" -> "),
-                        });
-                    }
-                    Mark::New => stack.push((dep, 0)),
-                    Mark::Done(_) => {}
-                }
-            } else {
-                let depth = deps[id]
-                    .iter()
-                    .map(|&d| {
-                        if let Mark::Done(depth) = marks[d] {
-                            depth + 1
-                        } else {
-                            0
-                        }
-                    })
-                    .max()
-                    .unwrap_or(0);
-                marks[id] = Mark::Done(depth);
-                stack.pop();
-            }
-        }
-    }
-    let mut waves: Vec<Vec<usize>> = Vec::new();
-    for (id, mark) in marks.into_iter().enumerate() {
-        if let Mark::Done(depth) = mark {
-            if waves.len() <= depth {
-                waves.resize_with(depth + 1, Vec::new);
-            }
-            waves[depth].push(id);
-        }
-    }
-    Ok(waves)
 }
 
 fn launch<K: Kind>(

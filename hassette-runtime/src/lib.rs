@@ -113,6 +113,7 @@ pub mod systemd;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod unit;
+mod waves;
 
 pub use app::{Hassette, ServiceSnapshot};
 pub use builder::Builder;
