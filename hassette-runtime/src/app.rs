@@ -16,8 +16,8 @@ use crate::readiness::WaitGraph;
 use crate::registry::Registry;
 use crate::unit::Unit;
 use crate::{
-    Builder, LookupError, RestartError, RestartType, ServiceReport, ShutdownReport, StartError,
-    StartFailure, Status, StatusEvent, WaitError,
+    Builder, LookupError, RestartError, ServiceReport, ShutdownReport, StartError, StartFailure,
+    Status, StatusEvent, WaitError,
 };
 
 /// Starts one unit's supervisor task; monomorphised per service type by the builder.
@@ -57,7 +57,7 @@ pub(crate) type Launch = fn(
 /// ```
 #[derive(Clone)]
 pub struct Hassette {
-    inner: Arc<AppInner>,
+    pub(crate) inner: Arc<AppInner>,
 }
 
 pub(crate) struct AppInner {
@@ -78,41 +78,6 @@ pub(crate) struct AppInner {
     /// runtime being dropped would wait for it forever.
     pub(crate) stuck: AtomicBool,
     pub(crate) groups: Vec<Group>,
-}
-
-/// One service as [`Hassette::snapshot`] saw it.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct ServiceSnapshot {
-    /// The service's name.
-    pub name: Arc<str>,
-    /// Its status.
-    pub status: Status,
-    /// Whether it is Running and ready.
-    pub ready: bool,
-    /// How many times it has been restarted.
-    pub restarts: u64,
-    /// The last error that came with a status change, if any.
-    pub last_error: Option<crate::SharedError>,
-    /// Done for good by a clean return of `serve` (a transient or temporary service that
-    /// finished its job): not ready, and not expected to be.
-    pub finished: bool,
-}
-
-impl ServiceSnapshot {
-    /// Ready, or [`finished`](Self::finished): what an app-wide readiness check (a
-    /// `/readyz` probe, systemd's `READY=1`) waits for, so one-shot jobs do not keep the
-    /// app unready forever.
-    ///
-    /// ```
-    /// # let app = hassette_runtime::Hassette::builder().build().unwrap();
-    /// let app_ready = app.snapshot().iter().all(|s| s.counts_as_ready());
-    /// # assert!(app_ready);
-    /// ```
-    #[must_use]
-    pub fn counts_as_ready(&self) -> bool {
-        self.ready || self.finished
-    }
 }
 
 impl std::fmt::Debug for Hassette {
@@ -320,37 +285,6 @@ impl Hassette {
             .units
             .iter()
             .map(|u| (u.name.clone(), u.status()))
-            .collect()
-    }
-
-    /// A point-in-time view of every service, in registration order: what a health or
-    /// status endpoint shows.
-    ///
-    /// ```
-    /// # let app = hassette_runtime::Hassette::builder().build().unwrap();
-    /// for s in app.snapshot() {
-    ///     println!("{} {} restarts={}", s.name, s.status, s.restarts);
-    /// }
-    /// ```
-    #[must_use]
-    pub fn snapshot(&self) -> Vec<ServiceSnapshot> {
-        self.inner
-            .registry
-            .units
-            .iter()
-            .map(|u| {
-                let state = *u.state.borrow();
-                ServiceSnapshot {
-                    name: u.name.clone(),
-                    status: state.status,
-                    ready: state.is_up(),
-                    restarts: u.restarts.load(Ordering::Relaxed),
-                    last_error: u.last_error(),
-                    finished: state.status == Status::Stopped
-                        && u.restart_type.is_some_and(|t| t != RestartType::Permanent)
-                        && !self.inner.stopping.is_cancelled(),
-                }
-            })
             .collect()
     }
 

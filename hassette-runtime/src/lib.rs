@@ -105,6 +105,7 @@ mod report;
 mod service;
 mod shutdown;
 mod signal;
+mod snapshot;
 mod spec;
 mod status;
 mod supervisor;
@@ -115,7 +116,7 @@ pub mod testing;
 mod unit;
 mod waves;
 
-pub use app::{Hassette, ServiceSnapshot};
+pub use app::Hassette;
 pub use builder::Builder;
 pub use context::ServiceContext;
 pub use error::{
@@ -126,6 +127,7 @@ pub use events::StatusEvent;
 pub use group::{GroupBuilder, Strategy};
 pub use report::{KEPT_ERRORS, ReportedError, ServiceReport, ShutdownReport};
 pub use service::{Hooks, Resource, Service};
+pub use snapshot::ServiceSnapshot;
 pub use spec::{Dependency, ReadyMode, ResourceSpec, RestartSpec, RestartType, UnknownRestartType};
 pub use status::Status;
 
