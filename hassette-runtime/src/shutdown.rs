@@ -100,6 +100,7 @@ impl AppInner {
         tracing::error!(service = %unit.name, %why, "service did not finish its stop");
         let mut report = ServiceReport::new(unit.name.clone());
         report.status = unit.status();
+        report.restarts = unit.restarts.load(std::sync::atomic::Ordering::Relaxed);
         report.aborted = true;
         report.record("supervisor", Arc::new(std::io::Error::other(why)));
         report

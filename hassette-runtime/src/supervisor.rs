@@ -85,7 +85,6 @@ impl<K: Kind> Driver<K> {
         if self.unit.status() == Status::Crashed || self.app.stopping.is_cancelled() {
             return Step::Rest;
         }
-        self.report.restarts += 1;
         self.unit
             .restarts
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -355,7 +354,6 @@ impl<K: Kind> Driver<K> {
             () = unit.stop.cancelled() => Step::Stop,
             () = link.resume.notified() => {
                 link.set_waiting(false);
-                self.report.restarts += 1;
                 self.unit.restarts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let result = self.initialize().await;
                 let step = self.after_initialize(&result);
@@ -377,6 +375,11 @@ impl<K: Kind> Driver<K> {
         }
         self.report.stop_took = began.elapsed();
         self.report.status = self.unit.status();
+        // Counted on the unit (for live snapshots); the report takes the final count.
+        self.report.restarts = self
+            .unit
+            .restarts
+            .load(std::sync::atomic::Ordering::Relaxed);
         self.report
     }
 }
