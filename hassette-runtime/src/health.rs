@@ -47,12 +47,42 @@
 //!
 //! Status names in JSON are `not_started`, `starting`, `running`, `stopping`, `stopped`,
 //! `failed`, `crashed`, `exhausted_cooling`, `exhausted_dead`.
+//!
+//! # Hostile and broken clients
+//!
+//! The endpoint is meant for probes, which connect, send one short request and read one
+//! short answer. Whatever other clients do, it holds:
+//!
+//! - **At most [`MAX_CONNECTIONS`] open connections** ([`HealthServer::max_connections`]).
+//!   When a new connection arrives with the cap reached, the *oldest* open connection is
+//!   closed to make room for it. Idle and stalled clients are the old ones; a probe is
+//!   answered within a millisecond of connecting, so `/livez` keeps answering however many
+//!   idle clients hold connections, and the server never holds more than the cap's worth of
+//!   file descriptors for clients.
+//! - **A header read timeout** ([`HEADER_READ_TIMEOUT`],
+//!   [`HealthServer::header_read_timeout`]): a client that has not sent complete request
+//!   headers within it, on a new connection or between requests of a kept-alive one, is
+//!   disconnected.
+//! - **A write timeout** ([`WRITE_TIMEOUT`], [`HealthServer::write_timeout`]): a client that
+//!   stops reading its answer, so that a write of it makes no progress for that long, is
+//!   disconnected and the answer freed (like nginx's `send_timeout`; a client that keeps
+//!   reading, however slowly, is not cut off).
+//! - **A stop is never held by a client**: when the app shuts down or the server is
+//!   restarted, the listener and every open connection are closed at once (an answer
+//!   being written is cut off); the stop does not wait for a half-sent request, and the
+//!   server is not reported `aborted` because of a client.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::fmt::{self, Write as _};
+use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http_body_util::Full;
@@ -60,12 +90,47 @@ use hyper::body::Bytes;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::{Instant, Sleep};
+use tokio_util::sync::CancellationToken;
 
 use crate::{BoxError, Hassette, Hooks, Resource, ServiceContext, ServiceSnapshot, Status};
 
-/// How long a client may take to send its request headers before the connection is closed.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default bound on open client connections (see
+/// [`HealthServer::max_connections`]): with it reached, a new connection closes the oldest.
+///
+/// ```
+/// assert_eq!(hassette_runtime::health::MAX_CONNECTIONS, 64);
+/// ```
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// The default time a client has to send complete request headers, on a new connection
+/// or between two requests of a kept-alive one, before it is disconnected (see
+/// [`HealthServer::header_read_timeout`]).
+///
+/// ```
+/// # use std::time::Duration;
+/// assert_eq!(hassette_runtime::health::HEADER_READ_TIMEOUT, Duration::from_secs(5));
+/// ```
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The default time a write of an answer may make no progress (the client does not read)
+/// before the client is disconnected (see [`HealthServer::write_timeout`]).
+///
+/// ```
+/// # use std::time::Duration;
+/// assert_eq!(hassette_runtime::health::WRITE_TIMEOUT, Duration::from_secs(5));
+/// ```
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Timeouts this long or longer mean "no limit" (and never overflow an `Instant`).
+const NO_LIMIT: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// How long the accept loop waits for the connection it closed to make room to let go of
+/// its slot; the closed task lets go at its next poll, so this is only a safety net.
+const EVICTION_WAIT: Duration = Duration::from_secs(1);
 
 /// The resource that serves `/livez`, `/readyz` and `/status` over HTTP/1.1.
 ///
@@ -93,6 +158,28 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct HealthServer {
     addr: SocketAddr,
     bound: HealthHandle,
+    limits: Limits,
+}
+
+/// The bounds a server puts on its clients.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    max_connections: usize,
+    header_read_timeout: Duration,
+    write_timeout: Duration,
+}
+
+impl Limits {
+    const DEFAULT: Limits = Limits {
+        max_connections: MAX_CONNECTIONS,
+        header_read_timeout: HEADER_READ_TIMEOUT,
+        write_timeout: WRITE_TIMEOUT,
+    };
+}
+
+/// `None` for a timeout that means "no limit".
+fn finite(timeout: Duration) -> Option<Duration> {
+    (timeout < NO_LIMIT).then_some(timeout)
 }
 
 /// A cloneable view of where a [`HealthServer`] listens, kept before the server is moved
@@ -148,7 +235,64 @@ impl HealthServer {
         HealthServer {
             addr: addr.into(),
             bound: HealthHandle::default(),
+            limits: Limits::DEFAULT,
         }
+    }
+
+    /// At most `max` client connections are open at once (default [`MAX_CONNECTIONS`];
+    /// 0 counts as 1). When a new one arrives with `max` open, the oldest open connection
+    /// is closed to make room: idle or stalled clients cannot lock a probe out, and the
+    /// server never holds more than `max` file descriptors for clients.
+    ///
+    /// ```
+    /// use hassette_runtime::health::HealthServer;
+    ///
+    /// let server = HealthServer::new(([0, 0, 0, 0], 8080)).max_connections(16);
+    /// # drop(server);
+    /// ```
+    #[must_use]
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.limits.max_connections = max.clamp(1, Semaphore::MAX_PERMITS);
+        self
+    }
+
+    /// How long a client may take to send complete request headers, on a new connection
+    /// or between two requests of a kept-alive one, before it is disconnected (default
+    /// [`HEADER_READ_TIMEOUT`]). A client that sends half a request never holds a stop
+    /// of the app or of the server, whatever this is; [`Duration::MAX`] means no limit.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hassette_runtime::health::HealthServer;
+    ///
+    /// let server = HealthServer::new(([0, 0, 0, 0], 8080))
+    ///     .header_read_timeout(Duration::from_secs(2));
+    /// # drop(server);
+    /// ```
+    #[must_use]
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long a write of an answer may make no progress, because the client does not
+    /// read it, before the client is disconnected and the answer freed (default
+    /// [`WRITE_TIMEOUT`]). The clock restarts with every write that goes through, so a
+    /// client that reads slowly but steadily is not cut off. [`Duration::MAX`] means no
+    /// limit.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hassette_runtime::health::HealthServer;
+    ///
+    /// let server = HealthServer::new(([0, 0, 0, 0], 8080))
+    ///     .write_timeout(Duration::from_secs(1));
+    /// # drop(server);
+    /// ```
+    #[must_use]
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.write_timeout = timeout;
+        self
     }
 
     /// The address it was asked to listen on.
@@ -237,6 +381,7 @@ impl Hooks for HealthServer {
             endpoint,
             ctx.clone(),
             self.bound.clone(),
+            self.limits,
         ));
         Ok(())
     }
@@ -256,18 +401,33 @@ async fn accept_loop(
     endpoint: Endpoint,
     ctx: ServiceContext,
     bound: HealthHandle,
+    limits: Limits,
 ) {
+    let open = Arc::new(OpenConnections::new(limits.max_connections));
     loop {
         tokio::select! {
             biased;
             () = ctx.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
-                    ctx.spawn(serve_connection(stream, endpoint.clone(), ctx.clone()));
+                Ok((stream, peer)) => {
+                    let slot = tokio::select! {
+                        biased;
+                        () = ctx.cancelled() => break,
+                        slot = open.admit(&endpoint.own_name, peer) => slot,
+                    };
+                    if let Some(slot) = slot {
+                        ctx.spawn(serve_connection(
+                            stream,
+                            endpoint.clone(),
+                            ctx.clone(),
+                            slot,
+                            limits,
+                        ));
+                    }
                 }
                 Err(error) => {
                     // Out of file descriptors and the like: wait a little instead of spinning.
-                    tracing::warn!(%error, "health endpoint: accept failed");
+                    tracing::warn!(service = %endpoint.own_name, %error, "health endpoint: accept failed");
                     tokio::select! {
                         () = ctx.cancelled() => break,
                         () = tokio::time::sleep(Duration::from_millis(100)) => {}
@@ -280,25 +440,235 @@ async fn accept_loop(
     bound.set(None);
 }
 
-async fn serve_connection(stream: TcpStream, endpoint: Endpoint, ctx: ServiceContext) {
+/// The open client connections of one run of the server, and the cap on them.
+struct OpenConnections {
+    max: usize,
+    /// One permit per connection that may be open.
+    permits: Arc<Semaphore>,
+    queue: Mutex<Queue>,
+    /// Whether the cap was reached and not left since (to warn once, not per connection).
+    full: AtomicBool,
+}
+
+/// The open connections, oldest first: an id and the token that closes it.
+#[derive(Default)]
+struct Queue {
+    next_id: u64,
+    open: VecDeque<(u64, CancellationToken)>,
+}
+
+/// One open connection's place under the cap: dropping it gives the place back.
+struct Slot {
+    id: u64,
+    close: CancellationToken,
+    connections: Arc<OpenConnections>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut queue = self.connections.lock();
+        if let Some(at) = queue.open.iter().position(|(id, _)| *id == self.id) {
+            queue.open.remove(at);
+        }
+    }
+}
+
+impl OpenConnections {
+    fn new(max: usize) -> Self {
+        OpenConnections {
+            max,
+            permits: Arc::new(Semaphore::new(max)),
+            queue: Mutex::new(Queue::default()),
+            full: AtomicBool::new(false),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A place for a new connection from `peer`, closing the oldest open connection when
+    /// the cap is reached; `None` (the new connection is refused) only when the closed
+    /// one does not let go of its place in time.
+    async fn admit(self: &Arc<Self>, service: &str, peer: SocketAddr) -> Option<Slot> {
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => {
+                self.full.store(false, Ordering::Relaxed);
+                permit
+            }
+            Err(_) => {
+                if !self.full.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        service = %service,
+                        max_connections = self.max,
+                        "health endpoint: too many open connections; closing the oldest for each new one"
+                    );
+                }
+                let oldest = self.lock().open.pop_front();
+                if let Some((_, close)) = oldest {
+                    close.cancel();
+                }
+                match tokio::time::timeout(EVICTION_WAIT, self.permits.clone().acquire_owned())
+                    .await
+                {
+                    Ok(Ok(permit)) => permit,
+                    _ => {
+                        tracing::warn!(service = %service, %peer, "health endpoint: refused a connection, no room under the cap");
+                        return None;
+                    }
+                }
+            }
+        };
+        let close = CancellationToken::new();
+        let id = {
+            let mut queue = self.lock();
+            let id = queue.next_id;
+            queue.next_id += 1;
+            queue.open.push_back((id, close.clone()));
+            id
+        };
+        Some(Slot {
+            id,
+            close,
+            connections: self.clone(),
+            _permit: permit,
+        })
+    }
+}
+
+/// Serves one client until it is done, fails a timeout, is closed to make room under the
+/// cap, or the server stops: then the connection is dropped at once, whatever it was doing.
+async fn serve_connection(
+    stream: TcpStream,
+    endpoint: Endpoint,
+    ctx: ServiceContext,
+    slot: Slot,
+    limits: Limits,
+) {
+    let name = endpoint.own_name.clone();
     let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
         let response = respond(&endpoint, request.method(), request.uri().path());
         std::future::ready(Ok::<_, Infallible>(response))
     });
+    let io = TokioIo::new(TimedWrites::new(stream, finite(limits.write_timeout)));
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .serve_connection(TokioIo::new(stream), service);
-    let mut connection = std::pin::pin!(connection);
+        .header_read_timeout(finite(limits.header_read_timeout))
+        .serve_connection(io, service);
     let result = tokio::select! {
-        result = connection.as_mut() => result,
-        () = ctx.cancelled() => {
-            connection.as_mut().graceful_shutdown();
-            connection.await
+        biased;
+        // A stop or restart of the server: no grace for a client (it could be half-way
+        // through a request it never finishes).
+        () = ctx.cancelled() => return,
+        () = slot.close.cancelled() => {
+            tracing::debug!(service = %name, "health endpoint: closed the oldest connection to make room");
+            return;
         }
+        result = connection => result,
     };
     if let Err(error) = result {
-        tracing::debug!(%error, "health endpoint: connection ended with an error");
+        tracing::debug!(service = %name, %error, "health endpoint: connection ended with an error");
+    }
+}
+
+/// A client's TCP stream whose writes fail with [`io::ErrorKind::TimedOut`] once they have
+/// made no progress for `limit` (the client does not read): the stall clock starts at
+/// the first write that cannot go through and stops at the next one that does.
+struct TimedWrites {
+    io: TcpStream,
+    limit: Option<Duration>,
+    /// The stall clock, allocated at the first stall and reused.
+    stall: Option<Pin<Box<Sleep>>>,
+    /// Whether the stall clock runs (a write is pending).
+    stalled: bool,
+}
+
+impl TimedWrites {
+    fn new(io: TcpStream, limit: Option<Duration>) -> Self {
+        TimedWrites {
+            io,
+            limit,
+            stall: None,
+            stalled: false,
+        }
+    }
+
+    /// Passes on the outcome of a write, flush or shutdown of the stream, or the timeout
+    /// when it has been pending for `limit`.
+    fn watch<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = false;
+            return poll;
+        }
+        let Some(limit) = self.limit else {
+            return Poll::Pending;
+        };
+        let clock = match &mut self.stall {
+            Some(clock) => {
+                if !self.stalled {
+                    clock.as_mut().reset(Instant::now() + limit);
+                }
+                clock
+            }
+            None => self.stall.insert(Box::pin(tokio::time::sleep(limit))),
+        };
+        self.stalled = true;
+        match clock.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("the client read nothing of its answer for {limit:?}"),
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl AsyncRead for TimedWrites {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for TimedWrites {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.watch(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.watch(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.io).poll_flush(cx);
+        this.watch(cx, poll)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.io).poll_shutdown(cx);
+        this.watch(cx, poll)
     }
 }
 

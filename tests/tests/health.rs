@@ -288,3 +288,278 @@ async fn a_taken_port_fails_the_start_naming_the_resource() {
     );
     app.shutdown().await;
 }
+
+// Hostile clients: half-sent requests, clients that never read, more clients than the cap.
+
+/// A raw TCP client, for the clients a well-behaved HTTP client would never be.
+struct Raw(tokio::net::TcpStream);
+
+impl Raw {
+    async fn connect(addr: SocketAddr) -> Raw {
+        Raw(tokio::net::TcpStream::connect(addr).await.unwrap())
+    }
+
+    /// A client whose receive buffer is as small as the system allows, so that an answer
+    /// it does not read soon fills every buffer on the way.
+    async fn connect_small_buffer(addr: SocketAddr) -> Raw {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        Raw(socket.connect(addr).await.unwrap())
+    }
+
+    async fn send(&self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            self.0.writable().await.unwrap();
+            match self.0.try_write(bytes) {
+                Ok(n) => bytes = &bytes[n..],
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => panic!("send failed: {e}"),
+            }
+        }
+    }
+
+    /// Reads (and counts) whatever the server sends until it closes the connection:
+    /// `Ok(bytes)` when it did within `within`, `Err(bytes)` when it is still open then.
+    async fn closed_within(&self, within: Duration) -> Result<usize, usize> {
+        let mut total = 0;
+        let mut buf = vec![0; 64 * 1024];
+        let read_all = async {
+            loop {
+                if self.0.readable().await.is_err() {
+                    return;
+                }
+                match self.0.try_read(&mut buf) {
+                    Ok(0) => return,
+                    Ok(n) => total += n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    // Reset, aborted: closed all the same.
+                    Err(_) => return,
+                }
+            }
+        };
+        let closed = tokio::time::timeout(within, read_all).await.is_ok();
+        if closed { Ok(total) } else { Err(total) }
+    }
+}
+
+/// The first half of a request: a request line and one header, never the blank line.
+const HALF_REQUEST: &[u8] = b"GET /status HTTP/1.1\r\nHost: localhost\r\n";
+
+/// The server's `shutdown_timeout`: what a stop held by a client would take.
+const RESOURCE_SHUTDOWN_TIMEOUT: Duration =
+    <HealthServer as Resource>::RESOURCE_SPEC.shutdown_timeout;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_sent_request_does_not_hold_the_apps_stop() {
+    let (server, handle) = health_server();
+    let app = Hassette::builder().resource(server).build().unwrap();
+    app.start().await.unwrap();
+    let addr = handle.local_addr().unwrap();
+
+    let slow = Raw::connect(addr).await;
+    slow.send(HALF_REQUEST).await;
+    // The server accepts in order: once this probe is answered, the slow client is being
+    // served, and a moment later its half request has been read.
+    assert_eq!(get(addr, "/livez").await.code, 200);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let began = Instant::now();
+    let report = app.shutdown().await;
+    let took = began.elapsed();
+    assert!(report.is_success(), "{report}");
+    assert_eq!(report.exit_code(), std::process::ExitCode::SUCCESS);
+    let health = report.service("health").unwrap();
+    assert!(!health.aborted, "{report}");
+    assert!(health.errors.is_empty(), "{:?}", health.errors);
+    assert!(
+        health.stop_took < Duration::from_secs(1) && took < Duration::from_secs(1),
+        "the stop waited for the client: {:?} of the server, {took:?} in all (the shutdown_timeout is {RESOURCE_SHUTDOWN_TIMEOUT:?})",
+        health.stop_took
+    );
+    assert!(
+        slow.closed_within(Duration::from_millis(500)).await.is_ok(),
+        "the slow client's connection is closed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_sent_request_does_not_hold_a_restart_of_the_server() {
+    let (server, handle) = health_server();
+    let app = Hassette::builder().resource(server).build().unwrap();
+    app.start().await.unwrap();
+    let addr = handle.local_addr().unwrap();
+
+    let slow = Raw::connect(addr).await;
+    slow.send(HALF_REQUEST).await;
+    assert_eq!(get(addr, "/livez").await.code, 200);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let began = Instant::now();
+    tokio::time::timeout(RESOURCE_SHUTDOWN_TIMEOUT, app.restart_by_name("health"))
+        .await
+        .expect("the restart is not held for the whole shutdown_timeout")
+        .unwrap();
+    let took = began.elapsed();
+    assert!(took < Duration::from_secs(1), "the restart took {took:?}");
+    assert!(
+        slow.closed_within(Duration::from_millis(500)).await.is_ok(),
+        "the slow client's connection is closed"
+    );
+    // Listening again (port 0: maybe on another port).
+    let addr = handle.local_addr().expect("bound again");
+    assert_eq!(get(addr, "/livez").await.code, 200);
+
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+    let health = report.service("health").unwrap();
+    assert!(!health.aborted, "{report}");
+    assert!(
+        health.errors.is_empty(),
+        "no child outlived the restart's stop: {:?}",
+        health.errors
+    );
+}
+
+/// Fails its first run with an error of `len` bytes, so that `/status` is that big.
+struct Loud {
+    runs: AtomicU32,
+    len: usize,
+}
+
+#[service(restart = "permanent", backoff(base = "10ms"))]
+impl Loud {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        if self.runs.fetch_add(1, Ordering::Relaxed) == 0 {
+            return Err("x".repeat(self.len).into());
+        }
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_its_answer_is_disconnected_after_the_write_timeout() {
+    const BODY: usize = 8 << 20;
+    const WRITE_TIMEOUT: Duration = Duration::from_millis(200);
+    let server = HealthServer::new(([127, 0, 0, 1], 0)).write_timeout(WRITE_TIMEOUT);
+    let handle = server.handle();
+    let app = Hassette::builder()
+        .resource(server)
+        .service(Loud {
+            runs: AtomicU32::new(0),
+            len: BODY,
+        })
+        .build()
+        .unwrap();
+    app.start().await.unwrap();
+    let addr = handle.local_addr().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !app
+        .snapshot()
+        .iter()
+        .any(|s| &*s.name == "Loud" && s.restarts == 1 && s.status == Status::Running)
+    {
+        assert!(Instant::now() < deadline, "Loud never restarted");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // Asks for the 8 MB answer (keeping the connection alive) and reads none of it.
+    let stuck = Raw::connect_small_buffer(addr).await;
+    stuck
+        .send(b"GET /status HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await;
+    tokio::time::sleep(WRITE_TIMEOUT * 3).await;
+    // Only what was in the buffers before the server gave up comes, then the end.
+    let read = stuck
+        .closed_within(Duration::from_secs(2))
+        .await
+        .unwrap_or_else(|read| {
+            panic!("still connected after the write timeout (read {read} bytes since)")
+        });
+    assert!(read < BODY, "the whole answer was written: {read} bytes");
+
+    // The server is fine.
+    assert_eq!(get(addr, "/livez").await.code, 200);
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_sends_nothing_is_disconnected_after_the_header_read_timeout() {
+    let server =
+        HealthServer::new(([127, 0, 0, 1], 0)).header_read_timeout(Duration::from_millis(200));
+    let handle = server.handle();
+    let app = Hassette::builder().resource(server).build().unwrap();
+    app.start().await.unwrap();
+    let addr = handle.local_addr().unwrap();
+
+    let idle = Raw::connect(addr).await;
+    let half = Raw::connect(addr).await;
+    half.send(HALF_REQUEST).await;
+    assert!(idle.closed_within(Duration::from_secs(1)).await.is_ok());
+    assert!(half.closed_within(Duration::from_secs(1)).await.is_ok());
+    assert_eq!(get(addr, "/livez").await.code, 200);
+    assert!(app.shutdown().await.is_success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beyond_the_connection_cap_the_oldest_connections_are_closed() {
+    const CAP: usize = 4;
+    const IDLE: usize = 40;
+    let server = HealthServer::new(([127, 0, 0, 1], 0)).max_connections(CAP);
+    let handle = server.handle();
+    let app = Hassette::builder().resource(server).build().unwrap();
+    app.start().await.unwrap();
+    let addr = handle.local_addr().unwrap();
+
+    // Far more idle clients than the cap (they would keep their connections for the
+    // whole header read timeout), some of them half-way through a request.
+    let mut idle = Vec::new();
+    for i in 0..IDLE {
+        let client = Raw::connect(addr).await;
+        if i % 2 == 1 {
+            client.send(HALF_REQUEST).await;
+        }
+        idle.push(client);
+    }
+    // A probe still gets its answer, at once: it is accepted after all of them and makes
+    // room by closing the oldest.
+    let began = Instant::now();
+    let live = get(addr, "/livez").await;
+    assert_eq!((live.code, live.body.as_str()), (200, "ok\n"));
+    assert!(began.elapsed() < Duration::from_millis(500));
+
+    // All but the newest CAP - 1 were closed (the probe took the last place).
+    let (closed, open) = idle.split_at(IDLE - (CAP - 1));
+    for (i, client) in closed.iter().enumerate() {
+        assert!(
+            client.closed_within(Duration::from_secs(1)).await.is_ok(),
+            "idle client {i} is still connected: more than {CAP} connections are open"
+        );
+    }
+    for (i, client) in open.iter().enumerate() {
+        assert!(
+            client
+                .closed_within(Duration::from_millis(100))
+                .await
+                .is_err(),
+            "idle client {} was closed, though it was among the {CAP} newest",
+            closed.len() + i
+        );
+    }
+
+    // Probes keep working while the cap is full.
+    for _ in 0..3 {
+        assert_eq!(get(addr, "/livez").await.code, 200);
+    }
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+    for client in open {
+        assert!(
+            client
+                .closed_within(Duration::from_millis(500))
+                .await
+                .is_ok()
+        );
+    }
+}
