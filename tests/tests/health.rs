@@ -563,3 +563,20 @@ async fn beyond_the_connection_cap_the_oldest_connections_are_closed() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duration_max_timeouts_mean_no_limit() {
+    let server = HealthServer::new(([127, 0, 0, 1], 0))
+        .header_read_timeout(Duration::MAX)
+        .write_timeout(Duration::MAX)
+        .max_connections(0);
+    let handle = server.handle();
+    let app = Hassette::builder().resource(server).build().unwrap();
+    app.start().await.unwrap();
+    let addr = handle.local_addr().unwrap();
+    // No Instant overflow in the connection (it would panic and drop the client), and a
+    // cap of 0 still lets one client in.
+    let live = get(addr, "/livez").await;
+    assert_eq!((live.code, live.body.as_str()), (200, "ok\n"));
+    assert!(app.shutdown().await.is_success());
+}
