@@ -237,6 +237,14 @@ fn main() {
             median(&allocs(&h)),
             median(&allocs(&b))
         );
+        let subscribed = h
+            .iter()
+            .map(|s| s.subscribed_bytes_per_service)
+            .collect::<Vec<_>>();
+        println!(
+            "the first events() subscriber adds (the event channel's slots): {}/service",
+            show(median(&subscribed))
+        );
         let (mh, mb) = (median(&bytes(&h)), median(&bytes(&b)));
         rows.push(Row {
             scenario: format!("idle memory / service ({} services)", count(n)),

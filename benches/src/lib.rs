@@ -59,12 +59,16 @@ pub struct MemSample {
     /// Allocations made per service from before `build` until all are running and ready
     /// (includes the ones already freed again).
     pub allocations_per_service: f64,
+    /// Live bytes per service that the first `events()` subscriber adds (the event
+    /// channel's slots; 0 for bare tokio, which has no event stream).
+    pub subscribed_bytes_per_service: f64,
 }
 
 fn mem_sample(before: Heap, after: Heap, n: usize) -> MemSample {
     MemSample {
         bytes_per_service: (after.live_bytes - before.live_bytes) as f64 / n as f64,
         allocations_per_service: (after.allocations - before.allocations) as f64 / n as f64,
+        subscribed_bytes_per_service: 0.0,
     }
 }
 
@@ -267,15 +271,22 @@ pub async fn bare_restart(cycles: u64) -> Duration {
 // ---------------------------------------------------------------------------------------
 
 /// Hassette: live bytes from before the names and the builder until `n` services are
-/// Running and ready, per service.
+/// Running and ready, per service (nobody subscribed to the events); then what the first
+/// `events()` subscriber adds.
 pub async fn hassette_idle_memory(n: usize) -> MemSample {
     let before = heap();
     let names = names(n);
     let app = start_ready(&names).await;
     let after = heap();
+    let events = app.events();
+    let subscribed = heap();
+    drop(events);
     let report = app.shutdown().await;
     assert!(report.is_success(), "{report}");
-    mem_sample(before, after, n)
+    MemSample {
+        subscribed_bytes_per_service: (subscribed.live_bytes - after.live_bytes) as f64 / n as f64,
+        ..mem_sample(before, after, n)
+    }
 }
 
 /// Bare tokio: live bytes of `n` tracked tasks that have begun awaiting a token, per task.
