@@ -4,24 +4,25 @@
 //! ```text
 //! cargo bench -p hassette-benches                          # everything
 //! HASSETTE_BENCH_QUICK=1 cargo bench -p hassette-benches   # much smaller and faster
-//! cargo bench -p hassette-benches -- start_stop restart memory stop
+//! cargo bench -p hassette-benches -- start_stop restart memory stop chain
 //! ```
 //!
 //! `HASSETTE_BENCH_REPS=N` overrides the number of measured repetitions (each scenario
-//! also runs one unmeasured warm-up of each side first). Hassette and bare tokio
+//! also runs one unmeasured warm-up of each side first); `HASSETTE_BENCH_CHAIN=N` the
+//! length of the chain of scenario 5 (10 000). Hassette and bare tokio
 //! alternate repetition by repetition, and the medians are compared.
 
 use std::future::Future;
 use std::time::Duration;
 
 use hassette_benches::{
-    MemSample, Row, bare_idle_memory, bare_restart, bare_start_stop, bare_stop, count,
-    hassette_idle_memory, hassette_restart, hassette_start_stop, hassette_stop, median, names,
-    table, time,
+    MemSample, Row, bare_chain, bare_idle_memory, bare_restart, bare_start_stop, bare_stop, count,
+    hassette_chain, hassette_idle_memory, hassette_restart, hassette_start_stop, hassette_stop,
+    median, names, table, time,
 };
 use tokio::runtime::Runtime;
 
-const SCENARIOS: [&str; 4] = ["start_stop", "restart", "memory", "stop"];
+const SCENARIOS: [&str; 5] = ["start_stop", "restart", "memory", "stop", "chain"];
 
 struct Config {
     quick: bool,
@@ -31,6 +32,7 @@ struct Config {
     idle: usize,
     memory_reps: usize,
     stop_sizes: [usize; 3],
+    chain: usize,
 }
 
 impl Config {
@@ -45,6 +47,7 @@ impl Config {
                 idle: 10_000,
                 memory_reps: 1,
                 stop_sizes: [1_000, 5_000, 10_000],
+                chain: 10_000,
             }
         } else {
             Config {
@@ -55,6 +58,7 @@ impl Config {
                 idle: 100_000,
                 memory_reps: 3,
                 stop_sizes: [10_000, 50_000, 100_000],
+                chain: 10_000,
             }
         };
         if let Some(reps) = std::env::var("HASSETTE_BENCH_REPS")
@@ -63,6 +67,12 @@ impl Config {
         {
             config.reps = reps;
             config.memory_reps = reps;
+        }
+        if let Some(n) = std::env::var("HASSETTE_BENCH_CHAIN")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            config.chain = n;
         }
         config
     }
@@ -227,6 +237,14 @@ fn main() {
             median(&allocs(&h)),
             median(&allocs(&b))
         );
+        let subscribed = h
+            .iter()
+            .map(|s| s.subscribed_bytes_per_service)
+            .collect::<Vec<_>>();
+        println!(
+            "the first events() subscriber adds (the event channel's slots): {}/service",
+            show(median(&subscribed))
+        );
         let (mh, mb) = (median(&bytes(&h)), median(&bytes(&b)));
         rows.push(Row {
             scenario: format!("idle memory / service ({} services)", count(n)),
@@ -278,6 +296,32 @@ fn main() {
                 met,
             });
         }
+    }
+
+    if wants("chain") {
+        let n = config.chain;
+        let list = names(n);
+        let (h, b) = measure(
+            config.reps.min(5),
+            || run(&rt, hassette_chain(list.clone())),
+            || run(&rt, bare_chain(n)),
+        );
+        let (h, b) = (ns(&h), ns(&b));
+        println!(
+            "\n## 5. a chain of {} services, each waiting at run time (`wait_ready_by_name`) for the one before it",
+            count(n)
+        );
+        println!("hassette:   {}", spread(&h, time));
+        println!("bare tokio: {}", spread(&b, time));
+        let (mh, mb) = (median(&h), median(&b));
+        rows.push(Row {
+            scenario: format!("chain of {} run-time waits", count(n)),
+            hassette: time(mh),
+            bare: time(mb),
+            ratio: mh / mb,
+            target: "well under 1 s".into(),
+            met: Some(mh < 0.5e9),
+        });
     }
 
     println!("\n{}", table(&rows));

@@ -59,12 +59,16 @@ pub struct MemSample {
     /// Allocations made per service from before `build` until all are running and ready
     /// (includes the ones already freed again).
     pub allocations_per_service: f64,
+    /// Live bytes per service that the first `events()` subscriber adds (the event
+    /// channel's slots; 0 for bare tokio, which has no event stream).
+    pub subscribed_bytes_per_service: f64,
 }
 
 fn mem_sample(before: Heap, after: Heap, n: usize) -> MemSample {
     MemSample {
         bytes_per_service: (after.live_bytes - before.live_bytes) as f64 / n as f64,
         allocations_per_service: (after.allocations - before.allocations) as f64 / n as f64,
+        subscribed_bytes_per_service: 0.0,
     }
 }
 
@@ -267,15 +271,22 @@ pub async fn bare_restart(cycles: u64) -> Duration {
 // ---------------------------------------------------------------------------------------
 
 /// Hassette: live bytes from before the names and the builder until `n` services are
-/// Running and ready, per service.
+/// Running and ready, per service (nobody subscribed to the events); then what the first
+/// `events()` subscriber adds.
 pub async fn hassette_idle_memory(n: usize) -> MemSample {
     let before = heap();
     let names = names(n);
     let app = start_ready(&names).await;
     let after = heap();
+    let events = app.events();
+    let subscribed = heap();
+    drop(events);
     let report = app.shutdown().await;
     assert!(report.is_success(), "{report}");
-    mem_sample(before, after, n)
+    MemSample {
+        subscribed_bytes_per_service: (subscribed.live_bytes - after.live_bytes) as f64 / n as f64,
+        ..mem_sample(before, after, n)
+    }
 }
 
 /// Bare tokio: live bytes of `n` tracked tasks that have begun awaiting a token, per task.
@@ -331,6 +342,133 @@ pub async fn bare_stop(n: usize) -> Duration {
     tracker.close();
     tracker.wait().await;
     began.elapsed()
+}
+
+// ---------------------------------------------------------------------------------------
+// Scenario 5: a chain of run-time waits
+// ---------------------------------------------------------------------------------------
+
+/// A link of a chain: its `on_initialize` waits, by name, until the previous link is
+/// Running and ready (a run-time wait that goes through the wait-for graph's cycle check).
+///
+/// The links take turns so that the whole chain of waits is in the graph at once, built
+/// from the front (`1 -> 0`, then `2 -> 1`, ...): the order a search from the target
+/// alone pays the most for. Link `i` registers its wait, then hands the turn to link
+/// `i + 1`; the last one hands it to link 0, which only then gets ready.
+#[derive(Debug)]
+pub struct Link {
+    index: usize,
+    prev: Option<Arc<str>>,
+    chain: Arc<Chain>,
+}
+
+/// What the links of one chain share: whose turn it is.
+#[derive(Debug)]
+pub struct Chain {
+    turns: Box<[Notify]>,
+}
+
+impl Chain {
+    fn hand_on(&self, from: usize) {
+        self.turns[(from + 1) % self.turns.len()].notify_one();
+    }
+}
+
+impl Hooks for Link {
+    async fn on_initialize(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        let Some(prev) = &self.prev else {
+            self.chain.turns[0].notified().await;
+            return Ok(());
+        };
+        if self.index > 1 {
+            self.chain.turns[self.index].notified().await;
+        }
+        let wait = ctx.wait_ready_by_name(prev);
+        tokio::pin!(wait);
+        // Poll the wait once (that enters it into the graph), then hand the turn on.
+        tokio::select! {
+            biased;
+            done = &mut wait => {
+                self.chain.hand_on(self.index);
+                return Ok(done?);
+            }
+            () = std::future::ready(()) => self.chain.hand_on(self.index),
+        }
+        Ok(wait.await?)
+    }
+}
+
+impl Service for Link {
+    const RESTART_SPEC: RestartSpec = RestartSpec::new(RestartType::Permanent);
+
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+/// Hassette: `names.len()` [`Link`]s, each waiting at run time for the one before it;
+/// the time from `build` until the last one is Running and ready.
+///
+/// # Panics
+///
+/// With fewer than 2 names.
+pub async fn hassette_chain(names: Arc<[Arc<str>]>) -> Duration {
+    assert!(names.len() >= 2, "a chain has at least 2 links");
+    let chain = Arc::new(Chain {
+        turns: names.iter().map(|_| Notify::new()).collect(),
+    });
+    let began = Instant::now();
+    let mut builder = Hassette::builder();
+    let mut prev = None;
+    for (index, name) in names.iter().enumerate() {
+        let link = Link {
+            index,
+            prev: prev.replace(name.clone()),
+            chain: chain.clone(),
+        };
+        builder = builder.service_named(name.clone(), link);
+    }
+    let app = builder.build().expect("the benchmark app builds");
+    app.start().await.expect("every link starts");
+    if let Some(last) = names.last() {
+        app.wait_ready_by_name(last)
+            .await
+            .expect("the last link gets ready");
+    }
+    let took = began.elapsed();
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+    took
+}
+
+/// Bare tokio: `n` tracked tasks, each awaiting the `watch` of the one before it and then
+/// setting its own; the time until the last one is set.
+pub async fn bare_chain(n: usize) -> Duration {
+    let began = Instant::now();
+    let tracker = TaskTracker::new();
+    let token = CancellationToken::new();
+    let mut prev: Option<tokio::sync::watch::Receiver<bool>> = None;
+    for _ in 0..n {
+        let (ready, mine) = tokio::sync::watch::channel(false);
+        let before = prev.replace(mine);
+        let token = token.clone();
+        tracker.spawn(async move {
+            if let Some(mut before) = before {
+                let _ = before.wait_for(|up| *up).await;
+            }
+            ready.send_replace(true);
+            token.cancelled().await;
+        });
+    }
+    if let Some(mut last) = prev {
+        let _ = last.wait_for(|up| *up).await;
+    }
+    let took = began.elapsed();
+    token.cancel();
+    tracker.close();
+    tracker.wait().await;
+    took
 }
 
 // ---------------------------------------------------------------------------------------

@@ -693,4 +693,72 @@ mod tests {
         );
         assert_eq!(errs.len(), 3, "{errs:?}");
     }
+
+    /// What a `$value:literal`, `$value:expr` or `$ty:ty` of a `macro_rules!` becomes: the
+    /// tokens inside invisible delimiters.
+    fn grouped(tokens: TokenStream) -> proc_macro2::Group {
+        proc_macro2::Group::new(proc_macro2::Delimiter::None, tokens)
+    }
+
+    #[test]
+    fn values_from_a_macro_rules_are_seen_through_their_invisible_group() {
+        let (restart, base, multiplier, intensity, cycles, name, ready) = (
+            grouped(quote!("transient")),
+            grouped(quote!("100ms")),
+            grouped(quote!(1.5)),
+            grouped(quote!(3)),
+            grouped(quote!(2)),
+            grouped(quote!("ticker")),
+            grouped(quote!("manual")),
+        );
+        let (negative, fatal, dep) = (
+            grouped(quote!(2.0)),
+            grouped(quote!(std::io::Error)),
+            grouped(quote!(Self)),
+        );
+        let args = parse_ok(
+            Kind::Service,
+            quote! {
+                restart = #restart,
+                backoff(base = #base, multiplier = #multiplier),
+                budget(intensity = #intensity),
+                max_cooldown_cycles = #cycles,
+                fatal(#fatal),
+                depends_on(#dep),
+                ready = #ready,
+                name = #name,
+            },
+        );
+        assert_eq!(args.restart.value(), Some(&RestartType::Transient));
+        assert_eq!(
+            args.backoff.value().and_then(|b| b.base.value().copied()),
+            Some(Duration::from_millis(100))
+        );
+        assert_eq!(
+            args.backoff
+                .value()
+                .and_then(|b| b.multiplier.value().copied()),
+            Some(1.5)
+        );
+        assert_eq!(
+            args.budget
+                .value()
+                .and_then(|b| b.intensity.value().copied()),
+            Some(3)
+        );
+        assert_eq!(args.max_cooldown_cycles.value(), Some(&2));
+        assert_eq!(args.ready.value(), Some(&Ready::Manual));
+        assert_eq!(args.name.value().map(String::as_str), Some("ticker"));
+        // The types lose the group too, so `depends_on(Self)` is still recognised.
+        let dep = args.depends_on.value().and_then(|deps| deps.first());
+        assert!(matches!(dep, Some(Type::Path(_))), "{dep:?}");
+        // `-$m`: the minus is the user's, the number still grouped.
+        let args = parse_ok(Kind::Service, quote! { backoff(multiplier = -#negative) });
+        assert_eq!(
+            args.backoff
+                .value()
+                .and_then(|b| b.multiplier.value().copied()),
+            Some(-2.0)
+        );
+    }
 }

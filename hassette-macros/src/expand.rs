@@ -167,6 +167,15 @@ pub(crate) fn thread_safe_generics(generics: &syn::Generics) -> syn::Generics {
 /// The trait method that calls the user's `serve` or hook and adapts its form: with or
 /// without `ctx`, returning `()` or `Result<(), E>`. No boxing: the trait returns
 /// `impl Future`, and the inherent method wins in `Self::name` resolution.
+///
+/// Hygiene: each generated local (`self`, the context, the output) is one ident, made
+/// once with one span and interpolated wherever it is declared or used. The user's
+/// tokens may come out of a `macro_rules!` with another hygiene context than the
+/// attribute itself, and a name declared in one context is not found from another
+/// (E0424, E0425), so a local must never be written out twice, once by `quote!` and once
+/// by `quote_spanned!` with a user's span. The span chosen is the user's token the local
+/// stands next to (the method's name, the return type): errors about the call still land
+/// there, and the body holds generated code only, so nothing of the user's can see it.
 fn adapter(method: &Method<'_>, krate: &TokenStream) -> TokenStream {
     let sig = &method.func.sig;
     let ident = &sig.ident;
@@ -175,23 +184,26 @@ fn adapter(method: &Method<'_>, krate: &TokenStream) -> TokenStream {
         .attrs
         .iter()
         .filter(|attr| attr.path().is_ident("cfg"));
+    let this = syn::token::SelfValue(ident.span());
+    let ctx = syn::Ident::new("__hassette_ctx", ident.span());
     let call = if method.takes_ctx() {
-        quote_spanned!(ident.span()=> Self::#ident(self, __hassette_ctx).await)
+        quote_spanned!(ident.span()=> Self::#ident(#this, #ctx).await)
     } else {
-        quote_spanned!(ident.span()=> Self::#ident(self).await)
+        quote_spanned!(ident.span()=> Self::#ident(#this).await)
     };
     let output_span = match &sig.output {
         ReturnType::Type(_, ty) => ty.span(),
         ReturnType::Default => ident.span(),
     };
+    let out = syn::Ident::new("__hassette_out", output_span);
     // The conversion is spanned on the return type, so an unsupported one is reported there.
     let convert = quote_spanned! {output_span=>
-        #krate::__private::HookOutput::into_hook_result(__hassette_out)
+        #krate::__private::HookOutput::into_hook_result(#out)
     };
     // Spanned on the method's name, so "future is not `Send`" points at the user's fn.
     let body = quote_spanned! {ident.span()=>
         async move {
-            let __hassette_out = #call;
+            let #out = #call;
             #convert
         }
     };
@@ -203,24 +215,29 @@ fn adapter(method: &Method<'_>, krate: &TokenStream) -> TokenStream {
     quote! {
         #(#cfgs)*
         #[inline]
-        fn #ident(&self, __hassette_ctx: &#krate::ServiceContext) -> #output {
+        fn #ident(&#this, #ctx: &#krate::ServiceContext) -> #output {
             #body
         }
     }
 }
 
 /// `is_fatal` or `is_non_retryable` over the listed error types (the default when none).
+///
+/// Each check is spanned on its type, so a type that is not an error is reported there;
+/// the argument they share is one ident of `mixed_site` hygiene, declared and used by
+/// interpolation (see [`adapter`]), as the listed types may carry different contexts.
 fn error_check(
     name: TokenStream,
     types: Option<&Vec<syn::Type>>,
     krate: &TokenStream,
 ) -> Option<TokenStream> {
     let types = types?;
-    let checks = types.iter().map(
-        |ty| quote_spanned!(ty.span()=> #krate::__private::chain_has::<#ty>(__hassette_error)),
-    );
+    let error = syn::Ident::new("__hassette_error", Span::mixed_site());
+    let checks = types
+        .iter()
+        .map(|ty| quote_spanned!(ty.span()=> #krate::__private::chain_has::<#ty>(#error)));
     Some(quote! {
-        fn #name(__hassette_error: &(dyn ::core::error::Error + 'static)) -> bool {
+        fn #name(#error: &(dyn ::core::error::Error + 'static)) -> bool {
             #(#checks)||*
         }
     })

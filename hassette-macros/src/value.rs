@@ -46,7 +46,7 @@ pub(crate) fn expr_value(
 ) -> syn::Result<Option<Expr>> {
     if meta.input.peek(Token![=]) {
         meta.input.parse::<Token![=]>()?;
-        return meta.input.parse::<Expr>().map(Some);
+        return meta.input.parse::<Expr>().map(|expr| Some(ungroup(expr)));
     }
     let message = if meta.input.peek(syn::token::Paren) {
         format!("`{key}` takes a single value, not a list")
@@ -56,6 +56,25 @@ pub(crate) fn expr_value(
     cx.error(key_span, message, Some(format!("write `{form}`")));
     skip_value(meta)?;
     Ok(None)
+}
+
+/// `expr` without the invisible delimiters around it: a `$value:literal` or `$value:expr`
+/// of a `macro_rules!` reaches the attribute as such a group, and is a plain value all the
+/// same.
+fn ungroup(mut expr: Expr) -> Expr {
+    while let Expr::Group(group) = expr {
+        expr = *group.expr;
+    }
+    expr
+}
+
+/// `ty` without the invisible delimiters of a `$ty:ty` from a `macro_rules!`, so the
+/// checks on it (`depends_on(Self)`, a type listed twice) see the type itself.
+fn ungroup_type(mut ty: Type) -> Type {
+    while let Type::Group(group) = ty {
+        ty = *group.elem;
+    }
+    ty
 }
 
 /// A string literal after `=`; an unquoted value gets a help that quotes it.
@@ -138,7 +157,7 @@ pub(crate) fn type_list(
         );
         return Ok(None);
     }
-    Ok(Some(types.into_iter().collect()))
+    Ok(Some(types.into_iter().map(ungroup_type).collect()))
 }
 
 /// Consumes whatever value follows an unusable key, so parsing goes on with the next key.
@@ -254,6 +273,11 @@ pub(crate) fn float(cx: &mut Ctxt, expr: &Expr) -> Option<f64> {
         }) => (true, &**expr),
         other => (false, other),
     };
+    // `-$m` with a `$m:literal` of a `macro_rules!`: the literal is still grouped.
+    let mut inner = inner;
+    while let Expr::Group(group) = inner {
+        inner = &group.expr;
+    }
     let parsed = match inner {
         Expr::Lit(ExprLit {
             lit: Lit::Float(f), ..

@@ -343,14 +343,43 @@ impl Hassette {
 
     /// Every status change of every service from now on.
     ///
-    /// A receiver that falls more than the builder's `event_capacity` behind loses the
-    /// oldest events (`RecvError::Lagged` says how many); the log and the shutdown report
-    /// still have every failure.
+    /// The stream is bounded (the builder's
+    /// [`event_capacity`](crate::Builder::event_capacity): by default 4 events per
+    /// service, at least 1024). A receiver that falls further behind loses the oldest
+    /// events and is told exactly how many: its next `recv` returns
+    /// `Err(RecvError::Lagged(n))`, then goes on with the oldest event still kept. Resync
+    /// from [`snapshot`](Self::snapshot), which always has every service's current state.
+    /// The log and the shutdown report never depend on the stream: they lose nothing.
     ///
     /// ```
-    /// # let app = hassette_runtime::Hassette::builder().build().unwrap();
+    /// # use hassette_runtime::prelude::*;
+    /// # struct Ticker;
+    /// # impl Hooks for Ticker {}
+    /// # impl Service for Ticker {
+    /// #     const RESTART_SPEC: RestartSpec = RestartSpec::new(RestartType::Temporary);
+    /// #     async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> { ctx.cancelled().await; Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// use tokio::sync::broadcast::error::RecvError;
+    ///
+    /// let app = Hassette::builder().service(Ticker).event_capacity(2).build()?;
     /// let mut events = app.events();
-    /// assert!(events.try_recv().is_err());
+    /// app.start().await?;
+    /// app.wait_ready::<Ticker>().await?;
+    /// app.shutdown().await; // 4 changes: Starting, Running, Stopping, Stopped
+    /// match events.recv().await {
+    ///     Err(RecvError::Lagged(missed)) => {
+    ///         assert_eq!(missed, 2); // the oldest two did not fit
+    ///         let now = app.snapshot(); // resync: where every service is now
+    ///         assert_eq!(now[0].status, Status::Stopped);
+    ///     }
+    ///     other => panic!("expected a lag, got {other:?}"),
+    /// }
+    /// assert_eq!(events.recv().await?.to, Status::Stopping); // then the rest, in order
+    /// assert_eq!(events.recv().await?.to, Status::Stopped);
+    /// # Ok(())
+    /// # }
     /// ```
     #[must_use]
     pub fn events(&self) -> broadcast::Receiver<StatusEvent> {

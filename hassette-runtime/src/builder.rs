@@ -46,7 +46,7 @@ use crate::{
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct Builder {
     pending: Vec<Pending>,
-    event_capacity: usize,
+    event_capacity: Option<usize>,
     shutdown_deadline: Option<Duration>,
     groups: Vec<GroupDef>,
     /// The group that `service`/`resource` calls add to, inside [`Builder::group`].
@@ -90,7 +90,7 @@ impl Builder {
     pub fn new() -> Self {
         Builder {
             pending: Vec::new(),
-            event_capacity: 1024,
+            event_capacity: None,
             shutdown_deadline: None,
             groups: Vec::new(),
             current_group: None,
@@ -163,16 +163,35 @@ impl Builder {
     }
 
     /// How many status events a slow [`events`](Hassette::events) receiver may fall
-    /// behind before it loses the oldest (default 1024).
+    /// behind before it loses the oldest (it is then told how many it missed:
+    /// `RecvError::Lagged(n)`).
+    ///
+    /// By default, room for 4 events per registered service (every service may fail and
+    /// restart at the same moment), at least 1024. Any value is clamped to
+    /// `1..=`[`MAX_EVENT_CAPACITY`](Self::MAX_EVENT_CAPACITY), and tokio rounds it up to a
+    /// power of two. The channel and all its slots (about 80 bytes each) are allocated at
+    /// the first [`events`](Hassette::events) call: an app nobody subscribes to pays nothing.
     ///
     /// ```
-    /// let app = hassette_runtime::Hassette::builder().event_capacity(16_384).build().unwrap();
-    /// # drop(app);
+    /// # use hassette_runtime::Hassette;
+    /// let app = Hassette::builder().event_capacity(16_384).build().unwrap();
+    /// // too large for any channel: clamped to `MAX_EVENT_CAPACITY`, not a panic
+    /// let huge = Hassette::builder().event_capacity(usize::MAX).build().unwrap();
+    /// # drop((app, huge));
     /// ```
     pub fn event_capacity(mut self, capacity: usize) -> Self {
-        self.event_capacity = capacity.max(1);
+        self.event_capacity = Some(capacity);
         self
     }
+
+    /// The largest [`event_capacity`](Self::event_capacity): 2^20 events (about 80 MiB of
+    /// slots once someone subscribes). A larger value, and the default of a very large
+    /// app, is clamped to it.
+    ///
+    /// ```
+    /// assert_eq!(hassette_runtime::Builder::MAX_EVENT_CAPACITY, 1 << 20);
+    /// ```
+    pub const MAX_EVENT_CAPACITY: usize = crate::events::MAX_CAPACITY;
 
     /// Bounds the whole shutdown: services still stopping after `limit` are aborted and
     /// the report says so (default: no bound beyond each service's own timeouts).
@@ -364,7 +383,7 @@ impl Builder {
                 stop[id] = token.clone();
             }
         }
-        let events = Arc::new(EventBus::new(self.event_capacity));
+        let events = Arc::new(EventBus::new(self.event_capacity, self.pending.len()));
         let mut launchers = Vec::with_capacity(self.pending.len());
         let units = self.pending.into_iter().zip(dependencies).zip(stop);
         for (id, ((pending, dependencies), stop)) in units.enumerate() {

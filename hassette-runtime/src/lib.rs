@@ -125,7 +125,10 @@ pub use error::{
 };
 pub use events::StatusEvent;
 pub use group::{GroupBuilder, Strategy};
-pub use report::{KEPT_ERRORS, ReportedError, ServiceReport, ShutdownReport};
+pub use report::{
+    ERROR_COLUMN_WIDTH, KEPT_ERRORS, NAME_COLUMN_WIDTH, ReportedError, ServiceReport,
+    ShutdownReport,
+};
 pub use service::{Hooks, Resource, Service};
 pub use snapshot::ServiceSnapshot;
 pub use spec::{Dependency, ReadyMode, ResourceSpec, RestartSpec, RestartType, UnknownRestartType};

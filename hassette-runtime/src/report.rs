@@ -88,13 +88,41 @@ impl ServiceReport {
 /// The outcome of [`Hassette::shutdown`](crate::Hassette::shutdown): one
 /// [`ServiceReport`] per service, in registration order.
 ///
-/// Its `Display` prints a short table, one line per service.
-///
 /// ```
 /// # use hassette_runtime::ShutdownReport;
 /// let report = ShutdownReport::default();
 /// assert!(report.is_success());
 /// assert_eq!(report.exit_code(), std::process::ExitCode::SUCCESS);
+/// ```
+///
+/// # Display
+///
+/// A short table for a terminal: a header, one line per service (name, status, restarts,
+/// errors, how long its stop took, its last error), then a line with the shutdown's
+/// duration and reason. Every cell stays on its line and within a bound, whatever the
+/// names and errors hold, so a report of thousands of services is as many short lines:
+///
+/// - The name column is as wide as the longest name, and at most [`NAME_COLUMN_WIDTH`]
+///   chars. A longer name is cut at a char boundary and ends in `…`; the whole name is in
+///   [`ServiceReport::name`].
+/// - The last error (and the reason) is cut the same way after [`ERROR_COLUMN_WIDTH`]
+///   chars; every error is kept whole in [`ServiceReport::errors`].
+/// - A control character in any of them (a line break of a multi-line error, a tab, a
+///   terminal escape), a Unicode line separator or a bidirectional control is written
+///   escaped, as `\n`, `\t`, `\u{1b}`, `\u{202e}`.
+///
+/// Widths are counted in chars, not bytes: a multi-byte name is never split inside a
+/// char, and the columns align for text whose chars are one column wide (a wide char such
+/// as an emoji takes two columns in most terminals and shifts the rest of its line).
+///
+/// ```
+/// # use hassette_runtime::{ServiceReport, ShutdownReport};
+/// let mut report = ShutdownReport::default();
+/// report.services.push(ServiceReport::new("db".into()));
+/// report.services.push(ServiceReport::new("x".repeat(100).into()));
+/// let text = report.to_string();
+/// let line = text.lines().nth(2).unwrap();
+/// assert!(line.starts_with(&format!("{}…  not started", "x".repeat(39))));
 /// ```
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
@@ -140,28 +168,29 @@ impl ShutdownReport {
 
 impl fmt::Display for ShutdownReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const HEADER: &str = "service";
         let width = self
             .services
             .iter()
-            .map(|s| s.name.len())
+            .map(|s| cell_width(&s.name, NAME_COLUMN_WIDTH))
             .max()
-            .unwrap_or(7)
-            .max(7);
+            .unwrap_or(0)
+            .max(HEADER.len());
         writeln!(
             f,
-            "{:<width$}  {:<19}  {:>8}  {:>6}  {:>9}  last error",
-            "service", "status", "restarts", "errors", "stop took"
+            "{HEADER:<width$}  {:<19}  {:>8}  {:>6}  {:>9}  last error",
+            "status", "restarts", "errors", "stop took"
         )?;
         for s in &self.services {
             let flag = if s.aborted { " (aborted)" } else { "" };
-            let last = s
-                .errors
-                .last()
-                .map_or_else(|| "-".to_owned(), ToString::to_string);
+            let last = s.errors.last().map_or_else(
+                || "-".to_owned(),
+                |e| cell(&e.to_string(), ERROR_COLUMN_WIDTH),
+            );
             writeln!(
                 f,
                 "{:<width$}  {:<19}  {:>8}  {:>6}  {:>9}  {last}{flag}",
-                s.name,
+                cell(&s.name, NAME_COLUMN_WIDTH),
                 s.status,
                 s.restarts,
                 s.error_count,
@@ -173,8 +202,188 @@ impl fmt::Display for ShutdownReport {
             write!(f, " (deadline exceeded)")?;
         }
         if let Some(reason) = &self.reason {
-            write!(f, "; reason: {reason}")?;
+            write!(f, "; reason: {}", cell(reason, ERROR_COLUMN_WIDTH))?;
         }
         Ok(())
+    }
+}
+
+/// The widest the service column of a [`ShutdownReport`]'s table gets, in chars; a
+/// longer name is cut and ends in `…`.
+pub const NAME_COLUMN_WIDTH: usize = 40;
+
+/// How much of a service's last error (and of the shutdown's reason) a
+/// [`ShutdownReport`]'s table shows, in chars; a longer text is cut and ends in `…`.
+pub const ERROR_COLUMN_WIDTH: usize = 120;
+
+/// `text` as one cell of the table: control characters escaped (so it stays on its line
+/// and cannot drive the terminal), at most `max` chars (`max` ≥ 1), a longer text cut at a
+/// char boundary with `…` as its last char. Reads no more of `text` than it shows.
+fn cell(text: &str, max: usize) -> String {
+    let mut chars = escaped(text);
+    let mut out: String = chars.by_ref().take(max).collect();
+    if chars.next().is_some() {
+        out.pop();
+        out.push('…');
+    }
+    out
+}
+
+/// How many chars [`cell`] makes of `text`, without building it.
+fn cell_width(text: &str, max: usize) -> usize {
+    escaped(text).take(max).count()
+}
+
+/// The chars of `text`, each one that would break the line or reorder or restyle the
+/// terminal's text (a control character, a Unicode line or paragraph separator, a
+/// bidirectional control) replaced by its escape (`\n`, `\u{1b}`, `\u{202e}`).
+fn escaped(text: &str) -> impl Iterator<Item = char> + '_ {
+    text.chars().flat_map(|c| {
+        let hostile = c.is_control()
+            || matches!(
+                c,
+                '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+            );
+        let (plain, escape) = if hostile {
+            (None, Some(c.escape_default()))
+        } else {
+            (Some(c), None)
+        };
+        plain.into_iter().chain(escape.into_iter().flatten())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(name: &str) -> ServiceReport {
+        ServiceReport::new(name.into())
+    }
+
+    fn report(services: Vec<ServiceReport>) -> ShutdownReport {
+        ShutdownReport {
+            services,
+            ..ShutdownReport::default()
+        }
+    }
+
+    fn error(text: &str) -> SharedError {
+        Arc::new(std::io::Error::other(text.to_owned()))
+    }
+
+    /// The name cell of the service line `n` (0 is the first service).
+    fn name_cell(text: &str, n: usize) -> &str {
+        let line = text.lines().nth(n + 1).unwrap_or_default();
+        line.split("  ").next().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_normal_table_aligns() {
+        let mut db = service("db");
+        db.status = Status::Stopped;
+        db.stop_took = Duration::from_millis(12);
+        let mut sync = service("café-sync");
+        sync.status = Status::Crashed;
+        sync.restarts = 3;
+        sync.record("serve", error("connection refused\nretrying\tlater"));
+        sync.aborted = true;
+        let mut report = report(vec![db, sync]);
+        report.took = Duration::from_millis(1500);
+        report.reason = Some("crash of `café-sync`".to_owned());
+        assert_eq!(
+            report.to_string(),
+            "\
+service    status               restarts  errors  stop took  last error
+db         stopped                     0       0     12.0ms  -
+café-sync  crashed                     3       1      0.0ns  serve: connection refused\\nretrying\\tlater (aborted)
+shutdown took 1.5s; reason: crash of `café-sync`"
+        );
+    }
+
+    #[test]
+    fn a_name_over_64_kib_does_not_panic_and_is_cut() {
+        let long = "n".repeat(70_000);
+        let text = report(vec![service("db"), service(&long)]).to_string();
+        let expected = format!("{}…", "n".repeat(NAME_COLUMN_WIDTH - 1));
+        assert_eq!(name_cell(&text, 1), expected);
+        let db = text.lines().nth(1).unwrap_or_default();
+        let padded = format!("{:<width$}  not started", "db", width = NAME_COLUMN_WIDTH);
+        assert!(db.starts_with(&padded), "{db}");
+        assert!(text.len() < 1_000, "{} bytes", text.len());
+    }
+
+    #[test]
+    fn one_long_name_among_a_thousand_does_not_pad_every_line() {
+        let mut services: Vec<_> = (0..1_000)
+            .map(|i| service(&format!("worker-{i}")))
+            .collect();
+        services.push(service(&"x".repeat(60_000)));
+        let text = report(services).to_string();
+        assert_eq!(text.lines().count(), 1_003);
+        for line in text.lines() {
+            assert!(line.len() < 200, "a line of {} bytes", line.len());
+        }
+        assert!(text.len() < 1_003 * 200, "{} bytes", text.len());
+    }
+
+    #[test]
+    fn multi_byte_names_are_cut_at_a_char_boundary_and_align() {
+        let accents = "é".repeat(50);
+        let crabs = "🦀".repeat(45);
+        let mixed = format!("a{}", "日本".repeat(30));
+        let text = report(vec![
+            service(&accents),
+            service(&crabs),
+            service(&mixed),
+            service("db"),
+        ])
+        .to_string();
+        let keep = NAME_COLUMN_WIDTH - 1;
+        assert_eq!(name_cell(&text, 0), format!("{}…", "é".repeat(keep)));
+        assert_eq!(name_cell(&text, 1), format!("{}…", "🦀".repeat(keep)));
+        let cut: String = mixed.chars().take(keep).collect();
+        assert_eq!(name_cell(&text, 2), format!("{cut}…"));
+        // Every line's status column starts after the same number of chars.
+        let starts: Vec<Option<usize>> = text
+            .lines()
+            .skip(1)
+            .take(4)
+            .map(|line| Some(line[..line.find("not started")?].chars().count()))
+            .collect();
+        assert_eq!(starts, [Some(NAME_COLUMN_WIDTH + 2); 4], "{text}");
+    }
+
+    #[test]
+    fn a_multi_byte_name_within_the_cap_sets_the_width_in_chars() {
+        let text = report(vec![service("ééééééééé"), service("db")]).to_string();
+        // Nine chars (18 bytes): the column is nine wide, not eighteen.
+        assert_eq!(
+            text.lines().nth(2),
+            Some("db         not started                 0       0      0.0ns  -")
+        );
+    }
+
+    #[test]
+    fn errors_and_the_reason_stay_on_one_bounded_line() {
+        let mut s = service("db");
+        let huge = format!("first line\n{}", "e".repeat(100_000));
+        s.record("serve", error(&huge));
+        let mut report = report(vec![s]);
+        report.reason = Some(format!("\u{1b}[2Jcleared\r\n{}", "r".repeat(10_000)));
+        let text = report.to_string();
+        assert_eq!(text.lines().count(), 3, "{text}");
+        let line = text.lines().nth(1).unwrap_or_default();
+        let last = line.split("  ").last().unwrap_or_default();
+        assert!(last.starts_with("serve: first line\\n"), "{last}");
+        assert!(last.ends_with('…'), "{last}");
+        assert_eq!(last.chars().count(), ERROR_COLUMN_WIDTH);
+        let footer = text.lines().nth(2).unwrap_or_default();
+        assert!(
+            footer.starts_with("shutdown took 0.0ns; reason: \\u{1b}[2Jcleared\\r\\n"),
+            "{footer}"
+        );
+        assert!(!text.contains('\u{1b}') && !text.contains('\r'));
+        assert!(footer.len() < 200, "{footer}");
     }
 }

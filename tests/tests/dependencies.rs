@@ -390,3 +390,92 @@ async fn waiting_for_dependencies_does_not_eat_into_the_startup_timeout() {
     app.wait_ready::<Probe<NeedsLazy>>().await.unwrap();
     app.shutdown().await;
 }
+
+/// A link of a chain: waits in `on_initialize`, by name, for the link before it. The
+/// first link holds back until every other one waits, so the whole chain of waits is in
+/// the wait-for graph at once.
+struct Link {
+    prev: Option<String>,
+    links: usize,
+    waiting: Arc<AtomicUsize>,
+    all_waiting: Arc<tokio::sync::Notify>,
+}
+
+impl Hooks for Link {
+    async fn on_initialize(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        match &self.prev {
+            None => self.all_waiting.notified().await,
+            Some(prev) => {
+                if self.waiting.fetch_add(1, Ordering::SeqCst) + 2 == self.links {
+                    self.all_waiting.notify_one();
+                }
+                ctx.wait_ready_by_name(prev).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Service for Link {
+    const RESTART_SPEC: RestartSpec = RestartSpec::new(RestartType::Temporary);
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_chain_of_run_time_waits_all_get_ready() {
+    const N: usize = 2_000;
+    let waiting = Arc::new(AtomicUsize::new(0));
+    let all_waiting = Arc::new(tokio::sync::Notify::new());
+    let mut builder = Hassette::builder();
+    for i in 0..N {
+        let link = Link {
+            prev: i.checked_sub(1).map(|p| format!("link-{p}")),
+            links: N,
+            waiting: Arc::clone(&waiting),
+            all_waiting: Arc::clone(&all_waiting),
+        };
+        builder = builder.service_named(format!("link-{i}"), link);
+    }
+    let app = builder.build().unwrap();
+    app.start().await.unwrap();
+    assert_eq!(waiting.load(Ordering::SeqCst), N - 1, "every link waited");
+    for i in 0..N {
+        let name = format!("link-{i}");
+        app.wait_ready_by_name(&name).await.unwrap();
+        assert_eq!(app.status_by_name(&name).unwrap(), Status::Running);
+    }
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wait_for_cycle_of_three_is_named_whole() {
+    let outcomes: [Arc<std::sync::Mutex<_>>; 3] = Default::default();
+    let mut builder = Hassette::builder();
+    for (name, other, outcome) in [("x", "y", 0), ("y", "z", 1), ("z", "x", 2)] {
+        let outcome = Arc::clone(&outcomes[outcome]);
+        builder = builder.service_named(name, Waiter { other, outcome });
+    }
+    let app = builder.build().unwrap();
+    let _ = app.start().await;
+    let cycles: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| match o.lock().unwrap().clone() {
+            Some(Err(WaitError::Cycle { cycle, .. })) => Some(cycle),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        cycles.len(),
+        1,
+        "exactly one wait closes the cycle: {cycles:?}"
+    );
+    assert!(
+        ["x -> y -> z -> x", "y -> z -> x -> y", "z -> x -> y -> z"].contains(&&*cycles[0]),
+        "{cycles:?}"
+    );
+    app.shutdown().await;
+}
