@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{OnceCell, broadcast, oneshot};
+use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -71,9 +71,18 @@ pub(crate) struct AppInner {
     pub(crate) stopping: CancellationToken,
     pub(crate) shutdown_deadline: Option<Duration>,
     pub(crate) tasks: Mutex<Vec<Option<JoinHandle<ServiceReport>>>>,
-    pub(crate) started: OnceCell<Result<(), StartError>>,
-    pub(crate) report: OnceCell<ShutdownReport>,
+    /// Set by the first `start`, which spawns the one task that starts everything.
+    pub(crate) start_begun: AtomicBool,
+    /// The start's outcome, once that task has it.
+    pub(crate) started: watch::Sender<Option<Result<(), StartError>>>,
+    /// The shutdown's report, once the one stop task (spawned by the first
+    /// `begin_shutdown`) has it.
+    pub(crate) report: watch::Sender<Option<ShutdownReport>>,
+    /// The first shutdown reason; set exactly once, by the call that spawns the stop task.
     pub(crate) reason: Mutex<Option<String>>,
+    /// When the `shutdown_deadline` runs out: set when the stop begins. Every wait of a
+    /// stop ends by then at the latest.
+    pub(crate) hard_deadline: std::sync::OnceLock<tokio::time::Instant>,
     /// A serve was aborted but never reached an `.await`: its thread is lost, and a tokio
     /// runtime being dropped would wait for it forever.
     pub(crate) stuck: AtomicBool,
@@ -125,8 +134,10 @@ impl Hassette {
                 stopping: CancellationToken::new(),
                 shutdown_deadline: parts.shutdown_deadline,
                 tasks: Mutex::new((0..count).map(|_| None).collect()),
-                started: OnceCell::new(),
-                report: OnceCell::new(),
+                start_begun: AtomicBool::new(false),
+                started: watch::channel(None).0,
+                report: watch::channel(None).0,
+                hard_deadline: std::sync::OnceLock::new(),
                 reason: Mutex::new(None),
                 stuck: AtomicBool::new(false),
                 groups: parts.groups,
@@ -140,9 +151,18 @@ impl Hassette {
     ///
     /// The error names the first service (in registration order) that did not start and
     /// why; the others keep starting and are supervised as usual, so call
-    /// [`shutdown`](Self::shutdown) to stop them. Calling `start` again returns the same
-    /// result; a `start` interrupted by [`shutdown`](Self::shutdown) returns
-    /// [`StartFailure::Interrupted`].
+    /// [`shutdown`](Self::shutdown) to stop them. A `start` interrupted by
+    /// [`shutdown`](Self::shutdown) returns [`StartFailure::Interrupted`] (unless another
+    /// service had failed already).
+    ///
+    /// # Cancel safety
+    ///
+    /// The start runs once, in a task of its own: a `start` future dropped half-way (under
+    /// `tokio::time::timeout`, say) leaves it going, and every call, concurrent or later,
+    /// returns its one outcome. Nothing is started twice. Called from inside one of the
+    /// app's own services, where waiting for the whole start could mean waiting for the
+    /// caller itself, it returns at once: the outcome if it is known, `Ok(())` while the
+    /// start is still under way.
     ///
     /// ```no_run
     /// # async fn f(app: hassette_runtime::Hassette) {
@@ -153,17 +173,39 @@ impl Hassette {
     /// # }
     /// ```
     pub async fn start(&self) -> Result<(), StartError> {
-        let inner = self.inner.clone();
-        self.inner
-            .started
-            .get_or_init(|| inner.launch_all())
-            .await
-            .clone()
+        let mut outcome = self.inner.started.subscribe();
+        if !self.inner.start_begun.swap(true, Ordering::AcqRel) {
+            let inner = self.inner.clone();
+            tokio::spawn(async move {
+                let result = inner.clone().launch_all().await;
+                inner.started.send_replace(Some(result));
+            });
+        }
+        if crate::inside::caller(&self.inner).is_some() {
+            return outcome.borrow().clone().unwrap_or(Ok(()));
+        }
+        match outcome.wait_for(Option::is_some).await {
+            Ok(result) => result.clone().unwrap_or(Ok(())),
+            // The sender lives in `inner`, which `self` holds: it cannot be gone.
+            Err(_) => Ok(()),
+        }
     }
 
     /// Stops every service, dependants before their dependencies, and reports how each
-    /// ended. Safe to call twice (the second call returns the same report), during
-    /// `start`, or without `start`.
+    /// ended. Safe to call twice, during `start`, or without `start`.
+    ///
+    /// # Cancel safety
+    ///
+    /// The stop runs once, in a task of its own: a `shutdown` future dropped half-way
+    /// leaves it going, and every call, concurrent or later, returns the same report.
+    ///
+    /// Awaited from inside one of the app's own services (a hook, `serve` or a
+    /// [`ServiceContext::spawn`](crate::ServiceContext::spawn) task), it cannot wait for
+    /// the whole stop, which includes the caller's own: it begins the shutdown and returns
+    /// once the stop has reached the calling service (its run is cancelled, or its stop
+    /// has begun), with a report that holds only the reason and no services. The full
+    /// report goes to the callers outside the app. A service that only wants to end the
+    /// app uses [`ServiceContext::shutdown_app`](crate::ServiceContext::shutdown_app).
     ///
     /// ```no_run
     /// # async fn f(app: hassette_runtime::Hassette) {
@@ -173,18 +215,36 @@ impl Hassette {
     /// ```
     pub async fn shutdown(&self) -> ShutdownReport {
         self.inner.begin_shutdown("shutdown requested".to_owned());
+        if let Some(ctx) = crate::inside::caller(&self.inner) {
+            ctx.stop_reached().await;
+            return self
+                .inner
+                .report
+                .borrow()
+                .clone()
+                .unwrap_or_else(|| ShutdownReport {
+                    reason: self.inner.reason(),
+                    ..ShutdownReport::default()
+                });
+        }
         self.inner.wait_stopped().await
     }
 
-    /// Starts the app, runs until SIGINT or SIGTERM (or a crash), then shuts down
-    /// gracefully; a second signal exits the process at once. Returns
+    /// Starts the app, runs until SIGINT or SIGTERM (or a crash, or
+    /// [`ServiceContext::shutdown_app`](crate::ServiceContext::shutdown_app)), then shuts
+    /// down gracefully; a second signal exits the process at once. Returns
     /// [`ExitCode::SUCCESS`] after a clean stop, and `FAILURE` when a service did not
-    /// start, crashed, or had to be aborted, with the reason printed to stderr.
+    /// start, crashed, or had to be aborted, with the reason printed to stderr. A signal
+    /// that arrives while services are still starting is a clean stop.
     ///
     /// Cancellation is cooperative: an abort takes effect at the task's next `.await`. A
     /// `serve` that never awaits keeps its thread, and dropping the tokio runtime (as
-    /// `#[tokio::main]` does on return) would wait for it forever; in that one case this
-    /// function prints the report and exits the process with code 1 itself.
+    /// `#[tokio::main]` does on return) would wait for it forever; in that case this
+    /// function prints the report and exits the process with code 1 itself. Likewise,
+    /// called on the main thread, it makes sure the process exits with the returned code
+    /// even when the runtime's drop would wait for a blocking thread that a service still
+    /// holds (tokio's stdin, `spawn_blocking`): once the runtime has begun to shut down,
+    /// the process is given [`EXIT_GRACE`] to end by itself.
     ///
     /// ```no_run
     /// # async fn f(app: hassette_runtime::Hassette) -> std::process::ExitCode {
@@ -203,7 +263,11 @@ impl Hassette {
             }
         };
         let started = self.start().await;
-        if let Err(error) = &started {
+        // A start cut short by the shutdown (a signal during the start) is a clean stop.
+        let failed_start = started
+            .err()
+            .filter(|e| !matches!(e.failure, StartFailure::Interrupted));
+        if let Some(error) = &failed_start {
             tracing::error!(%error, "start failed; shutting down");
             self.inner.begin_shutdown(error.to_string());
         }
@@ -213,11 +277,12 @@ impl Hassette {
             watcher.abort();
         }
         tracing::info!("shutdown report\n{report}");
-        let code = if let Err(error) = started {
-            eprintln!("{report}\nhassette: exiting with failure: {error}");
-            ExitCode::FAILURE
-        } else {
-            if !report.is_success() {
+        let success = match &failed_start {
+            Some(error) => {
+                eprintln!("{report}\nhassette: exiting with failure: {error}");
+                false
+            }
+            None if !report.is_success() => {
                 let mut why: Vec<String> = report
                     .services
                     .iter()
@@ -234,8 +299,9 @@ impl Hassette {
                     "{report}\nhassette: exiting with failure: {}",
                     why.join(", ")
                 );
+                false
             }
-            report.exit_code()
+            None => true,
         };
         if self.inner.stuck.load(Ordering::Relaxed) {
             // Returning would let `#[tokio::main]` drop the runtime, which waits for the
@@ -245,7 +311,12 @@ impl Hassette {
             );
             std::process::exit(1);
         }
-        code
+        exit_after_runtime_drop(i32::from(!success));
+        if success {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
     }
 
     /// The status of the one registered `T`.
@@ -449,45 +520,106 @@ impl AppInner {
                     StartFailure::Interrupted,
                 ))
             });
-            if let (Err(error), None) = (result, &first_error) {
-                first_error = Some(error);
+            // The first real failure wins over a start the shutdown merely interrupted.
+            let interrupted = |e: &StartError| matches!(e.failure, StartFailure::Interrupted);
+            match (result, &first_error) {
+                (Err(error), None) => first_error = Some(error),
+                (Err(error), Some(first)) if interrupted(first) && !interrupted(&error) => {
+                    first_error = Some(error);
+                }
+                _ => {}
             }
         }
         first_error.map_or(Ok(()), Err)
     }
 
-    async fn restart(&self, unit: &Arc<Unit>) -> Result<(), RestartError> {
-        if self.stopping.is_cancelled() {
-            return Err(RestartError::ShuttingDown {
-                service: unit.name.clone(),
-            });
+    /// An operator restart: joins the one pending or in flight, or asks for a new one,
+    /// and waits for the run it starts to leave Starting.
+    async fn restart(self: &Arc<Self>, unit: &Arc<Unit>) -> Result<(), RestartError> {
+        let service = || unit.name.clone();
+        if unit.restart_type.is_none() {
+            return Err(RestartError::Resource { service: service() });
         }
-        if self.started.get().is_none() {
-            return Err(RestartError::NotStarted {
-                service: unit.name.clone(),
-            });
+        if self.stopping.is_cancelled() {
+            return Err(RestartError::ShuttingDown { service: service() });
+        }
+        if !self.start_begun.load(Ordering::Acquire) {
+            return Err(RestartError::NotStarted { service: service() });
         }
         let mut state = unit.state.subscribe();
-        let generation = state.borrow_and_update().generation;
-        unit.restart.notify_one();
+        let (mut target, base) = {
+            let now = *state.borrow_and_update();
+            match now.restart_in_flight() {
+                true => (Some(now.restart_run), now.restart_run),
+                false => (None, now.restart_run),
+            }
+        };
+        if target.is_none() {
+            unit.request_restart();
+        }
+        if crate::inside::caller(self).is_some_and(|ctx| Arc::ptr_eq(ctx.unit(), unit)) {
+            // The service restarts itself: the new run cannot begin before this one ends.
+            return Ok(());
+        }
         loop {
             let now = *state.borrow_and_update();
-            if now.generation > generation && now.status != Status::Starting {
+            if target.is_none() && !now.restart_pending && now.restart_run > base {
+                target = Some(now.restart_run);
+            }
+            // The run the restart started has left Starting (or a later run has begun).
+            if let Some(run) = target
+                && (now.generation > run
+                    || (now.generation == run && now.status != Status::Starting))
+            {
                 return match now.status {
                     Status::Running => Ok(()),
                     status => Err(RestartError::Failed {
-                        service: unit.name.clone(),
+                        service: service(),
                         status,
                     }),
                 };
             }
             tokio::select! {
                 biased;
-                () = self.stopping.cancelled() => return Err(RestartError::ShuttingDown { service: unit.name.clone() }),
+                () = self.stopping.cancelled() => return Err(RestartError::ShuttingDown { service: service() }),
                 changed = state.changed() => if changed.is_err() {
-                    return Err(RestartError::ShuttingDown { service: unit.name.clone() });
+                    return Err(RestartError::ShuttingDown { service: service() });
                 },
             }
         }
+    }
+}
+
+/// How long [`Hassette::run_until_signal`] lets the runtime's drop take before it exits the
+/// process itself: the drop waits for every blocking thread, and one that a service still
+/// holds (tokio's stdin, say) would keep the process alive forever.
+pub const EXIT_GRACE: Duration = Duration::from_millis(500);
+
+/// On the main thread, arms a watchdog that exits the process with `code` when the
+/// runtime has begun to shut down but the process is still alive [`EXIT_GRACE`] later.
+/// Elsewhere (a test harness's thread, say) the runtime's end is not the process's end,
+/// so nothing is armed.
+fn exit_after_runtime_drop(code: i32) {
+    if std::thread::current().name() != Some("main") {
+        return;
+    }
+    let (alive, dropped) = std::sync::mpsc::channel::<()>();
+    // This task is dropped, with `alive`, when the runtime shuts down.
+    tokio::spawn(async move {
+        let _alive = alive;
+        std::future::pending::<()>().await;
+    });
+    let watchdog = std::thread::Builder::new()
+        .name("hassette-exit".into())
+        .spawn(move || {
+            let _ = dropped.recv();
+            std::thread::sleep(EXIT_GRACE);
+            eprintln!(
+                "hassette: the runtime still waits for a blocking thread; exiting without it"
+            );
+            std::process::exit(code);
+        });
+    if let Err(error) = watchdog {
+        tracing::warn!(%error, "cannot start the exit watchdog");
     }
 }

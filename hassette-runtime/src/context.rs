@@ -2,16 +2,18 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, OnceLock};
 
+use futures_util::FutureExt;
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::app::AppInner;
 use crate::unit::Unit;
-use crate::{Hooks, LookupError, Status, WaitError};
+use crate::{Hooks, LookupError, Panicked, SharedError, Status, WaitError};
 
 /// The handle a service's hooks and `serve` receive for one run.
 ///
@@ -36,6 +38,8 @@ struct Run {
     unit: Arc<Unit>,
     app: Arc<AppInner>,
     cancel: CancellationToken,
+    /// The service's `tracing` span, which `spawn` gives its tasks.
+    span: tracing::Span,
     /// Created on the first `spawn`: most services have no children and should not pay
     /// for a tracker.
     children: OnceLock<Children>,
@@ -43,8 +47,11 @@ struct Run {
 
 struct Children {
     tracker: TaskTracker,
-    /// Cancelled when the children outlive `shutdown_timeout`: they are dropped then.
+    /// Cancelled when the children outlive `shutdown_timeout`, or when the run is cut
+    /// off: each child is dropped at its next wake-up.
     abort: CancellationToken,
+    /// The panics of children, for the service's report.
+    panics: Mutex<Vec<SharedError>>,
 }
 
 impl fmt::Debug for ServiceContext {
@@ -63,8 +70,27 @@ impl ServiceContext {
                 unit,
                 app,
                 cancel: CancellationToken::new(),
+                span: tracing::Span::current(),
                 children: OnceLock::new(),
             }),
+        }
+    }
+
+    /// Whether this run is one of `app`'s.
+    pub(crate) fn belongs_to(&self, app: &Arc<AppInner>) -> bool {
+        Arc::ptr_eq(&self.run.app, app)
+    }
+
+    pub(crate) fn unit(&self) -> &Arc<Unit> {
+        &self.run.unit
+    }
+
+    /// Completes when this run is asked to stop: its token is cancelled, or the app's
+    /// shutdown has reached the service.
+    pub(crate) async fn stop_reached(&self) {
+        tokio::select! {
+            () = self.run.cancel.cancelled() => {}
+            () = self.run.unit.stop.cancelled() => {}
         }
     }
 
@@ -115,6 +141,38 @@ impl ServiceContext {
     #[must_use]
     pub fn app(&self) -> crate::Hassette {
         crate::Hassette::from_inner(self.run.app.clone())
+    }
+
+    /// Begins the shutdown of the whole app and returns at once, for a job whose end is
+    /// the end of the program (OTP's significant child). The app then stops as on a
+    /// signal, this service included; the first reason given is the one the report keeps,
+    /// and the exit code is 0 unless something failed.
+    ///
+    /// ```
+    /// # use hassette_runtime::prelude::*;
+    /// struct Job;
+    ///
+    /// #[service(restart = "temporary")]
+    /// impl Job {
+    ///     async fn serve(&self, ctx: &ServiceContext) {
+    ///         // ... the work ...
+    ///         ctx.shutdown_app("the job is done");
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// let app = Hassette::builder().service(Job).build()?;
+    /// app.start().await?;
+    /// app.shutdown_begun().await;
+    /// let report = app.shutdown().await;
+    /// assert_eq!(report.reason.as_deref(), Some("the job is done"));
+    /// assert!(report.is_success());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn shutdown_app(&self, reason: impl Into<String>) {
+        self.run.app.begin_shutdown(reason.into());
     }
 
     /// Completes when the runtime stops this run (shutdown, restart).
@@ -193,6 +251,11 @@ impl ServiceContext {
     /// the runtime waits for the children up to `shutdown_timeout` and then drops them.
     /// Children should watch [`cancelled`](Self::cancelled).
     ///
+    /// A child runs inside the service's `tracing` span. A child that panics is an error
+    /// of the service: it is logged with the service's name, becomes its last error (see
+    /// `Hassette::snapshot`) and goes into its report; the service keeps running, and the
+    /// returned handle completes normally.
+    ///
     /// ```
     /// # fn f(ctx: &hassette_runtime::ServiceContext) {
     /// let child = ctx.clone();
@@ -206,15 +269,23 @@ impl ServiceContext {
         let children = self.run.children.get_or_init(|| Children {
             tracker: TaskTracker::new(),
             abort: CancellationToken::new(),
+            panics: Mutex::new(Vec::new()),
         });
         let abort = children.abort.clone();
-        children.tracker.spawn(async move {
+        let task = AssertUnwindSafe(crate::inside::scope(self.clone(), task)).catch_unwind();
+        let run = self.run.clone();
+        let child = async move {
             tokio::select! {
                 biased;
                 () = abort.cancelled() => {}
-                () = task => {}
+                outcome = task => if let Err(payload) = outcome {
+                    run.child_panicked(Arc::new(Panicked::from_payload(&*payload)));
+                }
             }
-        })
+        };
+        children
+            .tracker
+            .spawn(child.instrument(self.run.span.clone()))
     }
 
     /// Waits until `T` is Running and ready.
@@ -266,22 +337,51 @@ impl ServiceContext {
         self.run.cancel.cancel();
     }
 
-    /// Waits for the children up to `limit`, then drops the rest; returns how many were
-    /// still running when the limit ran out.
-    pub(crate) async fn close_children(&self, limit: Duration) -> usize {
+    /// Waits for the children until `deadline`, then drops the rest; returns how many
+    /// were still running then, and the panics of children during the run.
+    pub(crate) async fn close_children(
+        &self,
+        deadline: tokio::time::Instant,
+    ) -> (usize, Vec<SharedError>) {
         let Some(children) = self.run.children.get() else {
-            return 0;
+            return (0, Vec::new());
         };
         children.tracker.close();
-        if tokio::time::timeout(limit, children.tracker.wait())
+        let mut left = 0;
+        if tokio::time::timeout_at(deadline, children.tracker.wait())
             .await
-            .is_ok()
+            .is_err()
         {
-            return 0;
+            left = children.tracker.len();
+            self.abort_children();
+            // A dropped child is gone at its next wake-up; one that never yields keeps its
+            // thread, and the stop does not wait for it.
+            let _ =
+                tokio::time::timeout(crate::lifecycle::ABORT_GRACE, children.tracker.wait()).await;
         }
-        let left = children.tracker.len();
-        children.abort.cancel();
-        children.tracker.wait().await;
-        left
+        let panics =
+            std::mem::take(&mut *children.panics.lock().unwrap_or_else(|e| e.into_inner()));
+        (left, panics)
+    }
+
+    /// Drops every child at its next wake-up.
+    pub(crate) fn abort_children(&self) {
+        if let Some(children) = self.run.children.get() {
+            children.abort.cancel();
+        }
+    }
+}
+
+impl Run {
+    fn child_panicked(&self, error: SharedError) {
+        tracing::error!(service = %self.unit.name, %error, "a child task of the service panicked");
+        self.unit.note_error(error.clone());
+        if let Some(children) = self.children.get() {
+            children
+                .panics
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(error);
+        }
     }
 }

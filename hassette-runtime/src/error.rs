@@ -337,6 +337,16 @@ pub enum RestartError {
         /// The service.
         service: Arc<str>,
     },
+    /// The unit is a resource: resources are not supervised and never restarted, so
+    /// their dependants never see them go away. Restart the services that use it, or
+    /// stop the app.
+    #[error(
+        "cannot restart `{service}`: it is a resource, and resources are never restarted; restart the services that use it instead"
+    )]
+    Resource {
+        /// The resource.
+        service: Arc<str>,
+    },
     /// The new run did not reach Running.
     #[error("restarted `{service}`, but it is {status}; see its events or the log for the error")]
     Failed {

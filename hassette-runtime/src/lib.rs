@@ -97,6 +97,7 @@ mod events;
 mod group;
 #[cfg(feature = "health")]
 pub mod health;
+mod inside;
 mod lifecycle;
 mod policy;
 mod readiness;
@@ -116,7 +117,7 @@ pub mod testing;
 mod unit;
 mod waves;
 
-pub use app::Hassette;
+pub use app::{EXIT_GRACE, Hassette};
 pub use builder::Builder;
 pub use context::ServiceContext;
 pub use error::{

@@ -1,16 +1,26 @@
-//! The lifecycle driver: one run of a service, from `initialize` to the end of its stop,
-//! in the exact order of DESIGN.md.
+//! The lifecycle driver: one run of a service, from `initialize` to the end of its stop.
+//!
+//! Every wait is bounded, and nothing a service does can end the supervisor's task: a
+//! hook that panics while it builds its future, while it runs, or when it is dropped at
+//! its timeout is that hook's error. Deadlines saturate (a `Duration::MAX` timeout means
+//! no limit), and during the app's stop every wait also ends at the shutdown deadline.
+//! A shutdown that reaches a service during an initialize hook cancels the run's token
+//! and gives the hook `shutdown_timeout` more, not what is left of `startup_timeout`.
 
 use std::error::Error;
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use tokio::task::{JoinError, JoinHandle};
+use tokio::task::JoinError;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 use tracing::Instrument;
 
 use crate::app::AppInner;
@@ -67,12 +77,45 @@ impl<T: Resource> Kind for AsResource<T> {
     }
 }
 
+/// How long the runtime waits for a task it has aborted (or a child it has dropped) to be
+/// gone: an abort takes effect at the task's next `.await`, and code that never yields
+/// keeps its thread however long one waits.
+pub(crate) const ABORT_GRACE: Duration = Duration::from_millis(100);
+
+/// The deadline `limit` from now; a limit too large for the clock (up to `Duration::MAX`)
+/// means no limit, as for tokio's own timers.
+pub(crate) fn deadline_in(limit: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(86_400 * 365 * 30);
+    let now = Instant::now();
+    now.checked_add(limit)
+        .or_else(|| now.checked_add(FAR))
+        .unwrap_or(now)
+}
+
+/// The deadline of one wait of a stop: `limit` from now, and never past the app's
+/// shutdown deadline.
+fn stop_deadline(app: &AppInner, limit: Duration) -> Instant {
+    let own = deadline_in(limit);
+    app.hard_deadline.get().map_or(own, |&hard| own.min(hard))
+}
+
 /// A run whose initialize hooks have begun and whose shutdown hooks have not run yet.
 pub(crate) struct ActiveRun {
     pub(crate) ctx: ServiceContext,
-    pub(crate) serve: Option<JoinHandle<Result<(), BoxError>>>,
+    /// Aborted when dropped: a supervisor that is itself aborted leaves no serve behind.
+    pub(crate) serve: Option<AbortOnDropHandle<Result<(), BoxError>>>,
     /// Serve must be Running and ready by then.
     pub(crate) startup_deadline: Instant,
+    /// The error of an initialize hook that the shutdown interrupted: the stop's event
+    /// carries it.
+    pub(crate) interrupted_error: Option<SharedError>,
+}
+
+impl Drop for ActiveRun {
+    fn drop(&mut self) {
+        // Its children go with it (a no-op once `stop_run` has closed them).
+        self.ctx.abort_children();
+    }
 }
 
 pub(crate) struct Driver<K: Kind> {
@@ -86,9 +129,13 @@ pub(crate) struct Driver<K: Kind> {
 impl<K: Kind> Driver<K> {
     /// Starting → dependencies → `before_initialize` → `on_initialize` → spawn serve →
     /// `after_initialize`; returns while still Starting. On a failure the service is
-    /// Failed, except when the app's shutdown interrupted the dependency wait.
+    /// Failed, except when the app's shutdown interrupted the start.
     pub(crate) async fn initialize(&mut self) -> Result<(), StartFailure> {
         let spec = K::SPEC;
+        if self.app.stopping.is_cancelled() {
+            return Err(StartFailure::Interrupted);
+        }
+        self.report.aborted = false;
         self.unit.set_status(Status::Starting, None);
         if let Err(failure) = self.await_dependencies(spec.startup_timeout).await {
             if !matches!(failure, StartFailure::Interrupted) {
@@ -98,22 +145,19 @@ impl<K: Kind> Driver<K> {
         }
         // The service's own start begins once its dependencies are up: waiting for them
         // does not eat into the time its hooks get.
-        let startup_deadline = Instant::now() + spec.startup_timeout;
+        let startup_deadline = deadline_in(spec.startup_timeout);
         let ctx = ServiceContext::new(self.unit.clone(), self.app.clone());
         self.active = Some(ActiveRun {
             ctx: ctx.clone(),
             serve: None,
             startup_deadline,
+            interrupted_error: None,
         });
 
         let svc = self.svc.clone();
-        self.init_hook(
-            "before_initialize",
-            svc.before_initialize(&ctx),
-            startup_deadline,
-        )
-        .await?;
-        self.init_hook("on_initialize", svc.on_initialize(&ctx), startup_deadline)
+        self.init_hook("before_initialize", &ctx, || svc.before_initialize(&ctx))
+            .await?;
+        self.init_hook("on_initialize", &ctx, || svc.on_initialize(&ctx))
             .await?;
         if K::SERVES {
             let handle = self.spawn_serve(ctx.clone());
@@ -121,12 +165,8 @@ impl<K: Kind> Driver<K> {
                 active.serve = Some(handle);
             }
         }
-        self.init_hook(
-            "after_initialize",
-            svc.after_initialize(&ctx),
-            startup_deadline,
-        )
-        .await?;
+        self.init_hook("after_initialize", &ctx, || svc.after_initialize(&ctx))
+            .await?;
         if !K::SERVES {
             self.unit.begin_running(true);
         }
@@ -152,14 +192,44 @@ impl<K: Kind> Driver<K> {
         Ok(())
     }
 
-    async fn init_hook(
+    /// One initialize hook, to the run's startup deadline; the app's stop reaching the
+    /// service interrupts it (see the module's header).
+    async fn init_hook<F: Future<Output = Result<(), BoxError>>>(
         &mut self,
         hook: &'static str,
-        fut: impl Future<Output = Result<(), BoxError>>,
-        deadline: Instant,
+        ctx: &ServiceContext,
+        make: impl FnOnce() -> F,
     ) -> Result<(), StartFailure> {
-        let limit = K::SPEC.startup_timeout;
-        match run_hook(hook, fut, || deadline, limit).await {
+        let spec = K::SPEC;
+        let deadline = self
+            .active
+            .as_ref()
+            .map_or_else(Instant::now, |a| a.startup_deadline);
+        let interrupt = Interrupt {
+            token: &self.unit.stop,
+            app: &self.app,
+            limit: spec.shutdown_timeout,
+        };
+        let (result, interrupted) = run_hook(
+            hook,
+            ctx,
+            make,
+            || deadline,
+            spec.startup_timeout,
+            Some(interrupt),
+        )
+        .await;
+        match result {
+            Err(error) if interrupted => {
+                // Like a "closed" error of serve while the app stops: kept, not a failure.
+                tracing::info!(service = %self.unit.name, hook, %error, "hook ended with an error after the shutdown interrupted it");
+                self.report.record(hook, error.clone());
+                if let Some(active) = &mut self.active {
+                    active.interrupted_error = Some(error);
+                }
+                Err(StartFailure::Interrupted)
+            }
+            Ok(()) if interrupted => Err(StartFailure::Interrupted),
             Ok(()) => Ok(()),
             Err(error) => {
                 self.fail(hook, error.clone());
@@ -168,15 +238,18 @@ impl<K: Kind> Driver<K> {
         }
     }
 
-    fn spawn_serve(&self, ctx: ServiceContext) -> JoinHandle<Result<(), BoxError>> {
+    fn spawn_serve(&self, ctx: ServiceContext) -> AbortOnDropHandle<Result<(), BoxError>> {
         let svc = self.svc.clone();
         let unit = self.unit.clone();
         let auto_ready = K::SPEC.ready == ReadyMode::Auto;
+        let scope = ctx.clone();
         let serve = async move {
             unit.begin_running(auto_ready);
             K::serve(&svc, &ctx).await
         };
-        tokio::spawn(serve.in_current_span())
+        AbortOnDropHandle::new(tokio::spawn(
+            crate::inside::scope(scope, serve).in_current_span(),
+        ))
     }
 
     /// Records `error` and marks the service Failed.
@@ -189,79 +262,97 @@ impl<K: Kind> Driver<K> {
     /// `shutdown_timeout` (then abort) → children → `on_shutdown` → `after_shutdown` →
     /// (Stopped). With `publish` false it runs the same hooks without touching the status,
     /// to clean up after a serve that already ended. Every hook runs whatever the ones
-    /// before it did, each bounded by `shutdown_timeout`.
+    /// before it did, each bounded by `shutdown_timeout` (and by the shutdown deadline).
+    ///
+    /// The report's `aborted` says whether this stop had to cut serve or children off;
+    /// the next initialize clears it, so it always describes the last stop, and an abort
+    /// during a restart stays only in the errors.
     pub(crate) async fn stop_run(&mut self, publish: bool) {
-        let Some(ActiveRun { ctx, serve, .. }) = self.active.take() else {
+        let Some(mut active) = self.active.take() else {
             return;
         };
+        let ctx = active.ctx.clone();
         let limit = K::SPEC.shutdown_timeout;
         if publish {
             self.unit.set_status(Status::Stopping, None);
         }
+        // An initialize hook that the shutdown interrupted is the first thing this stop's
+        // event reports; otherwise, the last error of the stop.
+        let interrupted_error = active.interrupted_error.take();
         let mut last_error = None;
         let mut crash = None;
+        let mut aborted = false;
         let svc = self.svc.clone();
 
         last_error = self
-            .stop_hook("before_shutdown", svc.before_shutdown(&ctx), limit)
+            .stop_hook("before_shutdown", &ctx, || svc.before_shutdown(&ctx))
             .await
             .or(last_error);
         ctx.cancel();
-        if let Some(mut handle) = serve {
-            match ready_or_timeout(&mut handle, || Instant::now() + limit).await {
+        if let Some(mut handle) = active.serve.take() {
+            let began = Instant::now();
+            match ready_or_timeout(&mut handle, || stop_deadline(&self.app, limit)).await {
                 Some(result) => {
                     if let Err(error) = serve_outcome(result) {
                         if K::is_fatal(&*error) {
                             crash = Some(error.clone());
                         }
-                        tracing::warn!(%error, "serve returned an error while stopping");
+                        tracing::warn!(service = %self.unit.name, %error, "serve returned an error while stopping");
                         self.report.record("serve", error.clone());
                         last_error = Some(error);
                     }
                 }
                 None => {
-                    tracing::warn!(timeout = ?limit, "serve did not finish after cancellation; aborting it");
+                    let after = limit.min(began.elapsed());
+                    tracing::warn!(service = %self.unit.name, ?after, "serve did not finish after cancellation; aborting it");
                     handle.abort();
                     // An abort takes effect at the task's next `.await`; a serve that never
                     // awaits keeps its thread, and the process must not wait for it.
-                    let gone = tokio::time::timeout(Duration::from_millis(100), &mut handle)
+                    if tokio::time::timeout(ABORT_GRACE, &mut handle)
                         .await
-                        .is_ok();
-                    if !gone {
+                        .is_err()
+                    {
                         tracing::error!(
+                            service = %self.unit.name,
                             "serve still runs after its abort (it never awaits); the process must exit without waiting for it"
                         );
                         self.app
                             .stuck
                             .store(true, std::sync::atomic::Ordering::Relaxed);
                     }
-                    self.report.aborted = true;
+                    aborted = true;
                     let error: SharedError = Arc::new(TimedOut {
                         what: "serve",
-                        after: limit,
+                        after,
                     });
                     self.report.record("serve", error.clone());
                     last_error = Some(error);
                 }
             }
         }
-        let left = ctx.close_children(limit).await;
+        let began = Instant::now();
+        let (left, panics) = ctx.close_children(stop_deadline(&self.app, limit)).await;
+        for error in panics {
+            self.report.record("child task", error.clone());
+            last_error = Some(error);
+        }
         if left > 0 {
-            tracing::warn!(left, timeout = ?limit, "child tasks did not finish after cancellation; dropped them");
-            self.report.aborted = true;
+            let after = limit.min(began.elapsed());
+            tracing::warn!(service = %self.unit.name, left, ?after, "child tasks did not finish after cancellation; dropped them");
+            aborted = true;
             let error: SharedError = Arc::new(TimedOut {
                 what: "children",
-                after: limit,
+                after,
             });
             self.report.record("children", error.clone());
             last_error = Some(error);
         }
         last_error = self
-            .stop_hook("on_shutdown", svc.on_shutdown(&ctx), limit)
+            .stop_hook("on_shutdown", &ctx, || svc.on_shutdown(&ctx))
             .await
             .or(last_error);
         last_error = self
-            .stop_hook("after_shutdown", svc.after_shutdown(&ctx), limit)
+            .stop_hook("after_shutdown", &ctx, || svc.after_shutdown(&ctx))
             .await
             .or(last_error);
 
@@ -270,61 +361,120 @@ impl<K: Kind> Driver<K> {
             self.app
                 .request_shutdown(format!("service `{}` crashed", self.unit.name));
         } else if publish {
-            self.unit
-                .transition(|from| !from.is_terminal(), Status::Stopped, last_error);
+            self.unit.transition(
+                |from| !from.is_terminal(),
+                Status::Stopped,
+                interrupted_error.or(last_error),
+            );
         }
+        self.report.aborted = aborted;
     }
 
-    async fn stop_hook(
+    async fn stop_hook<F: Future<Output = Result<(), BoxError>>>(
         &mut self,
         hook: &'static str,
-        fut: impl Future<Output = Result<(), BoxError>>,
-        limit: Duration,
+        ctx: &ServiceContext,
+        make: impl FnOnce() -> F,
     ) -> Option<SharedError> {
-        let error = run_hook(hook, fut, || Instant::now() + limit, limit)
-            .await
-            .err()?;
-        tracing::warn!(hook, %error, "shutdown hook failed");
+        let limit = K::SPEC.shutdown_timeout;
+        let deadline = || stop_deadline(&self.app, limit);
+        let (result, _) = run_hook(hook, ctx, make, deadline, limit, None).await;
+        let error = result.err()?;
+        tracing::warn!(service = %self.unit.name, hook, %error, "shutdown hook failed");
         self.report.record(hook, error.clone());
         Some(error)
     }
 }
 
-/// Runs one hook to its deadline, turning a panic into [`Panicked`] and a timeout into
-/// [`TimedOut`].
-async fn run_hook(
-    hook: &'static str,
-    fut: impl Future<Output = Result<(), BoxError>>,
-    deadline: impl FnOnce() -> Instant,
+/// What ends an initialize hook's wait early: the app's stop reaching the service. The
+/// hook then sees its run cancelled and gets `limit` more.
+struct Interrupt<'a> {
+    token: &'a CancellationToken,
+    app: &'a AppInner,
     limit: Duration,
-) -> Result<(), SharedError> {
-    let outcome = match ready_or_timeout(AssertUnwindSafe(fut).catch_unwind(), deadline).await {
-        Some(outcome) => outcome,
-        None => {
-            return Err(Arc::new(TimedOut {
-                what: hook,
-                after: limit,
-            }));
-        }
-    };
-    match outcome {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(error)) => Err(Arc::from(error)),
-        Err(payload) => Err(Arc::new(Panicked::from_payload(&*payload))),
-    }
 }
 
-/// Awaits `fut` until `deadline` (`None` when it ran out). Most hooks finish on their
+/// Runs one hook inside the service's scope: builds its future (a panic there is the
+/// hook's error), polls it until `deadline` (or, once `interrupt` fires, its bound), and
+/// turns a panic into [`Panicked`] and a timeout into [`TimedOut`]. A hook cut off at its
+/// deadline is dropped here, and a panic of its drop is caught too. Returns the hook's
+/// result and whether it was interrupted.
+async fn run_hook<F: Future<Output = Result<(), BoxError>>>(
+    hook: &'static str,
+    ctx: &ServiceContext,
+    make: impl FnOnce() -> F,
+    deadline: impl FnOnce() -> Instant,
+    limit: Duration,
+    interrupt: Option<Interrupt<'_>>,
+) -> (Result<(), SharedError>, bool) {
+    let fut = match std::panic::catch_unwind(AssertUnwindSafe(make)) {
+        Ok(fut) => fut,
+        Err(payload) => return (Err(Arc::new(Panicked::from_payload(&*payload))), false),
+    };
+    let mut began = Instant::now();
+    let mut slot = pin!(Some(
+        AssertUnwindSafe(crate::inside::scope(ctx.clone(), fut)).catch_unwind()
+    ));
+    let mut interrupted = false;
+    let mut after = limit;
+    let outcome = {
+        let mut fut = poll_fn(|cx| match slot.as_mut().as_pin_mut() {
+            Some(fut) => fut.poll(cx),
+            None => Poll::Pending,
+        });
+        // Most hooks finish on their first poll: only those that do not pay for reading
+        // the clock and arming a timer.
+        match poll_fn(|cx| Poll::Ready(Pin::new(&mut fut).poll(cx))).await {
+            Poll::Ready(output) => Some(output),
+            Poll::Pending => {
+                let mut deadline = deadline();
+                let mut early = None;
+                if let Some(interrupt) = interrupt {
+                    tokio::select! {
+                        biased;
+                        output = tokio::time::timeout_at(deadline, &mut fut) => early = Some(output.ok()),
+                        () = interrupt.token.cancelled() => {
+                            interrupted = true;
+                            after = interrupt.limit;
+                            began = Instant::now();
+                            ctx.cancel();
+                            deadline = deadline.min(stop_deadline(interrupt.app, interrupt.limit));
+                        }
+                    }
+                }
+                match early {
+                    Some(output) => output,
+                    None => tokio::time::timeout_at(deadline, &mut fut).await.ok(),
+                }
+            }
+        }
+    };
+    let result = match outcome {
+        Some(Ok(result)) => result.map_err(Arc::from),
+        Some(Err(payload)) => Err(Arc::new(Panicked::from_payload(&*payload)) as SharedError),
+        None => {
+            // Less than the limit when the shutdown deadline cut the wait short.
+            after = after.min(began.elapsed());
+            if std::panic::catch_unwind(AssertUnwindSafe(|| slot.set(None))).is_err() {
+                tracing::warn!(service = %ctx.name(), hook, "the hook panicked when it was dropped at its timeout");
+            }
+            Err(Arc::new(TimedOut { what: hook, after }) as SharedError)
+        }
+    };
+    (result, interrupted)
+}
+
+/// Awaits `fut` until `deadline` (`None` when it ran out). Most futures finish on their
 /// first poll; only those that do not pay for reading the clock and arming a timer.
 pub(crate) async fn ready_or_timeout<F: Future>(
     fut: F,
     deadline: impl FnOnce() -> Instant,
 ) -> Option<F::Output> {
-    let mut fut = std::pin::pin!(fut);
-    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx))).await;
+    let mut fut = pin!(fut);
+    let first = poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await;
     match first {
-        std::task::Poll::Ready(output) => Some(output),
-        std::task::Poll::Pending => tokio::time::timeout_at(deadline(), fut).await.ok(),
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => tokio::time::timeout_at(deadline(), fut).await.ok(),
     }
 }
 

@@ -1,53 +1,89 @@
-//! Stopping the app: the first reason wins, the waves stop in reverse dependency order,
-//! and an optional deadline bounds the whole stop.
+//! Stopping the app.
+//!
+//! Protocol: the first `begin_shutdown` keeps its reason, cancels `stopping` (backoffs,
+//! cooldowns and dependency waits end at once) and spawns the one stop task; every other
+//! call, and every `shutdown()` future however often it is dropped and called again,
+//! only waits for that task's report in the `report` watch. The stop task takes the
+//! supervisors' join handles (under the `tasks` lock that `launch_all` fills while
+//! `stopping` is not cancelled, so a start and a stop never miss each other) and stops
+//! the waves in reverse dependency order, each wave's services concurrently.
+//!
+//! With a `shutdown_deadline`, `hard_deadline` is set before the first wave is told to
+//! stop, and every wait of a supervisor's stop ends by then. When it runs out, every wave
+//! not reached yet is told to stop too; their stops find the deadline past and cut their
+//! runs off at once (serve and child tasks aborted, the unit Stopped and flagged
+//! `aborted`). Each supervisor still hands back its own report, so a service that had
+//! stopped cleanly keeps its clean one; only a supervisor that does not answer within
+//! [`ABORT_GRACE`](crate::lifecycle::ABORT_GRACE) (its thread is held by code that never
+//! yields) is aborted and reported from its unit.
 
 use std::sync::Arc;
 
 use tokio::time::Instant;
 
 use crate::app::AppInner;
-use crate::{ServiceReport, ShutdownReport};
+use crate::lifecycle::{ABORT_GRACE, deadline_in};
+use crate::{ServiceReport, ShutdownReport, Status};
 
 impl AppInner {
     /// Begins the shutdown without waiting for it; the first reason given is kept.
-    pub(crate) fn request_shutdown(self: &Arc<Self>, reason: String) {
-        if self.begin_shutdown(reason) {
-            let inner = self.clone();
-            tokio::spawn(async move { inner.wait_stopped().await });
-        }
-    }
-
     /// Returns whether this call began it.
-    pub(crate) fn begin_shutdown(&self, reason: String) -> bool {
-        let mut slot = self.reason.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.is_some() {
-            return false;
+    pub(crate) fn begin_shutdown(self: &Arc<Self>, reason: String) -> bool {
+        {
+            let mut slot = self.reason.lock().unwrap_or_else(|e| e.into_inner());
+            if slot.is_some() {
+                return false;
+            }
+            tracing::info!(%reason, "shutting down");
+            *slot = Some(reason);
         }
-        tracing::info!(%reason, "shutting down");
-        *slot = Some(reason);
         self.stopping.cancel();
+        let inner = self.clone();
+        tokio::spawn(async move {
+            let report = inner.clone().stop_all().await;
+            inner.report.send_replace(Some(report));
+        });
         true
     }
 
-    pub(crate) async fn wait_stopped(self: &Arc<Self>) -> ShutdownReport {
-        let inner = self.clone();
-        self.report.get_or_init(|| inner.stop_all()).await.clone()
+    /// The same as [`begin_shutdown`](Self::begin_shutdown), for callers that need not
+    /// know whether they began it.
+    pub(crate) fn request_shutdown(self: &Arc<Self>, reason: String) {
+        self.begin_shutdown(reason);
+    }
+
+    /// The reason the shutdown began, once it has.
+    pub(crate) fn reason(&self) -> Option<String> {
+        self.reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Waits for the stop task's report (the shutdown must have begun).
+    pub(crate) async fn wait_stopped(&self) -> ShutdownReport {
+        let mut report = self.report.subscribe();
+        match report.wait_for(Option::is_some).await {
+            Ok(report) => report.clone().unwrap_or_default(),
+            // The sender lives in `self`: it cannot be gone.
+            Err(_) => ShutdownReport::default(),
+        }
     }
 
     /// Stops the waves in reverse order, each wave's services concurrently.
-    pub(crate) async fn stop_all(self: Arc<Self>) -> ShutdownReport {
+    async fn stop_all(self: Arc<Self>) -> ShutdownReport {
         let began = Instant::now();
-        self.stopping.cancel();
+        if let Some(limit) = self.shutdown_deadline {
+            let _ = self.hard_deadline.set(deadline_in(limit));
+        }
         let mut tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
         let mut reports: Vec<Option<ServiceReport>> =
             self.registry.units.iter().map(|_| None).collect();
         let stop_waves = async {
             for wave in self.waves.iter().rev() {
-                if let Some(&first) = wave.first() {
-                    self.registry.units[first].stop.cancel(); // the whole wave's token
-                }
+                self.stop_wave(wave);
                 for &id in wave {
-                    if let Some(task) = tasks[id].as_mut() {
+                    if let Some(task) = tasks.get_mut(id).and_then(Option::as_mut) {
                         let report = task
                             .await
                             .unwrap_or_else(|e| self.lost_report(id, e.to_string()));
@@ -57,52 +93,71 @@ impl AppInner {
                 }
             }
         };
-        let deadline_exceeded = match self.shutdown_deadline {
-            Some(limit) => tokio::time::timeout(limit, stop_waves).await.is_err(),
+        let deadline_exceeded = match self.hard_deadline.get() {
+            Some(&deadline) => tokio::time::timeout_at(deadline, stop_waves).await.is_err(),
             None => {
                 stop_waves.await;
                 false
             }
         };
-        for task in tasks.iter().flatten() {
-            task.abort();
-        }
         if deadline_exceeded {
-            tracing::error!("the shutdown deadline ran out; aborted the services still stopping");
+            tracing::error!(
+                "the shutdown deadline ran out; cutting off every service still running"
+            );
+            for wave in &self.waves {
+                self.stop_wave(wave);
+            }
+            let grace = Instant::now() + ABORT_GRACE;
+            for (id, slot) in tasks.iter_mut().enumerate() {
+                let Some(task) = slot.as_mut() else { continue };
+                let report = match tokio::time::timeout_at(grace, &mut *task).await {
+                    Ok(report) => report.unwrap_or_else(|e| self.lost_report(id, e.to_string())),
+                    Err(_) => {
+                        task.abort();
+                        self.stuck.store(true, std::sync::atomic::Ordering::Relaxed);
+                        self.lost_report(id, "shutdown deadline exceeded".into())
+                    }
+                };
+                *slot = None;
+                reports[id] = Some(report);
+            }
         }
         let services = reports
             .into_iter()
             .zip(&self.registry.units)
-            .map(|(report, unit)| match report {
-                Some(report) => report,
-                None if tasks[unit.id].is_some() => {
-                    self.lost_report(unit.id, "shutdown deadline exceeded".into())
-                }
-                None => ServiceReport::new(unit.name.clone()),
-            })
+            .map(|(report, unit)| report.unwrap_or_else(|| ServiceReport::new(unit.name.clone())))
             .collect();
-        let reason = self
-            .reason
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
         ShutdownReport {
             services,
             took: began.elapsed(),
             deadline_exceeded,
-            reason,
+            reason: self.reason(),
         }
     }
 
-    /// The report of a unit whose supervisor did not hand one back.
+    /// Tells one wave to stop (one token for the whole wave).
+    fn stop_wave(&self, wave: &[usize]) {
+        if let Some(&first) = wave.first() {
+            self.registry.units[first].stop.cancel();
+        }
+    }
+
+    /// The report of a unit whose supervisor did not hand one back: it is cut off, and
+    /// ends Stopped unless it had already ended.
     fn lost_report(&self, id: usize, why: String) -> ServiceReport {
         let unit = &self.registry.units[id];
         tracing::error!(service = %unit.name, %why, "service did not finish its stop");
+        let error: crate::SharedError = Arc::new(std::io::Error::other(why));
+        unit.transition(
+            |from| from.can_transition_to(Status::Stopped) && from != Status::Failed,
+            Status::Stopped,
+            Some(error.clone()),
+        );
         let mut report = ServiceReport::new(unit.name.clone());
         report.status = unit.status();
-        report.restarts = unit.restarts.load(std::sync::atomic::Ordering::Relaxed);
+        report.restarts = unit.restarts();
         report.aborted = true;
-        report.record("supervisor", Arc::new(std::io::Error::other(why)));
+        report.record("supervisor", error);
         report
     }
 }

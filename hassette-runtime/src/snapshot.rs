@@ -1,7 +1,6 @@
 //! A point-in-time view of every service, for health endpoints and status lines.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use crate::{Hassette, RestartType, Status};
 
@@ -27,7 +26,7 @@ impl Hassette {
                     name: u.name.clone(),
                     status: state.status,
                     ready: state.is_up(),
-                    restarts: u.restarts.load(Ordering::Relaxed),
+                    restarts: u.restarts(),
                     last_error: u.last_error(),
                     finished: state.status == Status::Stopped
                         && u.restart_type.is_some_and(|t| t != RestartType::Permanent)

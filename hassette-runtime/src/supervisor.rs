@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, sleep_until};
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::group::GroupEvent;
 use crate::lifecycle::{Driver, Kind, serve_outcome};
@@ -27,6 +27,8 @@ enum Step {
     Rest,
     /// Stop the active run (if any) and initialize again.
     Restart,
+    /// An operator's restart: the same, with a fresh budget and attempt count.
+    Requested,
     /// The app's shutdown reached this service.
     Stop,
     /// The group asked this service to stop for a group restart.
@@ -61,6 +63,10 @@ pub(crate) async fn supervise<K: Kind>(
             Step::Hold => Box::pin(driver.hold()).await,
             Step::Held => Box::pin(driver.held()).await,
             Step::Restart => Box::pin(driver.restart()).await,
+            Step::Requested => {
+                policy.reset();
+                Box::pin(driver.restart()).await
+            }
             Step::Stop => break,
         };
     }
@@ -85,9 +91,6 @@ impl<K: Kind> Driver<K> {
         if self.unit.status() == Status::Crashed || self.app.stopping.is_cancelled() {
             return Step::Rest;
         }
-        self.unit
-            .restarts
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let result = self.initialize().await;
         self.after_initialize(&result)
     }
@@ -117,7 +120,9 @@ impl<K: Kind> Driver<K> {
             None => tokio::select! {
                 biased;
                 () = self.unit.stop.cancelled() => Step::Stop,
-                () = self.unit.restart.notified(), if !self.app.stopping.is_cancelled() => self.restart_or_hold(),
+                () = self.unit.restart.notified(), if !self.app.stopping.is_cancelled() => {
+                    self.restart_or_hold().unwrap_or(Step::Watch)
+                }
                 result = serve_ended(&mut serve) => {
                     serve = None;
                     self.on_serve_end(serve_outcome(result))
@@ -134,7 +139,7 @@ impl<K: Kind> Driver<K> {
     /// deadline; `None` once it is ready.
     async fn await_manual_ready(
         &mut self,
-        serve: &mut Option<JoinHandle<Result<(), BoxError>>>,
+        serve: &mut Option<AbortOnDropHandle<Result<(), BoxError>>>,
     ) -> Option<Step> {
         let spec = K::SPEC;
         let startup_deadline = self.active.as_ref()?.startup_deadline;
@@ -146,14 +151,18 @@ impl<K: Kind> Driver<K> {
             tokio::select! {
                 biased;
                 () = self.unit.stop.cancelled() => return Some(Step::Stop),
-                () = self.unit.restart.notified(), if !self.app.stopping.is_cancelled() => return Some(self.restart_or_hold()),
+                () = self.unit.restart.notified(), if !self.app.stopping.is_cancelled() => {
+                    if let Some(step) = self.restart_or_hold() {
+                        return Some(step);
+                    }
+                }
                 result = serve_ended(serve) => {
                     *serve = None;
                     return Some(self.on_serve_end(serve_outcome(result)));
                 }
                 () = sleep_until(startup_deadline) => {
                     let error: SharedError = Arc::new(TimedOut { what: "startup", after: spec.startup_timeout });
-                    tracing::warn!("not running and ready within the startup timeout");
+                    tracing::warn!(service = %self.unit.name, "not running and ready within the startup timeout");
                     self.fail("startup", error.clone());
                     return Some(Step::Failed(error));
                 }
@@ -179,7 +188,7 @@ impl<K: Kind> Driver<K> {
             }
             Err(error) if shutting_down => {
                 // A "closed" error while the app shuts down: the service is simply done.
-                tracing::info!(%error, "serve ended with an error during shutdown");
+                tracing::info!(service = %self.unit.name, %error, "serve ended with an error during shutdown");
                 self.report.record("serve", error.clone());
                 self.unit.set_status(Status::Stopped, Some(error));
                 Step::Rest
@@ -228,7 +237,7 @@ impl<K: Kind> Driver<K> {
             };
         match verdict {
             Verdict::RestartAfter(delay) => {
-                tracing::info!(?delay, "restarting after backoff");
+                tracing::info!(service = %self.unit.name, ?delay, "restarting after backoff");
                 match (self.wait_then_restart(delay).await, &self.unit.link) {
                     // In a group, the group restarts it (with whatever else its strategy says).
                     (Step::Restart, Some(link)) => {
@@ -276,7 +285,8 @@ impl<K: Kind> Driver<K> {
         }
     }
 
-    /// Waits out a backoff or cooldown; the app's shutdown interrupts it at once.
+    /// Waits out a backoff or cooldown; the app's shutdown interrupts it at once, and an
+    /// operator's restart ends it.
     async fn wait_then_restart(&mut self, delay: Duration) -> Step {
         if delay.is_zero() {
             // A zero sleep would still wait for the timer wheel's next tick (about 1ms).
@@ -286,12 +296,17 @@ impl<K: Kind> Driver<K> {
                 Step::Restart
             };
         }
-        tokio::select! {
-            biased;
-            () = self.unit.stop.cancelled() => Step::Stop,
-            () = self.app.stopping.cancelled() => Step::Rest,
-            () = self.unit.restart.notified() => self.restart_or_hold(),
-            () = sleep(delay) => Step::Restart,
+        let mut sleep = std::pin::pin!(sleep(delay));
+        loop {
+            tokio::select! {
+                biased;
+                () = self.unit.stop.cancelled() => return Step::Stop,
+                () = self.app.stopping.cancelled() => return Step::Rest,
+                () = self.unit.restart.notified() => if let Some(step) = self.restart_or_hold() {
+                    return step;
+                },
+                () = &mut sleep => return Step::Restart,
+            }
         }
     }
 
@@ -303,14 +318,14 @@ impl<K: Kind> Driver<K> {
                 () = self.unit.restart.notified() => match self.restart_or_hold() {
                     // Already stopped for good: answer a group restart at once and stay
                     // out of it (the group only restarts members that wait for it).
-                    Step::Hold => {
+                    Some(Step::Hold) => {
                         if let Some(link) = &self.unit.link {
                             link.acked.notify_one();
                         }
                     }
-                    _ if !self.app.stopping.is_cancelled() => {
+                    Some(step) if !self.app.stopping.is_cancelled() => {
                         policy.reset();
-                        return Step::Restart;
+                        return step;
                     }
                     _ => {}
                 },
@@ -324,12 +339,13 @@ impl<K: Kind> Driver<K> {
             .request_shutdown(format!("service `{}` crashed", self.unit.name));
     }
 
-    /// A wake-up on the `restart` notify: the group's stop request, or an operator's
-    /// restart.
-    fn restart_or_hold(&self) -> Step {
+    /// A wake-up on the `restart` notify: the group's stop request, an operator's
+    /// restart (taken here, so the callers know which run is theirs), or nothing left to
+    /// take.
+    fn restart_or_hold(&self) -> Option<Step> {
         match &self.unit.link {
-            Some(link) if link.take_hold() => Step::Hold,
-            _ => Step::Restart,
+            Some(link) if link.take_hold() => Some(Step::Hold),
+            _ => self.unit.take_restart().then_some(Step::Requested),
         }
     }
 
@@ -354,7 +370,6 @@ impl<K: Kind> Driver<K> {
             () = unit.stop.cancelled() => Step::Stop,
             () = link.resume.notified() => {
                 link.set_waiting(false);
-                self.unit.restarts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let result = self.initialize().await;
                 let step = self.after_initialize(&result);
                 link.acked.notify_one();
@@ -363,30 +378,39 @@ impl<K: Kind> Driver<K> {
         }
     }
 
-    /// The app's shutdown reached this service: stop the active run, or settle the status.
+    /// The app's shutdown reached this service: stop the active run, or settle the status
+    /// (a service that never reached Running, its start having failed, stays Failed; one
+    /// whose start the shutdown came before stays NotStarted).
     async fn finish(mut self) -> ServiceReport {
         let began = Instant::now();
+        // Go through the run queue once: the stop then begins on whichever worker is free,
+        // so a stop hook that blocks its thread cannot also hold back the timers and
+        // signals that another worker would otherwise wait for in its place.
+        tokio::task::yield_now().await;
         if self.active.is_some() {
             let publish = !self.unit.status().is_terminal();
             self.stop_run(publish).await;
         } else {
-            self.unit
-                .transition(|from| !from.is_terminal(), Status::Stopped, None);
+            let never_ran = !self.unit.state.borrow().ran;
+            self.unit.transition(
+                |from| {
+                    from.can_transition_to(Status::Stopped)
+                        && !(from == Status::Failed && never_ran)
+                },
+                Status::Stopped,
+                None,
+            );
         }
         self.report.stop_took = began.elapsed();
         self.report.status = self.unit.status();
-        // Counted on the unit (for live snapshots); the report takes the final count.
-        self.report.restarts = self
-            .unit
-            .restarts
-            .load(std::sync::atomic::Ordering::Relaxed);
+        self.report.restarts = self.unit.restarts();
         self.report
     }
 }
 
 /// Completes when the serve task ends; never, when there is none (a resource).
 async fn serve_ended(
-    serve: &mut Option<JoinHandle<Result<(), BoxError>>>,
+    serve: &mut Option<AbortOnDropHandle<Result<(), BoxError>>>,
 ) -> Result<Result<(), BoxError>, tokio::task::JoinError> {
     match serve.as_mut() {
         Some(handle) => handle.await,

@@ -1,7 +1,6 @@
 //! The per-service state every part of the runtime shares: name, status, readiness.
 
 use std::any::{Any, TypeId};
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,11 +25,25 @@ pub(crate) struct State {
     /// Whether this run has stayed Running and ready for `stable_after` at a stretch; the
     /// supervisor reads it when the run fails, so no timer is needed to notice stability.
     pub(crate) stable: bool,
+    /// Whether any run of the service has reached Running.
+    pub(crate) ran: bool,
+    /// An operator restart was asked for and the supervisor has not taken it yet.
+    pub(crate) restart_pending: bool,
+    /// The generation of the run that the last operator restart the supervisor took
+    /// starts; while `generation` is below it (or equal and still Starting), that restart
+    /// is in flight and a new request joins it.
+    pub(crate) restart_run: u64,
 }
 
 impl State {
     pub(crate) fn is_up(self) -> bool {
         self.status == Status::Running && self.ready
+    }
+
+    /// Whether an operator restart is pending or in flight: a new request joins it.
+    pub(crate) fn restart_in_flight(self) -> bool {
+        self.generation < self.restart_run
+            || (self.generation == self.restart_run && self.status == Status::Starting)
     }
 }
 
@@ -48,12 +61,11 @@ pub(crate) struct Unit {
     pub(crate) state: watch::Sender<State>,
     /// Cancelled when the app's shutdown reaches this unit's wave (shared by the wave).
     pub(crate) stop: CancellationToken,
-    /// Wakes the supervisor for `Hassette::restart`; a `Notify` keeps at most one permit,
-    /// so restart requests that arrive during a restart collapse into one.
+    /// Wakes the supervisor for an operator restart (`State::restart_pending` says there
+    /// is one) or a group's hold (`GroupLink::hold_requested`).
     pub(crate) restart: Notify,
     events: Arc<EventBus>,
-    /// Restarts so far and the last error, for `Hassette::snapshot` (health endpoints).
-    pub(crate) restarts: AtomicU64,
+    /// The last error, for `Hassette::snapshot` (health endpoints).
     last_error: Mutex<Option<SharedError>>,
     /// The service value itself, for `ServiceContext::service`.
     pub(crate) handle: Arc<dyn Any + Send + Sync>,
@@ -92,6 +104,9 @@ impl Unit {
             generation: 0,
             up_since: None,
             stable: false,
+            ran: false,
+            restart_pending: false,
+            restart_run: 0,
         });
         Unit {
             id,
@@ -104,7 +119,6 @@ impl Unit {
             stop,
             restart: Notify::new(),
             events,
-            restarts: AtomicU64::new(0),
             last_error: Mutex::new(None),
             handle: init.handle,
         }
@@ -112,6 +126,12 @@ impl Unit {
 
     pub(crate) fn status(&self) -> Status {
         self.state.borrow().status
+    }
+
+    /// How many times it was restarted: every initialize after the first (`generation`
+    /// counts them all), whoever asked for it.
+    pub(crate) fn restarts(&self) -> u64 {
+        self.state.borrow().generation.saturating_sub(1)
     }
 
     /// Moves to `to` (a no-op when already there).
@@ -159,6 +179,7 @@ impl Unit {
                 return false;
             }
             state.status = Status::Running;
+            state.ran = true;
             state.ready |= auto_ready;
             self.track_stability(state);
             self.publish(Status::Starting, Status::Running, None);
@@ -192,6 +213,40 @@ impl Unit {
         }
     }
 
+    /// An operator asks for a restart; returns whether the supervisor must be woken (no
+    /// restart was pending already). See [`State::restart_run`].
+    pub(crate) fn request_restart(&self) -> bool {
+        let wake = self.state.send_if_modified(|state| {
+            if state.restart_pending {
+                return false;
+            }
+            state.restart_pending = true;
+            true
+        });
+        if wake {
+            self.restart.notify_one();
+        }
+        wake
+    }
+
+    /// The supervisor takes the pending operator restart, if there is one: the run it
+    /// starts next is the one the callers wait for.
+    pub(crate) fn take_restart(&self) -> bool {
+        self.state.send_if_modified(|state| {
+            if !state.restart_pending {
+                return false;
+            }
+            state.restart_pending = false;
+            state.restart_run = state.generation + 1;
+            true
+        })
+    }
+
+    /// Keeps `error` as the last error without a status change (a child task's panic).
+    pub(crate) fn note_error(&self, error: SharedError) {
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
+    }
+
     /// The last error that came with a status change.
     pub(crate) fn last_error(&self) -> Option<SharedError> {
         self.last_error
@@ -202,10 +257,10 @@ impl Unit {
 
     fn publish(&self, from: Status, to: Status, error: Option<SharedError>) {
         if let Some(error) = &error {
-            *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error.clone());
+            self.note_error(error.clone());
         }
         if !from.can_transition_to(to) {
-            tracing::error!(%from, %to, "invalid status transition; this is a bug in hassette, please report it");
+            tracing::error!(service = %self.name, %from, %to, "invalid status transition; this is a bug in hassette, please report it");
             debug_assert!(
                 false,
                 "invalid status transition of `{}`: {from} -> {to}",
@@ -213,8 +268,12 @@ impl Unit {
             );
         }
         match (&error, to.is_failure()) {
-            (Some(e), true) => tracing::warn!(%from, %to, error = %e, "status changed"),
-            (Some(e), false) => tracing::info!(%from, %to, error = %e, "status changed"),
+            (Some(e), true) => {
+                tracing::warn!(service = %self.name, %from, %to, error = %e, "status changed");
+            }
+            (Some(e), false) => {
+                tracing::info!(%from, %to, error = %e, "status changed");
+            }
             (None, _) => tracing::info!(%from, %to, "status changed"),
         }
         self.events.publish(|| StatusEvent {

@@ -24,10 +24,15 @@ async fn the_total_shutdown_deadline_bounds_the_whole_stop() {
     assert!(!report.is_success());
     let stuck = report.service("Probe<Stubborn>").unwrap();
     assert!(stuck.aborted);
+    assert_eq!(stuck.status, Status::Stopped);
     assert_eq!(
         stuck.errors[0].to_string(),
-        "supervisor: shutdown deadline exceeded"
+        "serve: `serve` did not finish within 10s"
     );
+    // The other service had stopped cleanly at once: its report stays clean.
+    let clean = report.service("Probe<Temp>").unwrap();
+    assert!(!clean.aborted, "{report}");
+    assert_eq!(clean.status, Status::Stopped);
     assert!(
         report.to_string().contains("(deadline exceeded)"),
         "{report}"

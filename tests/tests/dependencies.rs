@@ -196,7 +196,8 @@ async fn shutdown_while_waiting_for_a_dependency_interrupts_the_wait() {
     tokio::time::sleep(secs(1)).await;
     let report = app.shutdown().await;
     let error = start.await.unwrap().unwrap_err();
-    assert_eq!(&*error.service, "Probe<B>");
+    // both were cut short: `a` in its hook, `b` waiting for `a`
+    assert_eq!(&*error.service, "Probe<A>");
     assert!(matches!(error.failure, StartFailure::Interrupted));
     assert_eq!(report.services[1].status, Status::Stopped);
     assert!(

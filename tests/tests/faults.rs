@@ -244,7 +244,7 @@ async fn shutdown_hooks_that_never_return_are_each_cut_off_and_the_others_still_
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_serve_that_never_returns_is_aborted_during_a_restart_and_flagged() {
+async fn a_serve_aborted_during_a_restart_is_an_error_but_not_the_final_stop() {
     let faults = Faults::new();
     let (log, mut t) = worker(&faults);
     t.start().await.unwrap();
@@ -257,9 +257,10 @@ async fn a_serve_that_never_returns_is_aborted_during_a_restart_and_flagged() {
     let report = t.shutdown().await;
     let s = &report.services[0];
     assert_eq!(s.status, Status::Stopped);
-    // the abort happened during the restart, and still makes the exit code non-zero
-    assert!(s.aborted);
-    assert!(!report.is_success());
+    // the abort happened during the restart: it stays in the errors, but the final stop
+    // was clean, so the exit code is 0
+    assert!(!s.aborted, "{report}");
+    assert!(report.is_success(), "{report}");
     assert_eq!(
         s.errors[0].to_string(),
         "serve: `serve` did not finish within 3s"

@@ -41,8 +41,8 @@ async fn every_status_change_is_logged_inside_a_span_named_after_the_service() {
     for expected in [
         "INFO service{name=db}: hassette_runtime::unit: status changed from=not started to=starting",
         "INFO service{name=db}: hassette_runtime::unit: status changed from=starting to=running",
-        "WARN service{name=db}: hassette_runtime::unit: status changed from=running to=failed error=serve failed",
-        "WARN service{name=db}: hassette_runtime::unit: status changed from=failed to=exhausted (dead) error=serve failed",
+        "WARN service{name=db}: hassette_runtime::unit: status changed service=db from=running to=failed error=serve failed",
+        "WARN service{name=db}: hassette_runtime::unit: status changed service=db from=failed to=exhausted (dead) error=serve failed",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }

@@ -18,7 +18,7 @@
 //!    is in the service's report with the right hook name, and each one of serve or an
 //!    initialize hook is in the events;
 //! 6. the report's restart count is the number of restarts in the events;
-//! 7. the exit code is non-zero exactly when a service crashed or a serve was aborted;
+//! 7. the exit code is non-zero exactly when a service crashed or its final stop aborted a serve;
 //! 8. with the services in random supervision groups (none, one top-level group, or one
 //!    with a nested group; random strategies and budgets): a group restart stops the
 //!    siblings one after the other in reverse registration order and initializes them in
@@ -1040,7 +1040,12 @@ async fn run(s: &Scenario) -> Result<(), String> {
                 sr.status
             ));
         }
-        if !(last.is_terminal() || (last == Status::NotStarted && mine.is_empty())) {
+        // A service whose start failed, and which never ran, stays Failed.
+        let never_ran = !mine.iter().any(|e| e.to == Status::Running);
+        if !(last.is_terminal()
+            || (last == Status::NotStarted && mine.is_empty())
+            || (last == Status::Failed && never_ran))
+        {
             fail(format!("`{name}` ended {last} after the shutdown"));
         }
         // 3. one hook at a time, one serve at a time, none left running
@@ -1128,9 +1133,16 @@ async fn run(s: &Scenario) -> Result<(), String> {
         }
         // 7. what makes the exit code non-zero
         let crashed = mine.iter().any(|e| e.to == Status::Crashed);
+        // `aborted` describes the final stop: a serve aborted during a restart, after
+        // which a new run began, stays only in the errors
+        let began_again = |pos: usize| {
+            entries[pos + 1..].iter().any(
+                |e| matches!(e, Entry::Event(e) if &*e.service == name && e.to == Status::Starting),
+            )
+        };
         let aborted = failures
             .iter()
-            .any(|c| c.what == "serve" && c.outcome == Outcome::Dropped);
+            .any(|c| c.what == "serve" && c.outcome == Outcome::Dropped && !began_again(c.pos));
         if sr.aborted != aborted {
             fail(format!(
                 "`{name}`: the report says aborted = {}, but a serve was aborted: {aborted}",
