@@ -323,10 +323,12 @@ pub mod process {
     use std::time::{Duration, Instant};
 
     /// Runs `binary mode` and returns once it printed `serving` (its service runs, so a
-    /// signal is handled by the app).
+    /// signal is handled by the app). Its stdin is a pipe that stays open, unwritten, as
+    /// long as the `Child` lives.
     pub fn spawn_serving(binary: &str, mode: &str) -> Child {
         let mut child = Command::new(binary)
             .arg(mode)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -96,3 +96,40 @@ fn a_failed_start_exits_non_zero_and_says_why() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_serve_holding_tokio_stdin_does_not_keep_the_process_alive() {
+    // tokio's stdin reads on a blocking thread, which the runtime's drop would wait for
+    // forever: the process exits with the report's code all the same
+    let child = spawn("stdin");
+    signal(&child, "-TERM");
+    let (code, stderr, took) =
+        wait_for(child, Duration::from_secs(10)).expect("the process did not exit");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(took < Duration::from_secs(3), "took {took:?}: {stderr}");
+    assert!(
+        stderr.contains("the runtime still waits for a blocking thread; exiting without it"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_signal_during_a_slow_start_is_a_clean_stop() {
+    let child = spawn("slow-start");
+    signal(&child, "-TERM");
+    let (code, stderr, took) =
+        wait_for(child, Duration::from_secs(10)).expect("the process did not exit");
+    assert_eq!(code, Some(0), "{stderr}");
+    // the hook saw its run cancelled: not the 30s it would otherwise sleep
+    assert!(took < Duration::from_secs(3), "took {took:?}: {stderr}");
+    assert!(!stderr.contains("exiting with failure"), "{stderr}");
+}
+
+#[test]
+fn a_job_that_ends_the_app_exits_zero() {
+    let child = spawn("job");
+    let (code, stderr, _) =
+        wait_for(child, Duration::from_secs(10)).expect("the job did not end the app");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("reason: the job is done"), "{stderr}");
+}

@@ -1,5 +1,8 @@
-//! A tiny app for the signal tests: `signal_probe <clean|slow|crash|abort|bad-start>`.
-//! Prints `serving` once its service runs, then waits for a signal (or crashes).
+//! A tiny app for the signal tests:
+//! `signal_probe <clean|slow|crash|abort|bad-start|slow-start|stdin|job>`. Prints `serving`
+//! once its service runs (`slow-start`: once its slow `on_initialize` has begun), then
+//! waits for a signal (or crashes, or ends the app itself: `job`). `stdin`: serve reads
+//! tokio's stdin, which holds a blocking thread that no cancellation can take back.
 
 use std::time::Duration;
 
@@ -12,9 +15,16 @@ struct Probe {
 }
 
 impl Hooks for Probe {
-    async fn on_initialize(&self, _: &ServiceContext) -> Result<(), BoxError> {
+    async fn on_initialize(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
         if self.mode == "bad-start" {
             return Err("the config file is missing".into());
+        }
+        if self.mode == "slow-start" {
+            println!("serving");
+            tokio::select! {
+                () = ctx.cancelled() => {}
+                () = tokio::time::sleep(Duration::from_secs(30)) => {}
+            }
         }
         Ok(())
     }
@@ -41,6 +51,21 @@ impl Service for Probe {
                 Err(Fatal::new("the disk is gone").into())
             }
             "abort" => std::future::pending().await,
+            "stdin" => {
+                use tokio::io::AsyncBufReadExt;
+                let mut line = String::new();
+                let mut stdin = tokio::io::BufReader::new(tokio::io::stdin());
+                tokio::select! {
+                    () = ctx.cancelled() => Ok(()),
+                    read = stdin.read_line(&mut line) => read.map(drop).map_err(Into::into),
+                }
+            }
+            "job" => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                ctx.shutdown_app("the job is done");
+                ctx.cancelled().await;
+                Ok(())
+            }
             _ => {
                 ctx.cancelled().await;
                 Ok(())
