@@ -268,7 +268,7 @@ impl Hassette {
             .err()
             .filter(|e| !matches!(e.failure, StartFailure::Interrupted));
         if let Some(error) = &failed_start {
-            tracing::error!(%error, "start failed; shutting down");
+            tracing::error!(service = %error.service, %error, "start failed; shutting down");
             self.inner.begin_shutdown(error.to_string());
         }
         self.inner.stopping.cancelled().await;
@@ -458,8 +458,19 @@ impl Hassette {
     }
 
     /// Restarts `T` now (stop, then initialize on the same value) with a fresh restart
-    /// budget, and waits until the new run has begun. A restart already in flight absorbs
-    /// this one.
+    /// budget and attempt count, also when it is in a backoff or exhausted, and waits until
+    /// the new run has left Starting: `Ok` once it is Running, an error naming the status
+    /// it reached otherwise.
+    ///
+    /// Requests for one service coalesce: one made while another is pending or in flight
+    /// joins it, and every caller gets that restart's outcome. Resources are never
+    /// restarted ([`RestartError::Resource`]). Called from inside the service's own run
+    /// (its hooks, `serve` or `ctx.spawn` tasks), where the new run cannot begin before the
+    /// caller's run ends, it asks for the restart and returns `Ok` at once.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future does not take the request back; the restart happens anyway.
     ///
     /// ```no_run
     /// # async fn f(app: hassette_runtime::Hassette) -> Result<(), hassette_runtime::RestartError> {

@@ -76,13 +76,9 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::fmt::{self, Write as _};
-use std::future::Future;
-use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http_body_util::Full;
@@ -90,10 +86,8 @@ use hyper::body::Bytes;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 
 use crate::{BoxError, Hassette, Hooks, Resource, ServiceContext, ServiceSnapshot, Status};
@@ -551,7 +545,11 @@ async fn serve_connection(
         let response = respond(&endpoint, request.method(), request.uri().path());
         std::future::ready(Ok::<_, Infallible>(response))
     });
-    let io = TokioIo::new(TimedWrites::new(stream, finite(limits.write_timeout)));
+    // A write that makes no progress for `write_timeout` (the client does not read its
+    // answer) fails with `TimedOut`; the clock restarts with every write that goes through.
+    let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+    stream.set_write_timeout(finite(limits.write_timeout));
+    let io = TokioIo::new(Box::pin(stream));
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(finite(limits.header_read_timeout))
@@ -569,106 +567,6 @@ async fn serve_connection(
     };
     if let Err(error) = result {
         tracing::debug!(service = %name, %error, "health endpoint: connection ended with an error");
-    }
-}
-
-/// A client's TCP stream whose writes fail with [`io::ErrorKind::TimedOut`] once they have
-/// made no progress for `limit` (the client does not read): the stall clock starts at
-/// the first write that cannot go through and stops at the next one that does.
-struct TimedWrites {
-    io: TcpStream,
-    limit: Option<Duration>,
-    /// The stall clock, allocated at the first stall and reused.
-    stall: Option<Pin<Box<Sleep>>>,
-    /// Whether the stall clock runs (a write is pending).
-    stalled: bool,
-}
-
-impl TimedWrites {
-    fn new(io: TcpStream, limit: Option<Duration>) -> Self {
-        TimedWrites {
-            io,
-            limit,
-            stall: None,
-            stalled: false,
-        }
-    }
-
-    /// Passes on the outcome of a write, flush or shutdown of the stream, or the timeout
-    /// when it has been pending for `limit`.
-    fn watch<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
-        if poll.is_ready() {
-            self.stalled = false;
-            return poll;
-        }
-        let Some(limit) = self.limit else {
-            return Poll::Pending;
-        };
-        let clock = match &mut self.stall {
-            Some(clock) => {
-                if !self.stalled {
-                    clock.as_mut().reset(Instant::now() + limit);
-                }
-                clock
-            }
-            None => self.stall.insert(Box::pin(tokio::time::sleep(limit))),
-        };
-        self.stalled = true;
-        match clock.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("the client read nothing of its answer for {limit:?}"),
-            ))),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-impl AsyncRead for TimedWrites {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for TimedWrites {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let poll = Pin::new(&mut this.io).poll_write(cx, buf);
-        this.watch(cx, poll)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let poll = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
-        this.watch(cx, poll)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let poll = Pin::new(&mut this.io).poll_flush(cx);
-        this.watch(cx, poll)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let poll = Pin::new(&mut this.io).poll_shutdown(cx);
-        this.watch(cx, poll)
     }
 }
 
