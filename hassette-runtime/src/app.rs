@@ -604,6 +604,10 @@ impl AppInner {
 /// How long [`Hassette::run_until_signal`] lets the runtime's drop take before it exits the
 /// process itself: the drop waits for every blocking thread, and one that a service still
 /// holds (tokio's stdin, say) would keep the process alive forever.
+///
+/// ```
+/// assert_eq!(hassette_runtime::EXIT_GRACE, std::time::Duration::from_millis(500));
+/// ```
 pub const EXIT_GRACE: Duration = Duration::from_millis(500);
 
 /// On the main thread, arms a watchdog that exits the process with `code` when the
