@@ -219,6 +219,12 @@ impl<K: Kind> Driver<K> {
             Some(interrupt),
         )
         .await;
+        // The app's stop reached the service while the hook ran, but the hook finished by
+        // itself in that same moment (one that awaited `app.shutdown()` returns exactly
+        // then, and the hook's output wins the race with the interrupt): the start is
+        // interrupted all the same. Otherwise the next hooks and serve would still run
+        // after the stop was asked for, and `start()` would return `Ok`.
+        let interrupted = interrupted || self.unit.stop.is_cancelled();
         match result {
             Err(error) if interrupted => {
                 // Like a "closed" error of serve while the app stops: kept, not a failure.
