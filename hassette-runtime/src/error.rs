@@ -116,6 +116,21 @@ pub struct TimedOut {
     pub after: Duration,
 }
 
+/// A hook, `serve` or the children of a run cut off because the app's
+/// `shutdown_deadline` ran out before their own timeout did.
+///
+/// ```
+/// use hassette_runtime::CutOff;
+/// let e = CutOff { what: "serve" };
+/// assert_eq!(e.to_string(), "`serve` was cut off: the shutdown deadline ran out");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("`{what}` was cut off: the shutdown deadline ran out")]
+pub struct CutOff {
+    /// The hook, `serve`, or `children`.
+    pub what: &'static str,
+}
+
 /// Whether `T` is `error` itself or anywhere in its `source()` chain.
 pub(crate) fn chain_has<T: Error + 'static>(error: &(dyn Error + 'static)) -> bool {
     let mut current = Some(error);

@@ -121,8 +121,8 @@ pub use app::{EXIT_GRACE, Hassette};
 pub use builder::Builder;
 pub use context::ServiceContext;
 pub use error::{
-    BoxError, BuildError, Fatal, LookupError, Panicked, RestartError, SharedError, StartError,
-    StartFailure, TimedOut, WaitError,
+    BoxError, BuildError, CutOff, Fatal, LookupError, Panicked, RestartError, SharedError,
+    StartError, StartFailure, TimedOut, WaitError,
 };
 pub use events::StatusEvent;
 pub use group::{GroupBuilder, Strategy};

@@ -27,8 +27,8 @@ use crate::app::AppInner;
 use crate::error::chain_has;
 use crate::unit::Unit;
 use crate::{
-    BoxError, Fatal, Hooks, Panicked, ReadyMode, Resource, RestartSpec, Service, ServiceContext,
-    ServiceReport, SharedError, StartFailure, Status, TimedOut, WaitError,
+    BoxError, CutOff, Fatal, Hooks, Panicked, ReadyMode, Resource, RestartSpec, Service,
+    ServiceContext, ServiceReport, SharedError, StartFailure, Status, TimedOut, WaitError,
 };
 
 /// What the driver needs to know about a service or a resource, so one driver serves both.
@@ -207,10 +207,10 @@ impl<K: Kind> Driver<K> {
             .map_or_else(Instant::now, |a| a.startup_deadline);
         let interrupt = Interrupt {
             token: &self.unit.stop,
-            app: &self.app,
             limit: spec.shutdown_timeout,
         };
         let (result, interrupted) = run_hook(
+            &self.app,
             hook,
             ctx,
             make,
@@ -296,7 +296,6 @@ impl<K: Kind> Driver<K> {
             .or(last_error);
         ctx.cancel();
         if let Some(mut handle) = active.serve.take() {
-            let began = Instant::now();
             match ready_or_timeout(&mut handle, || stop_deadline(&self.app, limit)).await {
                 Some(result) => {
                     if let Err(error) = serve_outcome(result) {
@@ -309,8 +308,8 @@ impl<K: Kind> Driver<K> {
                     }
                 }
                 None => {
-                    let after = limit.min(began.elapsed());
-                    tracing::warn!(service = %self.unit.name, ?after, "serve did not finish after cancellation; aborting it");
+                    let error = ran_out(&self.app, "serve", limit);
+                    tracing::warn!(service = %self.unit.name, %error, "serve did not finish after cancellation; aborting it");
                     handle.abort();
                     // An abort takes effect at the task's next `.await`; a serve that never
                     // awaits keeps its thread, and the process must not wait for it.
@@ -327,29 +326,20 @@ impl<K: Kind> Driver<K> {
                             .store(true, std::sync::atomic::Ordering::Relaxed);
                     }
                     aborted = true;
-                    let error: SharedError = Arc::new(TimedOut {
-                        what: "serve",
-                        after,
-                    });
                     self.report.record("serve", error.clone());
                     last_error = Some(error);
                 }
             }
         }
-        let began = Instant::now();
         let (left, panics) = ctx.close_children(stop_deadline(&self.app, limit)).await;
         for error in panics {
             self.report.record("child task", error.clone());
             last_error = Some(error);
         }
         if left > 0 {
-            let after = limit.min(began.elapsed());
-            tracing::warn!(service = %self.unit.name, left, ?after, "child tasks did not finish after cancellation; dropped them");
+            let error = ran_out(&self.app, "children", limit);
+            tracing::warn!(service = %self.unit.name, left, %error, "child tasks did not finish after cancellation; dropped them");
             aborted = true;
-            let error: SharedError = Arc::new(TimedOut {
-                what: "children",
-                after,
-            });
             self.report.record("children", error.clone());
             last_error = Some(error);
         }
@@ -384,7 +374,7 @@ impl<K: Kind> Driver<K> {
     ) -> Option<SharedError> {
         let limit = K::SPEC.shutdown_timeout;
         let deadline = || stop_deadline(&self.app, limit);
-        let (result, _) = run_hook(hook, ctx, make, deadline, limit, None).await;
+        let (result, _) = run_hook(&self.app, hook, ctx, make, deadline, limit, None).await;
         let error = result.err()?;
         tracing::warn!(service = %self.unit.name, hook, %error, "shutdown hook failed");
         self.report.record(hook, error.clone());
@@ -396,7 +386,6 @@ impl<K: Kind> Driver<K> {
 /// hook then sees its run cancelled and gets `limit` more.
 struct Interrupt<'a> {
     token: &'a CancellationToken,
-    app: &'a AppInner,
     limit: Duration,
 }
 
@@ -406,6 +395,7 @@ struct Interrupt<'a> {
 /// deadline is dropped here, and a panic of its drop is caught too. Returns the hook's
 /// result and whether it was interrupted.
 async fn run_hook<F: Future<Output = Result<(), BoxError>>>(
+    app: &AppInner,
     hook: &'static str,
     ctx: &ServiceContext,
     make: impl FnOnce() -> F,
@@ -417,7 +407,6 @@ async fn run_hook<F: Future<Output = Result<(), BoxError>>>(
         Ok(fut) => fut,
         Err(payload) => return (Err(Arc::new(Panicked::from_payload(&*payload))), false),
     };
-    let mut began = Instant::now();
     let mut slot = pin!(Some(
         AssertUnwindSafe(crate::inside::scope(ctx.clone(), fut)).catch_unwind()
     ));
@@ -442,9 +431,8 @@ async fn run_hook<F: Future<Output = Result<(), BoxError>>>(
                         () = interrupt.token.cancelled() => {
                             interrupted = true;
                             after = interrupt.limit;
-                            began = Instant::now();
                             ctx.cancel();
-                            deadline = deadline.min(stop_deadline(interrupt.app, interrupt.limit));
+                            deadline = deadline.min(stop_deadline(app, interrupt.limit));
                         }
                     }
                 }
@@ -459,15 +447,27 @@ async fn run_hook<F: Future<Output = Result<(), BoxError>>>(
         Some(Ok(result)) => result.map_err(Arc::from),
         Some(Err(payload)) => Err(Arc::new(Panicked::from_payload(&*payload)) as SharedError),
         None => {
-            // Less than the limit when the shutdown deadline cut the wait short.
-            after = after.min(began.elapsed());
             if std::panic::catch_unwind(AssertUnwindSafe(|| slot.set(None))).is_err() {
                 tracing::warn!(service = %ctx.name(), hook, "the hook panicked when it was dropped at its timeout");
             }
-            Err(Arc::new(TimedOut { what: hook, after }) as SharedError)
+            Err(ran_out(app, hook, after))
         }
     };
     (result, interrupted)
+}
+
+/// The error of a wait for `what` that ran out: its own `limit` ([`TimedOut`]), or the
+/// app's shutdown deadline, which came first ([`CutOff`]).
+fn ran_out(app: &AppInner, what: &'static str, limit: Duration) -> SharedError {
+    if app
+        .hard_deadline
+        .get()
+        .is_some_and(|&hard| Instant::now() >= hard)
+    {
+        Arc::new(CutOff { what })
+    } else {
+        Arc::new(TimedOut { what, after: limit })
+    }
 }
 
 /// Awaits `fut` until `deadline` (`None` when it ran out). Most futures finish on their

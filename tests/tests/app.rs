@@ -27,7 +27,7 @@ async fn the_total_shutdown_deadline_bounds_the_whole_stop() {
     assert_eq!(stuck.status, Status::Stopped);
     assert_eq!(
         stuck.errors[0].to_string(),
-        "serve: `serve` did not finish within 10s"
+        "serve: `serve` was cut off: the shutdown deadline ran out"
     );
     // The other service had stopped cleanly at once: its report stays clean.
     let clean = report.service("Probe<Temp>").unwrap();

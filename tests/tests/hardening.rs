@@ -481,6 +481,13 @@ async fn the_shutdown_deadline_aborts_hung_serves_and_children_and_stops_every_w
     assert_eq!(hung.status, Status::Stopped, "{report}");
     assert!(hung.aborted, "{report}");
     assert_eq!(app.status::<Hung>().unwrap(), Status::Stopped);
+    // the deadline, not the service's own timeout, cut it off, and the report says so
+    assert!(
+        errors(hung)
+            .iter()
+            .any(|e| e == "serve: `serve` was cut off: the shutdown deadline ran out"),
+        "{report}"
+    );
 
     // stopped cleanly before the deadline: not cut off, a clean report
     let clean = report.service("Clean").unwrap();
