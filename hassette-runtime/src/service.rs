@@ -16,6 +16,12 @@ use crate::{BoxError, Dependency, ResourceSpec, RestartSpec, ServiceContext};
 /// awaited) → `on_shutdown` → `after_shutdown`. A failing initialize hook stops the ones
 /// after it; every shutdown hook runs even when an earlier one failed.
 ///
+/// A hook that panics (also while building its future, or when its future is dropped at
+/// its timeout) fails with [`Panicked`](crate::Panicked), like a hook returning an error.
+/// When the app's shutdown reaches a service during an initialize hook, the run's token
+/// is cancelled (`ctx.cancelled()` completes) and the hook gets `shutdown_timeout` more;
+/// the initialize hooks after it do not run, and the shutdown hooks do.
+///
 /// ```
 /// use hassette_runtime::{BoxError, Hooks, ServiceContext};
 ///
