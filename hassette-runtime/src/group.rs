@@ -1,7 +1,6 @@
 //! Supervision groups: Erlang/OTP restart strategies over several services, each group
 //! with its own restart budget, escalating to its parent when the budget runs out.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -10,6 +9,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
 use crate::app::AppInner;
+use crate::policy::RestartWindow;
 use crate::{Builder, Resource, Service, Status};
 
 /// What a group restarts when one of its members fails, as in Erlang/OTP.
@@ -210,7 +210,7 @@ pub(crate) async fn coordinate(app: Arc<AppInner>, gid: usize) {
     let Some(mut rx) = group.rx.lock().unwrap_or_else(|e| e.into_inner()).take() else {
         return;
     };
-    let mut window: VecDeque<Instant> = VecDeque::new();
+    let mut window = RestartWindow::default();
     loop {
         let event = tokio::select! {
             biased;
@@ -233,18 +233,10 @@ pub(crate) async fn coordinate(app: Arc<AppInner>, gid: usize) {
         if !failed.iter().any(waiting) {
             continue;
         }
-        let now = Instant::now();
-        while window
-            .front()
-            .is_some_and(|&t| now.saturating_duration_since(t) >= group.period)
-        {
-            window.pop_front();
-        }
-        if window.len() >= group.intensity as usize {
+        if !window.admit(group.intensity, group.period, Instant::now()) {
             escalate(&app, gid, &failed);
             continue;
         }
-        window.push_back(now);
         let first = failed
             .first()
             .and_then(|f| group.units.iter().position(|u| u == f))

@@ -17,11 +17,43 @@ pub(crate) enum Verdict {
     Exhausted,
 }
 
+/// A true sliding window of restarts, for a service's budget and a group's alike: at
+/// most `intensity` restarts within any `period`.
+#[derive(Debug, Default)]
+pub(crate) struct RestartWindow {
+    /// When each restart of the current window happened, oldest first; never longer than
+    /// the intensity.
+    times: VecDeque<Instant>,
+}
+
+impl RestartWindow {
+    /// Records a restart at `now` and returns true, unless `intensity` restarts already
+    /// fall within the `period` before `now`: then the budget is used up (false).
+    pub(crate) fn admit(&mut self, intensity: u32, period: Duration, now: Instant) -> bool {
+        while self
+            .times
+            .front()
+            .is_some_and(|&t| now.saturating_duration_since(t) >= period)
+        {
+            self.times.pop_front();
+        }
+        if self.times.len() >= intensity as usize {
+            return false;
+        }
+        self.times.push_back(now);
+        true
+    }
+
+    /// A fresh budget.
+    pub(crate) fn clear(&mut self) {
+        self.times.clear();
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Policy {
-    /// When each restart of the current window happened, oldest first; never longer than
-    /// `budget_intensity`.
-    restarts: VecDeque<Instant>,
+    /// The restarts of the budget's window.
+    restarts: RestartWindow,
     /// Restarts since the service was last stable, for the backoff exponent.
     attempt: u32,
     /// Cooldowns used so far.
@@ -33,17 +65,12 @@ impl Policy {
     /// window, at most `intensity` restarts within any `period`; the failure that would
     /// need one more exhausts the budget.
     pub(crate) fn on_failure(&mut self, spec: &RestartSpec, now: Instant) -> Verdict {
-        while self
+        if !self
             .restarts
-            .front()
-            .is_some_and(|&t| now.saturating_duration_since(t) >= spec.budget_period)
+            .admit(spec.budget_intensity, spec.budget_period, now)
         {
-            self.restarts.pop_front();
-        }
-        if self.restarts.len() >= spec.budget_intensity as usize {
             return Verdict::Exhausted;
         }
-        self.restarts.push_back(now);
         self.attempt = self.attempt.saturating_add(1);
         Verdict::RestartAfter(spec.backoff_delay(self.attempt))
     }
