@@ -99,6 +99,22 @@ fn stop_deadline(app: &AppInner, limit: Duration) -> Instant {
     app.hard_deadline.get().map_or(own, |&hard| own.min(hard))
 }
 
+/// Awaits `fut` until `deadline`, or until the shutdown deadline cuts everything off
+/// (`None` either way). A stop can begin before the shutdown does (a restart's stop, the
+/// clean-up of a failed run, a group's hold): its deadline was chosen without the
+/// shutdown's, so the `cut_off` token ends it when that runs out.
+pub(crate) async fn within<F: Future>(
+    app: &AppInner,
+    deadline: Instant,
+    fut: F,
+) -> Option<F::Output> {
+    tokio::select! {
+        biased;
+        output = tokio::time::timeout_at(deadline, fut) => output.ok(),
+        () = app.cut_off.cancelled() => None,
+    }
+}
+
 /// A run whose initialize hooks have begun and whose shutdown hooks have not run yet.
 pub(crate) struct ActiveRun {
     pub(crate) ctx: ServiceContext,
@@ -211,6 +227,7 @@ impl<K: Kind> Driver<K> {
             limit: spec.shutdown_timeout,
         };
         let (result, interrupted) = run_hook(
+            &self.app,
             hook,
             ctx,
             make,
@@ -291,7 +308,8 @@ impl<K: Kind> Driver<K> {
         ctx.cancel();
         if let Some(mut handle) = active.serve.take() {
             let began = Instant::now();
-            match ready_or_timeout(&mut handle, || stop_deadline(&self.app, limit)).await {
+            let deadline = || stop_deadline(&self.app, limit);
+            match ready_or_timeout(&self.app, &mut handle, deadline).await {
                 Some(result) => {
                     if let Err(error) = serve_outcome(result) {
                         if K::is_fatal(&*error) {
@@ -378,7 +396,7 @@ impl<K: Kind> Driver<K> {
     ) -> Option<SharedError> {
         let limit = K::SPEC.shutdown_timeout;
         let deadline = || stop_deadline(&self.app, limit);
-        let (result, _) = run_hook(hook, ctx, make, deadline, limit, None).await;
+        let (result, _) = run_hook(&self.app, hook, ctx, make, deadline, limit, None).await;
         let error = result.err()?;
         tracing::warn!(service = %self.unit.name, hook, %error, "shutdown hook failed");
         self.report.record(hook, error.clone());
@@ -400,6 +418,7 @@ struct Interrupt<'a> {
 /// deadline is dropped here, and a panic of its drop is caught too. Returns the hook's
 /// result and whether it was interrupted.
 async fn run_hook<F: Future<Output = Result<(), BoxError>>>(
+    app: &AppInner,
     hook: &'static str,
     ctx: &ServiceContext,
     make: impl FnOnce() -> F,
@@ -432,7 +451,7 @@ async fn run_hook<F: Future<Output = Result<(), BoxError>>>(
                 if let Some(interrupt) = interrupt {
                     tokio::select! {
                         biased;
-                        output = tokio::time::timeout_at(deadline, &mut fut) => early = Some(output.ok()),
+                        output = within(app, deadline, &mut fut) => early = Some(output),
                         () = interrupt.token.cancelled() => {
                             interrupted = true;
                             after = interrupt.limit;
@@ -444,7 +463,7 @@ async fn run_hook<F: Future<Output = Result<(), BoxError>>>(
                 }
                 match early {
                     Some(output) => output,
-                    None => tokio::time::timeout_at(deadline, &mut fut).await.ok(),
+                    None => within(app, deadline, &mut fut).await,
                 }
             }
         }
@@ -464,9 +483,11 @@ async fn run_hook<F: Future<Output = Result<(), BoxError>>>(
     (result, interrupted)
 }
 
-/// Awaits `fut` until `deadline` (`None` when it ran out). Most futures finish on their
-/// first poll; only those that do not pay for reading the clock and arming a timer.
+/// Awaits `fut` until `deadline` (`None` when it ran out, or when the shutdown deadline cut
+/// it off: see [`within`]). Most futures finish on their first poll; only those that do not
+/// pay for reading the clock and arming a timer.
 pub(crate) async fn ready_or_timeout<F: Future>(
+    app: &AppInner,
     fut: F,
     deadline: impl FnOnce() -> Instant,
 ) -> Option<F::Output> {
@@ -474,7 +495,7 @@ pub(crate) async fn ready_or_timeout<F: Future>(
     let first = poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await;
     match first {
         Poll::Ready(output) => Some(output),
-        Poll::Pending => tokio::time::timeout_at(deadline(), fut).await.ok(),
+        Poll::Pending => within(app, deadline(), fut).await,
     }
 }
 
