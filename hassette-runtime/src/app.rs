@@ -83,6 +83,10 @@ pub(crate) struct AppInner {
     /// When the `shutdown_deadline` runs out: set when the stop begins. Every wait of a
     /// stop ends by then at the latest.
     pub(crate) hard_deadline: std::sync::OnceLock<tokio::time::Instant>,
+    /// Cancelled when the `shutdown_deadline` runs out: every wait of a stop ends at once,
+    /// also one that began before the shutdown (a restart's stop in flight) and so could
+    /// not know `hard_deadline` when it chose its own.
+    pub(crate) cut_off: CancellationToken,
     /// A serve was aborted but never reached an `.await`: its thread is lost, and a tokio
     /// runtime being dropped would wait for it forever.
     pub(crate) stuck: AtomicBool,
@@ -138,6 +142,7 @@ impl Hassette {
                 started: watch::channel(None).0,
                 report: watch::channel(None).0,
                 hard_deadline: std::sync::OnceLock::new(),
+                cut_off: CancellationToken::new(),
                 reason: Mutex::new(None),
                 stuck: AtomicBool::new(false),
                 groups: parts.groups,

@@ -348,9 +348,9 @@ impl ServiceContext {
         };
         children.tracker.close();
         let mut left = 0;
-        if tokio::time::timeout_at(deadline, children.tracker.wait())
+        if crate::lifecycle::within(&self.run.app, deadline, children.tracker.wait())
             .await
-            .is_err()
+            .is_none()
         {
             left = children.tracker.len();
             self.abort_children();

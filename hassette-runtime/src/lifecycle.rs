@@ -99,6 +99,22 @@ fn stop_deadline(app: &AppInner, limit: Duration) -> Instant {
     app.hard_deadline.get().map_or(own, |&hard| own.min(hard))
 }
 
+/// Awaits `fut` until `deadline`, or until the shutdown deadline cuts everything off
+/// (`None` either way). A stop can begin before the shutdown does (a restart's stop, the
+/// clean-up of a failed run, a group's hold): its deadline was chosen without the
+/// shutdown's, so the `cut_off` token ends it when that runs out.
+pub(crate) async fn within<F: Future>(
+    app: &AppInner,
+    deadline: Instant,
+    fut: F,
+) -> Option<F::Output> {
+    tokio::select! {
+        biased;
+        output = tokio::time::timeout_at(deadline, fut) => output.ok(),
+        () = app.cut_off.cancelled() => None,
+    }
+}
+
 /// A run whose initialize hooks have begun and whose shutdown hooks have not run yet.
 pub(crate) struct ActiveRun {
     pub(crate) ctx: ServiceContext,
@@ -296,7 +312,8 @@ impl<K: Kind> Driver<K> {
             .or(last_error);
         ctx.cancel();
         if let Some(mut handle) = active.serve.take() {
-            match ready_or_timeout(&mut handle, || stop_deadline(&self.app, limit)).await {
+            let deadline = || stop_deadline(&self.app, limit);
+            match ready_or_timeout(&self.app, &mut handle, deadline).await {
                 Some(result) => {
                     if let Err(error) = serve_outcome(result) {
                         if K::is_fatal(&*error) {
@@ -427,7 +444,7 @@ async fn run_hook<F: Future<Output = Result<(), BoxError>>>(
                 if let Some(interrupt) = interrupt {
                     tokio::select! {
                         biased;
-                        output = tokio::time::timeout_at(deadline, &mut fut) => early = Some(output.ok()),
+                        output = within(app, deadline, &mut fut) => early = Some(output),
                         () = interrupt.token.cancelled() => {
                             interrupted = true;
                             after = interrupt.limit;
@@ -438,7 +455,7 @@ async fn run_hook<F: Future<Output = Result<(), BoxError>>>(
                 }
                 match early {
                     Some(output) => output,
-                    None => tokio::time::timeout_at(deadline, &mut fut).await.ok(),
+                    None => within(app, deadline, &mut fut).await,
                 }
             }
         }
@@ -459,20 +476,23 @@ async fn run_hook<F: Future<Output = Result<(), BoxError>>>(
 /// The error of a wait for `what` that ran out: its own `limit` ([`TimedOut`]), or the
 /// app's shutdown deadline, which came first ([`CutOff`]).
 fn ran_out(app: &AppInner, what: &'static str, limit: Duration) -> SharedError {
-    if app
-        .hard_deadline
-        .get()
-        .is_some_and(|&hard| Instant::now() >= hard)
-    {
+    let cut_off = app.cut_off.is_cancelled()
+        || app
+            .hard_deadline
+            .get()
+            .is_some_and(|&hard| Instant::now() >= hard);
+    if cut_off {
         Arc::new(CutOff { what })
     } else {
         Arc::new(TimedOut { what, after: limit })
     }
 }
 
-/// Awaits `fut` until `deadline` (`None` when it ran out). Most futures finish on their
-/// first poll; only those that do not pay for reading the clock and arming a timer.
+/// Awaits `fut` until `deadline` (`None` when it ran out, or when the shutdown deadline cut
+/// it off: see [`within`]). Most futures finish on their first poll; only those that do not
+/// pay for reading the clock and arming a timer.
 pub(crate) async fn ready_or_timeout<F: Future>(
+    app: &AppInner,
     fut: F,
     deadline: impl FnOnce() -> Instant,
 ) -> Option<F::Output> {
@@ -480,7 +500,7 @@ pub(crate) async fn ready_or_timeout<F: Future>(
     let first = poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await;
     match first {
         Poll::Ready(output) => Some(output),
-        Poll::Pending => tokio::time::timeout_at(deadline(), fut).await.ok(),
+        Poll::Pending => within(app, deadline(), fut).await,
     }
 }
 

@@ -9,7 +9,9 @@
 //! the waves in reverse dependency order, each wave's services concurrently.
 //!
 //! With a `shutdown_deadline`, `hard_deadline` is set before the first wave is told to
-//! stop, and every wait of a supervisor's stop ends by then. When it runs out, every wave
+//! stop, and every wait of a supervisor's stop ends by then: a wait that began later
+//! takes it into its own deadline, and one that began before it (a restart's stop in
+//! flight) ends when `cut_off` is cancelled, as the deadline runs out. When it runs out, every wave
 //! not reached yet is told to stop too; their stops find the deadline past and cut their
 //! runs off at once (serve and child tasks aborted, the unit Stopped and flagged
 //! `aborted`). Each supervisor still hands back its own report, so a service that had
@@ -104,6 +106,10 @@ impl AppInner {
             tracing::error!(
                 "the shutdown deadline ran out; cutting off every service still running"
             );
+            // A stop already under way when the shutdown began (a restart's, a failed
+            // run's clean-up, a group's hold) chose its deadlines without this one: cut
+            // it off too, or its supervisor would look stuck (see `lifecycle::within`).
+            self.cut_off.cancel();
             for wave in &self.waves {
                 self.stop_wave(wave);
             }
