@@ -35,7 +35,8 @@
 //!    stop then ended Crashed, whose event carries the crash);
 //! 6. the report's restart count is the number of restarts in the events;
 //! 7. the exit code is non-zero exactly when a service crashed, its final stop aborted a
-//!    serve, or the deadline ran out, whoever began the shutdown (`shutdown_app` included);
+//!    serve or cut off a child task, or the deadline ran out, whoever began the shutdown
+//!    (`shutdown_app` included);
 //! 8. with the services in random supervision groups (none, one top-level group, or one
 //!    with a nested group; random strategies and budgets): a group restart stops the
 //!    siblings one after the other in reverse registration order and initializes them in
@@ -83,7 +84,7 @@ use std::time::Duration;
 use hassette_runtime::prelude::*;
 use hassette_runtime::testing::{Fault, Faults, Faulty, Injected, Point, TestApp};
 use hassette_runtime::{
-    Dependency, GroupBuilder, KEPT_ERRORS, RestartSpec, ShutdownReport, StatusEvent,
+    CutOff, Dependency, GroupBuilder, KEPT_ERRORS, RestartSpec, ShutdownReport, StatusEvent,
     Strategy as GroupStrategy, TimedOut,
 };
 use proptest::prelude::*;
@@ -367,8 +368,13 @@ async fn perform(track: &Arc<Track>, ctx: &ServiceContext, armed: Armed, serve: 
         let life = Life::new(&track);
         ctx.spawn(async move {
             let _life = life;
+            let mut child = ChildGuard {
+                track: &track,
+                done: false,
+            };
             act_now(&track, &child_ctx, armed, false).await;
             child_ctx.cancelled().await;
+            child.done = true;
         });
     } else {
         act_now(track, ctx, armed, serve).await;
@@ -472,6 +478,29 @@ impl Drop for Guard<'_> {
             what: self.what,
             outcome,
             live,
+            at: Instant::now(),
+            pos,
+        });
+    }
+}
+
+/// Records a child task dropped before it finished (cut off by its run's stop) as a
+/// failure of `children`.
+struct ChildGuard<'a> {
+    track: &'a Track,
+    done: bool,
+}
+
+impl Drop for ChildGuard<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let pos = self.track.journal.call(&self.track.name, "children", true);
+        self.track.calls.lock().unwrap().push(Call {
+            what: "children",
+            outcome: Outcome::Dropped,
+            live: false,
             at: Instant::now(),
             pos,
         });
@@ -1649,9 +1678,15 @@ async fn run(s: &Scenario) -> Result<(), String> {
                     Outcome::Panicked(message) => {
                         error.to_string() == format!("panicked: {message}")
                     }
-                    Outcome::Dropped => error
-                        .downcast_ref::<TimedOut>()
-                        .is_some_and(|t| t.what == call.what),
+                    // cut off by its own timeout, or by the shutdown deadline
+                    Outcome::Dropped => {
+                        error
+                            .downcast_ref::<TimedOut>()
+                            .is_some_and(|t| t.what == call.what)
+                            || error
+                                .downcast_ref::<CutOff>()
+                                .is_some_and(|c| c.what == call.what)
+                    }
                     Outcome::Ok => false,
                 }
         };
@@ -1710,9 +1745,11 @@ async fn run(s: &Scenario) -> Result<(), String> {
                 |e| matches!(e, Entry::Event(e) if &*e.service == name && e.to == Status::Starting),
             )
         };
-        let aborted = failures
-            .iter()
-            .any(|c| c.what == "serve" && c.outcome == Outcome::Dropped && !began_again(c.pos));
+        let aborted = failures.iter().any(|c| {
+            matches!(c.what, "serve" | "children")
+                && c.outcome == Outcome::Dropped
+                && !began_again(c.pos)
+        });
         if sr.aborted != aborted {
             fail(format!(
                 "`{name}`: the report says aborted = {}, but a serve was aborted: {aborted}",
