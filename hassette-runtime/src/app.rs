@@ -69,6 +69,10 @@ pub(crate) struct AppInner {
     pub(crate) events: Arc<EventBus>,
     /// Cancelled when the shutdown begins: backoffs, cooldowns and waits stop at once.
     pub(crate) stopping: CancellationToken,
+    /// Set just before `stopping` is cancelled, for the hot paths that only ask whether
+    /// the shutdown has begun: a token's `is_cancelled` takes a lock that every service
+    /// would share.
+    pub(crate) shutting_down: AtomicBool,
     pub(crate) shutdown_deadline: Option<Duration>,
     pub(crate) tasks: Mutex<Vec<Option<JoinHandle<ServiceReport>>>>,
     /// Set by the first `start`, which spawns the one task that starts everything.
@@ -97,7 +101,7 @@ impl std::fmt::Debug for Hassette {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hassette")
             .field("services", &self.inner.registry.units.len())
-            .field("stopping", &self.inner.stopping.is_cancelled())
+            .field("stopping", &self.inner.is_stopping())
             .finish_non_exhaustive()
     }
 }
@@ -136,6 +140,7 @@ impl Hassette {
                 waves: parts.waves,
                 events: parts.events,
                 stopping: CancellationToken::new(),
+                shutting_down: AtomicBool::new(false),
                 shutdown_deadline: parts.shutdown_deadline,
                 tasks: Mutex::new((0..count).map(|_| None).collect()),
                 start_begun: AtomicBool::new(false),
@@ -207,8 +212,8 @@ impl Hassette {
     /// Awaited from inside one of the app's own services (a hook, `serve` or a
     /// [`ServiceContext::spawn`](crate::ServiceContext::spawn) task), it cannot wait for
     /// the whole stop, which includes the caller's own: it begins the shutdown and returns
-    /// once the stop has reached the calling service (its run is cancelled, or its stop
-    /// has begun), with a report that holds only the reason and no services. The full
+    /// once the stop has reached the calling service (its dependency wave is told to
+    /// stop), with a report that holds only the reason and no services. The full
     /// report goes to the callers outside the app. A service that only wants to end the
     /// app uses [`ServiceContext::shutdown_app`](crate::ServiceContext::shutdown_app).
     ///
@@ -220,8 +225,9 @@ impl Hassette {
     /// ```
     pub async fn shutdown(&self) -> ShutdownReport {
         self.inner.begin_shutdown("shutdown requested".to_owned());
-        if let Some(ctx) = crate::inside::caller(&self.inner) {
-            ctx.stop_reached().await;
+        if let Some(unit) = crate::inside::caller(&self.inner) {
+            // The stop has reached the caller once its wave is told to stop.
+            unit.stop.cancelled().await;
             return self
                 .inner
                 .report
@@ -372,7 +378,7 @@ impl Hassette {
     /// ```
     #[must_use]
     pub fn is_shutting_down(&self) -> bool {
-        self.inner.stopping.is_cancelled()
+        self.inner.is_stopping()
     }
 
     /// Completes when the shutdown begins.
@@ -505,7 +511,7 @@ impl AppInner {
     async fn launch_all(self: Arc<Self>) -> Result<(), StartError> {
         let receivers: Vec<_> = {
             let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
-            if self.stopping.is_cancelled() {
+            if self.is_stopping() {
                 return match self.registry.units.first() {
                     Some(unit) => Err(StartError::new(
                         unit.name.clone(),
@@ -556,7 +562,7 @@ impl AppInner {
         if unit.restart_type.is_none() {
             return Err(RestartError::Resource { service: service() });
         }
-        if self.stopping.is_cancelled() {
+        if self.is_stopping() {
             return Err(RestartError::ShuttingDown { service: service() });
         }
         if !self.start_begun.load(Ordering::Acquire) {
@@ -573,7 +579,7 @@ impl AppInner {
         if target.is_none() {
             unit.request_restart();
         }
-        if crate::inside::caller(self).is_some_and(|ctx| Arc::ptr_eq(ctx.unit(), unit)) {
+        if crate::inside::caller(self).is_some_and(|caller| Arc::ptr_eq(&caller, unit)) {
             // The service restarts itself: the new run cannot begin before this one ends.
             return Ok(());
         }

@@ -425,5 +425,8 @@ fn launch<K: Kind>(
         report,
         active: None,
     };
-    tokio::spawn(crate::supervisor::supervise(driver, started).instrument(span))
+    let scope = driver.unit.clone();
+    let supervise = crate::supervisor::supervise(driver, started);
+    // The supervisor runs the hooks: they belong to the service (see `inside`).
+    tokio::spawn(crate::inside::scope(scope, supervise).instrument(span))
 }

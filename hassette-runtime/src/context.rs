@@ -76,24 +76,6 @@ impl ServiceContext {
         }
     }
 
-    /// Whether this run is one of `app`'s.
-    pub(crate) fn belongs_to(&self, app: &Arc<AppInner>) -> bool {
-        Arc::ptr_eq(&self.run.app, app)
-    }
-
-    pub(crate) fn unit(&self) -> &Arc<Unit> {
-        &self.run.unit
-    }
-
-    /// Completes when this run is asked to stop: its token is cancelled, or the app's
-    /// shutdown has reached the service.
-    pub(crate) async fn stop_reached(&self) {
-        tokio::select! {
-            () = self.run.cancel.cancelled() => {}
-            () = self.run.unit.stop.cancelled() => {}
-        }
-    }
-
     /// The service's name, as in logs, events and reports.
     ///
     /// ```
@@ -272,7 +254,8 @@ impl ServiceContext {
             panics: Mutex::new(Vec::new()),
         });
         let abort = children.abort.clone();
-        let task = AssertUnwindSafe(crate::inside::scope(self.clone(), task)).catch_unwind();
+        let task =
+            AssertUnwindSafe(crate::inside::scope(self.run.unit.clone(), task)).catch_unwind();
         let run = self.run.clone();
         let child = async move {
             tokio::select! {

@@ -148,7 +148,7 @@ impl<K: Kind> Driver<K> {
     /// Failed, except when the app's shutdown interrupted the start.
     pub(crate) async fn initialize(&mut self) -> Result<(), StartFailure> {
         let spec = K::SPEC;
-        if self.app.stopping.is_cancelled() {
+        if self.app.is_stopping() {
             return Err(StartFailure::Interrupted);
         }
         self.report.aborted = false;
@@ -235,12 +235,12 @@ impl<K: Kind> Driver<K> {
             Some(interrupt),
         )
         .await;
-        // The app's stop reached the service while the hook ran, but the hook finished by
-        // itself in that same moment (one that awaited `app.shutdown()` returns exactly
-        // then, and the hook's output wins the race with the interrupt): the start is
-        // interrupted all the same. Otherwise the next hooks and serve would still run
+        // The app's shutdown began while the hook ran, but the hook finished by itself
+        // before the stop reached the service (one that awaited `app.shutdown()` returns
+        // exactly then, and the hook's output wins the race with the interrupt): the start
+        // is interrupted all the same. Otherwise the next hooks and serve would still run
         // after the stop was asked for, and `start()` would return `Ok`.
-        let interrupted = interrupted || self.unit.stop.is_cancelled();
+        let interrupted = interrupted || self.app.is_stopping();
         match result {
             Err(error) if interrupted => {
                 // Like a "closed" error of serve while the app stops: kept, not a failure.
@@ -264,7 +264,7 @@ impl<K: Kind> Driver<K> {
         let svc = self.svc.clone();
         let unit = self.unit.clone();
         let auto_ready = K::SPEC.ready == ReadyMode::Auto;
-        let scope = ctx.clone();
+        let scope = unit.clone();
         let serve = async move {
             unit.begin_running(auto_ready);
             K::serve(&svc, &ctx).await
@@ -406,7 +406,7 @@ struct Interrupt<'a> {
     limit: Duration,
 }
 
-/// Runs one hook inside the service's scope: builds its future (a panic there is the
+/// Runs one hook: builds its future (a panic there is the
 /// hook's error), polls it until `deadline` (or, once `interrupt` fires, its bound), and
 /// turns a panic into [`Panicked`] and a timeout into [`TimedOut`]. A hook cut off at its
 /// deadline is dropped here, and a panic of its drop is caught too. Returns the hook's
@@ -424,9 +424,7 @@ async fn run_hook<F: Future<Output = Result<(), BoxError>>>(
         Ok(fut) => fut,
         Err(payload) => return (Err(Arc::new(Panicked::from_payload(&*payload))), false),
     };
-    let mut slot = pin!(Some(
-        AssertUnwindSafe(crate::inside::scope(ctx.clone(), fut)).catch_unwind()
-    ));
+    let mut slot = pin!(Some(AssertUnwindSafe(fut).catch_unwind()));
     let mut interrupted = false;
     let mut after = limit;
     let outcome = {

@@ -20,6 +20,7 @@
 //! yields) is aborted and reported from its unit.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use tokio::time::Instant;
 
@@ -39,6 +40,7 @@ impl AppInner {
             tracing::info!(%reason, "shutting down");
             *slot = Some(reason);
         }
+        self.shutting_down.store(true, Ordering::Release);
         self.stopping.cancel();
         let inner = self.clone();
         tokio::spawn(async move {
@@ -52,6 +54,11 @@ impl AppInner {
     /// know whether they began it.
     pub(crate) fn request_shutdown(self: &Arc<Self>, reason: String) {
         self.begin_shutdown(reason);
+    }
+
+    /// Whether the shutdown has begun (without the lock of `stopping.is_cancelled()`).
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
     }
 
     /// The reason the shutdown began, once it has.
@@ -83,7 +90,7 @@ impl AppInner {
             self.registry.units.iter().map(|_| None).collect();
         let stop_waves = async {
             for wave in self.waves.iter().rev() {
-                self.stop_wave(wave);
+                self.stop_wave(wave).await;
                 for &id in wave {
                     if let Some(task) = tasks.get_mut(id).and_then(Option::as_mut) {
                         let report = task
@@ -111,7 +118,7 @@ impl AppInner {
             // it off too, or its supervisor would look stuck (see `lifecycle::within`).
             self.cut_off.cancel();
             for wave in &self.waves {
-                self.stop_wave(wave);
+                self.stop_wave(wave).await;
             }
             let grace = Instant::now() + ABORT_GRACE;
             for (id, slot) in tasks.iter_mut().enumerate() {
@@ -120,7 +127,7 @@ impl AppInner {
                     Ok(report) => report.unwrap_or_else(|e| self.lost_report(id, e.to_string())),
                     Err(_) => {
                         task.abort();
-                        self.stuck.store(true, std::sync::atomic::Ordering::Relaxed);
+                        self.stuck.store(true, Ordering::Relaxed);
                         self.lost_report(id, "shutdown deadline exceeded".into())
                     }
                 };
@@ -142,10 +149,31 @@ impl AppInner {
     }
 
     /// Tells one wave to stop (one token for the whole wave).
-    fn stop_wave(&self, wave: &[usize]) {
-        if let Some(&first) = wave.first() {
-            self.registry.units[first].stop.cancel();
+    ///
+    /// On a multi-thread runtime the token is cancelled from a blocking-pool thread: the
+    /// supervisors it wakes then go through the runtime's shared queue, where any idle
+    /// worker takes them, rather than into this task's worker's own next-task slot, which
+    /// no other worker may take from. A stop hook that blocks its thread then holds only
+    /// that worker, and another one keeps driving the timers and signals the rest of the
+    /// stop needs.
+    async fn stop_wave(&self, wave: &[usize]) {
+        let Some(&first) = wave.first() else { return };
+        let token = self.registry.units[first].stop.clone();
+        if token.is_cancelled() {
+            return;
         }
+        let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
+            == tokio::runtime::RuntimeFlavor::MultiThread;
+        if multi_thread {
+            let remote = token.clone();
+            if tokio::task::spawn_blocking(move || remote.cancel())
+                .await
+                .is_ok()
+            {
+                return;
+            }
+        }
+        token.cancel();
     }
 
     /// The report of a unit whose supervisor did not hand one back: it is cut off, and

@@ -30,7 +30,7 @@ impl Hassette {
                     last_error: u.last_error(),
                     finished: state.status == Status::Stopped
                         && u.restart_type.is_some_and(|t| t != RestartType::Permanent)
-                        && !self.inner.stopping.is_cancelled(),
+                        && !self.inner.is_stopping(),
                 }
             })
             .collect()

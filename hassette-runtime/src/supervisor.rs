@@ -88,7 +88,7 @@ impl<K: Kind> Driver<K> {
         self.stop_run(true).await;
         // A serve that crashed while being stopped, or a shutdown that began meanwhile,
         // ends the restart here: nothing is initialized just to be stopped again.
-        if self.unit.status() == Status::Crashed || self.app.stopping.is_cancelled() {
+        if self.unit.status() == Status::Crashed || self.app.is_stopping() {
             return Step::Rest;
         }
         let result = self.initialize().await;
@@ -120,7 +120,7 @@ impl<K: Kind> Driver<K> {
             None => tokio::select! {
                 biased;
                 () = self.unit.stop.cancelled() => Step::Stop,
-                () = self.unit.restart.notified(), if !self.app.stopping.is_cancelled() => {
+                () = self.unit.restart.notified(), if !self.app.is_stopping() => {
                     self.restart_or_hold().unwrap_or(Step::Watch)
                 }
                 result = serve_ended(&mut serve) => {
@@ -151,7 +151,7 @@ impl<K: Kind> Driver<K> {
             tokio::select! {
                 biased;
                 () = self.unit.stop.cancelled() => return Some(Step::Stop),
-                () = self.unit.restart.notified(), if !self.app.stopping.is_cancelled() => {
+                () = self.unit.restart.notified(), if !self.app.is_stopping() => {
                     if let Some(step) = self.restart_or_hold() {
                         return Some(step);
                     }
@@ -175,7 +175,7 @@ impl<K: Kind> Driver<K> {
 
     /// Serve ended by itself (not because its run was stopped).
     fn on_serve_end(&mut self, outcome: Result<(), SharedError>) -> Step {
-        let shutting_down = self.app.stopping.is_cancelled();
+        let shutting_down = self.app.is_stopping();
         match outcome {
             Ok(()) => {
                 self.unit.set_status(Status::Stopped, None);
@@ -210,7 +210,7 @@ impl<K: Kind> Driver<K> {
             self.crash_app();
             return Step::Rest;
         }
-        if self.app.stopping.is_cancelled() {
+        if self.app.is_stopping() {
             return Step::Rest;
         }
         let clean = status == Status::Stopped;
@@ -290,7 +290,7 @@ impl<K: Kind> Driver<K> {
     async fn wait_then_restart(&mut self, delay: Duration) -> Step {
         if delay.is_zero() {
             // A zero sleep would still wait for the timer wheel's next tick (about 1ms).
-            return if self.app.stopping.is_cancelled() {
+            return if self.app.is_stopping() {
                 Step::Rest
             } else {
                 Step::Restart
@@ -323,7 +323,7 @@ impl<K: Kind> Driver<K> {
                             link.acked.notify_one();
                         }
                     }
-                    Some(step) if !self.app.stopping.is_cancelled() => {
+                    Some(step) if !self.app.is_stopping() => {
                         policy.reset();
                         return step;
                     }
@@ -383,10 +383,6 @@ impl<K: Kind> Driver<K> {
     /// whose start the shutdown came before stays NotStarted).
     async fn finish(mut self) -> ServiceReport {
         let began = Instant::now();
-        // Go through the run queue once: the stop then begins on whichever worker is free,
-        // so a stop hook that blocks its thread cannot also hold back the timers and
-        // signals that another worker would otherwise wait for in its place.
-        tokio::task::yield_now().await;
         if self.active.is_some() {
             let publish = !self.unit.status().is_terminal();
             self.stop_run(publish).await;
