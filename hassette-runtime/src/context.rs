@@ -38,11 +38,9 @@ struct Run {
     unit: Arc<Unit>,
     app: Arc<AppInner>,
     cancel: CancellationToken,
-    /// The service's `tracing` span, which `spawn` gives its tasks.
-    span: tracing::Span,
     /// Created on the first `spawn`: most services have no children and should not pay
-    /// for a tracker.
-    children: OnceLock<Children>,
+    /// for a tracker (nor for its room in every run).
+    children: OnceLock<Box<Children>>,
 }
 
 struct Children {
@@ -70,7 +68,6 @@ impl ServiceContext {
                 unit,
                 app,
                 cancel: CancellationToken::new(),
-                span: tracing::Span::current(),
                 children: OnceLock::new(),
             }),
         }
@@ -233,7 +230,8 @@ impl ServiceContext {
     /// the runtime waits for the children up to `shutdown_timeout` and then drops them.
     /// Children should watch [`cancelled`](Self::cancelled).
     ///
-    /// A child runs inside the service's `tracing` span. A child that panics is an error
+    /// A child runs inside the `tracing` span current where it is spawned: the service's
+    /// span when called from its hooks or `serve`. A child that panics is an error
     /// of the service: it is logged with the service's name, becomes its last error (see
     /// `Hassette::snapshot`) and goes into its report; the service keeps running, and the
     /// returned handle completes normally.
@@ -248,10 +246,12 @@ impl ServiceContext {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let children = self.run.children.get_or_init(|| Children {
-            tracker: TaskTracker::new(),
-            abort: CancellationToken::new(),
-            panics: Mutex::new(Vec::new()),
+        let children = self.run.children.get_or_init(|| {
+            Box::new(Children {
+                tracker: TaskTracker::new(),
+                abort: CancellationToken::new(),
+                panics: Mutex::new(Vec::new()),
+            })
         });
         let abort = children.abort.clone();
         let task =
@@ -266,9 +266,7 @@ impl ServiceContext {
                 }
             }
         };
-        children
-            .tracker
-            .spawn(child.instrument(self.run.span.clone()))
+        children.tracker.spawn(child.in_current_span())
     }
 
     /// Waits until `T` is Running and ready.
