@@ -126,7 +126,7 @@ async fn main() -> Result<std::process::ExitCode, BoxError> {
         .build()?;
 
     let began = Instant::now();
-    hassette_examples::print_events(&app, began);
+    let printer = hassette_examples::print_events(&app, began);
     tokio::spawn(hassette_runtime::systemd::notify(app.clone()));
     let started = app.clone();
     tokio::spawn(async move {
@@ -152,5 +152,5 @@ async fn main() -> Result<std::process::ExitCode, BoxError> {
             );
         }
     });
-    Ok(hassette_examples::run(app, duration).await)
+    Ok(hassette_examples::run(app, duration, Some(printer)).await)
 }

@@ -63,6 +63,6 @@ async fn main() -> Result<std::process::ExitCode, BoxError> {
         .service(Cache)
         .service(Database)
         .build()?;
-    hassette_examples::print_events(&app, Instant::now());
-    Ok(hassette_examples::run(app, duration).await)
+    let printer = hassette_examples::print_events(&app, Instant::now());
+    Ok(hassette_examples::run(app, duration, Some(printer)).await)
 }

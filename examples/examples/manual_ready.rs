@@ -57,6 +57,6 @@ async fn main() -> Result<std::process::ExitCode, BoxError> {
         .service(Broker)
         .service(Consumer)
         .build()?;
-    hassette_examples::print_events(&app, Instant::now());
-    Ok(hassette_examples::run(app, duration).await)
+    let printer = hassette_examples::print_events(&app, Instant::now());
+    Ok(hassette_examples::run(app, duration, Some(printer)).await)
 }

@@ -40,5 +40,5 @@ async fn main() -> Result<std::process::ExitCode, BoxError> {
             ticks: AtomicU64::new(0),
         })
         .build()?;
-    Ok(hassette_examples::run(app, duration).await)
+    Ok(hassette_examples::run(app, duration, None).await)
 }

@@ -67,6 +67,6 @@ async fn main() -> Result<std::process::ExitCode, BoxError> {
         .service(Transient)
         .service(Temporary)
         .build()?;
-    hassette_examples::print_events(&app, Instant::now());
-    Ok(hassette_examples::run(app, duration).await)
+    let printer = hassette_examples::print_events(&app, Instant::now());
+    Ok(hassette_examples::run(app, duration, Some(printer)).await)
 }

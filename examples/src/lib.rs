@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use hassette_runtime::Hassette;
+use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, sleep};
 
 /// Parses `[--duration SECONDS]`. Without it, an example runs until Ctrl-C on a terminal
@@ -47,11 +48,13 @@ pub fn init_logging() {
         .init();
 }
 
-/// Prints every status change as `  1.50s  name  from -> to  (error)`.
-pub fn print_events(app: &Hassette, began: Instant) {
+/// Prints every status change as `  1.50s  name  from -> to  (error)`, from a task of its
+/// own; hand it to [`run`], which lets it print every last event before the report.
+pub fn print_events(app: &Hassette, began: Instant) -> Printer {
     let mut events = app.events();
-    tokio::spawn(async move {
-        while let Ok(event) = events.recv().await {
+    let (done, mut finish) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let print = |event: hassette_runtime::StatusEvent| {
             let error = event.error.map(|e| format!("  ({e})")).unwrap_or_default();
             println!(
                 "{:>6.2}s  {:<10} {} -> {}{error}",
@@ -60,13 +63,48 @@ pub fn print_events(app: &Hassette, began: Instant) {
                 event.from,
                 event.to
             );
+        };
+        loop {
+            tokio::select! {
+                biased;
+                event = events.recv() => match event {
+                    Ok(event) => print(event),
+                    Err(RecvError::Lagged(missed)) => println!("  ({missed} events missed)"),
+                    Err(RecvError::Closed) => return,
+                },
+                _ = &mut finish => break,
+            }
+        }
+        // The app has stopped: every event it will ever send is in the channel already.
+        while let Ok(event) = events.try_recv() {
+            print(event);
         }
     });
+    Printer { done, task }
 }
 
-/// Runs the app until Ctrl-C or SIGTERM, or for `duration`, then prints the shutdown
-/// report and returns the exit code.
-pub async fn run(app: Hassette, duration: Option<Duration>) -> std::process::ExitCode {
+/// The task that [`print_events`] started.
+#[derive(Debug)]
+pub struct Printer {
+    done: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Printer {
+    /// Prints what is left in the stream, then stops.
+    pub async fn finish(self) {
+        let _ = self.done.send(());
+        let _ = self.task.await;
+    }
+}
+
+/// Runs the app until Ctrl-C or SIGTERM, or for `duration`, then prints the rest of the
+/// event stream (with `printer`) and the shutdown report, and returns the exit code.
+pub async fn run(
+    app: Hassette,
+    duration: Option<Duration>,
+    printer: Option<Printer>,
+) -> std::process::ExitCode {
     match duration {
         Some(limit) => {
             println!("running for {limit:?} (Ctrl-C stops it sooner)");
@@ -79,6 +117,9 @@ pub async fn run(app: Hassette, duration: Option<Duration>) -> std::process::Exi
         None => println!("press Ctrl-C to stop"),
     }
     let code = app.clone().run_until_signal().await;
+    if let Some(printer) = printer {
+        printer.finish().await;
+    }
     println!("\n{}", app.shutdown().await);
     code
 }

@@ -305,7 +305,7 @@ fn escalate(app: &Arc<AppInner>, gid: usize, failed: &[usize]) {
                     Some(error.clone()),
                 );
             }
-            app.request_shutdown(format!(
+            app.begin_shutdown(format!(
                 "group `{}` exhausted its restart budget",
                 group.name
             ));

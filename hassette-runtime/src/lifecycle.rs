@@ -372,7 +372,7 @@ impl<K: Kind> Driver<K> {
         if let Some(error) = crash {
             self.unit.set_status(Status::Crashed, Some(error));
             self.app
-                .request_shutdown(format!("service `{}` crashed", self.unit.name));
+                .begin_shutdown(format!("service `{}` crashed", self.unit.name));
         } else if publish {
             self.unit.transition(
                 |from| !from.is_terminal(),

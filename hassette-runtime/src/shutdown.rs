@@ -5,13 +5,13 @@
 //! call, and every `shutdown()` future however often it is dropped and called again,
 //! only waits for that task's report in the `report` watch. The stop task takes the
 //! supervisors' join handles (under the `tasks` lock that `launch_all` fills while
-//! `stopping` is not cancelled, so a start and a stop never miss each other) and stops
+//! the shutdown has not begun, so a start and a stop never miss each other) and stops
 //! the waves in reverse dependency order, each wave's services concurrently.
 //!
 //! With a `shutdown_deadline`, `hard_deadline` is set before the first wave is told to
 //! stop, and every wait of a supervisor's stop ends by then: a wait that began later
 //! takes it into its own deadline, and one that began before it (a restart's stop in
-//! flight) ends when `cut_off` is cancelled, as the deadline runs out. When it runs out, every wave
+//! flight) ends when `cut_off` is cancelled, as the deadline runs out. Then every wave
 //! not reached yet is told to stop too; their stops find the deadline past and cut their
 //! runs off at once (serve and child tasks aborted, the unit Stopped and flagged
 //! `aborted`). Each supervisor still hands back its own report, so a service that had
@@ -30,12 +30,11 @@ use crate::{ServiceReport, ShutdownReport, Status};
 
 impl AppInner {
     /// Begins the shutdown without waiting for it; the first reason given is kept.
-    /// Returns whether this call began it.
-    pub(crate) fn begin_shutdown(self: &Arc<Self>, reason: String) -> bool {
+    pub(crate) fn begin_shutdown(self: &Arc<Self>, reason: String) {
         {
             let mut slot = self.reason.lock().unwrap_or_else(|e| e.into_inner());
             if slot.is_some() {
-                return false;
+                return;
             }
             tracing::info!(%reason, "shutting down");
             *slot = Some(reason);
@@ -47,13 +46,6 @@ impl AppInner {
             let report = inner.clone().stop_all().await;
             inner.report.send_replace(Some(report));
         });
-        true
-    }
-
-    /// The same as [`begin_shutdown`](Self::begin_shutdown), for callers that need not
-    /// know whether they began it.
-    pub(crate) fn request_shutdown(self: &Arc<Self>, reason: String) {
-        self.begin_shutdown(reason);
     }
 
     /// Whether the shutdown has begun (without the lock of `stopping.is_cancelled()`).

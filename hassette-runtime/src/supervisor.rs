@@ -336,7 +336,7 @@ impl<K: Kind> Driver<K> {
     /// A crashed service takes the whole app down.
     fn crash_app(&self) {
         self.app
-            .request_shutdown(format!("service `{}` crashed", self.unit.name));
+            .begin_shutdown(format!("service `{}` crashed", self.unit.name));
     }
 
     /// A wake-up on the `restart` notify: the group's stop request, an operator's
