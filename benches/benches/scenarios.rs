@@ -1,5 +1,5 @@
 //! Hassette against the same scenarios written with bare tokio, in one process run, on a
-//! hand-built multi-thread runtime with 2 workers. See DESIGN.md, "Performance targets".
+//! hand-built multi-thread runtime with 2 workers; the targets are in the README's benchmark table.
 //!
 //! ```text
 //! cargo bench -p hassette-benches                          # everything

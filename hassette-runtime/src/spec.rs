@@ -134,7 +134,7 @@ pub struct RestartSpec {
 }
 
 impl RestartSpec {
-    /// The defaults of DESIGN.md's attribute table for the given restart type.
+    /// The attribute's defaults (the README's key table) for the given restart type.
     ///
     /// ```
     /// # use hassette_runtime::{RestartSpec, RestartType};

@@ -1,4 +1,4 @@
-//! Regression tests of DESIGN.md's "Re-entry, cancellation and hostile input" contract:
+//! Regression tests of the contract for re-entry, cancellation and hostile input:
 //! hooks that panic while building their futures or when dropped, `Duration::MAX`
 //! timeouts, the shutdown deadline cutting everything off, aborts during restarts, a
 //! shutdown during initialize hooks, child task panics, resources refusing restarts and

@@ -1,4 +1,4 @@
-//! The lifecycle of one service, exactly as DESIGN.md's "Lifecycle" section orders it.
+//! The lifecycle of one service, in the exact order the README's lifecycle diagram gives.
 
 use hassette_runtime::{Hassette, Panicked, StartFailure, Status, TimedOut};
 use hassette_tests::*;

@@ -1,4 +1,4 @@
-//! Re-entry and cancellation (DESIGN.md, "Re-entry, cancellation and hostile input"): the
+//! Re-entry and cancellation (the contract for re-entry, cancellation and hostile input): the
 //! app's own services call `shutdown()`, `restart()` and `start()` on it, futures of
 //! `start()` and `shutdown()` are dropped half-way and called again, operators restart a
 //! service concurrently. On the paused clock every bound is exact: a call that waits for
