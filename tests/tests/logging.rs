@@ -1,23 +1,8 @@
 //! Logging, alone in its own test binary: tracing caches which call sites are enabled
 //! per process, so a test with its own subscriber must not share the process.
 
-use std::sync::{Arc, Mutex};
-
 use hassette_runtime::Hassette;
 use hassette_tests::*;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test(start_paused = true)]
 async fn every_status_change_is_logged_inside_a_span_named_after_the_service() {
@@ -37,7 +22,7 @@ async fn every_status_change_is_logged_inside_a_span_named_after_the_service() {
     app.start().await.unwrap();
     settle().await;
     app.shutdown().await;
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let text = out.text();
     for expected in [
         "INFO service{name=db}: hassette_runtime::unit: status changed from=not started to=starting",
         "INFO service{name=db}: hassette_runtime::unit: status changed from=starting to=running",

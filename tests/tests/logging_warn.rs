@@ -2,30 +2,9 @@
 //! binary (tracing caches which call sites are enabled per process), as one test whose
 //! two phases each install their own subscriber, one after the other.
 
-use std::sync::{Arc, Mutex};
-
 use hassette_runtime::prelude::*;
 use hassette_tests::*;
 use tracing::Level;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn subscriber(level: Level, out: &Captured) -> impl tracing::Subscriber + Send + Sync {
     let writer = out.clone();
