@@ -101,6 +101,12 @@ fn generate(args: &Args, block: &Block<'_>, krate: &TokenStream) -> TokenStream 
         }
     });
     let hooks = block.hooks().map(|(_, method)| adapter(method, krate));
+    // Which hooks the block defines, so the runtime never builds the future of a no-op
+    // default. A hook under `#[cfg]` counts as defined: calling a default is only slower.
+    let defined = block
+        .hooks()
+        .map(|(hook, _)| 1u8 << (hook as u8))
+        .fold(0u8, |mask, bit| mask | bit);
 
     let kind_impl = match args.kind {
         Kind::Service => {
@@ -137,6 +143,8 @@ fn generate(args: &Args, block: &Block<'_>, krate: &TokenStream) -> TokenStream 
         impl #impl_generics #krate::Hooks for #self_ty #where_clause {
             #depends_on
             #display_name
+            #[doc(hidden)]
+            const __HOOKS: u8 = #defined;
             #(#hooks)*
         }
         #kind_impl

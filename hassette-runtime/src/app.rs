@@ -20,13 +20,6 @@ use crate::{
     Status, StatusEvent, WaitError,
 };
 
-/// Starts one unit's supervisor task; monomorphised per service type by the builder.
-pub(crate) type Launch = fn(
-    Arc<Unit>,
-    Arc<AppInner>,
-    oneshot::Sender<Result<(), StartError>>,
-) -> JoinHandle<ServiceReport>;
-
 /// The application: every registered service, started in dependency order, supervised,
 /// and stopped in reverse order.
 ///
@@ -63,7 +56,6 @@ pub struct Hassette {
 pub(crate) struct AppInner {
     pub(crate) registry: Registry,
     pub(crate) waits: WaitGraph,
-    pub(crate) launchers: Vec<Launch>,
     /// Unit ids grouped by dependency depth: wave 0 depends on nothing.
     pub(crate) waves: Vec<Vec<usize>>,
     pub(crate) events: Arc<EventBus>,
@@ -108,7 +100,6 @@ impl std::fmt::Debug for Hassette {
 
 pub(crate) struct AppParts {
     pub(crate) registry: Registry,
-    pub(crate) launchers: Vec<Launch>,
     pub(crate) waves: Vec<Vec<usize>>,
     pub(crate) events: Arc<EventBus>,
     pub(crate) shutdown_deadline: Option<Duration>,
@@ -136,7 +127,6 @@ impl Hassette {
             inner: Arc::new(AppInner {
                 registry: parts.registry,
                 waits: WaitGraph::default(),
-                launchers: parts.launchers,
                 waves: parts.waves,
                 events: parts.events,
                 stopping: CancellationToken::new(),
@@ -528,8 +518,7 @@ impl AppInner {
                 .iter()
                 .map(|unit| {
                     let (tx, rx) = oneshot::channel();
-                    tasks[unit.id] =
-                        Some((self.launchers[unit.id])(unit.clone(), self.clone(), tx));
+                    tasks[unit.id] = Some(crate::builder::launch(unit.clone(), self.clone(), tx));
                     rx
                 })
                 .collect()

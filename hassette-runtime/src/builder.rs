@@ -9,11 +9,12 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::app::{AppInner, AppParts, Launch};
+use crate::app::{AppInner, AppParts};
 use crate::events::EventBus;
 use crate::group::{Group, GroupBuilder, GroupDef, Member, Strategy};
-use crate::lifecycle::{AsResource, AsService, Driver, Kind};
+use crate::lifecycle::Driver;
 use crate::registry::{Registry, TypeSlot};
+use crate::shim::{Shim, Value};
 use crate::unit::{Unit, UnitInit};
 use crate::{
     BuildError, Dependency, Hassette, Hooks, Resource, Service, ServiceReport, StartError,
@@ -56,7 +57,6 @@ pub struct Builder {
 struct Pending {
     /// Everything but the dependency ids, which `build` resolves.
     init: UnitInit,
-    launch: Launch,
     depends_on: &'static [Dependency],
     /// Registered with `service_named`: found by name, not by type.
     named: bool,
@@ -112,11 +112,12 @@ impl Builder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn service<T: Service>(self, service: T) -> Self {
-        self.push::<AsService<T>>(
+        let named = false;
+        self.push::<T>(
             T::display_name().into(),
             service,
-            false,
-            Some(T::RESTART_SPEC.restart_type),
+            Shim::service::<T>(),
+            named,
         )
     }
 
@@ -140,12 +141,8 @@ impl Builder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn service_named<T: Service>(self, name: impl Into<Arc<str>>, service: T) -> Self {
-        self.push::<AsService<T>>(
-            name.into(),
-            service,
-            true,
-            Some(T::RESTART_SPEC.restart_type),
-        )
+        let named = true;
+        self.push::<T>(name.into(), service, Shim::service::<T>(), named)
     }
 
     /// Registers the one instance of a resource: hooks but no `serve`, never restarted.
@@ -159,7 +156,13 @@ impl Builder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn resource<T: Resource>(self, resource: T) -> Self {
-        self.push::<AsResource<T>>(T::display_name().into(), resource, false, None)
+        let named = false;
+        self.push::<T>(
+            T::display_name().into(),
+            resource,
+            Shim::resource::<T>(),
+            named,
+        )
     }
 
     /// How many status events a slow [`events`](Hassette::events) receiver may fall
@@ -214,26 +217,36 @@ impl Builder {
         self
     }
 
-    fn push<K: Kind>(
+    /// The one generic step of a registration: everything after it is the same code for
+    /// every type (see `shim`).
+    fn push<T: Hooks>(self, name: Arc<str>, value: T, shim: &'static Shim, named: bool) -> Self {
+        let value: Value = Arc::new(value);
+        let ty = (TypeId::of::<T>(), std::any::type_name::<T>());
+        self.push_erased(name, value, ty, T::DEPENDS_ON, shim, named)
+    }
+
+    fn push_erased(
         mut self,
         name: Arc<str>,
-        value: K::T,
+        value: Value,
+        (type_id, type_name): (TypeId, &'static str),
+        depends_on: &'static [Dependency],
+        shim: &'static Shim,
         named: bool,
-        restart_type: Option<crate::RestartType>,
     ) -> Self {
+        let restart_type = shim.serves.then_some(shim.spec.restart_type);
         self.pending.push(Pending {
             init: UnitInit {
                 name,
-                type_id: TypeId::of::<K::T>(),
-                type_name: std::any::type_name::<K::T>(),
+                type_id,
+                type_name,
                 restart_type,
                 dependencies: Box::default(),
                 group: None,
-                stable_after: K::SPEC.stable_after,
-                handle: Arc::new(value),
+                value,
+                shim,
             },
-            launch: launch::<K>,
-            depends_on: K::T::DEPENDS_ON,
+            depends_on,
             named,
             group: self.current_group,
         });
@@ -384,7 +397,6 @@ impl Builder {
             }
         }
         let events = Arc::new(EventBus::new(self.event_capacity, self.pending.len()));
-        let mut launchers = Vec::with_capacity(self.pending.len());
         let units = self.pending.into_iter().zip(dependencies).zip(stop);
         for (id, ((pending, dependencies), stop)) in units.enumerate() {
             let init = UnitInit {
@@ -395,11 +407,9 @@ impl Builder {
             registry
                 .units
                 .push(Arc::new(Unit::new(id, init, stop, events.clone())));
-            launchers.push(pending.launch);
         }
         Ok(Hassette::from_parts(AppParts {
             registry,
-            launchers,
             waves,
             events,
             shutdown_deadline: self.shutdown_deadline,
@@ -408,24 +418,21 @@ impl Builder {
     }
 }
 
-fn launch<K: Kind>(
+/// Starts the supervisor task of `unit`; the same code for every service type.
+pub(crate) fn launch(
     unit: Arc<Unit>,
     app: Arc<AppInner>,
     started: oneshot::Sender<Result<(), StartError>>,
 ) -> tokio::task::JoinHandle<ServiceReport> {
-    let svc = Arc::clone(&unit.handle)
-        .downcast::<K::T>()
-        .unwrap_or_else(|_| unreachable!("a unit's handle has the type it was registered with"));
     let span = tracing::info_span!("service", name = %unit.name);
     let report = ServiceReport::new(unit.name.clone());
-    let driver = Driver::<K> {
-        svc,
+    let scope = unit.clone();
+    let driver = Driver {
         unit,
         app,
         report,
         active: None,
     };
-    let scope = driver.unit.clone();
     let supervise = crate::supervisor::supervise(driver, started);
     // The supervisor runs the hooks: they belong to the service (see `inside`).
     tokio::spawn(crate::inside::scope(scope, supervise).instrument(span))

@@ -104,6 +104,7 @@ mod readiness;
 mod registry;
 mod report;
 mod service;
+mod shim;
 mod shutdown;
 mod signal;
 mod snapshot;

@@ -7,9 +7,7 @@
 //! A shutdown that reaches a service during an initialize hook cancels the run's token
 //! and gives the hook `shutdown_timeout` more, not what is left of `startup_timeout`.
 
-use std::error::Error;
 use std::future::{Future, poll_fn};
-use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
@@ -24,58 +22,12 @@ use tokio_util::task::AbortOnDropHandle;
 use tracing::Instrument;
 
 use crate::app::AppInner;
-use crate::error::chain_has;
+use crate::shim::{Hook, HookFuture};
 use crate::unit::Unit;
 use crate::{
-    BoxError, CutOff, Fatal, Hooks, Panicked, ReadyMode, Resource, RestartSpec, Service,
-    ServiceContext, ServiceReport, SharedError, StartFailure, Status, TimedOut, WaitError,
+    BoxError, CutOff, Panicked, ReadyMode, ServiceContext, ServiceReport, SharedError,
+    StartFailure, Status, TimedOut, WaitError,
 };
-
-/// What the driver needs to know about a service or a resource, so one driver serves both.
-pub(crate) trait Kind: Send + 'static {
-    type T: Hooks;
-    const SPEC: RestartSpec;
-    const SERVES: bool;
-    fn serve(
-        svc: &Self::T,
-        ctx: &ServiceContext,
-    ) -> impl Future<Output = Result<(), BoxError>> + Send;
-    fn is_fatal(error: &(dyn Error + 'static)) -> bool;
-    fn is_non_retryable(error: &(dyn Error + 'static)) -> bool;
-}
-
-pub(crate) struct AsService<T>(PhantomData<fn() -> T>);
-pub(crate) struct AsResource<T>(PhantomData<fn() -> T>);
-
-impl<T: Service> Kind for AsService<T> {
-    type T = T;
-    const SPEC: RestartSpec = T::RESTART_SPEC;
-    const SERVES: bool = true;
-    fn serve(svc: &T, ctx: &ServiceContext) -> impl Future<Output = Result<(), BoxError>> + Send {
-        svc.serve(ctx)
-    }
-    fn is_fatal(error: &(dyn Error + 'static)) -> bool {
-        chain_has::<Fatal>(error) || T::is_fatal(error)
-    }
-    fn is_non_retryable(error: &(dyn Error + 'static)) -> bool {
-        T::is_non_retryable(error)
-    }
-}
-
-impl<T: Resource> Kind for AsResource<T> {
-    type T = T;
-    const SPEC: RestartSpec = RestartSpec::for_resource(T::RESOURCE_SPEC);
-    const SERVES: bool = false;
-    async fn serve(_: &T, _: &ServiceContext) -> Result<(), BoxError> {
-        Ok(())
-    }
-    fn is_fatal(error: &(dyn Error + 'static)) -> bool {
-        chain_has::<Fatal>(error)
-    }
-    fn is_non_retryable(_: &(dyn Error + 'static)) -> bool {
-        false
-    }
-}
 
 /// How long the runtime waits for a task it has aborted (or a child it has dropped) to be
 /// gone: an abort takes effect at the task's next `.await`, and code that never yields
@@ -134,20 +86,19 @@ impl Drop for ActiveRun {
     }
 }
 
-pub(crate) struct Driver<K: Kind> {
-    pub(crate) svc: Arc<K::T>,
+pub(crate) struct Driver {
     pub(crate) unit: Arc<Unit>,
     pub(crate) app: Arc<AppInner>,
     pub(crate) report: ServiceReport,
     pub(crate) active: Option<ActiveRun>,
 }
 
-impl<K: Kind> Driver<K> {
+impl Driver {
     /// Starting → dependencies → `before_initialize` → `on_initialize` → spawn serve →
     /// `after_initialize`; returns while still Starting. On a failure the service is
     /// Failed, except when the app's shutdown interrupted the start.
     pub(crate) async fn initialize(&mut self) -> Result<(), StartFailure> {
-        let spec = K::SPEC;
+        let spec = &self.unit.shim.spec;
         if self.app.is_stopping() {
             return Err(StartFailure::Interrupted);
         }
@@ -170,20 +121,17 @@ impl<K: Kind> Driver<K> {
             interrupted_error: None,
         });
 
-        let svc = self.svc.clone();
-        self.init_hook("before_initialize", &ctx, || svc.before_initialize(&ctx))
-            .await?;
-        self.init_hook("on_initialize", &ctx, || svc.on_initialize(&ctx))
-            .await?;
-        if K::SERVES {
+        self.init_hook(Hook::BeforeInitialize, &ctx).await?;
+        self.init_hook(Hook::OnInitialize, &ctx).await?;
+        let serves = self.unit.shim.serves;
+        if serves {
             let handle = self.spawn_serve(ctx.clone());
             if let Some(active) = &mut self.active {
                 active.serve = Some(handle);
             }
         }
-        self.init_hook("after_initialize", &ctx, || svc.after_initialize(&ctx))
-            .await?;
-        if !K::SERVES {
+        self.init_hook(Hook::AfterInitialize, &ctx).await?;
+        if !serves {
             self.unit.begin_running(true);
         }
         Ok(())
@@ -210,13 +158,17 @@ impl<K: Kind> Driver<K> {
 
     /// One initialize hook, to the run's startup deadline; the app's stop reaching the
     /// service interrupts it (see the module's header).
-    async fn init_hook<F: Future<Output = Result<(), BoxError>>>(
-        &mut self,
-        hook: &'static str,
-        ctx: &ServiceContext,
-        make: impl FnOnce() -> F,
-    ) -> Result<(), StartFailure> {
-        let spec = K::SPEC;
+    async fn init_hook(&mut self, hook: Hook, ctx: &ServiceContext) -> Result<(), StartFailure> {
+        let spec = &self.unit.shim.spec;
+        let Some(fut) = self.unit.shim.hook(&self.unit.value, hook, ctx) else {
+            // A no-op default: nothing to run, but a shutdown that began meanwhile still
+            // interrupts the start (see below).
+            return match self.app.is_stopping() {
+                true => Err(StartFailure::Interrupted),
+                false => Ok(()),
+            };
+        };
+        let hook = hook.name();
         let deadline = self
             .active
             .as_ref()
@@ -229,7 +181,7 @@ impl<K: Kind> Driver<K> {
             &self.app,
             hook,
             ctx,
-            make,
+            fut,
             || deadline,
             spec.startup_timeout,
             Some(interrupt),
@@ -261,13 +213,13 @@ impl<K: Kind> Driver<K> {
     }
 
     fn spawn_serve(&self, ctx: ServiceContext) -> AbortOnDropHandle<Result<(), BoxError>> {
-        let svc = self.svc.clone();
         let unit = self.unit.clone();
-        let auto_ready = K::SPEC.ready == ReadyMode::Auto;
+        let auto_ready = unit.shim.spec.ready == ReadyMode::Auto;
         let scope = unit.clone();
+        let fut = unit.shim.serve(&unit.value, &ctx);
         let serve = async move {
             unit.begin_running(auto_ready);
-            K::serve(&svc, &ctx).await
+            fut.await
         };
         AbortOnDropHandle::new(tokio::spawn(
             crate::inside::scope(scope, serve).in_current_span(),
@@ -294,7 +246,7 @@ impl<K: Kind> Driver<K> {
             return;
         };
         let ctx = active.ctx.clone();
-        let limit = K::SPEC.shutdown_timeout;
+        let limit = self.unit.shim.spec.shutdown_timeout;
         if publish {
             self.unit.set_status(Status::Stopping, None);
         }
@@ -304,10 +256,9 @@ impl<K: Kind> Driver<K> {
         let mut last_error = None;
         let mut crash = None;
         let mut aborted = false;
-        let svc = self.svc.clone();
 
         last_error = self
-            .stop_hook("before_shutdown", &ctx, || svc.before_shutdown(&ctx))
+            .stop_hook(Hook::BeforeShutdown, &ctx)
             .await
             .or(last_error);
         ctx.cancel();
@@ -316,7 +267,7 @@ impl<K: Kind> Driver<K> {
             match ready_or_timeout(&self.app, &mut handle, deadline).await {
                 Some(result) => {
                     if let Err(error) = serve_outcome(result) {
-                        if K::is_fatal(&*error) {
+                        if self.unit.shim.is_fatal(&*error) {
                             crash = Some(error.clone());
                         }
                         tracing::warn!(service = %self.unit.name, %error, "serve returned an error while stopping");
@@ -360,12 +311,9 @@ impl<K: Kind> Driver<K> {
             self.report.record("children", error.clone());
             last_error = Some(error);
         }
+        last_error = self.stop_hook(Hook::OnShutdown, &ctx).await.or(last_error);
         last_error = self
-            .stop_hook("on_shutdown", &ctx, || svc.on_shutdown(&ctx))
-            .await
-            .or(last_error);
-        last_error = self
-            .stop_hook("after_shutdown", &ctx, || svc.after_shutdown(&ctx))
+            .stop_hook(Hook::AfterShutdown, &ctx)
             .await
             .or(last_error);
 
@@ -383,15 +331,12 @@ impl<K: Kind> Driver<K> {
         self.report.aborted = aborted;
     }
 
-    async fn stop_hook<F: Future<Output = Result<(), BoxError>>>(
-        &mut self,
-        hook: &'static str,
-        ctx: &ServiceContext,
-        make: impl FnOnce() -> F,
-    ) -> Option<SharedError> {
-        let limit = K::SPEC.shutdown_timeout;
+    async fn stop_hook(&mut self, hook: Hook, ctx: &ServiceContext) -> Option<SharedError> {
+        let fut = self.unit.shim.hook(&self.unit.value, hook, ctx)?;
+        let hook = hook.name();
+        let limit = self.unit.shim.spec.shutdown_timeout;
         let deadline = || stop_deadline(&self.app, limit);
-        let (result, _) = run_hook(&self.app, hook, ctx, make, deadline, limit, None).await;
+        let (result, _) = run_hook(&self.app, hook, ctx, fut, deadline, limit, None).await;
         let error = result.err()?;
         tracing::warn!(service = %self.unit.name, hook, %error, "shutdown hook failed");
         self.report.record(hook, error.clone());
@@ -406,24 +351,20 @@ struct Interrupt<'a> {
     limit: Duration,
 }
 
-/// Runs one hook: builds its future (a panic there is the
-/// hook's error), polls it until `deadline` (or, once `interrupt` fires, its bound), and
+/// Runs one hook: polls its future (a panic there, also in the user's method building
+/// it, is the hook's error) until `deadline` (or, once `interrupt` fires, its bound), and
 /// turns a panic into [`Panicked`] and a timeout into [`TimedOut`]. A hook cut off at its
 /// deadline is dropped here, and a panic of its drop is caught too. Returns the hook's
 /// result and whether it was interrupted.
-async fn run_hook<F: Future<Output = Result<(), BoxError>>>(
+async fn run_hook(
     app: &AppInner,
     hook: &'static str,
     ctx: &ServiceContext,
-    make: impl FnOnce() -> F,
+    fut: HookFuture,
     deadline: impl FnOnce() -> Instant,
     limit: Duration,
     interrupt: Option<Interrupt<'_>>,
 ) -> (Result<(), SharedError>, bool) {
-    let fut = match std::panic::catch_unwind(AssertUnwindSafe(make)) {
-        Ok(fut) => fut,
-        Err(payload) => return (Err(Arc::new(Panicked::from_payload(&*payload))), false),
-    };
     let mut slot = pin!(Some(AssertUnwindSafe(fut).catch_unwind()));
     let mut interrupted = false;
     let mut after = limit;

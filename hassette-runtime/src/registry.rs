@@ -48,7 +48,7 @@ impl Registry {
 
     pub(crate) fn handle<T: Hooks>(&self) -> Result<Arc<T>, LookupError> {
         let unit = self.by_type::<T>()?;
-        Arc::clone(&unit.handle)
+        Arc::clone(&unit.value)
             .downcast::<T>()
             .map_err(|_| LookupError::NotRegistered {
                 type_name: std::any::type_name::<T>(),

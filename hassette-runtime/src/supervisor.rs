@@ -10,7 +10,7 @@ use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::task::AbortOnDropHandle;
 
 use crate::group::GroupEvent;
-use crate::lifecycle::{Driver, Kind, serve_outcome};
+use crate::lifecycle::{Driver, serve_outcome};
 use crate::policy::{Policy, Verdict};
 use crate::{
     BoxError, ReadyMode, RestartType, ServiceReport, SharedError, StartError, StartFailure, Status,
@@ -38,8 +38,8 @@ enum Step {
 }
 
 /// Drives one service for the lifetime of the app and returns its report.
-pub(crate) async fn supervise<K: Kind>(
-    mut driver: Driver<K>,
+pub(crate) async fn supervise(
+    mut driver: Driver,
     started: oneshot::Sender<Result<(), StartError>>,
 ) -> ServiceReport {
     // The task lives as long as the service, mostly inside `watch`: the other phases are
@@ -73,7 +73,7 @@ pub(crate) async fn supervise<K: Kind>(
     Box::pin(driver.finish()).await
 }
 
-impl<K: Kind> Driver<K> {
+impl Driver {
     /// The first initialize, whose outcome `Hassette::start` waits for.
     async fn first_start(&mut self, started: oneshot::Sender<Result<(), StartError>>) -> Step {
         let first = self.initialize().await;
@@ -111,7 +111,9 @@ impl<K: Kind> Driver<K> {
         // With `ready = "auto"` a service is ready the moment serve begins; only manual
         // readiness needs the startup deadline's timer, in its own (boxed, short-lived)
         // phase so that the long-lived idle state below stays small.
-        let step = match K::SPEC.ready == ReadyMode::Manual && !self.unit.state.borrow().is_up() {
+        let step = match self.unit.shim.spec.ready == ReadyMode::Manual
+            && !self.unit.state.borrow().is_up()
+        {
             true => Box::pin(self.await_manual_ready(&mut serve)).await,
             false => None,
         };
@@ -141,7 +143,7 @@ impl<K: Kind> Driver<K> {
         &mut self,
         serve: &mut Option<AbortOnDropHandle<Result<(), BoxError>>>,
     ) -> Option<Step> {
-        let spec = K::SPEC;
+        let spec = &self.unit.shim.spec;
         let startup_deadline = self.active.as_ref()?.startup_deadline;
         let mut state = self.unit.state.subscribe();
         loop {
@@ -181,7 +183,7 @@ impl<K: Kind> Driver<K> {
                 self.unit.set_status(Status::Stopped, None);
                 Step::Failed(clean_exit())
             }
-            Err(error) if K::is_fatal(&*error) => {
+            Err(error) if self.unit.shim.is_fatal(&*error) => {
                 self.report.record("serve", error.clone());
                 self.unit.set_status(Status::Crashed, Some(error.clone()));
                 Step::Failed(error)
@@ -204,7 +206,7 @@ impl<K: Kind> Driver<K> {
     /// off and restart, or rest.
     async fn on_failure(&mut self, error: SharedError, policy: &mut Policy) -> Step {
         self.stop_run(false).await;
-        let spec = K::SPEC;
+        let spec = &self.unit.shim.spec;
         let status = self.unit.status();
         if status == Status::Crashed {
             self.crash_app();
@@ -220,7 +222,7 @@ impl<K: Kind> Driver<K> {
         if clean && restart_type != RestartType::Permanent {
             return Step::Rest;
         }
-        if !clean && K::is_fatal(&*error) {
+        if !clean && self.unit.shim.is_fatal(&*error) {
             self.unit.set_status(Status::Crashed, Some(error));
             self.crash_app();
             return Step::Rest;
@@ -229,12 +231,13 @@ impl<K: Kind> Driver<K> {
             // The run that just ended had been healthy for `stable_after`.
             policy.on_stable();
         }
-        let verdict =
-            if restart_type == RestartType::Temporary || (!clean && K::is_non_retryable(&*error)) {
-                Verdict::Exhausted
-            } else {
-                policy.on_failure(&spec, Instant::now())
-            };
+        let verdict = if restart_type == RestartType::Temporary
+            || (!clean && self.unit.shim.is_non_retryable(&*error))
+        {
+            Verdict::Exhausted
+        } else {
+            policy.on_failure(spec, Instant::now())
+        };
         match verdict {
             Verdict::RestartAfter(delay) => {
                 tracing::info!(service = %self.unit.name, ?delay, "restarting after backoff");
@@ -260,7 +263,7 @@ impl<K: Kind> Driver<K> {
         restart_type: RestartType,
         policy: &mut Policy,
     ) -> Step {
-        let spec = K::SPEC;
+        let spec = &self.unit.shim.spec;
         match restart_type {
             RestartType::Permanent => {
                 self.unit.set_status(Status::Crashed, Some(error));

@@ -1,6 +1,6 @@
 //! The per-service state every part of the runtime shares: name, status, readiness.
 
-use std::any::{Any, TypeId};
+use std::any::TypeId;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::events::EventBus;
 use crate::group::GroupLink;
+use crate::shim::{Shim, Value};
 use crate::{RestartType, SharedError, Status, StatusEvent};
 
 /// What a unit's watch channel holds.
@@ -67,8 +68,10 @@ pub(crate) struct Unit {
     events: Arc<EventBus>,
     /// The last error, for `Hassette::snapshot` (health endpoints).
     last_error: Mutex<Option<SharedError>>,
-    /// The service value itself, for `ServiceContext::service`.
-    pub(crate) handle: Arc<dyn Any + Send + Sync>,
+    /// The service value itself, for its hooks and `ServiceContext::service`.
+    pub(crate) value: Value,
+    /// What its type does: its spec, hooks and `serve`.
+    pub(crate) shim: &'static Shim,
 }
 
 impl std::fmt::Debug for Unit {
@@ -87,8 +90,8 @@ pub(crate) struct UnitInit {
     pub(crate) restart_type: Option<RestartType>,
     pub(crate) dependencies: Box<[usize]>,
     pub(crate) group: Option<usize>,
-    pub(crate) stable_after: Duration,
-    pub(crate) handle: Arc<dyn Any + Send + Sync>,
+    pub(crate) value: Value,
+    pub(crate) shim: &'static Shim,
 }
 
 impl Unit {
@@ -114,13 +117,14 @@ impl Unit {
             restart_type: init.restart_type,
             dependencies: init.dependencies,
             link: init.group.map(|gid| Box::new(GroupLink::new(gid))),
-            stable_after: init.stable_after,
+            stable_after: init.shim.spec.stable_after,
             state,
             stop,
             restart: Notify::new(),
             events,
             last_error: Mutex::new(None),
-            handle: init.handle,
+            value: init.value,
+            shim: init.shim,
         }
     }
 

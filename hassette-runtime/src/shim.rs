@@ -1,0 +1,174 @@
+//! The only code of the engine that is generic over a service's type: a table of thin
+//! functions per type that call its hooks and `serve`, built once at compile time.
+//!
+//! Everything else (the lifecycle driver, the supervisor, the policy, the timers, the
+//! reports) is ordinary code compiled once for every service type: a user with 30
+//! service types compiles the engine once, not 30 times. A hook's future is boxed at
+//! the call (one allocation per hook that the type defines, per run: a default hook is
+//! never called, see `Hooks::__HOOKS`), and the future of `serve` once per run, which
+//! the spawn of its task would allocate anyway.
+
+use std::any::Any;
+use std::error::Error;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::error::chain_has;
+use crate::{BoxError, Fatal, Hooks, Resource, RestartSpec, Service, ServiceContext};
+
+/// The future of a hook or of `serve`, with its service and context moved in.
+pub(crate) type HookFuture = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
+
+/// The service value, as the engine keeps it.
+pub(crate) type Value = Arc<dyn Any + Send + Sync>;
+
+/// The six hooks, in the order a start and then a stop calls them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hook {
+    BeforeInitialize,
+    OnInitialize,
+    AfterInitialize,
+    BeforeShutdown,
+    OnShutdown,
+    AfterShutdown,
+}
+
+impl Hook {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Hook::BeforeInitialize => "before_initialize",
+            Hook::OnInitialize => "on_initialize",
+            Hook::AfterInitialize => "after_initialize",
+            Hook::BeforeShutdown => "before_shutdown",
+            Hook::OnShutdown => "on_shutdown",
+            Hook::AfterShutdown => "after_shutdown",
+        }
+    }
+}
+
+/// What the engine knows of one service or resource type.
+pub(crate) struct Shim {
+    pub(crate) spec: RestartSpec,
+    /// `false` for a resource, which has no `serve`.
+    pub(crate) serves: bool,
+    /// `Hooks::__HOOKS`.
+    hooks: u8,
+    hook: fn(&Value, Hook, &ServiceContext) -> HookFuture,
+    serve: fn(&Value, &ServiceContext) -> HookFuture,
+    is_fatal: fn(&(dyn Error + 'static)) -> bool,
+    is_non_retryable: fn(&(dyn Error + 'static)) -> bool,
+}
+
+impl std::fmt::Debug for Shim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shim")
+            .field("serves", &self.serves)
+            .field("hooks", &self.hooks)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shim {
+    /// The table of the service type `T`.
+    pub(crate) fn service<T: Service>() -> &'static Shim {
+        ShimOf::<T>::SERVICE
+    }
+
+    /// The table of the resource type `T`.
+    pub(crate) fn resource<T: Resource>() -> &'static Shim {
+        ShimOf::<T>::RESOURCE
+    }
+
+    /// The future of `hook`, or `None` when the type keeps the no-op default.
+    ///
+    /// Calling the user's method is deferred to the future's first poll, so a hook that
+    /// panics while it builds its future panics where the driver catches its poll.
+    pub(crate) fn hook(
+        &self,
+        value: &Value,
+        hook: Hook,
+        ctx: &ServiceContext,
+    ) -> Option<HookFuture> {
+        (self.hooks & (1 << hook as u8) != 0).then(|| (self.hook)(value, hook, ctx))
+    }
+
+    /// The future of `serve` (it has not begun until polled).
+    pub(crate) fn serve(&self, value: &Value, ctx: &ServiceContext) -> HookFuture {
+        (self.serve)(value, ctx)
+    }
+
+    /// Whether `error` crashes the service: [`Fatal`] anywhere in its chain, or a type of
+    /// its `fatal(...)` list.
+    pub(crate) fn is_fatal(&self, error: &(dyn Error + 'static)) -> bool {
+        chain_has::<Fatal>(error) || (self.is_fatal)(error)
+    }
+
+    /// Whether `error` exhausts the service at once (`non_retryable(...)`).
+    pub(crate) fn is_non_retryable(&self, error: &(dyn Error + 'static)) -> bool {
+        (self.is_non_retryable)(error)
+    }
+}
+
+struct ShimOf<T>(PhantomData<fn() -> T>);
+
+impl<T: Service> ShimOf<T> {
+    const SERVICE: &'static Shim = &Shim {
+        spec: T::RESTART_SPEC,
+        serves: true,
+        hooks: T::__HOOKS,
+        hook: call_hook::<T>,
+        serve: call_serve::<T>,
+        is_fatal: T::is_fatal,
+        is_non_retryable: T::is_non_retryable,
+    };
+}
+
+impl<T: Resource> ShimOf<T> {
+    const RESOURCE: &'static Shim = &Shim {
+        spec: RestartSpec::for_resource(T::RESOURCE_SPEC),
+        serves: false,
+        hooks: T::__HOOKS,
+        hook: call_hook::<T>,
+        serve: no_serve,
+        is_fatal: never,
+        is_non_retryable: never,
+    };
+}
+
+/// The unit's value as a `T`: the builder stores it with its type's table, so the
+/// cast cannot fail.
+fn this<T: Hooks>(value: &Value) -> Arc<T> {
+    match Arc::clone(value).downcast::<T>() {
+        Ok(this) => this,
+        Err(_) => unreachable!("a unit's value has the type of its table"),
+    }
+}
+
+fn call_hook<T: Hooks>(value: &Value, hook: Hook, ctx: &ServiceContext) -> HookFuture {
+    let this = this::<T>(value);
+    let ctx = ctx.clone();
+    match hook {
+        Hook::BeforeInitialize => Box::pin(async move { this.before_initialize(&ctx).await }),
+        Hook::OnInitialize => Box::pin(async move { this.on_initialize(&ctx).await }),
+        Hook::AfterInitialize => Box::pin(async move { this.after_initialize(&ctx).await }),
+        Hook::BeforeShutdown => Box::pin(async move { this.before_shutdown(&ctx).await }),
+        Hook::OnShutdown => Box::pin(async move { this.on_shutdown(&ctx).await }),
+        Hook::AfterShutdown => Box::pin(async move { this.after_shutdown(&ctx).await }),
+    }
+}
+
+fn call_serve<T: Service>(value: &Value, ctx: &ServiceContext) -> HookFuture {
+    let this = this::<T>(value);
+    let ctx = ctx.clone();
+    Box::pin(async move { this.serve(&ctx).await })
+}
+
+fn no_serve(_: &Value, _: &ServiceContext) -> HookFuture {
+    Box::pin(std::future::ready(Ok(())))
+}
+
+fn never(_: &(dyn Error + 'static)) -> bool {
+    false
+}
