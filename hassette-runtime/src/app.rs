@@ -557,9 +557,8 @@ impl AppInner {
         if !self.start_begun.load(Ordering::Acquire) {
             return Err(RestartError::NotStarted { service: service() });
         }
-        let mut state = unit.state.subscribe();
         let (mut target, base) = {
-            let now = *state.borrow_and_update();
+            let now = unit.state();
             match now.restart_in_flight() {
                 true => (Some(now.restart_run), now.restart_run),
                 false => (None, now.restart_run),
@@ -572,31 +571,22 @@ impl AppInner {
             // The service restarts itself: the new run cannot begin before this one ends.
             return Ok(());
         }
-        loop {
-            let now = *state.borrow_and_update();
+        let ended = unit.wait_for(|now| {
             if target.is_none() && !now.restart_pending && now.restart_run > base {
                 target = Some(now.restart_run);
             }
             // The run the restart started has left Starting (or a later run has begun).
-            if let Some(run) = target
-                && (now.generation > run
-                    || (now.generation == run && now.status != Status::Starting))
-            {
-                return match now.status {
-                    Status::Running => Ok(()),
-                    status => Err(RestartError::Failed {
-                        service: service(),
-                        status,
-                    }),
-                };
-            }
-            tokio::select! {
-                biased;
-                () = self.stopping.cancelled() => return Err(RestartError::ShuttingDown { service: service() }),
-                changed = state.changed() => if changed.is_err() {
-                    return Err(RestartError::ShuttingDown { service: service() });
-                },
-            }
+            let run = target?;
+            (now.generation > run || (now.generation == run && now.status != Status::Starting))
+                .then_some(now.status)
+        });
+        tokio::select! {
+            biased;
+            () = self.stopping.cancelled() => Err(RestartError::ShuttingDown { service: service() }),
+            status = ended => match status {
+                Status::Running => Ok(()),
+                status => Err(RestartError::Failed { service: service(), status }),
+            },
         }
     }
 }

@@ -107,7 +107,7 @@ impl ServiceContext {
     /// ```
     #[must_use]
     pub fn is_ready(&self) -> bool {
-        self.run.unit.state.borrow().is_up()
+        self.run.unit.state().is_up()
     }
 
     /// The application this service runs in: its statuses, events and snapshot.

@@ -43,8 +43,7 @@ impl AppInner {
         waiter: Option<&Arc<Unit>>,
         target: &Arc<Unit>,
     ) -> Result<(), WaitError> {
-        let mut state = target.state.subscribe();
-        if state.borrow_and_update().is_up() {
+        if target.state().is_up() {
             return Ok(());
         }
         let _edge = match waiter {
@@ -54,22 +53,19 @@ impl AppInner {
             ),
             None => None,
         };
-        loop {
-            let now = *state.borrow_and_update();
-            if now.is_up() {
-                return Ok(());
-            }
-            if will_not_be_up(target, now.status) {
-                return Err(WaitError::Ended {
+        let settled = target.wait_for(|now| match now.is_up() {
+            true => Some(Ok(())),
+            false => will_not_be_up(target, now.status).then(|| {
+                Err(WaitError::Ended {
                     service: target.name.clone(),
                     status: now.status,
-                });
-            }
-            tokio::select! {
-                biased;
-                () = self.stopping.cancelled() => return Err(WaitError::ShuttingDown),
-                changed = state.changed() => if changed.is_err() { return Err(WaitError::ShuttingDown) },
-            }
+                })
+            }),
+        });
+        tokio::select! {
+            biased;
+            () = self.stopping.cancelled() => Err(WaitError::ShuttingDown),
+            settled = settled => settled,
         }
     }
 }

@@ -21,7 +21,7 @@ impl Hassette {
             .units
             .iter()
             .map(|u| {
-                let state = *u.state.borrow();
+                let state = u.state();
                 ServiceSnapshot {
                     name: u.name.clone(),
                     status: state.status,

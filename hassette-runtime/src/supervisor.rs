@@ -111,12 +111,11 @@ impl Driver {
         // With `ready = "auto"` a service is ready the moment serve begins; only manual
         // readiness needs the startup deadline's timer, in its own (boxed, short-lived)
         // phase so that the long-lived idle state below stays small.
-        let step = match self.unit.shim.spec.ready == ReadyMode::Manual
-            && !self.unit.state.borrow().is_up()
-        {
-            true => Box::pin(self.await_manual_ready(&mut serve)).await,
-            false => None,
-        };
+        let step =
+            match self.unit.shim.spec.ready == ReadyMode::Manual && !self.unit.state().is_up() {
+                true => Box::pin(self.await_manual_ready(&mut serve)).await,
+                false => None,
+            };
         let step = match step {
             Some(step) => step,
             None => tokio::select! {
@@ -145,14 +144,11 @@ impl Driver {
     ) -> Option<Step> {
         let spec = &self.unit.shim.spec;
         let startup_deadline = self.active.as_ref()?.startup_deadline;
-        let mut state = self.unit.state.subscribe();
         loop {
-            if state.borrow_and_update().is_up() {
-                return None;
-            }
             tokio::select! {
                 biased;
                 () = self.unit.stop.cancelled() => return Some(Step::Stop),
+                () = self.unit.wait_for(|now| now.is_up().then_some(())) => return None,
                 () = self.unit.restart.notified(), if !self.app.is_stopping() => {
                     if let Some(step) = self.restart_or_hold() {
                         return Some(step);
@@ -168,9 +164,6 @@ impl Driver {
                     self.fail("startup", error.clone());
                     return Some(Step::Failed(error));
                 }
-                changed = state.changed() => if changed.is_err() {
-                    return Some(Step::Stop);
-                },
             }
         }
     }
@@ -227,7 +220,7 @@ impl Driver {
             self.crash_app();
             return Step::Rest;
         }
-        if self.unit.state.borrow().stable {
+        if self.unit.state().stable {
             // The run that just ended had been healthy for `stable_after`.
             policy.on_stable();
         }
@@ -390,7 +383,7 @@ impl Driver {
             let publish = !self.unit.status().is_terminal();
             self.stop_run(publish).await;
         } else {
-            let never_ran = !self.unit.state.borrow().ran;
+            let never_ran = !self.unit.state().ran;
             self.unit.transition(
                 |from| {
                     from.can_transition_to(Status::Stopped)

@@ -4,7 +4,7 @@ use std::any::TypeId;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -13,7 +13,7 @@ use crate::group::GroupLink;
 use crate::shim::{Shim, Value};
 use crate::{RestartType, SharedError, Status, StatusEvent};
 
-/// What a unit's watch channel holds.
+/// A unit's state: what its status, readiness and restarts are now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct State {
     pub(crate) status: Status,
@@ -59,7 +59,11 @@ pub(crate) struct Unit {
     /// Its supervision group, if it has one.
     pub(crate) link: Option<Box<GroupLink>>,
     stable_after: Duration,
-    pub(crate) state: watch::Sender<State>,
+    /// Read and written under its lock, which is never held across an `.await` nor
+    /// while taking another lock (the event stream's send is lock-free for the sender).
+    state: Mutex<State>,
+    /// Woken (all waiters) after every change of `state`; see [`Unit::wait_for`].
+    changed: Notify,
     /// Cancelled when the app's shutdown reaches this unit's wave (shared by the wave).
     pub(crate) stop: CancellationToken,
     /// Wakes the supervisor for an operator restart (`State::restart_pending` says there
@@ -78,7 +82,7 @@ impl std::fmt::Debug for Unit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Unit")
             .field("name", &self.name)
-            .field("state", &*self.state.borrow())
+            .field("state", &self.state())
             .finish_non_exhaustive()
     }
 }
@@ -101,7 +105,7 @@ impl Unit {
         stop: CancellationToken,
         events: Arc<EventBus>,
     ) -> Self {
-        let (state, _) = watch::channel(State {
+        let state = Mutex::new(State {
             status: Status::NotStarted,
             ready: false,
             generation: 0,
@@ -119,6 +123,7 @@ impl Unit {
             link: init.group.map(|gid| Box::new(GroupLink::new(gid))),
             stable_after: init.shim.spec.stable_after,
             state,
+            changed: Notify::new(),
             stop,
             restart: Notify::new(),
             events,
@@ -128,14 +133,47 @@ impl Unit {
         }
     }
 
+    /// The state now.
+    pub(crate) fn state(&self) -> State {
+        *self.lock()
+    }
+
     pub(crate) fn status(&self) -> Status {
-        self.state.borrow().status
+        self.lock().status
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes the state with `change` (which says whether it changed anything) and
+    /// wakes the waiters if it did.
+    fn update(&self, change: impl FnOnce(&mut State) -> bool) -> bool {
+        let changed = change(&mut self.lock());
+        if changed {
+            self.changed.notify_waiters();
+        }
+        changed
+    }
+
+    /// Calls `check` with the state now and after every change, until it returns
+    /// `Some`. Cancel safe: the wake-up is registered before each look at the state, so
+    /// no change between the look and the wait is missed.
+    pub(crate) async fn wait_for<R>(&self, mut check: impl FnMut(State) -> Option<R>) -> R {
+        loop {
+            let mut notified = std::pin::pin!(self.changed.notified());
+            notified.as_mut().enable();
+            if let Some(done) = check(self.state()) {
+                return done;
+            }
+            notified.await;
+        }
     }
 
     /// How many times it was restarted: every initialize after the first (`generation`
     /// counts them all), whoever asked for it.
     pub(crate) fn restarts(&self) -> u64 {
-        self.state.borrow().generation.saturating_sub(1)
+        self.lock().generation.saturating_sub(1)
     }
 
     /// Moves to `to` (a no-op when already there).
@@ -145,7 +183,7 @@ impl Unit {
 
     /// Moves to `to` only when the current status passes `allowed`; returns whether it moved.
     ///
-    /// The event is sent and logged while the watch lock is held, so the event stream
+    /// The event is sent and logged while the state's lock is held, so the event stream
     /// shows the changes of one service in the order they happened even when the
     /// supervisor and the serve task race.
     pub(crate) fn transition(
@@ -154,7 +192,7 @@ impl Unit {
         to: Status,
         error: Option<SharedError>,
     ) -> bool {
-        self.state.send_if_modified(|state| {
+        self.update(|state| {
             let from = state.status;
             if from == to || !allowed(from) {
                 return false;
@@ -178,7 +216,7 @@ impl Unit {
     /// Enters Running, ready at once when `auto_ready`; only from Starting, so a serve
     /// that begins after its stop was requested does not claim to run.
     pub(crate) fn begin_running(&self, auto_ready: bool) -> bool {
-        self.state.send_if_modified(|state| {
+        self.update(|state| {
             if state.status != Status::Starting {
                 return false;
             }
@@ -192,7 +230,7 @@ impl Unit {
     }
 
     pub(crate) fn set_ready(&self, ready: bool) -> bool {
-        self.state.send_if_modified(|state| {
+        self.update(|state| {
             let live = matches!(state.status, Status::Starting | Status::Running);
             if state.ready == ready || (ready && !live) {
                 return false;
@@ -220,7 +258,7 @@ impl Unit {
     /// An operator asks for a restart; returns whether the supervisor must be woken (no
     /// restart was pending already). See [`State::restart_run`].
     pub(crate) fn request_restart(&self) -> bool {
-        let wake = self.state.send_if_modified(|state| {
+        let wake = self.update(|state| {
             if state.restart_pending {
                 return false;
             }
@@ -236,7 +274,7 @@ impl Unit {
     /// The supervisor takes the pending operator restart, if there is one: the run it
     /// starts next is the one the callers wait for.
     pub(crate) fn take_restart(&self) -> bool {
-        self.state.send_if_modified(|state| {
+        self.update(|state| {
             if !state.restart_pending {
                 return false;
             }
