@@ -16,8 +16,8 @@ use crate::readiness::WaitGraph;
 use crate::registry::Registry;
 use crate::unit::Unit;
 use crate::{
-    Builder, LookupError, RestartError, ServiceReport, ShutdownReport, StartError, StartFailure,
-    Status, StatusEvent, WaitError,
+    Builder, LookupError, RestartError, ShutdownReport, StartError, StartFailure, Status,
+    StatusEvent, WaitError,
 };
 
 /// The application: every registered service, started in dependency order, supervised,
@@ -66,7 +66,7 @@ pub(crate) struct AppInner {
     /// would share.
     pub(crate) shutting_down: AtomicBool,
     pub(crate) shutdown_deadline: Option<Duration>,
-    pub(crate) tasks: Mutex<Vec<Option<JoinHandle<ServiceReport>>>>,
+    pub(crate) tasks: Mutex<Vec<Option<JoinHandle<()>>>>,
     /// Set by the first `start`, which spawns the one task that starts everything.
     pub(crate) start_begun: AtomicBool,
     /// The start's outcome, once that task has it.
@@ -217,7 +217,7 @@ impl Hassette {
         self.inner.begin_shutdown("shutdown requested".to_owned());
         if let Some(unit) = crate::inside::caller(&self.inner) {
             // The stop has reached the caller once its wave is told to stop.
-            unit.stop.cancelled().await;
+            unit.stop_reached().await;
             return self
                 .inner
                 .report
@@ -308,7 +308,7 @@ impl Hassette {
             // Returning would let `#[tokio::main]` drop the runtime, which waits for the
             // thread that a serve which never awaits still holds: exit here instead.
             eprintln!(
-                "hassette: an aborted serve never reached an `.await`; exiting without waiting for its thread"
+                "hassette: a hook or `serve` never reached an `.await`; exiting without waiting for its thread"
             );
             std::process::exit(1);
         }

@@ -6,19 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::app::{AppInner, AppParts};
 use crate::events::EventBus;
 use crate::group::{Group, GroupBuilder, GroupDef, Member, Strategy};
-use crate::lifecycle::Driver;
 use crate::registry::{Registry, TypeSlot};
 use crate::shim::{Shim, Value};
+use crate::supervisor::Supervisor;
 use crate::unit::{Unit, UnitInit};
-use crate::{
-    BuildError, Dependency, Hassette, Hooks, Resource, Service, ServiceReport, StartError,
-};
+use crate::{BuildError, Dependency, Hassette, Hooks, Resource, Service, StartError};
 
 /// Registers the services and resources of a [`Hassette`] app.
 ///
@@ -387,18 +384,9 @@ impl Builder {
         }
         let waves = crate::waves::waves(&dependencies, |id| &self.pending[id].init.name)?;
 
-        // One stop token per wave: the shutdown cancels a wave with one call, and a
-        // service pays for no token of its own.
-        let mut stop = vec![CancellationToken::new(); self.pending.len()];
-        for wave in &waves {
-            let token = CancellationToken::new();
-            for &id in wave {
-                stop[id] = token.clone();
-            }
-        }
         let events = Arc::new(EventBus::new(self.event_capacity, self.pending.len()));
-        let units = self.pending.into_iter().zip(dependencies).zip(stop);
-        for (id, ((pending, dependencies), stop)) in units.enumerate() {
+        let units = self.pending.into_iter().zip(dependencies);
+        for (id, (pending, dependencies)) in units.enumerate() {
             let init = UnitInit {
                 dependencies,
                 group: pending.group,
@@ -406,7 +394,7 @@ impl Builder {
             };
             registry
                 .units
-                .push(Arc::new(Unit::new(id, init, stop, events.clone())));
+                .push(Arc::new(Unit::new(id, init, events.clone())));
         }
         Ok(Hassette::from_parts(AppParts {
             registry,
@@ -423,17 +411,10 @@ pub(crate) fn launch(
     unit: Arc<Unit>,
     app: Arc<AppInner>,
     started: oneshot::Sender<Result<(), StartError>>,
-) -> tokio::task::JoinHandle<ServiceReport> {
+) -> tokio::task::JoinHandle<()> {
     let span = tracing::info_span!("service", name = %unit.name);
-    let report = ServiceReport::new(unit.name.clone());
     let scope = unit.clone();
-    let driver = Driver {
-        unit,
-        app,
-        report,
-        active: None,
-    };
-    let supervise = crate::supervisor::supervise(driver, started);
-    // The supervisor runs the hooks: they belong to the service (see `inside`).
+    let supervise = Supervisor::new(unit, app).supervise(started);
+    // The supervisor runs the hooks and `serve`: they belong to the service (see `inside`).
     tokio::spawn(crate::inside::scope(scope, supervise).instrument(span))
 }

@@ -116,8 +116,8 @@ impl GroupBuilder {
 #[derive(Debug, Default)]
 pub(crate) struct GroupLink {
     pub(crate) group: usize,
-    /// The coordinator asks the unit to stop and wait: it sets this flag and wakes the
-    /// unit through its `restart` notify, so an idle supervisor listens to one thing less.
+    /// The coordinator asks the unit to stop and wait: it sets this flag and rings the
+    /// unit's doorbell.
     pub(crate) hold_requested: AtomicBool,
     /// The coordinator lets a waiting unit initialize again.
     pub(crate) resume: Notify,
@@ -138,6 +138,11 @@ impl GroupLink {
     /// Whether the wake-up on `restart` was the group's stop request (and consumes it).
     pub(crate) fn take_hold(&self) -> bool {
         self.hold_requested.swap(false, Ordering::AcqRel)
+    }
+
+    /// Whether a hold was asked for and not taken yet.
+    pub(crate) fn is_hold_requested(&self) -> bool {
+        self.hold_requested.load(Ordering::Acquire)
     }
 
     pub(crate) fn is_waiting(&self) -> bool {
@@ -253,7 +258,7 @@ pub(crate) async fn coordinate(app: Arc<AppInner>, gid: usize) {
             let Some(link) = &unit.link else { continue };
             if !link.is_waiting() && !unit.status().is_terminal() {
                 link.hold_requested.store(true, Ordering::Release);
-                unit.restart.notify_one();
+                unit.ring();
                 if !acknowledged(&app, link).await {
                     return;
                 }

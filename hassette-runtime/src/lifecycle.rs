@@ -1,37 +1,44 @@
 //! The lifecycle driver: one run of a service, from `initialize` to the end of its stop.
 //!
-//! Every wait is bounded, and nothing a service does can end the supervisor's task: a
-//! hook that panics while it builds its future, while it runs, or when it is dropped at
-//! its timeout is that hook's error. Deadlines saturate (a `Duration::MAX` timeout means
-//! no limit), and during the app's stop every wait also ends at the shutdown deadline.
-//! A shutdown that reaches a service during an initialize hook cancels the run's token
-//! and gives the hook `shutdown_timeout` more, not what is left of `startup_timeout`.
+//! Protocol:
+//! - The driver runs inside the service's supervisor task, and so does `serve`: the run's
+//!   [`ServeSlot`] is polled by that one task, next to `after_initialize`, while the
+//!   supervisor watches the run, and next to `before_shutdown`. One task per service,
+//!   and a `serve` that ends while a hook still runs keeps its outcome in the slot.
+//! - Every wait is bounded, and nothing a service does can end the task: a hook or
+//!   `serve` that panics while it builds its future, while it runs, or when it is dropped
+//!   at its timeout is that hook's (or serve's) error.
+//! - Deadlines saturate (a `Duration::MAX` timeout means no limit), and during the app's
+//!   stop every wait also ends at the shutdown deadline (`hard_deadline`, or the
+//!   `cut_off` token for a wait that chose its deadline before the shutdown began).
+//! - The app's stop reaching the service during an initialize hook cancels the run's
+//!   token and gives the hook `shutdown_timeout` more, not what is left of
+//!   `startup_timeout`.
+//! - What cannot happen: code that never reaches an `.await` cannot be cut off by any
+//!   timer, since the task that would fire it is the one it holds. The app's stop bounds
+//!   each supervisor as a whole instead (see `shutdown`).
 
 use std::future::{Future, poll_fn};
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use tokio::task::JoinError;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::AbortOnDropHandle;
-use tracing::Instrument;
 
 use crate::app::AppInner;
 use crate::shim::{Hook, HookFuture};
 use crate::unit::Unit;
 use crate::{
-    BoxError, CutOff, Panicked, ReadyMode, ServiceContext, ServiceReport, SharedError,
-    StartFailure, Status, TimedOut, WaitError,
+    CutOff, Panicked, ReadyMode, ServiceContext, SharedError, StartFailure, Status, TimedOut,
+    WaitError,
 };
 
-/// How long the runtime waits for a task it has aborted (or a child it has dropped) to be
-/// gone: an abort takes effect at the task's next `.await`, and code that never yields
-/// keeps its thread however long one waits.
+/// How long the runtime waits for a child task it has dropped to be gone: the drop
+/// takes effect at the task's next `.await`, and code that never yields keeps its
+/// thread however long one waits.
 pub(crate) const ABORT_GRACE: Duration = Duration::from_millis(100);
 
 /// The deadline `limit` from now; a limit too large for the clock (up to `Duration::MAX`)
@@ -67,16 +74,147 @@ pub(crate) async fn within<F: Future>(
     }
 }
 
+/// Awaits `fut` until `deadline` (see [`within`]). Most futures finish on their first
+/// poll; only those that do not pay for reading the clock and arming a timer.
+async fn ready_or_timeout<F: Future>(
+    app: &AppInner,
+    fut: F,
+    deadline: impl FnOnce() -> Instant,
+) -> Option<F::Output> {
+    let mut fut = pin!(fut);
+    match poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => within(app, deadline(), fut).await,
+    }
+}
+
+/// The error of a wait for `what` that ran out: its own `limit` ([`TimedOut`]), or the
+/// app's shutdown deadline, which came first ([`CutOff`]).
+fn ran_out(app: &AppInner, what: &'static str, limit: Duration) -> SharedError {
+    let cut_off = app.cut_off.is_cancelled()
+        || app
+            .hard_deadline
+            .get()
+            .is_some_and(|&hard| Instant::now() >= hard);
+    if cut_off {
+        Arc::new(CutOff { what })
+    } else {
+        Arc::new(TimedOut { what, after: limit })
+    }
+}
+
+/// A panic's payload as the error of the hook or `serve` that panicked.
+fn panicked(payload: &(dyn std::any::Any + Send)) -> SharedError {
+    Arc::new(Panicked::from_payload(payload))
+}
+
+/// A run's `serve`, polled by the supervisor's own task.
+#[derive(Default)]
+pub(crate) struct ServeSlot {
+    /// `None` for a resource, and once `serve` has ended or was dropped. The mutex is
+    /// never locked (the slot is only reached through `&mut`, by `get_mut`): it makes the
+    /// slot `Sync`, as the driver's `&self` methods need, for a future that is only `Send`.
+    fut: Option<std::sync::Mutex<HookFuture>>,
+    /// Whether its first poll was put off by one turn (see `poll_serve`).
+    yielded: bool,
+    /// Whether it has been polled (the run is Running from its first poll).
+    begun: bool,
+    /// How it ended, while nobody has taken the outcome yet.
+    ended: Option<Result<(), SharedError>>,
+}
+
+impl ServeSlot {
+    fn new(fut: HookFuture) -> Self {
+        ServeSlot {
+            fut: Some(std::sync::Mutex::new(fut)),
+            yielded: false,
+            begun: false,
+            ended: None,
+        }
+    }
+
+    /// Whether there is a `serve` whose outcome nobody has taken.
+    pub(crate) fn is_live(&self) -> bool {
+        self.fut.is_some() || self.ended.is_some()
+    }
+
+    /// Polls `serve` once; a panic is its error. The first poll makes the run Running
+    /// (ready at once with `ready = "auto"`).
+    fn poll_serve(&mut self, unit: &Unit, cx: &mut Context<'_>) -> Poll<Result<(), SharedError>> {
+        let Some(fut) = self.fut.as_mut() else {
+            return Poll::Pending;
+        };
+        let fut = fut.get_mut().unwrap_or_else(|e| e.into_inner());
+        if !self.begun {
+            if !self.yielded {
+                // `serve` begins one turn later, as a task of its own would: what the
+                // start woke (the caller of `start`, a dependant) runs first, and a
+                // `serve` that never yields cannot trap it in this worker's next-task
+                // slot.
+                self.yielded = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            self.begun = true;
+            unit.begin_running(unit.shim.spec.ready == ReadyMode::Auto);
+        }
+        let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(result)) => result.map_err(SharedError::from),
+            Err(payload) => Err(panicked(&*payload)),
+        };
+        self.fut = None;
+        Poll::Ready(outcome)
+    }
+
+    /// Completes when `serve` ends, with its outcome; never, when there is none.
+    pub(crate) fn ended<'a>(
+        &'a mut self,
+        unit: &'a Unit,
+    ) -> impl Future<Output = Result<(), SharedError>> + 'a {
+        poll_fn(move |cx| match self.ended.take() {
+            Some(outcome) => Poll::Ready(outcome),
+            None => self.poll_serve(unit, cx),
+        })
+    }
+
+    /// Runs `other` while `serve` goes on running; an outcome of `serve` meanwhile is kept
+    /// for [`ended`](Self::ended).
+    async fn alongside<F: Future>(&mut self, unit: &Unit, other: F) -> F::Output {
+        let mut other = pin!(other);
+        poll_fn(|cx| {
+            if let Poll::Ready(output) = other.as_mut().poll(cx) {
+                return Poll::Ready(output);
+            }
+            if self.ended.is_none()
+                && let Poll::Ready(outcome) = self.poll_serve(unit, cx)
+            {
+                self.ended = Some(outcome);
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Drops a `serve` that outlived its timeout; a panic of its drop is caught and
+    /// logged.
+    fn abort(&mut self, unit: &Unit) {
+        let fut = self.fut.take();
+        if std::panic::catch_unwind(AssertUnwindSafe(move || drop(fut))).is_err() {
+            tracing::warn!(service = %unit.name, "serve panicked when it was dropped");
+        }
+    }
+}
+
 /// A run whose initialize hooks have begun and whose shutdown hooks have not run yet.
 pub(crate) struct ActiveRun {
     pub(crate) ctx: ServiceContext,
-    /// Aborted when dropped: a supervisor that is itself aborted leaves no serve behind.
-    pub(crate) serve: Option<AbortOnDropHandle<Result<(), BoxError>>>,
+    pub(crate) serve: ServeSlot,
     /// Serve must be Running and ready by then.
     pub(crate) startup_deadline: Instant,
     /// The error of an initialize hook that the shutdown interrupted: the stop's event
     /// carries it.
-    pub(crate) interrupted_error: Option<SharedError>,
+    interrupted_error: Option<SharedError>,
 }
 
 impl Drop for ActiveRun {
@@ -86,27 +224,82 @@ impl Drop for ActiveRun {
     }
 }
 
+/// How a run's error is classified: the one place that decides it (the status table in
+/// `status.rs` lists the events each leads to).
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// `serve` returned `Ok`: Stopped (a permanent service is then restarted).
+    Clean,
+    /// An error while the app shuts down ("connection closed"): Stopped, kept in the
+    /// report, not a failure.
+    Closed(SharedError),
+    /// [`Fatal`](crate::Fatal) or a `fatal(...)` type, from a hook or `serve`: Crashed
+    /// at once (no Failed before it), and the app shuts down.
+    Fatal(SharedError),
+    /// Any other error or a panic: Failed, and the restart policy decides.
+    Failed(SharedError),
+}
+
 pub(crate) struct Driver {
     pub(crate) unit: Arc<Unit>,
     pub(crate) app: Arc<AppInner>,
-    pub(crate) report: ServiceReport,
     pub(crate) active: Option<ActiveRun>,
 }
 
 impl Driver {
-    /// Starting → dependencies → `before_initialize` → `on_initialize` → spawn serve →
-    /// `after_initialize`; returns while still Starting. On a failure the service is
-    /// Failed, except when the app's shutdown interrupted the start.
+    pub(crate) fn new(unit: Arc<Unit>, app: Arc<AppInner>) -> Self {
+        Driver {
+            unit,
+            app,
+            active: None,
+        }
+    }
+
+    /// Classifies how a run ended (see [`Outcome`]).
+    pub(crate) fn classify(&self, result: Result<(), SharedError>) -> Outcome {
+        match result {
+            Ok(()) => Outcome::Clean,
+            Err(error) if self.unit.shim.is_fatal(&*error) => Outcome::Fatal(error),
+            Err(error) if self.app.is_stopping() => Outcome::Closed(error),
+            Err(error) => Outcome::Failed(error),
+        }
+    }
+
+    /// Publishes an outcome of `what` (a hook, `serve`, the startup): its status and its
+    /// error in the report. A clean end leaves the status to the caller.
+    pub(crate) fn settle(&self, what: &'static str, outcome: &Outcome) {
+        match outcome {
+            Outcome::Clean => self.unit.set_status(Status::Stopped, None),
+            Outcome::Closed(error) => {
+                tracing::info!(service = %self.unit.name, what, %error, "ended with an error during shutdown");
+                self.unit.record_error(what, error.clone());
+                self.unit.set_status(Status::Stopped, Some(error.clone()));
+            }
+            Outcome::Fatal(error) => {
+                self.unit.record_error(what, error.clone());
+                self.unit.set_status(Status::Crashed, Some(error.clone()));
+            }
+            Outcome::Failed(error) => {
+                self.unit.record_error(what, error.clone());
+                self.unit.set_status(Status::Failed, Some(error.clone()));
+            }
+        }
+    }
+
+    /// Starting → dependencies → `before_initialize` → `on_initialize` → `serve` is
+    /// created → `after_initialize` (while `serve` begins); returns while still Starting.
+    /// On a failure the service is Failed (Crashed for a fatal error), except when the
+    /// app's shutdown interrupted the start.
     pub(crate) async fn initialize(&mut self) -> Result<(), StartFailure> {
         let spec = &self.unit.shim.spec;
         if self.app.is_stopping() {
             return Err(StartFailure::Interrupted);
         }
-        self.report.aborted = false;
+        self.unit.set_aborted(false);
         self.unit.set_status(Status::Starting, None);
         if let Err(failure) = self.await_dependencies(spec.startup_timeout).await {
             if !matches!(failure, StartFailure::Interrupted) {
-                self.fail("startup", failure.error());
+                self.settle("startup", &Outcome::Failed(failure.error()));
             }
             return Err(failure);
         }
@@ -116,7 +309,7 @@ impl Driver {
         let ctx = ServiceContext::new(self.unit.clone(), self.app.clone());
         self.active = Some(ActiveRun {
             ctx: ctx.clone(),
-            serve: None,
+            serve: ServeSlot::default(),
             startup_deadline,
             interrupted_error: None,
         });
@@ -124,11 +317,8 @@ impl Driver {
         self.init_hook(Hook::BeforeInitialize, &ctx).await?;
         self.init_hook(Hook::OnInitialize, &ctx).await?;
         let serves = self.unit.shim.serves;
-        if serves {
-            let handle = self.spawn_serve(ctx.clone());
-            if let Some(active) = &mut self.active {
-                active.serve = Some(handle);
-            }
+        if serves && let Some(active) = &mut self.active {
+            active.serve = ServeSlot::new(self.unit.shim.serve(&self.unit.value, &ctx));
         }
         self.init_hook(Hook::AfterInitialize, &ctx).await?;
         if !serves {
@@ -156,8 +346,9 @@ impl Driver {
         Ok(())
     }
 
-    /// One initialize hook, to the run's startup deadline; the app's stop reaching the
-    /// service interrupts it (see the module's header).
+    /// One initialize hook, to the run's startup deadline, with `serve` running next to
+    /// it once it exists; the app's stop reaching the service interrupts it (see the
+    /// module's header).
     async fn init_hook(&mut self, hook: Hook, ctx: &ServiceContext) -> Result<(), StartFailure> {
         let spec = &self.unit.shim.spec;
         let Some(fut) = self.unit.shim.hook(&self.unit.value, hook, ctx) else {
@@ -168,25 +359,25 @@ impl Driver {
                 false => Ok(()),
             };
         };
-        let hook = hook.name();
-        let deadline = self
-            .active
-            .as_ref()
-            .map_or_else(Instant::now, |a| a.startup_deadline);
+        let Some(active) = self.active.as_mut() else {
+            return Err(StartFailure::Interrupted);
+        };
+        let name = hook.name();
+        let deadline = active.startup_deadline;
         let interrupt = Interrupt {
-            token: &self.unit.stop,
+            unit: &self.unit,
             limit: spec.shutdown_timeout,
         };
-        let (result, interrupted) = run_hook(
+        let hook_run = run_hook(
             &self.app,
-            hook,
+            name,
             ctx,
             fut,
             || deadline,
             spec.startup_timeout,
             Some(interrupt),
-        )
-        .await;
+        );
+        let (result, interrupted) = active.serve.alongside(&self.unit, hook_run).await;
         // The app's shutdown began while the hook ran, but the hook finished by itself
         // before the stop reached the service (one that awaited `app.shutdown()` returns
         // exactly then, and the hook's output wins the race with the interrupt): the start
@@ -196,49 +387,32 @@ impl Driver {
         match result {
             Err(error) if interrupted => {
                 // Like a "closed" error of serve while the app stops: kept, not a failure.
-                tracing::info!(service = %self.unit.name, hook, %error, "hook ended with an error after the shutdown interrupted it");
-                self.report.record(hook, error.clone());
-                if let Some(active) = &mut self.active {
-                    active.interrupted_error = Some(error);
-                }
+                tracing::info!(service = %self.unit.name, hook = name, %error, "hook ended with an error after the shutdown interrupted it");
+                self.unit.record_error(name, error.clone());
+                active.interrupted_error = Some(error);
                 Err(StartFailure::Interrupted)
             }
             Ok(()) if interrupted => Err(StartFailure::Interrupted),
             Ok(()) => Ok(()),
             Err(error) => {
-                self.fail(hook, error.clone());
-                Err(StartFailure::Hook { hook, error })
+                let outcome = match self.unit.shim.is_fatal(&*error) {
+                    true => Outcome::Fatal(error.clone()),
+                    false => Outcome::Failed(error.clone()),
+                };
+                self.settle(name, &outcome);
+                Err(StartFailure::Hook { hook: name, error })
             }
         }
     }
 
-    fn spawn_serve(&self, ctx: ServiceContext) -> AbortOnDropHandle<Result<(), BoxError>> {
-        let unit = self.unit.clone();
-        let auto_ready = unit.shim.spec.ready == ReadyMode::Auto;
-        let scope = unit.clone();
-        let fut = unit.shim.serve(&unit.value, &ctx);
-        let serve = async move {
-            unit.begin_running(auto_ready);
-            fut.await
-        };
-        AbortOnDropHandle::new(tokio::spawn(
-            crate::inside::scope(scope, serve).in_current_span(),
-        ))
-    }
-
-    /// Records `error` and marks the service Failed.
-    pub(crate) fn fail(&mut self, what: &'static str, error: SharedError) {
-        self.report.record(what, error.clone());
-        self.unit.set_status(Status::Failed, Some(error));
-    }
-
-    /// Stops the active run: (Stopping →) `before_shutdown` → cancel serve and wait up to
-    /// `shutdown_timeout` (then abort) → children → `on_shutdown` → `after_shutdown` →
-    /// (Stopped). With `publish` false it runs the same hooks without touching the status,
-    /// to clean up after a serve that already ended. Every hook runs whatever the ones
-    /// before it did, each bounded by `shutdown_timeout` (and by the shutdown deadline).
+    /// Stops the active run: (Stopping →) `before_shutdown` (while `serve` goes on) →
+    /// cancel the run and wait for `serve` up to `shutdown_timeout` (then drop it) →
+    /// children → `on_shutdown` → `after_shutdown` → (Stopped). With `publish` false it
+    /// runs the same hooks without touching the status, to clean up after a serve that
+    /// already ended. Every hook runs whatever the ones before it did, each bounded by
+    /// `shutdown_timeout` (and by the shutdown deadline).
     ///
-    /// The report's `aborted` says whether this stop had to cut serve or children off;
+    /// The unit's `aborted` says whether this stop had to cut serve or children off;
     /// the next initialize clears it, so it always describes the last stop, and an abort
     /// during a restart stays only in the errors.
     pub(crate) async fn stop_run(&mut self, publish: bool) {
@@ -253,69 +427,52 @@ impl Driver {
         // An initialize hook that the shutdown interrupted is the first thing this stop's
         // event reports; otherwise, the last error of the stop.
         let interrupted_error = active.interrupted_error.take();
-        let mut last_error = None;
         let mut crash = None;
         let mut aborted = false;
 
-        last_error = self
-            .stop_hook(Hook::BeforeShutdown, &ctx)
-            .await
-            .or(last_error);
+        let (app, unit) = (&*self.app, &*self.unit);
+        let before = stop_hook(app, unit, Hook::BeforeShutdown, &ctx);
+        let mut last_error = active.serve.alongside(&self.unit, before).await;
         ctx.cancel();
-        if let Some(mut handle) = active.serve.take() {
+        if active.serve.is_live() {
             let deadline = || stop_deadline(&self.app, limit);
-            match ready_or_timeout(&self.app, &mut handle, deadline).await {
-                Some(result) => {
-                    if let Err(error) = serve_outcome(result) {
-                        if self.unit.shim.is_fatal(&*error) {
-                            crash = Some(error.clone());
-                        }
-                        tracing::warn!(service = %self.unit.name, %error, "serve returned an error while stopping");
-                        self.report.record("serve", error.clone());
-                        last_error = Some(error);
+            let ended = active.serve.ended(&self.unit);
+            match ready_or_timeout(&self.app, ended, deadline).await {
+                Some(Ok(())) => {}
+                Some(Err(error)) => {
+                    if let Outcome::Fatal(error) = self.classify(Err(error.clone())) {
+                        crash = Some(error);
                     }
+                    tracing::warn!(service = %self.unit.name, %error, "serve returned an error while stopping");
+                    self.unit.record_error("serve", error.clone());
+                    last_error = Some(error);
                 }
                 None => {
                     let error = ran_out(&self.app, "serve", limit);
-                    tracing::warn!(service = %self.unit.name, %error, "serve did not finish after cancellation; aborting it");
-                    handle.abort();
-                    // An abort takes effect at the task's next `.await`; a serve that never
-                    // awaits keeps its thread, and the process must not wait for it.
-                    if tokio::time::timeout(ABORT_GRACE, &mut handle)
-                        .await
-                        .is_err()
-                    {
-                        tracing::error!(
-                            service = %self.unit.name,
-                            "serve still runs after its abort (it never awaits); the process must exit without waiting for it"
-                        );
-                        self.app
-                            .stuck
-                            .store(true, std::sync::atomic::Ordering::Relaxed);
-                    }
+                    tracing::warn!(service = %self.unit.name, %error, "serve did not finish after cancellation; dropping it");
+                    active.serve.abort(&self.unit);
                     aborted = true;
-                    self.report.record("serve", error.clone());
+                    self.unit.record_error("serve", error.clone());
                     last_error = Some(error);
                 }
             }
         }
         let (left, panics) = ctx.close_children(stop_deadline(&self.app, limit)).await;
         for error in panics {
-            self.report.record("child task", error.clone());
+            self.unit.record_error("child task", error.clone());
             last_error = Some(error);
         }
         if left > 0 {
             let error = ran_out(&self.app, "children", limit);
             tracing::warn!(service = %self.unit.name, left, %error, "child tasks did not finish after cancellation; dropped them");
             aborted = true;
-            self.report.record("children", error.clone());
+            self.unit.record_error("children", error.clone());
             last_error = Some(error);
         }
-        last_error = self.stop_hook(Hook::OnShutdown, &ctx).await.or(last_error);
-        last_error = self
-            .stop_hook(Hook::AfterShutdown, &ctx)
-            .await
-            .or(last_error);
+        let on = stop_hook(app, unit, Hook::OnShutdown, &ctx).await;
+        last_error = on.or(last_error);
+        let after = stop_hook(app, unit, Hook::AfterShutdown, &ctx).await;
+        last_error = after.or(last_error);
 
         if let Some(error) = crash {
             self.unit.set_status(Status::Crashed, Some(error));
@@ -328,26 +485,33 @@ impl Driver {
                 interrupted_error.or(last_error),
             );
         }
-        self.report.aborted = aborted;
+        self.unit.set_aborted(aborted);
     }
+}
 
-    async fn stop_hook(&mut self, hook: Hook, ctx: &ServiceContext) -> Option<SharedError> {
-        let fut = self.unit.shim.hook(&self.unit.value, hook, ctx)?;
-        let hook = hook.name();
-        let limit = self.unit.shim.spec.shutdown_timeout;
-        let deadline = || stop_deadline(&self.app, limit);
-        let (result, _) = run_hook(&self.app, hook, ctx, fut, deadline, limit, None).await;
-        let error = result.err()?;
-        tracing::warn!(service = %self.unit.name, hook, %error, "shutdown hook failed");
-        self.report.record(hook, error.clone());
-        Some(error)
-    }
+/// One shutdown hook, to `shutdown_timeout`; its error is logged and recorded. (A free
+/// function: the driver holds `serve`, which is `Send` but not `Sync`.)
+async fn stop_hook(
+    app: &AppInner,
+    unit: &Unit,
+    hook: Hook,
+    ctx: &ServiceContext,
+) -> Option<SharedError> {
+    let fut = unit.shim.hook(&unit.value, hook, ctx)?;
+    let name = hook.name();
+    let limit = unit.shim.spec.shutdown_timeout;
+    let deadline = || stop_deadline(app, limit);
+    let (result, _) = run_hook(app, name, ctx, fut, deadline, limit, None).await;
+    let error = result.err()?;
+    tracing::warn!(service = %unit.name, hook = name, %error, "shutdown hook failed");
+    unit.record_error(name, error.clone());
+    Some(error)
 }
 
 /// What ends an initialize hook's wait early: the app's stop reaching the service. The
 /// hook then sees its run cancelled and gets `limit` more.
 struct Interrupt<'a> {
-    token: &'a CancellationToken,
+    unit: &'a Unit,
     limit: Duration,
 }
 
@@ -384,7 +548,7 @@ async fn run_hook(
                     tokio::select! {
                         biased;
                         output = within(app, deadline, &mut fut) => early = Some(output),
-                        () = interrupt.token.cancelled() => {
+                        () = interrupt.unit.stop_reached() => {
                             interrupted = true;
                             after = interrupt.limit;
                             ctx.cancel();
@@ -401,7 +565,7 @@ async fn run_hook(
     };
     let result = match outcome {
         Some(Ok(result)) => result.map_err(Arc::from),
-        Some(Err(payload)) => Err(Arc::new(Panicked::from_payload(&*payload)) as SharedError),
+        Some(Err(payload)) => Err(panicked(&*payload)),
         None => {
             if std::panic::catch_unwind(AssertUnwindSafe(|| slot.set(None))).is_err() {
                 tracing::warn!(service = %ctx.name(), hook, "the hook panicked when it was dropped at its timeout");
@@ -410,49 +574,6 @@ async fn run_hook(
         }
     };
     (result, interrupted)
-}
-
-/// The error of a wait for `what` that ran out: its own `limit` ([`TimedOut`]), or the
-/// app's shutdown deadline, which came first ([`CutOff`]).
-fn ran_out(app: &AppInner, what: &'static str, limit: Duration) -> SharedError {
-    let cut_off = app.cut_off.is_cancelled()
-        || app
-            .hard_deadline
-            .get()
-            .is_some_and(|&hard| Instant::now() >= hard);
-    if cut_off {
-        Arc::new(CutOff { what })
-    } else {
-        Arc::new(TimedOut { what, after: limit })
-    }
-}
-
-/// Awaits `fut` until `deadline` (`None` when it ran out, or when the shutdown deadline cut
-/// it off: see [`within`]). Most futures finish on their first poll; only those that do not
-/// pay for reading the clock and arming a timer.
-pub(crate) async fn ready_or_timeout<F: Future>(
-    app: &AppInner,
-    fut: F,
-    deadline: impl FnOnce() -> Instant,
-) -> Option<F::Output> {
-    let mut fut = pin!(fut);
-    let first = poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await;
-    match first {
-        Poll::Ready(output) => Some(output),
-        Poll::Pending => within(app, deadline(), fut).await,
-    }
-}
-
-/// The result of the serve task, with a panic turned into [`Panicked`].
-pub(crate) fn serve_outcome(
-    result: Result<Result<(), BoxError>, JoinError>,
-) -> Result<(), SharedError> {
-    match result {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(error)) => Err(Arc::from(error)),
-        Err(join) if join.is_panic() => Err(Arc::new(Panicked::from_payload(&*join.into_panic()))),
-        Err(join) => Err(Arc::new(join)),
-    }
 }
 
 impl StartFailure {

@@ -69,14 +69,6 @@ impl ServiceReport {
         }
     }
 
-    pub(crate) fn record(&mut self, what: &'static str, error: SharedError) {
-        if self.errors.len() == KEPT_ERRORS {
-            self.errors.remove(0);
-        }
-        self.errors.push(ReportedError { what, error });
-        self.error_count += 1;
-    }
-
     /// Whether this service makes the process exit non-zero: it crashed, or its stop
     /// timed out and was aborted.
     #[must_use]
@@ -268,6 +260,11 @@ mod tests {
         }
     }
 
+    fn record(report: &mut ServiceReport, what: &'static str, error: SharedError) {
+        report.errors.push(ReportedError { what, error });
+        report.error_count += 1;
+    }
+
     fn error(text: &str) -> SharedError {
         Arc::new(std::io::Error::other(text.to_owned()))
     }
@@ -286,7 +283,11 @@ mod tests {
         let mut sync = service("café-sync");
         sync.status = Status::Crashed;
         sync.restarts = 3;
-        sync.record("serve", error("connection refused\nretrying\tlater"));
+        record(
+            &mut sync,
+            "serve",
+            error("connection refused\nretrying\tlater"),
+        );
         sync.aborted = true;
         let mut report = report(vec![db, sync]);
         report.took = Duration::from_millis(1500);
@@ -368,7 +369,7 @@ shutdown took 1.5s; reason: crash of `café-sync`"
     fn errors_and_the_reason_stay_on_one_bounded_line() {
         let mut s = service("db");
         let huge = format!("first line\n{}", "e".repeat(100_000));
-        s.record("serve", error(&huge));
+        record(&mut s, "serve", error(&huge));
         let mut report = report(vec![s]);
         report.reason = Some(format!("\u{1b}[2Jcleared\r\n{}", "r".repeat(10_000)));
         let text = report.to_string();

@@ -24,9 +24,12 @@ use std::sync::atomic::Ordering;
 
 use tokio::time::Instant;
 
+use std::time::Duration;
+
 use crate::app::AppInner;
 use crate::lifecycle::{ABORT_GRACE, deadline_in};
-use crate::{ServiceReport, ShutdownReport, Status};
+use crate::unit::Unit;
+use crate::{ShutdownReport, Status};
 
 impl AppInner {
     /// Begins the shutdown without waiting for it; the first reason given is kept.
@@ -78,19 +81,32 @@ impl AppInner {
             let _ = self.hard_deadline.set(deadline_in(limit));
         }
         let mut tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
-        let mut reports: Vec<Option<ServiceReport>> =
-            self.registry.units.iter().map(|_| None).collect();
         let stop_waves = async {
             for wave in self.waves.iter().rev() {
+                let told = Instant::now();
                 self.stop_wave(wave).await;
                 for &id in wave {
-                    if let Some(task) = tasks.get_mut(id).and_then(Option::as_mut) {
-                        let report = task
-                            .await
-                            .unwrap_or_else(|e| self.lost_report(id, e.to_string()));
-                        tasks[id] = None;
-                        reports[id] = Some(report);
+                    let Some(task) = tasks.get_mut(id).and_then(Option::as_mut) else {
+                        continue;
+                    };
+                    // A supervisor that has not finished by the latest its stop can take
+                    // is held by code that never yields: it will not answer at all.
+                    let budget = stop_budget(self.registry.units[id].shim.spec.shutdown_timeout);
+                    let by = told
+                        .checked_add(budget)
+                        .unwrap_or_else(|| deadline_in(budget));
+                    match tokio::time::timeout_at(by, &mut *task).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(error)) => self.lose(id, &error.to_string()),
+                        Err(_) => {
+                            task.abort();
+                            self.stuck.store(true, Ordering::Relaxed);
+                            self.lose(id, &format!(
+                                "its stop did not finish within {budget:?}: code that never awaits holds its thread"
+                            ));
+                        }
                     }
+                    tasks[id] = None;
                 }
             }
         };
@@ -115,75 +131,81 @@ impl AppInner {
             let grace = Instant::now() + ABORT_GRACE;
             for (id, slot) in tasks.iter_mut().enumerate() {
                 let Some(task) = slot.as_mut() else { continue };
-                let report = match tokio::time::timeout_at(grace, &mut *task).await {
-                    Ok(report) => report.unwrap_or_else(|e| self.lost_report(id, e.to_string())),
+                match tokio::time::timeout_at(grace, &mut *task).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => self.lose(id, &error.to_string()),
                     Err(_) => {
                         task.abort();
                         self.stuck.store(true, Ordering::Relaxed);
-                        self.lost_report(id, "shutdown deadline exceeded".into())
+                        self.lose(id, "shutdown deadline exceeded");
                     }
-                };
+                }
                 *slot = None;
-                reports[id] = Some(report);
             }
         }
-        let services = reports
-            .into_iter()
-            .zip(&self.registry.units)
-            .map(|(report, unit)| report.unwrap_or_else(|| ServiceReport::new(unit.name.clone())))
-            .collect();
         ShutdownReport {
-            services,
+            services: self
+                .registry
+                .units
+                .iter()
+                .map(|unit| unit.report())
+                .collect(),
             took: began.elapsed(),
             deadline_exceeded,
             reason: self.reason(),
         }
     }
 
-    /// Tells one wave to stop (one token for the whole wave).
+    /// Tells one wave to stop: each unit's stop flag and doorbell.
     ///
-    /// On a multi-thread runtime the token is cancelled from a blocking-pool thread: the
-    /// supervisors it wakes then go through the runtime's shared queue, where any idle
+    /// On a multi-thread runtime the doorbells are rung from a blocking-pool thread: the
+    /// supervisors they wake then go through the runtime's shared queue, where any idle
     /// worker takes them, rather than into this task's worker's own next-task slot, which
     /// no other worker may take from. A stop hook that blocks its thread then holds only
     /// that worker, and another one keeps driving the timers and signals the rest of the
     /// stop needs.
     async fn stop_wave(&self, wave: &[usize]) {
-        let Some(&first) = wave.first() else { return };
-        let token = self.registry.units[first].stop.clone();
-        if token.is_cancelled() {
-            return;
-        }
         let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
             == tokio::runtime::RuntimeFlavor::MultiThread;
         if multi_thread {
-            let remote = token.clone();
-            if tokio::task::spawn_blocking(move || remote.cancel())
-                .await
-                .is_ok()
-            {
+            let units: Vec<Arc<Unit>> = wave
+                .iter()
+                .map(|&id| self.registry.units[id].clone())
+                .collect();
+            let ring = move || units.iter().for_each(|unit| unit.request_stop());
+            if tokio::task::spawn_blocking(ring).await.is_ok() {
                 return;
             }
         }
-        token.cancel();
+        for &id in wave {
+            self.registry.units[id].request_stop();
+        }
     }
 
-    /// The report of a unit whose supervisor did not hand one back: it is cut off, and
-    /// ends Stopped unless it had already ended.
-    fn lost_report(&self, id: usize, why: String) -> ServiceReport {
+    /// A unit whose supervisor did not finish: it is cut off, flagged `aborted`, and
+    /// ends Stopped unless it had already ended. Its report, kept in the unit, loses
+    /// nothing else.
+    fn lose(&self, id: usize, why: &str) {
         let unit = &self.registry.units[id];
         tracing::error!(service = %unit.name, %why, "service did not finish its stop");
-        let error: crate::SharedError = Arc::new(std::io::Error::other(why));
+        let error: crate::SharedError = Arc::new(std::io::Error::other(why.to_owned()));
         unit.transition(
             |from| from.can_transition_to(Status::Stopped) && from != Status::Failed,
             Status::Stopped,
             Some(error.clone()),
         );
-        let mut report = ServiceReport::new(unit.name.clone());
-        report.status = unit.status();
-        report.restarts = unit.restarts();
-        report.aborted = true;
-        report.record("supervisor", error);
-        report
+        unit.set_aborted(true);
+        unit.record_error("supervisor", error);
     }
+}
+
+/// The longest a supervisor's stop can take once its wave is told to stop, with every
+/// wait running to its bound: an initialize hook the stop interrupts, `before_shutdown`,
+/// `serve`, the children (and their grace), `on_shutdown` and `after_shutdown`, each
+/// bounded by `shutdown_timeout`; plus a second for the scheduler.
+fn stop_budget(shutdown_timeout: Duration) -> Duration {
+    shutdown_timeout
+        .saturating_mul(6)
+        .saturating_add(ABORT_GRACE)
+        .saturating_add(Duration::from_secs(1))
 }

@@ -92,14 +92,18 @@ impl Status {
     /// | from | to |
     /// |---|---|
     /// | NotStarted | Starting |
-    /// | Starting | Running, Stopping, Stopped, Failed |
-    /// | Running | Stopping, Stopped, Failed, Crashed |
+    /// | Starting | Running, Stopping, Stopped, Failed, Crashed (a fatal error of an initialize hook) |
+    /// | Running | Stopping, Stopped, Failed, Crashed (a fatal error of `serve`) |
     /// | Stopping | Stopped, Crashed |
     /// | Stopped | Starting, Crashed (a permanent service whose clean returns used up its budget) |
     /// | Failed | Starting, Stopped, Crashed, ExhaustedCooling, ExhaustedDead |
     /// | ExhaustedCooling | Starting, Stopped |
     /// | ExhaustedDead | Starting (an operator's restart) |
     /// | Crashed | — |
+    ///
+    /// A fatal error ([`Fatal`](crate::Fatal) or a `fatal(...)` type) has one sequence
+    /// wherever it comes from: straight to Crashed, never through Failed (which says a
+    /// restart may come).
     ///
     /// ```
     /// # use hassette_runtime::Status;
@@ -112,7 +116,7 @@ impl Status {
         matches!(
             (self, to),
             (NotStarted, Starting)
-                | (Starting, Running | Stopping | Stopped | Failed)
+                | (Starting, Running | Stopping | Stopped | Failed | Crashed)
                 | (Running, Stopping | Stopped | Failed | Crashed)
                 | (Stopping, Stopped | Crashed)
                 | (Stopped, Starting | Crashed)

@@ -1,28 +1,39 @@
 //! The supervisor: one task per service that starts it, watches it, and restarts it
 //! according to its [`RestartSpec`](crate::RestartSpec), until the app stops it.
+//!
+//! Protocol:
+//! - The supervisor is a loop over [`Step`]s. Its one long-lived phase, [`Step::Watch`],
+//!   polls the run's `serve` and waits for the unit's doorbell; every other phase is
+//!   boxed, so its (larger) future takes memory only while it runs.
+//! - Who wakes it: the app's stop, an operator's restart and a group's hold each set a
+//!   flag on the unit and ring its doorbell (see `unit`); [`Supervisor::answer`] reads
+//!   the flags, the stop first. A ring while the supervisor is busy (in a hook, say) is
+//!   kept as a permit for its next wait, so none is lost.
+//! - What it never does: wait for another service's supervisor, or hold a lock across
+//!   an `.await`. It only talks to its group's coordinator through the group's channel
+//!   and `GroupLink` (see `group`).
 
-use std::future::pending;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep, sleep_until};
-use tokio_util::task::AbortOnDropHandle;
 
 use crate::group::GroupEvent;
-use crate::lifecycle::{Driver, serve_outcome};
+use crate::lifecycle::{Driver, Outcome};
 use crate::policy::{Policy, Verdict};
+use crate::unit::Unit;
 use crate::{
-    BoxError, ReadyMode, RestartType, ServiceReport, SharedError, StartError, StartFailure, Status,
-    TimedOut,
+    ReadyMode, RestartType, SharedError, StartError, StartFailure, Status, TimedOut, app::AppInner,
 };
 
 /// What the supervisor does next.
 enum Step {
     /// The run is up or starting: wait for it to end, to be stopped or restarted.
     Watch,
-    /// The run failed (the status is already Failed): clean up and apply the policy.
-    Failed(SharedError),
+    /// The run failed or ended (its status already says how): clean up and apply the
+    /// policy.
+    Ended(SharedError),
     /// Nothing to do until the app stops the service or someone restarts it.
     Rest,
     /// Stop the active run (if any) and initialize again.
@@ -37,245 +48,237 @@ enum Step {
     Held,
 }
 
-/// Drives one service for the lifetime of the app and returns its report.
-pub(crate) async fn supervise(
-    mut driver: Driver,
-    started: oneshot::Sender<Result<(), StartError>>,
-) -> ServiceReport {
-    // The task lives as long as the service, mostly inside `watch`: the other phases are
-    // boxed so that their (larger) futures take memory only while they run.
-    let mut policy = Policy::default();
-    let mut step = Box::pin(driver.first_start(started)).await;
-    loop {
-        step = match step {
-            Step::Watch => driver.watch().await,
-            // A failure is usually followed by a restart: one boxed future for both.
-            Step::Failed(error) => {
-                Box::pin(async {
-                    match driver.on_failure(error, &mut policy).await {
-                        Step::Restart => driver.restart().await,
-                        step => step,
-                    }
-                })
-                .await
-            }
-            Step::Rest => Box::pin(driver.rest(&mut policy)).await,
-            Step::Hold => Box::pin(driver.hold()).await,
-            Step::Held => Box::pin(driver.held()).await,
-            Step::Restart => Box::pin(driver.restart()).await,
-            Step::Requested => {
-                policy.reset();
-                Box::pin(driver.restart()).await
-            }
-            Step::Stop => break,
-        };
-    }
-    Box::pin(driver.finish()).await
+/// One service's supervisor: its lifecycle driver and its restart policy.
+pub(crate) struct Supervisor {
+    run: Driver,
+    policy: Policy,
 }
 
-impl Driver {
+impl Supervisor {
+    pub(crate) fn new(unit: Arc<Unit>, app: Arc<AppInner>) -> Self {
+        Supervisor {
+            run: Driver::new(unit, app),
+            policy: Policy::default(),
+        }
+    }
+
+    fn unit(&self) -> &Unit {
+        &self.run.unit
+    }
+
+    /// Drives the service for the lifetime of the app; its report is in its unit.
+    pub(crate) async fn supervise(mut self, started: oneshot::Sender<Result<(), StartError>>) {
+        let mut step = Box::pin(self.first_start(started)).await;
+        loop {
+            step = match step {
+                Step::Watch => self.watch().await,
+                // A failure is usually followed by a restart: one boxed future for both.
+                Step::Ended(error) => {
+                    Box::pin(async {
+                        match self.on_end(error).await {
+                            Step::Restart => self.restart().await,
+                            step => step,
+                        }
+                    })
+                    .await
+                }
+                Step::Rest => Box::pin(self.rest()).await,
+                Step::Hold => Box::pin(self.hold()).await,
+                Step::Held => Box::pin(self.held()).await,
+                Step::Restart => Box::pin(self.restart()).await,
+                Step::Requested => {
+                    self.policy.reset();
+                    Box::pin(self.restart()).await
+                }
+                Step::Stop => break,
+            };
+        }
+        Box::pin(self.finish()).await;
+    }
+
     /// The first initialize, whose outcome `Hassette::start` waits for.
     async fn first_start(&mut self, started: oneshot::Sender<Result<(), StartError>>) -> Step {
-        let first = self.initialize().await;
-        let step = self.after_initialize(&first);
-        let _ =
-            started.send(first.map_err(|failure| StartError::new(self.unit.name.clone(), failure)));
+        let first = self.run.initialize().await;
+        let step = after_initialize(&first);
+        let name = self.unit().name.clone();
+        let _ = started.send(first.map_err(|failure| StartError::new(name, failure)));
         step
     }
 
     /// Restart = stop the active run (if any) + initialize, on the same value.
     async fn restart(&mut self) -> Step {
-        self.stop_run(true).await;
+        self.run.stop_run(true).await;
         // A serve that crashed while being stopped, or a shutdown that began meanwhile,
         // ends the restart here: nothing is initialized just to be stopped again.
-        if self.unit.status() == Status::Crashed || self.app.is_stopping() {
+        if self.unit().status() == Status::Crashed || self.run.app.is_stopping() {
             return Step::Rest;
         }
-        let result = self.initialize().await;
-        self.after_initialize(&result)
+        let result = self.run.initialize().await;
+        after_initialize(&result)
     }
 
-    fn after_initialize(&self, result: &Result<(), StartFailure>) -> Step {
-        match result {
-            Ok(()) => Step::Watch,
-            Err(StartFailure::Interrupted) => Step::Stop,
-            Err(failure) => Step::Failed(failure.error()),
+    /// Why the doorbell rang, read in order: the app's stop, the group's hold, an
+    /// operator's restart (taken here, so its callers know which run is theirs; not
+    /// while the app stops). `None` when there was nothing (left) to answer.
+    fn answer(&self) -> Option<Step> {
+        let unit = self.unit();
+        if unit.is_stop_requested() {
+            return Some(Step::Stop);
         }
-    }
-
-    async fn watch(&mut self) -> Step {
-        let Some(active) = &mut self.active else {
-            return Step::Rest;
+        let hold = unit.link.as_ref().is_some_and(|link| link.take_hold());
+        let step = match hold {
+            true => Some(Step::Hold),
+            false => {
+                (!self.run.app.is_stopping() && unit.take_restart()).then_some(Step::Requested)
+            }
         };
-        let mut serve = active.serve.take();
-        // With `ready = "auto"` a service is ready the moment serve begins; only manual
-        // readiness needs the startup deadline's timer, in its own (boxed, short-lived)
-        // phase so that the long-lived idle state below stays small.
-        let step =
-            match self.unit.shim.spec.ready == ReadyMode::Manual && !self.unit.state().is_up() {
-                true => Box::pin(self.await_manual_ready(&mut serve)).await,
-                false => None,
-            };
-        let step = match step {
-            Some(step) => step,
-            None => tokio::select! {
-                biased;
-                () = self.unit.stop.cancelled() => Step::Stop,
-                () = self.unit.restart.notified(), if !self.app.is_stopping() => {
-                    self.restart_or_hold().unwrap_or(Step::Watch)
-                }
-                result = serve_ended(&mut serve) => {
-                    serve = None;
-                    self.on_serve_end(serve_outcome(result))
-                }
-            },
-        };
-        if let Some(active) = &mut self.active {
-            active.serve = serve;
+        // One ring may stand for two requests: keep the other one's.
+        let more = unit.state().restart_pending
+            || unit
+                .link
+                .as_ref()
+                .is_some_and(|link| link.is_hold_requested());
+        if step.is_some() && more {
+            unit.ring();
         }
         step
     }
 
+    async fn watch(&mut self) -> Step {
+        if self.run.active.is_none() {
+            return Step::Rest;
+        }
+        // With `ready = "auto"` a service is ready the moment serve begins; only manual
+        // readiness needs the startup deadline's timer, in its own (boxed, short-lived)
+        // phase so that the long-lived idle state below stays small.
+        if self.unit().shim.spec.ready == ReadyMode::Manual
+            && !self.unit().state().is_up()
+            && let Some(step) = Box::pin(self.await_manual_ready()).await
+        {
+            return step;
+        }
+        let unit = self.run.unit.clone();
+        let Some(active) = self.run.active.as_mut() else {
+            return Step::Rest;
+        };
+        tokio::select! {
+            biased;
+            () = unit.rung() => self.answer().unwrap_or(Step::Watch),
+            outcome = active.serve.ended(&unit) => self.on_serve_end(outcome),
+        }
+    }
+
     /// Waits until a `ready = "manual"` service says it is ready, up to its startup
     /// deadline; `None` once it is ready.
-    async fn await_manual_ready(
-        &mut self,
-        serve: &mut Option<AbortOnDropHandle<Result<(), BoxError>>>,
-    ) -> Option<Step> {
-        let spec = &self.unit.shim.spec;
-        let startup_deadline = self.active.as_ref()?.startup_deadline;
+    async fn await_manual_ready(&mut self) -> Option<Step> {
+        let unit = self.run.unit.clone();
+        let spec = &unit.shim.spec;
         loop {
+            let active = self.run.active.as_mut()?;
+            let startup_deadline = active.startup_deadline;
             tokio::select! {
                 biased;
-                () = self.unit.stop.cancelled() => return Some(Step::Stop),
-                () = self.unit.wait_for(|now| now.is_up().then_some(())) => return None,
-                () = self.unit.restart.notified(), if !self.app.is_stopping() => {
-                    if let Some(step) = self.restart_or_hold() {
-                        return Some(step);
-                    }
-                }
-                result = serve_ended(serve) => {
-                    *serve = None;
-                    return Some(self.on_serve_end(serve_outcome(result)));
-                }
+                () = unit.rung() => if let Some(step) = self.answer() {
+                    return Some(step);
+                },
+                () = unit.wait_for(|now| now.is_up().then_some(())) => return None,
+                outcome = active.serve.ended(&unit) => return Some(self.on_serve_end(outcome)),
                 () = sleep_until(startup_deadline) => {
                     let error: SharedError = Arc::new(TimedOut { what: "startup", after: spec.startup_timeout });
-                    tracing::warn!(service = %self.unit.name, "not running and ready within the startup timeout");
-                    self.fail("startup", error.clone());
-                    return Some(Step::Failed(error));
+                    tracing::warn!(service = %unit.name, "not running and ready within the startup timeout");
+                    self.run.settle("startup", &Outcome::Failed(error.clone()));
+                    return Some(Step::Ended(error));
                 }
             }
         }
     }
 
     /// Serve ended by itself (not because its run was stopped).
-    fn on_serve_end(&mut self, outcome: Result<(), SharedError>) -> Step {
-        let shutting_down = self.app.is_stopping();
+    fn on_serve_end(&mut self, result: Result<(), SharedError>) -> Step {
+        let outcome = self.run.classify(result);
+        self.run.settle("serve", &outcome);
         match outcome {
-            Ok(()) => {
-                self.unit.set_status(Status::Stopped, None);
-                Step::Failed(clean_exit())
-            }
-            Err(error) if self.unit.shim.is_fatal(&*error) => {
-                self.report.record("serve", error.clone());
-                self.unit.set_status(Status::Crashed, Some(error.clone()));
-                Step::Failed(error)
-            }
-            Err(error) if shutting_down => {
-                // A "closed" error while the app shuts down: the service is simply done.
-                tracing::info!(service = %self.unit.name, %error, "serve ended with an error during shutdown");
-                self.report.record("serve", error.clone());
-                self.unit.set_status(Status::Stopped, Some(error));
-                Step::Rest
-            }
-            Err(error) => {
-                self.fail("serve", error.clone());
-                Step::Failed(error)
-            }
+            Outcome::Clean => Step::Ended(clean_exit()),
+            // The service is simply done: the app is shutting down.
+            Outcome::Closed(_) => Step::Rest,
+            Outcome::Fatal(error) | Outcome::Failed(error) => Step::Ended(error),
         }
     }
 
     /// The policy, once the run has ended: clean up its hooks, then crash, exhaust, back
     /// off and restart, or rest.
-    async fn on_failure(&mut self, error: SharedError, policy: &mut Policy) -> Step {
-        self.stop_run(false).await;
-        let spec = &self.unit.shim.spec;
-        let status = self.unit.status();
+    async fn on_end(&mut self, error: SharedError) -> Step {
+        self.run.stop_run(false).await;
+        let unit = self.run.unit.clone();
+        let spec = &unit.shim.spec;
+        let status = unit.status();
         if status == Status::Crashed {
             self.crash_app();
             return Step::Rest;
         }
-        if self.app.is_stopping() {
+        if self.run.app.is_stopping() {
             return Step::Rest;
         }
         let clean = status == Status::Stopped;
-        let Some(restart_type) = self.unit.restart_type else {
+        let Some(restart_type) = unit.restart_type else {
             return Step::Rest;
         };
         if clean && restart_type != RestartType::Permanent {
             return Step::Rest;
         }
-        if !clean && self.unit.shim.is_fatal(&*error) {
-            self.unit.set_status(Status::Crashed, Some(error));
-            self.crash_app();
-            return Step::Rest;
-        }
-        if self.unit.state().stable {
+        if unit.state().stable {
             // The run that just ended had been healthy for `stable_after`.
-            policy.on_stable();
+            self.policy.on_stable();
         }
         let verdict = if restart_type == RestartType::Temporary
-            || (!clean && self.unit.shim.is_non_retryable(&*error))
+            || (!clean && unit.shim.is_non_retryable(&*error))
         {
             Verdict::Exhausted
         } else {
-            policy.on_failure(spec, Instant::now())
+            self.policy.on_failure(spec, Instant::now())
         };
         match verdict {
             Verdict::RestartAfter(delay) => {
-                tracing::info!(service = %self.unit.name, ?delay, "restarting after backoff");
-                match (self.wait_then_restart(delay).await, &self.unit.link) {
+                tracing::info!(service = %unit.name, ?delay, "restarting after backoff");
+                match (self.wait_then_restart(delay).await, &unit.link) {
                     // In a group, the group restarts it (with whatever else its strategy says).
                     (Step::Restart, Some(link)) => {
                         link.set_waiting(true);
-                        let _ = self.app.groups[link.group]
+                        let _ = self.run.app.groups[link.group]
                             .tx
-                            .send(GroupEvent::Unit(self.unit.id));
+                            .send(GroupEvent::Unit(unit.id));
                         Step::Held
                     }
                     (step, _) => step,
                 }
             }
-            Verdict::Exhausted => self.exhaust(error, restart_type, policy).await,
+            Verdict::Exhausted => self.exhaust(error, restart_type).await,
         }
     }
 
-    async fn exhaust(
-        &mut self,
-        error: SharedError,
-        restart_type: RestartType,
-        policy: &mut Policy,
-    ) -> Step {
-        let spec = &self.unit.shim.spec;
+    async fn exhaust(&mut self, error: SharedError, restart_type: RestartType) -> Step {
+        let unit = self.run.unit.clone();
+        let spec = &unit.shim.spec;
         match restart_type {
             RestartType::Permanent => {
-                self.unit.set_status(Status::Crashed, Some(error));
+                unit.set_status(Status::Crashed, Some(error));
                 self.crash_app();
                 Step::Rest
             }
             RestartType::Transient
-                if spec.max_cooldown_cycles == 0 || policy.cooldowns < spec.max_cooldown_cycles =>
+                if spec.max_cooldown_cycles == 0
+                    || self.policy.cooldowns < spec.max_cooldown_cycles =>
             {
-                policy.cooldowns += 1;
-                self.unit.set_status(Status::ExhaustedCooling, Some(error));
+                self.policy.cooldowns += 1;
+                unit.set_status(Status::ExhaustedCooling, Some(error));
                 let step = self.wait_then_restart(spec.cooldown).await;
                 if matches!(step, Step::Restart) {
-                    policy.reset();
+                    self.policy.reset();
                 }
                 step
             }
             RestartType::Transient | RestartType::Temporary => {
-                self.unit.set_status(Status::ExhaustedDead, Some(error));
+                unit.set_status(Status::ExhaustedDead, Some(error));
                 Step::Rest
             }
         }
@@ -286,69 +289,58 @@ impl Driver {
     async fn wait_then_restart(&mut self, delay: Duration) -> Step {
         if delay.is_zero() {
             // A zero sleep would still wait for the timer wheel's next tick (about 1ms).
-            return if self.app.is_stopping() {
-                Step::Rest
-            } else {
-                Step::Restart
+            return match self.run.app.is_stopping() {
+                true => Step::Rest,
+                false => Step::Restart,
             };
         }
+        let unit = self.run.unit.clone();
         let mut sleep = std::pin::pin!(sleep(delay));
         loop {
             tokio::select! {
                 biased;
-                () = self.unit.stop.cancelled() => return Step::Stop,
-                () = self.app.stopping.cancelled() => return Step::Rest,
-                () = self.unit.restart.notified() => if let Some(step) = self.restart_or_hold() {
+                () = unit.rung() => if let Some(step) = self.answer() {
                     return step;
                 },
+                () = self.run.app.stopping.cancelled() => return Step::Rest,
                 () = &mut sleep => return Step::Restart,
             }
         }
     }
 
-    async fn rest(&mut self, policy: &mut Policy) -> Step {
+    async fn rest(&mut self) -> Step {
+        let unit = self.run.unit.clone();
         loop {
-            tokio::select! {
-                biased;
-                () = self.unit.stop.cancelled() => return Step::Stop,
-                () = self.unit.restart.notified() => match self.restart_or_hold() {
-                    // Already stopped for good: answer a group restart at once and stay
-                    // out of it (the group only restarts members that wait for it).
-                    Some(Step::Hold) => {
-                        if let Some(link) = &self.unit.link {
-                            link.acked.notify_one();
-                        }
+            unit.rung().await;
+            match self.answer() {
+                Some(Step::Stop) => return Step::Stop,
+                // Already stopped for good: answer a group restart at once and stay
+                // out of it (the group only restarts members that wait for it).
+                Some(Step::Hold) => {
+                    if let Some(link) = &unit.link {
+                        link.acked.notify_one();
                     }
-                    Some(step) if !self.app.is_stopping() => {
-                        policy.reset();
-                        return step;
-                    }
-                    _ => {}
-                },
+                }
+                Some(step) => {
+                    self.policy.reset();
+                    return step;
+                }
+                None => {}
             }
         }
     }
 
     /// A crashed service takes the whole app down.
     fn crash_app(&self) {
-        self.app
-            .begin_shutdown(format!("service `{}` crashed", self.unit.name));
-    }
-
-    /// A wake-up on the `restart` notify: the group's stop request, an operator's
-    /// restart (taken here, so the callers know which run is theirs), or nothing left to
-    /// take.
-    fn restart_or_hold(&self) -> Option<Step> {
-        match &self.unit.link {
-            Some(link) if link.take_hold() => Some(Step::Hold),
-            _ => self.unit.take_restart().then_some(Step::Requested),
-        }
+        self.run
+            .app
+            .begin_shutdown(format!("service `{}` crashed", self.unit().name));
     }
 
     /// The group restarts this service: stop it (Stopping → Stopped), then wait.
     async fn hold(&mut self) -> Step {
-        self.stop_run(true).await;
-        if let Some(link) = &self.unit.link {
+        self.run.stop_run(true).await;
+        if let Some(link) = &self.unit().link {
             link.set_waiting(true);
             link.acked.notify_one();
         }
@@ -356,20 +348,30 @@ impl Driver {
     }
 
     /// Stopped for the group, until it says to initialize again (in registration order).
+    /// An operator's restart asked for meanwhile is answered once the service runs again.
     async fn held(&mut self) -> Step {
-        let unit = self.unit.clone();
+        let unit = self.run.unit.clone();
         let Some(link) = &unit.link else {
             return Step::Rest;
         };
-        tokio::select! {
-            biased;
-            () = unit.stop.cancelled() => Step::Stop,
-            () = link.resume.notified() => {
-                link.set_waiting(false);
-                let result = self.initialize().await;
-                let step = self.after_initialize(&result);
-                link.acked.notify_one();
-                step
+        let mut deferred = false;
+        loop {
+            tokio::select! {
+                biased;
+                () = unit.rung() => match unit.is_stop_requested() {
+                    true => return Step::Stop,
+                    false => deferred = true,
+                },
+                () = link.resume.notified() => {
+                    link.set_waiting(false);
+                    let result = self.run.initialize().await;
+                    let step = after_initialize(&result);
+                    link.acked.notify_one();
+                    if deferred {
+                        unit.ring();
+                    }
+                    return step;
+                }
             }
         }
     }
@@ -377,14 +379,15 @@ impl Driver {
     /// The app's shutdown reached this service: stop the active run, or settle the status
     /// (a service that never reached Running, its start having failed, stays Failed; one
     /// whose start the shutdown came before stays NotStarted).
-    async fn finish(mut self) -> ServiceReport {
+    async fn finish(mut self) {
         let began = Instant::now();
-        if self.active.is_some() {
-            let publish = !self.unit.status().is_terminal();
-            self.stop_run(publish).await;
+        let unit = self.run.unit.clone();
+        if self.run.active.is_some() {
+            let publish = !unit.status().is_terminal();
+            self.run.stop_run(publish).await;
         } else {
-            let never_ran = !self.unit.state().ran;
-            self.unit.transition(
+            let never_ran = !unit.state().ran;
+            unit.transition(
                 |from| {
                     from.can_transition_to(Status::Stopped)
                         && !(from == Status::Failed && never_ran)
@@ -393,20 +396,15 @@ impl Driver {
                 None,
             );
         }
-        self.report.stop_took = began.elapsed();
-        self.report.status = self.unit.status();
-        self.report.restarts = self.unit.restarts();
-        self.report
+        unit.set_stop_took(began.elapsed());
     }
 }
 
-/// Completes when the serve task ends; never, when there is none (a resource).
-async fn serve_ended(
-    serve: &mut Option<AbortOnDropHandle<Result<(), BoxError>>>,
-) -> Result<Result<(), BoxError>, tokio::task::JoinError> {
-    match serve.as_mut() {
-        Some(handle) => handle.await,
-        None => pending().await,
+fn after_initialize(result: &Result<(), StartFailure>) -> Step {
+    match result {
+        Ok(()) => Step::Watch,
+        Err(StartFailure::Interrupted) => Step::Stop,
+        Err(failure) => Step::Ended(failure.error()),
     }
 }
 

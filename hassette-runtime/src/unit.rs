@@ -1,17 +1,34 @@
-//! The per-service state every part of the runtime shares: name, status, readiness.
+//! The per-service state every part of the runtime shares: its name, status, readiness,
+//! restarts and everything its report says. The report is a view of the unit, so a
+//! supervisor that is lost (aborted at the shutdown deadline) loses nothing.
+//!
+//! Protocol:
+//! - `state` is changed only under its lock, by [`Unit::transition`] and the few methods
+//!   next to it; the status event is published and logged while the lock is held, so the
+//!   event stream shows one service's changes in the order they happened. After a change
+//!   that lock is released, then `changed` wakes every [`Unit::wait_for`] (each registers
+//!   its wake-up before it looks at the state, so none is missed).
+//! - `wake` (a `Notify`, so a wake-up sent while the supervisor is busy is kept as a
+//!   permit) is the supervisor's one doorbell: the app's stop (`stop_requested`), an
+//!   operator's restart (`restart_pending`) and a group's hold (`GroupLink`) each set
+//!   their flag first and ring it second; the supervisor reads the flags after it wakes.
+//! - `record` (errors, `aborted`, the stop's duration) has a lock of its own, never
+//!   taken while `state`'s is held.
 
 use std::any::TypeId;
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 use crate::events::EventBus;
 use crate::group::GroupLink;
 use crate::shim::{Shim, Value};
-use crate::{RestartType, SharedError, Status, StatusEvent};
+use crate::{
+    KEPT_ERRORS, ReportedError, RestartType, ServiceReport, SharedError, Status, StatusEvent,
+};
 
 /// A unit's state: what its status, readiness and restarts are now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +51,8 @@ pub(crate) struct State {
     /// starts; while `generation` is below it (or equal and still Starting), that restart
     /// is in flight and a new request joins it.
     pub(crate) restart_run: u64,
+    /// The app's stop has reached this unit's wave.
+    pub(crate) stop_requested: bool,
 }
 
 impl State {
@@ -46,6 +65,17 @@ impl State {
         self.generation < self.restart_run
             || (self.generation == self.restart_run && self.status == Status::Starting)
     }
+}
+
+/// What a unit's report holds besides its status and restarts.
+#[derive(Debug, Default)]
+struct Record {
+    last_error: Option<SharedError>,
+    /// The last [`KEPT_ERRORS`].
+    errors: VecDeque<ReportedError>,
+    error_count: u64,
+    aborted: bool,
+    stop_took: Duration,
 }
 
 /// One registered service or resource, type-erased.
@@ -64,14 +94,11 @@ pub(crate) struct Unit {
     state: Mutex<State>,
     /// Woken (all waiters) after every change of `state`; see [`Unit::wait_for`].
     changed: Notify,
-    /// Cancelled when the app's shutdown reaches this unit's wave (shared by the wave).
-    pub(crate) stop: CancellationToken,
-    /// Wakes the supervisor for an operator restart (`State::restart_pending` says there
-    /// is one) or a group's hold (`GroupLink::hold_requested`).
-    pub(crate) restart: Notify,
+    /// The supervisor's doorbell (see the module's header).
+    wake: Notify,
     events: Arc<EventBus>,
-    /// The last error, for `Hassette::snapshot` (health endpoints).
-    last_error: Mutex<Option<SharedError>>,
+    /// What its report says besides the status.
+    record: Mutex<Record>,
     /// The service value itself, for its hooks and `ServiceContext::service`.
     pub(crate) value: Value,
     /// What its type does: its spec, hooks and `serve`.
@@ -99,12 +126,7 @@ pub(crate) struct UnitInit {
 }
 
 impl Unit {
-    pub(crate) fn new(
-        id: usize,
-        init: UnitInit,
-        stop: CancellationToken,
-        events: Arc<EventBus>,
-    ) -> Self {
+    pub(crate) fn new(id: usize, init: UnitInit, events: Arc<EventBus>) -> Self {
         let state = Mutex::new(State {
             status: Status::NotStarted,
             ready: false,
@@ -114,6 +136,7 @@ impl Unit {
             ran: false,
             restart_pending: false,
             restart_run: 0,
+            stop_requested: false,
         });
         Unit {
             id,
@@ -124,10 +147,9 @@ impl Unit {
             stable_after: init.shim.spec.stable_after,
             state,
             changed: Notify::new(),
-            stop,
-            restart: Notify::new(),
+            wake: Notify::new(),
             events,
-            last_error: Mutex::new(None),
+            record: Mutex::new(Record::default()),
             value: init.value,
             shim: init.shim,
         }
@@ -266,9 +288,38 @@ impl Unit {
             true
         });
         if wake {
-            self.restart.notify_one();
+            self.wake.notify_one();
         }
         wake
+    }
+
+    /// The app's stop reached this unit's wave: the supervisor stops it (once).
+    pub(crate) fn request_stop(&self) {
+        let first = self.update(|state| !std::mem::replace(&mut state.stop_requested, true));
+        if first {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Rings the supervisor's doorbell, after a flag that says why was set.
+    pub(crate) fn ring(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Completes when the doorbell rings (at once if it rang since the last time).
+    pub(crate) async fn rung(&self) {
+        self.wake.notified().await;
+    }
+
+    /// Completes once the app's stop has reached this unit.
+    pub(crate) async fn stop_reached(&self) {
+        self.wait_for(|state| state.stop_requested.then_some(()))
+            .await;
+    }
+
+    /// Whether the app's stop has reached this unit.
+    pub(crate) fn is_stop_requested(&self) -> bool {
+        self.lock().stop_requested
     }
 
     /// The supervisor takes the pending operator restart, if there is one: the run it
@@ -284,17 +335,53 @@ impl Unit {
         })
     }
 
-    /// Keeps `error` as the last error without a status change (a child task's panic).
-    pub(crate) fn note_error(&self, error: SharedError) {
-        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
+    fn record(&self) -> std::sync::MutexGuard<'_, Record> {
+        self.record.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The last error that came with a status change.
+    /// Keeps `error` as the last error without a status change (a child task's panic).
+    pub(crate) fn note_error(&self, error: SharedError) {
+        self.record().last_error = Some(error);
+    }
+
+    /// Records `error` of `what` (a hook, `serve`, children) for the report.
+    pub(crate) fn record_error(&self, what: &'static str, error: SharedError) {
+        let mut record = self.record();
+        if record.errors.len() == KEPT_ERRORS {
+            record.errors.pop_front();
+        }
+        record.errors.push_back(ReportedError { what, error });
+        record.error_count += 1;
+    }
+
+    /// Whether the last stop had to cut `serve` or children off (a new run clears it, so
+    /// an abort during a restart stays only in the errors).
+    pub(crate) fn set_aborted(&self, aborted: bool) {
+        self.record().aborted = aborted;
+    }
+
+    /// How long the final stop took.
+    pub(crate) fn set_stop_took(&self, took: Duration) {
+        self.record().stop_took = took;
+    }
+
+    /// The last error that came with a status change (or a child's panic).
     pub(crate) fn last_error(&self) -> Option<SharedError> {
-        self.last_error
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.record().last_error.clone()
+    }
+
+    /// The unit's report, as it stands.
+    pub(crate) fn report(&self) -> ServiceReport {
+        let state = self.state();
+        let record = self.record();
+        let mut report = ServiceReport::new(self.name.clone());
+        report.status = state.status;
+        report.restarts = state.generation.saturating_sub(1);
+        report.errors = record.errors.iter().cloned().collect();
+        report.error_count = record.error_count;
+        report.aborted = record.aborted;
+        report.stop_took = record.stop_took;
+        report
     }
 
     fn publish(&self, from: Status, to: Status, error: Option<SharedError>) {

@@ -294,14 +294,16 @@ fn a_busy_serve_is_aborted_reported_and_the_process_exits_non_zero() {
         .or_else(attempt)
         .expect("the process did not exit, twice");
     assert_eq!(code, Some(1), "{stderr}");
-    // the 300ms shutdown timeout, not more
-    assert!(took < Duration::from_secs(3), "took {took:?}: {stderr}");
+    // `serve` runs in its supervisor's task, so no timer of that task can fire while it
+    // spins: the stop gives the supervisor its whole stop budget (6 x the 300ms shutdown
+    // timeout + 100ms + 1s), then cuts it off. Bounded, and not more.
+    assert!(took < Duration::from_secs(5), "took {took:?}: {stderr}");
     assert!(
-        stderr.contains("serve did not finish after cancellation; aborting it"),
+        stderr.contains("service did not finish its stop"),
         "{stderr}"
     );
     assert!(
-        stderr.contains("serve: `serve` did not finish within 300ms (aborted)"),
+        stderr.contains("supervisor: its stop did not finish within 2.9s: code that never awaits holds its thread (aborted)"),
         "{stderr}"
     );
     assert!(
@@ -311,7 +313,7 @@ fn a_busy_serve_is_aborted_reported_and_the_process_exits_non_zero() {
     // the serve still spins: run_until_signal exits rather than return into a runtime
     // drop that would wait for that thread forever
     assert!(
-        stderr.contains("an aborted serve never reached an `.await`; exiting without waiting"),
+        stderr.contains("never reached an `.await`; exiting without waiting"),
         "{stderr}"
     );
     assert!(

@@ -19,6 +19,24 @@ fn trio(strategy: Strategy, log: &Log) -> Hassette {
         .unwrap()
 }
 
+/// `events` without each service's first start (`NotStarted -> Starting` and the
+/// `Starting -> Running` after it).
+fn without_first_starts(events: Vec<String>) -> Vec<String> {
+    let mut starting = std::collections::HashSet::new();
+    events
+        .into_iter()
+        .filter(|e| {
+            let name = e.split(':').next().unwrap_or_default().to_owned();
+            if e.ends_with("NotStarted -> Starting") {
+                starting.insert(name);
+                false
+            } else {
+                !(e.ends_with("Starting -> Running") && starting.remove(&name))
+            }
+        })
+        .collect()
+}
+
 /// The order in which `names` ran `hook` after the first `skip` lines of the log.
 fn order(log: &Log, hook: &str, skip: usize) -> Vec<String> {
     log.lines()[skip..]
@@ -39,7 +57,9 @@ async fn one_for_all_stops_the_others_in_reverse_and_starts_all_in_order() {
     // b failed at 0s; after its 1s backoff the group restarts everyone
     assert_eq!(order(&log, "before_shutdown", before), ["c", "a"]);
     assert_eq!(order(&log, "before_initialize", before), ["a", "b", "c"]);
-    let events = drain(&mut rx);
+    // b's serve fails in its first poll, which may come before c's first start: leave
+    // the first starts out
+    let events = without_first_starts(drain(&mut rx));
     let after_failure: Vec<&String> = events
         .iter()
         .skip_while(|e| !e.contains("-> Failed"))

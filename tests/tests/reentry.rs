@@ -248,9 +248,12 @@ async fn shutdown_awaited_in_serve_stops_the_app_at_once() {
     let t0 = Instant::now();
     let me = Me::new("me", At::Serve, Call::Shutdown, &log);
     let inside = me.report();
+    // `other` first: `serve` begins in its supervisor's first poll, so a `me` registered
+    // first would begin the shutdown before `other` has started (a start that is then
+    // interrupted, which is another test's subject)
     let app = Hassette::builder()
-        .service_named("me", me)
         .service_named("other", TempProbe::new("other", &log))
+        .service_named("me", me)
         .build()
         .unwrap();
     bounded("start", app.start()).await.unwrap();
@@ -259,7 +262,7 @@ async fn shutdown_awaited_in_serve_stops_the_app_at_once() {
     // no wait of `shutdown_timeout` (5s) for the serve that called it
     assert_eq!(t0.elapsed(), Duration::ZERO);
     assert_eq!(report.took, Duration::ZERO);
-    assert_clean(&report, &["me", "other"]);
+    assert_clean(&report, &["other", "me"]);
     assert_eq!(report.reason.as_deref(), Some("shutdown requested"));
     // the inside call returns when the stop reaches the service: after serve began and
     // before it ended (whether before or after `before_shutdown` is the scheduler's pick)
