@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hassette_runtime::{
-    BoxError, Hassette, Hooks, RestartSpec, RestartType, Service, ServiceContext,
+    BoxError, Hassette, Hooks, RestartSpec, RestartType, Service, ServiceContext, service,
 };
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 use tokio::sync::Notify;
@@ -76,15 +76,14 @@ fn mem_sample(before: Heap, after: Heap, n: usize) -> MemSample {
 // Services
 // ---------------------------------------------------------------------------------------
 
-/// A trivial service: waits for cancellation, then returns `Ok`.
+/// A trivial service: waits for cancellation, then returns `Ok`. Declared as users
+/// declare theirs, with the attribute (which also tells the runtime that it defines no
+/// hook, so none is called).
 #[derive(Debug, Clone, Copy)]
 pub struct Idle;
 
-impl Hooks for Idle {}
-
-impl Service for Idle {
-    const RESTART_SPEC: RestartSpec = RestartSpec::new(RestartType::Permanent);
-
+#[service(restart = "permanent")]
+impl Idle {
     async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
         ctx.cancelled().await;
         Ok(())
@@ -122,16 +121,12 @@ pub struct FlakyState {
 #[derive(Debug)]
 pub struct Flaky(Arc<FlakyState>);
 
-impl Hooks for Flaky {}
-
-impl Service for Flaky {
-    const RESTART_SPEC: RestartSpec = RestartSpec {
-        backoff_base: Duration::ZERO,
-        backoff_multiplier: 1.0,
-        budget_intensity: u32::MAX,
-        ..RestartSpec::new(RestartType::Permanent)
-    };
-
+#[service(
+    restart = "permanent",
+    backoff(base = "0s", multiplier = 1.0),
+    budget(intensity = 4294967295)
+)]
+impl Flaky {
     async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
         let run = self.0.runs.fetch_add(1, Ordering::Relaxed);
         if run < self.0.failures {

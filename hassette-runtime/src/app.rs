@@ -6,11 +6,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{broadcast, oneshot, watch};
+use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::EventBus;
+use crate::first_start::FirstStarts;
 use crate::group::Group;
 use crate::readiness::WaitGraph;
 use crate::registry::Registry;
@@ -58,6 +59,8 @@ pub(crate) struct AppInner {
     pub(crate) waits: WaitGraph,
     /// Unit ids grouped by dependency depth: wave 0 depends on nothing.
     pub(crate) waves: Vec<Vec<usize>>,
+    /// The supervisor tasks of each wave, so the stop waits for a whole wave at once.
+    pub(crate) wave_tasks: Vec<tokio_util::task::TaskTracker>,
     pub(crate) events: Arc<EventBus>,
     /// Cancelled when the shutdown begins: backoffs, cooldowns and waits stop at once.
     pub(crate) stopping: CancellationToken,
@@ -127,6 +130,7 @@ impl Hassette {
             inner: Arc::new(AppInner {
                 registry: parts.registry,
                 waits: WaitGraph::default(),
+                wave_tasks: parts.waves.iter().map(|_| Default::default()).collect(),
                 waves: parts.waves,
                 events: parts.events,
                 stopping: CancellationToken::new(),
@@ -499,7 +503,8 @@ impl Hassette {
 
 impl AppInner {
     async fn launch_all(self: Arc<Self>) -> Result<(), StartError> {
-        let receivers: Vec<_> = {
+        let starts = Arc::new(FirstStarts::default());
+        {
             let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
             if self.is_stopping() {
                 return match self.registry.units.first() {
@@ -513,35 +518,18 @@ impl AppInner {
             for gid in 0..self.groups.len() {
                 tokio::spawn(crate::group::coordinate(self.clone(), gid));
             }
-            self.registry
-                .units
-                .iter()
-                .map(|unit| {
-                    let (tx, rx) = oneshot::channel();
-                    tasks[unit.id] = Some(crate::builder::launch(unit.clone(), self.clone(), tx));
-                    rx
-                })
-                .collect()
-        };
-        let mut first_error = None;
-        for (unit, rx) in self.registry.units.iter().zip(receivers) {
-            let result = rx.await.unwrap_or_else(|_| {
-                Err(StartError::new(
-                    unit.name.clone(),
-                    StartFailure::Interrupted,
-                ))
-            });
-            // The first real failure wins over a start the shutdown merely interrupted.
-            let interrupted = |e: &StartError| matches!(e.failure, StartFailure::Interrupted);
-            match (result, &first_error) {
-                (Err(error), None) => first_error = Some(error),
-                (Err(error), Some(first)) if interrupted(first) && !interrupted(&error) => {
-                    first_error = Some(error);
-                }
-                _ => {}
+            let mut wave_of = vec![0; self.registry.units.len()];
+            for (wave, ids) in self.waves.iter().enumerate() {
+                ids.iter().for_each(|&id| wave_of[id] = wave);
+            }
+            for unit in &self.registry.units {
+                let first = starts.entry(unit);
+                let wave = &self.wave_tasks[wave_of[unit.id]];
+                let task = crate::builder::launch(unit.clone(), self.clone(), first, wave);
+                tasks[unit.id] = Some(task);
             }
         }
-        first_error.map_or(Ok(()), Err)
+        starts.outcome().await
     }
 
     /// An operator restart: joins the one pending or in flight, or asks for a new one,

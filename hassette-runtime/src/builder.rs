@@ -5,17 +5,17 @@ use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::oneshot;
 use tracing::Instrument;
 
 use crate::app::{AppInner, AppParts};
 use crate::events::EventBus;
+use crate::first_start::FirstStart;
 use crate::group::{Group, GroupBuilder, GroupDef, Member, Strategy};
 use crate::registry::{Registry, TypeSlot};
 use crate::shim::{Shim, Value};
 use crate::supervisor::Supervisor;
 use crate::unit::{Unit, UnitInit};
-use crate::{BuildError, Dependency, Hassette, Hooks, Resource, Service, StartError};
+use crate::{BuildError, Dependency, Hassette, Hooks, Resource, Service};
 
 /// Registers the services and resources of a [`Hassette`] app.
 ///
@@ -410,11 +410,12 @@ impl Builder {
 pub(crate) fn launch(
     unit: Arc<Unit>,
     app: Arc<AppInner>,
-    started: oneshot::Sender<Result<(), StartError>>,
+    started: FirstStart,
+    wave: &tokio_util::task::TaskTracker,
 ) -> tokio::task::JoinHandle<()> {
     let span = tracing::info_span!("service", name = %unit.name);
     let scope = unit.clone();
     let supervise = Supervisor::new(unit, app).supervise(started);
     // The supervisor runs the hooks and `serve`: they belong to the service (see `inside`).
-    tokio::spawn(crate::inside::scope(scope, supervise).instrument(span))
+    wave.spawn(crate::inside::scope(scope, supervise).instrument(span))
 }

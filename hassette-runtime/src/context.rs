@@ -318,6 +318,11 @@ impl ServiceContext {
         self.run.cancel.cancel();
     }
 
+    /// Whether this run has spawned a child task.
+    pub(crate) fn has_children(&self) -> bool {
+        self.run.children.get().is_some()
+    }
+
     /// Waits for the children until `deadline`, then drops the rest; returns how many
     /// were still running then, and the panics of children during the run.
     pub(crate) async fn close_children(

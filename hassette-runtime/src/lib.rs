@@ -94,6 +94,7 @@ mod builder;
 mod context;
 mod error;
 mod events;
+mod first_start;
 mod group;
 #[cfg(feature = "health")]
 pub mod health;

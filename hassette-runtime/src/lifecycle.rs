@@ -75,16 +75,16 @@ pub(crate) async fn within<F: Future>(
 }
 
 /// Awaits `fut` until `deadline` (see [`within`]). Most futures finish on their first
-/// poll; only those that do not pay for reading the clock and arming a timer.
-async fn ready_or_timeout<F: Future>(
+/// poll; only those that do not pay for reading the clock, arming a timer and the
+/// allocation of that slower wait (so the caller's future stays small).
+async fn ready_or_timeout<F: Future + Unpin + Send>(
     app: &AppInner,
-    fut: F,
+    mut fut: F,
     deadline: impl FnOnce() -> Instant,
 ) -> Option<F::Output> {
-    let mut fut = pin!(fut);
-    match poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await {
+    match poll_fn(|cx| Poll::Ready(Pin::new(&mut fut).poll(cx))).await {
         Poll::Ready(output) => Some(output),
-        Poll::Pending => within(app, deadline(), fut).await,
+        Poll::Pending => Box::pin(within(app, deadline(), fut)).await,
     }
 }
 
@@ -117,7 +117,7 @@ pub(crate) struct ServeSlot {
     fut: Option<std::sync::Mutex<HookFuture>>,
     /// Whether its first poll was put off by one turn (see `poll_serve`).
     yielded: bool,
-    /// Whether it has been polled (the run is Running from its first poll).
+    /// Whether it has begun: the run is Running from then on.
     begun: bool,
     /// How it ended, while nobody has taken the outcome yet.
     ended: Option<Result<(), SharedError>>,
@@ -145,16 +145,16 @@ impl ServeSlot {
             return Poll::Pending;
         };
         let fut = fut.get_mut().unwrap_or_else(|e| e.into_inner());
+        if !self.yielded {
+            // `serve` begins one turn later, as a task of its own would: what the start
+            // woke (the caller of `start`) runs first, and a `serve` that never yields
+            // cannot trap it in this worker's next-task slot.
+            self.yielded = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         if !self.begun {
-            if !self.yielded {
-                // `serve` begins one turn later, as a task of its own would: what the
-                // start woke (the caller of `start`, a dependant) runs first, and a
-                // `serve` that never yields cannot trap it in this worker's next-task
-                // slot.
-                self.yielded = true;
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
+            // Running (and ready with `ready = "auto"`) when `serve` actually begins.
             self.begun = true;
             unit.begin_running(unit.shim.spec.ready == ReadyMode::Auto);
         }
@@ -297,7 +297,9 @@ impl Driver {
         }
         self.unit.set_aborted(false);
         self.unit.set_status(Status::Starting, None);
-        if let Err(failure) = self.await_dependencies(spec.startup_timeout).await {
+        let waits = !self.unit.dependencies.is_empty();
+        if waits && let Err(failure) = Box::pin(self.await_dependencies(spec.startup_timeout)).await
+        {
             if !matches!(failure, StartFailure::Interrupted) {
                 self.settle("startup", &Outcome::Failed(failure.error()));
             }
@@ -457,7 +459,10 @@ impl Driver {
                 }
             }
         }
-        let (left, panics) = ctx.close_children(stop_deadline(&self.app, limit)).await;
+        let (left, panics) = match ctx.has_children() {
+            true => Box::pin(ctx.close_children(stop_deadline(&self.app, limit))).await,
+            false => (0, Vec::new()),
+        };
         for error in panics {
             self.unit.record_error("child task", error.clone());
             last_error = Some(error);
@@ -525,49 +530,72 @@ async fn run_hook(
     hook: &'static str,
     ctx: &ServiceContext,
     fut: HookFuture,
-    deadline: impl FnOnce() -> Instant,
+    deadline: impl FnOnce() -> Instant + Send,
     limit: Duration,
     interrupt: Option<Interrupt<'_>>,
 ) -> (Result<(), SharedError>, bool) {
-    let mut slot = pin!(Some(AssertUnwindSafe(fut).catch_unwind()));
+    let mut fut = AssertUnwindSafe(fut).catch_unwind();
+    // Most hooks finish on their first poll: only those that do not pay for reading the
+    // clock, arming a timer, and the allocation of the slower wait.
+    match poll_fn(|cx| Poll::Ready(fut.poll_unpin(cx))).await {
+        Poll::Ready(output) => (hook_result(output), false),
+        Poll::Pending => {
+            let slow = run_hook_slow(app, hook, ctx, fut, deadline(), limit, interrupt);
+            Box::pin(slow).await
+        }
+    }
+}
+
+/// The hook's result, with a panic turned into [`Panicked`].
+fn hook_result(
+    output: std::thread::Result<Result<(), crate::BoxError>>,
+) -> Result<(), SharedError> {
+    match output {
+        Ok(result) => result.map_err(Arc::from),
+        Err(payload) => Err(panicked(&*payload)),
+    }
+}
+
+/// [`run_hook`] for a hook that did not finish on its first poll.
+async fn run_hook_slow(
+    app: &AppInner,
+    hook: &'static str,
+    ctx: &ServiceContext,
+    fut: futures_util::future::CatchUnwind<AssertUnwindSafe<HookFuture>>,
+    mut deadline: Instant,
+    limit: Duration,
+    interrupt: Option<Interrupt<'_>>,
+) -> (Result<(), SharedError>, bool) {
+    let mut slot = Some(fut);
     let mut interrupted = false;
     let mut after = limit;
     let outcome = {
-        let mut fut = poll_fn(|cx| match slot.as_mut().as_pin_mut() {
-            Some(fut) => fut.poll(cx),
+        let mut fut = poll_fn(|cx| match slot.as_mut() {
+            Some(fut) => fut.poll_unpin(cx),
             None => Poll::Pending,
         });
-        // Most hooks finish on their first poll: only those that do not pay for reading
-        // the clock and arming a timer.
-        match poll_fn(|cx| Poll::Ready(Pin::new(&mut fut).poll(cx))).await {
-            Poll::Ready(output) => Some(output),
-            Poll::Pending => {
-                let mut deadline = deadline();
-                let mut early = None;
-                if let Some(interrupt) = interrupt {
-                    tokio::select! {
-                        biased;
-                        output = within(app, deadline, &mut fut) => early = Some(output),
-                        () = interrupt.unit.stop_reached() => {
-                            interrupted = true;
-                            after = interrupt.limit;
-                            ctx.cancel();
-                            deadline = deadline.min(stop_deadline(app, interrupt.limit));
-                        }
-                    }
-                }
-                match early {
-                    Some(output) => output,
-                    None => within(app, deadline, &mut fut).await,
+        let mut early = None;
+        if let Some(interrupt) = interrupt {
+            tokio::select! {
+                biased;
+                output = within(app, deadline, &mut fut) => early = Some(output),
+                () = interrupt.unit.stop_reached() => {
+                    interrupted = true;
+                    after = interrupt.limit;
+                    ctx.cancel();
+                    deadline = deadline.min(stop_deadline(app, interrupt.limit));
                 }
             }
         }
+        match early {
+            Some(output) => output,
+            None => within(app, deadline, &mut fut).await,
+        }
     };
     let result = match outcome {
-        Some(Ok(result)) => result.map_err(Arc::from),
-        Some(Err(payload)) => Err(panicked(&*payload)),
+        Some(output) => hook_result(output),
         None => {
-            if std::panic::catch_unwind(AssertUnwindSafe(|| slot.set(None))).is_err() {
+            if std::panic::catch_unwind(AssertUnwindSafe(|| drop(slot.take()))).is_err() {
                 tracing::warn!(service = %ctx.name(), hook, "the hook panicked when it was dropped at its timeout");
             }
             Err(ran_out(app, hook, after))

@@ -26,6 +26,8 @@ use tokio::time::Instant;
 
 use std::time::Duration;
 
+use futures_util::FutureExt;
+
 use crate::app::AppInner;
 use crate::lifecycle::{ABORT_GRACE, deadline_in};
 use crate::unit::Unit;
@@ -82,23 +84,34 @@ impl AppInner {
         }
         let mut tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
         let stop_waves = async {
-            for wave in self.waves.iter().rev() {
-                let told = Instant::now();
+            for (index, wave) in self.waves.iter().enumerate().rev() {
+                // A supervisor that has not finished by the latest its stop can take is
+                // held by code that never yields: it will not answer at all. One timer
+                // for the wave, at the latest of its services' budgets.
+                let budget = wave
+                    .iter()
+                    .map(|&id| stop_budget(self.registry.units[id].shim.spec.shutdown_timeout))
+                    .max()
+                    .unwrap_or_default();
+                let by = deadline_in(budget);
                 self.stop_wave(wave).await;
+                let all = &self.wave_tasks[index];
+                all.close();
+                let gone = tokio::time::timeout_at(by, all.wait()).await.is_ok();
                 for &id in wave {
-                    let Some(task) = tasks.get_mut(id).and_then(Option::as_mut) else {
+                    let Some(mut task) = tasks.get_mut(id).and_then(Option::take) else {
                         continue;
                     };
-                    // A supervisor that has not finished by the latest its stop can take
-                    // is held by code that never yields: it will not answer at all.
-                    let budget = stop_budget(self.registry.units[id].shim.spec.shutdown_timeout);
-                    let by = told
-                        .checked_add(budget)
-                        .unwrap_or_else(|| deadline_in(budget));
-                    match tokio::time::timeout_at(by, &mut *task).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(error)) => self.lose(id, &error.to_string()),
-                        Err(_) => {
+                    match (&mut task).now_or_never() {
+                        Some(Ok(())) => {}
+                        Some(Err(error)) => self.lose(id, &error.to_string()),
+                        None if gone => {
+                            // Done, its output not yet handed over: take it.
+                            if let Err(error) = task.await {
+                                self.lose(id, &error.to_string());
+                            }
+                        }
+                        None => {
                             task.abort();
                             self.stuck.store(true, Ordering::Relaxed);
                             self.lose(id, &format!(
@@ -106,7 +119,6 @@ impl AppInner {
                             ));
                         }
                     }
-                    tasks[id] = None;
                 }
             }
         };

@@ -16,16 +16,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep, sleep_until};
 
+use crate::first_start::FirstStart;
 use crate::group::GroupEvent;
 use crate::lifecycle::{Driver, Outcome};
 use crate::policy::{Policy, Verdict};
 use crate::unit::Unit;
-use crate::{
-    ReadyMode, RestartType, SharedError, StartError, StartFailure, Status, TimedOut, app::AppInner,
-};
+use crate::{ReadyMode, RestartType, SharedError, StartFailure, Status, TimedOut, app::AppInner};
 
 /// What the supervisor does next.
 enum Step {
@@ -67,7 +65,7 @@ impl Supervisor {
     }
 
     /// Drives the service for the lifetime of the app; its report is in its unit.
-    pub(crate) async fn supervise(mut self, started: oneshot::Sender<Result<(), StartError>>) {
+    pub(crate) async fn supervise(mut self, started: FirstStart) {
         let mut step = Box::pin(self.first_start(started)).await;
         loop {
             step = match step {
@@ -97,11 +95,10 @@ impl Supervisor {
     }
 
     /// The first initialize, whose outcome `Hassette::start` waits for.
-    async fn first_start(&mut self, started: oneshot::Sender<Result<(), StartError>>) -> Step {
+    async fn first_start(&mut self, started: FirstStart) -> Step {
         let first = self.run.initialize().await;
         let step = after_initialize(&first);
-        let name = self.unit().name.clone();
-        let _ = started.send(first.map_err(|failure| StartError::new(name, failure)));
+        started.report(first);
         step
     }
 
