@@ -536,7 +536,7 @@ impl AppInner {
     /// and waits for the run it starts to leave Starting.
     async fn restart(self: &Arc<Self>, unit: &Arc<Unit>) -> Result<(), RestartError> {
         let service = || unit.name.clone();
-        if unit.restart_type.is_none() {
+        if unit.restart_type().is_none() {
             return Err(RestartError::Resource { service: service() });
         }
         if self.is_stopping() {

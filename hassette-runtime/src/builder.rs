@@ -231,13 +231,11 @@ impl Builder {
         shim: &'static Shim,
         named: bool,
     ) -> Self {
-        let restart_type = shim.serves.then_some(shim.spec.restart_type);
         self.pending.push(Pending {
             init: UnitInit {
                 name,
                 type_id,
                 type_name,
-                restart_type,
                 dependencies: Box::default(),
                 group: None,
                 value,

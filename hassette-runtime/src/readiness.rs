@@ -74,8 +74,8 @@ impl AppInner {
 fn will_not_be_up(unit: &Unit, status: Status) -> bool {
     match status {
         Status::Crashed | Status::ExhaustedDead => true,
-        Status::Stopped => unit.restart_type != Some(RestartType::Permanent),
-        Status::Failed => unit.restart_type.is_none(),
+        Status::Stopped => unit.restart_type() != Some(RestartType::Permanent),
+        Status::Failed => unit.restart_type().is_none(),
         _ => false,
     }
 }

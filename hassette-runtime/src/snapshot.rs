@@ -29,7 +29,8 @@ impl Hassette {
                     restarts: u.restarts(),
                     last_error: u.last_error(),
                     finished: state.status == Status::Stopped
-                        && u.restart_type.is_some_and(|t| t != RestartType::Permanent)
+                        && u.restart_type()
+                            .is_some_and(|t| t != RestartType::Permanent)
                         && !self.inner.is_stopping(),
                 }
             })

@@ -217,7 +217,7 @@ impl Supervisor {
             return Step::Rest;
         }
         let clean = status == Status::Stopped;
-        let Some(restart_type) = unit.restart_type else {
+        let Some(restart_type) = unit.restart_type() else {
             return Step::Rest;
         };
         if clean && restart_type != RestartType::Permanent {

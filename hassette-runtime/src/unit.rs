@@ -82,13 +82,10 @@ struct Record {
 pub(crate) struct Unit {
     pub(crate) id: usize,
     pub(crate) name: Arc<str>,
-    /// `None` for resources.
-    pub(crate) restart_type: Option<RestartType>,
     /// The ids of the units it depends on, resolved by `build`.
     pub(crate) dependencies: Box<[usize]>,
     /// Its supervision group, if it has one.
     pub(crate) link: Option<Box<GroupLink>>,
-    stable_after: Duration,
     /// Read and written under its lock, which is never held across an `.await` nor
     /// while taking another lock (the event stream's send is lock-free for the sender).
     state: Mutex<State>,
@@ -118,7 +115,6 @@ pub(crate) struct UnitInit {
     pub(crate) name: Arc<str>,
     pub(crate) type_id: TypeId,
     pub(crate) type_name: &'static str,
-    pub(crate) restart_type: Option<RestartType>,
     pub(crate) dependencies: Box<[usize]>,
     pub(crate) group: Option<usize>,
     pub(crate) value: Value,
@@ -141,10 +137,8 @@ impl Unit {
         Unit {
             id,
             name: init.name,
-            restart_type: init.restart_type,
             dependencies: init.dependencies,
             link: init.group.map(|gid| Box::new(GroupLink::new(gid))),
-            stable_after: init.shim.spec.stable_after,
             state,
             changed: Notify::new(),
             wake: Notify::new(),
@@ -158,6 +152,11 @@ impl Unit {
     /// The state now.
     pub(crate) fn state(&self) -> State {
         *self.lock()
+    }
+
+    /// Its restart type; `None` for a resource.
+    pub(crate) fn restart_type(&self) -> Option<RestartType> {
+        self.shim.serves.then_some(self.shim.spec.restart_type)
     }
 
     pub(crate) fn status(&self) -> Status {
@@ -270,7 +269,7 @@ impl Unit {
         match (state.is_up(), state.up_since) {
             (true, None) => state.up_since = Some(Instant::now()),
             (false, Some(since)) => {
-                state.stable |= since.elapsed() >= self.stable_after;
+                state.stable |= since.elapsed() >= self.shim.spec.stable_after;
                 state.up_since = None;
             }
             _ => {}
