@@ -89,52 +89,40 @@
 //! when a service crashed or had to be aborted.
 #![deny(missing_docs)]
 
-mod app;
-mod builder;
-mod context;
+// The vocabulary: what every layer speaks.
 mod error;
 mod events;
-mod first_start;
-mod group;
-#[cfg(feature = "health")]
-pub mod health;
-mod inside;
-mod lifecycle;
-mod policy;
-mod readiness;
-mod registry;
 mod report;
-mod service;
-mod shim;
-mod shutdown;
-mod signal;
-mod snapshot;
 mod spec;
 mod status;
-mod supervisor;
+// The service's contract: what a service implements and what it gets.
+mod service;
+// The engine (never public): how a service runs.
+mod engine;
+// The app: what a program holds and calls.
+mod app;
+// Feature leaves, on the public API only.
+#[cfg(feature = "health")]
+pub mod health;
 #[cfg(feature = "systemd")]
 pub mod systemd;
 #[cfg(feature = "testing")]
 pub mod testing;
-mod unit;
-mod waves;
 
-pub use app::{EXIT_GRACE, Hassette};
-pub use builder::Builder;
-pub use context::ServiceContext;
+pub use app::{Builder, EXIT_GRACE, GroupBuilder, Hassette, ServiceSnapshot};
 pub use error::{
     BoxError, BuildError, CutOff, Fatal, LookupError, Panicked, RestartError, SharedError,
     StartError, StartFailure, TimedOut, WaitError,
 };
 pub use events::StatusEvent;
-pub use group::{GroupBuilder, Strategy};
 pub use report::{
     ERROR_COLUMN_WIDTH, KEPT_ERRORS, NAME_COLUMN_WIDTH, ReportedError, ServiceReport,
     ShutdownReport,
 };
-pub use service::{Hooks, Resource, Service};
-pub use snapshot::ServiceSnapshot;
-pub use spec::{Dependency, ReadyMode, ResourceSpec, RestartSpec, RestartType, UnknownRestartType};
+pub use service::{Hooks, Resource, Service, ServiceContext};
+pub use spec::{
+    Dependency, ReadyMode, ResourceSpec, RestartSpec, RestartType, Strategy, UnknownRestartType,
+};
 pub use status::Status;
 
 pub use hassette_macros::{resource, service};

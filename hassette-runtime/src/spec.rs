@@ -313,3 +313,19 @@ mod tests {
         assert_eq!(huge.backoff_delay(3), spec.backoff_max);
     }
 }
+
+/// What a group restarts when one of its members fails, as in Erlang/OTP.
+///
+/// ```
+/// use hassette_runtime::Strategy;
+/// assert_ne!(Strategy::OneForAll, Strategy::RestForOne);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Strategy {
+    /// Only the failed member (its own restart policy applies).
+    OneForOne,
+    /// Every member: stopped in reverse registration order, started in order.
+    OneForAll,
+    /// The failed member and every member registered after it.
+    RestForOne,
+}

@@ -24,10 +24,10 @@ async fn every_status_change_is_logged_inside_a_span_named_after_the_service() {
     app.shutdown().await;
     let text = out.text();
     for expected in [
-        "INFO service{name=db}: hassette_runtime::unit: status changed from=not started to=starting",
-        "INFO service{name=db}: hassette_runtime::unit: status changed from=starting to=running",
-        "WARN service{name=db}: hassette_runtime::unit: status changed service=db from=running to=failed error=serve failed",
-        "WARN service{name=db}: hassette_runtime::unit: status changed service=db from=failed to=exhausted (dead) error=serve failed",
+        "INFO service{name=db}: hassette_runtime::engine::unit: status changed from=not started to=starting",
+        "INFO service{name=db}: hassette_runtime::engine::unit: status changed from=starting to=running",
+        "WARN service{name=db}: hassette_runtime::engine::unit: status changed service=db from=running to=failed error=serve failed",
+        "WARN service{name=db}: hassette_runtime::engine::unit: status changed service=db from=failed to=exhausted (dead) error=serve failed",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }

@@ -49,7 +49,7 @@ async fn warn_lines_name_the_service_and_child_tasks_log_inside_its_span() {
         app.shutdown().await;
     }
     let text = out.text();
-    let expected = "WARN hassette_runtime::unit: status changed service=db from=running to=failed error=serve failed";
+    let expected = "WARN hassette_runtime::engine::unit: status changed service=db from=running to=failed error=serve failed";
     assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     let lines: Vec<&str> = text.lines().collect();
     assert!(!lines.is_empty());

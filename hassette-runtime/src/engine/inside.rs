@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use tokio::task::futures::TaskLocalFuture;
 
-use crate::app::AppInner;
-use crate::unit::Unit;
+use super::state::AppState;
+use super::unit::Unit;
 
 tokio::task_local! {
     static CURRENT: Arc<Unit>;
@@ -26,7 +26,7 @@ pub(crate) fn scope<F: Future>(unit: Arc<Unit>, fut: F) -> TaskLocalFuture<Arc<U
 }
 
 /// The service of `app` the current task belongs to, if any.
-pub(crate) fn caller(app: &AppInner) -> Option<Arc<Unit>> {
+pub(crate) fn caller(app: &AppState) -> Option<Arc<Unit>> {
     CURRENT
         .try_with(|unit| {
             let own = app.registry.units.get(unit.id)?;

@@ -8,25 +8,9 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
-use crate::app::AppInner;
-use crate::policy::RestartWindow;
-use crate::{Builder, Resource, Service, Status};
-
-/// What a group restarts when one of its members fails, as in Erlang/OTP.
-///
-/// ```
-/// use hassette_runtime::Strategy;
-/// assert_ne!(Strategy::OneForAll, Strategy::RestForOne);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Strategy {
-    /// Only the failed member (its own restart policy applies).
-    OneForOne,
-    /// Every member: stopped in reverse registration order, started in order.
-    OneForAll,
-    /// The failed member and every member registered after it.
-    RestForOne,
-}
+use super::policy::RestartWindow;
+use super::state::AppState;
+use crate::{Status, Strategy};
 
 /// A member of a group, in registration order.
 #[derive(Debug, Clone, Copy)]
@@ -44,72 +28,6 @@ pub(crate) struct GroupDef {
     pub(crate) members: Vec<Member>,
     pub(crate) intensity: u32,
     pub(crate) period: Duration,
-}
-
-/// Registers the members of one group; see [`Builder::group`].
-///
-/// ```
-/// use hassette_runtime::prelude::*;
-/// use hassette_runtime::Strategy;
-/// use std::time::Duration;
-/// # struct Reader; struct Writer;
-/// # #[service(restart = "permanent")]
-/// # impl Reader { async fn serve(&self, ctx: &ServiceContext) { ctx.cancelled().await } }
-/// # #[service(restart = "permanent")]
-/// # impl Writer { async fn serve(&self, ctx: &ServiceContext) { ctx.cancelled().await } }
-///
-/// let app = Hassette::builder()
-///     .group("pipeline", Strategy::RestForOne, |g| {
-///         g.budget(3, Duration::from_secs(60)).service(Reader).service(Writer)
-///     })
-///     .build()?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[must_use = "a group builder does nothing until it is returned to the builder"]
-#[derive(Debug)]
-pub struct GroupBuilder {
-    pub(crate) builder: Builder,
-    pub(crate) gid: usize,
-}
-
-impl GroupBuilder {
-    /// Adds the one instance of `T` to this group.
-    pub fn service<T: Service>(mut self, service: T) -> Self {
-        self.builder = self.builder.service(service);
-        self
-    }
-
-    /// Adds a named instance of `T` to this group.
-    pub fn service_named<T: Service>(mut self, name: impl Into<Arc<str>>, service: T) -> Self {
-        self.builder = self.builder.service_named(name, service);
-        self
-    }
-
-    /// Adds a resource to this group.
-    pub fn resource<T: Resource>(mut self, resource: T) -> Self {
-        self.builder = self.builder.resource(resource);
-        self
-    }
-
-    /// Adds a nested group, a member of this one.
-    pub fn group(
-        mut self,
-        name: impl Into<Arc<str>>,
-        strategy: Strategy,
-        members: impl FnOnce(GroupBuilder) -> GroupBuilder,
-    ) -> Self {
-        self.builder = self.builder.group(name, strategy, members);
-        self
-    }
-
-    /// The group's own budget: at most `intensity` group restarts within any `period`
-    /// (default 5 within 5 minutes); the failure that would need one more escalates.
-    pub fn budget(mut self, intensity: u32, period: Duration) -> Self {
-        let def = self.builder.group_def(self.gid);
-        def.intensity = intensity.max(1);
-        def.period = period;
-        self
-    }
 }
 
 /// What a grouped unit shares with its group's coordinator.
@@ -210,7 +128,7 @@ impl Group {
 
 /// One group's coordinator: applies the strategy to each failure it hears of, within the
 /// group's budget, and escalates when the budget runs out.
-pub(crate) async fn coordinate(app: Arc<AppInner>, gid: usize) {
+pub(crate) async fn coordinate(app: Arc<AppState>, gid: usize) {
     let group = &app.groups[gid];
     let Some(mut rx) = group.rx.lock().unwrap_or_else(|e| e.into_inner()).take() else {
         return;
@@ -279,7 +197,7 @@ pub(crate) async fn coordinate(app: Arc<AppInner>, gid: usize) {
 }
 
 /// Waits for a unit's answer; false when the app shuts down first.
-async fn acknowledged(app: &AppInner, link: &GroupLink) -> bool {
+async fn acknowledged(app: &AppState, link: &GroupLink) -> bool {
     tokio::select! {
         biased;
         () = app.stopping.cancelled() => false,
@@ -289,7 +207,7 @@ async fn acknowledged(app: &AppInner, link: &GroupLink) -> bool {
 
 /// The group's budget ran out: its parent handles the whole group as one failed member;
 /// at the top, the failed services crash and the app shuts down.
-fn escalate(app: &Arc<AppInner>, gid: usize, failed: &[usize]) {
+fn escalate(app: &Arc<AppState>, gid: usize, failed: &[usize]) {
     let group = &app.groups[gid];
     tracing::warn!(group = %group.name, "group restart budget exhausted; escalating");
     match group.parent {

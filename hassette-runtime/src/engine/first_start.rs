@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
-use crate::unit::Unit;
+use super::unit::Unit;
 use crate::{StartError, StartFailure};
 
 #[derive(Debug, Default)]

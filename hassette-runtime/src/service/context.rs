@@ -11,8 +11,8 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::app::AppInner;
-use crate::unit::Unit;
+use crate::engine::AppState;
+use crate::engine::Unit;
 use crate::{Hooks, LookupError, Panicked, SharedError, Status, WaitError};
 
 /// The handle a service's hooks and `serve` receive for one run.
@@ -36,7 +36,7 @@ pub struct ServiceContext {
 
 struct Run {
     unit: Arc<Unit>,
-    app: Arc<AppInner>,
+    app: Arc<AppState>,
     cancel: CancellationToken,
     /// Created on the first `spawn`: most services have no children and should not pay
     /// for a tracker (nor for its room in every run).
@@ -62,7 +62,7 @@ impl fmt::Debug for ServiceContext {
 }
 
 impl ServiceContext {
-    pub(crate) fn new(unit: Arc<Unit>, app: Arc<AppInner>) -> Self {
+    pub(crate) fn new(unit: Arc<Unit>, app: Arc<AppState>) -> Self {
         ServiceContext {
             run: Arc::new(Run {
                 unit,
@@ -119,7 +119,7 @@ impl ServiceContext {
     /// ```
     #[must_use]
     pub fn app(&self) -> crate::Hassette {
-        crate::Hassette::from_inner(self.run.app.clone())
+        crate::Hassette::from_state(self.run.app.clone())
     }
 
     /// Begins the shutdown of the whole app and returns at once, for a job whose end is
@@ -255,7 +255,7 @@ impl ServiceContext {
         });
         let abort = children.abort.clone();
         let task =
-            AssertUnwindSafe(crate::inside::scope(self.run.unit.clone(), task)).catch_unwind();
+            AssertUnwindSafe(crate::engine::in_service(self.run.unit.clone(), task)).catch_unwind();
         let run = self.run.clone();
         let child = async move {
             tokio::select! {
@@ -284,7 +284,7 @@ impl ServiceContext {
     /// }
     /// ```
     pub async fn wait_ready<T: 'static>(&self) -> Result<(), WaitError> {
-        let target = self.run.app.registry.by_type::<T>()?;
+        let target = self.run.app.registry().by_type::<T>()?;
         self.run.app.wait_up(Some(&self.run.unit), target).await
     }
 
@@ -296,7 +296,7 @@ impl ServiceContext {
     /// # Ok(()) }
     /// ```
     pub async fn wait_ready_by_name(&self, name: &str) -> Result<(), WaitError> {
-        let target = self.run.app.registry.by_name(name)?;
+        let target = self.run.app.registry().by_name(name)?;
         self.run.app.wait_up(Some(&self.run.unit), target).await
     }
 
@@ -311,7 +311,7 @@ impl ServiceContext {
     /// # Ok(()) }
     /// ```
     pub fn service<T: Hooks>(&self) -> Result<Arc<T>, LookupError> {
-        self.run.app.registry.handle::<T>()
+        self.run.app.registry().handle::<T>()
     }
 
     pub(crate) fn cancel(&self) {
@@ -334,7 +334,7 @@ impl ServiceContext {
         };
         children.tracker.close();
         let mut left = 0;
-        if crate::lifecycle::within(&self.run.app, deadline, children.tracker.wait())
+        if crate::engine::within(&self.run.app, deadline, children.tracker.wait())
             .await
             .is_none()
         {
@@ -342,8 +342,7 @@ impl ServiceContext {
             self.abort_children();
             // A dropped child is gone at its next wake-up; one that never yields keeps its
             // thread, and the stop does not wait for it.
-            let _ =
-                tokio::time::timeout(crate::lifecycle::ABORT_GRACE, children.tracker.wait()).await;
+            let _ = tokio::time::timeout(crate::engine::ABORT_GRACE, children.tracker.wait()).await;
         }
         let panics =
             std::mem::take(&mut *children.panics.lock().unwrap_or_else(|e| e.into_inner()));

@@ -5,17 +5,12 @@ use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tracing::Instrument;
-
-use crate::app::{AppInner, AppParts};
-use crate::events::EventBus;
-use crate::first_start::FirstStart;
-use crate::group::{Group, GroupBuilder, GroupDef, Member, Strategy};
-use crate::registry::{Registry, TypeSlot};
-use crate::shim::{Shim, Value};
-use crate::supervisor::Supervisor;
-use crate::unit::{Unit, UnitInit};
+use crate::engine::{
+    AppParts, AppState, EventBus, Group, GroupDef, Member, Registry, Shim, TypeSlot, Unit,
+    UnitInit, Value,
+};
 use crate::{BuildError, Dependency, Hassette, Hooks, Resource, Service};
+use crate::{GroupBuilder, Strategy};
 
 /// Registers the services and resources of a [`Hassette`] app.
 ///
@@ -191,7 +186,7 @@ impl Builder {
     /// ```
     /// assert_eq!(hassette_runtime::Builder::MAX_EVENT_CAPACITY, 1 << 20);
     /// ```
-    pub const MAX_EVENT_CAPACITY: usize = crate::events::MAX_CAPACITY;
+    pub const MAX_EVENT_CAPACITY: usize = crate::engine::MAX_CAPACITY;
 
     /// Bounds the whole shutdown: services still stopping after `limit` are aborted and
     /// the report says so (default: no bound beyond each service's own timeouts).
@@ -380,7 +375,7 @@ impl Builder {
                 .collect::<Result<Box<[usize]>, _>>()?;
             dependencies.push(ids);
         }
-        let waves = crate::waves::waves(&dependencies, |id| &self.pending[id].init.name)?;
+        let waves = crate::engine::waves(&dependencies, |id| &self.pending[id].init.name)?;
 
         let events = Arc::new(EventBus::new(self.event_capacity, self.pending.len()));
         let units = self.pending.into_iter().zip(dependencies);
@@ -394,26 +389,12 @@ impl Builder {
                 .units
                 .push(Arc::new(Unit::new(id, init, events.clone())));
         }
-        Ok(Hassette::from_parts(AppParts {
+        Ok(Hassette::from_state(AppState::new(AppParts {
             registry,
             waves,
             events,
             shutdown_deadline: self.shutdown_deadline,
             groups: Group::from_defs(&self.groups),
-        }))
+        })))
     }
-}
-
-/// Starts the supervisor task of `unit`; the same code for every service type.
-pub(crate) fn launch(
-    unit: Arc<Unit>,
-    app: Arc<AppInner>,
-    started: FirstStart,
-    wave: &tokio_util::task::TaskTracker,
-) -> tokio::task::JoinHandle<()> {
-    let span = tracing::info_span!("service", name = %unit.name);
-    let scope = unit.clone();
-    let supervise = Supervisor::new(unit, app).supervise(started);
-    // The supervisor runs the hooks and `serve`: they belong to the service (see `inside`).
-    wave.spawn(crate::inside::scope(scope, supervise).instrument(span))
 }

@@ -16,7 +16,7 @@
 //! runs off at once (serve and child tasks aborted, the unit Stopped and flagged
 //! `aborted`). Each supervisor still hands back its own report, so a service that had
 //! stopped cleanly keeps its clean one; only a supervisor that does not answer within
-//! [`ABORT_GRACE`](crate::lifecycle::ABORT_GRACE) (its thread is held by code that never
+//! [`ABORT_GRACE`](super::driver::ABORT_GRACE) (its thread is held by code that never
 //! yields) is aborted and reported from its unit.
 
 use std::sync::Arc;
@@ -28,12 +28,12 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 
-use crate::app::AppInner;
-use crate::lifecycle::{ABORT_GRACE, deadline_in};
-use crate::unit::Unit;
+use super::driver::{ABORT_GRACE, deadline_in};
+use super::state::AppState;
+use super::unit::Unit;
 use crate::{ShutdownReport, Status};
 
-impl AppInner {
+impl AppState {
     /// Begins the shutdown without waiting for it; the first reason given is kept.
     pub(crate) fn begin_shutdown(self: &Arc<Self>, reason: String) {
         {

@@ -31,11 +31,11 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use crate::app::AppInner;
-use crate::unit::Unit;
+use super::state::AppState;
+use super::unit::Unit;
 use crate::{RestartType, Status, WaitError};
 
-impl AppInner {
+impl AppState {
     /// Waits until `target` is Running and ready, recording the wait in the wait-for graph
     /// when a service waits, so a wait that could never end is an error instead of a hang.
     pub(crate) async fn wait_up(

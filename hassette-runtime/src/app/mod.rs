@@ -2,24 +2,25 @@
 //! stops them all.
 
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{broadcast, watch};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use tokio::sync::broadcast;
 
-use crate::events::EventBus;
-use crate::first_start::FirstStarts;
-use crate::group::Group;
-use crate::readiness::WaitGraph;
-use crate::registry::Registry;
-use crate::unit::Unit;
+use crate::engine::AppState;
 use crate::{
-    Builder, LookupError, RestartError, ShutdownReport, StartError, StartFailure, Status,
-    StatusEvent, WaitError,
+    LookupError, RestartError, ShutdownReport, StartError, StartFailure, Status, StatusEvent,
+    WaitError,
 };
+
+mod builder;
+mod group;
+mod signal;
+mod snapshot;
+
+pub use builder::Builder;
+pub use group::GroupBuilder;
+pub use snapshot::ServiceSnapshot;
 
 /// The application: every registered service, started in dependency order, supervised,
 /// and stopped in reverse order.
@@ -51,62 +52,16 @@ use crate::{
 /// ```
 #[derive(Clone)]
 pub struct Hassette {
-    pub(crate) inner: Arc<AppInner>,
-}
-
-pub(crate) struct AppInner {
-    pub(crate) registry: Registry,
-    pub(crate) waits: WaitGraph,
-    /// Unit ids grouped by dependency depth: wave 0 depends on nothing.
-    pub(crate) waves: Vec<Vec<usize>>,
-    /// The supervisor tasks of each wave, so the stop waits for a whole wave at once.
-    pub(crate) wave_tasks: Vec<tokio_util::task::TaskTracker>,
-    pub(crate) events: Arc<EventBus>,
-    /// Cancelled when the shutdown begins: backoffs, cooldowns and waits stop at once.
-    pub(crate) stopping: CancellationToken,
-    /// Set just before `stopping` is cancelled, for the hot paths that only ask whether
-    /// the shutdown has begun: a token's `is_cancelled` takes a lock that every service
-    /// would share.
-    pub(crate) shutting_down: AtomicBool,
-    pub(crate) shutdown_deadline: Option<Duration>,
-    pub(crate) tasks: Mutex<Vec<Option<JoinHandle<()>>>>,
-    /// Set by the first `start`, which spawns the one task that starts everything.
-    pub(crate) start_begun: AtomicBool,
-    /// The start's outcome, once that task has it.
-    pub(crate) started: watch::Sender<Option<Result<(), StartError>>>,
-    /// The shutdown's report, once the one stop task (spawned by the first
-    /// `begin_shutdown`) has it.
-    pub(crate) report: watch::Sender<Option<ShutdownReport>>,
-    /// The first shutdown reason; set exactly once, by the call that spawns the stop task.
-    pub(crate) reason: Mutex<Option<String>>,
-    /// When the `shutdown_deadline` runs out: set when the stop begins. Every wait of a
-    /// stop ends by then at the latest.
-    pub(crate) hard_deadline: std::sync::OnceLock<tokio::time::Instant>,
-    /// Cancelled when the `shutdown_deadline` runs out: every wait of a stop ends at once,
-    /// also one that began before the shutdown (a restart's stop in flight) and so could
-    /// not know `hard_deadline` when it chose its own.
-    pub(crate) cut_off: CancellationToken,
-    /// A serve was aborted but never reached an `.await`: its thread is lost, and a tokio
-    /// runtime being dropped would wait for it forever.
-    pub(crate) stuck: AtomicBool,
-    pub(crate) groups: Vec<Group>,
+    inner: Arc<AppState>,
 }
 
 impl std::fmt::Debug for Hassette {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hassette")
-            .field("services", &self.inner.registry.units.len())
+            .field("services", &self.inner.registry().units().len())
             .field("stopping", &self.inner.is_stopping())
             .finish_non_exhaustive()
     }
-}
-
-pub(crate) struct AppParts {
-    pub(crate) registry: Registry,
-    pub(crate) waves: Vec<Vec<usize>>,
-    pub(crate) events: Arc<EventBus>,
-    pub(crate) shutdown_deadline: Option<Duration>,
-    pub(crate) groups: Vec<Group>,
 }
 
 impl Hassette {
@@ -120,33 +75,8 @@ impl Hassette {
         Builder::new()
     }
 
-    pub(crate) fn from_inner(inner: Arc<AppInner>) -> Self {
+    pub(crate) fn from_state(inner: Arc<AppState>) -> Self {
         Hassette { inner }
-    }
-
-    pub(crate) fn from_parts(parts: AppParts) -> Self {
-        let count = parts.registry.units.len();
-        Hassette {
-            inner: Arc::new(AppInner {
-                registry: parts.registry,
-                waits: WaitGraph::default(),
-                wave_tasks: parts.waves.iter().map(|_| Default::default()).collect(),
-                waves: parts.waves,
-                events: parts.events,
-                stopping: CancellationToken::new(),
-                shutting_down: AtomicBool::new(false),
-                shutdown_deadline: parts.shutdown_deadline,
-                tasks: Mutex::new((0..count).map(|_| None).collect()),
-                start_begun: AtomicBool::new(false),
-                started: watch::channel(None).0,
-                report: watch::channel(None).0,
-                hard_deadline: std::sync::OnceLock::new(),
-                cut_off: CancellationToken::new(),
-                reason: Mutex::new(None),
-                stuck: AtomicBool::new(false),
-                groups: parts.groups,
-            }),
-        }
     }
 
     /// Starts every service and returns once each has been initialized (its `serve` may
@@ -177,22 +107,7 @@ impl Hassette {
     /// # }
     /// ```
     pub async fn start(&self) -> Result<(), StartError> {
-        let mut outcome = self.inner.started.subscribe();
-        if !self.inner.start_begun.swap(true, Ordering::AcqRel) {
-            let inner = self.inner.clone();
-            tokio::spawn(async move {
-                let result = inner.clone().launch_all().await;
-                inner.started.send_replace(Some(result));
-            });
-        }
-        if crate::inside::caller(&self.inner).is_some() {
-            return outcome.borrow().clone().unwrap_or(Ok(()));
-        }
-        match outcome.wait_for(Option::is_some).await {
-            Ok(result) => result.clone().unwrap_or(Ok(())),
-            // The sender lives in `inner`, which `self` holds: it cannot be gone.
-            Err(_) => Ok(()),
-        }
+        self.inner.start().await
     }
 
     /// Stops every service, dependants before their dependencies, and reports how each
@@ -218,21 +133,7 @@ impl Hassette {
     /// # }
     /// ```
     pub async fn shutdown(&self) -> ShutdownReport {
-        self.inner.begin_shutdown("shutdown requested".to_owned());
-        if let Some(unit) = crate::inside::caller(&self.inner) {
-            // The stop has reached the caller once its wave is told to stop.
-            unit.stop_reached().await;
-            return self
-                .inner
-                .report
-                .borrow()
-                .clone()
-                .unwrap_or_else(|| ShutdownReport {
-                    reason: self.inner.reason(),
-                    ..ShutdownReport::default()
-                });
-        }
-        self.inner.wait_stopped().await
+        self.inner.shutdown("shutdown requested".to_owned()).await
     }
 
     /// Starts the app, runs until SIGINT or SIGTERM (or a crash, or
@@ -257,8 +158,8 @@ impl Hassette {
     /// # }
     /// ```
     pub async fn run_until_signal(self) -> ExitCode {
-        let watcher = match crate::signal::Signals::listen() {
-            Ok(signals) => Some(tokio::spawn(crate::signal::watch_signals(
+        let watcher = match signal::Signals::listen() {
+            Ok(signals) => Some(tokio::spawn(signal::watch_signals(
                 signals,
                 self.inner.clone(),
             ))),
@@ -276,7 +177,7 @@ impl Hassette {
             tracing::error!(service = %error.service, %error, "start failed; shutting down");
             self.inner.begin_shutdown(error.to_string());
         }
-        self.inner.stopping.cancelled().await;
+        self.inner.shutdown_begun().await;
         let report = self.inner.wait_stopped().await;
         if let Some(watcher) = watcher {
             watcher.abort();
@@ -308,7 +209,7 @@ impl Hassette {
             }
             None => true,
         };
-        if self.inner.stuck.load(Ordering::Relaxed) {
+        if self.inner.is_stuck() {
             // Returning would let `#[tokio::main]` drop the runtime, which waits for the
             // thread that a serve which never awaits still holds: exit here instead.
             eprintln!(
@@ -335,7 +236,7 @@ impl Hassette {
     /// assert!(matches!(app.status::<Nobody>(), Err(LookupError::NotRegistered { .. })));
     /// ```
     pub fn status<T: 'static>(&self) -> Result<Status, LookupError> {
-        Ok(self.inner.registry.by_type::<T>()?.status())
+        Ok(self.inner.registry().by_type::<T>()?.status())
     }
 
     /// The status of the service with this name.
@@ -345,7 +246,7 @@ impl Hassette {
     /// assert!(app.status_by_name("worker-1").is_err());
     /// ```
     pub fn status_by_name(&self, name: &str) -> Result<Status, LookupError> {
-        Ok(self.inner.registry.by_name(name)?.status())
+        Ok(self.inner.registry().by_name(name)?.status())
     }
 
     /// Every service's name and status, in registration order.
@@ -357,8 +258,8 @@ impl Hassette {
     #[must_use]
     pub fn statuses(&self) -> Vec<(Arc<str>, Status)> {
         self.inner
-            .registry
-            .units
+            .registry()
+            .units()
             .iter()
             .map(|u| (u.name.clone(), u.status()))
             .collect()
@@ -388,7 +289,7 @@ impl Hassette {
     /// # }
     /// ```
     pub fn shutdown_begun(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
-        self.inner.stopping.cancelled()
+        self.inner.shutdown_begun()
     }
 
     /// Waits until `T` is Running and ready; an error when it never will be (crashed,
@@ -401,7 +302,7 @@ impl Hassette {
     /// # Ok(()) }
     /// ```
     pub async fn wait_ready<T: 'static>(&self) -> Result<(), WaitError> {
-        let unit = self.inner.registry.by_type::<T>()?;
+        let unit = self.inner.registry().by_type::<T>()?;
         self.inner.wait_up(None, unit).await
     }
 
@@ -413,7 +314,7 @@ impl Hassette {
     /// # Ok(()) }
     /// ```
     pub async fn wait_ready_by_name(&self, name: &str) -> Result<(), WaitError> {
-        let unit = self.inner.registry.by_name(name)?;
+        let unit = self.inner.registry().by_name(name)?;
         self.inner.wait_up(None, unit).await
     }
 
@@ -459,7 +360,7 @@ impl Hassette {
     /// ```
     #[must_use]
     pub fn events(&self) -> broadcast::Receiver<StatusEvent> {
-        self.inner.events.subscribe()
+        self.inner.events().subscribe()
     }
 
     /// Restarts `T` now (stop, then initialize on the same value) with a fresh restart
@@ -484,7 +385,7 @@ impl Hassette {
     /// # Ok(()) }
     /// ```
     pub async fn restart<T: 'static>(&self) -> Result<(), RestartError> {
-        let unit = self.inner.registry.by_type::<T>()?.clone();
+        let unit = self.inner.registry().by_type::<T>()?.clone();
         self.inner.restart(&unit).await
     }
 
@@ -496,86 +397,8 @@ impl Hassette {
     /// # Ok(()) }
     /// ```
     pub async fn restart_by_name(&self, name: &str) -> Result<(), RestartError> {
-        let unit = self.inner.registry.by_name(name)?.clone();
+        let unit = self.inner.registry().by_name(name)?.clone();
         self.inner.restart(&unit).await
-    }
-}
-
-impl AppInner {
-    async fn launch_all(self: Arc<Self>) -> Result<(), StartError> {
-        let starts = Arc::new(FirstStarts::default());
-        {
-            let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
-            if self.is_stopping() {
-                return match self.registry.units.first() {
-                    Some(unit) => Err(StartError::new(
-                        unit.name.clone(),
-                        StartFailure::Interrupted,
-                    )),
-                    None => Ok(()),
-                };
-            }
-            for gid in 0..self.groups.len() {
-                tokio::spawn(crate::group::coordinate(self.clone(), gid));
-            }
-            let mut wave_of = vec![0; self.registry.units.len()];
-            for (wave, ids) in self.waves.iter().enumerate() {
-                ids.iter().for_each(|&id| wave_of[id] = wave);
-            }
-            for unit in &self.registry.units {
-                let first = starts.entry(unit);
-                let wave = &self.wave_tasks[wave_of[unit.id]];
-                let task = crate::builder::launch(unit.clone(), self.clone(), first, wave);
-                tasks[unit.id] = Some(task);
-            }
-        }
-        starts.outcome().await
-    }
-
-    /// An operator restart: joins the one pending or in flight, or asks for a new one,
-    /// and waits for the run it starts to leave Starting.
-    async fn restart(self: &Arc<Self>, unit: &Arc<Unit>) -> Result<(), RestartError> {
-        let service = || unit.name.clone();
-        if unit.restart_type().is_none() {
-            return Err(RestartError::Resource { service: service() });
-        }
-        if self.is_stopping() {
-            return Err(RestartError::ShuttingDown { service: service() });
-        }
-        if !self.start_begun.load(Ordering::Acquire) {
-            return Err(RestartError::NotStarted { service: service() });
-        }
-        let (mut target, base) = {
-            let now = unit.state();
-            match now.restart_in_flight() {
-                true => (Some(now.restart_run), now.restart_run),
-                false => (None, now.restart_run),
-            }
-        };
-        if target.is_none() {
-            unit.request_restart();
-        }
-        if crate::inside::caller(self).is_some_and(|caller| Arc::ptr_eq(&caller, unit)) {
-            // The service restarts itself: the new run cannot begin before this one ends.
-            return Ok(());
-        }
-        let ended = unit.wait_for(|now| {
-            if target.is_none() && !now.restart_pending && now.restart_run > base {
-                target = Some(now.restart_run);
-            }
-            // The run the restart started has left Starting (or a later run has begun).
-            let run = target?;
-            (now.generation > run || (now.generation == run && now.status != Status::Starting))
-                .then_some(now.status)
-        });
-        tokio::select! {
-            biased;
-            () = self.stopping.cancelled() => Err(RestartError::ShuttingDown { service: service() }),
-            status = ended => match status {
-                Status::Running => Ok(()),
-                status => Err(RestartError::Failed { service: service(), status }),
-            },
-        }
     }
 }
 

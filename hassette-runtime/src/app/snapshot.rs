@@ -17,8 +17,8 @@ impl Hassette {
     #[must_use]
     pub fn snapshot(&self) -> Vec<ServiceSnapshot> {
         self.inner
-            .registry
-            .units
+            .registry()
+            .units()
             .iter()
             .map(|u| {
                 let state = u.state();

@@ -4,7 +4,11 @@ use std::borrow::Cow;
 use std::error::Error;
 use std::future::{Future, ready};
 
-use crate::{BoxError, Dependency, ResourceSpec, RestartSpec, ServiceContext};
+use crate::{BoxError, Dependency, ResourceSpec, RestartSpec};
+
+mod context;
+
+pub use context::ServiceContext;
 
 /// The six lifecycle hooks shared by services and resources, with no-op defaults.
 ///

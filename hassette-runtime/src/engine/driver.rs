@@ -28,9 +28,9 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use tokio::time::Instant;
 
-use crate::app::AppInner;
-use crate::shim::{Hook, HookFuture};
-use crate::unit::Unit;
+use super::shim::{Hook, HookFuture};
+use super::state::AppState;
+use super::unit::Unit;
 use crate::{
     CutOff, Panicked, ReadyMode, ServiceContext, SharedError, StartFailure, Status, TimedOut,
     WaitError,
@@ -53,7 +53,7 @@ pub(crate) fn deadline_in(limit: Duration) -> Instant {
 
 /// The deadline of one wait of a stop: `limit` from now, and never past the app's
 /// shutdown deadline.
-fn stop_deadline(app: &AppInner, limit: Duration) -> Instant {
+fn stop_deadline(app: &AppState, limit: Duration) -> Instant {
     let own = deadline_in(limit);
     app.hard_deadline.get().map_or(own, |&hard| own.min(hard))
 }
@@ -63,7 +63,7 @@ fn stop_deadline(app: &AppInner, limit: Duration) -> Instant {
 /// clean-up of a failed run, a group's hold): its deadline was chosen without the
 /// shutdown's, so the `cut_off` token ends it when that runs out.
 pub(crate) async fn within<F: Future>(
-    app: &AppInner,
+    app: &AppState,
     deadline: Instant,
     fut: F,
 ) -> Option<F::Output> {
@@ -78,7 +78,7 @@ pub(crate) async fn within<F: Future>(
 /// poll; only those that do not pay for reading the clock, arming a timer and the
 /// allocation of that slower wait (so the caller's future stays small).
 async fn ready_or_timeout<F: Future + Unpin + Send>(
-    app: &AppInner,
+    app: &AppState,
     mut fut: F,
     deadline: impl FnOnce() -> Instant,
 ) -> Option<F::Output> {
@@ -90,7 +90,7 @@ async fn ready_or_timeout<F: Future + Unpin + Send>(
 
 /// The error of a wait for `what` that ran out: its own `limit` ([`TimedOut`]), or the
 /// app's shutdown deadline, which came first ([`CutOff`]).
-fn ran_out(app: &AppInner, what: &'static str, limit: Duration) -> SharedError {
+fn ran_out(app: &AppState, what: &'static str, limit: Duration) -> SharedError {
     let cut_off = app.cut_off.is_cancelled()
         || app
             .hard_deadline
@@ -242,12 +242,12 @@ pub(crate) enum Outcome {
 
 pub(crate) struct Driver {
     pub(crate) unit: Arc<Unit>,
-    pub(crate) app: Arc<AppInner>,
+    pub(crate) app: Arc<AppState>,
     pub(crate) active: Option<ActiveRun>,
 }
 
 impl Driver {
-    pub(crate) fn new(unit: Arc<Unit>, app: Arc<AppInner>) -> Self {
+    pub(crate) fn new(unit: Arc<Unit>, app: Arc<AppState>) -> Self {
         Driver {
             unit,
             app,
@@ -497,7 +497,7 @@ impl Driver {
 /// One shutdown hook, to `shutdown_timeout`; its error is logged and recorded. (A free
 /// function: the driver holds `serve`, which is `Send` but not `Sync`.)
 async fn stop_hook(
-    app: &AppInner,
+    app: &AppState,
     unit: &Unit,
     hook: Hook,
     ctx: &ServiceContext,
@@ -526,7 +526,7 @@ struct Interrupt<'a> {
 /// deadline is dropped here, and a panic of its drop is caught too. Returns the hook's
 /// result and whether it was interrupted.
 async fn run_hook(
-    app: &AppInner,
+    app: &AppState,
     hook: &'static str,
     ctx: &ServiceContext,
     fut: HookFuture,
@@ -558,7 +558,7 @@ fn hook_result(
 
 /// [`run_hook`] for a hook that did not finish on its first poll.
 async fn run_hook_slow(
-    app: &AppInner,
+    app: &AppState,
     hook: &'static str,
     ctx: &ServiceContext,
     fut: futures_util::future::CatchUnwind<AssertUnwindSafe<HookFuture>>,

@@ -23,9 +23,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::events::EventBus;
-use crate::group::GroupLink;
-use crate::shim::{Shim, Value};
+use super::bus::EventBus;
+use super::group::GroupLink;
+use super::shim::{Shim, Value};
 use crate::{
     KEPT_ERRORS, ReportedError, RestartType, ServiceReport, SharedError, Status, StatusEvent,
 };

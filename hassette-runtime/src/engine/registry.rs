@@ -4,7 +4,7 @@ use std::any::TypeId;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::unit::Unit;
+use super::unit::Unit;
 use crate::{Hooks, LookupError};
 
 #[derive(Debug, Clone, Copy)]
@@ -23,6 +23,11 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
+    /// Every unit, in registration order (its id is its index).
+    pub(crate) fn units(&self) -> &[Arc<Unit>] {
+        &self.units
+    }
+
     pub(crate) fn lookup_type(
         &self,
         type_id: TypeId,

@@ -18,12 +18,14 @@ use std::time::Duration;
 
 use tokio::time::{Instant, sleep, sleep_until};
 
-use crate::first_start::FirstStart;
-use crate::group::GroupEvent;
-use crate::lifecycle::{Driver, Outcome};
-use crate::policy::{Policy, Verdict};
-use crate::unit::Unit;
-use crate::{ReadyMode, RestartType, SharedError, StartFailure, Status, TimedOut, app::AppInner};
+use super::driver::{Driver, Outcome};
+use super::first_start::FirstStart;
+use super::group::GroupEvent;
+use super::policy::{Policy, Verdict};
+use super::state::AppState;
+use super::unit::Unit;
+use crate::{ReadyMode, RestartType, SharedError, StartFailure, Status, TimedOut};
+use tracing::Instrument;
 
 /// What the supervisor does next.
 enum Step {
@@ -53,7 +55,7 @@ pub(crate) struct Supervisor {
 }
 
 impl Supervisor {
-    pub(crate) fn new(unit: Arc<Unit>, app: Arc<AppInner>) -> Self {
+    pub(crate) fn new(unit: Arc<Unit>, app: Arc<AppState>) -> Self {
         Supervisor {
             run: Driver::new(unit, app),
             policy: Policy::default(),
@@ -413,3 +415,17 @@ fn clean_exit() -> SharedError {
 #[derive(Debug, thiserror::Error)]
 #[error("serve returned without an error")]
 struct CleanExit;
+
+/// Starts the supervisor task of `unit`; the same code for every service type.
+pub(crate) fn launch(
+    unit: Arc<Unit>,
+    app: Arc<AppState>,
+    started: FirstStart,
+    wave: &tokio_util::task::TaskTracker,
+) -> tokio::task::JoinHandle<()> {
+    let span = tracing::info_span!("service", name = %unit.name);
+    let scope = unit.clone();
+    let supervise = Supervisor::new(unit, app).supervise(started);
+    // The supervisor runs the hooks and `serve`: they belong to the service (see `inside`).
+    wave.spawn(super::inside::scope(scope, supervise).instrument(span))
+}

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::app::AppInner;
+use crate::engine::AppState;
 
 /// A received termination signal.
 #[derive(Debug, Clone, Copy)]
@@ -56,12 +56,12 @@ impl Signals {
 }
 
 /// The first signal begins a graceful shutdown; a second one ends the process at once.
-pub(crate) async fn watch_signals(mut signals: Signals, inner: Arc<AppInner>) {
+pub(crate) async fn watch_signals(mut signals: Signals, inner: Arc<AppState>) {
     tokio::select! {
         signal = signals.recv() => {
             inner.begin_shutdown(format!("received {}", signal.name));
         }
-        () = inner.stopping.cancelled() => {}
+        () = inner.shutdown_begun() => {}
     }
     let signal = signals.recv().await;
     tracing::error!(signal = signal.name, "second signal: exiting at once");

@@ -1,0 +1,45 @@
+//! The engine: how a registered service is started, watched, restarted and stopped. Not
+//! public; the app layer (`Hassette`, `Builder`) drives it through the few `pub(crate)`
+//! items re-exported here, and it never names them.
+//!
+//! The story of one service:
+//!
+//! 1. `Builder::build` turns each registration into a [`unit::Unit`]: its name, its
+//!    type's table of hooks ([`shim::Shim`], the only generic code), its state and its
+//!    report. The units, the dependency waves and the groups become the [`AppState`].
+//! 2. [`AppState::start`] spawns one supervisor task per unit ([`supervisor`]), counted
+//!    down by `first_start`. The supervisor runs the lifecycle ([`driver`]): dependencies
+//!    (`readiness`), the initialize hooks, then `serve`, polled by the supervisor itself.
+//! 3. When a run ends, the driver classifies the outcome once (`driver::Outcome`) and the
+//!    supervisor applies the restart policy (`policy`), or hands the restart to its group's
+//!    coordinator (`group`).
+//! 4. The shutdown (`shutdown`) rings each wave's units in reverse dependency order and
+//!    waits for each wave's supervisors; every unit's report is read from the unit.
+//!
+//! Each file opens with the protocol it implements: who wakes whom, which lock comes
+//! first, and what cannot happen.
+
+mod bus;
+mod driver;
+mod first_start;
+mod group;
+mod inside;
+mod policy;
+mod readiness;
+mod registry;
+mod shim;
+mod shutdown;
+mod state;
+mod supervisor;
+mod unit;
+mod waves;
+
+pub(crate) use bus::{EventBus, MAX_CAPACITY};
+pub(crate) use driver::{ABORT_GRACE, within};
+pub(crate) use group::{Group, GroupDef, Member};
+pub(crate) use inside::scope as in_service;
+pub(crate) use registry::{Registry, TypeSlot};
+pub(crate) use shim::{Shim, Value};
+pub(crate) use state::{AppParts, AppState};
+pub(crate) use unit::{Unit, UnitInit};
+pub(crate) use waves::waves;

@@ -1,0 +1,241 @@
+//! The state one app shares between its handle, its supervisors and its stop task, and
+//! the two protocols that run once per app: the start and the stop's entry.
+//!
+//! Protocol:
+//! - The first [`AppState::start`] spawns the one task that launches every supervisor (under
+//!   the `tasks` lock, which the stop task also takes, so a start and a stop never miss
+//!   each other) and keeps its outcome in the `started` watch; every call waits on it.
+//! - The first `begin_shutdown` (see `shutdown`) keeps its reason, sets `shutting_down`,
+//!   cancels `stopping` and spawns the one stop task; every call waits for its report in
+//!   the `report` watch.
+//! - A call made from inside one of the app's own services (see `inside`) never waits for
+//!   the caller's own run: `start` returns at once, `shutdown` once the stop reaches the
+//!   caller, a restart of the caller itself once it is asked for.
+//! - Lock order: `tasks`, then a unit's state; `reason` is taken alone. No lock is held
+//!   across an `.await`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+use tokio_util::task::TaskTracker;
+
+use super::bus::EventBus;
+use super::first_start::FirstStarts;
+use super::group::Group;
+use super::readiness::WaitGraph;
+use super::registry::Registry;
+use super::unit::Unit;
+use crate::{RestartError, ShutdownReport, StartError, StartFailure, Status};
+
+/// What `build` hands the engine.
+pub(crate) struct AppParts {
+    pub(crate) registry: Registry,
+    /// Unit ids grouped by dependency depth: wave 0 depends on nothing.
+    pub(crate) waves: Vec<Vec<usize>>,
+    pub(crate) events: Arc<EventBus>,
+    pub(crate) shutdown_deadline: Option<Duration>,
+    pub(crate) groups: Vec<Group>,
+}
+
+/// One app's shared state (the handle, every supervisor and the stop task hold it).
+pub(crate) struct AppState {
+    pub(super) registry: Registry,
+    pub(super) waits: WaitGraph,
+    /// Unit ids grouped by dependency depth: wave 0 depends on nothing.
+    pub(super) waves: Vec<Vec<usize>>,
+    /// The supervisor tasks of each wave, so the stop waits for a whole wave at once.
+    pub(super) wave_tasks: Vec<TaskTracker>,
+    pub(super) events: Arc<EventBus>,
+    /// Cancelled when the shutdown begins: backoffs, cooldowns and waits stop at once.
+    pub(super) stopping: CancellationToken,
+    /// Set just before `stopping` is cancelled, for the hot paths that only ask whether
+    /// the shutdown has begun: a token's `is_cancelled` takes a lock that every service
+    /// would share.
+    pub(super) shutting_down: AtomicBool,
+    pub(super) shutdown_deadline: Option<Duration>,
+    pub(super) tasks: Mutex<Vec<Option<JoinHandle<()>>>>,
+    /// Set by the first `start`, which spawns the one task that starts everything.
+    pub(super) start_begun: AtomicBool,
+    /// The start's outcome, once that task has it.
+    pub(super) started: watch::Sender<Option<Result<(), StartError>>>,
+    /// The shutdown's report, once the one stop task (spawned by the first
+    /// `begin_shutdown`) has it.
+    pub(super) report: watch::Sender<Option<ShutdownReport>>,
+    /// The first shutdown reason; set exactly once, by the call that spawns the stop task.
+    pub(super) reason: Mutex<Option<String>>,
+    /// When the `shutdown_deadline` runs out: set when the stop begins. Every wait of a
+    /// stop ends by then at the latest.
+    pub(super) hard_deadline: OnceLock<Instant>,
+    /// Cancelled when the `shutdown_deadline` runs out: every wait of a stop ends at once,
+    /// also one that began before the shutdown (a restart's stop in flight) and so could
+    /// not know `hard_deadline` when it chose its own.
+    pub(super) cut_off: CancellationToken,
+    /// A supervisor was cut off while its thread was held by code that never yields: a
+    /// tokio runtime being dropped would wait for that thread forever.
+    pub(super) stuck: AtomicBool,
+    pub(super) groups: Vec<Group>,
+}
+
+impl AppState {
+    pub(crate) fn new(parts: AppParts) -> Arc<Self> {
+        let count = parts.registry.units.len();
+        Arc::new(AppState {
+            registry: parts.registry,
+            waits: WaitGraph::default(),
+            wave_tasks: parts.waves.iter().map(|_| TaskTracker::new()).collect(),
+            waves: parts.waves,
+            events: parts.events,
+            stopping: CancellationToken::new(),
+            shutting_down: AtomicBool::new(false),
+            shutdown_deadline: parts.shutdown_deadline,
+            tasks: Mutex::new((0..count).map(|_| None).collect()),
+            start_begun: AtomicBool::new(false),
+            started: watch::channel(None).0,
+            report: watch::channel(None).0,
+            hard_deadline: OnceLock::new(),
+            cut_off: CancellationToken::new(),
+            reason: Mutex::new(None),
+            stuck: AtomicBool::new(false),
+            groups: parts.groups,
+        })
+    }
+
+    /// The registered units, found by type or name.
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub(crate) fn events(&self) -> &EventBus {
+        &self.events
+    }
+
+    /// Completes when the shutdown begins.
+    pub(crate) fn shutdown_begun(&self) -> WaitForCancellationFuture<'_> {
+        self.stopping.cancelled()
+    }
+
+    /// Whether a supervisor was cut off while code that never yields held its thread.
+    pub(crate) fn is_stuck(&self) -> bool {
+        self.stuck.load(Ordering::Relaxed)
+    }
+
+    /// Starts every service once (see the module's header) and returns the outcome.
+    pub(crate) async fn start(self: &Arc<Self>) -> Result<(), StartError> {
+        let mut outcome = self.started.subscribe();
+        if !self.start_begun.swap(true, Ordering::AcqRel) {
+            let state = self.clone();
+            tokio::spawn(async move {
+                let result = state.clone().launch_all().await;
+                state.started.send_replace(Some(result));
+            });
+        }
+        if super::inside::caller(self).is_some() {
+            return outcome.borrow().clone().unwrap_or(Ok(()));
+        }
+        match outcome.wait_for(Option::is_some).await {
+            Ok(result) => result.clone().unwrap_or(Ok(())),
+            // The sender lives in `self`: it cannot be gone.
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Begins the shutdown and waits for its report; from inside a service, only until
+    /// the stop reaches it (see the module's header).
+    pub(crate) async fn shutdown(self: &Arc<Self>, reason: String) -> ShutdownReport {
+        self.begin_shutdown(reason);
+        if let Some(unit) = super::inside::caller(self) {
+            // The stop has reached the caller once its wave is told to stop.
+            unit.stop_reached().await;
+            return self
+                .report
+                .borrow()
+                .clone()
+                .unwrap_or_else(|| ShutdownReport {
+                    reason: self.reason(),
+                    ..ShutdownReport::default()
+                });
+        }
+        self.wait_stopped().await
+    }
+
+    async fn launch_all(self: Arc<Self>) -> Result<(), StartError> {
+        let starts = Arc::new(FirstStarts::default());
+        {
+            let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+            if self.is_stopping() {
+                return match self.registry.units.first() {
+                    Some(unit) => Err(StartError::new(
+                        unit.name.clone(),
+                        StartFailure::Interrupted,
+                    )),
+                    None => Ok(()),
+                };
+            }
+            for gid in 0..self.groups.len() {
+                tokio::spawn(super::group::coordinate(self.clone(), gid));
+            }
+            let mut wave_of = vec![0; self.registry.units.len()];
+            for (wave, ids) in self.waves.iter().enumerate() {
+                ids.iter().for_each(|&id| wave_of[id] = wave);
+            }
+            for unit in &self.registry.units {
+                let first = starts.entry(unit);
+                let wave = &self.wave_tasks[wave_of[unit.id]];
+                let task = super::supervisor::launch(unit.clone(), self.clone(), first, wave);
+                tasks[unit.id] = Some(task);
+            }
+        }
+        starts.outcome().await
+    }
+
+    /// An operator restart: joins the one pending or in flight, or asks for a new one,
+    /// and waits for the run it starts to leave Starting.
+    pub(crate) async fn restart(self: &Arc<Self>, unit: &Arc<Unit>) -> Result<(), RestartError> {
+        let service = || unit.name.clone();
+        if unit.restart_type().is_none() {
+            return Err(RestartError::Resource { service: service() });
+        }
+        if self.is_stopping() {
+            return Err(RestartError::ShuttingDown { service: service() });
+        }
+        if !self.start_begun.load(Ordering::Acquire) {
+            return Err(RestartError::NotStarted { service: service() });
+        }
+        let (mut target, base) = {
+            let now = unit.state();
+            match now.restart_in_flight() {
+                true => (Some(now.restart_run), now.restart_run),
+                false => (None, now.restart_run),
+            }
+        };
+        if target.is_none() {
+            unit.request_restart();
+        }
+        if super::inside::caller(self).is_some_and(|caller| Arc::ptr_eq(&caller, unit)) {
+            // The service restarts itself: the new run cannot begin before this one ends.
+            return Ok(());
+        }
+        let ended = unit.wait_for(|now| {
+            if target.is_none() && !now.restart_pending && now.restart_run > base {
+                target = Some(now.restart_run);
+            }
+            // The run the restart started has left Starting (or a later run has begun).
+            let run = target?;
+            (now.generation > run || (now.generation == run && now.status != Status::Starting))
+                .then_some(now.status)
+        });
+        tokio::select! {
+            biased;
+            () = self.stopping.cancelled() => Err(RestartError::ShuttingDown { service: service() }),
+            status = ended => match status {
+                Status::Running => Ok(()),
+                status => Err(RestartError::Failed { service: service(), status }),
+            },
+        }
+    }
+}
