@@ -11,6 +11,13 @@
 //! also runs one unmeasured warm-up of each side first); `HASSETTE_BENCH_CHAIN=N` the
 //! length of the chain of scenario 5 (10 000). Hassette and bare tokio
 //! alternate repetition by repetition, and the medians are compared.
+//!
+//! The compile cost of a `#[service]` type is measured apart, by a script that builds a
+//! generated crate with 1 and with N service types (default 64, in debug and release):
+//!
+//! ```text
+//! bash benches/compile-cost.sh [N] [debug|release|both]
+//! ```
 
 use std::future::Future;
 use std::time::Duration;

@@ -13,7 +13,9 @@ use crate::diag::{Ctxt, did_you_mean};
 use crate::duration::format_duration;
 use crate::model::{Block, Hook, Method, RESERVED, Role, SERVE};
 
-/// The defaults of `backoff(base, max)`, as in `RestartSpec::new`.
+/// The defaults of `backoff(base, max)`. They must equal `backoff_base` and `backoff_max`
+/// of the runtime's `RestartSpec::new`, which this crate cannot depend on;
+/// `tests/tests/defaults.rs` checks it (with the boundary cases in `ui-tests/fail/`).
 const DEFAULT_BACKOFF_BASE: Duration = Duration::from_secs(2);
 const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(60);
 

@@ -1,0 +1,131 @@
+//! The defaults of `#[service]` and `#[resource]` are the runtime's: an attribute that
+//! sets nothing but `restart` gives exactly `RestartSpec::new`, a bare `#[resource]`
+//! exactly `ResourceSpec::DEFAULT`. And the macro, which cannot depend on the runtime,
+//! validates `backoff(base, max)` against its own copies of the defaults
+//! (`DEFAULT_BACKOFF_BASE` and `DEFAULT_BACKOFF_MAX` in `hassette-macros/src/validate.rs`);
+//! the boundary cases below pin those copies to `RestartSpec::new`'s.
+
+use std::time::Duration;
+
+use hassette_runtime::ResourceSpec;
+use hassette_runtime::prelude::*;
+
+struct Permanent;
+
+#[service(restart = "permanent")]
+impl Permanent {
+    async fn serve(&self, ctx: &ServiceContext) {
+        ctx.cancelled().await;
+    }
+}
+
+struct Transient;
+
+#[service(restart = "transient")]
+impl Transient {
+    async fn serve(&self, ctx: &ServiceContext) {
+        ctx.cancelled().await;
+    }
+}
+
+struct Temporary;
+
+#[service(restart = "temporary")]
+impl Temporary {
+    async fn serve(&self) {}
+}
+
+struct Plain;
+
+#[resource]
+impl Plain {
+    async fn on_initialize(&self) {}
+}
+
+/// `base` alone, as long as the runtime's default max: the macro accepts it only if its
+/// copy of the default max is at least 60s.
+struct BaseAtDefaultMax;
+
+#[service(restart = "permanent", backoff(base = "60s"))]
+impl BaseAtDefaultMax {
+    async fn serve(&self, ctx: &ServiceContext) {
+        ctx.cancelled().await;
+    }
+}
+
+/// `max` alone, as short as the runtime's default base: the macro accepts it only if its
+/// copy of the default base is at most 2s.
+struct MaxAtDefaultBase;
+
+#[service(restart = "permanent", backoff(max = "2s"))]
+impl MaxAtDefaultBase {
+    async fn serve(&self, ctx: &ServiceContext) {
+        ctx.cancelled().await;
+    }
+}
+
+#[test]
+fn a_service_with_only_restart_has_the_defaults_of_restart_spec_new() {
+    // `RestartSpec` is `PartialEq` over every field, so each `==` compares all of them.
+    assert_eq!(
+        Permanent::RESTART_SPEC,
+        RestartSpec::new(RestartType::Permanent)
+    );
+    assert_eq!(
+        Transient::RESTART_SPEC,
+        RestartSpec::new(RestartType::Transient)
+    );
+    assert_eq!(
+        Temporary::RESTART_SPEC,
+        RestartSpec::new(RestartType::Temporary)
+    );
+}
+
+#[test]
+fn a_resource_without_keys_has_the_default_resource_spec() {
+    assert_eq!(Plain::RESOURCE_SPEC, ResourceSpec::DEFAULT);
+}
+
+/// The macro's `DEFAULT_BACKOFF_MAX` equals `RestartSpec::new`'s `backoff_max`:
+/// - at least: `backoff(base = "60s")` compiles (above), and 60s is the runtime's default
+///   max (asserted here, so this fails if the runtime's default changes);
+/// - less than 61s: `backoff(base = "61s")` is rejected, "backoff base `1m1s` is more than
+///   the default max `1m`", by `ui-tests/fail/backoff-base-just-above-default-max.rs`.
+#[test]
+fn the_macro_checks_base_against_the_runtime_default_max() {
+    let defaults = RestartSpec::new(RestartType::Permanent);
+    assert_eq!(defaults.backoff_max, Duration::from_secs(60));
+    assert_eq!(
+        BaseAtDefaultMax::RESTART_SPEC.backoff_base,
+        defaults.backoff_max
+    );
+    assert_eq!(
+        BaseAtDefaultMax::RESTART_SPEC,
+        RestartSpec {
+            backoff_base: defaults.backoff_max,
+            ..defaults
+        }
+    );
+}
+
+/// The macro's `DEFAULT_BACKOFF_BASE` equals `RestartSpec::new`'s `backoff_base`:
+/// - at most: `backoff(max = "2s")` compiles (above), and 2s is the runtime's default base
+///   (asserted here, so this fails if the runtime's default changes);
+/// - more than 1999ms: `backoff(max = "1999ms")` is rejected, "backoff max `1s999ms` is
+///   less than the default base `2s`", by `ui-tests/fail/backoff-max-just-below-default-base.rs`.
+#[test]
+fn the_macro_checks_max_against_the_runtime_default_base() {
+    let defaults = RestartSpec::new(RestartType::Permanent);
+    assert_eq!(defaults.backoff_base, Duration::from_secs(2));
+    assert_eq!(
+        MaxAtDefaultBase::RESTART_SPEC.backoff_max,
+        defaults.backoff_base
+    );
+    assert_eq!(
+        MaxAtDefaultBase::RESTART_SPEC,
+        RestartSpec {
+            backoff_max: defaults.backoff_base,
+            ..defaults
+        }
+    );
+}
