@@ -1,13 +1,11 @@
 //! Registering services: [`Builder`], and the checks `build` makes.
 
 use std::any::TypeId;
-use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::{
-    AppParts, AppState, EventBus, Group, GroupDef, Member, Registry, Shim, TypeSlot, Unit,
-    UnitInit, Value,
+    AppParts, AppState, EventBus, Group, GroupDef, Member, Registry, Shim, Unit, UnitInit, Value,
 };
 use crate::{BuildError, Dependency, Hassette, Hooks, Resource, Service};
 use crate::{GroupBuilder, Strategy};
@@ -328,50 +326,17 @@ impl Builder {
     pub fn build(self) -> Result<Hassette, BuildError> {
         let mut registry = Registry::default();
         for (id, pending) in self.pending.iter().enumerate() {
-            let UnitInit {
-                name,
-                type_id,
-                type_name,
-                ..
-            } = &pending.init;
-            match (registry.by_type.entry(*type_id), pending.named) {
-                (Entry::Vacant(slot), named) => {
-                    slot.insert(if named {
-                        TypeSlot::Named
-                    } else {
-                        TypeSlot::Single(id)
-                    });
-                }
-                (Entry::Occupied(mut slot), false) => match slot.get() {
-                    TypeSlot::Single(_) => return Err(BuildError::DuplicateType { type_name }),
-                    TypeSlot::Named => {
-                        slot.insert(TypeSlot::Single(id));
-                    }
-                },
-                (Entry::Occupied(_), true) => {}
-            }
-            if registry.by_name.insert(name.clone(), id).is_some() {
-                return Err(BuildError::DuplicateName { name: name.clone() });
-            }
+            let init = &pending.init;
+            let ty = (init.type_id, init.type_name);
+            registry.claim(id, ty, &init.name, pending.named)?;
         }
-
         let mut dependencies = Vec::with_capacity(self.pending.len());
         for pending in &self.pending {
             let name = &pending.init.name;
             let ids = pending
                 .depends_on
                 .iter()
-                .map(|dep| match registry.by_type.get(&dep.type_id()) {
-                    Some(TypeSlot::Single(id)) => Ok(*id),
-                    Some(TypeSlot::Named) => Err(BuildError::NamedDependency {
-                        service: name.clone(),
-                        dependency: dep.type_name(),
-                    }),
-                    None => Err(BuildError::UnknownDependency {
-                        service: name.clone(),
-                        dependency: dep.type_name(),
-                    }),
-                })
+                .map(|dep| registry.resolve(name, dep))
                 .collect::<Result<Box<[usize]>, _>>()?;
             dependencies.push(ids);
         }
@@ -385,9 +350,7 @@ impl Builder {
                 group: pending.group,
                 ..pending.init
             };
-            registry
-                .units
-                .push(Arc::new(Unit::new(id, init, events.clone())));
+            registry.push(Arc::new(Unit::new(id, init, events.clone())));
         }
         Ok(Hassette::from_state(AppState::new(AppParts {
             registry,

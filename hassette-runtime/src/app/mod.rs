@@ -261,7 +261,7 @@ impl Hassette {
             .registry()
             .units()
             .iter()
-            .map(|u| (u.name.clone(), u.status()))
+            .map(|u| (u.name().clone(), u.status()))
             .collect()
     }
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::{Hassette, RestartType, Status};
+use crate::{Hassette, Status};
 
 impl Hassette {
     /// A point-in-time view of every service, in registration order: what a health or
@@ -23,15 +23,12 @@ impl Hassette {
             .map(|u| {
                 let state = u.state();
                 ServiceSnapshot {
-                    name: u.name.clone(),
+                    name: u.name().clone(),
                     status: state.status,
                     ready: state.is_up(),
                     restarts: u.restarts(),
                     last_error: u.last_error(),
-                    finished: state.status == Status::Stopped
-                        && u.restart_type()
-                            .is_some_and(|t| t != RestartType::Permanent)
-                        && !self.inner.is_stopping(),
+                    finished: u.finished(state.status) && !self.inner.is_stopping(),
                 }
             })
             .collect()

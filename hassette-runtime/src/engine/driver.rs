@@ -208,10 +208,10 @@ impl ServeSlot {
 
 /// A run whose initialize hooks have begun and whose shutdown hooks have not run yet.
 pub(crate) struct ActiveRun {
-    pub(crate) ctx: ServiceContext,
-    pub(crate) serve: ServeSlot,
+    pub(super) ctx: ServiceContext,
+    pub(super) serve: ServeSlot,
     /// Serve must be Running and ready by then.
-    pub(crate) startup_deadline: Instant,
+    pub(super) startup_deadline: Instant,
     /// The error of an initialize hook that the shutdown interrupted: the stop's event
     /// carries it.
     interrupted_error: Option<SharedError>,
@@ -241,9 +241,9 @@ pub(crate) enum Outcome {
 }
 
 pub(crate) struct Driver {
-    pub(crate) unit: Arc<Unit>,
-    pub(crate) app: Arc<AppState>,
-    pub(crate) active: Option<ActiveRun>,
+    pub(super) unit: Arc<Unit>,
+    pub(super) app: Arc<AppState>,
+    pub(super) active: Option<ActiveRun>,
 }
 
 impl Driver {

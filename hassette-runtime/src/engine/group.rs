@@ -33,16 +33,16 @@ pub(crate) struct GroupDef {
 /// What a grouped unit shares with its group's coordinator.
 #[derive(Debug, Default)]
 pub(crate) struct GroupLink {
-    pub(crate) group: usize,
+    pub(super) group: usize,
     /// The coordinator asks the unit to stop and wait: it sets this flag and rings the
     /// unit's doorbell.
-    pub(crate) hold_requested: AtomicBool,
+    pub(super) hold_requested: AtomicBool,
     /// The coordinator lets a waiting unit initialize again.
-    pub(crate) resume: Notify,
+    pub(super) resume: Notify,
     /// The unit's answer to `hold` (stopped) and to `resume` (initialized).
-    pub(crate) acked: Notify,
+    pub(super) acked: Notify,
     /// Stopped and waiting for `resume`.
-    pub(crate) waiting: AtomicBool,
+    pub(super) waiting: AtomicBool,
 }
 
 impl GroupLink {
@@ -84,15 +84,15 @@ pub(crate) enum GroupEvent {
 /// A group at run time.
 #[derive(Debug)]
 pub(crate) struct Group {
-    pub(crate) name: Arc<str>,
-    pub(crate) strategy: Strategy,
-    pub(crate) parent: Option<usize>,
+    pub(super) name: Arc<str>,
+    pub(super) strategy: Strategy,
+    pub(super) parent: Option<usize>,
     /// Every unit of the group and its nested groups, in registration order.
-    pub(crate) units: Vec<usize>,
-    pub(crate) intensity: u32,
-    pub(crate) period: Duration,
-    pub(crate) tx: mpsc::UnboundedSender<GroupEvent>,
-    pub(crate) rx: std::sync::Mutex<Option<mpsc::UnboundedReceiver<GroupEvent>>>,
+    pub(super) units: Vec<usize>,
+    pub(super) intensity: u32,
+    pub(super) period: Duration,
+    pub(super) tx: mpsc::UnboundedSender<GroupEvent>,
+    pub(super) rx: std::sync::Mutex<Option<mpsc::UnboundedReceiver<GroupEvent>>>,
 }
 
 impl Group {

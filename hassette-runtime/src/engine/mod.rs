@@ -38,7 +38,7 @@ pub(crate) use bus::{EventBus, MAX_CAPACITY};
 pub(crate) use driver::{ABORT_GRACE, within};
 pub(crate) use group::{Group, GroupDef, Member};
 pub(crate) use inside::scope as in_service;
-pub(crate) use registry::{Registry, TypeSlot};
+pub(crate) use registry::Registry;
 pub(crate) use shim::{Shim, Value};
 pub(crate) use state::{AppParts, AppState};
 pub(crate) use unit::{Unit, UnitInit};

@@ -57,7 +57,7 @@ pub(crate) struct Policy {
     /// Restarts since the service was last stable, for the backoff exponent.
     attempt: u32,
     /// Cooldowns used so far.
-    pub(crate) cooldowns: u32,
+    pub(super) cooldowns: u32,
 }
 
 impl Policy {

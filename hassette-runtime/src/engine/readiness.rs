@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 
 use super::state::AppState;
 use super::unit::Unit;
-use crate::{RestartType, Status, WaitError};
+use crate::{Status, WaitError};
 
 impl AppState {
     /// Waits until `target` is Running and ready, recording the wait in the wait-for graph
@@ -74,7 +74,7 @@ impl AppState {
 fn will_not_be_up(unit: &Unit, status: Status) -> bool {
     match status {
         Status::Crashed | Status::ExhaustedDead => true,
-        Status::Stopped => unit.restart_type() != Some(RestartType::Permanent),
+        Status::Stopped => unit.finished(status) || unit.restart_type().is_none(),
         Status::Failed => unit.restart_type().is_none(),
         _ => false,
     }

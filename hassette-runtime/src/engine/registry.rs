@@ -2,10 +2,11 @@
 
 use std::any::TypeId;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use super::unit::Unit;
-use crate::{Hooks, LookupError};
+use crate::{BuildError, Dependency, Hooks, LookupError};
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum TypeSlot {
@@ -17,12 +18,68 @@ pub(crate) enum TypeSlot {
 
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
-    pub(crate) units: Vec<Arc<Unit>>,
-    pub(crate) by_type: HashMap<TypeId, TypeSlot>,
-    pub(crate) by_name: HashMap<Arc<str>, usize>,
+    pub(super) units: Vec<Arc<Unit>>,
+    pub(super) by_type: HashMap<TypeId, TypeSlot>,
+    pub(super) by_name: HashMap<Arc<str>, usize>,
 }
 
 impl Registry {
+    /// Claims the type and the name of the registration `id` (`named`: registered by
+    /// name, so found by name only): a type registered twice by type, or a name taken,
+    /// is an error.
+    pub(crate) fn claim(
+        &mut self,
+        id: usize,
+        (type_id, type_name): (TypeId, &'static str),
+        name: &Arc<str>,
+        named: bool,
+    ) -> Result<(), BuildError> {
+        match (self.by_type.entry(type_id), named) {
+            (Entry::Vacant(slot), named) => {
+                slot.insert(if named {
+                    TypeSlot::Named
+                } else {
+                    TypeSlot::Single(id)
+                });
+            }
+            (Entry::Occupied(mut slot), false) => match slot.get() {
+                TypeSlot::Single(_) => return Err(BuildError::DuplicateType { type_name }),
+                TypeSlot::Named => {
+                    slot.insert(TypeSlot::Single(id));
+                }
+            },
+            (Entry::Occupied(_), true) => {}
+        }
+        if self.by_name.insert(name.clone(), id).is_some() {
+            return Err(BuildError::DuplicateName { name: name.clone() });
+        }
+        Ok(())
+    }
+
+    /// The id of the unit `service` depends on.
+    pub(crate) fn resolve(
+        &self,
+        service: &Arc<str>,
+        dep: &Dependency,
+    ) -> Result<usize, BuildError> {
+        match self.by_type.get(&dep.type_id()) {
+            Some(TypeSlot::Single(id)) => Ok(*id),
+            Some(TypeSlot::Named) => Err(BuildError::NamedDependency {
+                service: service.clone(),
+                dependency: dep.type_name(),
+            }),
+            None => Err(BuildError::UnknownDependency {
+                service: service.clone(),
+                dependency: dep.type_name(),
+            }),
+        }
+    }
+
+    /// Adds a unit whose type and name were claimed; its id is its index.
+    pub(crate) fn push(&mut self, unit: Arc<Unit>) {
+        self.units.push(unit);
+    }
+
     /// Every unit, in registration order (its id is its index).
     pub(crate) fn units(&self) -> &[Arc<Unit>] {
         &self.units

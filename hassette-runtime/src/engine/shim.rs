@@ -50,9 +50,9 @@ impl Hook {
 
 /// What the engine knows of one service or resource type.
 pub(crate) struct Shim {
-    pub(crate) spec: RestartSpec,
+    pub(super) spec: RestartSpec,
     /// `false` for a resource, which has no `serve`.
-    pub(crate) serves: bool,
+    pub(super) serves: bool,
     /// `Hooks::__HOOKS`.
     hooks: u8,
     hook: fn(&Value, Hook, &ServiceContext) -> HookFuture,

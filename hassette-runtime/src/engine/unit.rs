@@ -80,12 +80,12 @@ struct Record {
 
 /// One registered service or resource, type-erased.
 pub(crate) struct Unit {
-    pub(crate) id: usize,
-    pub(crate) name: Arc<str>,
+    pub(super) id: usize,
+    pub(super) name: Arc<str>,
     /// The ids of the units it depends on, resolved by `build`.
-    pub(crate) dependencies: Box<[usize]>,
+    pub(super) dependencies: Box<[usize]>,
     /// Its supervision group, if it has one.
-    pub(crate) link: Option<Box<GroupLink>>,
+    pub(super) link: Option<Box<GroupLink>>,
     /// Read and written under its lock, which is never held across an `.await` nor
     /// while taking another lock (the event stream's send is lock-free for the sender).
     state: Mutex<State>,
@@ -97,9 +97,9 @@ pub(crate) struct Unit {
     /// What its report says besides the status.
     record: Mutex<Record>,
     /// The service value itself, for its hooks and `ServiceContext::service`.
-    pub(crate) value: Value,
+    pub(super) value: Value,
     /// What its type does: its spec, hooks and `serve`.
-    pub(crate) shim: &'static Shim,
+    pub(super) shim: &'static Shim,
 }
 
 impl std::fmt::Debug for Unit {
@@ -152,6 +152,20 @@ impl Unit {
     /// The state now.
     pub(crate) fn state(&self) -> State {
         *self.lock()
+    }
+
+    /// Its name, as in logs, events and reports.
+    pub(crate) fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    /// Whether it is done for good after a clean return of `serve`: a transient or
+    /// temporary service that finished its job (only an operator restarts it).
+    pub(crate) fn finished(&self, status: Status) -> bool {
+        status == Status::Stopped
+            && self
+                .restart_type()
+                .is_some_and(|t| t != RestartType::Permanent)
     }
 
     /// Its restart type; `None` for a resource.

@@ -55,7 +55,7 @@ struct Children {
 impl fmt::Debug for ServiceContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServiceContext")
-            .field("service", &self.run.unit.name)
+            .field("service", &self.run.unit.name())
             .field("cancelled", &self.run.cancel.is_cancelled())
             .finish_non_exhaustive()
     }
@@ -82,7 +82,7 @@ impl ServiceContext {
     /// ```
     #[must_use]
     pub fn name(&self) -> &str {
-        &self.run.unit.name
+        self.run.unit.name()
     }
 
     /// The service's status right now.
@@ -222,7 +222,7 @@ impl ServiceContext {
     /// ```
     pub fn mark_not_ready(&self, reason: impl fmt::Display) {
         if self.run.unit.set_ready(false) {
-            tracing::warn!(service = %self.run.unit.name, %reason, "not ready");
+            tracing::warn!(service = %self.run.unit.name(), %reason, "not ready");
         }
     }
 
@@ -359,7 +359,7 @@ impl ServiceContext {
 
 impl Run {
     fn child_panicked(&self, error: SharedError) {
-        tracing::error!(service = %self.unit.name, %error, "a child task of the service panicked");
+        tracing::error!(service = %self.unit.name(), %error, "a child task of the service panicked");
         self.unit.note_error(error.clone());
         if let Some(children) = self.children.get() {
             children
