@@ -9,8 +9,8 @@ use tokio::sync::broadcast;
 
 use crate::engine::AppState;
 use crate::{
-    LookupError, RestartError, ShutdownReport, StartError, StartFailure, Status, StatusEvent,
-    WaitError,
+    LookupError, RestartError, ServiceContext, ShutdownReport, StartError, StartFailure, Status,
+    StatusEvent, WaitError,
 };
 
 mod builder;
@@ -399,6 +399,22 @@ impl Hassette {
     pub async fn restart_by_name(&self, name: &str) -> Result<(), RestartError> {
         let unit = self.inner.registry().by_name(name)?.clone();
         self.inner.restart(&unit).await
+    }
+}
+
+// `ServiceContext::app` lives here, with the type it returns, so that the service's
+// contract (`service/`) does not depend on the app layer.
+impl ServiceContext {
+    /// The application this service runs in: its statuses, events and snapshot.
+    ///
+    /// ```
+    /// # fn f(ctx: &hassette_runtime::ServiceContext) {
+    /// let running = ctx.app().snapshot().iter().filter(|s| s.ready).count();
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn app(&self) -> Hassette {
+        Hassette::from_state(self.app_state().clone())
     }
 }
 

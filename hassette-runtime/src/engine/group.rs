@@ -1,5 +1,26 @@
-//! Supervision groups: Erlang/OTP restart strategies over several services, each group
-//! with its own restart budget, escalating to its parent when the budget runs out.
+//! Supervision groups at run time: Erlang/OTP restart strategies over several services,
+//! each group with its own restart budget, escalating to its parent when the budget runs
+//! out. (The builder's side is `app/group.rs`; it hands [`GroupDef`]s to the engine.)
+//!
+//! Protocol, between one group's coordinator task and its members' supervisors:
+//! - A member whose own policy wants a restart does not restart itself: it sets
+//!   `GroupLink::waiting` (stopped, waiting for the group), sends `GroupEvent::Unit` on
+//!   the group's channel and parks in `Step::Held`.
+//! - The coordinator takes one event at a time. It drops a stale one (no member it names
+//!   is still waiting: an earlier group restart took it along), checks the group's
+//!   [`RestartWindow`], and either escalates or restarts the affected members:
+//!   1. in reverse registration order, for each member still running: set
+//!      `hold_requested`, ring the unit's doorbell, and wait for `acked` (the member
+//!      stopped and set `waiting`);
+//!   2. in registration order, for each waiting member: notify `resume` and wait for
+//!      `acked` (the member initialized again and cleared `waiting`).
+//! - Only the coordinator sets `hold_requested` and notifies `resume`; only the member
+//!   sets and clears `waiting` and notifies `acked`. Each `Notify` has one waiter at a
+//!   time, and a notification sent before its waiter arrives is kept as a permit, so no
+//!   step of the handshake is lost. The app's stop ends every wait of both sides at once
+//!   (`stopping`, and the members' own stop flag), so neither waits for the other then.
+//! - What cannot happen: a member stopped for a hold that is never resumed while the app
+//!   runs (the coordinator resumes every member it held before it takes the next event).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,7 +40,7 @@ pub(crate) enum Member {
     Group(usize),
 }
 
-/// A group as the builder records it.
+/// A group as the builder records it, for `Group::from_defs`.
 #[derive(Debug)]
 pub(crate) struct GroupDef {
     pub(crate) name: Arc<str>,

@@ -110,18 +110,6 @@ impl ServiceContext {
         self.run.unit.state().is_up()
     }
 
-    /// The application this service runs in: its statuses, events and snapshot.
-    ///
-    /// ```
-    /// # fn f(ctx: &hassette_runtime::ServiceContext) {
-    /// let running = ctx.app().snapshot().iter().filter(|s| s.ready).count();
-    /// # }
-    /// ```
-    #[must_use]
-    pub fn app(&self) -> crate::Hassette {
-        crate::Hassette::from_state(self.run.app.clone())
-    }
-
     /// Begins the shutdown of the whole app and returns at once, for a job whose end is
     /// the end of the program (OTP's significant child). The app then stops as on a
     /// signal, this service included; the first reason given is the one the report keeps,
@@ -312,6 +300,11 @@ impl ServiceContext {
     /// ```
     pub fn service<T: Hooks>(&self) -> Result<Arc<T>, LookupError> {
         self.run.app.registry().handle::<T>()
+    }
+
+    /// The engine's state of the app this run belongs to.
+    pub(crate) fn app_state(&self) -> &Arc<AppState> {
+        &self.run.app
     }
 
     pub(crate) fn cancel(&self) {
