@@ -1,0 +1,192 @@
+//! The HTTP side of a connection: reading requests (with the header read timeout),
+//! routing a path to its answer, and writing it (with the write timeout).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpStream;
+
+use super::connections::Slot;
+use super::render::Health;
+use super::{Endpoint, Limits};
+use crate::ServiceContext;
+
+/// Timeouts this long or longer mean "no limit" (and never overflow an `Instant`).
+const NO_LIMIT: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// `None` for a timeout that means "no limit".
+fn finite(timeout: Duration) -> Option<Duration> {
+    (timeout < NO_LIMIT).then_some(timeout)
+}
+
+/// Serves one client until it is done, fails a timeout, is closed to make room under the
+/// cap, or the server stops: then the connection is dropped at once, whatever it was doing.
+pub(super) async fn serve_connection(
+    stream: TcpStream,
+    endpoint: Endpoint,
+    ctx: ServiceContext,
+    slot: Slot,
+    limits: Limits,
+) {
+    let name = endpoint.own_name.clone();
+    let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+        let response = respond(&endpoint, request.method(), request.uri().path());
+        std::future::ready(Ok::<_, Infallible>(response))
+    });
+    // A write that makes no progress for `write_timeout` (the client does not read its
+    // answer) fails with `TimedOut`; the clock restarts with every write that goes through.
+    let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+    stream.set_write_timeout(finite(limits.write_timeout));
+    let io = TokioIo::new(Box::pin(stream));
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(finite(limits.header_read_timeout))
+        .serve_connection(io, service);
+    let result = tokio::select! {
+        biased;
+        // A stop or restart of the server: no grace for a client (it could be half-way
+        // through a request it never finishes).
+        () = ctx.cancelled() => return,
+        () = slot.close.cancelled() => {
+            tracing::debug!(service = %name, "health endpoint: closed the oldest connection to make room");
+            return;
+        }
+        result = connection => result,
+    };
+    if let Err(error) = result {
+        tracing::debug!(service = %name, %error, "health endpoint: connection ended with an error");
+    }
+}
+
+/// The answer to `method path`, from one look at the app.
+fn respond(endpoint: &Endpoint, method: &Method, path: &str) -> Response<Full<Bytes>> {
+    let (code, content_type, body) = match path {
+        "/livez" | "/readyz" | "/status" if method != Method::GET && method != Method::HEAD => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            TEXT,
+            "method not allowed: use GET\n".to_owned(),
+        ),
+        "/livez" => {
+            let health = Health::of(endpoint);
+            let code = if health.live {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            (code, TEXT, health.livez_body())
+        }
+        "/readyz" => {
+            let health = Health::of(endpoint);
+            let code = if health.ready {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            (code, TEXT, health.readyz_body())
+        }
+        "/status" => (StatusCode::OK, JSON, Health::of(endpoint).status_json()),
+        _ => (StatusCode::NOT_FOUND, TEXT, "not found\n".to_owned()),
+    };
+    let body = if method == Method::HEAD {
+        Bytes::new()
+    } else {
+        Bytes::from(body)
+    };
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = code;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if code == StatusCode::METHOD_NOT_ALLOWED {
+        headers.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    }
+    response
+}
+
+const TEXT: &str = "text/plain; charset=utf-8";
+const JSON: &str = "application/json";
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures_util::FutureExt as _;
+    use http_body_util::BodyExt as _;
+    use hyper::header::{self, HeaderMap};
+    use hyper::{Method, StatusCode};
+
+    use super::{finite, respond};
+    use crate::health::{Endpoint, HEADER_READ_TIMEOUT, HealthServer};
+    use crate::{Hassette, Hooks, Resource};
+
+    struct Pool;
+    impl Hooks for Pool {}
+    impl Resource for Pool {}
+
+    /// The answer to `method path` from an app that is built, not started.
+    fn answer(method: &Method, path: &str) -> (StatusCode, HeaderMap, String) {
+        let app = Hassette::builder()
+            .resource(HealthServer::new(([127, 0, 0, 1], 0)))
+            .resource(Pool)
+            .build()
+            .unwrap();
+        let endpoint = Endpoint {
+            app,
+            own_name: "health".into(),
+        };
+        let (parts, body) = respond(&endpoint, method, path).into_parts();
+        let body = body.collect().now_or_never().unwrap().unwrap().to_bytes();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert_eq!(parts.headers[header::CACHE_CONTROL], "no-store");
+        (parts.status, parts.headers, body)
+    }
+
+    #[test]
+    fn paths_are_routed_to_their_answers() {
+        let (code, headers, body) = answer(&Method::GET, "/livez");
+        assert_eq!((code, body.as_str()), (StatusCode::OK, "ok\n"));
+        assert_eq!(headers[header::CONTENT_TYPE], "text/plain; charset=utf-8");
+        let (code, _, body) = answer(&Method::GET, "/readyz");
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body, "not ready: Pool (not started)\n");
+        let (code, headers, body) = answer(&Method::GET, "/status");
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+        assert!(body.starts_with(r#"{"live":true,"ready":false,"#));
+        let (code, _, body) = answer(&Method::GET, "/nope");
+        assert_eq!(
+            (code, body.as_str()),
+            (StatusCode::NOT_FOUND, "not found\n")
+        );
+    }
+
+    #[test]
+    fn head_has_the_status_and_headers_and_no_body() {
+        let (code, headers, body) = answer(&Method::HEAD, "/readyz");
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(headers[header::CONTENT_TYPE], "text/plain; charset=utf-8");
+        assert_eq!(body, "");
+    }
+
+    #[test]
+    fn another_method_is_not_allowed() {
+        for path in ["/livez", "/readyz", "/status"] {
+            let (code, headers, _) = answer(&Method::POST, path);
+            assert_eq!(code, StatusCode::METHOD_NOT_ALLOWED);
+            assert_eq!(headers[header::ALLOW], "GET, HEAD");
+        }
+        let (code, _, _) = answer(&Method::POST, "/nope");
+        assert_eq!(code, StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn duration_max_means_no_timeout() {
+        assert_eq!(finite(HEADER_READ_TIMEOUT), Some(HEADER_READ_TIMEOUT));
+        assert_eq!(finite(Duration::MAX), None);
+    }
+}

@@ -1,0 +1,351 @@
+//! An HTTP health endpoint for the whole app (feature `health`): `/livez`, `/readyz` and
+//! `/status`, served by a [`HealthServer`] that runs as a resource of the app itself.
+//!
+//! Register it like any resource; it binds its address in `on_initialize` (so a port that
+//! is taken makes [`Hassette::start`] fail, naming the resource) and stops listening when
+//! the app shuts down.
+//!
+//! ```no_run
+//! use hassette_runtime::health::HealthServer;
+//! use hassette_runtime::prelude::*;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), BoxError> {
+//! let app = Hassette::builder()
+//!     .resource(HealthServer::new(([0, 0, 0, 0], 8080)))
+//!     .build()?;
+//! let code = app.run_until_signal().await;
+//! # let _ = code;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! | request | answer |
+//! |---|---|
+//! | `GET /livez` | `200 ok` while the process is worth keeping; `503` once a service has **Crashed** or the app is shutting down |
+//! | `GET /readyz` | `200 ready` when every service (the health server aside) is **Running and ready**; `503` with the list of the others |
+//! | `GET /status` | `200`, `application/json`: every service's status, readiness, restarts and last error |
+//! | `HEAD` of the above | the same status and headers, no body |
+//! | another method | `405` |
+//! | another path | `404` |
+//!
+//! Liveness fails only when restarting the process is the cure: a crashed service takes the
+//! app down anyway, and a Failed service being restarted, or one waiting for its cooldown,
+//! is the supervisor's business, not the orchestrator's. Readiness is strict: a service
+//! that is starting, restarting, not ready (`ctx.mark_not_ready`), exhausted or crashed
+//! keeps `/readyz` at 503; a transient or temporary service that finished its job (a clean
+//! return of `serve`) does not ([`ServiceSnapshot::counts_as_ready`](crate::ServiceSnapshot::counts_as_ready)).
+//!
+//! A `/status` answer (`last_error` is the error of the last status change that had one,
+//! `null` otherwise):
+//!
+//! ```json
+//! {"live":true,"ready":true,"shutting_down":false,"services":[
+//!   {"name":"health","status":"running","ready":true,"restarts":0,"last_error":null},
+//!   {"name":"Ticker","status":"running","ready":true,"restarts":1,"last_error":"connection reset"}]}
+//! ```
+//!
+//! Status names in JSON are `not_started`, `starting`, `running`, `stopping`, `stopped`,
+//! `failed`, `crashed`, `exhausted_cooling`, `exhausted_dead`.
+//!
+//! # Hostile and broken clients
+//!
+//! The endpoint is meant for probes, which connect, send one short request and read one
+//! short answer. Whatever other clients do, it holds:
+//!
+//! - **At most [`MAX_CONNECTIONS`] open connections** ([`HealthServer::max_connections`]).
+//!   When a new connection arrives with the cap reached, the *oldest* open connection is
+//!   closed to make room for it. Idle and stalled clients are the old ones; a probe is
+//!   answered within a millisecond of connecting, so `/livez` keeps answering however many
+//!   idle clients hold connections, and the server never holds more than the cap's worth of
+//!   file descriptors for clients.
+//! - **A header read timeout** ([`HEADER_READ_TIMEOUT`],
+//!   [`HealthServer::header_read_timeout`]): a client that has not sent complete request
+//!   headers within it, on a new connection or between requests of a kept-alive one, is
+//!   disconnected.
+//! - **A write timeout** ([`WRITE_TIMEOUT`], [`HealthServer::write_timeout`]): a client that
+//!   stops reading its answer, so that a write of it makes no progress for that long, is
+//!   disconnected and the answer freed (like nginx's `send_timeout`; a client that keeps
+//!   reading, however slowly, is not cut off).
+//! - **A stop is never held by a client**: when the app shuts down or the server is
+//!   restarted, the listener and every open connection are closed at once (an answer
+//!   being written is cut off); the stop does not wait for a half-sent request, and the
+//!   server is not reported `aborted` because of a client.
+
+mod connections;
+mod http;
+mod render;
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use self::connections::{BindError, accept_loop};
+use crate::{BoxError, Hassette, Hooks, Resource, ServiceContext};
+
+/// The default bound on open client connections (see
+/// [`HealthServer::max_connections`]): with it reached, a new connection closes the oldest.
+///
+/// ```
+/// assert_eq!(hassette_runtime::health::MAX_CONNECTIONS, 64);
+/// ```
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// The default time a client has to send complete request headers, on a new connection
+/// or between two requests of a kept-alive one, before it is disconnected (see
+/// [`HealthServer::header_read_timeout`]).
+///
+/// ```
+/// # use std::time::Duration;
+/// assert_eq!(hassette_runtime::health::HEADER_READ_TIMEOUT, Duration::from_secs(5));
+/// ```
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The default time a write of an answer may make no progress (the client does not read)
+/// before the client is disconnected (see [`HealthServer::write_timeout`]).
+///
+/// ```
+/// # use std::time::Duration;
+/// assert_eq!(hassette_runtime::health::WRITE_TIMEOUT, Duration::from_secs(5));
+/// ```
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The resource that serves `/livez`, `/readyz` and `/status` over HTTP/1.1.
+///
+/// It appears in snapshots, events and reports as `health`. The address it listens on is
+/// fixed when it is created; bind port 0 and read [`local_addr`](Self::local_addr) (or a
+/// [`HealthHandle`] kept before registering it) to let the system pick a free port.
+///
+/// ```
+/// use hassette_runtime::Hassette;
+/// use hassette_runtime::health::HealthServer;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), hassette_runtime::BoxError> {
+/// let health = HealthServer::new(([127, 0, 0, 1], 0));
+/// let handle = health.handle();
+/// let app = Hassette::builder().resource(health).build()?;
+/// app.start().await?;
+/// println!("probe http://{}/readyz", handle.local_addr().unwrap());
+/// app.shutdown().await;
+/// assert_eq!(handle.local_addr(), None);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct HealthServer {
+    addr: SocketAddr,
+    bound: HealthHandle,
+    limits: Limits,
+}
+
+/// The bounds a server puts on its clients.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    max_connections: usize,
+    header_read_timeout: Duration,
+    write_timeout: Duration,
+}
+
+impl Limits {
+    const DEFAULT: Limits = Limits {
+        max_connections: MAX_CONNECTIONS,
+        header_read_timeout: HEADER_READ_TIMEOUT,
+        write_timeout: WRITE_TIMEOUT,
+    };
+}
+
+/// A cloneable view of where a [`HealthServer`] listens, kept before the server is moved
+/// into the builder.
+///
+/// ```
+/// use hassette_runtime::health::HealthServer;
+///
+/// let handle = HealthServer::new(([127, 0, 0, 1], 0)).handle();
+/// assert_eq!(handle.local_addr(), None); // not started yet
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct HealthHandle {
+    addr: Arc<Mutex<Option<SocketAddr>>>,
+}
+
+impl HealthHandle {
+    /// The address the server is listening on, with the port the system chose for port 0;
+    /// `None` before it has bound and once it has stopped listening.
+    ///
+    /// ```
+    /// # let handle = hassette_runtime::health::HealthServer::new(([127, 0, 0, 1], 0)).handle();
+    /// if let Some(addr) = handle.local_addr() {
+    ///     println!("curl http://{addr}/status");
+    /// }
+    /// ```
+    #[must_use]
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        *self.addr.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn set(&self, addr: Option<SocketAddr>) {
+        *self.addr.lock().unwrap_or_else(PoisonError::into_inner) = addr;
+    }
+}
+
+impl HealthServer {
+    /// A health server that will listen on `addr` (for example `([0, 0, 0, 0], 8080)` or
+    /// `"127.0.0.1:8080".parse::<SocketAddr>()?`) once the app starts.
+    ///
+    /// ```
+    /// use hassette_runtime::Hassette;
+    /// use hassette_runtime::health::HealthServer;
+    ///
+    /// let app = Hassette::builder()
+    ///     .resource(HealthServer::new(([0, 0, 0, 0], 8080)))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(app);
+    /// ```
+    #[must_use]
+    pub fn new(addr: impl Into<SocketAddr>) -> Self {
+        HealthServer {
+            addr: addr.into(),
+            bound: HealthHandle::default(),
+            limits: Limits::DEFAULT,
+        }
+    }
+
+    /// At most `max` client connections are open at once (default [`MAX_CONNECTIONS`];
+    /// 0 counts as 1). When a new one arrives with `max` open, the oldest open connection
+    /// is closed to make room: idle or stalled clients cannot lock a probe out, and the
+    /// server never holds more than `max` file descriptors for clients.
+    ///
+    /// ```
+    /// use hassette_runtime::health::HealthServer;
+    ///
+    /// let server = HealthServer::new(([0, 0, 0, 0], 8080)).max_connections(16);
+    /// # drop(server);
+    /// ```
+    #[must_use]
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.limits.max_connections = max.clamp(1, Semaphore::MAX_PERMITS);
+        self
+    }
+
+    /// How long a client may take to send complete request headers, on a new connection
+    /// or between two requests of a kept-alive one, before it is disconnected (default
+    /// [`HEADER_READ_TIMEOUT`]). A client that sends half a request never holds a stop
+    /// of the app or of the server, whatever this is; [`Duration::MAX`] means no limit.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hassette_runtime::health::HealthServer;
+    ///
+    /// let server = HealthServer::new(([0, 0, 0, 0], 8080))
+    ///     .header_read_timeout(Duration::from_secs(2));
+    /// # drop(server);
+    /// ```
+    #[must_use]
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long a write of an answer may make no progress, because the client does not
+    /// read it, before the client is disconnected and the answer freed (default
+    /// [`WRITE_TIMEOUT`]). The clock restarts with every write that goes through, so a
+    /// client that reads slowly but steadily is not cut off. [`Duration::MAX`] means no
+    /// limit.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hassette_runtime::health::HealthServer;
+    ///
+    /// let server = HealthServer::new(([0, 0, 0, 0], 8080))
+    ///     .write_timeout(Duration::from_secs(1));
+    /// # drop(server);
+    /// ```
+    #[must_use]
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.write_timeout = timeout;
+        self
+    }
+
+    /// The address it was asked to listen on.
+    ///
+    /// ```
+    /// # use hassette_runtime::health::HealthServer;
+    /// let server = HealthServer::new(([127, 0, 0, 1], 9000));
+    /// assert_eq!(server.addr().port(), 9000);
+    /// ```
+    #[must_use]
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The address it listens on right now (see [`HealthHandle::local_addr`]).
+    ///
+    /// ```
+    /// # use hassette_runtime::health::HealthServer;
+    /// assert_eq!(HealthServer::new(([127, 0, 0, 1], 0)).local_addr(), None);
+    /// ```
+    #[must_use]
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.bound.local_addr()
+    }
+
+    /// A handle that tells where the server listens, to keep before the server is moved
+    /// into [`Builder::resource`](crate::Builder::resource).
+    ///
+    /// ```
+    /// # use hassette_runtime::health::HealthServer;
+    /// let server = HealthServer::new(([127, 0, 0, 1], 0));
+    /// let handle = server.handle();
+    /// let app = hassette_runtime::Hassette::builder().resource(server).build().unwrap();
+    /// # drop((app, handle));
+    /// ```
+    #[must_use]
+    pub fn handle(&self) -> HealthHandle {
+        self.bound.clone()
+    }
+}
+
+impl Hooks for HealthServer {
+    fn display_name() -> Cow<'static, str> {
+        Cow::Borrowed("health")
+    }
+
+    async fn on_initialize(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        let listener = TcpListener::bind(self.addr)
+            .await
+            .map_err(|source| BindError {
+                addr: self.addr,
+                source,
+            })?;
+        let local = listener.local_addr()?;
+        self.bound.set(Some(local));
+        tracing::info!(addr = %local, "health endpoint listening");
+        let endpoint = Endpoint {
+            app: ctx.app(),
+            own_name: ctx.name().into(),
+        };
+        ctx.spawn(accept_loop(
+            listener,
+            endpoint,
+            ctx.clone(),
+            self.bound.clone(),
+            self.limits,
+        ));
+        Ok(())
+    }
+}
+
+impl Resource for HealthServer {}
+
+/// What a request handler needs: the app and the server's own name (left out of `/readyz`).
+#[derive(Clone)]
+struct Endpoint {
+    app: Hassette,
+    own_name: Arc<str>,
+}
