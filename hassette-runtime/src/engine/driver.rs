@@ -110,60 +110,63 @@ fn panicked(payload: &(dyn std::any::Any + Send)) -> SharedError {
 
 /// A run's `serve`, polled by the supervisor's own task.
 #[derive(Default)]
-pub(crate) struct ServeSlot {
-    /// `None` for a resource, and once `serve` has ended or was dropped. The mutex is
-    /// never locked (the slot is only reached through `&mut`, by `get_mut`): it makes the
-    /// slot `Sync`, as the driver's `&self` methods need, for a future that is only `Send`.
-    fut: Option<std::sync::Mutex<HookFuture>>,
-    /// Whether its first poll was put off by one turn (see `poll_serve`).
-    yielded: bool,
-    /// Whether it has begun: the run is Running from then on.
-    begun: bool,
-    /// How it ended, while nobody has taken the outcome yet.
-    ended: Option<Result<(), SharedError>>,
+pub(crate) enum ServeSlot {
+    /// No `serve` (a resource), or its outcome was taken.
+    #[default]
+    Empty,
+    /// Created, its first poll not yet come (see `poll_serve`).
+    Fresh(SyncFuture),
+    /// Put off by one turn: the next poll begins it.
+    Yielded(SyncFuture),
+    /// Running.
+    Begun(SyncFuture),
+    /// It ended (while a hook ran next to it) and nobody has taken the outcome yet.
+    Ended(Result<(), SharedError>),
 }
+
+/// `serve`'s future. The mutex is never locked (the slot is only reached through `&mut`,
+/// by `get_mut`): it makes the slot `Sync`, as the driver's `&self` methods need, for a
+/// future that is only `Send`.
+pub(crate) type SyncFuture = std::sync::Mutex<HookFuture>;
 
 impl ServeSlot {
     fn new(fut: HookFuture) -> Self {
-        ServeSlot {
-            fut: Some(std::sync::Mutex::new(fut)),
-            yielded: false,
-            begun: false,
-            ended: None,
-        }
+        ServeSlot::Fresh(std::sync::Mutex::new(fut))
     }
 
     /// Whether there is a `serve` whose outcome nobody has taken.
     pub(crate) fn is_live(&self) -> bool {
-        self.fut.is_some() || self.ended.is_some()
+        !matches!(self, ServeSlot::Empty)
     }
 
-    /// Polls `serve` once; a panic is its error. The first poll makes the run Running
-    /// (ready at once with `ready = "auto"`).
+    /// Polls `serve`; a panic is its error. Its first poll is put off by one turn, as
+    /// for a task of its own: what the start woke (the caller of `start`) runs first,
+    /// and a `serve` that never yields cannot trap it in this worker's next-task slot.
+    /// The run is Running (ready at once with `ready = "auto"`) when `serve` begins.
     fn poll_serve(&mut self, unit: &Unit, cx: &mut Context<'_>) -> Poll<Result<(), SharedError>> {
-        let Some(fut) = self.fut.as_mut() else {
+        match std::mem::take(self) {
+            ServeSlot::Fresh(fut) => {
+                *self = ServeSlot::Yielded(fut);
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            ServeSlot::Yielded(fut) => {
+                unit.begin_running(unit.shim.spec.ready == ReadyMode::Auto);
+                *self = ServeSlot::Begun(fut);
+            }
+            ServeSlot::Ended(outcome) => return Poll::Ready(outcome),
+            other => *self = other,
+        }
+        let ServeSlot::Begun(fut) = self else {
             return Poll::Pending;
         };
         let fut = fut.get_mut().unwrap_or_else(|e| e.into_inner());
-        if !self.yielded {
-            // `serve` begins one turn later, as a task of its own would: what the start
-            // woke (the caller of `start`) runs first, and a `serve` that never yields
-            // cannot trap it in this worker's next-task slot.
-            self.yielded = true;
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        if !self.begun {
-            // Running (and ready with `ready = "auto"`) when `serve` actually begins.
-            self.begun = true;
-            unit.begin_running(unit.shim.spec.ready == ReadyMode::Auto);
-        }
         let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(result)) => result.map_err(SharedError::from),
             Err(payload) => Err(panicked(&*payload)),
         };
-        self.fut = None;
+        *self = ServeSlot::Empty;
         Poll::Ready(outcome)
     }
 
@@ -172,10 +175,7 @@ impl ServeSlot {
         &'a mut self,
         unit: &'a Unit,
     ) -> impl Future<Output = Result<(), SharedError>> + 'a {
-        poll_fn(move |cx| match self.ended.take() {
-            Some(outcome) => Poll::Ready(outcome),
-            None => self.poll_serve(unit, cx),
-        })
+        poll_fn(move |cx| self.poll_serve(unit, cx))
     }
 
     /// Runs `other` while `serve` goes on running; an outcome of `serve` meanwhile is kept
@@ -186,10 +186,10 @@ impl ServeSlot {
             if let Poll::Ready(output) = other.as_mut().poll(cx) {
                 return Poll::Ready(output);
             }
-            if self.ended.is_none()
+            if !matches!(self, ServeSlot::Ended(_))
                 && let Poll::Ready(outcome) = self.poll_serve(unit, cx)
             {
-                self.ended = Some(outcome);
+                *self = ServeSlot::Ended(outcome);
             }
             Poll::Pending
         })
@@ -199,8 +199,8 @@ impl ServeSlot {
     /// Drops a `serve` that outlived its timeout; a panic of its drop is caught and
     /// logged.
     fn abort(&mut self, unit: &Unit) {
-        let fut = self.fut.take();
-        if std::panic::catch_unwind(AssertUnwindSafe(move || drop(fut))).is_err() {
+        let slot = std::mem::take(self);
+        if std::panic::catch_unwind(AssertUnwindSafe(move || drop(slot))).is_err() {
             tracing::warn!(service = %unit.name, "serve panicked when it was dropped");
         }
     }

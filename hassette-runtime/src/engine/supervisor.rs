@@ -67,7 +67,16 @@ impl Supervisor {
     }
 
     /// Drives the service for the lifetime of the app; its report is in its unit.
-    pub(crate) async fn supervise(mut self, started: FirstStart) {
+    ///
+    /// (An `async` block rather than an `async fn`: the future keeps one copy of the
+    /// supervisor, where an `async fn` keeps its arguments and their moved copies, and
+    /// this future is most of a service's idle memory.)
+    pub(crate) fn supervise(self, started: FirstStart) -> impl Future<Output = ()> + Send {
+        let mut this = self;
+        async move { this.run_all(started).await }
+    }
+
+    async fn run_all(&mut self, started: FirstStart) {
         let mut step = Box::pin(self.first_start(started)).await;
         loop {
             step = match step {
@@ -378,7 +387,7 @@ impl Supervisor {
     /// The app's shutdown reached this service: stop the active run, or settle the status
     /// (a service that never reached Running, its start having failed, stays Failed; one
     /// whose start the shutdown came before stays NotStarted).
-    async fn finish(mut self) {
+    async fn finish(&mut self) {
         let began = Instant::now();
         let unit = self.run.unit.clone();
         if self.run.active.is_some() {

@@ -12,8 +12,8 @@
 //!   permit) is the supervisor's one doorbell: the app's stop (`stop_requested`), an
 //!   operator's restart (`restart_pending`) and a group's hold (`GroupLink`) each set
 //!   their flag first and ring it second; the supervisor reads the flags after it wakes.
-//! - `record` (errors, `aborted`, the stop's duration) has a lock of its own, never
-//!   taken while `state`'s is held.
+//! - `record` (errors, `aborted`, the stop's duration) has a lock of its own; when both
+//!   are held, `state`'s comes first (a status change records its error).
 
 use std::any::TypeId;
 use std::collections::VecDeque;
@@ -95,7 +95,7 @@ pub(crate) struct Unit {
     wake: Notify,
     events: Arc<EventBus>,
     /// What its report says besides the status.
-    record: Mutex<Record>,
+    record: Mutex<Option<Box<Record>>>,
     /// The service value itself, for its hooks and `ServiceContext::service`.
     pub(super) value: Value,
     /// What its type does: its spec, hooks and `serve`.
@@ -143,7 +143,7 @@ impl Unit {
             changed: Notify::new(),
             wake: Notify::new(),
             events,
-            record: Mutex::new(Record::default()),
+            record: Mutex::new(None),
             value: init.value,
             shim: init.shim,
         }
@@ -348,52 +348,68 @@ impl Unit {
         })
     }
 
-    fn record(&self) -> std::sync::MutexGuard<'_, Record> {
-        self.record.lock().unwrap_or_else(|e| e.into_inner())
+    /// Changes the record, made at the first write: a service that never failed and has
+    /// not stopped yet pays 8 bytes for it.
+    fn write_record<R>(&self, change: impl FnOnce(&mut Record) -> R) -> R {
+        let mut record = self.record.lock().unwrap_or_else(|e| e.into_inner());
+        change(record.get_or_insert_with(Box::default))
+    }
+
+    /// Reads the record (`None`: nothing written yet).
+    fn read_record<R>(&self, read: impl FnOnce(Option<&Record>) -> R) -> R {
+        let record = self.record.lock().unwrap_or_else(|e| e.into_inner());
+        read(record.as_deref())
     }
 
     /// Keeps `error` as the last error without a status change (a child task's panic).
     pub(crate) fn note_error(&self, error: SharedError) {
-        self.record().last_error = Some(error);
+        self.write_record(|record| record.last_error = Some(error));
     }
 
     /// Records `error` of `what` (a hook, `serve`, children) for the report.
     pub(crate) fn record_error(&self, what: &'static str, error: SharedError) {
-        let mut record = self.record();
-        if record.errors.len() == KEPT_ERRORS {
-            record.errors.pop_front();
-        }
-        record.errors.push_back(ReportedError { what, error });
-        record.error_count += 1;
+        self.write_record(|record| {
+            if record.errors.len() == KEPT_ERRORS {
+                record.errors.pop_front();
+            }
+            record.errors.push_back(ReportedError { what, error });
+            record.error_count += 1;
+        });
     }
 
     /// Whether the last stop had to cut `serve` or children off (a new run clears it, so
     /// an abort during a restart stays only in the errors).
     pub(crate) fn set_aborted(&self, aborted: bool) {
-        self.record().aborted = aborted;
+        // Clearing a flag that was never set needs no record.
+        if aborted || self.read_record(|record| record.is_some_and(|r| r.aborted)) {
+            self.write_record(|record| record.aborted = aborted);
+        }
     }
 
     /// How long the final stop took.
     pub(crate) fn set_stop_took(&self, took: Duration) {
-        self.record().stop_took = took;
+        self.write_record(|record| record.stop_took = took);
     }
 
     /// The last error that came with a status change (or a child's panic).
     pub(crate) fn last_error(&self) -> Option<SharedError> {
-        self.record().last_error.clone()
+        self.read_record(|record| record.and_then(|r| r.last_error.clone()))
     }
 
     /// The unit's report, as it stands.
     pub(crate) fn report(&self) -> ServiceReport {
         let state = self.state();
-        let record = self.record();
         let mut report = ServiceReport::new(self.name.clone());
         report.status = state.status;
         report.restarts = state.generation.saturating_sub(1);
-        report.errors = record.errors.iter().cloned().collect();
-        report.error_count = record.error_count;
-        report.aborted = record.aborted;
-        report.stop_took = record.stop_took;
+        self.read_record(|record| {
+            if let Some(record) = record {
+                report.errors = record.errors.iter().cloned().collect();
+                report.error_count = record.error_count;
+                report.aborted = record.aborted;
+                report.stop_took = record.stop_took;
+            }
+        });
         report
     }
 

@@ -3,11 +3,13 @@
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use futures_util::FutureExt;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
-use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
@@ -37,7 +39,12 @@ pub struct ServiceContext {
 struct Run {
     unit: Arc<Unit>,
     app: Arc<AppState>,
-    cancel: CancellationToken,
+    /// Set once the runtime stops this run; `cancelled` wakes the futures waiting for it.
+    cancelled: AtomicBool,
+    cancelled_wake: Notify,
+    /// Made on the first `cancellation_token()` only: most services never ask for one, and
+    /// a token is an allocation of its own (see `cancel`).
+    token: OnceLock<CancellationToken>,
     /// Created on the first `spawn`: most services have no children and should not pay
     /// for a tracker (nor for its room in every run).
     children: OnceLock<Box<Children>>,
@@ -56,7 +63,7 @@ impl fmt::Debug for ServiceContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServiceContext")
             .field("service", &self.run.unit.name())
-            .field("cancelled", &self.run.cancel.is_cancelled())
+            .field("cancelled", &self.is_cancelled())
             .finish_non_exhaustive()
     }
 }
@@ -67,7 +74,9 @@ impl ServiceContext {
             run: Arc::new(Run {
                 unit,
                 app,
-                cancel: CancellationToken::new(),
+                cancelled: AtomicBool::new(false),
+                cancelled_wake: Notify::new(),
+                token: OnceLock::new(),
                 children: OnceLock::new(),
             }),
         }
@@ -158,8 +167,15 @@ impl ServiceContext {
     /// }
     /// # }
     /// ```
-    pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
-        self.run.cancel.cancelled()
+    pub async fn cancelled(&self) {
+        loop {
+            let mut woken = std::pin::pin!(self.run.cancelled_wake.notified());
+            woken.as_mut().enable();
+            if self.is_cancelled() {
+                return;
+            }
+            woken.await;
+        }
     }
 
     /// Whether the runtime has asked this run to stop.
@@ -171,7 +187,7 @@ impl ServiceContext {
     /// ```
     #[must_use]
     pub fn is_cancelled(&self) -> bool {
-        self.run.cancel.is_cancelled()
+        self.run.cancelled.load(Ordering::SeqCst)
     }
 
     /// A clone of this run's cancellation token, to hand to code that takes one.
@@ -184,7 +200,14 @@ impl ServiceContext {
     /// ```
     #[must_use]
     pub fn cancellation_token(&self) -> CancellationToken {
-        self.run.cancel.clone()
+        let token = self.run.token.get_or_init(CancellationToken::new).clone();
+        // Pairs with the fence in `cancel`: one of the two sides sees the other's write,
+        // so a token made while the run is being cancelled is cancelled too.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.is_cancelled() {
+            token.cancel();
+        }
+        token
     }
 
     /// Marks the service ready for its dependants (`ready = "manual"`). May be called from
@@ -308,7 +331,12 @@ impl ServiceContext {
     }
 
     pub(crate) fn cancel(&self) {
-        self.run.cancel.cancel();
+        self.run.cancelled.store(true, Ordering::SeqCst);
+        self.run.cancelled_wake.notify_waiters();
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if let Some(token) = self.run.token.get() {
+            token.cancel();
+        }
     }
 
     /// Whether this run has spawned a child task.
