@@ -320,8 +320,8 @@ impl Unit {
     }
 
     /// Completes when the doorbell rings (at once if it rang since the last time).
-    pub(crate) async fn rung(&self) {
-        self.wake.notified().await;
+    pub(crate) fn rung(&self) -> tokio::sync::futures::Notified<'_> {
+        self.wake.notified()
     }
 
     /// Completes once the app's stop has reached this unit.
