@@ -26,10 +26,9 @@ impl FirstStarts {
     /// The token of one unit's first start.
     pub(crate) fn entry(self: &Arc<Self>, unit: &Arc<Unit>) -> FirstStart {
         FirstStart {
-            unit: unit.clone(),
+            unit: Some(unit.clone()),
             latch: self.clone(),
             _token: self.tracker.token(),
-            reported: false,
         }
     }
 
@@ -47,6 +46,11 @@ impl FirstStarts {
         }
     }
 
+    fn fail(&self, unit: &Unit, failure: StartFailure) {
+        let error = StartError::new(unit.name().clone(), failure);
+        self.lock().push((unit.id, error));
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(usize, StartError)>> {
         self.failures.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -55,28 +59,25 @@ impl FirstStarts {
 /// One supervisor's part of [`FirstStarts`].
 #[derive(Debug)]
 pub(crate) struct FirstStart {
-    unit: Arc<Unit>,
+    /// Taken when the start is reported.
+    unit: Option<Arc<Unit>>,
     latch: Arc<FirstStarts>,
     _token: TaskTrackerToken,
-    reported: bool,
 }
 
 impl FirstStart {
     /// Reports how the first start went.
     pub(crate) fn report(mut self, result: Result<(), StartFailure>) {
-        self.reported = true;
-        if let Err(failure) = result {
-            let error = StartError::new(self.unit.name.clone(), failure);
-            self.latch.lock().push((self.unit.id, error));
+        if let (Some(unit), Err(failure)) = (self.unit.take(), result) {
+            self.latch.fail(&unit, failure);
         }
     }
 }
 
 impl Drop for FirstStart {
     fn drop(&mut self) {
-        if !self.reported {
-            let error = StartError::new(self.unit.name.clone(), StartFailure::Interrupted);
-            self.latch.lock().push((self.unit.id, error));
+        if let Some(unit) = self.unit.take() {
+            self.latch.fail(&unit, StartFailure::Interrupted);
         }
     }
 }

@@ -52,13 +52,16 @@ enum Step {
 pub(crate) struct Supervisor {
     run: Driver,
     policy: Policy,
+    /// The first start's report to `Hassette::start`, until it is sent.
+    started: Option<FirstStart>,
 }
 
 impl Supervisor {
-    pub(crate) fn new(unit: Arc<Unit>, app: Arc<AppState>) -> Self {
+    pub(crate) fn new(unit: Arc<Unit>, app: Arc<AppState>, started: FirstStart) -> Self {
         Supervisor {
             run: Driver::new(unit, app),
             policy: Policy::default(),
+            started: Some(started),
         }
     }
 
@@ -71,13 +74,13 @@ impl Supervisor {
     /// (An `async` block rather than an `async fn`: the future keeps one copy of the
     /// supervisor, where an `async fn` keeps its arguments and their moved copies, and
     /// this future is most of a service's idle memory.)
-    pub(crate) fn supervise(self, started: FirstStart) -> impl Future<Output = ()> + Send {
+    pub(crate) fn supervise(self) -> impl Future<Output = ()> + Send {
         let mut this = self;
-        async move { this.run_all(started).await }
+        async move { this.run_all().await }
     }
 
-    async fn run_all(&mut self, started: FirstStart) {
-        let mut step = Box::pin(self.first_start(started)).await;
+    async fn run_all(&mut self) {
+        let mut step = Box::pin(self.first_start()).await;
         loop {
             step = match step {
                 Step::Watch => self.watch().await,
@@ -106,10 +109,12 @@ impl Supervisor {
     }
 
     /// The first initialize, whose outcome `Hassette::start` waits for.
-    async fn first_start(&mut self, started: FirstStart) -> Step {
+    async fn first_start(&mut self) -> Step {
         let first = self.run.initialize().await;
         let step = after_initialize(&first);
-        started.report(first);
+        if let Some(started) = self.started.take() {
+            started.report(first);
+        }
         step
     }
 
@@ -434,7 +439,7 @@ pub(crate) fn launch(
 ) -> tokio::task::JoinHandle<()> {
     let span = tracing::info_span!("service", name = %unit.name);
     let scope = unit.clone();
-    let supervise = Supervisor::new(unit, app).supervise(started);
+    let supervise = Supervisor::new(unit, app, started).supervise();
     // The supervisor runs the hooks and `serve`: they belong to the service (see `inside`).
     wave.spawn(super::inside::scope(scope, supervise).instrument(span))
 }
