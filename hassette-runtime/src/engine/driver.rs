@@ -114,10 +114,10 @@ pub(crate) enum ServeSlot {
     /// No `serve` (a resource), or its outcome was taken.
     #[default]
     Empty,
-    /// Created, its first poll not yet come (see `poll_serve`).
+    /// Created: its first poll begins it.
     Fresh(SyncFuture),
-    /// Put off by one turn: the next poll begins it.
-    Yielded(SyncFuture),
+    /// Put off by one turn (see [`put_off`](Self::put_off)).
+    PutOff(SyncFuture),
     /// Running.
     Begun(SyncFuture),
     /// It ended (while a hook ran next to it) and nobody has taken the outcome yet.
@@ -139,18 +139,26 @@ impl ServeSlot {
         !matches!(self, ServeSlot::Empty)
     }
 
-    /// Polls `serve`; a panic is its error. Its first poll is put off by one turn, as
-    /// for a task of its own: what the start woke (the caller of `start`) runs first,
-    /// and a `serve` that never yields cannot trap it in this worker's next-task slot.
-    /// The run is Running (ready at once with `ready = "auto"`) when `serve` begins.
+    /// Puts the first poll of `serve` off by one turn, as for a task of its own: a task
+    /// this one just woke runs first, and a `serve` that never yields cannot trap it in
+    /// this worker's next-task slot.
+    pub(crate) fn put_off(&mut self) {
+        *self = match std::mem::take(self) {
+            ServeSlot::Fresh(fut) => ServeSlot::PutOff(fut),
+            other => other,
+        };
+    }
+
+    /// Polls `serve`; a panic is its error. The run is Running (ready at once with
+    /// `ready = "auto"`) when `serve` begins.
     fn poll_serve(&mut self, unit: &Unit, cx: &mut Context<'_>) -> Poll<Result<(), SharedError>> {
         match std::mem::take(self) {
-            ServeSlot::Fresh(fut) => {
-                *self = ServeSlot::Yielded(fut);
+            ServeSlot::PutOff(fut) => {
+                *self = ServeSlot::Fresh(fut);
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
-            ServeSlot::Yielded(fut) => {
+            ServeSlot::Fresh(fut) => {
                 unit.begin_running(unit.shim.spec.ready == ReadyMode::Auto);
                 *self = ServeSlot::Begun(fut);
             }

@@ -1,41 +1,70 @@
 //! The first start of every service, counted down: [`Hassette::start`](crate::Hassette::start)
 //! waits for all of them with one wake-up, not one per service.
 //!
-//! Protocol: `launch_all` gives each supervisor a [`FirstStart`] (a token of one
-//! `TaskTracker`), closes the tracker and waits for it. A supervisor reports its first
-//! start through its `FirstStart` (a failure is kept, a success costs nothing) and drops
-//! it; one dropped unreported (its task was aborted) counts as interrupted. The outcome
-//! is the first real failure in registration order, else the first interrupted start.
+//! Protocol: `remaining` counts the first starts not yet reported, plus one that
+//! `launch_all` holds while it hands out the [`FirstStart`]s (so the count cannot reach
+//! zero before the last one is handed out) and gives back in [`FirstStarts::outcome`]. A
+//! supervisor reports its first start through its `FirstStart` (a failure is kept, a
+//! success costs nothing); one dropped unreported (its task was aborted) counts as
+//! interrupted. Whoever takes the count to zero wakes `outcome`, and only that one
+//! supervisor learns that it did (see `ServeSlot::put_off`). The outcome is the first real
+//! failure in registration order, else the first interrupted start.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio_util::task::TaskTracker;
-use tokio_util::task::task_tracker::TaskTrackerToken;
+use tokio::sync::Notify;
 
 use super::unit::Unit;
 use crate::{StartError, StartFailure};
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct FirstStarts {
-    tracker: TaskTracker,
+    /// First starts not reported yet, plus `launch_all`'s own one (see the header).
+    remaining: AtomicUsize,
+    /// Woken when `remaining` reaches zero.
+    done: Notify,
     /// `(unit id, error)` of every first start that did not succeed.
     failures: Mutex<Vec<(usize, StartError)>>,
 }
 
+impl Default for FirstStarts {
+    fn default() -> Self {
+        FirstStarts {
+            remaining: AtomicUsize::new(1),
+            done: Notify::new(),
+            failures: Mutex::default(),
+        }
+    }
+}
+
 impl FirstStarts {
-    /// The token of one unit's first start.
+    /// The part of one unit's first start.
     pub(crate) fn entry(self: &Arc<Self>, unit: &Arc<Unit>) -> FirstStart {
+        self.remaining.fetch_add(1, Ordering::AcqRel);
         FirstStart {
             unit: Some(unit.clone()),
             latch: self.clone(),
-            _token: self.tracker.token(),
         }
+    }
+
+    /// One first start is done; true for the one that completes them all (it woke the
+    /// caller of `start`).
+    fn count_down(&self) -> bool {
+        let last = self.remaining.fetch_sub(1, Ordering::AcqRel) == 1;
+        if last {
+            self.done.notify_waiters();
+        }
+        last
     }
 
     /// Waits until every entry has reported (or was dropped), and returns the outcome.
     pub(crate) async fn outcome(&self) -> Result<(), StartError> {
-        self.tracker.close();
-        self.tracker.wait().await;
+        let mut done = std::pin::pin!(self.done.notified());
+        done.as_mut().enable();
+        if !self.count_down() {
+            done.await;
+        }
         let mut failures = std::mem::take(&mut *self.lock());
         failures.sort_by_key(|(id, _)| *id);
         let interrupted = |e: &StartError| matches!(e.failure, StartFailure::Interrupted);
@@ -62,15 +91,17 @@ pub(crate) struct FirstStart {
     /// Taken when the start is reported.
     unit: Option<Arc<Unit>>,
     latch: Arc<FirstStarts>,
-    _token: TaskTrackerToken,
 }
 
 impl FirstStart {
     /// Reports how the first start went.
-    pub(crate) fn report(mut self, result: Result<(), StartFailure>) {
+    /// Reports how the first start went; true when this was the last one, which woke
+    /// the caller of `start`.
+    pub(crate) fn report(mut self, result: Result<(), StartFailure>) -> bool {
         if let (Some(unit), Err(failure)) = (self.unit.take(), result) {
             self.latch.fail(&unit, failure);
         }
+        self.latch.count_down()
     }
 }
 
@@ -78,6 +109,7 @@ impl Drop for FirstStart {
     fn drop(&mut self) {
         if let Some(unit) = self.unit.take() {
             self.latch.fail(&unit, StartFailure::Interrupted);
+            self.latch.count_down();
         }
     }
 }

@@ -112,8 +112,13 @@ impl Supervisor {
     async fn first_start(&mut self) -> Step {
         let first = self.run.initialize().await;
         let step = after_initialize(&first);
-        if let Some(started) = self.started.take() {
-            started.report(first);
+        if let Some(started) = self.started.take()
+            && started.report(first)
+            && let Some(active) = &mut self.run.active
+        {
+            // This report woke the caller of `start`, which is in this worker's next-task
+            // slot: `serve` begins one turn later, so one that never yields cannot trap it.
+            active.serve.put_off();
         }
         step
     }
