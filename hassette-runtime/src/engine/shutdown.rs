@@ -30,7 +30,6 @@ use futures_util::FutureExt;
 
 use super::driver::{ABORT_GRACE, deadline_in};
 use super::state::AppState;
-use super::unit::Unit;
 use crate::{ShutdownReport, Status};
 
 impl AppState {
@@ -170,28 +169,35 @@ impl AppState {
 
     /// Tells one wave to stop: each unit's stop flag and doorbell.
     ///
-    /// On a multi-thread runtime the doorbells are rung from a blocking-pool thread: the
-    /// supervisors they wake then go through the runtime's shared queue, where any idle
-    /// worker takes them, rather than into this task's worker's own next-task slot, which
-    /// no other worker may take from. A stop hook that blocks its thread then holds only
-    /// that worker, and another one keeps driving the timers and signals the rest of the
-    /// stop needs.
+    /// Every doorbell but the last is rung from this task's worker, so the supervisors go
+    /// into its local queue (other workers steal from it) rather than one by one through
+    /// the runtime's shared queue, where each wake-up from outside takes its lock and may
+    /// wake a parked worker: ten times slower for a large wave. The last one, on a
+    /// multi-thread runtime, is rung from a blocking-pool thread: it goes through the
+    /// shared queue and wakes a parked worker. Without that, a stop hook that blocks its
+    /// thread could hold the only worker that is awake (the one ringing, which runs the
+    /// last supervisor it woke first), while the parked one never learns that it has to
+    /// take over the timers and signals the rest of the stop needs.
     async fn stop_wave(&self, wave: &[usize]) {
+        let Some((&last, rest)) = wave.split_last() else {
+            return;
+        };
+        for &id in rest {
+            self.registry.units[id].request_stop();
+        }
+        let last = self.registry.units[last].clone();
         let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
             == tokio::runtime::RuntimeFlavor::MultiThread;
         if multi_thread {
-            let units: Vec<Arc<Unit>> = wave
-                .iter()
-                .map(|&id| self.registry.units[id].clone())
-                .collect();
-            let ring = move || units.iter().for_each(|unit| unit.request_stop());
-            if tokio::task::spawn_blocking(ring).await.is_ok() {
+            let remote = last.clone();
+            if tokio::task::spawn_blocking(move || remote.request_stop())
+                .await
+                .is_ok()
+            {
                 return;
             }
         }
-        for &id in wave {
-            self.registry.units[id].request_stop();
-        }
+        last.request_stop();
     }
 
     /// A unit whose supervisor did not finish: it is cut off, flagged `aborted`, and
