@@ -21,11 +21,11 @@ use tokio::time::{Instant, sleep, sleep_until};
 use super::driver::{Driver, Outcome};
 use super::first_start::FirstStart;
 use super::group::GroupEvent;
+use super::inside::InService;
 use super::policy::{Policy, Verdict};
 use super::state::AppState;
 use super::unit::Unit;
 use crate::{ReadyMode, RestartType, SharedError, StartFailure, Status, TimedOut};
-use tracing::Instrument;
 
 /// What the supervisor does next.
 enum Step {
@@ -442,9 +442,8 @@ pub(crate) fn launch(
     started: FirstStart,
     wave: &tokio_util::task::TaskTracker,
 ) -> tokio::task::JoinHandle<()> {
-    let span = tracing::info_span!("service", name = %unit.name);
     let scope = unit.clone();
     let supervise = Supervisor::new(unit, app, started).supervise();
     // The supervisor runs the hooks and `serve`: they belong to the service (see `inside`).
-    wave.spawn(super::inside::scope(scope, supervise).instrument(span))
+    wave.spawn(InService::new(scope, supervise))
 }

@@ -265,8 +265,7 @@ impl ServiceContext {
             })
         });
         let abort = children.abort.clone();
-        let task =
-            AssertUnwindSafe(crate::engine::in_service(self.run.unit.clone(), task)).catch_unwind();
+        let task = AssertUnwindSafe(crate::engine::in_service(&self.run.unit, task)).catch_unwind();
         let run = self.run.clone();
         let child = async move {
             tokio::select! {
