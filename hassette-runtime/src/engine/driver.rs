@@ -251,7 +251,9 @@ pub(crate) enum Outcome {
 pub(crate) struct Driver {
     pub(super) unit: Arc<Unit>,
     pub(super) app: Arc<AppState>,
-    pub(super) active: Option<ActiveRun>,
+    /// Boxed: a supervisor's future stays one size smaller for it (its task is allocated
+    /// in steps of 128 bytes).
+    pub(super) active: Option<Box<ActiveRun>>,
 }
 
 impl Driver {
@@ -317,12 +319,12 @@ impl Driver {
         // does not eat into the time its hooks get.
         let startup_deadline = deadline_in(spec.startup_timeout);
         let ctx = ServiceContext::new(self.unit.clone(), self.app.clone());
-        self.active = Some(ActiveRun {
+        self.active = Some(Box::new(ActiveRun {
             ctx: ctx.clone(),
             serve: ServeSlot::default(),
             startup_deadline,
             interrupted_error: None,
-        });
+        }));
 
         self.init_hook(Hook::BeforeInitialize, &ctx).await?;
         self.init_hook(Hook::OnInitialize, &ctx).await?;
