@@ -7,7 +7,10 @@
 //!   next to it; the status event is published and logged while the lock is held, so the
 //!   event stream shows one service's changes in the order they happened. After a change
 //!   that lock is released, then `changed` wakes every [`Unit::wait_for`] (each registers
-//!   its wake-up before it looks at the state, so none is missed).
+//!   its wake-up before it looks at the state, so none is missed). `changed` is made by
+//!   the first waiter: a change that finds none made needs no wake-up, since a waiter
+//!   that made it after the change sees the new state when it looks (the state's lock
+//!   orders the two).
 //! - `wake` (a `Notify`, so a wake-up sent while the supervisor is busy is kept as a
 //!   permit) is the supervisor's one doorbell: the app's stop (`stop_requested`), an
 //!   operator's restart (`restart_pending`) and a group's hold (`GroupLink`) each set
@@ -17,7 +20,7 @@
 
 use std::any::TypeId;
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -90,7 +93,7 @@ pub(crate) struct Unit {
     /// while taking another lock (the event stream's send is lock-free for the sender).
     state: Mutex<State>,
     /// Woken (all waiters) after every change of `state`; see [`Unit::wait_for`].
-    changed: Notify,
+    changed: OnceLock<Box<Notify>>,
     /// The supervisor's doorbell (see the module's header).
     wake: Notify,
     events: Arc<EventBus>,
@@ -140,7 +143,7 @@ impl Unit {
             dependencies: init.dependencies,
             link: init.group.map(|gid| Box::new(GroupLink::new(gid))),
             state,
-            changed: Notify::new(),
+            changed: OnceLock::new(),
             wake: Notify::new(),
             events,
             record: Mutex::new(None),
@@ -185,8 +188,8 @@ impl Unit {
     /// wakes the waiters if it did.
     fn update(&self, change: impl FnOnce(&mut State) -> bool) -> bool {
         let changed = change(&mut self.lock());
-        if changed {
-            self.changed.notify_waiters();
+        if changed && let Some(waiters) = self.changed.get() {
+            waiters.notify_waiters();
         }
         changed
     }
@@ -196,7 +199,8 @@ impl Unit {
     /// no change between the look and the wait is missed.
     pub(crate) async fn wait_for<R>(&self, mut check: impl FnMut(State) -> Option<R>) -> R {
         loop {
-            let mut notified = std::pin::pin!(self.changed.notified());
+            let changed = self.changed.get_or_init(Box::default);
+            let mut notified = std::pin::pin!(changed.notified());
             notified.as_mut().enable();
             if let Some(done) = check(self.state()) {
                 return done;

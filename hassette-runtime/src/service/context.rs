@@ -42,12 +42,17 @@ struct Run {
     /// Set once the runtime stops this run; `cancelled` wakes the futures waiting for it.
     cancelled: AtomicBool,
     cancelled_wake: Notify,
-    /// Made on the first `cancellation_token()` only: most services never ask for one, and
-    /// a token is an allocation of its own (see `cancel`).
+    /// The token and the children, made on the first `cancellation_token()` or `spawn`:
+    /// most services use neither, and should not pay for them in every run.
+    extras: OnceLock<Box<Extras>>,
+}
+
+#[derive(Default)]
+struct Extras {
+    /// See `cancel` for how it follows the run's flag.
     token: OnceLock<CancellationToken>,
-    /// Created on the first `spawn`: most services have no children and should not pay
     /// for a tracker (nor for its room in every run).
-    children: OnceLock<Box<Children>>,
+    children: OnceLock<Children>,
 }
 
 struct Children {
@@ -76,8 +81,7 @@ impl ServiceContext {
                 app,
                 cancelled: AtomicBool::new(false),
                 cancelled_wake: Notify::new(),
-                token: OnceLock::new(),
-                children: OnceLock::new(),
+                extras: OnceLock::new(),
             }),
         }
     }
@@ -200,7 +204,8 @@ impl ServiceContext {
     /// ```
     #[must_use]
     pub fn cancellation_token(&self) -> CancellationToken {
-        let token = self.run.token.get_or_init(CancellationToken::new).clone();
+        let extras = self.run.extras.get_or_init(Box::default);
+        let token = extras.token.get_or_init(CancellationToken::new).clone();
         // Pairs with the fence in `cancel`: one of the two sides sees the other's write,
         // so a token made while the run is being cancelled is cancelled too.
         std::sync::atomic::fence(Ordering::SeqCst);
@@ -257,12 +262,11 @@ impl ServiceContext {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let children = self.run.children.get_or_init(|| {
-            Box::new(Children {
-                tracker: TaskTracker::new(),
-                abort: CancellationToken::new(),
-                panics: Mutex::new(Vec::new()),
-            })
+        let extras = self.run.extras.get_or_init(Box::default);
+        let children = extras.children.get_or_init(|| Children {
+            tracker: TaskTracker::new(),
+            abort: CancellationToken::new(),
+            panics: Mutex::new(Vec::new()),
         });
         let abort = children.abort.clone();
         let task = AssertUnwindSafe(crate::engine::in_service(&self.run.unit, task)).catch_unwind();
@@ -333,14 +337,14 @@ impl ServiceContext {
         self.run.cancelled.store(true, Ordering::SeqCst);
         self.run.cancelled_wake.notify_waiters();
         std::sync::atomic::fence(Ordering::SeqCst);
-        if let Some(token) = self.run.token.get() {
+        if let Some(token) = self.run.extras.get().and_then(|e| e.token.get()) {
             token.cancel();
         }
     }
 
     /// Whether this run has spawned a child task.
     pub(crate) fn has_children(&self) -> bool {
-        self.run.children.get().is_some()
+        self.run.children().is_some()
     }
 
     /// Waits for the children until `deadline`, then drops the rest; returns how many
@@ -349,7 +353,7 @@ impl ServiceContext {
         &self,
         deadline: tokio::time::Instant,
     ) -> (usize, Vec<SharedError>) {
-        let Some(children) = self.run.children.get() else {
+        let Some(children) = self.run.children() else {
             return (0, Vec::new());
         };
         children.tracker.close();
@@ -371,17 +375,21 @@ impl ServiceContext {
 
     /// Drops every child at its next wake-up.
     pub(crate) fn abort_children(&self) {
-        if let Some(children) = self.run.children.get() {
+        if let Some(children) = self.run.children() {
             children.abort.cancel();
         }
     }
 }
 
 impl Run {
+    fn children(&self) -> Option<&Children> {
+        self.extras.get().and_then(|e| e.children.get())
+    }
+
     fn child_panicked(&self, error: SharedError) {
         tracing::error!(service = %self.unit.name(), %error, "a child task of the service panicked");
         self.unit.note_error(error.clone());
-        if let Some(children) = self.children.get() {
+        if let Some(children) = self.children() {
             children
                 .panics
                 .lock()
