@@ -56,8 +56,6 @@ pub(crate) struct State {
     pub(crate) restart_run: u64,
     /// The app's stop has reached this unit's wave.
     pub(crate) stop_requested: bool,
-    /// The latest generation whose run was cancelled (`ServiceContext::cancelled`).
-    pub(crate) cancelled_run: u64,
 }
 
 impl State {
@@ -138,7 +136,6 @@ impl Unit {
             restart_pending: false,
             restart_run: 0,
             stop_requested: false,
-            cancelled_run: 0,
         });
         Unit {
             id,
@@ -319,15 +316,6 @@ impl Unit {
         if first {
             self.wake.notify_one();
         }
-    }
-
-    /// Cancels the run of `generation` (the waiters of its `ctx.cancelled()` wake).
-    pub(crate) fn cancel_run(&self, generation: u64) {
-        self.update(|state| {
-            let first = state.cancelled_run < generation;
-            state.cancelled_run = state.cancelled_run.max(generation);
-            first
-        });
     }
 
     /// Rings the supervisor's doorbell, after a flag that says why was set.

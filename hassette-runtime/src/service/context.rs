@@ -3,9 +3,11 @@
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use futures_util::FutureExt;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -37,9 +39,9 @@ pub struct ServiceContext {
 struct Run {
     unit: Arc<Unit>,
     app: Arc<AppState>,
-    /// The unit's generation of this run: the run is cancelled once the unit's
-    /// `cancelled_run` reaches it, and `cancelled` waits for that on the unit's state.
-    generation: u64,
+    /// Set once the runtime stops this run; `cancelled` wakes the futures waiting for it.
+    cancelled: AtomicBool,
+    cancelled_wake: Notify,
     /// The token and the children, made on the first `cancellation_token()` or `spawn`:
     /// most services use neither, and should not pay for them in every run.
     extras: OnceLock<Box<Extras>>,
@@ -73,12 +75,12 @@ impl fmt::Debug for ServiceContext {
 
 impl ServiceContext {
     pub(crate) fn new(unit: Arc<Unit>, app: Arc<AppState>) -> Self {
-        let generation = unit.state().generation;
         ServiceContext {
             run: Arc::new(Run {
                 unit,
                 app,
-                generation,
+                cancelled: AtomicBool::new(false),
+                cancelled_wake: Notify::new(),
                 extras: OnceLock::new(),
             }),
         }
@@ -170,10 +172,14 @@ impl ServiceContext {
     /// # }
     /// ```
     pub async fn cancelled(&self) {
-        let generation = self.run.generation;
-        let unit = &self.run.unit;
-        unit.wait_for(|state| (state.cancelled_run >= generation).then_some(()))
-            .await;
+        loop {
+            let mut woken = std::pin::pin!(self.run.cancelled_wake.notified());
+            woken.as_mut().enable();
+            if self.is_cancelled() {
+                return;
+            }
+            woken.await;
+        }
     }
 
     /// Whether the runtime has asked this run to stop.
@@ -185,7 +191,7 @@ impl ServiceContext {
     /// ```
     #[must_use]
     pub fn is_cancelled(&self) -> bool {
-        self.run.unit.state().cancelled_run >= self.run.generation
+        self.run.cancelled.load(Ordering::SeqCst)
     }
 
     /// A clone of this run's cancellation token, to hand to code that takes one.
@@ -200,9 +206,9 @@ impl ServiceContext {
     pub fn cancellation_token(&self) -> CancellationToken {
         let extras = self.run.extras.get_or_init(Box::default);
         let token = extras.token.get_or_init(CancellationToken::new).clone();
-        // A token made while the run is being cancelled is cancelled too: the unit's
-        // state lock orders this look after `cancel`'s write, or `cancel`'s look at the
-        // token after this one's creation.
+        // Pairs with the fence in `cancel`: one of the two sides sees the other's write,
+        // so a token made while the run is being cancelled is cancelled too.
+        std::sync::atomic::fence(Ordering::SeqCst);
         if self.is_cancelled() {
             token.cancel();
         }
@@ -328,7 +334,9 @@ impl ServiceContext {
     }
 
     pub(crate) fn cancel(&self) {
-        self.run.unit.cancel_run(self.run.generation);
+        self.run.cancelled.store(true, Ordering::SeqCst);
+        self.run.cancelled_wake.notify_waiters();
+        std::sync::atomic::fence(Ordering::SeqCst);
         if let Some(token) = self.run.extras.get().and_then(|e| e.token.get()) {
             token.cancel();
         }
