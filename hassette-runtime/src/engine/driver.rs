@@ -220,9 +220,6 @@ pub(crate) struct ActiveRun {
     pub(super) serve: ServeSlot,
     /// Serve must be Running and ready by then.
     pub(super) startup_deadline: Instant,
-    /// The error of an initialize hook that the shutdown interrupted: the stop's event
-    /// carries it.
-    interrupted_error: Option<SharedError>,
 }
 
 impl Drop for ActiveRun {
@@ -323,7 +320,6 @@ impl Driver {
             ctx: ctx.clone(),
             serve: ServeSlot::default(),
             startup_deadline,
-            interrupted_error: None,
         }));
 
         self.init_hook(Hook::BeforeInitialize, &ctx).await?;
@@ -401,7 +397,7 @@ impl Driver {
                 // Like a "closed" error of serve while the app stops: kept, not a failure.
                 tracing::info!(service = %self.unit.name, hook = name, %error, "hook ended with an error after the shutdown interrupted it");
                 self.unit.record_error(name, error.clone());
-                active.interrupted_error = Some(error);
+                self.unit.keep_interrupted(error);
                 Err(StartFailure::Interrupted)
             }
             Ok(()) if interrupted => Err(StartFailure::Interrupted),
@@ -438,7 +434,7 @@ impl Driver {
         }
         // An initialize hook that the shutdown interrupted is the first thing this stop's
         // event reports; otherwise, the last error of the stop.
-        let interrupted_error = active.interrupted_error.take();
+        let interrupted_error = self.unit.take_interrupted();
         let mut crash = None;
         let mut aborted = false;
 

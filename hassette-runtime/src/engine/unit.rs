@@ -79,6 +79,9 @@ struct Record {
     error_count: u64,
     aborted: bool,
     stop_took: Duration,
+    /// The error of an initialize hook that the shutdown interrupted, until the stop's
+    /// event carries it.
+    interrupted: Option<SharedError>,
 }
 
 /// One registered service or resource, type-erased.
@@ -388,6 +391,18 @@ impl Unit {
         if aborted || self.read_record(|record| record.is_some_and(|r| r.aborted)) {
             self.write_record(|record| record.aborted = aborted);
         }
+    }
+
+    /// Keeps the error of an initialize hook that the shutdown interrupted, for the stop.
+    pub(crate) fn keep_interrupted(&self, error: SharedError) {
+        self.write_record(|record| record.interrupted = Some(error));
+    }
+
+    /// The error [`keep_interrupted`](Self::keep_interrupted) kept, taken.
+    pub(crate) fn take_interrupted(&self) -> Option<SharedError> {
+        let kept = self.read_record(|record| record.is_some_and(|r| r.interrupted.is_some()));
+        kept.then(|| self.write_record(|record| record.interrupted.take()))
+            .flatten()
     }
 
     /// How long the final stop took.
