@@ -115,23 +115,18 @@ pub(crate) enum ServeSlot {
     #[default]
     Empty,
     /// Created: its first poll begins it.
-    Fresh(SyncFuture),
+    Fresh(HookFuture),
     /// Put off by one turn (see [`put_off`](Self::put_off)).
-    PutOff(SyncFuture),
+    PutOff(HookFuture),
     /// Running.
-    Begun(SyncFuture),
+    Begun(HookFuture),
     /// It ended (while a hook ran next to it) and nobody has taken the outcome yet.
     Ended(Result<(), SharedError>),
 }
 
-/// `serve`'s future. The mutex is never locked (the slot is only reached through `&mut`,
-/// by `get_mut`): it makes the slot `Sync`, as the driver's `&self` methods need, for a
-/// future that is only `Send`.
-pub(crate) type SyncFuture = std::sync::Mutex<HookFuture>;
-
 impl ServeSlot {
     fn new(fut: HookFuture) -> Self {
-        ServeSlot::Fresh(std::sync::Mutex::new(fut))
+        ServeSlot::Fresh(fut)
     }
 
     /// Whether there is a `serve` whose outcome nobody has taken.
@@ -168,7 +163,6 @@ impl ServeSlot {
         let ServeSlot::Begun(fut) = self else {
             return Poll::Pending;
         };
-        let fut = fut.get_mut().unwrap_or_else(|e| e.into_inner());
         let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(result)) => result.map_err(SharedError::from),
@@ -305,7 +299,13 @@ impl Driver {
         self.unit.set_aborted(false);
         self.unit.set_status(Status::Starting, None);
         let waits = !self.unit.dependencies.is_empty();
-        if waits && let Err(failure) = Box::pin(self.await_dependencies(spec.startup_timeout)).await
+        if waits
+            && let Err(failure) = Box::pin(await_dependencies(
+                &self.app,
+                &self.unit,
+                spec.startup_timeout,
+            ))
+            .await
         {
             if !matches!(failure, StartFailure::Interrupted) {
                 self.settle("startup", &Outcome::Failed(failure.error()));
@@ -331,25 +331,6 @@ impl Driver {
         self.init_hook(Hook::AfterInitialize, &ctx).await?;
         if !serves {
             self.unit.begin_running(true);
-        }
-        Ok(())
-    }
-
-    async fn await_dependencies(&self, timeout: Duration) -> Result<(), StartFailure> {
-        for &dep in self.unit.dependencies.iter() {
-            let target = &self.app.registry.units[dep];
-            let wait = self.app.wait_up(Some(&self.unit), target);
-            match tokio::time::timeout(timeout, wait).await {
-                Ok(Ok(())) => {}
-                Ok(Err(WaitError::ShuttingDown)) => return Err(StartFailure::Interrupted),
-                Ok(Err(e)) => return Err(StartFailure::Dependency(e)),
-                Err(_) => {
-                    return Err(StartFailure::DependencyTimeout {
-                        dependency: target.name.clone(),
-                        timeout,
-                    });
-                }
-            }
         }
         Ok(())
     }
@@ -498,6 +479,32 @@ impl Driver {
         }
         self.unit.set_aborted(aborted);
     }
+}
+
+/// Waits for `unit`'s dependencies, each to be Running and ready within `timeout`. (A
+/// free function, as [`stop_hook`]: the driver holds `serve`, which is `Send` but not
+/// `Sync`.)
+async fn await_dependencies(
+    app: &AppState,
+    unit: &Arc<Unit>,
+    timeout: Duration,
+) -> Result<(), StartFailure> {
+    for &dep in unit.dependencies.iter() {
+        let target = &app.registry.units[dep];
+        let wait = app.wait_up(Some(unit), target);
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(Ok(())) => {}
+            Ok(Err(WaitError::ShuttingDown)) => return Err(StartFailure::Interrupted),
+            Ok(Err(e)) => return Err(StartFailure::Dependency(e)),
+            Err(_) => {
+                return Err(StartFailure::DependencyTimeout {
+                    dependency: target.name.clone(),
+                    timeout,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One shutdown hook, to `shutdown_timeout`; its error is logged and recorded. (A free
