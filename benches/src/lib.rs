@@ -216,7 +216,7 @@ pub async fn hassette_restart(cycles: u64) -> Duration {
         .expect("the benchmark app builds");
     let began = Instant::now();
     app.start().await.expect("the service starts");
-    // Generous (the target is 1.5 us a cycle), but a stuck restart must not hang the run.
+    // Generous (the target is 1.0 us a cycle), but a stuck restart must not hang the run.
     let limit = Duration::from_secs(10) + Duration::from_millis(10) * n;
     if tokio::time::timeout(limit, state.done.notified())
         .await

@@ -47,7 +47,7 @@
 //!
 //! ```text
 //! initialize: Starting → wait for depends_on → before_initialize → on_initialize
-//!             → spawn serve → after_initialize → (returns, still Starting)
+//!             → serve created → after_initialize (serve begins next to it) → (returns, still Starting)
 //!             serve begins → Running (ready at once, or at ctx.mark_ready())
 //! serve ends: Ok / cancelled → Stopped;  Fatal or a fatal(...) type → Crashed;
 //!             other error or panic → Failed  (an error while the app stops → Stopped)
@@ -55,7 +55,8 @@
 //!             → children → on_shutdown → after_shutdown → Stopped (unless already terminal)
 //! ```
 //!
-//! A failing initialize hook marks the service Failed and skips the hooks after it; every
+//! A failing initialize hook marks the service Failed (Crashed at once for a fatal error,
+//! as from `serve`) and skips the hooks after it; every
 //! shutdown hook runs even when an earlier one failed, each bounded by `shutdown_timeout`,
 //! and a panic in a hook counts as that hook's error. When `serve` ends by itself, the
 //! shutdown hooks run at once without a Stopping status, so the status keeps saying why
@@ -65,8 +66,9 @@
 //!
 //! # Supervision
 //!
-//! On Failed: a fatal error ([`Fatal`], or a type listed in `fatal(...)`) crashes the
-//! service and shuts the app down with a non-zero exit code; a `non_retryable(...)` error
+//! A fatal error ([`Fatal`], or a type listed in `fatal(...)`), from a hook or `serve`,
+//! crashes the service at once and shuts the app down with a non-zero exit code. On
+//! Failed: a `non_retryable(...)` error
 //! exhausts it at once; otherwise the sliding-window budget (at most `intensity` restarts
 //! within any `period`) is checked and, if not exhausted, the service is restarted (stop,
 //! then initialize on the same value, so state in `self` survives) after

@@ -1,5 +1,7 @@
 //! The arithmetic of supervision: the sliding-window budget, the backoff attempt count
-//! and the cooldown cycles. No I/O here, so it is tested on its own.
+//! and the cooldown cycles. No I/O and no lock here, so it is tested on its own: a
+//! [`Policy`] belongs to one supervisor, a [`RestartWindow`] to one supervisor or one
+//! group's coordinator, and only its owner touches it.
 
 use std::collections::VecDeque;
 use std::time::Duration;

@@ -1,4 +1,16 @@
-//! Finding services by type or name.
+//! The unit table: every registered unit, found by id, by type or by name.
+//!
+//! Protocol: the table is written only while the app is built (`claim`, `resolve`,
+//! `push`), then only read, without a lock: a unit's id is its index, stable for the
+//! app's life, and everything that refers to a unit (dependencies, waves, groups, the
+//! wait-for graph, a task's `inside::Member`) holds that id.
+//!
+//! Designed for services added and removed at run time (the next step): the table
+//! becomes slots behind one `RwLock` (readers take it for a lookup, never across an
+//! `.await`), each slot a unit or a free entry with a generation, so an id is
+//! `(index, generation)` and a stale id (a removed unit's) finds nothing instead of a
+//! newcomer; `build()` is then the special case of adding before `start()`. Ids of the
+//! units known at `build()` stay plain indices of generation 0.
 
 use std::any::TypeId;
 use std::collections::HashMap;

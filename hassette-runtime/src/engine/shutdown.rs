@@ -1,23 +1,28 @@
 //! Stopping the app.
 //!
-//! Protocol: the first `begin_shutdown` keeps its reason, cancels `stopping` (backoffs,
-//! cooldowns and dependency waits end at once) and spawns the one stop task; every other
-//! call, and every `shutdown()` future however often it is dropped and called again,
-//! only waits for that task's report in the `report` watch. The stop task takes the
-//! supervisors' join handles (under the `tasks` lock that `launch_all` fills while
-//! the shutdown has not begun, so a start and a stop never miss each other) and stops
-//! the waves in reverse dependency order, each wave's services concurrently.
-//!
-//! With a `shutdown_deadline`, `hard_deadline` is set before the first wave is told to
-//! stop, and every wait of a supervisor's stop ends by then: a wait that began later
-//! takes it into its own deadline, and one that began before it (a restart's stop in
-//! flight) ends when `cut_off` is cancelled, as the deadline runs out. Then every wave
-//! not reached yet is told to stop too; their stops find the deadline past and cut their
-//! runs off at once (serve and child tasks aborted, the unit Stopped and flagged
-//! `aborted`). Each supervisor still hands back its own report, so a service that had
-//! stopped cleanly keeps its clean one; only a supervisor that does not answer within
-//! [`ABORT_GRACE`](super::driver::ABORT_GRACE) (its thread is held by code that never
-//! yields) is aborted and reported from its unit.
+//! Protocol:
+//! - The first `begin_shutdown` keeps its reason, sets `shutting_down`, cancels
+//!   `stopping` (backoffs, cooldowns and dependency waits end at once) and spawns the one
+//!   stop task; every other call, and every `shutdown()` future however often it is
+//!   dropped and called again, only waits for that task's report in the `report` watch.
+//! - The stop task takes the supervisors' join handles (under the `tasks` lock that
+//!   `launch_all` fills while the shutdown has not begun, so a start and a stop never miss
+//!   each other) and stops the waves in reverse dependency order: it rings each unit of a
+//!   wave (`Unit::request_stop`, see `stop_wave` for where from) and waits for the wave's
+//!   tracker, one wake-up per wave.
+//! - Every unit's report is read from the unit when the stop ends: a supervisor that is
+//!   lost loses nothing but its last words, which `lose` adds.
+//! - What a supervisor cannot do is answer while code that never yields holds its thread
+//!   (a busy `serve` runs inside its task). So each wave is waited for at most the
+//!   longest stop its services may take ([`stop_budget`]); a supervisor still running
+//!   then is cut off: aborted (for when it yields again), reported Stopped and `aborted`,
+//!   and the app is flagged `stuck` so `run_until_signal` exits without waiting for it.
+//! - With a `shutdown_deadline`, `hard_deadline` is set before the first wave is told to
+//!   stop, and every wait of a supervisor's stop ends by then: a wait that began later
+//!   takes it into its own deadline, and one that began before it (a restart's stop in
+//!   flight) ends when `cut_off` is cancelled, as the deadline runs out. Then every wave
+//!   not reached yet is told to stop too, and each supervisor gets
+//!   [`ABORT_GRACE`](super::driver::ABORT_GRACE) to finish before it is cut off.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

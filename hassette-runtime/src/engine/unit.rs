@@ -227,7 +227,7 @@ impl Unit {
     ///
     /// The event is sent and logged while the state's lock is held, so the event stream
     /// shows the changes of one service in the order they happened even when the
-    /// supervisor and the serve task race.
+    /// supervisor, `serve` (in the same task) and other tasks (`mark_ready`, a restart) race.
     pub(crate) fn transition(
         &self,
         allowed: impl FnOnce(Status) -> bool,

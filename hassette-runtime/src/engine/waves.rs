@@ -1,4 +1,5 @@
-//! Dependency order: which services start together, and the cycle error.
+//! Dependency order: which services start together, and the cycle error. Computed once,
+//! at `build()`, without recursion (a chain of any length cannot overflow the stack).
 
 use std::sync::Arc;
 

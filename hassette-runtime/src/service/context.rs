@@ -102,7 +102,7 @@ impl ServiceContext {
     ///
     /// ```
     /// # fn f(ctx: &hassette_runtime::ServiceContext) {
-    /// // in after_initialize: serve was spawned but may not have begun
+    /// // in after_initialize: serve was created but may not have begun
     /// let _ = ctx.status();
     /// # }
     /// ```

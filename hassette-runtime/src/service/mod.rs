@@ -15,7 +15,7 @@ pub use context::ServiceContext;
 /// `#[service]` and `#[resource]` implement this trait from the hooks found in the `impl`
 /// block; write it by hand only when you cannot use the attribute.
 ///
-/// Order of a start: `before_initialize` → `on_initialize` → (serve is spawned) →
+/// Order of a start: `before_initialize` → `on_initialize` → (serve is created) →
 /// `after_initialize`. Order of a stop: `before_shutdown` → (serve is cancelled and
 /// awaited) → `on_shutdown` → `after_shutdown`. A failing initialize hook stops the ones
 /// after it; every shutdown hook runs even when an earlier one failed.
@@ -72,7 +72,8 @@ pub trait Hooks: Send + Sync + Sized + 'static {
         ready(Ok(()))
     }
 
-    /// Runs last in a start, after `serve` was spawned (it may not have begun yet).
+    /// Runs last in a start, after `serve` was created; `serve` runs next to it (it may not
+    /// have begun yet).
     fn after_initialize(
         &self,
         ctx: &ServiceContext,
