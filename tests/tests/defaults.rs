@@ -129,3 +129,70 @@ fn the_macro_checks_max_against_the_runtime_default_base() {
         }
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Which hooks a type defines: the macro tells the runtime (`Hooks::__HOOKS`, one bit per
+// hook, in an order each crate writes down on its own), and the runtime calls only
+// those. A service that defines exactly one hook must see exactly that one called, for
+// each of the six: a bit order that differed between the two crates would skip it.
+
+mod one_hook {
+    use std::sync::{Arc, Mutex};
+
+    use hassette_runtime::prelude::*;
+
+    pub(crate) type Calls = Arc<Mutex<Vec<&'static str>>>;
+
+    macro_rules! only {
+        ($ty:ident, $hook:ident) => {
+            pub(crate) struct $ty(pub(crate) Calls);
+
+            #[service(restart = "temporary")]
+            impl $ty {
+                async fn $hook(&self) {
+                    self.0.lock().unwrap().push(stringify!($hook));
+                }
+
+                async fn serve(&self, ctx: &ServiceContext) {
+                    ctx.cancelled().await;
+                }
+            }
+        };
+    }
+
+    only!(BeforeInitialize, before_initialize);
+    only!(OnInitialize, on_initialize);
+    only!(AfterInitialize, after_initialize);
+    only!(BeforeShutdown, before_shutdown);
+    only!(OnShutdown, on_shutdown);
+    only!(AfterShutdown, after_shutdown);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_service_that_defines_one_hook_has_exactly_that_one_called() {
+    use one_hook::*;
+    let calls = |_: ()| Calls::default();
+    let each: [(Calls, &str); 6] = [
+        (calls(()), "before_initialize"),
+        (calls(()), "on_initialize"),
+        (calls(()), "after_initialize"),
+        (calls(()), "before_shutdown"),
+        (calls(()), "on_shutdown"),
+        (calls(()), "after_shutdown"),
+    ];
+    let app = Hassette::builder()
+        .service(BeforeInitialize(each[0].0.clone()))
+        .service(OnInitialize(each[1].0.clone()))
+        .service(AfterInitialize(each[2].0.clone()))
+        .service(BeforeShutdown(each[3].0.clone()))
+        .service(OnShutdown(each[4].0.clone()))
+        .service(AfterShutdown(each[5].0.clone()))
+        .build()
+        .unwrap();
+    app.start().await.unwrap();
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+    for (calls, hook) in &each {
+        assert_eq!(*calls.lock().unwrap(), [*hook], "{hook}");
+    }
+}
