@@ -291,58 +291,62 @@ impl Driver {
     /// created → `after_initialize` (while `serve` begins); returns while still Starting.
     /// On a failure the service is Failed (Crashed for a fatal error), except when the
     /// app's shutdown interrupted the start.
-    pub(crate) async fn initialize(&mut self) -> Result<(), StartFailure> {
-        let spec = &self.unit.shim.spec;
-        if self.app.is_stopping() {
-            return Err(StartFailure::Interrupted);
-        }
-        self.unit.set_aborted(false);
-        self.unit.set_status(Status::Starting, None);
-        let waits = !self.unit.dependencies.is_empty();
-        if waits
-            && let Err(failure) = Box::pin(await_dependencies(
-                &self.app,
-                &self.unit,
-                spec.startup_timeout,
-            ))
-            .await
-        {
-            if !matches!(failure, StartFailure::Interrupted) {
-                self.settle("startup", &Outcome::Failed(failure.error()));
+    #[allow(clippy::manual_async_fn)] // see the comment in the body
+    pub(crate) fn initialize(&mut self) -> impl Future<Output = Result<(), StartFailure>> {
+        // An `async` block, not an `async fn`: its future keeps the arguments once.
+        async move {
+            let spec = &self.unit.shim.spec;
+            if self.app.is_stopping() {
+                return Err(StartFailure::Interrupted);
             }
-            return Err(failure);
-        }
-        // The service's own start begins once its dependencies are up: waiting for them
-        // does not eat into the time its hooks get.
-        let startup_deadline = deadline_in(spec.startup_timeout);
-        let ctx = ServiceContext::new(self.unit.clone(), self.app.clone());
-        self.active = Some(Box::new(ActiveRun {
-            ctx: ctx.clone(),
-            serve: ServeSlot::default(),
-            startup_deadline,
-        }));
+            self.unit.set_aborted(false);
+            self.unit.set_status(Status::Starting, None);
+            let waits = !self.unit.dependencies.is_empty();
+            if waits
+                && let Err(failure) = Box::pin(await_dependencies(
+                    &self.app,
+                    &self.unit,
+                    spec.startup_timeout,
+                ))
+                .await
+            {
+                if !matches!(failure, StartFailure::Interrupted) {
+                    self.settle("startup", &Outcome::Failed(failure.error()));
+                }
+                return Err(failure);
+            }
+            // The service's own start begins once its dependencies are up: waiting for them
+            // does not eat into the time its hooks get.
+            let startup_deadline = deadline_in(spec.startup_timeout);
+            let ctx = ServiceContext::new(self.unit.clone(), self.app.clone());
+            self.active = Some(Box::new(ActiveRun {
+                ctx: ctx.clone(),
+                serve: ServeSlot::default(),
+                startup_deadline,
+            }));
 
-        self.init_hook(Hook::BeforeInitialize, &ctx).await?;
-        self.init_hook(Hook::OnInitialize, &ctx).await?;
-        let serves = self.unit.shim.serves;
-        if serves && let Some(active) = &mut self.active {
-            active.serve = ServeSlot::new(self.unit.shim.serve(&self.unit.value, &ctx));
+            self.init_hook(Hook::BeforeInitialize, &ctx).await?;
+            self.init_hook(Hook::OnInitialize, &ctx).await?;
+            let serves = self.unit.shim.serves;
+            if serves && let Some(active) = &mut self.active {
+                active.serve = ServeSlot::new(self.unit.shim.serve(&self.unit.value, &ctx));
+            }
+            self.init_hook(Hook::AfterInitialize, &ctx).await?;
+            if !serves {
+                self.unit.begin_running(true);
+            }
+            Ok(())
         }
-        self.init_hook(Hook::AfterInitialize, &ctx).await?;
-        if !serves {
-            self.unit.begin_running(true);
-        }
-        Ok(())
     }
 
     /// One initialize hook, to the run's startup deadline, with `serve` running next to
     /// it once it exists; the app's stop reaching the service interrupts it (see the
-    /// module's header).
+    /// module's header). A no-op default costs nothing; a defined hook's wait is boxed,
+    /// so this future stays small.
     async fn init_hook(&mut self, hook: Hook, ctx: &ServiceContext) -> Result<(), StartFailure> {
-        let spec = &self.unit.shim.spec;
         let Some(fut) = self.unit.shim.hook(&self.unit.value, hook, ctx) else {
-            // A no-op default: nothing to run, but a shutdown that began meanwhile still
-            // interrupts the start (see below).
+            // Nothing to run, but a shutdown that began meanwhile still interrupts the
+            // start (see `after_init_hook`).
             return match self.app.is_stopping() {
                 true => Err(StartFailure::Interrupted),
                 false => Ok(()),
@@ -351,22 +355,36 @@ impl Driver {
         let Some(active) = self.active.as_mut() else {
             return Err(StartFailure::Interrupted);
         };
-        let name = hook.name();
+        let spec = &self.unit.shim.spec;
         let deadline = active.startup_deadline;
         let interrupt = Interrupt {
             unit: &self.unit,
             limit: spec.shutdown_timeout,
         };
-        let hook_run = run_hook(
-            &self.app,
-            name,
-            ctx,
-            fut,
-            || deadline,
-            spec.startup_timeout,
-            Some(interrupt),
-        );
-        let (result, interrupted) = active.serve.alongside(&self.unit, hook_run).await;
+        let (app, unit) = (&*self.app, &*self.unit);
+        let (result, interrupted) = Box::pin(active.serve.alongside(
+            unit,
+            run_hook(
+                app,
+                hook.name(),
+                ctx,
+                fut,
+                move || deadline,
+                spec.startup_timeout,
+                Some(interrupt),
+            ),
+        ))
+        .await;
+        self.after_init_hook(hook.name(), result, interrupted)
+    }
+
+    /// What an initialize hook's end means for the start.
+    fn after_init_hook(
+        &self,
+        name: &'static str,
+        result: Result<(), SharedError>,
+        interrupted: bool,
+    ) -> Result<(), StartFailure> {
         // The app's shutdown began while the hook ran, but the hook finished by itself
         // before the stop reached the service (one that awaited `app.shutdown()` returns
         // exactly then, and the hook's output wins the race with the interrupt): the start
@@ -404,126 +422,148 @@ impl Driver {
     /// The unit's `aborted` says whether this stop had to cut serve or children off;
     /// the next initialize clears it, so it always describes the last stop, and an abort
     /// during a restart stays only in the errors.
-    pub(crate) async fn stop_run(&mut self, publish: bool) {
-        let Some(mut active) = self.active.take() else {
-            return;
-        };
-        let ctx = active.ctx.clone();
-        let limit = self.unit.shim.spec.shutdown_timeout;
-        if publish {
-            self.unit.set_status(Status::Stopping, None);
-        }
-        // An initialize hook that the shutdown interrupted is the first thing this stop's
-        // event reports; otherwise, the last error of the stop.
-        let interrupted_error = self.unit.take_interrupted();
-        let mut crash = None;
-        let mut aborted = false;
+    #[allow(clippy::manual_async_fn)] // see the comment in the body
+    pub(crate) fn stop_run(&mut self, publish: bool) -> impl Future<Output = ()> {
+        // An `async` block, not an `async fn`: its future keeps the arguments once.
+        async move {
+            let Some(mut active) = self.active.take() else {
+                return;
+            };
+            let ctx = active.ctx.clone();
+            let limit = self.unit.shim.spec.shutdown_timeout;
+            if publish {
+                self.unit.set_status(Status::Stopping, None);
+            }
+            // An initialize hook that the shutdown interrupted is the first thing this stop's
+            // event reports; otherwise, the last error of the stop.
+            let interrupted_error = self.unit.take_interrupted();
+            let mut crash = None;
+            let mut aborted = false;
 
-        let (app, unit) = (&*self.app, &*self.unit);
-        let before = stop_hook(app, unit, Hook::BeforeShutdown, &ctx);
-        let mut last_error = active.serve.alongside(&self.unit, before).await;
-        ctx.cancel();
-        if active.serve.is_live() {
-            let deadline = || stop_deadline(&self.app, limit);
-            let ended = active.serve.ended(&self.unit);
-            match ready_or_timeout(&self.app, ended, deadline).await {
-                Some(Ok(())) => {}
-                Some(Err(error)) => {
-                    if let Outcome::Fatal(error) = self.classify(Err(error.clone())) {
-                        crash = Some(error);
+            let (app, unit) = (&*self.app, &*self.unit);
+            let mut last_error = match stop_hook(app, unit, Hook::BeforeShutdown, &ctx) {
+                Some(hook) => active.serve.alongside(unit, hook).await,
+                None => None,
+            };
+            ctx.cancel();
+            if active.serve.is_live() {
+                let deadline = || stop_deadline(&self.app, limit);
+                let ended = active.serve.ended(&self.unit);
+                match ready_or_timeout(&self.app, ended, deadline).await {
+                    Some(Ok(())) => {}
+                    Some(Err(error)) => {
+                        if let Outcome::Fatal(error) = self.classify(Err(error.clone())) {
+                            crash = Some(error);
+                        }
+                        tracing::warn!(service = %self.unit.name, %error, "serve returned an error while stopping");
+                        self.unit.record_error("serve", error.clone());
+                        last_error = Some(error);
                     }
-                    tracing::warn!(service = %self.unit.name, %error, "serve returned an error while stopping");
-                    self.unit.record_error("serve", error.clone());
-                    last_error = Some(error);
-                }
-                None => {
-                    let error = ran_out(&self.app, "serve", limit);
-                    tracing::warn!(service = %self.unit.name, %error, "serve did not finish after cancellation; dropping it");
-                    active.serve.abort(&self.unit);
-                    aborted = true;
-                    self.unit.record_error("serve", error.clone());
-                    last_error = Some(error);
+                    None => {
+                        let error = ran_out(&self.app, "serve", limit);
+                        tracing::warn!(service = %self.unit.name, %error, "serve did not finish after cancellation; dropping it");
+                        active.serve.abort(&self.unit);
+                        aborted = true;
+                        self.unit.record_error("serve", error.clone());
+                        last_error = Some(error);
+                    }
                 }
             }
-        }
-        let (left, panics) = match ctx.has_children() {
-            true => Box::pin(ctx.close_children(stop_deadline(&self.app, limit))).await,
-            false => (0, Vec::new()),
-        };
-        for error in panics {
-            self.unit.record_error("child task", error.clone());
-            last_error = Some(error);
-        }
-        if left > 0 {
-            let error = ran_out(&self.app, "children", limit);
-            tracing::warn!(service = %self.unit.name, left, %error, "child tasks did not finish after cancellation; dropped them");
-            aborted = true;
-            self.unit.record_error("children", error.clone());
-            last_error = Some(error);
-        }
-        let on = stop_hook(app, unit, Hook::OnShutdown, &ctx).await;
-        last_error = on.or(last_error);
-        let after = stop_hook(app, unit, Hook::AfterShutdown, &ctx).await;
-        last_error = after.or(last_error);
+            let (left, panics) = match ctx.has_children() {
+                true => Box::pin(ctx.close_children(stop_deadline(&self.app, limit))).await,
+                false => (0, Vec::new()),
+            };
+            for error in panics {
+                self.unit.record_error("child task", error.clone());
+                last_error = Some(error);
+            }
+            if left > 0 {
+                let error = ran_out(&self.app, "children", limit);
+                tracing::warn!(service = %self.unit.name, left, %error, "child tasks did not finish after cancellation; dropped them");
+                aborted = true;
+                self.unit.record_error("children", error.clone());
+                last_error = Some(error);
+            }
+            let on = match stop_hook(app, unit, Hook::OnShutdown, &ctx) {
+                Some(hook) => hook.await,
+                None => None,
+            };
+            last_error = on.or(last_error);
+            let after = match stop_hook(app, unit, Hook::AfterShutdown, &ctx) {
+                Some(hook) => hook.await,
+                None => None,
+            };
+            last_error = after.or(last_error);
 
-        if let Some(error) = crash {
-            self.unit.set_status(Status::Crashed, Some(error));
-            self.app
-                .begin_shutdown(format!("service `{}` crashed", self.unit.name));
-        } else if publish {
-            self.unit.transition(
-                |from| !from.is_terminal(),
-                Status::Stopped,
-                interrupted_error.or(last_error),
-            );
+            if let Some(error) = crash {
+                self.unit.set_status(Status::Crashed, Some(error));
+                self.app
+                    .begin_shutdown(format!("service `{}` crashed", self.unit.name));
+            } else if publish {
+                self.unit.transition(
+                    |from| !from.is_terminal(),
+                    Status::Stopped,
+                    interrupted_error.or(last_error),
+                );
+            }
+            self.unit.set_aborted(aborted);
         }
-        self.unit.set_aborted(aborted);
     }
 }
 
 /// Waits for `unit`'s dependencies, each to be Running and ready within `timeout`. (A
 /// free function, as [`stop_hook`]: the driver holds `serve`, which is `Send` but not
 /// `Sync`.)
-async fn await_dependencies(
+#[allow(clippy::manual_async_fn)] // see the comment in the body
+fn await_dependencies(
     app: &AppState,
     unit: &Arc<Unit>,
     timeout: Duration,
-) -> Result<(), StartFailure> {
-    for &dep in unit.dependencies.iter() {
-        let target = &app.registry.units[dep];
-        let wait = app.wait_up(Some(unit), target);
-        match tokio::time::timeout(timeout, wait).await {
-            Ok(Ok(())) => {}
-            Ok(Err(WaitError::ShuttingDown)) => return Err(StartFailure::Interrupted),
-            Ok(Err(e)) => return Err(StartFailure::Dependency(e)),
-            Err(_) => {
-                return Err(StartFailure::DependencyTimeout {
-                    dependency: target.name.clone(),
-                    timeout,
-                });
+) -> impl Future<Output = Result<(), StartFailure>> {
+    // An `async` block, not an `async fn`: its future keeps the arguments once.
+    async move {
+        for &dep in unit.dependencies.iter() {
+            let target = &app.registry.units[dep];
+            let wait = app.wait_up(Some(unit), target);
+            match tokio::time::timeout(timeout, wait).await {
+                Ok(Ok(())) => {}
+                Ok(Err(WaitError::ShuttingDown)) => return Err(StartFailure::Interrupted),
+                Ok(Err(e)) => return Err(StartFailure::Dependency(e)),
+                Err(_) => {
+                    return Err(StartFailure::DependencyTimeout {
+                        dependency: target.name.clone(),
+                        timeout,
+                    });
+                }
             }
         }
+        Ok(())
     }
-    Ok(())
 }
 
-/// One shutdown hook, to `shutdown_timeout`; its error is logged and recorded. (A free
-/// function: the driver holds `serve`, which is `Send` but not `Sync`.)
-async fn stop_hook(
-    app: &AppState,
-    unit: &Unit,
+/// The wait of one shutdown hook, to `shutdown_timeout`, whose error is logged and
+/// recorded; `None` for a no-op default. Boxed, so a stop's future stays small whatever
+/// hooks a type defines. (A free function: the driver holds `serve`, which is `Send` but
+/// not `Sync`.)
+type StopHook<'a> = Pin<Box<dyn Future<Output = Option<SharedError>> + Send + 'a>>;
+
+fn stop_hook<'a>(
+    app: &'a AppState,
+    unit: &'a Unit,
     hook: Hook,
-    ctx: &ServiceContext,
-) -> Option<SharedError> {
+    ctx: &'a ServiceContext,
+) -> Option<StopHook<'a>> {
     let fut = unit.shim.hook(&unit.value, hook, ctx)?;
-    let name = hook.name();
-    let limit = unit.shim.spec.shutdown_timeout;
-    let deadline = || stop_deadline(app, limit);
-    let (result, _) = run_hook(app, name, ctx, fut, deadline, limit, None).await;
-    let error = result.err()?;
-    tracing::warn!(service = %unit.name, hook = name, %error, "shutdown hook failed");
-    unit.record_error(name, error.clone());
-    Some(error)
+    Some(Box::pin(async move {
+        let name = hook.name();
+        let limit = unit.shim.spec.shutdown_timeout;
+        let deadline = move || stop_deadline(app, limit);
+        let (result, _) = run_hook(app, name, ctx, fut, deadline, limit, None).await;
+        let error = result.err()?;
+        tracing::warn!(service = %unit.name, hook = name, %error, "shutdown hook failed");
+        unit.record_error(name, error.clone());
+        Some(error)
+    }))
 }
 
 /// What ends an initialize hook's wait early: the app's stop reaching the service. The
@@ -538,7 +578,8 @@ struct Interrupt<'a> {
 /// turns a panic into [`Panicked`] and a timeout into [`TimedOut`]. A hook cut off at its
 /// deadline is dropped here, and a panic of its drop is caught too. Returns the hook's
 /// result and whether it was interrupted.
-async fn run_hook(
+#[allow(clippy::manual_async_fn)] // see the comment in the body
+fn run_hook(
     app: &AppState,
     hook: &'static str,
     ctx: &ServiceContext,
@@ -546,15 +587,27 @@ async fn run_hook(
     deadline: impl FnOnce() -> Instant + Send,
     limit: Duration,
     interrupt: Option<Interrupt<'_>>,
-) -> (Result<(), SharedError>, bool) {
-    let mut fut = AssertUnwindSafe(fut).catch_unwind();
-    // Most hooks finish on their first poll: only those that do not pay for reading the
-    // clock, arming a timer, and the allocation of the slower wait.
-    match poll_fn(|cx| Poll::Ready(fut.poll_unpin(cx))).await {
-        Poll::Ready(output) => (hook_result(output), false),
-        Poll::Pending => {
-            let slow = run_hook_slow(app, hook, ctx, fut, deadline(), limit, interrupt);
-            Box::pin(slow).await
+) -> impl Future<Output = (Result<(), SharedError>, bool)> {
+    // An `async` block, not an `async fn`: its future keeps the arguments once.
+    async move {
+        let mut fut = AssertUnwindSafe(fut).catch_unwind();
+        // Most hooks finish on their first poll: only those that do not pay for reading the
+        // clock, arming a timer, and the allocation of the slower wait.
+        match poll_fn(|cx| Poll::Ready(fut.poll_unpin(cx))).await {
+            Poll::Ready(output) => (hook_result(output), false),
+            // Boxed as a temporary: a named local would keep its room in this future.
+            Poll::Pending => {
+                Box::pin(run_hook_slow(
+                    app,
+                    hook,
+                    ctx,
+                    fut,
+                    deadline(),
+                    limit,
+                    interrupt,
+                ))
+                .await
+            }
         }
     }
 }

@@ -80,7 +80,8 @@ impl Supervisor {
     }
 
     async fn run_all(&mut self) {
-        let mut step = Box::pin(self.first_start()).await;
+        // The first start's future is smaller than the watch's: no box needed.
+        let mut step = self.first_start().await;
         loop {
             step = match step {
                 Step::Watch => self.watch().await,
