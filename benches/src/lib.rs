@@ -265,12 +265,14 @@ pub async fn bare_restart(cycles: u64) -> Duration {
 // Scenario 3: idle memory per running service
 // ---------------------------------------------------------------------------------------
 
-/// Hassette: live bytes from before the names and the builder until `n` services are
-/// Running and ready, per service (nobody subscribed to the events); then what the first
+/// Hassette: live bytes from before the builder (the names are made first) until `n`
+/// services are Running and ready, per service (nobody subscribed to the events); then what the first
 /// `events()` subscriber adds.
 pub async fn hassette_idle_memory(n: usize) -> MemSample {
-    let before = heap();
+    // The names are the program's data (bare tokio's tasks have none): made before the
+    // count starts. The registry's index of them is counted.
     let names = names(n);
+    let before = heap();
     let app = start_ready(&names).await;
     let after = heap();
     let events = app.events();
