@@ -94,6 +94,16 @@ impl Shim {
         (self.hooks & (1 << hook as u8) != 0).then(|| (self.hook)(value, hook, ctx))
     }
 
+    /// Whether the type defines an initialize hook (whose wait needs the startup deadline).
+    pub(crate) fn has_init_hooks(&self) -> bool {
+        let init = [
+            Hook::BeforeInitialize,
+            Hook::OnInitialize,
+            Hook::AfterInitialize,
+        ];
+        init.iter().any(|&hook| self.hooks & (1 << hook as u8) != 0)
+    }
+
     /// The future of `serve` (it has not begun until polled).
     pub(crate) fn serve(&self, value: &Value, ctx: &ServiceContext) -> HookFuture {
         (self.serve)(value, ctx)

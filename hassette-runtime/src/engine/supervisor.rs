@@ -194,7 +194,9 @@ impl Supervisor {
         let spec = &unit.shim.spec;
         loop {
             let active = self.run.active.as_mut()?;
-            let startup_deadline = active.startup_deadline;
+            let startup_deadline = active
+                .startup_deadline
+                .unwrap_or_else(|| super::driver::deadline_in(spec.startup_timeout));
             tokio::select! {
                 biased;
                 () = unit.rung() => if let Some(step) = self.answer() {

@@ -40,8 +40,9 @@ pub(crate) use serve::ServeSlot;
 pub(crate) struct ActiveRun {
     pub(super) ctx: ServiceContext,
     pub(super) serve: ServeSlot,
-    /// Serve must be Running and ready by then.
-    pub(super) startup_deadline: Instant,
+    /// Serve must be Running and ready by then. Read from the clock only for a run that
+    /// needs it (one with an initialize hook, or `ready = "manual"`); `None` otherwise.
+    pub(super) startup_deadline: Option<Instant>,
 }
 
 impl Drop for ActiveRun {
@@ -145,7 +146,9 @@ impl Driver {
             }
             // The service's own start begins once its dependencies are up: waiting for them
             // does not eat into the time its hooks get.
-            let startup_deadline = deadline_in(spec.startup_timeout);
+            let needs_deadline =
+                self.unit.shim.has_init_hooks() || spec.ready == crate::ReadyMode::Manual;
+            let startup_deadline = needs_deadline.then(|| deadline_in(spec.startup_timeout));
             let ctx = ServiceContext::new(self.unit.clone(), self.app.clone());
             self.active = Some(Box::new(ActiveRun {
                 ctx: ctx.clone(),
@@ -185,6 +188,7 @@ impl Driver {
         };
         let spec = &self.unit.shim.spec;
         let deadline = active.startup_deadline;
+        let deadline = move || deadline.unwrap_or_else(|| deadline_in(spec.startup_timeout));
         let interrupt = Interrupt {
             unit: &self.unit,
             limit: spec.shutdown_timeout,
@@ -197,7 +201,7 @@ impl Driver {
                 hook.name(),
                 ctx,
                 fut,
-                move || deadline,
+                deadline,
                 spec.startup_timeout,
                 Some(interrupt),
             ),
