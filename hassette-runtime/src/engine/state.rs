@@ -221,7 +221,7 @@ impl AppState {
             return Ok(());
         }
         let ended = unit.wait_for(|now| {
-            if target.is_none() && !now.restart_pending && now.restart_run > base {
+            if target.is_none() && !now.restart_pending() && now.restart_run > base {
                 target = Some(now.restart_run);
             }
             // The run the restart started has left Starting (or a later run has begun).

@@ -152,7 +152,7 @@ impl Supervisor {
             }
         };
         // One ring may stand for two requests: keep the other one's.
-        let more = unit.state().restart_pending
+        let more = unit.state().restart_pending()
             || unit
                 .link
                 .as_ref()
@@ -247,7 +247,7 @@ impl Supervisor {
         if clean && restart_type != RestartType::Permanent {
             return Step::Rest;
         }
-        if unit.state().stable {
+        if unit.state().stable() {
             // The run that just ended had been healthy for `stable_after`.
             self.policy.on_stable();
         }
@@ -407,7 +407,7 @@ impl Supervisor {
             let publish = !unit.status().is_terminal();
             self.run.stop_run(publish).await;
         } else {
-            let never_ran = !unit.state().ran;
+            let never_ran = !unit.state().ran();
             unit.transition(
                 |from| {
                     from.can_transition_to(Status::Stopped)

@@ -33,34 +33,78 @@ use crate::{
     KEPT_ERRORS, ReportedError, RestartType, ServiceReport, SharedError, Status, StatusEvent,
 };
 
-/// A unit's state: what its status, readiness and restarts are now.
+/// A unit's state: what its status, readiness and restarts are now. Kept to 40 bytes
+/// (the flags in one byte), so the unit's lock and state are one cache line's half.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct State {
     pub(crate) status: Status,
-    pub(crate) ready: bool,
+    flags: Flags,
+    /// How long the final stop took, in microseconds; `u32::MAX`: longer, see the record.
+    stop_took_us: u32,
     /// Incremented by every initialize, so a caller of `restart` can tell the new run
     /// from the old one.
     pub(crate) generation: u64,
     /// When the current stretch of Running and ready began.
     up_since: Option<Instant>,
-    /// Whether this run has stayed Running and ready for `stable_after` at a stretch; the
-    /// supervisor reads it when the run fails, so no timer is needed to notice stability.
-    pub(crate) stable: bool,
-    /// Whether any run of the service has reached Running.
-    pub(crate) ran: bool,
-    /// An operator restart was asked for and the supervisor has not taken it yet.
-    pub(crate) restart_pending: bool,
     /// The generation of the run that the last operator restart the supervisor took
     /// starts; while `generation` is below it (or equal and still Starting), that restart
     /// is in flight and a new request joins it.
     pub(crate) restart_run: u64,
+}
+
+/// The yes-or-no parts of a [`State`], one bit each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Flags(u8);
+
+impl Flags {
+    /// Ready (for its dependants; only while Starting or Running).
+    const READY: u8 = 1;
+    /// This run has stayed Running and ready for `stable_after` at a stretch; the
+    /// supervisor reads it when the run fails, so no timer is needed to notice stability.
+    const STABLE: u8 = 2;
+    /// Some run of the service has reached Running.
+    const RAN: u8 = 4;
+    /// An operator restart was asked for and the supervisor has not taken it yet.
+    const RESTART_PENDING: u8 = 8;
     /// The app's stop has reached this unit's wave.
-    pub(crate) stop_requested: bool,
+    const STOP_REQUESTED: u8 = 16;
+
+    fn has(self, flag: u8) -> bool {
+        self.0 & flag != 0
+    }
+
+    fn set(&mut self, flag: u8, on: bool) {
+        if on {
+            self.0 |= flag;
+        } else {
+            self.0 &= !flag;
+        }
+    }
 }
 
 impl State {
     pub(crate) fn is_up(self) -> bool {
-        self.status == Status::Running && self.ready
+        self.status == Status::Running && self.ready()
+    }
+
+    pub(crate) fn ready(self) -> bool {
+        self.flags.has(Flags::READY)
+    }
+
+    pub(crate) fn stable(self) -> bool {
+        self.flags.has(Flags::STABLE)
+    }
+
+    pub(crate) fn ran(self) -> bool {
+        self.flags.has(Flags::RAN)
+    }
+
+    pub(crate) fn restart_pending(self) -> bool {
+        self.flags.has(Flags::RESTART_PENDING)
+    }
+
+    pub(crate) fn stop_requested(self) -> bool {
+        self.flags.has(Flags::STOP_REQUESTED)
     }
 
     /// Whether an operator restart is pending or in flight: a new request joins it.
@@ -131,14 +175,11 @@ impl Unit {
     pub(crate) fn new(id: usize, init: UnitInit, events: Arc<EventBus>) -> Self {
         let state = Mutex::new(State {
             status: Status::NotStarted,
-            ready: false,
+            flags: Flags::default(),
+            stop_took_us: 0,
             generation: 0,
             up_since: None,
-            stable: false,
-            ran: false,
-            restart_pending: false,
             restart_run: 0,
-            stop_requested: false,
         });
         Unit {
             id,
@@ -242,12 +283,12 @@ impl Unit {
             state.status = to;
             if to == Status::Starting {
                 state.generation += 1;
-                state.stable = false;
+                state.flags.set(Flags::STABLE, false);
             }
             // Readiness belongs to one run: a hook may mark it while Starting, and it is
             // lost as soon as the run ends.
             if to != Status::Running {
-                state.ready = false;
+                state.flags.set(Flags::READY, false);
             }
             self.track_stability(state);
             self.publish(from, to, error);
@@ -263,8 +304,10 @@ impl Unit {
                 return false;
             }
             state.status = Status::Running;
-            state.ran = true;
-            state.ready |= auto_ready;
+            state.flags.set(Flags::RAN, true);
+            if auto_ready {
+                state.flags.set(Flags::READY, true);
+            }
             self.track_stability(state);
             self.publish(Status::Starting, Status::Running, None);
             true
@@ -274,10 +317,10 @@ impl Unit {
     pub(crate) fn set_ready(&self, ready: bool) -> bool {
         self.update(|state| {
             let live = matches!(state.status, Status::Starting | Status::Running);
-            if state.ready == ready || (ready && !live) {
+            if state.ready() == ready || (ready && !live) {
                 return false;
             }
-            state.ready = ready;
+            state.flags.set(Flags::READY, ready);
             self.track_stability(state);
             tracing::info!(ready, "readiness changed");
             true
@@ -290,7 +333,9 @@ impl Unit {
         match (state.is_up(), state.up_since) {
             (true, None) => state.up_since = Some(Instant::now()),
             (false, Some(since)) => {
-                state.stable |= since.elapsed() >= self.shim.spec.stable_after;
+                if since.elapsed() >= self.shim.spec.stable_after {
+                    state.flags.set(Flags::STABLE, true);
+                }
                 state.up_since = None;
             }
             _ => {}
@@ -301,10 +346,10 @@ impl Unit {
     /// restart was pending already). See [`State::restart_run`].
     pub(crate) fn request_restart(&self) -> bool {
         let wake = self.update(|state| {
-            if state.restart_pending {
+            if state.restart_pending() {
                 return false;
             }
-            state.restart_pending = true;
+            state.flags.set(Flags::RESTART_PENDING, true);
             true
         });
         if wake {
@@ -315,7 +360,11 @@ impl Unit {
 
     /// The app's stop reached this unit's wave: the supervisor stops it (once).
     pub(crate) fn request_stop(&self) {
-        let first = self.update(|state| !std::mem::replace(&mut state.stop_requested, true));
+        let first = self.update(|state| {
+            let first = !state.stop_requested();
+            state.flags.set(Flags::STOP_REQUESTED, true);
+            first
+        });
         if first {
             self.wake.notify_one();
         }
@@ -333,23 +382,23 @@ impl Unit {
 
     /// Completes once the app's stop has reached this unit.
     pub(crate) async fn stop_reached(&self) {
-        self.wait_for(|state| state.stop_requested.then_some(()))
+        self.wait_for(|state| state.stop_requested().then_some(()))
             .await;
     }
 
     /// Whether the app's stop has reached this unit.
     pub(crate) fn is_stop_requested(&self) -> bool {
-        self.lock().stop_requested
+        self.lock().stop_requested()
     }
 
     /// The supervisor takes the pending operator restart, if there is one: the run it
     /// starts next is the one the callers wait for.
     pub(crate) fn take_restart(&self) -> bool {
         self.update(|state| {
-            if !state.restart_pending {
+            if !state.restart_pending() {
                 return false;
             }
-            state.restart_pending = false;
+            state.flags.set(Flags::RESTART_PENDING, false);
             state.restart_run = state.generation + 1;
             true
         })
@@ -405,9 +454,17 @@ impl Unit {
             .flatten()
     }
 
-    /// How long the final stop took.
+    /// How long the final stop took: in the state (no record needed) unless it took
+    /// longer than `u32::MAX` microseconds (71 minutes).
     pub(crate) fn set_stop_took(&self, took: Duration) {
-        self.write_record(|record| record.stop_took = took);
+        let micros = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
+        self.update(|state| {
+            state.stop_took_us = micros;
+            false
+        });
+        if micros == u32::MAX {
+            self.write_record(|record| record.stop_took = took);
+        }
     }
 
     /// The last error that came with a status change (or a child's panic).
@@ -421,12 +478,15 @@ impl Unit {
         let mut report = ServiceReport::new(self.name.clone());
         report.status = state.status;
         report.restarts = state.generation.saturating_sub(1);
+        report.stop_took = Duration::from_micros(u64::from(state.stop_took_us));
         self.read_record(|record| {
             if let Some(record) = record {
                 report.errors = record.errors.iter().cloned().collect();
                 report.error_count = record.error_count;
                 report.aborted = record.aborted;
-                report.stop_took = record.stop_took;
+                if state.stop_took_us == u32::MAX {
+                    report.stop_took = record.stop_took;
+                }
             }
         });
         report
