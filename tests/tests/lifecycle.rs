@@ -376,3 +376,76 @@ async fn an_initialize_hook_slower_than_startup_timeout_fails() {
     );
     app.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------------------
+// A run's cancellation: `ctx.cancelled()` dropped half-way and awaited again, two waits
+// at once, and a `cancellation_token()` taken before the stop and one taken after it.
+
+mod cancellation {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use hassette_runtime::prelude::*;
+
+    /// Asks a token taken in `serve` whether it is cancelled.
+    pub(crate) type Probe = Box<dyn Fn() -> bool + Send>;
+
+    #[derive(Default)]
+    pub(crate) struct Seen {
+        pub(crate) early: Option<Probe>,
+        pub(crate) late_was_cancelled: Option<bool>,
+        pub(crate) both_waits_ended: bool,
+        pub(crate) dropped_wait_timed_out: bool,
+    }
+
+    pub(crate) struct Waiter(pub(crate) Arc<Mutex<Seen>>);
+
+    #[service(restart = "temporary")]
+    impl Waiter {
+        async fn serve(&self, ctx: &ServiceContext) {
+            let early = ctx.cancellation_token();
+            self.0.lock().unwrap().early = Some(Box::new(move || early.is_cancelled()));
+            // a wait dropped half-way, then awaited again from scratch
+            let dropped = tokio::time::timeout(Duration::from_millis(10), ctx.cancelled()).await;
+            self.0.lock().unwrap().dropped_wait_timed_out = dropped.is_err();
+            // two waits at once
+            tokio::join!(ctx.cancelled(), ctx.cancelled());
+            self.0.lock().unwrap().both_waits_ended = ctx.is_cancelled();
+        }
+
+        async fn on_shutdown(&self, ctx: &ServiceContext) {
+            let late = ctx.cancellation_token();
+            self.0.lock().unwrap().late_was_cancelled = Some(late.is_cancelled());
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_runs_cancellation_reaches_every_wait_and_every_token_made_before_or_after_it() {
+    use cancellation::*;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::default()));
+    let app = Hassette::builder()
+        .service(Waiter(seen.clone()))
+        .build()
+        .unwrap();
+    app.start().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.dropped_wait_timed_out,
+        "the first wait ended before the stop"
+    );
+    assert!(
+        seen.both_waits_ended,
+        "two waits at once both end at the stop"
+    );
+    let early = seen.early.as_ref().expect("serve took a token");
+    assert!(early(), "a token taken before the stop is cancelled by it");
+    assert_eq!(
+        seen.late_was_cancelled,
+        Some(true),
+        "a token taken after the stop is born cancelled"
+    );
+}
