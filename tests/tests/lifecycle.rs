@@ -398,13 +398,17 @@ mod cancellation {
         pub(crate) dropped_wait_timed_out: bool,
     }
 
-    pub(crate) struct Waiter(pub(crate) Arc<Mutex<Seen>>);
+    /// Takes a token in `serve` when `.1`, otherwise only in `on_shutdown`, after the
+    /// stop (a run's token is made once, at its first ask).
+    pub(crate) struct Waiter(pub(crate) Arc<Mutex<Seen>>, pub(crate) bool);
 
     #[service(restart = "temporary")]
     impl Waiter {
         async fn serve(&self, ctx: &ServiceContext) {
-            let early = ctx.cancellation_token();
-            self.0.lock().unwrap().early = Some(Box::new(move || early.is_cancelled()));
+            if self.1 {
+                let early = ctx.cancellation_token();
+                self.0.lock().unwrap().early = Some(Box::new(move || early.is_cancelled()));
+            }
             // a wait dropped half-way, then awaited again from scratch
             let dropped = tokio::time::timeout(Duration::from_millis(10), ctx.cancelled()).await;
             self.0.lock().unwrap().dropped_wait_timed_out = dropped.is_err();
@@ -424,8 +428,10 @@ mod cancellation {
 async fn a_runs_cancellation_reaches_every_wait_and_every_token_made_before_or_after_it() {
     use cancellation::*;
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::default()));
+    let late = std::sync::Arc::new(std::sync::Mutex::new(Seen::default()));
     let app = Hassette::builder()
-        .service(Waiter(seen.clone()))
+        .service_named("early", Waiter(seen.clone(), true))
+        .service_named("late", Waiter(late.clone(), false))
         .build()
         .unwrap();
     app.start().await.unwrap();
@@ -443,9 +449,11 @@ async fn a_runs_cancellation_reaches_every_wait_and_every_token_made_before_or_a
     );
     let early = seen.early.as_ref().expect("serve took a token");
     assert!(early(), "a token taken before the stop is cancelled by it");
+    let late = late.lock().unwrap();
+    assert!(late.early.is_none());
     assert_eq!(
-        seen.late_was_cancelled,
+        late.late_was_cancelled,
         Some(true),
-        "a token taken after the stop is born cancelled"
+        "a token first made after the stop is cancelled"
     );
 }
