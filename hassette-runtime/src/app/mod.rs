@@ -144,8 +144,10 @@ impl Hassette {
     /// that arrives while services are still starting is a clean stop.
     ///
     /// Cancellation is cooperative: an abort takes effect at the task's next `.await`. A
-    /// `serve` that never awaits keeps its thread, and dropping the tokio runtime (as
-    /// `#[tokio::main]` does on return) would wait for it forever; in that case this
+    /// hook or `serve` that never awaits keeps its thread: the stop cuts its service off
+    /// once the longest its stop may take has passed (6 × its `shutdown_timeout` + 1.1 s,
+    /// or the `shutdown_deadline`), and reports it aborted. Dropping the tokio runtime (as
+    /// `#[tokio::main]` does on return) would then wait for that thread forever, so this
     /// function prints the report and exits the process with code 1 itself. Likewise,
     /// called on the main thread, it makes sure the process exits with the returned code
     /// even when the runtime's drop would wait for a blocking thread that a service still
