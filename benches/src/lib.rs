@@ -34,7 +34,10 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 /// A reading of the counting global allocator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Heap {
-    /// Bytes currently allocated (allocated - freed + grown by realloc).
+    /// Bytes currently allocated (allocated - freed). `stats_alloc` already adds a
+    /// reallocation's growth to `bytes_allocated` (and a shrink to `bytes_deallocated`);
+    /// its `bytes_reallocated` is the same growth again, so adding it would count every
+    /// `Vec` doubling twice, even of a `Vec` freed since.
     pub live_bytes: i64,
     /// Allocations made since the process began (reallocations not included).
     pub allocations: u64,
@@ -45,8 +48,7 @@ pub struct Heap {
 pub fn heap() -> Heap {
     let s = GLOBAL.stats();
     Heap {
-        live_bytes: s.bytes_allocated as i64 - s.bytes_deallocated as i64
-            + s.bytes_reallocated as i64,
+        live_bytes: s.bytes_allocated as i64 - s.bytes_deallocated as i64,
         allocations: s.allocations as u64,
     }
 }
@@ -563,6 +565,30 @@ mod tests {
     fn medians() {
         assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+
+    #[test]
+    fn a_vec_grown_by_reallocation_counts_once() {
+        const SIZE: usize = 1 << 20;
+        let before = heap();
+        let mut grown: Vec<u8> = Vec::with_capacity(1);
+        while grown.len() < SIZE {
+            grown.push(0);
+        }
+        let after = heap();
+        let live = after.live_bytes - before.live_bytes;
+        // The other test of this binary may allocate a few bytes at the same time.
+        let capacity = grown.capacity() as i64;
+        assert!(
+            (capacity..capacity + 64 * 1024).contains(&live),
+            "a vec of capacity {capacity} counted as {live} live bytes"
+        );
+        drop(grown);
+        let freed = heap().live_bytes - before.live_bytes;
+        assert!(
+            freed < 64 * 1024,
+            "{freed} bytes left after the vec was freed"
+        );
     }
 
     #[test]
