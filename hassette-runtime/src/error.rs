@@ -362,6 +362,12 @@ pub enum RestartError {
         /// The resource.
         service: Arc<str>,
     },
+    /// The service is being removed (or was): nothing restarts it any more.
+    #[error("cannot restart `{service}`: it is being removed")]
+    Removed {
+        /// The service.
+        service: Arc<str>,
+    },
     /// The new run did not reach Running.
     #[error("restarted `{service}`, but it is {status}; see its events or the log for the error")]
     Failed {
@@ -369,5 +375,119 @@ pub enum RestartError {
         service: Arc<str>,
         /// Where the new run ended up.
         status: Status,
+    },
+}
+
+/// Why `Hassette::add` (or `ServiceContext::add_child`) did not add the service.
+///
+/// ```
+/// use hassette_runtime::AddError;
+/// let e = AddError::NameTaken { name: "conn-7".into() };
+/// assert_eq!(
+///     e.to_string(),
+///     "cannot add `conn-7`: a service with this name is registered; choose another name, or remove that one first"
+/// );
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum AddError {
+    /// Another service (static or added, a child's `parent/child` path included) has
+    /// this name.
+    #[error(
+        "cannot add `{name}`: a service with this name is registered; choose another name, or remove that one first"
+    )]
+    NameTaken {
+        /// The name.
+        name: Arc<str>,
+    },
+    /// The one instance of this type is registered already.
+    #[error(
+        "cannot add `{type_name}`: its one instance is registered already; add more instances by name with `add_named`"
+    )]
+    TypeTaken {
+        /// The type.
+        type_name: &'static str,
+    },
+    /// The application has not been started; services are added while it runs.
+    #[error(
+        "cannot add `{service}`: the application has not been started; register it with the builder, or call `start` first"
+    )]
+    NotStarted {
+        /// The service.
+        service: Arc<str>,
+    },
+    /// The application is shutting down; nothing is added any more.
+    #[error("cannot add `{service}`: the application is shutting down")]
+    ShuttingDown {
+        /// The service.
+        service: Arc<str>,
+    },
+    /// A `depends_on` names a type that is not registered by type.
+    #[error("cannot add `{service}`: its dependency {error}")]
+    Dependency {
+        /// The service.
+        service: Arc<str>,
+        /// Why the dependency was not found.
+        #[source]
+        error: LookupError,
+    },
+    /// The parent has as many children as its limit allows.
+    #[error(
+        "cannot add `{service}`: its parent `{parent}` has {limit} children, its limit; remove one first, or raise the limit"
+    )]
+    ChildLimit {
+        /// The child's full name.
+        service: Arc<str>,
+        /// The parent.
+        parent: Arc<str>,
+        /// The parent's limit.
+        limit: usize,
+    },
+    /// The parent is stopping or gone: its children stop with it.
+    #[error("cannot add `{service}`: its parent `{parent}` is stopping")]
+    ParentStopping {
+        /// The child's full name.
+        service: Arc<str>,
+        /// The parent.
+        parent: Arc<str>,
+    },
+    /// The service was added, but its first initialize failed. It stays registered and
+    /// supervised, as a failed first start at `start()` does: its policy restarts it; find
+    /// it with `Hassette::handle` (or remove it).
+    #[error("added `{}`, but {}", .0.service, .0.failure)]
+    Start(#[source] StartError),
+}
+
+/// Why `Hassette::remove` (or `ServiceHandle::stop`) did not remove the service.
+///
+/// ```
+/// use hassette_runtime::RemoveError;
+/// let e = RemoveError::Static { service: "db".into() };
+/// assert_eq!(
+///     e.to_string(),
+///     "cannot remove `db`: it was registered at build() and stops with the application; restart it instead"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RemoveError {
+    /// No service has this name.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+    /// Services registered at `build()` stay for the application's life.
+    #[error(
+        "cannot remove `{service}`: it was registered at build() and stops with the application; restart it instead"
+    )]
+    Static {
+        /// The service.
+        service: Arc<str>,
+    },
+    /// Other services depend on it (`depends_on`); remove them first.
+    #[error("cannot remove `{service}`: {dependants} depend on it; remove them first")]
+    Dependants {
+        /// The service.
+        service: Arc<str>,
+        /// The services that depend on it, comma-separated.
+        dependants: String,
     },
 }

@@ -111,15 +111,15 @@ pub mod systemd;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use app::{Builder, EXIT_GRACE, GroupBuilder, Hassette, ServiceSnapshot};
+pub use app::{Builder, EXIT_GRACE, GroupBuilder, Hassette, ServiceHandle, ServiceSnapshot};
 pub use error::{
-    BoxError, BuildError, CutOff, Fatal, LookupError, Panicked, RestartError, SharedError,
-    StartError, StartFailure, TimedOut, WaitError,
+    AddError, BoxError, BuildError, CutOff, Fatal, LookupError, Panicked, RemoveError,
+    RestartError, SharedError, StartError, StartFailure, TimedOut, WaitError,
 };
 pub use events::StatusEvent;
 pub use report::{
-    ERROR_COLUMN_WIDTH, KEPT_ERRORS, NAME_COLUMN_WIDTH, ReportedError, ServiceReport,
-    ShutdownReport,
+    ERROR_COLUMN_WIDTH, KEPT_ERRORS, KEPT_REMOVED_FAILURES, NAME_COLUMN_WIDTH, RemovedServices,
+    ReportedError, ServiceReport, ShutdownReport,
 };
 pub use service::{Hooks, Resource, Service, ServiceContext};
 pub use spec::{

@@ -127,6 +127,52 @@ pub struct ShutdownReport {
     pub deadline_exceeded: bool,
     /// Why the shutdown began (a signal, a crash, a call of `shutdown`).
     pub reason: Option<String>,
+    /// The services added at run time and removed before the shutdown, in bounded
+    /// totals (the live ones are in `services`).
+    pub removed: RemovedServices,
+}
+
+/// How many failed removed services [`RemovedServices::last_failures`] keeps.
+pub const KEPT_REMOVED_FAILURES: usize = 16;
+
+/// What is left of the services added at run time and removed before the shutdown: a
+/// program that adds one per connection removes millions, so the report keeps totals
+/// and the last failures, not every report.
+///
+/// ```
+/// # let report = hassette_runtime::ShutdownReport::default();
+/// println!("{} removed, {} of them failed", report.removed.count, report.removed.failed);
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct RemovedServices {
+    /// How many were removed.
+    pub count: u64,
+    /// How many of them ended failing: in a failure status (failed, crashed, exhausted)
+    /// or with their stop aborted.
+    pub failed: u64,
+    /// How many restarts they had, in all.
+    pub restarts: u64,
+    /// How many errors they met, in all.
+    pub errors: u64,
+    /// The reports of the last [`KEPT_REMOVED_FAILURES`] that ended failing, oldest first.
+    pub last_failures: Vec<ServiceReport>,
+}
+
+impl RemovedServices {
+    /// Counts one removed service's report in.
+    pub(crate) fn count_in(&mut self, report: ServiceReport) {
+        self.count += 1;
+        self.restarts += report.restarts;
+        self.errors += report.error_count;
+        if report.status.is_failure() || report.is_failure() {
+            self.failed += 1;
+            if self.last_failures.len() == KEPT_REMOVED_FAILURES {
+                self.last_failures.remove(0);
+            }
+            self.last_failures.push(report);
+        }
+    }
 }
 
 impl ShutdownReport {
@@ -142,6 +188,10 @@ impl ShutdownReport {
     }
 
     /// True when nothing crashed, no stop was aborted and the deadline held.
+    ///
+    /// Only the services still registered at the shutdown count: one removed while the
+    /// app ran (a connection's child that failed, say) was dealt with then, and is
+    /// counted in [`removed`](Self::removed) instead.
     #[must_use]
     pub fn is_success(&self) -> bool {
         !self.deadline_exceeded && !self.services.iter().any(ServiceReport::is_failure)
@@ -187,6 +237,14 @@ impl fmt::Display for ShutdownReport {
                 s.restarts,
                 s.error_count,
                 format!("{:.1?}", s.stop_took),
+            )?;
+        }
+        let removed = &self.removed;
+        if removed.count > 0 {
+            writeln!(
+                f,
+                "removed while running: {} ({} failed, {} restarts, {} errors)",
+                removed.count, removed.failed, removed.restarts, removed.errors
             )?;
         }
         write!(f, "shutdown took {:.1?}", self.took)?;

@@ -1,11 +1,10 @@
 //! Registering services: [`Builder`], and the checks `build` makes.
 
-use std::any::TypeId;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::{
-    AppParts, AppState, EventBus, Group, GroupDef, Member, Registry, Shim, Unit, UnitInit, Value,
+    AppParts, AppState, EventBus, Group, GroupDef, Member, Registry, Shim, Unit, UnitInit,
 };
 use crate::{BuildError, Dependency, Hassette, Hooks, Resource, Service};
 use crate::{GroupBuilder, Strategy};
@@ -209,32 +208,16 @@ impl Builder {
 
     /// The one generic step of a registration: everything after it is the same code for
     /// every type (see `shim`).
-    fn push<T: Hooks>(self, name: Arc<str>, value: T, shim: &'static Shim, named: bool) -> Self {
-        let value: Value = Arc::new(value);
-        let ty = (TypeId::of::<T>(), std::any::type_name::<T>());
-        self.push_erased(name, value, ty, T::DEPENDS_ON, shim, named)
-    }
-
-    fn push_erased(
+    fn push<T: Hooks>(
         mut self,
         name: Arc<str>,
-        value: Value,
-        (type_id, type_name): (TypeId, &'static str),
-        depends_on: &'static [Dependency],
+        value: T,
         shim: &'static Shim,
         named: bool,
     ) -> Self {
         self.pending.push(Pending {
-            init: UnitInit {
-                name,
-                type_id,
-                type_name,
-                dependencies: Box::default(),
-                group: None,
-                value,
-                shim,
-            },
-            depends_on,
+            init: UnitInit::of(name, value, shim),
+            depends_on: T::DEPENDS_ON,
             named,
             group: self.current_group,
         });

@@ -15,11 +15,13 @@ use crate::{
 
 mod builder;
 mod group;
+mod handle;
 mod signal;
 mod snapshot;
 
 pub use builder::Builder;
 pub use group::GroupBuilder;
+pub use handle::ServiceHandle;
 pub use snapshot::ServiceSnapshot;
 
 /// The application: every registered service, started in dependency order, supervised,
@@ -58,7 +60,7 @@ pub struct Hassette {
 impl std::fmt::Debug for Hassette {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hassette")
-            .field("services", &self.inner.registry().units().len())
+            .field("services", &self.inner.registry().all().len())
             .field("stopping", &self.inner.is_stopping())
             .finish_non_exhaustive()
     }
@@ -251,7 +253,8 @@ impl Hassette {
         Ok(self.inner.registry().by_name(name)?.status())
     }
 
-    /// Every service's name and status, in registration order.
+    /// Every service's name and status: the static ones in registration order, then
+    /// those added while the app runs, in order of addition.
     ///
     /// ```
     /// # let app = hassette_runtime::Hassette::builder().build().unwrap();
@@ -261,7 +264,7 @@ impl Hassette {
     pub fn statuses(&self) -> Vec<(Arc<str>, Status)> {
         self.inner
             .registry()
-            .units()
+            .all()
             .iter()
             .map(|u| (u.name().clone(), u.status()))
             .collect()
@@ -305,7 +308,7 @@ impl Hassette {
     /// ```
     pub async fn wait_ready<T: 'static>(&self) -> Result<(), WaitError> {
         let unit = self.inner.registry().by_type::<T>()?;
-        self.inner.wait_up(None, unit).await
+        self.inner.wait_up(None, &unit).await
     }
 
     /// Like [`wait_ready`](Self::wait_ready), by name.
@@ -317,7 +320,7 @@ impl Hassette {
     /// ```
     pub async fn wait_ready_by_name(&self, name: &str) -> Result<(), WaitError> {
         let unit = self.inner.registry().by_name(name)?;
-        self.inner.wait_up(None, unit).await
+        self.inner.wait_up(None, &unit).await
     }
 
     /// Every status change of every service from now on.

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use crate::{Hassette, Status};
 
 impl Hassette {
-    /// A point-in-time view of every service, in registration order: what a health or
-    /// status endpoint shows.
+    /// A point-in-time view of every service (the static ones in registration order, then
+    /// those added while the app runs): what a health or status endpoint shows.
     ///
     /// ```
     /// # let app = hassette_runtime::Hassette::builder().build().unwrap();
@@ -18,7 +18,7 @@ impl Hassette {
     pub fn snapshot(&self) -> Vec<ServiceSnapshot> {
         self.inner
             .registry()
-            .units()
+            .all()
             .iter()
             .map(|u| {
                 let state = u.state();

@@ -80,8 +80,8 @@ impl<F: Future> Future for InService<F> {
 pub(crate) fn caller(app: &AppState) -> Option<Arc<Unit>> {
     CURRENT
         .try_with(|member| {
-            let own = app.registry.units.get(member.id)?;
-            (Arc::as_ptr(own) as usize == member.addr).then(|| own.clone())
+            let own = app.registry.get(member.id)?;
+            (Arc::as_ptr(&own) as usize == member.addr).then_some(own)
         })
         .ok()
         .flatten()

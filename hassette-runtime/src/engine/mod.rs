@@ -19,6 +19,7 @@
 //! Each file opens with the protocol it implements: who wakes whom, which lock comes
 //! first, and what cannot happen.
 
+mod added;
 mod bus;
 mod driver;
 mod first_start;
@@ -34,12 +35,13 @@ mod supervisor;
 mod unit;
 mod waves;
 
+pub(crate) use added::Addition;
 pub(crate) use bus::{EventBus, MAX_CAPACITY};
 pub(crate) use driver::{ABORT_GRACE, within};
 pub(crate) use group::{Group, GroupDef, Member};
-pub(crate) use inside::scope as in_service;
+pub(crate) use inside::{caller, scope as in_service};
 pub(crate) use registry::Registry;
-pub(crate) use shim::{Shim, Value};
+pub(crate) use shim::Shim;
 pub(crate) use state::{AppParts, AppState};
 pub(crate) use unit::{Unit, UnitInit};
 pub(crate) use waves::waves;

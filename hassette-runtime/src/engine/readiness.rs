@@ -31,6 +31,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
+use super::registry::Registry;
 use super::state::AppState;
 use super::unit::Unit;
 use crate::{Status, WaitError};
@@ -47,10 +48,7 @@ impl AppState {
             return Ok(());
         }
         let _edge = match waiter {
-            Some(waiter) => Some(
-                self.waits
-                    .enter(&self.registry.units, waiter.id, target.id)?,
-            ),
+            Some(waiter) => Some(self.waits.enter(&self.registry, waiter.id, target.id)?),
             None => None,
         };
         let settled = target.wait_for(|now| match now.is_up() {
@@ -126,18 +124,18 @@ impl WaitGraph {
     /// then the wait could never end, and the error names the whole cycle.
     pub(crate) fn enter<'a>(
         &'a self,
-        units: &[Arc<Unit>],
+        units: &Registry,
         waiter: usize,
         target: usize,
     ) -> Result<WaitEdge<'a>, WaitError> {
         self.add(waiter, target).map_err(|path| {
-            let names: Vec<&str> = std::iter::once(waiter)
+            let names: Vec<Arc<str>> = std::iter::once(waiter)
                 .chain(path)
-                .map(|id| &*units[id].name)
+                .map(|id| units.name_of(id))
                 .collect();
             WaitError::Cycle {
-                waiter: units[waiter].name.clone(),
-                target: units[target].name.clone(),
+                waiter: units.name_of(waiter),
+                target: units.name_of(target),
                 cycle: names.join(" -> "),
             }
         })?;

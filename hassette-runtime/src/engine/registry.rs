@@ -1,24 +1,27 @@
-//! The unit table: every registered unit, found by id, by type or by name.
+//! The unit table: every unit, found by id, by type or by name.
 //!
-//! Protocol: the table is written only while the app is built (`claim`, `resolve`,
-//! `push`), then only read, without a lock: a unit's id is its index, stable for the
-//! app's life, and everything that refers to a unit (dependencies, waves, groups, the
-//! wait-for graph, a task's `inside::Member`) holds that id.
-//!
-//! Designed for services added and removed at run time (the next step): the table
-//! becomes slots behind one `RwLock` (readers take it for a lookup, never across an
-//! `.await`), each slot a unit or a free entry with a generation, so an id is
-//! `(index, generation)` and a stale id (a removed unit's) finds nothing instead of a
-//! newcomer; `build()` is then the special case of adding before `start()`. Ids of the
-//! units known at `build()` stay plain indices of generation 0.
+//! Protocol:
+//! - The units known at `build()` are written only while the app is built (`claim`,
+//!   `resolve`, `push`), then only read, without a lock: their id is their index.
+//! - Units added while the app runs live in `added`, behind one `RwLock`, taken for a
+//!   lookup or a change and never held across an `.await` nor while another lock is
+//!   taken (a unit's state lock may be taken inside it, never the other way round). An
+//!   added unit's id comes from a counter that starts after the static ids and never
+//!   goes back, so an id is never reused: a stale id (a removed unit's, held by a
+//!   dependency, a wait edge or a task's `inside::Member`) finds nothing rather than a
+//!   newcomer. That is what a generation per slot would give, without slots.
+//! - A lookup tries the static maps first (no lock), then `added`. Names and types are
+//!   unique across both: `added` claims them under its write lock, after checking the
+//!   static maps, which never change by then.
 
 use std::any::TypeId;
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use super::added::Added;
 use super::unit::Unit;
-use crate::{BuildError, Dependency, Hooks, LookupError};
+use crate::{BuildError, Dependency, Hooks, LookupError, RemovedServices};
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum TypeSlot {
@@ -30,9 +33,34 @@ pub(crate) enum TypeSlot {
 
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
+    /// The units known at `build()`; a unit's id is its index.
     pub(super) units: Vec<Arc<Unit>>,
     pub(super) by_type: HashMap<TypeId, TypeSlot>,
     pub(super) by_name: HashMap<Arc<str>, usize>,
+    /// The units added while the app runs (see the module's header).
+    added: RwLock<AddedTable>,
+}
+
+/// The units added while the app runs, and what is left of those removed.
+#[derive(Debug, Default)]
+pub(super) struct AddedTable {
+    /// By id, so in order of addition.
+    pub(super) units: BTreeMap<usize, Added>,
+    pub(super) by_type: HashMap<TypeId, usize>,
+    pub(super) by_name: HashMap<Arc<str>, usize>,
+    /// The next id; 0 until the first addition, which starts after the static ids.
+    next: usize,
+    /// What is left of the removed ones.
+    pub(super) removed: RemovedServices,
+}
+
+impl AddedTable {
+    /// A fresh id, never used before in this app.
+    pub(super) fn next_id(&mut self, statics: usize) -> usize {
+        let id = self.next.max(statics);
+        self.next = id + 1;
+        id
+    }
 }
 
 impl Registry {
@@ -92,39 +120,109 @@ impl Registry {
         self.units.push(unit);
     }
 
-    /// Every unit, in registration order (its id is its index).
-    pub(crate) fn units(&self) -> &[Arc<Unit>] {
-        &self.units
+    /// Every unit now: the static ones in registration order, then the added ones in
+    /// order of addition.
+    pub(crate) fn all(&self) -> Vec<Arc<Unit>> {
+        let added = self.added();
+        let mut all = Vec::with_capacity(self.units.len() + added.units.len());
+        all.extend(self.units.iter().cloned());
+        all.extend(added.units.values().map(|a| a.unit.clone()));
+        all
+    }
+
+    /// The unit with this id, if it is still registered.
+    pub(crate) fn get(&self, id: usize) -> Option<Arc<Unit>> {
+        match self.units.get(id) {
+            Some(unit) => Some(unit.clone()),
+            None => self.added().units.get(&id).map(|a| a.unit.clone()),
+        }
+    }
+
+    /// The name of the unit with this id (`?` once it is gone).
+    pub(crate) fn name_of(&self, id: usize) -> Arc<str> {
+        self.get(id)
+            .map_or_else(|| "?".into(), |unit| unit.name.clone())
+    }
+
+    pub(super) fn added(&self) -> RwLockReadGuard<'_, AddedTable> {
+        self.added.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn added_mut(&self) -> RwLockWriteGuard<'_, AddedTable> {
+        self.added.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether `name` is taken, by a static or an added unit (the write lock of `added`
+    /// held by the caller).
+    pub(super) fn name_taken(&self, added: &AddedTable, name: &str) -> bool {
+        self.by_name.contains_key(name) || added.by_name.contains_key(name)
+    }
+
+    /// Whether the one instance of this type is taken (a type registered only by name
+    /// may still get its one instance by type, as at `build()`).
+    pub(super) fn type_taken(&self, added: &AddedTable, type_id: TypeId) -> bool {
+        matches!(self.by_type.get(&type_id), Some(TypeSlot::Single(_)))
+            || added.by_type.contains_key(&type_id)
+    }
+
+    /// The id of the unit a service added at run time depends on: the one instance of
+    /// the type, static or added.
+    pub(super) fn resolve_added(
+        &self,
+        added: &AddedTable,
+        dep: &Dependency,
+    ) -> Result<usize, LookupError> {
+        match self.by_type.get(&dep.type_id()) {
+            Some(TypeSlot::Single(id)) => Ok(*id),
+            slot => match added.by_type.get(&dep.type_id()) {
+                Some(&id) => Ok(id),
+                None if slot.is_some() => Err(LookupError::RegisteredByName {
+                    type_name: dep.type_name(),
+                }),
+                None => Err(LookupError::NotRegistered {
+                    type_name: dep.type_name(),
+                }),
+            },
+        }
     }
 
     pub(crate) fn lookup_type(
         &self,
         type_id: TypeId,
         type_name: &'static str,
-    ) -> Result<&Arc<Unit>, LookupError> {
-        match self.by_type.get(&type_id) {
-            Some(TypeSlot::Single(id)) => Ok(&self.units[*id]),
-            Some(TypeSlot::Named) => Err(LookupError::RegisteredByName { type_name }),
+    ) -> Result<Arc<Unit>, LookupError> {
+        let slot = self.by_type.get(&type_id);
+        if let Some(TypeSlot::Single(id)) = slot {
+            return Ok(self.units[*id].clone());
+        }
+        let added = self.added();
+        match added.by_type.get(&type_id) {
+            Some(id) => Ok(added.units[id].unit.clone()),
+            None if slot.is_some() => Err(LookupError::RegisteredByName { type_name }),
             None => Err(LookupError::NotRegistered { type_name }),
         }
     }
 
-    pub(crate) fn by_type<T: 'static>(&self) -> Result<&Arc<Unit>, LookupError> {
+    pub(crate) fn by_type<T: 'static>(&self) -> Result<Arc<Unit>, LookupError> {
         self.lookup_type(TypeId::of::<T>(), std::any::type_name::<T>())
     }
 
-    pub(crate) fn by_name(&self, name: &str) -> Result<&Arc<Unit>, LookupError> {
-        self.by_name
+    pub(crate) fn by_name(&self, name: &str) -> Result<Arc<Unit>, LookupError> {
+        if let Some(&id) = self.by_name.get(name) {
+            return Ok(self.units[id].clone());
+        }
+        let added = self.added();
+        added
+            .by_name
             .get(name)
-            .map(|&id| &self.units[id])
+            .map(|id| added.units[id].unit.clone())
             .ok_or_else(|| LookupError::UnknownName { name: name.into() })
     }
 
     pub(crate) fn handle<T: Hooks>(&self) -> Result<Arc<T>, LookupError> {
-        let unit = self.by_type::<T>()?;
-        Arc::clone(&unit.value)
-            .downcast::<T>()
-            .map_err(|_| LookupError::NotRegistered {
+        self.by_type::<T>()?
+            .value::<T>()
+            .ok_or_else(|| LookupError::NotRegistered {
                 type_name: std::any::type_name::<T>(),
             })
     }

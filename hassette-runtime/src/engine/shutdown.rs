@@ -10,6 +10,10 @@
 //!   each other) and stops the waves in reverse dependency order: it rings each unit of a
 //!   wave (`Unit::request_stop`, see `stop_wave` for where from) and waits for the wave's
 //!   tracker, one wake-up per wave.
+//! - The units added while the app runs are stopped first, as one wave (they may depend
+//!   on static units, never the reverse); the stop takes them from the registry after
+//!   `shutting_down` is set, so none added later is missed (see `added`), and it waits
+//!   for the removals in flight.
 //! - Every unit's report is read from the unit when the stop ends: a supervisor that is
 //!   lost loses nothing but its last words, which `lose` adds.
 //! - What a supervisor cannot do is answer while code that never yields holds its thread
@@ -26,15 +30,16 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-
-use tokio::time::Instant;
-
 use std::time::Duration;
 
 use futures_util::FutureExt;
+use tokio::task::{JoinError, JoinHandle};
+use tokio::time::Instant;
 
+use super::added::AddedAtStop;
 use super::driver::{ABORT_GRACE, deadline_in};
 use super::state::AppState;
+use super::unit::Unit;
 use crate::{ShutdownReport, Status};
 
 impl AppState {
@@ -80,14 +85,18 @@ impl AppState {
         }
     }
 
-    /// Stops the waves in reverse order, each wave's services concurrently.
+    /// Stops the added units, then the waves in reverse order, each wave's services
+    /// concurrently.
     async fn stop_all(self: Arc<Self>) -> ShutdownReport {
         let began = Instant::now();
         if let Some(limit) = self.shutdown_deadline {
             let _ = self.hard_deadline.set(deadline_in(limit));
         }
         let mut tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        // Added units may depend on static ones, never the other way round: they go first.
+        let mut added = self.take_added();
         let stop_waves = async {
+            self.stop_added(&mut added).await;
             for (index, wave) in self.waves.iter().enumerate().rev() {
                 // A supervisor that has not finished by the latest its stop can take is
                 // held by code that never yields: it will not answer at all. One timer
@@ -98,30 +107,15 @@ impl AppState {
                     .max()
                     .unwrap_or_default();
                 let by = deadline_in(budget);
-                self.stop_wave(wave).await;
+                let last = ring(wave.iter().map(|&id| &self.registry.units[id]));
+                self.ring_last(last).await;
                 let all = &self.wave_tasks[index];
                 all.close();
                 let gone = tokio::time::timeout_at(by, all.wait()).await.is_ok();
                 for &id in wave {
-                    let Some(mut task) = tasks.get_mut(id).and_then(Option::take) else {
-                        continue;
-                    };
-                    match (&mut task).now_or_never() {
-                        Some(Ok(())) => {}
-                        Some(Err(error)) => self.lose(id, &error.to_string()),
-                        None if gone => {
-                            // Done, its output not yet handed over: take it.
-                            if let Err(error) = task.await {
-                                self.lose(id, &error.to_string());
-                            }
-                        }
-                        None => {
-                            task.abort();
-                            self.stuck.store(true, Ordering::Relaxed);
-                            self.lose(id, &format!(
-                                "its stop did not finish within {budget:?}: code that never awaits holds its thread"
-                            ));
-                        }
+                    if let Some(task) = tasks.get_mut(id) {
+                        self.collect(&self.registry.units[id], task, gone, budget)
+                            .await;
                     }
                 }
             }
@@ -141,56 +135,128 @@ impl AppState {
             // run's clean-up, a group's hold) chose its deadlines without this one: cut
             // it off too, or its supervisor would look stuck (see `lifecycle::within`).
             self.cut_off.cancel();
+            let last = ring(added.units.iter().map(|(unit, _)| unit));
+            self.ring_last(last).await;
             for wave in &self.waves {
-                self.stop_wave(wave).await;
+                let last = ring(wave.iter().map(|&id| &self.registry.units[id]));
+                self.ring_last(last).await;
             }
             let grace = Instant::now() + ABORT_GRACE;
-            for (id, slot) in tasks.iter_mut().enumerate() {
+            let statics = tasks
+                .iter_mut()
+                .enumerate()
+                .map(|(id, slot)| (&*self.registry.units[id], slot));
+            let added_units = added.units.iter_mut().map(|(unit, slot)| (&**unit, slot));
+            for (unit, slot) in added_units.chain(statics) {
                 let Some(task) = slot.as_mut() else { continue };
                 match tokio::time::timeout_at(grace, &mut *task).await {
                     Ok(Ok(())) => {}
-                    Ok(Err(error)) => self.lose(id, &error.to_string()),
+                    Ok(Err(error)) => self.lose(unit, &error.to_string()),
                     Err(_) => {
                         task.abort();
                         self.stuck.store(true, Ordering::Relaxed);
-                        self.lose(id, "shutdown deadline exceeded");
+                        self.lose(unit, "shutdown deadline exceeded");
                     }
                 }
                 *slot = None;
             }
         }
+        for removal in &mut added.removals {
+            let _ = removal.wait_for(Option::is_some).await;
+        }
         ShutdownReport {
             services: self
                 .registry
-                .units
+                .all()
                 .iter()
                 .map(|unit| unit.report())
                 .collect(),
             took: began.elapsed(),
             deadline_exceeded,
             reason: self.reason(),
+            removed: self.registry.added().removed.clone(),
         }
     }
 
-    /// Tells one wave to stop: each unit's stop flag and doorbell.
-    ///
-    /// Every doorbell but the last is rung from this task's worker, so the supervisors go
-    /// into its local queue (other workers steal from it) rather than one by one through
-    /// the runtime's shared queue, where each wake-up from outside takes its lock and may
-    /// wake a parked worker: ten times slower for a large wave. The last one, on a
-    /// multi-thread runtime, is rung from a blocking-pool thread: it goes through the
-    /// shared queue and wakes a parked worker. Without that, a stop hook that blocks its
-    /// thread could hold the only worker that is awake (the one ringing, which runs the
-    /// last supervisor it woke first), while the parked one never learns that it has to
-    /// take over the timers and signals the rest of the stop needs.
-    async fn stop_wave(&self, wave: &[usize]) {
-        let Some((&last, rest)) = wave.split_last() else {
+    /// Stops every added unit at once, as one wave.
+    async fn stop_added(&self, added: &mut AddedAtStop) {
+        if added.units.is_empty() {
+            return;
+        }
+        let budget = added
+            .units
+            .iter()
+            .map(|(unit, _)| stop_budget(unit.shim.spec.shutdown_timeout))
+            .max()
+            .unwrap_or_default();
+        let by = deadline_in(budget);
+        let last = ring(added.units.iter().map(|(unit, _)| unit));
+        self.ring_last(last).await;
+        self.added_tasks.close();
+        let gone = tokio::time::timeout_at(by, self.added_tasks.wait())
+            .await
+            .is_ok();
+        for (unit, task) in &mut added.units {
+            self.collect(unit, task, gone, budget).await;
+        }
+    }
+
+    /// Takes the output of a unit's supervisor task once its wave was waited for
+    /// (`gone`: every task of the wave has ended), or cuts it off.
+    async fn collect(
+        &self,
+        unit: &Unit,
+        slot: &mut Option<JoinHandle<()>>,
+        gone: bool,
+        budget: Duration,
+    ) {
+        let Some(mut task) = slot.take() else {
             return;
         };
-        for &id in rest {
-            self.registry.units[id].request_stop();
+        let ended = match (&mut task).now_or_never() {
+            Some(output) => Some(output),
+            // Done, its output not yet handed over: take it.
+            None if gone => Some((&mut task).await),
+            None => None,
+        };
+        self.settle_task(unit, &mut task, ended, budget);
+    }
+
+    /// What became of a supervisor task waited for at most `budget`: `ended` is its
+    /// output, `None` when it had not ended by then (it is cut off).
+    pub(super) fn settle_task(
+        &self,
+        unit: &Unit,
+        task: &mut JoinHandle<()>,
+        ended: Option<Result<(), JoinError>>,
+        budget: Duration,
+    ) {
+        match ended {
+            Some(Ok(())) => {}
+            Some(Err(error)) => self.lose(unit, &error.to_string()),
+            None => {
+                task.abort();
+                self.stuck.store(true, Ordering::Relaxed);
+                self.lose(
+                    unit,
+                    &format!(
+                        "its stop did not finish within {budget:?}: code that never awaits holds its thread"
+                    ),
+                );
+            }
         }
-        let last = self.registry.units[last].clone();
+    }
+
+    /// Rings the last doorbell of a wave (see [`ring`]): on a multi-thread runtime from
+    /// a blocking-pool thread, so it goes through the shared queue and wakes a parked
+    /// worker. Without that, a stop hook that blocks its thread could hold the only
+    /// worker that is awake (the one ringing, which runs the last supervisor it woke
+    /// first), while the parked one never learns that it has to take over the timers and
+    /// signals the rest of the stop needs.
+    async fn ring_last(&self, last: Option<Arc<Unit>>) {
+        let Some(last) = last else {
+            return;
+        };
         let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
             == tokio::runtime::RuntimeFlavor::MultiThread;
         if multi_thread {
@@ -208,8 +274,7 @@ impl AppState {
     /// A unit whose supervisor did not finish: it is cut off, flagged `aborted`, and
     /// ends Stopped unless it had already ended. Its report, kept in the unit, loses
     /// nothing else.
-    fn lose(&self, id: usize, why: &str) {
-        let unit = &self.registry.units[id];
+    fn lose(&self, unit: &Unit, why: &str) {
         tracing::error!(service = %unit.name, %why, "service did not finish its stop");
         let error: crate::SharedError = Arc::new(std::io::Error::other(why.to_owned()));
         unit.transition(
@@ -222,11 +287,29 @@ impl AppState {
     }
 }
 
+/// Tells one wave to stop, each unit's stop flag and doorbell, all but the last, which
+/// it returns for [`AppState::ring_last`].
+///
+/// They are rung from this task's worker, so the supervisors go into its local queue
+/// (other workers steal from it) rather than one by one through the runtime's shared
+/// queue, where each wake-up from outside takes its lock and may wake a parked worker:
+/// ten times slower for a large wave.
+fn ring<'a>(wave: impl IntoIterator<Item = &'a Arc<Unit>>) -> Option<Arc<Unit>> {
+    let mut wave = wave.into_iter().peekable();
+    while let Some(unit) = wave.next() {
+        if wave.peek().is_none() {
+            return Some(unit.clone());
+        }
+        unit.request_stop();
+    }
+    None
+}
+
 /// The longest a supervisor's stop can take once its wave is told to stop, with every
 /// wait running to its bound: an initialize hook the stop interrupts, `before_shutdown`,
 /// `serve`, the children (and their grace), `on_shutdown` and `after_shutdown`, each
 /// bounded by `shutdown_timeout`; plus a second for the scheduler.
-fn stop_budget(shutdown_timeout: Duration) -> Duration {
+pub(super) fn stop_budget(shutdown_timeout: Duration) -> Duration {
     shutdown_timeout
         .saturating_mul(6)
         .saturating_add(ABORT_GRACE)

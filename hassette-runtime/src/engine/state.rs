@@ -50,6 +50,8 @@ pub(crate) struct AppState {
     pub(super) waves: Vec<Vec<usize>>,
     /// The supervisor tasks of each wave, so the stop waits for a whole wave at once.
     pub(super) wave_tasks: Vec<TaskTracker>,
+    /// The supervisor tasks of the units added while the app runs.
+    pub(super) added_tasks: TaskTracker,
     pub(super) events: Arc<EventBus>,
     /// Cancelled when the shutdown begins: backoffs, cooldowns and waits stop at once.
     pub(super) stopping: CancellationToken,
@@ -89,6 +91,7 @@ impl AppState {
             waits: WaitGraph::default(),
             wave_tasks: parts.waves.iter().map(|_| TaskTracker::new()).collect(),
             waves: parts.waves,
+            added_tasks: TaskTracker::new(),
             events: parts.events,
             stopping: CancellationToken::new(),
             shutting_down: AtomicBool::new(false),
@@ -203,6 +206,9 @@ impl AppState {
         if self.is_stopping() {
             return Err(RestartError::ShuttingDown { service: service() });
         }
+        if unit.is_stop_requested() {
+            return Err(RestartError::Removed { service: service() });
+        }
         if !self.start_begun.load(Ordering::Acquire) {
             return Err(RestartError::NotStarted { service: service() });
         }
@@ -225,16 +231,23 @@ impl AppState {
                 target = Some(now.restart_run);
             }
             // The run the restart started has left Starting (or a later run has begun).
-            let run = target?;
-            (now.generation > run || (now.generation == run && now.status != Status::Starting))
-                .then_some(now.status)
+            let started = target.is_some_and(|run| {
+                now.generation > run || (now.generation == run && now.status != Status::Starting)
+            });
+            match (started, now.stop_requested()) {
+                (true, _) => Some(Some(now.status)),
+                // Removed (or reached by the app's stop) before it restarted.
+                (false, true) => Some(None),
+                (false, false) => None,
+            }
         });
         tokio::select! {
             biased;
             () = self.stopping.cancelled() => Err(RestartError::ShuttingDown { service: service() }),
             status = ended => match status {
-                Status::Running => Ok(()),
-                status => Err(RestartError::Failed { service: service(), status }),
+                Some(Status::Running) => Ok(()),
+                Some(status) => Err(RestartError::Failed { service: service(), status }),
+                None => Err(RestartError::Removed { service: service() }),
             },
         }
     }

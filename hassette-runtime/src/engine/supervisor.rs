@@ -129,7 +129,7 @@ impl Supervisor {
         self.run.stop_run(true).await;
         // A serve that crashed while being stopped, or a shutdown that began meanwhile,
         // ends the restart here: nothing is initialized just to be stopped again.
-        if self.unit().status() == Status::Crashed || self.run.app.is_stopping() {
+        if self.unit().status() == Status::Crashed || self.run.stopping() {
             return Step::Rest;
         }
         let result = self.run.initialize().await;
@@ -237,7 +237,7 @@ impl Supervisor {
             self.crash_app();
             return Step::Rest;
         }
-        if self.run.app.is_stopping() {
+        if self.run.stopping() {
             return Step::Rest;
         }
         let clean = status == Status::Stopped;
@@ -310,7 +310,7 @@ impl Supervisor {
     async fn wait_then_restart(&mut self, delay: Duration) -> Step {
         if delay.is_zero() {
             // A zero sleep would still wait for the timer wheel's next tick (about 1ms).
-            return match self.run.app.is_stopping() {
+            return match self.run.stopping() {
                 true => Step::Rest,
                 false => Step::Restart,
             };
@@ -331,6 +331,15 @@ impl Supervisor {
 
     async fn rest(&mut self) -> Step {
         let unit = self.run.unit.clone();
+        if unit.restart_type() == Some(RestartType::Temporary)
+            && self.run.app.is_added(&unit)
+            && !self.run.stopping()
+        {
+            // A temporary service added at run time is removed once it has ended, as
+            // OTP's temporary children are; the removal rings the doorbell below. One
+            // that others depend on stays.
+            let _ = self.run.app.begin_removal(&unit);
+        }
         loop {
             unit.rung().await;
             match self.answer() {

@@ -171,6 +171,22 @@ pub(crate) struct UnitInit {
     pub(crate) shim: &'static Shim,
 }
 
+impl UnitInit {
+    /// A unit's parts for `value`, registered under `name` (its dependencies are resolved
+    /// when it is registered).
+    pub(crate) fn of<T: crate::Hooks>(name: Arc<str>, value: T, shim: &'static Shim) -> Self {
+        UnitInit {
+            name,
+            type_id: TypeId::of::<T>(),
+            type_name: std::any::type_name::<T>(),
+            dependencies: Box::default(),
+            group: None,
+            value: Arc::new(value),
+            shim,
+        }
+    }
+}
+
 impl Unit {
     pub(crate) fn new(id: usize, init: UnitInit, events: Arc<EventBus>) -> Self {
         let state = Mutex::new(State {
@@ -204,6 +220,11 @@ impl Unit {
     /// Its name, as in logs, events and reports.
     pub(crate) fn name(&self) -> &Arc<str> {
         &self.name
+    }
+
+    /// The service value, when it is a `T`.
+    pub(crate) fn value<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        Arc::clone(&self.value).downcast::<T>().ok()
     }
 
     /// Whether it is done for good after a clean return of `serve`: a transient or

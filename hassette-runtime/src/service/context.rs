@@ -299,7 +299,7 @@ impl ServiceContext {
     /// ```
     pub async fn wait_ready<T: 'static>(&self) -> Result<(), WaitError> {
         let target = self.run.app.registry().by_type::<T>()?;
-        self.run.app.wait_up(Some(&self.run.unit), target).await
+        self.run.app.wait_up(Some(&self.run.unit), &target).await
     }
 
     /// Like [`wait_ready`](Self::wait_ready), for a service registered by name.
@@ -311,7 +311,7 @@ impl ServiceContext {
     /// ```
     pub async fn wait_ready_by_name(&self, name: &str) -> Result<(), WaitError> {
         let target = self.run.app.registry().by_name(name)?;
-        self.run.app.wait_up(Some(&self.run.unit), target).await
+        self.run.app.wait_up(Some(&self.run.unit), &target).await
     }
 
     /// The shared handle of the one registered `T`.

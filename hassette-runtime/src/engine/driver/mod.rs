@@ -85,12 +85,18 @@ impl Driver {
         }
     }
 
+    /// Whether this unit is being stopped for good: the app's shutdown, or its removal
+    /// (which reaches only this unit). Checked where a start or a restart would begin.
+    pub(crate) fn stopping(&self) -> bool {
+        self.app.is_stopping() || self.unit.is_stop_requested()
+    }
+
     /// Classifies how a run ended (see [`Outcome`]).
     pub(crate) fn classify(&self, result: Result<(), SharedError>) -> Outcome {
         match result {
             Ok(()) => Outcome::Clean,
             Err(error) if self.unit.shim.is_fatal(&*error) => Outcome::Fatal(error),
-            Err(error) if self.app.is_stopping() => Outcome::Closed(error),
+            Err(error) if self.stopping() => Outcome::Closed(error),
             Err(error) => Outcome::Failed(error),
         }
     }
@@ -125,7 +131,7 @@ impl Driver {
         // An `async` block, not an `async fn`: its future keeps the arguments once.
         async move {
             let spec = &self.unit.shim.spec;
-            if self.app.is_stopping() {
+            if self.stopping() {
                 return Err(StartFailure::Interrupted);
             }
             self.unit.set_aborted(false);
@@ -178,7 +184,7 @@ impl Driver {
         let Some(fut) = self.unit.shim.hook(&self.unit.value, hook, ctx) else {
             // Nothing to run, but a shutdown that began meanwhile still interrupts the
             // start (see `after_init_hook`).
-            return match self.app.is_stopping() {
+            return match self.stopping() {
                 true => Err(StartFailure::Interrupted),
                 false => Ok(()),
             };
@@ -222,7 +228,7 @@ impl Driver {
         // exactly then, and the hook's output wins the race with the interrupt): the start
         // is interrupted all the same. Otherwise the next hooks and serve would still run
         // after the stop was asked for, and `start()` would return `Ok`.
-        let interrupted = interrupted || self.app.is_stopping();
+        let interrupted = interrupted || self.stopping();
         match result {
             Err(error) if interrupted => {
                 // Like a "closed" error of serve while the app stops: kept, not a failure.
@@ -355,9 +361,20 @@ fn await_dependencies(
     // An `async` block, not an `async fn`: its future keeps the arguments once.
     async move {
         for &dep in unit.dependencies.iter() {
-            let target = &app.registry.units[dep];
-            let wait = app.wait_up(Some(unit), target);
-            match tokio::time::timeout(timeout, wait).await {
+            // Dependencies are never removed before their dependants.
+            let Some(target) = app.registry.get(dep) else {
+                continue;
+            };
+            let target = &target;
+            let wait = tokio::time::timeout(timeout, app.wait_up(Some(unit), target));
+            // The app's stop ends the wait (`WaitError::ShuttingDown`); so does the
+            // unit's own, its removal.
+            let waited = tokio::select! {
+                biased;
+                () = unit.stop_reached() => return Err(StartFailure::Interrupted),
+                waited = wait => waited,
+            };
+            match waited {
                 Ok(Ok(())) => {}
                 Ok(Err(WaitError::ShuttingDown)) => return Err(StartFailure::Interrupted),
                 Ok(Err(e)) => return Err(StartFailure::Dependency(e)),

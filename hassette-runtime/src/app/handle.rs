@@ -1,0 +1,218 @@
+//! Services added while the app runs, and the handle of any service.
+
+use std::sync::Arc;
+
+use crate::engine::{Addition, AppState, Shim, Unit, UnitInit};
+use crate::{
+    AddError, Hassette, LookupError, RemoveError, RestartError, Service, ServiceReport, Status,
+    WaitError,
+};
+
+/// A handle of one service, static or added at run time: its name, status, readiness,
+/// restart, stop, and its value. Cheap to clone; it stays valid after the service is
+/// removed (its status and report are then final).
+///
+/// ```no_run
+/// # use hassette_runtime::prelude::*;
+/// # struct Conn;
+/// # #[service(restart = "temporary")]
+/// # impl Conn { async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> { Ok(()) } }
+/// # async fn f(app: Hassette) -> Result<(), Box<dyn std::error::Error>> {
+/// let conn = app.add_named("conn-1", Conn).await?;
+/// conn.wait_ready().await?;
+/// let report = conn.stop().await?;
+/// println!("{} ended {}", conn.name(), report.status);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct ServiceHandle {
+    app: Arc<AppState>,
+    unit: Arc<Unit>,
+}
+
+impl std::fmt::Debug for ServiceHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceHandle")
+            .field("name", self.unit.name())
+            .field("status", &self.unit.status())
+            .finish()
+    }
+}
+
+impl ServiceHandle {
+    pub(crate) fn new(app: Arc<AppState>, unit: Arc<Unit>) -> Self {
+        ServiceHandle { app, unit }
+    }
+
+    /// Its name, as in logs, events and reports (`parent/child` for a child).
+    #[must_use]
+    pub fn name(&self) -> &Arc<str> {
+        self.unit.name()
+    }
+
+    /// Its status now.
+    #[must_use]
+    pub fn status(&self) -> Status {
+        self.unit.status()
+    }
+
+    /// Waits until it is Running and ready; an error when it never will be (crashed,
+    /// exhausted, stopped for good, removed) or the app shuts down.
+    ///
+    /// # Errors
+    ///
+    /// See [`WaitError`].
+    pub async fn wait_ready(&self) -> Result<(), WaitError> {
+        let waiter = crate::engine::caller(&self.app);
+        self.app.wait_up(waiter.as_ref(), &self.unit).await
+    }
+
+    /// An operator restart, as [`Hassette::restart`].
+    ///
+    /// # Errors
+    ///
+    /// See [`RestartError`].
+    pub async fn restart(&self) -> Result<(), RestartError> {
+        self.app.restart(&self.unit).await
+    }
+
+    /// Stops the service and removes it; the name is free again once this returns. Its
+    /// final report is counted into the shutdown report's
+    /// [`removed`](crate::ShutdownReport::removed) totals.
+    ///
+    /// Runs once, in a task of its own: concurrent calls (and a call after the removal)
+    /// all get the same report, and dropping the future does not take the request back.
+    /// Called from inside the service itself (its hooks, `serve` or `ctx.spawn` tasks),
+    /// it cannot wait for its own stop: it returns the report as of the request, and the
+    /// stop follows as soon as the caller yields.
+    ///
+    /// # Errors
+    ///
+    /// A service registered at `build()` ([`RemoveError::Static`]: it stops with the app)
+    /// and one other added services depend on ([`RemoveError::Dependants`]).
+    pub async fn stop(&self) -> Result<ServiceReport, RemoveError> {
+        self.app.remove(&self.unit).await
+    }
+
+    /// The service's value, when it is a `T`.
+    ///
+    /// ```no_run
+    /// # use hassette_runtime::prelude::*;
+    /// # struct Device { id: u32 }
+    /// # #[service(restart = "permanent")]
+    /// # impl Device { async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> { Ok(()) } }
+    /// # async fn f(app: Hassette) -> Result<(), Box<dyn std::error::Error>> {
+    /// let device = app.handle("device-7")?.service::<Device>().expect("a Device");
+    /// println!("{}", device.id);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn service<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        self.unit.value::<T>()
+    }
+}
+
+impl Hassette {
+    /// Adds the one instance of `T` while the app runs: registers it, initializes it
+    /// (returning as [`start`](Self::start) does, while it may still be Starting) and
+    /// supervises it by its own `RESTART_SPEC`. Its `depends_on` may name any service
+    /// registered by type, static or added; it waits for them as usual.
+    ///
+    /// Services added this way stop before the static ones at the shutdown, and are in
+    /// every view: [`status_by_name`](Self::status_by_name), [`snapshot`](Self::snapshot),
+    /// the events and the final report. A temporary one is removed once it has ended.
+    ///
+    /// # Errors
+    ///
+    /// The type's one instance or the name is taken, the app has not started or is
+    /// shutting down, a dependency is not registered by type, or its first initialize
+    /// failed ([`AddError::Start`]; it then stays supervised, as at `start()`).
+    ///
+    /// ```no_run
+    /// # use hassette_runtime::prelude::*;
+    /// # struct Metrics;
+    /// # #[service(restart = "permanent")]
+    /// # impl Metrics { async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> { Ok(()) } }
+    /// # async fn f(app: Hassette) -> Result<(), Box<dyn std::error::Error>> {
+    /// let metrics = app.add(Metrics).await?;
+    /// assert_eq!(metrics.status(), Status::Running);
+    /// # Ok(()) }
+    /// ```
+    pub async fn add<T: Service>(&self, service: T) -> Result<ServiceHandle, AddError> {
+        let init = UnitInit::of(T::display_name().into(), service, Shim::service::<T>());
+        self.add_unit(init, T::DEPENDS_ON, true).await
+    }
+
+    /// Adds one of many instances of `T` under a unique `name` while the app runs (see
+    /// [`add`](Self::add)): one per connection, device or job.
+    ///
+    /// # Errors
+    ///
+    /// As [`add`](Self::add); the name may not be taken by any service, static or added.
+    ///
+    /// ```no_run
+    /// # use hassette_runtime::prelude::*;
+    /// # struct Conn;
+    /// # #[service(restart = "temporary")]
+    /// # impl Conn { async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> { Ok(()) } }
+    /// # async fn f(app: Hassette) -> Result<(), Box<dyn std::error::Error>> {
+    /// for n in 0..3 {
+    ///     app.add_named(format!("conn-{n}"), Conn).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn add_named<T: Service>(
+        &self,
+        name: impl Into<Arc<str>>,
+        service: T,
+    ) -> Result<ServiceHandle, AddError> {
+        let init = UnitInit::of(name.into(), service, Shim::service::<T>());
+        self.add_unit(init, T::DEPENDS_ON, false).await
+    }
+
+    async fn add_unit(
+        &self,
+        init: UnitInit,
+        depends_on: &'static [crate::Dependency],
+        by_type: bool,
+    ) -> Result<ServiceHandle, AddError> {
+        let addition = Addition {
+            init,
+            depends_on,
+            by_type,
+        };
+        let unit = self.inner.add(addition).await?;
+        Ok(ServiceHandle::new(self.inner.clone(), unit))
+    }
+
+    /// The handle of the service with this name, static or added.
+    ///
+    /// # Errors
+    ///
+    /// [`LookupError::UnknownName`] when no service has this name (now).
+    ///
+    /// ```
+    /// # let app = hassette_runtime::Hassette::builder().build().unwrap();
+    /// assert!(app.handle("conn-1").is_err());
+    /// ```
+    pub fn handle(&self, name: &str) -> Result<ServiceHandle, LookupError> {
+        let unit = self.inner.registry().by_name(name)?;
+        Ok(ServiceHandle::new(self.inner.clone(), unit))
+    }
+
+    /// Stops and removes the added service with this name: [`ServiceHandle::stop`] by
+    /// name.
+    ///
+    /// # Errors
+    ///
+    /// An unknown name, and as [`ServiceHandle::stop`].
+    ///
+    /// ```no_run
+    /// # async fn f(app: hassette_runtime::Hassette) -> Result<(), hassette_runtime::RemoveError> {
+    /// let report = app.remove("conn-1").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn remove(&self, name: &str) -> Result<ServiceReport, RemoveError> {
+        self.handle(name)?.stop().await
+    }
+}

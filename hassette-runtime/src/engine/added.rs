@@ -1,0 +1,243 @@
+//! Services added and removed while the app runs.
+//!
+//! Protocol:
+//! - [`AppState::add`] claims the name (and the type, for the one instance of a type),
+//!   resolves the dependencies, makes the unit and spawns its supervisor, all under the
+//!   write lock of the registry's `added` table, where it also checks that the shutdown
+//!   has not begun. The stop task takes the same lock to collect the added units after
+//!   it has set `shutting_down`: an addition either happens before (and the stop sees
+//!   it) or sees the flag (and is refused). Then `add` waits for the unit's first start,
+//!   as `start()` waits for the static ones; a failed start leaves it supervised.
+//! - A removal runs once per unit, in a task of its own (so a `remove()` future dropped
+//!   half-way still completes it): the first caller takes the unit's supervisor task out
+//!   of the table and leaves a `watch` for the report in its place, every later caller
+//!   (and the stop) waits on that `watch`. The removal rings the unit's stop, waits for
+//!   its supervisor at most its stop budget (then cuts it off, as the shutdown does),
+//!   and only then takes the unit out of the table and counts its report into the
+//!   totals of removed units: until the report is final, every view still shows it.
+//! - A unit that others depend on (`depends_on`, counted in `dependants`) is not
+//!   removed. A service removing itself (from its hooks, `serve` or `ctx.spawn` tasks)
+//!   does not wait for its own stop: it gets its report as of the request.
+//! - An added unit's id is never reused (see `registry`), so a stale id finds nothing.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::driver::deadline_in;
+use super::first_start::FirstStarts;
+use super::shutdown::stop_budget;
+use super::state::AppState;
+use super::unit::{Unit, UnitInit};
+use crate::{AddError, Dependency, RemoveError, ServiceReport};
+
+/// One unit added while the app runs, in the registry's `added` table.
+#[derive(Debug)]
+pub(crate) struct Added {
+    pub(super) unit: Arc<Unit>,
+    /// Its supervisor task, until the stop or a removal takes it.
+    pub(super) task: Option<JoinHandle<()>>,
+    /// Its removal's report, once a removal has begun.
+    pub(super) removal: Option<watch::Receiver<Option<ServiceReport>>>,
+    /// How many added units depend on it (`depends_on`).
+    pub(super) dependants: usize,
+}
+
+/// What a new unit is: how it is registered, besides its [`UnitInit`].
+pub(crate) struct Addition {
+    pub(crate) init: UnitInit,
+    pub(crate) depends_on: &'static [Dependency],
+    /// Added as the one instance of its type (`add`), found by type too.
+    pub(crate) by_type: bool,
+}
+
+impl AppState {
+    /// Registers, starts and supervises a unit while the app runs (see the module's
+    /// header); returns once its first initialize is done.
+    pub(crate) async fn add(self: &Arc<Self>, addition: Addition) -> Result<Arc<Unit>, AddError> {
+        let (unit, starts) = self.register(addition)?;
+        match starts.outcome().await {
+            Ok(()) => Ok(unit),
+            Err(error) => Err(AddError::Start(error)),
+        }
+    }
+
+    /// The part of `add` under the table's lock.
+    fn register(
+        self: &Arc<Self>,
+        Addition {
+            mut init,
+            depends_on,
+            by_type,
+        }: Addition,
+    ) -> Result<(Arc<Unit>, Arc<FirstStarts>), AddError> {
+        let service = || init.name.clone();
+        if !self.start_begun.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(AddError::NotStarted { service: service() });
+        }
+        let registry = &self.registry;
+        let mut added = registry.added_mut();
+        if self.is_stopping() {
+            return Err(AddError::ShuttingDown { service: service() });
+        }
+        if by_type && registry.type_taken(&added, init.type_id) {
+            return Err(AddError::TypeTaken {
+                type_name: init.type_name,
+            });
+        }
+        if registry.name_taken(&added, &init.name) {
+            return Err(AddError::NameTaken { name: service() });
+        }
+        init.dependencies = depends_on
+            .iter()
+            .map(|dep| registry.resolve_added(&added, dep))
+            .collect::<Result<_, _>>()
+            .map_err(|error| AddError::Dependency {
+                service: service(),
+                error,
+            })?;
+        for dep in &init.dependencies {
+            if let Some(target) = added.units.get_mut(dep) {
+                target.dependants += 1;
+            }
+        }
+        let id = added.next_id(registry.units.len());
+        let type_id = init.type_id;
+        let unit = Arc::new(Unit::new(id, init, self.events.clone()));
+        let starts = Arc::new(FirstStarts::default());
+        let first = starts.entry(&unit);
+        let task = super::supervisor::launch(unit.clone(), self.clone(), first, &self.added_tasks);
+        added.by_name.insert(unit.name.clone(), id);
+        if by_type {
+            added.by_type.insert(type_id, id);
+        }
+        added.units.insert(
+            id,
+            Added {
+                unit: unit.clone(),
+                task: Some(task),
+                removal: None,
+                dependants: 0,
+            },
+        );
+        Ok((unit, starts))
+    }
+
+    /// Whether `unit` was added while the app runs (not registered at `build()`).
+    pub(crate) fn is_added(&self, unit: &Unit) -> bool {
+        unit.id >= self.registry.units.len()
+    }
+
+    /// Stops and removes an added unit (see the module's header); its final report.
+    pub(crate) async fn remove(
+        self: &Arc<Self>,
+        unit: &Arc<Unit>,
+    ) -> Result<ServiceReport, RemoveError> {
+        if !self.is_added(unit) {
+            return Err(RemoveError::Static {
+                service: unit.name.clone(),
+            });
+        }
+        let Some(mut report) = self.begin_removal(unit)? else {
+            // Removed already: the unit keeps its final report.
+            return Ok(unit.report());
+        };
+        if super::inside::caller(self).is_some_and(|caller| Arc::ptr_eq(&caller, unit)) {
+            return Ok(unit.report());
+        }
+        match report.wait_for(Option::is_some).await {
+            Ok(report) => Ok(report.clone().unwrap_or_else(|| unit.report())),
+            Err(_) => Ok(unit.report()),
+        }
+    }
+
+    /// Begins the removal of `unit` unless it has begun (or is done: `None`); the watch
+    /// of its report.
+    pub(super) fn begin_removal(
+        self: &Arc<Self>,
+        unit: &Arc<Unit>,
+    ) -> Result<Option<watch::Receiver<Option<ServiceReport>>>, RemoveError> {
+        let mut added = self.registry.added_mut();
+        let Some(entry) = added.units.get(&unit.id) else {
+            return Ok(None);
+        };
+        if let Some(removal) = &entry.removal {
+            return Ok(Some(removal.clone()));
+        }
+        if entry.dependants > 0 {
+            let dependants: Vec<&str> = added
+                .units
+                .values()
+                .filter(|a| a.removal.is_none() && a.unit.dependencies.contains(&unit.id))
+                .map(|a| &*a.unit.name)
+                .collect();
+            return Err(RemoveError::Dependants {
+                service: unit.name.clone(),
+                dependants: dependants.join(", "),
+            });
+        }
+        let (tx, rx) = watch::channel(None);
+        let Some(entry) = added.units.get_mut(&unit.id) else {
+            return Ok(None);
+        };
+        entry.removal = Some(rx.clone());
+        let task = entry.task.take();
+        drop(added);
+        unit.request_stop();
+        let (app, unit) = (self.clone(), unit.clone());
+        tokio::spawn(async move {
+            if let Some(task) = task {
+                app.await_supervisor(&unit, task).await;
+            }
+            let report = unit.report();
+            app.forget(&unit, report.clone());
+            tx.send_replace(Some(report));
+        });
+        Ok(Some(rx))
+    }
+
+    /// Waits for a stopping unit's supervisor at most its stop budget, then cuts it off.
+    async fn await_supervisor(&self, unit: &Unit, mut task: JoinHandle<()>) {
+        let budget = stop_budget(unit.shim.spec.shutdown_timeout);
+        let ended = tokio::time::timeout_at(deadline_in(budget), &mut task).await;
+        self.settle_task(unit, &mut task, ended.ok(), budget);
+    }
+
+    /// Takes a removed unit out of the table, and counts its report in.
+    fn forget(&self, unit: &Unit, report: ServiceReport) {
+        let mut added = self.registry.added_mut();
+        added.units.remove(&unit.id);
+        if added.by_name.get(&unit.name) == Some(&unit.id) {
+            added.by_name.remove(&unit.name);
+        }
+        added.by_type.retain(|_, id| *id != unit.id);
+        for dep in &unit.dependencies {
+            if let Some(target) = added.units.get_mut(dep) {
+                target.dependants = target.dependants.saturating_sub(1);
+            }
+        }
+        added.removed.count_in(report);
+    }
+
+    /// The stop's part: takes every added unit's supervisor task, and the removals in
+    /// flight.
+    pub(super) fn take_added(&self) -> AddedAtStop {
+        let mut added = self.registry.added_mut();
+        let mut stop = AddedAtStop::default();
+        for entry in added.units.values_mut() {
+            match (&entry.removal, entry.task.take()) {
+                (Some(removal), _) => stop.removals.push(removal.clone()),
+                (None, task) => stop.units.push((entry.unit.clone(), task)),
+            }
+        }
+        stop
+    }
+}
+
+/// The added units the stop stops, and the removals it waits for.
+#[derive(Debug, Default)]
+pub(super) struct AddedAtStop {
+    pub(super) units: Vec<(Arc<Unit>, Option<JoinHandle<()>>)>,
+    pub(super) removals: Vec<watch::Receiver<Option<ServiceReport>>>,
+}
