@@ -27,6 +27,7 @@ pub(crate) const SHUTDOWN_TIMEOUT: &str = "shutdown_timeout";
 pub(crate) const STABLE_AFTER: &str = "stable_after";
 pub(crate) const COOLDOWN: &str = "cooldown";
 pub(crate) const MAX_COOLDOWN_CYCLES: &str = "max_cooldown_cycles";
+pub(crate) const MAX_CHILDREN: &str = "max_children";
 pub(crate) const FATAL: &str = "fatal";
 pub(crate) const NON_RETRYABLE: &str = "non_retryable";
 pub(crate) const DEPENDS_ON: &str = "depends_on";
@@ -54,6 +55,7 @@ pub(crate) const SERVICE_KEYS: &[&str] = &[
     NON_RETRYABLE,
     DEPENDS_ON,
     READY,
+    MAX_CHILDREN,
     NAME,
     CRATE,
 ];
@@ -73,6 +75,7 @@ pub(crate) const SUPERVISION_KEYS: &[&str] = &[
     NON_RETRYABLE,
     STABLE_AFTER,
     READY,
+    MAX_CHILDREN,
 ];
 
 const RESTART_VALUES: &[&str] = &["permanent", "transient", "temporary"];
@@ -191,6 +194,8 @@ pub(crate) struct Args {
     pub(crate) stable_after: Slot<Duration>,
     pub(crate) cooldown: Slot<Duration>,
     pub(crate) max_cooldown_cycles: Slot<u32>,
+    /// At least 1 (checked as it is parsed).
+    pub(crate) max_children: Slot<u32>,
     pub(crate) fatal: Slot<Vec<Type>>,
     pub(crate) non_retryable: Slot<Vec<Type>>,
     pub(crate) depends_on: Slot<Vec<Type>>,
@@ -224,6 +229,7 @@ impl Args {
             stable_after: Slot::new(STABLE_AFTER),
             cooldown: Slot::new(COOLDOWN),
             max_cooldown_cycles: Slot::new(MAX_COOLDOWN_CYCLES),
+            max_children: Slot::new(MAX_CHILDREN),
             fatal: Slot::new(FATAL),
             non_retryable: Slot::new(NON_RETRYABLE),
             depends_on: Slot::new(DEPENDS_ON),
@@ -346,6 +352,25 @@ impl Args {
                 )? && let Some(n) = whole_number(cx, &expr, "`max_cooldown_cycles`", "3")
                 {
                     self.max_cooldown_cycles.set(cx, key_span, expr.span(), n);
+                }
+            }
+            MAX_CHILDREN => {
+                if let Some(expr) =
+                    expr_value(meta, cx, key_span, MAX_CHILDREN, "max_children = 100")?
+                    && let Some(n) = whole_number(cx, &expr, "`max_children`", "100")
+                {
+                    if n == 0 {
+                        cx.error(
+                            expr.span(),
+                            "`max_children = 0` would refuse every child",
+                            Some(
+                                "write at least 1, or leave `max_children` out for no limit"
+                                    .to_owned(),
+                            ),
+                        );
+                    } else {
+                        self.max_children.set(cx, key_span, expr.span(), n);
+                    }
                 }
             }
             BACKOFF => {

@@ -303,6 +303,13 @@ fn restart_spec(args: &Args, krate: &TokenStream) -> TokenStream {
             Literal::u32_suffixed(*n).into_token_stream(),
         ));
     }
+    if let Some(n) = args.max_children.value() {
+        let n = Literal::u32_suffixed(*n);
+        fields.push(field(
+            "max_children",
+            quote!(#krate::__private::core::num::NonZeroU32::new(#n)),
+        ));
+    }
     if let Some(ready) = args.ready.value() {
         let mode = match ready {
             Ready::Auto => quote!(Auto),

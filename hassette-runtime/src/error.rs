@@ -378,6 +378,24 @@ pub enum RestartError {
     },
 }
 
+/// The error a parent's run fails with when one of its children exhausted its restart
+/// budget: the parent's own policy then restarts it, with its children.
+///
+/// ```
+/// use hassette_runtime::ChildExhausted;
+/// let e = ChildExhausted { child: "hub/dev-1".into(), error: std::sync::Arc::new(std::io::Error::other("gone")) };
+/// assert_eq!(e.to_string(), "child `hub/dev-1` exhausted its restarts: gone");
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("child `{child}` exhausted its restarts: {error}")]
+pub struct ChildExhausted {
+    /// The child's full name.
+    pub child: Arc<str>,
+    /// Its last error.
+    #[source]
+    pub error: SharedError,
+}
+
 /// Why `Hassette::add` (or `ServiceContext::add_child`) did not add the service.
 ///
 /// ```

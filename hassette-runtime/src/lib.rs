@@ -113,8 +113,8 @@ pub mod testing;
 
 pub use app::{Builder, EXIT_GRACE, GroupBuilder, Hassette, ServiceHandle, ServiceSnapshot};
 pub use error::{
-    AddError, BoxError, BuildError, CutOff, Fatal, LookupError, Panicked, RemoveError,
-    RestartError, SharedError, StartError, StartFailure, TimedOut, WaitError,
+    AddError, BoxError, BuildError, ChildExhausted, CutOff, Fatal, LookupError, Panicked,
+    RemoveError, RestartError, SharedError, StartError, StartFailure, TimedOut, WaitError,
 };
 pub use events::StatusEvent;
 pub use report::{

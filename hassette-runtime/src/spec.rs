@@ -2,6 +2,7 @@
 
 use std::any::TypeId;
 use std::fmt;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 /// When the supervisor restarts a service, as in Erlang/OTP.
@@ -131,6 +132,9 @@ pub struct RestartSpec {
     pub ready: ReadyMode,
     /// Running and ready this long resets the backoff attempt count (default 60s).
     pub stable_after: Duration,
+    /// How many children (`ServiceContext::add_child`) it may have at once (default:
+    /// no limit). A limit of zero cannot be written: the type has no zero.
+    pub max_children: Option<NonZeroU32>,
 }
 
 impl RestartSpec {
@@ -158,6 +162,7 @@ impl RestartSpec {
             max_cooldown_cycles: 0,
             ready: ReadyMode::Auto,
             stable_after: Duration::from_secs(60),
+            max_children: None,
         }
     }
 

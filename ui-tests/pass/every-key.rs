@@ -43,6 +43,7 @@ struct Poller;
     non_retryable(AuthError),
     depends_on(Database),
     ready = "manual",
+    max_children = 64,
     name = "poller",
     crate = "::hassette_runtime",
 )]
@@ -70,6 +71,7 @@ async fn main() {
     assert_eq!(SPEC.cooldown, Duration::from_secs(600));
     assert_eq!(SPEC.max_cooldown_cycles, 3);
     assert_eq!(SPEC.ready, ReadyMode::Manual);
+    assert_eq!(SPEC.max_children, std::num::NonZeroU32::new(64));
 
     assert!(Poller::is_fatal(&ConfigError));
     assert!(Poller::is_fatal(&std::fmt::Error));

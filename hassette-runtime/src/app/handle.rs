@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::ServiceContext;
 use crate::engine::{Addition, AppState, Shim, Unit, UnitInit};
 use crate::{
     AddError, Hassette, LookupError, RemoveError, RestartError, Service, ServiceReport, Status,
@@ -214,5 +215,86 @@ impl Hassette {
     /// ```
     pub async fn remove(&self, name: &str) -> Result<ServiceReport, RemoveError> {
         self.handle(name)?.stop().await
+    }
+}
+
+// Children are added through the context, but their handle is the app layer's.
+impl ServiceContext {
+    /// Adds a child: a service owned by this one, named `this/child` (its type's display
+    /// name), in logs, events and reports.
+    ///
+    /// A child added during this service's initialize hooks starts after its
+    /// `after_initialize`, and this returns at once (the child is NotStarted); one added
+    /// later starts at once, and this returns once its first initialize is done, as
+    /// [`Hassette::add`] does. When this service's run stops, its children stop after
+    /// `serve` has ended and before `on_shutdown`, the last added first; its next run
+    /// initializes them again. A temporary child that has ended is removed. A child that
+    /// exhausts its restart budget fails this service's run
+    /// ([`ChildExhausted`](crate::ChildExhausted)), and this service's own policy
+    /// restarts it, with its children. Removing this service removes its children.
+    ///
+    /// # Errors
+    ///
+    /// As [`Hassette::add`]; also [`AddError::ChildLimit`] past this service's
+    /// `max_children`, and [`AddError::ParentStopping`] once this service is stopping for
+    /// good (removed, or the app shuts down).
+    ///
+    /// ```no_run
+    /// # use hassette_runtime::prelude::*;
+    /// # struct Conn;
+    /// # #[service(restart = "temporary")]
+    /// # impl Conn { async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> { Ok(()) } }
+    /// async fn serve(ctx: &ServiceContext) -> Result<(), BoxError> {
+    ///     let conn = ctx.add_child(Conn).await?;
+    ///     assert!(conn.name().ends_with("/Conn"));
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn add_child<T: Service>(&self, service: T) -> Result<ServiceHandle, AddError> {
+        let init = UnitInit::of(T::display_name().into(), service, Shim::service::<T>());
+        self.add_child_unit(init, T::DEPENDS_ON).await
+    }
+
+    /// Adds a child named `this/name`: one of many children of one type, one per
+    /// connection, say (see [`add_child`](Self::add_child)).
+    ///
+    /// # Errors
+    ///
+    /// As [`add_child`](Self::add_child); the full name may not be taken.
+    ///
+    /// ```no_run
+    /// # use hassette_runtime::prelude::*;
+    /// # struct Conn;
+    /// # #[service(restart = "temporary")]
+    /// # impl Conn { async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> { Ok(()) } }
+    /// async fn serve(ctx: &ServiceContext) -> Result<(), BoxError> {
+    ///     for n in 0..3 {
+    ///         ctx.add_child_named(format!("conn-{n}"), Conn).await?;
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn add_child_named<T: Service>(
+        &self,
+        name: impl Into<Arc<str>>,
+        service: T,
+    ) -> Result<ServiceHandle, AddError> {
+        let init = UnitInit::of(name.into(), service, Shim::service::<T>());
+        self.add_child_unit(init, T::DEPENDS_ON).await
+    }
+
+    async fn add_child_unit(
+        &self,
+        init: UnitInit,
+        depends_on: &'static [crate::Dependency],
+    ) -> Result<ServiceHandle, AddError> {
+        let addition = Addition {
+            init,
+            depends_on,
+            by_type: false,
+        };
+        let app = self.app_state();
+        let unit = app.add_child(self.unit(), addition).await?;
+        Ok(ServiceHandle::new(app.clone(), unit))
     }
 }

@@ -42,6 +42,8 @@ pub(crate) struct Added {
     pub(super) removal: Option<watch::Receiver<Option<ServiceReport>>>,
     /// How many added units depend on it (`depends_on`).
     pub(super) dependants: usize,
+    /// The id of its parent, for a child (see `family`).
+    pub(super) parent: Option<usize>,
 }
 
 /// What a new unit is: how it is registered, besides its [`UnitInit`].
@@ -56,26 +58,73 @@ impl AppState {
     /// Registers, starts and supervises a unit while the app runs (see the module's
     /// header); returns once its first initialize is done.
     pub(crate) async fn add(self: &Arc<Self>, addition: Addition) -> Result<Arc<Unit>, AddError> {
-        let (unit, starts) = self.register(addition)?;
+        self.add_to(None, addition).await
+    }
+
+    /// Adds a child of `parent` (see `family`): named `parent/name`; it starts at once,
+    /// and this returns once its first initialize is done, unless the parent's run is
+    /// still initializing: then it starts after the parent's `after_initialize`, and this
+    /// returns at once.
+    pub(crate) async fn add_child(
+        self: &Arc<Self>,
+        parent: &Arc<Unit>,
+        mut addition: Addition,
+    ) -> Result<Arc<Unit>, AddError> {
+        addition.init.name = format!("{}/{}", parent.name, addition.init.name).into();
+        addition.by_type = false;
+        self.add_to(Some(parent), addition).await
+    }
+
+    async fn add_to(
+        self: &Arc<Self>,
+        parent: Option<&Arc<Unit>>,
+        addition: Addition,
+    ) -> Result<Arc<Unit>, AddError> {
+        let (unit, starts) = self.register(parent, addition)?;
+        let Some(starts) = starts else {
+            return Ok(unit);
+        };
         match starts.outcome().await {
             Ok(()) => Ok(unit),
             Err(error) => Err(AddError::Start(error)),
         }
     }
 
-    /// The part of `add` under the table's lock.
+    /// The part of `add` under the locks: the parent's family (for a child), then the
+    /// table. The first-start latch to wait for, unless the child waits for its parent.
     fn register(
         self: &Arc<Self>,
+        parent: Option<&Arc<Unit>>,
         Addition {
             mut init,
             depends_on,
             by_type,
         }: Addition,
-    ) -> Result<(Arc<Unit>, Arc<FirstStarts>), AddError> {
+    ) -> Result<(Arc<Unit>, Option<Arc<FirstStarts>>), AddError> {
         let service = || init.name.clone();
         if !self.start_begun.load(std::sync::atomic::Ordering::Acquire) {
             return Err(AddError::NotStarted { service: service() });
         }
+        let mut kin = parent.map(|parent| parent.family_or_init().lock());
+        if let (Some(parent), Some(kin)) = (parent, &kin) {
+            if parent.is_stop_requested() {
+                return Err(AddError::ParentStopping {
+                    service: service(),
+                    parent: parent.name.clone(),
+                });
+            }
+            if let Some(limit) = parent.shim.spec.max_children
+                && kin.children.len() >= limit.get() as usize
+            {
+                return Err(AddError::ChildLimit {
+                    service: service(),
+                    parent: parent.name.clone(),
+                    limit: limit.get() as usize,
+                });
+            }
+        }
+        // Read under the family's lock (see `family`).
+        let launch = parent.is_none_or(|parent| parent.launched());
         let registry = &self.registry;
         let mut added = registry.added_mut();
         if self.is_stopping() {
@@ -105,9 +154,17 @@ impl AppState {
         let id = added.next_id(registry.units.len());
         let type_id = init.type_id;
         let unit = Arc::new(Unit::new(id, init, self.events.clone()));
-        let starts = Arc::new(FirstStarts::default());
-        let first = starts.entry(&unit);
-        let task = super::supervisor::launch(unit.clone(), self.clone(), first, &self.added_tasks);
+        let mut starts = None;
+        let task = launch.then(|| {
+            let latch = Arc::new(FirstStarts::default());
+            let first = latch.entry(&unit);
+            starts = Some(latch);
+            let tasks = match parent {
+                Some(_) => &self.child_tasks,
+                None => &self.added_tasks,
+            };
+            super::supervisor::launch(unit.clone(), self.clone(), first, tasks)
+        });
         added.by_name.insert(unit.name.clone(), id);
         if by_type {
             added.by_type.insert(type_id, id);
@@ -116,12 +173,23 @@ impl AppState {
             id,
             Added {
                 unit: unit.clone(),
-                task: Some(task),
+                task,
                 removal: None,
                 dependants: 0,
+                parent: parent.map(|parent| parent.id),
             },
         );
+        drop(added);
+        if let Some(kin) = &mut kin {
+            kin.children.push(unit.clone());
+        }
         Ok((unit, starts))
+    }
+
+    /// The parent of a child.
+    pub(crate) fn parent_of(&self, child: &Unit) -> Option<Arc<Unit>> {
+        let parent = self.registry.added().units.get(&child.id)?.parent?;
+        self.registry.get(parent)
     }
 
     /// Whether `unit` was added while the app runs (not registered at `build()`).
@@ -198,26 +266,57 @@ impl AppState {
     }
 
     /// Waits for a stopping unit's supervisor at most its stop budget, then cuts it off.
-    async fn await_supervisor(&self, unit: &Unit, mut task: JoinHandle<()>) {
+    pub(super) async fn await_supervisor(&self, unit: &Unit, mut task: JoinHandle<()>) {
         let budget = stop_budget(unit.shim.spec.shutdown_timeout);
         let ended = tokio::time::timeout_at(deadline_in(budget), &mut task).await;
         self.settle_task(unit, &mut task, ended.ok(), budget);
     }
 
-    /// Takes a removed unit out of the table, and counts its report in.
+    /// Takes a removed unit out of the table, and counts its report in; its children go
+    /// with it (its last run stopped them), and it leaves its parent's list.
     fn forget(&self, unit: &Unit, report: ServiceReport) {
-        let mut added = self.registry.added_mut();
-        added.units.remove(&unit.id);
-        if added.by_name.get(&unit.name) == Some(&unit.id) {
-            added.by_name.remove(&unit.name);
-        }
-        added.by_type.retain(|_, id| *id != unit.id);
-        for dep in &unit.dependencies {
-            if let Some(target) = added.units.get_mut(dep) {
-                target.dependants = target.dependants.saturating_sub(1);
+        // The family's lock comes before the table's (see `family`).
+        let children = unit
+            .family()
+            .map(|family| std::mem::take(&mut family.lock().children))
+            .unwrap_or_default();
+        let (parent, orphans) = {
+            let mut added = self.registry.added_mut();
+            let parent = added.units.remove(&unit.id).and_then(|entry| entry.parent);
+            if added.by_name.get(&unit.name) == Some(&unit.id) {
+                added.by_name.remove(&unit.name);
             }
+            added.by_type.retain(|_, id| *id != unit.id);
+            for dep in &unit.dependencies {
+                if let Some(target) = added.units.get_mut(dep) {
+                    target.dependants = target.dependants.saturating_sub(1);
+                }
+            }
+            added.removed.count_in(report);
+            // A child still running had a parent whose stop was cut off: cut it off too.
+            let orphans: Vec<_> = children
+                .into_iter()
+                .map(|child| {
+                    let task = added.units.get_mut(&child.id).and_then(|e| e.task.take());
+                    (child, task)
+                })
+                .collect();
+            (parent, orphans)
+        };
+        for (child, task) in orphans {
+            if let Some(task) = task {
+                task.abort();
+                self.lose(&child, "its parent was removed while it still ran");
+            }
+            self.forget(&child, child.report());
         }
-        added.removed.count_in(report);
+        if let Some(family) = parent
+            .and_then(|id| self.registry.get(id))
+            .as_deref()
+            .and_then(Unit::family)
+        {
+            family.lock().children.retain(|child| child.id != unit.id);
+        }
     }
 
     /// The stop's part: takes every added unit's supervisor task, and the removals in
@@ -225,7 +324,8 @@ impl AppState {
     pub(super) fn take_added(&self) -> AddedAtStop {
         let mut added = self.registry.added_mut();
         let mut stop = AddedAtStop::default();
-        for entry in added.units.values_mut() {
+        // Children are stopped by their parents' stops.
+        for entry in added.units.values_mut().filter(|e| e.parent.is_none()) {
             match (&entry.removal, entry.task.take()) {
                 (Some(removal), _) => stop.removals.push(removal.clone()),
                 (None, task) => stop.units.push((entry.unit.clone(), task)),

@@ -22,6 +22,7 @@
 mod added;
 mod bus;
 mod driver;
+mod family;
 mod first_start;
 mod group;
 mod inside;

@@ -274,7 +274,7 @@ impl AppState {
     /// A unit whose supervisor did not finish: it is cut off, flagged `aborted`, and
     /// ends Stopped unless it had already ended. Its report, kept in the unit, loses
     /// nothing else.
-    fn lose(&self, unit: &Unit, why: &str) {
+    pub(super) fn lose(&self, unit: &Unit, why: &str) {
         tracing::error!(service = %unit.name, %why, "service did not finish its stop");
         let error: crate::SharedError = Arc::new(std::io::Error::other(why.to_owned()));
         unit.transition(

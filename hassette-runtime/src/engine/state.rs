@@ -50,8 +50,10 @@ pub(crate) struct AppState {
     pub(super) waves: Vec<Vec<usize>>,
     /// The supervisor tasks of each wave, so the stop waits for a whole wave at once.
     pub(super) wave_tasks: Vec<TaskTracker>,
-    /// The supervisor tasks of the units added while the app runs.
+    /// The supervisor tasks of the units added while the app runs (not children).
     pub(super) added_tasks: TaskTracker,
+    /// The supervisor tasks of children, which their parents stop.
+    pub(super) child_tasks: TaskTracker,
     pub(super) events: Arc<EventBus>,
     /// Cancelled when the shutdown begins: backoffs, cooldowns and waits stop at once.
     pub(super) stopping: CancellationToken,
@@ -92,6 +94,7 @@ impl AppState {
             wave_tasks: parts.waves.iter().map(|_| TaskTracker::new()).collect(),
             waves: parts.waves,
             added_tasks: TaskTracker::new(),
+            child_tasks: TaskTracker::new(),
             events: parts.events,
             stopping: CancellationToken::new(),
             shutting_down: AtomicBool::new(false),

@@ -144,6 +144,14 @@ impl Supervisor {
         if unit.is_stop_requested() {
             return Some(Step::Stop);
         }
+        if unit.take_child_failed()
+            && let Some(error) = unit.family().and_then(|family| family.take_escalated())
+            && self.run.active.is_some()
+            && matches!(unit.status(), Status::Starting | Status::Running)
+        {
+            self.run.settle("child", &Outcome::Failed(error.clone()));
+            return Some(Step::Ended(error));
+        }
         let hold = unit.link.as_ref().is_some_and(|link| link.take_hold());
         let step = match hold {
             true => Some(Step::Hold),
@@ -277,32 +285,35 @@ impl Supervisor {
         }
     }
 
+    /// The budget is spent: a transient service cools down (up to its cycles); otherwise
+    /// the service is done for. A permanent one takes the app down, unless it is a child:
+    /// a child that was to be restarted fails its parent instead (see `family`).
     async fn exhaust(&mut self, error: SharedError, restart_type: RestartType) -> Step {
         let unit = self.run.unit.clone();
         let spec = &unit.shim.spec;
-        match restart_type {
-            RestartType::Permanent => {
-                unit.set_status(Status::Crashed, Some(error));
-                self.crash_app();
-                Step::Rest
+        let cools = restart_type == RestartType::Transient
+            && (spec.max_cooldown_cycles == 0 || self.policy.cooldowns < spec.max_cooldown_cycles);
+        if cools {
+            self.policy.cooldowns += 1;
+            unit.set_status(Status::ExhaustedCooling, Some(error));
+            let step = self.wait_then_restart(spec.cooldown).await;
+            if matches!(step, Step::Restart) {
+                self.policy.reset();
             }
-            RestartType::Transient
-                if spec.max_cooldown_cycles == 0
-                    || self.policy.cooldowns < spec.max_cooldown_cycles =>
-            {
-                self.policy.cooldowns += 1;
-                unit.set_status(Status::ExhaustedCooling, Some(error));
-                let step = self.wait_then_restart(spec.cooldown).await;
-                if matches!(step, Step::Restart) {
-                    self.policy.reset();
-                }
-                step
-            }
-            RestartType::Transient | RestartType::Temporary => {
-                unit.set_status(Status::ExhaustedDead, Some(error));
-                Step::Rest
+            return step;
+        }
+        let child =
+            restart_type != RestartType::Temporary && self.run.app.parent_of(&unit).is_some();
+        if restart_type == RestartType::Permanent && !child {
+            unit.set_status(Status::Crashed, Some(error));
+            self.crash_app();
+        } else {
+            unit.set_status(Status::ExhaustedDead, Some(error.clone()));
+            if child {
+                self.run.app.escalate(&unit, error);
             }
         }
+        Step::Rest
     }
 
     /// Waits out a backoff or cooldown; the app's shutdown interrupts it at once, and an

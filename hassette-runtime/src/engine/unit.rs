@@ -27,6 +27,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::bus::EventBus;
+use super::family::Family;
 use super::group::GroupLink;
 use super::shim::{Shim, Value};
 use crate::{
@@ -66,8 +67,14 @@ impl Flags {
     const RAN: u8 = 4;
     /// An operator restart was asked for and the supervisor has not taken it yet.
     const RESTART_PENDING: u8 = 8;
-    /// The app's stop has reached this unit's wave.
+    /// The app's stop has reached this unit's wave, or its removal or its parent's stop
+    /// has begun.
     const STOP_REQUESTED: u8 = 16;
+    /// A child exhausted its budget: the run fails (see `family`).
+    const CHILD_FAILED: u8 = 32;
+    /// This run is past `after_initialize`: a child added now starts at once (see
+    /// `family`). Only while Starting or Running.
+    const LAUNCHED: u8 = 64;
 
     fn has(self, flag: u8) -> bool {
         self.0 & flag != 0
@@ -146,6 +153,8 @@ pub(crate) struct Unit {
     events: Arc<EventBus>,
     /// What its report says besides the status.
     record: Mutex<Option<Box<Record>>>,
+    /// Its children, made by the first `add_child` (see `family`).
+    family: OnceLock<Box<Family>>,
     /// The service value itself, for its hooks and `ServiceContext::service`.
     pub(super) value: Value,
     /// What its type does: its spec, hooks and `serve`.
@@ -207,6 +216,7 @@ impl Unit {
             wake: Notify::new(),
             events,
             record: Mutex::new(None),
+            family: OnceLock::new(),
             value: init.value,
             shim: init.shim,
         }
@@ -307,9 +317,10 @@ impl Unit {
                 state.flags.set(Flags::STABLE, false);
             }
             // Readiness belongs to one run: a hook may mark it while Starting, and it is
-            // lost as soon as the run ends.
+            // lost as soon as the run ends; so is the go-ahead for its children.
             if to != Status::Running {
                 state.flags.set(Flags::READY, false);
+                state.flags.set(Flags::LAUNCHED, false);
             }
             self.track_stability(state);
             self.publish(from, to, error);
@@ -389,6 +400,52 @@ impl Unit {
         if first {
             self.wake.notify_one();
         }
+    }
+
+    /// A stopped child is launched again by its parent's next run.
+    pub(crate) fn clear_stop(&self) {
+        self.update(|state| {
+            let was = state.stop_requested();
+            state.flags.set(Flags::STOP_REQUESTED, false);
+            was
+        });
+    }
+
+    /// Whether this run is past `after_initialize` (see `family`).
+    pub(crate) fn launched(&self) -> bool {
+        self.lock().flags.has(Flags::LAUNCHED)
+    }
+
+    /// Sets or clears [`launched`](Self::launched).
+    pub(crate) fn set_launched(&self, on: bool) {
+        self.lock().flags.set(Flags::LAUNCHED, on);
+    }
+
+    /// A child escalated (its error is in the family): rings the doorbell.
+    pub(crate) fn ring_child_failed(&self) {
+        self.update(|state| {
+            state.flags.set(Flags::CHILD_FAILED, true);
+            false
+        });
+        self.wake.notify_one();
+    }
+
+    /// Takes the flag of [`ring_child_failed`](Self::ring_child_failed).
+    pub(crate) fn take_child_failed(&self) -> bool {
+        let mut state = self.lock();
+        let failed = state.flags.has(Flags::CHILD_FAILED);
+        state.flags.set(Flags::CHILD_FAILED, false);
+        failed
+    }
+
+    /// Its children, if it ever had one.
+    pub(crate) fn family(&self) -> Option<&Family> {
+        self.family.get().map(|family| &**family)
+    }
+
+    /// Its children, made on first use.
+    pub(crate) fn family_or_init(&self) -> &Family {
+        self.family.get_or_init(Box::default)
     }
 
     /// Rings the supervisor's doorbell, after a flag that says why was set.

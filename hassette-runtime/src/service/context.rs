@@ -333,6 +333,11 @@ impl ServiceContext {
         &self.run.app
     }
 
+    /// The unit this run belongs to.
+    pub(crate) fn unit(&self) -> &Arc<Unit> {
+        &self.run.unit
+    }
+
     pub(crate) fn cancel(&self) {
         self.run.cancelled.store(true, Ordering::SeqCst);
         self.run.cancelled_wake.notify_waiters();

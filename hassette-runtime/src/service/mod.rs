@@ -180,7 +180,9 @@ pub(crate) fn short_type_name(full: &str) -> String {
             continue;
         }
         out.push(c);
-        if !(c.is_alphanumeric() || c == '_') {
+        // A path segment is an identifier, or `{{closure}}` for a type declared inside
+        // a function or closure body.
+        if !(c.is_alphanumeric() || matches!(c, '_' | '{' | '}')) {
             segment_start = out.len();
         }
     }
@@ -199,5 +201,9 @@ mod tests {
             "Worker<String, u8>"
         );
         assert_eq!(short_type_name("Plain"), "Plain");
+        assert_eq!(
+            short_type_name("tests::a_test::{{closure}}::Local<app::Item>"),
+            "Local<Item>"
+        );
     }
 }

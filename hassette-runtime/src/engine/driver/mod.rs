@@ -169,6 +169,8 @@ impl Driver {
                 active.serve = ServeSlot::new(self.unit.shim.serve(&self.unit.value, &ctx));
             }
             self.init_hook(Hook::AfterInitialize, &ctx).await?;
+            // Children added during the initialize hooks start now (see `family`).
+            self.app.launch_children(&self.unit);
             if !serves {
                 self.unit.begin_running(true);
             }
@@ -321,6 +323,10 @@ impl Driver {
                 aborted = true;
                 self.unit.record_error("children", error.clone());
                 last_error = Some(error);
+            }
+            // Child services stop after `serve` has ended, before `on_shutdown`.
+            if unit.family().is_some() {
+                Box::pin(app.stop_children(unit)).await;
             }
             let on = match stop_hook(app, unit, Hook::OnShutdown, &ctx) {
                 Some(hook) => hook.await,

@@ -1,0 +1,133 @@
+//! Children: services a running service adds with `ServiceContext::add_child`, owned by
+//! it, started after it and stopped before it.
+//!
+//! Protocol:
+//! - A child is an added unit (see `added`) whose table entry names its parent; the
+//!   parent's [`Family`] lists its children in order of addition. Lock order: a family's
+//!   lock, then the registry's `added` table; never the other way round.
+//! - The parent's run decides when its children run. The parent's `LAUNCHED` flag is
+//!   set once the run's `after_initialize` is done ([`AppState::launch_children`]):
+//!   children added before (during the initialize hooks) wait for it, those added after
+//!   start at once. `add_child` reads the flag under the family's lock; the launch sets
+//!   it first and takes that lock second, so a child is launched by one or the other,
+//!   never by neither. The flag is cleared when the run leaves Running (and when it
+//!   stops, after `serve` has ended and before `on_shutdown`, under the family's lock,
+//!   in [`AppState::stop_children`]); then the children are stopped
+//!   one at a time, the last added first; each keeps its place, and the next run of the
+//!   parent initializes them again. A child's supervisor task lives for one run of the
+//!   parent: stopping a child ends it, launching one spawns a new one (with a fresh
+//!   policy), so no supervisor ever waits for its parent.
+//! - A child that exhausts its budget ([`AppState::escalate`]) leaves its error in the
+//!   parent's family and rings the parent's doorbell with `CHILD_FAILED`: the parent's
+//!   supervisor fails its run, and its own policy restarts it, with its children.
+//! - Removing a parent removes its children with it, once its supervisor (which stopped
+//!   them) has ended; removing a child takes it out of its parent's list.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::first_start::FirstStarts;
+use super::state::AppState;
+use super::unit::Unit;
+use crate::{ChildExhausted, SharedError};
+
+/// A parent's children.
+#[derive(Debug, Default)]
+pub(crate) struct Family {
+    kin: Mutex<Kin>,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Kin {
+    /// In order of addition.
+    pub(super) children: Vec<Arc<Unit>>,
+    /// The error of the child that exhausted its budget, for the parent's run to fail
+    /// with.
+    escalated: Option<SharedError>,
+}
+
+impl Family {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Kin> {
+        self.kin.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The error a child escalated, taken.
+    pub(crate) fn take_escalated(&self) -> Option<SharedError> {
+        self.lock().escalated.take()
+    }
+}
+
+impl AppState {
+    /// The parent's run is past `after_initialize`: starts every child that is not
+    /// running.
+    pub(crate) fn launch_children(self: &Arc<Self>, parent: &Unit) {
+        parent.set_launched(true);
+        let Some(family) = parent.family() else {
+            return;
+        };
+        let kin = family.lock();
+        let mut added = self.registry.added_mut();
+        for child in &kin.children {
+            let Some(entry) = added.units.get_mut(&child.id) else {
+                continue;
+            };
+            if entry.task.is_some() || entry.removal.is_some() {
+                continue;
+            }
+            child.clear_stop();
+            // Nobody waits for a child's first start: its parent goes on.
+            let starts = Arc::new(FirstStarts::default());
+            let first = starts.entry(child);
+            entry.task = Some(super::supervisor::launch(
+                child.clone(),
+                self.clone(),
+                first,
+                &self.child_tasks,
+            ));
+        }
+    }
+
+    /// The parent's run stops: stops its children, the last added first, each within
+    /// its stop budget.
+    pub(crate) async fn stop_children(&self, parent: &Unit) {
+        let Some(family) = parent.family() else {
+            return;
+        };
+        let children = {
+            let kin = family.lock();
+            parent.set_launched(false);
+            kin.children.clone()
+        };
+        for child in children.iter().rev() {
+            let (task, removal) = {
+                let mut added = self.registry.added_mut();
+                match added.units.get_mut(&child.id) {
+                    Some(entry) => (entry.task.take(), entry.removal.clone()),
+                    None => (None, None),
+                }
+            };
+            child.request_stop();
+            if let Some(task) = task {
+                self.await_supervisor(child, task).await;
+            }
+            if let Some(mut removal) = removal {
+                let _ = removal.wait_for(Option::is_some).await;
+            }
+        }
+    }
+
+    /// A child exhausted its budget: its parent's run fails (see the module's header).
+    pub(crate) fn escalate(&self, child: &Unit, error: SharedError) {
+        let Some(parent) = self.parent_of(child) else {
+            return;
+        };
+        let Some(family) = parent.family() else {
+            return;
+        };
+        tracing::warn!(service = %parent.name, child = %child.name, %error, "a child exhausted its restarts; failing its parent");
+        family.lock().escalated = Some(Arc::new(ChildExhausted {
+            child: child.name.clone(),
+            error,
+        }));
+        parent.ring_child_failed();
+    }
+}

@@ -1,0 +1,283 @@
+//! Children: `ServiceContext::add_child` and `add_child_named`.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use hassette_runtime::{
+    AddError, BoxError, ChildExhausted, Hassette, RestartType, ServiceContext, ServiceHandle,
+    Status, service,
+};
+use hassette_tests::*;
+use tokio::sync::Mutex;
+
+profile!(Kid, RestartType::Permanent, { backoff_base: secs(1) });
+profile!(Fragile, RestartType::Permanent, { backoff_base: ms(10), budget_intensity: 2 });
+
+/// A parent that adds two children in `on_initialize` and one in `serve`.
+struct Parent {
+    log: Log,
+    runs: AtomicU32,
+    late: Mutex<Option<ServiceHandle>>,
+}
+
+#[service(restart = "permanent", backoff(base = "1s"))]
+impl Parent {
+    async fn on_initialize(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        let run = self.runs.fetch_add(1, Ordering::SeqCst);
+        self.log.push(format!("parent:on_initialize:{run}"));
+        if run == 0 {
+            let first = ctx
+                .add_child_named("a", Probe::<Kid>::new("a", &self.log))
+                .await?;
+            // Added during initialize: it waits for the parent's `after_initialize`.
+            assert_eq!(first.status(), Status::NotStarted);
+            ctx.add_child_named("b", Probe::<Kid>::new("b", &self.log))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn after_initialize(&self, _ctx: &ServiceContext) -> Result<(), BoxError> {
+        self.log.push("parent:after_initialize");
+        Ok(())
+    }
+
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        self.log.push("parent:serve");
+        let mut late = self.late.lock().await;
+        if late.is_none() {
+            let child = ctx
+                .add_child_named("c", Probe::<Kid>::new("c", &self.log))
+                .await?;
+            // Added while running: started at once.
+            assert_ne!(child.status(), Status::NotStarted);
+            *late = Some(child);
+        }
+        drop(late);
+        ctx.cancelled().await;
+        self.log.push("parent:serve:end");
+        Ok(())
+    }
+
+    async fn on_shutdown(&self, _ctx: &ServiceContext) -> Result<(), BoxError> {
+        self.log.push("parent:on_shutdown");
+        Ok(())
+    }
+}
+
+fn parent(log: &Log) -> Parent {
+    Parent {
+        log: log.clone(),
+        runs: AtomicU32::new(0),
+        late: Mutex::new(None),
+    }
+}
+
+fn position(lines: &[String], line: &str) -> usize {
+    lines
+        .iter()
+        .position(|l| l == line)
+        .unwrap_or_else(|| panic!("no `{line}` in {lines:#?}"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn children_start_after_the_parent_and_stop_before_its_on_shutdown_in_reverse_order() {
+    let log = Log::default();
+    let app = Hassette::builder().service(parent(&log)).build().unwrap();
+    app.start().await.unwrap();
+    app.wait_ready_by_name("Parent/c").await.unwrap();
+    app.wait_ready_by_name("Parent/a").await.unwrap();
+    assert_eq!(app.status_by_name("Parent/b").unwrap(), Status::Running);
+    let names: Vec<String> = app.snapshot().iter().map(|s| s.name.to_string()).collect();
+    assert_eq!(names, ["Parent", "Parent/a", "Parent/b", "Parent/c"]);
+
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+    let lines = log.lines();
+    let at = |l: &str| position(&lines, l);
+    assert!(at("parent:after_initialize") < at("a:before_initialize"));
+    assert!(at("parent:after_initialize") < at("b:before_initialize"));
+    // Stopped after serve ended, before on_shutdown, the last added first.
+    assert!(at("parent:serve:end") < at("c:before_shutdown"));
+    assert!(at("c:after_shutdown") < at("b:before_shutdown"));
+    assert!(at("b:after_shutdown") < at("a:before_shutdown"));
+    assert!(at("a:after_shutdown") < at("parent:on_shutdown"));
+    // The children are in the report, by their full names.
+    assert_eq!(report.service("Parent/a").unwrap().status, Status::Stopped);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_parent_restart_stops_its_children_and_initializes_them_again() {
+    let log = Log::default();
+    let app = Hassette::builder().service(parent(&log)).build().unwrap();
+    app.start().await.unwrap();
+    app.wait_ready_by_name("Parent/c").await.unwrap();
+    app.restart::<Parent>().await.unwrap();
+    app.wait_ready_by_name("Parent/a").await.unwrap();
+    app.wait_ready_by_name("Parent/c").await.unwrap();
+    assert_eq!(log.count("a:before_initialize"), 2);
+    assert_eq!(log.count("c:before_initialize"), 2);
+    let lines = log.lines();
+    let second_init = position(&lines, "parent:on_initialize:1");
+    let a_stop = position(&lines, "a:after_shutdown");
+    assert!(a_stop < second_init);
+    app.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn removing_a_parent_removes_its_children() {
+    let log = Log::default();
+    let app = Hassette::builder().build().unwrap();
+    app.start().await.unwrap();
+    let hub = app.add_named("hub", parent(&log)).await.unwrap();
+    app.wait_ready_by_name("hub/c").await.unwrap();
+    hub.stop().await.unwrap();
+    assert!(app.handle("hub/a").is_err());
+    assert!(app.snapshot().is_empty());
+    // The names are free again.
+    app.add_named("hub", parent(&Log::default())).await.unwrap();
+    let report = app.shutdown().await;
+    assert_eq!(report.removed.count, 4);
+}
+
+/// A hub whose one child fails every run.
+struct Hub {
+    log: Log,
+    limit_checked: AtomicU32,
+}
+
+#[service(restart = "permanent", backoff(base = "5s"), max_children = 2)]
+impl Hub {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        self.log.push("hub:serve");
+        // The children are added by the first run; the next runs initialize them again.
+        if self.limit_checked.fetch_add(1, Ordering::SeqCst) == 0 {
+            ctx.add_child_named(
+                "flaky",
+                Probe::<Fragile>::new("flaky", &self.log).always("serve", Act::Err),
+            )
+            .await?;
+            let taken = ctx
+                .add_child_named("flaky", Probe::<Kid>::new("flaky", &self.log))
+                .await;
+            assert!(
+                matches!(taken, Err(AddError::NameTaken { .. })),
+                "{taken:?}"
+            );
+            ctx.add_child_named("second", Probe::<Kid>::new("second", &self.log))
+                .await?;
+            let third = ctx
+                .add_child_named("third", Probe::<Kid>::new("third", &self.log))
+                .await;
+            let Err(AddError::ChildLimit { limit, .. }) = third else {
+                panic!("{third:?}")
+            };
+            assert_eq!(limit, 2);
+        }
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_that_exhausts_its_budget_fails_its_parent_which_restarts_with_its_children() {
+    let log = Log::default();
+    let app = Hassette::builder()
+        .service(Hub {
+            log: log.clone(),
+            limit_checked: AtomicU32::new(0),
+        })
+        .build()
+        .unwrap();
+    let mut events = app.events();
+    app.start().await.unwrap();
+    // The child fails three times (budget 2), then the hub fails and, after its own
+    // backoff, runs again with its children.
+    tokio::time::sleep(secs(6)).await;
+    let events = drain_events(&mut events);
+    let hub_failed = events
+        .iter()
+        .find(|e| &*e.service == "Hub" && e.to == Status::Failed)
+        .expect("the hub failed");
+    let cause = hub_failed.error.as_ref().unwrap();
+    let exhausted = cause
+        .downcast_ref::<ChildExhausted>()
+        .expect("a child's exhaustion");
+    assert_eq!(&*exhausted.child, "Hub/flaky");
+    assert!(log.count("hub:serve") >= 2);
+    assert_eq!(log.count("second:before_initialize"), 2);
+    // Not an app crash.
+    assert!(!app.is_shutting_down());
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_temporary_child_that_ended_is_removed_and_others_fail_alone() {
+    struct Acceptor(Log);
+    #[service(restart = "permanent")]
+    impl Acceptor {
+        async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+            ctx.add_child_named(
+                "ok",
+                TempProbe::new("ok", &self.0).then("serve", [Act::Return]),
+            )
+            .await?;
+            ctx.add_child_named(
+                "bad",
+                TempProbe::new("bad", &self.0).then("serve", [Act::Panic]),
+            )
+            .await?;
+            ctx.cancelled().await;
+            Ok(())
+        }
+    }
+    let log = Log::default();
+    let app = Hassette::builder()
+        .service(Acceptor(log.clone()))
+        .build()
+        .unwrap();
+    app.start().await.unwrap();
+    settle().await;
+    assert!(app.handle("Acceptor/ok").is_err());
+    assert!(app.handle("Acceptor/bad").is_err());
+    assert_eq!(app.status::<Acceptor>().unwrap(), Status::Running);
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+    assert_eq!(report.removed.count, 2);
+    assert_eq!(report.removed.failed, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_cannot_be_added_to_a_parent_that_stops() {
+    struct Late(Log, Mutex<Option<AddError>>);
+    #[service(restart = "temporary")]
+    impl Late {
+        async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+            ctx.cancelled().await;
+            Ok(())
+        }
+        async fn on_shutdown(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+            let added = ctx
+                .add_child_named("late", TempProbe::new("late", &self.0))
+                .await;
+            *self.1.lock().await = added.err();
+            Ok(())
+        }
+    }
+    let log = Log::default();
+    let app = Hassette::builder().build().unwrap();
+    app.start().await.unwrap();
+    let late = app
+        .add_named("late-parent", Late(log.clone(), Mutex::new(None)))
+        .await
+        .unwrap();
+    let value = late.service::<Late>().unwrap();
+    late.stop().await.unwrap();
+    let error = value.1.lock().await.take().expect("refused");
+    assert!(
+        matches!(error, AddError::ParentStopping { .. }),
+        "{error:?}"
+    );
+    assert!(log.lines().is_empty());
+    app.shutdown().await;
+}
