@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::Status;
+use crate::{ConfigError, Status};
 
 /// The error type of hooks and `serve`: any error, boxed.
 pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
@@ -153,6 +153,17 @@ pub(crate) fn chain_has<T: Error + 'static>(error: &(dyn Error + 'static)) -> bo
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
+    /// An override breaks the attribute's rules.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// `Builder::configure` names a service that is not registered.
+    #[error(
+        "`configure` names `{name}`, but no service is registered under this name; check the spelling, or register it first"
+    )]
+    UnknownConfigured {
+        /// The name.
+        name: Arc<str>,
+    },
     /// `depends_on` forms a cycle; `cycle` reads `A -> B -> A`.
     #[error("dependency cycle: {cycle}; remove one `depends_on` of the cycle")]
     DependencyCycle {
@@ -461,6 +472,9 @@ pub enum AddError {
         /// The parent's limit.
         limit: usize,
     },
+    /// An override breaks the attribute's rules.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// The parent is stopping or gone: its children stop with it.
     #[error("cannot add `{service}`: its parent `{parent}` is stopping")]
     ParentStopping {

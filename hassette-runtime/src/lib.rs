@@ -92,6 +92,7 @@
 #![deny(missing_docs)]
 
 // The vocabulary: what every layer speaks.
+mod config;
 mod error;
 mod events;
 mod report;
@@ -112,6 +113,7 @@ pub mod systemd;
 pub mod testing;
 
 pub use app::{Builder, EXIT_GRACE, GroupBuilder, Hassette, ServiceHandle, ServiceSnapshot};
+pub use config::{ConfigError, Overrides};
 pub use error::{
     AddError, BoxError, BuildError, ChildExhausted, CutOff, Fatal, LookupError, Panicked,
     RemoveError, RestartError, SharedError, StartError, StartFailure, TimedOut, WaitError,

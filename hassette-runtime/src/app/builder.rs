@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::engine::{
     AppParts, AppState, EventBus, Group, GroupDef, Member, Registry, Shim, Unit, UnitInit,
 };
-use crate::{BuildError, Dependency, Hassette, Hooks, Resource, Service};
+use crate::{BuildError, Dependency, Hassette, Hooks, Overrides, Resource, Service};
 use crate::{GroupBuilder, Strategy};
 
 /// Registers the services and resources of a [`Hassette`] app.
@@ -41,6 +41,8 @@ pub struct Builder {
     groups: Vec<GroupDef>,
     /// The group that `service`/`resource` calls add to, inside [`Builder::group`].
     current_group: Option<usize>,
+    /// [`Builder::configure`]'s overrides, by service name.
+    overrides: Vec<(Arc<str>, Overrides)>,
 }
 
 struct Pending {
@@ -83,7 +85,39 @@ impl Builder {
             shutdown_deadline: None,
             groups: Vec::new(),
             current_group: None,
+            overrides: Vec::new(),
         }
+    }
+
+    /// Replaces the declared timeouts, backoff or budget of the service registered under
+    /// `name` (static: [`Hassette::add_named_with`] does it for one added at run time)
+    /// with values known only at run time. Checked at [`build`](Self::build) by the
+    /// attribute's rules (see [`Overrides`]); a later `configure` of the same name wins.
+    ///
+    /// ```
+    /// # use hassette_runtime::prelude::*;
+    /// # use hassette_runtime::Overrides;
+    /// # use std::time::Duration;
+    /// # struct Poller;
+    /// # #[service(restart = "permanent")]
+    /// # impl Poller { async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> { Ok(()) } }
+    /// let timeout = Duration::from_secs(2); // read from a file or the environment
+    /// let app = Hassette::builder()
+    ///     .service_named("poller-eu", Poller)
+    ///     .configure("poller-eu", Overrides::new().shutdown_timeout(timeout))
+    ///     .build()?;
+    ///
+    /// let bad = Hassette::builder()
+    ///     .service(Poller)
+    ///     .configure("Poller", Overrides::new().backoff_multiplier(0.5))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(bad.to_string().starts_with("service `Poller`: `backoff_multiplier` is 0.5"));
+    /// # Ok::<(), hassette_runtime::BuildError>(())
+    /// ```
+    pub fn configure(mut self, name: impl Into<Arc<str>>, overrides: Overrides) -> Self {
+        self.overrides.push((name.into(), overrides));
+        self
     }
 
     /// Registers the one instance of `T`, found by type (`status::<T>()`) and by its name.
@@ -306,7 +340,19 @@ impl Builder {
     ///     "Cache` is registered twice; register many instances of one type with `Builder::service_named`"
     /// ));
     /// ```
-    pub fn build(self) -> Result<Hassette, BuildError> {
+    pub fn build(mut self) -> Result<Hassette, BuildError> {
+        if !self.overrides.is_empty() {
+            let index: std::collections::HashMap<Arc<str>, usize> = (self.pending.iter())
+                .enumerate()
+                .map(|(id, p)| (p.init.name.clone(), id))
+                .collect();
+            for (name, overrides) in &self.overrides {
+                let Some(&id) = index.get(name) else {
+                    return Err(BuildError::UnknownConfigured { name: name.clone() });
+                };
+                self.pending[id].init.configure(overrides)?;
+            }
+        }
         let mut registry = Registry::default();
         for (id, pending) in self.pending.iter().enumerate() {
             let init = &pending.init;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use crate::ServiceContext;
 use crate::engine::{Addition, AppState, Shim, Unit, UnitInit};
 use crate::{
-    AddError, Hassette, LookupError, RemoveError, RestartError, Service, ServiceReport, Status,
-    WaitError,
+    AddError, Hassette, LookupError, Overrides, RemoveError, RestartError, Service, ServiceReport,
+    Status, WaitError,
 };
 
 /// A handle of one service, static or added at run time: its name, status, readiness,
@@ -171,6 +171,37 @@ impl Hassette {
         self.add_unit(init, T::DEPENDS_ON, false).await
     }
 
+    /// [`add_named`](Self::add_named) with values known only at run time in place of
+    /// the declared timeouts, backoff or budget (see [`Overrides`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`add_named`](Self::add_named), and [`AddError::Config`] for an override that
+    /// breaks the attribute's rules (nothing is added then).
+    ///
+    /// ```no_run
+    /// # use hassette_runtime::prelude::*;
+    /// # use hassette_runtime::Overrides;
+    /// # struct Device;
+    /// # #[service(restart = "permanent")]
+    /// # impl Device { async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> { Ok(()) } }
+    /// # async fn f(app: Hassette) -> Result<(), Box<dyn std::error::Error>> {
+    /// let slow_link = std::time::Duration::from_secs(20);
+    /// app.add_named_with("device-9", Device, Overrides::new().startup_timeout(slow_link))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn add_named_with<T: Service>(
+        &self,
+        name: impl Into<Arc<str>>,
+        service: T,
+        overrides: Overrides,
+    ) -> Result<ServiceHandle, AddError> {
+        let mut init = UnitInit::of(name.into(), service, Shim::service::<T>());
+        init.configure(&overrides)?;
+        self.add_unit(init, T::DEPENDS_ON, false).await
+    }
+
     async fn add_unit(
         &self,
         init: UnitInit,
@@ -280,6 +311,38 @@ impl ServiceContext {
         service: T,
     ) -> Result<ServiceHandle, AddError> {
         let init = UnitInit::of(name.into(), service, Shim::service::<T>());
+        self.add_child_unit(init, T::DEPENDS_ON).await
+    }
+
+    /// [`add_child_named`](Self::add_child_named) with values known only at run time in
+    /// place of the declared timeouts, backoff or budget (see [`Overrides`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`add_child_named`](Self::add_child_named), and [`AddError::Config`] for an
+    /// override that breaks the attribute's rules.
+    ///
+    /// ```no_run
+    /// # use hassette_runtime::prelude::*;
+    /// # use hassette_runtime::Overrides;
+    /// # struct Conn;
+    /// # #[service(restart = "temporary")]
+    /// # impl Conn { async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> { Ok(()) } }
+    /// async fn serve(ctx: &ServiceContext) -> Result<(), BoxError> {
+    ///     let grace = std::time::Duration::from_millis(200);
+    ///     ctx.add_child_named_with("conn-1", Conn, Overrides::new().shutdown_timeout(grace))
+    ///         .await?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn add_child_named_with<T: Service>(
+        &self,
+        name: impl Into<Arc<str>>,
+        service: T,
+        overrides: Overrides,
+    ) -> Result<ServiceHandle, AddError> {
+        let mut init = UnitInit::of(name.into(), service, Shim::service::<T>());
+        init.configure(&overrides)?;
         self.add_child_unit(init, T::DEPENDS_ON).await
     }
 

@@ -113,7 +113,7 @@ impl AppState {
                     parent: parent.name.clone(),
                 });
             }
-            if let Some(limit) = parent.shim.spec.max_children
+            if let Some(limit) = parent.spec().max_children
                 && kin.children.len() >= limit.get() as usize
             {
                 return Err(AddError::ChildLimit {
@@ -267,7 +267,7 @@ impl AppState {
 
     /// Waits for a stopping unit's supervisor at most its stop budget, then cuts it off.
     pub(super) async fn await_supervisor(&self, unit: &Unit, mut task: JoinHandle<()>) {
-        let budget = stop_budget(unit.shim.spec.shutdown_timeout);
+        let budget = stop_budget(unit.spec().shutdown_timeout);
         let ended = tokio::time::timeout_at(deadline_in(budget), &mut task).await;
         self.settle_task(unit, &mut task, ended.ok(), budget);
     }

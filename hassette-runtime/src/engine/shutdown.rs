@@ -103,7 +103,7 @@ impl AppState {
                 // for the wave, at the latest of its services' budgets.
                 let budget = wave
                     .iter()
-                    .map(|&id| stop_budget(self.registry.units[id].shim.spec.shutdown_timeout))
+                    .map(|&id| stop_budget(self.registry.units[id].spec().shutdown_timeout))
                     .max()
                     .unwrap_or_default();
                 let by = deadline_in(budget);
@@ -186,7 +186,7 @@ impl AppState {
         let budget = added
             .units
             .iter()
-            .map(|(unit, _)| stop_budget(unit.shim.spec.shutdown_timeout))
+            .map(|(unit, _)| stop_budget(unit.spec().shutdown_timeout))
             .max()
             .unwrap_or_default();
         let by = deadline_in(budget);

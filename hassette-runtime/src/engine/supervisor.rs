@@ -178,7 +178,7 @@ impl Supervisor {
         // With `ready = "auto"` a service is ready the moment serve begins; only manual
         // readiness needs the startup deadline's timer, in its own (boxed, short-lived)
         // phase so that the long-lived idle state below stays small.
-        if self.unit().shim.spec.ready == ReadyMode::Manual
+        if self.unit().spec().ready == ReadyMode::Manual
             && !self.unit().state().is_up()
             && let Some(step) = Box::pin(self.await_manual_ready()).await
         {
@@ -199,7 +199,7 @@ impl Supervisor {
     /// deadline; `None` once it is ready.
     async fn await_manual_ready(&mut self) -> Option<Step> {
         let unit = self.run.unit.clone();
-        let spec = &unit.shim.spec;
+        let spec = unit.spec();
         loop {
             let active = self.run.active.as_mut()?;
             let startup_deadline = active
@@ -239,7 +239,7 @@ impl Supervisor {
     async fn on_end(&mut self, error: SharedError) -> Step {
         self.run.stop_run(false).await;
         let unit = self.run.unit.clone();
-        let spec = &unit.shim.spec;
+        let spec = unit.spec();
         let status = unit.status();
         if status == Status::Crashed {
             self.crash_app();
@@ -290,7 +290,7 @@ impl Supervisor {
     /// a child that was to be restarted fails its parent instead (see `family`).
     async fn exhaust(&mut self, error: SharedError, restart_type: RestartType) -> Step {
         let unit = self.run.unit.clone();
-        let spec = &unit.shim.spec;
+        let spec = unit.spec();
         let cools = restart_type == RestartType::Transient
             && (spec.max_cooldown_cycles == 0 || self.policy.cooldowns < spec.max_cooldown_cycles);
         if cools {

@@ -31,7 +31,8 @@ use super::family::Family;
 use super::group::GroupLink;
 use super::shim::{Shim, Value};
 use crate::{
-    KEPT_ERRORS, ReportedError, RestartType, ServiceReport, SharedError, Status, StatusEvent,
+    KEPT_ERRORS, ReportedError, RestartSpec, RestartType, ServiceReport, SharedError, Status,
+    StatusEvent,
 };
 
 /// A unit's state: what its status, readiness and restarts are now. Kept to 40 bytes
@@ -159,6 +160,8 @@ pub(crate) struct Unit {
     pub(super) value: Value,
     /// What its type does: its spec, hooks and `serve`.
     pub(super) shim: &'static Shim,
+    /// Its spec when registered with [`Overrides`](crate::Overrides); else its type's.
+    spec: Option<Box<RestartSpec>>,
 }
 
 impl std::fmt::Debug for Unit {
@@ -178,6 +181,8 @@ pub(crate) struct UnitInit {
     pub(crate) group: Option<usize>,
     pub(crate) value: Value,
     pub(crate) shim: &'static Shim,
+    /// Its spec when registered with overrides (checked by then).
+    pub(crate) spec: Option<Box<RestartSpec>>,
 }
 
 impl UnitInit {
@@ -192,7 +197,21 @@ impl UnitInit {
             group: None,
             value: Arc::new(value),
             shim,
+            spec: None,
         }
+    }
+}
+
+impl UnitInit {
+    /// Replaces its type's spec with `overrides` applied to it, checked by the
+    /// attribute's rules.
+    pub(crate) fn configure(
+        &mut self,
+        overrides: &crate::Overrides,
+    ) -> Result<(), crate::ConfigError> {
+        let spec = overrides.apply_to(self.name.clone(), &self.shim.spec, self.shim.serves)?;
+        self.spec = Some(Box::new(spec));
+        Ok(())
     }
 }
 
@@ -219,6 +238,7 @@ impl Unit {
             family: OnceLock::new(),
             value: init.value,
             shim: init.shim,
+            spec: init.spec,
         }
     }
 
@@ -246,9 +266,14 @@ impl Unit {
                 .is_some_and(|t| t != RestartType::Permanent)
     }
 
+    /// Its spec: its type's, or the one it was registered with.
+    pub(crate) fn spec(&self) -> &RestartSpec {
+        self.spec.as_deref().unwrap_or(&self.shim.spec)
+    }
+
     /// Its restart type; `None` for a resource.
     pub(crate) fn restart_type(&self) -> Option<RestartType> {
-        self.shim.serves.then_some(self.shim.spec.restart_type)
+        self.shim.serves.then_some(self.spec().restart_type)
     }
 
     pub(crate) fn status(&self) -> Status {
@@ -365,7 +390,7 @@ impl Unit {
         match (state.is_up(), state.up_since) {
             (true, None) => state.up_since = Some(Instant::now()),
             (false, Some(since)) => {
-                if since.elapsed() >= self.shim.spec.stable_after {
+                if since.elapsed() >= self.spec().stable_after {
                     state.flags.set(Flags::STABLE, true);
                 }
                 state.up_since = None;

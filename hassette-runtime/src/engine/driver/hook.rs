@@ -110,7 +110,7 @@ pub(super) fn stop_hook<'a>(
     let fut = unit.shim.hook(&unit.value, hook, ctx)?;
     Some(Box::pin(async move {
         let name = hook.name();
-        let limit = unit.shim.spec.shutdown_timeout;
+        let limit = unit.spec().shutdown_timeout;
         let deadline = move || stop_deadline(app, limit);
         let (result, _) = run_hook(app, name, ctx, fut, deadline, limit, None).await;
         let error = result.err()?;

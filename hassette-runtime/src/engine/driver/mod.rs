@@ -130,7 +130,7 @@ impl Driver {
     pub(crate) fn initialize(&mut self) -> impl Future<Output = Result<(), StartFailure>> {
         // An `async` block, not an `async fn`: its future keeps the arguments once.
         async move {
-            let spec = &self.unit.shim.spec;
+            let spec = self.unit.spec();
             if self.stopping() {
                 return Err(StartFailure::Interrupted);
             }
@@ -194,7 +194,7 @@ impl Driver {
         let Some(active) = self.active.as_mut() else {
             return Err(StartFailure::Interrupted);
         };
-        let spec = &self.unit.shim.spec;
+        let spec = self.unit.spec();
         let deadline = active.startup_deadline;
         let deadline = move || deadline.unwrap_or_else(|| deadline_in(spec.startup_timeout));
         let interrupt = Interrupt {
@@ -270,7 +270,7 @@ impl Driver {
                 return;
             };
             let ctx = active.ctx.clone();
-            let limit = self.unit.shim.spec.shutdown_timeout;
+            let limit = self.unit.spec().shutdown_timeout;
             if publish {
                 self.unit.set_status(Status::Stopping, None);
             }

@@ -62,7 +62,7 @@ impl ServeSlot {
                 return Poll::Pending;
             }
             ServeSlot::Fresh(fut) => {
-                unit.begin_running(unit.shim.spec.ready == ReadyMode::Auto);
+                unit.begin_running(unit.spec().ready == ReadyMode::Auto);
                 *self = ServeSlot::Begun(fut);
             }
             ServeSlot::Ended(outcome) => return Poll::Ready(outcome),

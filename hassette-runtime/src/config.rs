@@ -1,0 +1,251 @@
+//! Configuration at run time: a service's timeouts, backoff and budget from values known
+//! only when the program runs (a file, the environment), checked by the attribute's rules.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::{RestartSpec, RestartType};
+
+/// Values that replace a service's declared ones (its `#[service(...)]` keys) for one
+/// registration: [`Builder::configure`](crate::Builder::configure) for a service known at
+/// `build()`, [`Hassette::add_named_with`](crate::Hassette::add_named_with) and
+/// [`ServiceContext::add_child_named_with`](crate::ServiceContext::add_child_named_with)
+/// for one added at run time.
+///
+/// They are checked by the attribute's rules, at `build()` or `add()`: a multiplier below
+/// 1.0, a base above the max (counting the values not overridden), an intensity or a
+/// child limit of 0, and a key that means nothing for the service (a backoff for a
+/// temporary service, a cooldown for a permanent one, a restart key for a resource) are
+/// a [`ConfigError`] that names the service and the key.
+///
+/// ```
+/// use std::time::Duration;
+/// use hassette_runtime::{Overrides, RestartSpec, RestartType};
+/// let from_env = Duration::from_millis(250);
+/// let overrides = Overrides::new().backoff_base(from_env).budget_intensity(10);
+/// let spec = overrides.apply("worker", &RestartSpec::new(RestartType::Permanent)).unwrap();
+/// assert_eq!(spec.backoff_base, from_env);
+/// let error = Overrides::new().backoff_multiplier(0.5).apply("worker", &spec).unwrap_err();
+/// assert_eq!(error.key, "backoff_multiplier");
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Overrides {
+    startup_timeout: Option<Duration>,
+    shutdown_timeout: Option<Duration>,
+    stable_after: Option<Duration>,
+    backoff_base: Option<Duration>,
+    backoff_multiplier: Option<f64>,
+    backoff_max: Option<Duration>,
+    budget_intensity: Option<u32>,
+    budget_period: Option<Duration>,
+    cooldown: Option<Duration>,
+    max_cooldown_cycles: Option<u32>,
+    max_children: Option<u32>,
+}
+
+/// A value of [`Overrides`] that breaks the attribute's rules.
+///
+/// ```
+/// # use hassette_runtime::{Overrides, RestartSpec, RestartType};
+/// let error = Overrides::new()
+///     .budget_intensity(0)
+///     .apply("poller", &RestartSpec::new(RestartType::Transient))
+///     .unwrap_err();
+/// assert_eq!(
+///     error.to_string(),
+///     "service `poller`: `budget_intensity` must be at least 1: a budget of 0 never restarts"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("service `{service}`: `{key}` {reason}")]
+pub struct ConfigError {
+    /// The service.
+    pub service: Arc<str>,
+    /// The key, as [`Overrides`]' method that sets it.
+    pub key: &'static str,
+    /// What is wrong, and what to write instead.
+    pub reason: String,
+}
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $key:ident: $ty:ty,)*) => {
+        $(
+            $(#[$doc])*
+            #[must_use]
+            pub fn $key(mut self, value: $ty) -> Self {
+                self.$key = Some(value);
+                self
+            }
+        )*
+    };
+}
+
+impl Overrides {
+    /// No override: the declared values.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    setters! {
+        /// `startup_timeout`.
+        startup_timeout: Duration,
+        /// `shutdown_timeout`.
+        shutdown_timeout: Duration,
+        /// `stable_after` (not for a temporary service).
+        stable_after: Duration,
+        /// `backoff(base)` (not for a temporary service).
+        backoff_base: Duration,
+        /// `backoff(multiplier)`, at least 1.0 (not for a temporary service).
+        backoff_multiplier: f64,
+        /// `backoff(max)` (not for a temporary service).
+        backoff_max: Duration,
+        /// `budget(intensity)`, at least 1 (not for a temporary service).
+        budget_intensity: u32,
+        /// `budget(period)` (not for a temporary service).
+        budget_period: Duration,
+        /// `cooldown` (transient only).
+        cooldown: Duration,
+        /// `max_cooldown_cycles` (transient only).
+        max_cooldown_cycles: u32,
+        /// `max_children`, at least 1.
+        max_children: u32,
+    }
+
+    /// `spec` with these values in place, checked by the attribute's rules; `service`
+    /// names the service in the error. A resource's `spec` (whose restart keys mean
+    /// nothing) takes only the timeouts.
+    ///
+    /// # Errors
+    ///
+    /// The first value that breaks a rule, as a [`ConfigError`].
+    pub fn apply(
+        &self,
+        service: impl Into<Arc<str>>,
+        spec: &RestartSpec,
+    ) -> Result<RestartSpec, ConfigError> {
+        self.apply_to(service.into(), spec, true)
+    }
+
+    /// [`apply`](Self::apply), for a service (`serves`) or a resource.
+    pub(crate) fn apply_to(
+        &self,
+        service: Arc<str>,
+        spec: &RestartSpec,
+        serves: bool,
+    ) -> Result<RestartSpec, ConfigError> {
+        let fail = |key: &'static str, reason: String| ConfigError {
+            service: service.clone(),
+            key,
+            reason,
+        };
+        let restart = self.restart_keys();
+        if let Some(&(key, _)) = restart.iter().find(|(_, set)| *set) {
+            let why = match (serves, spec.restart_type) {
+                (false, _) => Some("is a restart key, and resources are never restarted"),
+                (true, RestartType::Temporary) => {
+                    Some("means nothing for a temporary service, which is never restarted")
+                }
+                _ => None,
+            };
+            if let Some(why) = why {
+                return Err(fail(key, format!("{why}; leave it out")));
+            }
+        }
+        if !serves && self.max_children.is_some() {
+            return Err(fail(
+                "max_children",
+                "is for services: a resource has no children; leave it out".into(),
+            ));
+        }
+        if spec.restart_type == RestartType::Permanent || !serves {
+            for (key, set) in [
+                ("cooldown", self.cooldown.is_some()),
+                ("max_cooldown_cycles", self.max_cooldown_cycles.is_some()),
+            ] {
+                if set {
+                    return Err(fail(
+                        key,
+                        "is for transient services only, which cool down once their budget is spent; leave it out".into(),
+                    ));
+                }
+            }
+        }
+        let mut out = *spec;
+        let durations = [
+            (&mut out.startup_timeout, self.startup_timeout),
+            (&mut out.shutdown_timeout, self.shutdown_timeout),
+            (&mut out.stable_after, self.stable_after),
+            (&mut out.backoff_base, self.backoff_base),
+            (&mut out.backoff_max, self.backoff_max),
+            (&mut out.budget_period, self.budget_period),
+            (&mut out.cooldown, self.cooldown),
+        ];
+        for (slot, value) in durations {
+            if let Some(value) = value {
+                *slot = value;
+            }
+        }
+        if let Some(m) = self.backoff_multiplier {
+            if !(m.is_finite() && m >= 1.0) {
+                return Err(fail(
+                    "backoff_multiplier",
+                    format!(
+                        "is {m}, but each delay must be at least the last: write 1.0 for a constant delay, or more to grow it"
+                    ),
+                ));
+            }
+            out.backoff_multiplier = m;
+        }
+        if out.backoff_base > out.backoff_max {
+            let key = match self.backoff_base {
+                Some(_) => "backoff_base",
+                None => "backoff_max",
+            };
+            return Err(fail(
+                key,
+                format!(
+                    "makes the base ({:?}) larger than the max ({:?}); raise the max or lower the base",
+                    out.backoff_base, out.backoff_max
+                ),
+            ));
+        }
+        if let Some(n) = self.budget_intensity {
+            if n == 0 {
+                return Err(fail(
+                    "budget_intensity",
+                    "must be at least 1: a budget of 0 never restarts".into(),
+                ));
+            }
+            out.budget_intensity = n;
+        }
+        if let Some(n) = self.max_cooldown_cycles {
+            out.max_cooldown_cycles = n;
+        }
+        if let Some(n) = self.max_children {
+            out.max_children = Some(NonZeroU32::new(n).ok_or_else(|| {
+                fail(
+                    "max_children",
+                    "must be at least 1: a limit of 0 refuses every child; leave it out for no limit".into(),
+                )
+            })?);
+        }
+        Ok(out)
+    }
+
+    /// The keys about restarts, and whether each is set.
+    fn restart_keys(&self) -> [(&'static str, bool); 8] {
+        [
+            ("stable_after", self.stable_after.is_some()),
+            ("backoff_base", self.backoff_base.is_some()),
+            ("backoff_multiplier", self.backoff_multiplier.is_some()),
+            ("backoff_max", self.backoff_max.is_some()),
+            ("budget_intensity", self.budget_intensity.is_some()),
+            ("budget_period", self.budget_period.is_some()),
+            ("cooldown", self.cooldown.is_some()),
+            ("max_cooldown_cycles", self.max_cooldown_cycles.is_some()),
+        ]
+    }
+}
