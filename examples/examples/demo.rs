@@ -1,6 +1,7 @@
 //! The main demo: four services with a dependency, a flaky one restarted with visible
-//! backoff, a transient one that exhausts its budget and cools down, a status line, and a
-//! graceful shutdown that prints the report.
+//! backoff, a transient one that exhausts its budget and cools down, a TCP listener that
+//! supervises one child per connection (one client misbehaves and fails only its own
+//! child), a status line, and a graceful shutdown that prints the report.
 //!
 //! ```text
 //! cargo run --example demo                 # until Ctrl-C (20s when not on a terminal)
@@ -14,6 +15,7 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use hassette_examples::echo::{Listener, client};
 use hassette_runtime::health::HealthServer;
 use hassette_runtime::prelude::*;
 use tokio::time::{Instant, sleep};
@@ -123,6 +125,7 @@ async fn main() -> Result<std::process::ExitCode, BoxError> {
         })
         .service(Feed)
         .service(Mailer)
+        .service(Listener::new(0))
         .build()?;
 
     let began = Instant::now();
@@ -134,6 +137,20 @@ async fn main() -> Result<std::process::ExitCode, BoxError> {
             && let Some(addr) = health_addr.local_addr()
         {
             println!("          health: http://{addr}/status (also /livez, /readyz)");
+        }
+    });
+    // Three clients of the listener, one of which misbehaves.
+    let listener = app
+        .handle("listener")?
+        .service::<Listener>()
+        .ok_or("no listener")?;
+    tokio::spawn(async move {
+        let Some(addr) = listener.local_addr().await else {
+            return;
+        };
+        for lines in [&["hello"][..], &["boom"], &["bye"]] {
+            sleep(Duration::from_secs(1)).await;
+            let _ = client(addr, lines).await;
         }
     });
     let status_app = app.clone();

@@ -123,3 +123,107 @@ pub async fn run(
     println!("\n{}", app.shutdown().await);
     code
 }
+
+/// The per-connection pattern: a listener service whose `serve` accepts TCP connections
+/// and adds a temporary child service for each, which echoes lines back. A connection
+/// that misbehaves (sends `boom`) fails only its own child; a child that ends is removed,
+/// and the shutdown report counts them.
+pub mod echo {
+    use std::net::SocketAddr;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use hassette_runtime::prelude::*;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::sync::watch;
+
+    /// Accepts connections on 127.0.0.1 and supervises one child per connection.
+    #[derive(Debug)]
+    pub struct Listener {
+        port: u16,
+        accepted: AtomicU64,
+        bound: watch::Sender<Option<SocketAddr>>,
+    }
+
+    impl Listener {
+        /// A listener on `127.0.0.1:port` (0: a free port).
+        pub fn new(port: u16) -> Self {
+            Listener {
+                port,
+                accepted: AtomicU64::new(0),
+                bound: watch::channel(None).0,
+            }
+        }
+
+        /// Waits for the address it listens on.
+        pub async fn local_addr(&self) -> Option<SocketAddr> {
+            let mut bound = self.bound.subscribe();
+            bound.wait_for(Option::is_some).await.ok().and_then(|a| *a)
+        }
+    }
+
+    #[service(restart = "permanent", max_children = 1000, name = "listener")]
+    impl Listener {
+        async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+            let listener = TcpListener::bind(("127.0.0.1", self.port)).await?;
+            self.bound.send_replace(Some(listener.local_addr()?));
+            loop {
+                let (stream, _) = tokio::select! {
+                    () = ctx.cancelled() => return Ok(()),
+                    accepted = listener.accept() => accepted?,
+                };
+                let n = self.accepted.fetch_add(1, Ordering::Relaxed) + 1;
+                // One supervised child per connection: `listener/conn-1`, ...
+                let conn = Connection(Mutex::new(Some(stream)));
+                if let Err(error) = ctx.add_child_named(format!("conn-{n}"), conn).await {
+                    tracing::warn!(%error, "connection refused");
+                }
+            }
+        }
+    }
+
+    /// One client's connection: echoes each line back until the client hangs up.
+    struct Connection(Mutex<Option<TcpStream>>);
+
+    #[service(restart = "temporary", shutdown_timeout = "1s")]
+    impl Connection {
+        async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+            let stream = self.0.lock().map_err(|_| "poisoned")?.take();
+            let Some(stream) = stream else {
+                return Ok(());
+            };
+            let (read, mut write) = stream.into_split();
+            let mut lines = BufReader::new(read).lines();
+            loop {
+                let line = tokio::select! {
+                    () = ctx.cancelled() => return Ok(()),
+                    line = lines.next_line() => line?,
+                };
+                match line.as_deref() {
+                    None => return Ok(()),
+                    Some("boom") => return Err("the client sent `boom`".into()),
+                    Some(text) => write.write_all(format!("{text}\n").as_bytes()).await?,
+                }
+            }
+        }
+    }
+
+    /// A client that sends `lines` and reads each echo back.
+    pub async fn client(addr: SocketAddr, lines: &[&str]) -> std::io::Result<Vec<String>> {
+        let stream = TcpStream::connect(addr).await?;
+        let (read, mut write) = stream.into_split();
+        let mut echoes = BufReader::new(read).lines();
+        let mut got = Vec::new();
+        for line in lines {
+            write.write_all(format!("{line}\n").as_bytes()).await?;
+            if *line == "boom" {
+                break;
+            }
+            if let Some(echo) = echoes.next_line().await? {
+                got.push(echo);
+            }
+        }
+        Ok(got)
+    }
+}

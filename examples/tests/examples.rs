@@ -48,6 +48,9 @@ fn demo() {
             "mailer     failed -> exhausted (cooling)  (connection refused by smtp.example)",
             "mailer     exhausted (cooling) -> starting",
             "[ health: running | database: running | api: running",
+            "listener/conn-1 starting -> running",
+            "listener/conn-2 running -> failed  (the client sent `boom`)",
+            "removed while running: 3 (1 failed",
             "health: http://127.0.0.1:",
             "api drained after",
             "service   status",
@@ -118,4 +121,23 @@ fn manual_ready() {
     );
     let pos = |s: &str| out.find(s).unwrap();
     assert!(pos("broker: ready\n") < pos("consumer: the broker is ready"));
+}
+
+#[test]
+fn connections() {
+    let out = run("connections", "2");
+    assert_has(
+        &out,
+        &[
+            "listening on 127.0.0.1:",
+            "listener/conn-1 starting -> running",
+            "client got [\"hello\", \"world\"]",
+            "listener/conn-2 running -> failed  (the client sent `boom`)",
+            "client got [\"bye\"]",
+            "only the listener is left",
+            "removed while running: 3 (1 failed",
+        ],
+    );
+    // The misbehaving connection failed alone: the listener never did.
+    assert!(!out.contains("listener   running -> failed"), "{out}");
 }
