@@ -24,12 +24,21 @@ use std::time::Duration;
 
 use hassette_benches::{
     MemSample, Row, bare_chain, bare_idle_memory, bare_restart, bare_start_stop, bare_stop, count,
-    hassette_chain, hassette_idle_memory, hassette_restart, hassette_start_stop, hassette_stop,
-    median, names, table, time,
+    hassette_add_remove, hassette_chain, hassette_children, hassette_churn, hassette_idle_memory,
+    hassette_restart, hassette_start_stop, hassette_stop, median, names, table, time,
 };
 use tokio::runtime::Runtime;
 
-const SCENARIOS: [&str; 5] = ["start_stop", "restart", "memory", "stop", "chain"];
+const SCENARIOS: [&str; 8] = [
+    "start_stop",
+    "restart",
+    "memory",
+    "stop",
+    "chain",
+    "add_remove",
+    "children",
+    "churn",
+];
 
 struct Config {
     quick: bool,
@@ -40,6 +49,8 @@ struct Config {
     memory_reps: usize,
     stop_sizes: [usize; 3],
     chain: usize,
+    children: usize,
+    churn: usize,
 }
 
 impl Config {
@@ -55,6 +66,8 @@ impl Config {
                 memory_reps: 1,
                 stop_sizes: [1_000, 5_000, 10_000],
                 chain: 10_000,
+                children: 10_000,
+                churn: 20_000,
             }
         } else {
             Config {
@@ -66,6 +79,8 @@ impl Config {
                 memory_reps: 3,
                 stop_sizes: [10_000, 50_000, 100_000],
                 chain: 10_000,
+                children: 100_000,
+                churn: 1_000_000,
             }
         };
         if let Some(reps) = std::env::var("HASSETTE_BENCH_REPS")
@@ -328,6 +343,78 @@ fn main() {
             ratio: mh / mb,
             target: "well under 1 s".into(),
             met: Some(mh < 0.5e9),
+        });
+    }
+
+    if wants("add_remove") {
+        let n = config.start_stop;
+        let list = names(n);
+        let (h, b) = measure(
+            config.reps,
+            || run(&rt, hassette_add_remove(list.clone())),
+            || run(&rt, hassette_start_stop(list.clone())),
+        );
+        let (h, b) = (ns(&h), ns(&b));
+        println!(
+            "\n## 6. {} services added at run time and removed, against a static start + stop of as many (both Hassette)",
+            count(n)
+        );
+        println!("add + remove:      {}", spread(&h, time));
+        println!("static start+stop: {}", spread(&b, time));
+        let (mh, mb) = (median(&h), median(&b));
+        let per = n as f64;
+        rows.push(Row {
+            scenario: format!(
+                "add + remove {} services (vs static start + stop)",
+                count(n)
+            ),
+            hassette: format!("{} ({}/svc)", time(mh), time(mh / per)),
+            bare: format!("{} ({}/svc) static", time(mb), time(mb / per)),
+            ratio: mh / mb,
+            target: "≤ 2x static start + stop".into(),
+            met: Some(mh <= 2.0 * mb),
+        });
+    }
+
+    if wants("children") {
+        let n = config.children;
+        let list = names(n);
+        let (took, bytes) = run(&rt, hassette_children(list));
+        println!(
+            "\n## 7. {} live children under one parent: added in {}, {bytes:.0} B each",
+            count(n),
+            time(took.as_nanos() as f64)
+        );
+        rows.push(Row {
+            scenario: format!("{} live children under one parent", count(n)),
+            hassette: format!(
+                "{} to add, {bytes:.0} B/child",
+                time(took.as_nanos() as f64)
+            ),
+            bare: "-".into(),
+            ratio: f64::NAN,
+            target: "100 000 live children".into(),
+            // `hassette_children` checks that every child is live.
+            met: (n >= 100_000).then_some(true),
+        });
+    }
+
+    if wants("churn") {
+        let cycles = config.churn;
+        let churn = run(&rt, hassette_churn(cycles));
+        println!(
+            "\n## 8. {} add + remove cycles, one at a time: {} a cycle; {} bytes live after them than before",
+            count(cycles),
+            time(churn.per_cycle.as_nanos() as f64),
+            churn.retained_bytes
+        );
+        rows.push(Row {
+            scenario: format!("memory after {} add + remove cycles", count(cycles)),
+            hassette: format!("{:+} B", churn.retained_bytes),
+            bare: "-".into(),
+            ratio: f64::NAN,
+            target: "back to baseline (≤ 4 KB)".into(),
+            met: Some(churn.retained_bytes <= 4_096),
         });
     }
 

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::future::join_all;
 use hassette_runtime::{
     BoxError, Hassette, Hooks, RestartSpec, RestartType, Service, ServiceContext, service,
 };
@@ -549,12 +550,146 @@ pub fn table(rows: &[Row]) -> String {
             Some(false) => "**no**",
             None => "-",
         };
+        let ratio = match row.ratio.is_nan() {
+            true => "-".to_owned(),
+            false => format!("{:.2}x", row.ratio),
+        };
         out.push_str(&format!(
-            "| {} | {} | {} | {:.2}x | {} | {} |\n",
-            row.scenario, row.hassette, row.bare, row.ratio, row.target, met
+            "| {} | {} | {} | {ratio} | {} | {} |\n",
+            row.scenario, row.hassette, row.bare, row.target, met
         ));
     }
     out
+}
+
+// ---------------------------------------------------------------------------------------
+// Scenario 6: services added and removed at run time
+// ---------------------------------------------------------------------------------------
+
+/// An empty app, started: what services are added to at run time.
+async fn started_empty() -> Hassette {
+    let app = Hassette::builder()
+        .build()
+        .expect("the benchmark app builds");
+    app.start().await.expect("an empty app starts");
+    app
+}
+
+/// Hassette: `names.len()` services added at run time and removed, as connections come
+/// and go: one task per connection adds its service, then removes it; the time until
+/// every task is done, against [`hassette_start_stop`] of as many.
+pub async fn hassette_add_remove(names: Arc<[Arc<str>]>) -> Duration {
+    let app = started_empty().await;
+    let began = Instant::now();
+    let connections = TaskTracker::new();
+    for name in names.iter() {
+        let (app, name) = (app.clone(), name.clone());
+        connections.spawn(async move {
+            let handle = app
+                .add_named(name, Idle)
+                .await
+                .expect("the service is added");
+            let report = handle.stop().await.expect("the service is removed");
+            assert!(!report.is_failure());
+        });
+    }
+    connections.close();
+    connections.wait().await;
+    let took = began.elapsed();
+    let report = app.shutdown().await;
+    assert_eq!(report.removed.count, names.len() as u64);
+    took
+}
+
+/// What [`hassette_churn`] measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Churn {
+    /// Live bytes left after the cycles, against before them (after a warm-up).
+    pub retained_bytes: i64,
+    /// The time of one add + remove cycle, one at a time.
+    pub per_cycle: Duration,
+}
+
+/// Hassette: `cycles` add + remove cycles of one service, one after the other; the
+/// heap before and after (after 1 000 warm-up cycles, which size the tables).
+pub async fn hassette_churn(cycles: usize) -> Churn {
+    let app = started_empty().await;
+    let name: Arc<str> = Arc::from("conn");
+    let cycle = || async {
+        let handle = app
+            .add_named(name.clone(), Idle)
+            .await
+            .expect("the service is added");
+        handle.stop().await.expect("the service is removed");
+    };
+    for _ in 0..1_000 {
+        cycle().await;
+    }
+    let before = heap();
+    let began = Instant::now();
+    for _ in 0..cycles {
+        cycle().await;
+    }
+    let per_cycle = began.elapsed() / cycles as u32;
+    let after = heap();
+    app.shutdown().await;
+    Churn {
+        retained_bytes: after.live_bytes - before.live_bytes,
+        per_cycle,
+    }
+}
+
+/// A parent that adds `n` children when it serves.
+#[derive(Debug)]
+pub struct Parent {
+    names: Arc<[Arc<str>]>,
+    done: Notify,
+}
+
+#[service(restart = "permanent")]
+impl Parent {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        let added = join_all(
+            self.names
+                .iter()
+                .map(|name| ctx.add_child_named(name.clone(), Idle)),
+        )
+        .await;
+        for child in added {
+            child?;
+        }
+        self.done.notify_one();
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+/// Hassette: one parent with `names.len()` live children: the time to add them, and the
+/// live bytes per child (names made before).
+pub async fn hassette_children(names: Arc<[Arc<str>]>) -> (Duration, f64) {
+    let n = names.len();
+    let before = heap();
+    let app = Hassette::builder()
+        .service(Parent {
+            names,
+            done: Notify::new(),
+        })
+        .build()
+        .expect("the benchmark app builds");
+    let parent = app
+        .handle("Parent")
+        .ok()
+        .and_then(|handle| handle.service::<Parent>())
+        .expect("the parent is registered");
+    let began = Instant::now();
+    app.start().await.expect("the parent starts");
+    parent.done.notified().await;
+    let took = began.elapsed();
+    let bytes = (heap().live_bytes - before.live_bytes) as f64 / n as f64;
+    assert_eq!(app.snapshot().len(), n + 1);
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+    (took, bytes)
 }
 
 #[cfg(test)]

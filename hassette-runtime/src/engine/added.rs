@@ -8,13 +8,14 @@
 //!   it has set `shutting_down`: an addition either happens before (and the stop sees
 //!   it) or sees the flag (and is refused). Then `add` waits for the unit's first start,
 //!   as `start()` waits for the static ones; a failed start leaves it supervised.
-//! - A removal runs once per unit, in a task of its own (so a `remove()` future dropped
-//!   half-way still completes it): the first caller takes the unit's supervisor task out
-//!   of the table and leaves a `watch` for the report in its place, every later caller
-//!   (and the stop) waits on that `watch`. The removal rings the unit's stop, waits for
-//!   its supervisor at most its stop budget (then cuts it off, as the shutdown does),
-//!   and only then takes the unit out of the table and counts its report into the
-//!   totals of removed units: until the report is final, every view still shows it.
+//! - A removal happens once per unit, and not in the caller's future (so a `remove()`
+//!   future dropped half-way still completes it): the first caller leaves a `watch` for
+//!   the report in the unit's table entry and rings the unit's stop; every later caller
+//!   waits on that `watch`. The unit's own supervisor, as it ends, takes the unit out of
+//!   the table, counts its report into the totals of removed units and sends it
+//!   (`removal_done`): until the report is final, every view still shows the unit. A
+//!   caller waits at most the unit's stop budget; then it cuts the supervisor off (held
+//!   by code that never yields, as the shutdown does) and completes the removal itself.
 //! - A unit that others depend on (`depends_on`, counted in `dependants`) is not
 //!   removed. A service removing itself (from its hooks, `serve` or `ctx.spawn` tasks)
 //!   does not wait for its own stop: it gets its report as of the request.
@@ -38,8 +39,8 @@ pub(crate) struct Added {
     pub(super) unit: Arc<Unit>,
     /// Its supervisor task, until the stop or a removal takes it.
     pub(super) task: Option<JoinHandle<()>>,
-    /// Its removal's report, once a removal has begun.
-    pub(super) removal: Option<watch::Receiver<Option<ServiceReport>>>,
+    /// Where its removal's report goes, once a removal has begun.
+    pub(super) removal: Option<watch::Sender<Option<ServiceReport>>>,
     /// How many added units depend on it (`depends_on`).
     pub(super) dependants: usize,
     /// The id of its parent, for a child (see `family`).
@@ -214,16 +215,34 @@ impl AppState {
         if super::inside::caller(self).is_some_and(|caller| Arc::ptr_eq(&caller, unit)) {
             return Ok(unit.report());
         }
-        match report.wait_for(Option::is_some).await {
-            Ok(report) => Ok(report.clone().unwrap_or_else(|| unit.report())),
-            Err(_) => Ok(unit.report()),
+        let budget = stop_budget(unit.spec().shutdown_timeout);
+        let done = report.wait_for(Option::is_some);
+        match tokio::time::timeout_at(deadline_in(budget), done).await {
+            Ok(Ok(report)) => Ok(report.clone().unwrap_or_else(|| unit.report())),
+            Ok(Err(_)) => Ok(unit.report()),
+            Err(_) => {
+                // Code that never yields holds its supervisor: cut it off.
+                let task = self
+                    .registry
+                    .added_mut()
+                    .units
+                    .get_mut(&unit.id)
+                    .and_then(|e| e.task.take());
+                if let Some(mut task) = task {
+                    self.settle_task(unit, &mut task, None, budget);
+                }
+                Ok(unit.report())
+            }
         }
     }
 
-    /// Begins the removal of `unit` unless it has begun (or is done: `None`); the watch
-    /// of its report.
+    /// Begins the removal of `unit` unless it has begun (or is done: `None`): sets its
+    /// stop; its supervisor completes the removal as it ends ([`removal_done`]). The
+    /// watch of its report.
+    ///
+    /// [`removal_done`]: Self::removal_done
     pub(super) fn begin_removal(
-        self: &Arc<Self>,
+        &self,
         unit: &Arc<Unit>,
     ) -> Result<Option<watch::Receiver<Option<ServiceReport>>>, RemoveError> {
         let mut added = self.registry.added_mut();
@@ -231,7 +250,7 @@ impl AppState {
             return Ok(None);
         };
         if let Some(removal) = &entry.removal {
-            return Ok(Some(removal.clone()));
+            return Ok(Some(removal.subscribe()));
         }
         if entry.dependants > 0 {
             let dependants: Vec<&str> = added
@@ -245,24 +264,33 @@ impl AppState {
                 dependants: dependants.join(", "),
             });
         }
-        let (tx, rx) = watch::channel(None);
         let Some(entry) = added.units.get_mut(&unit.id) else {
             return Ok(None);
         };
-        entry.removal = Some(rx.clone());
-        let task = entry.task.take();
+        let (tx, rx) = watch::channel(None);
+        entry.removal = Some(tx);
         drop(added);
         unit.request_stop();
-        let (app, unit) = (self.clone(), unit.clone());
-        tokio::spawn(async move {
-            if let Some(task) = task {
-                app.await_supervisor(&unit, task).await;
-            }
-            let report = unit.report();
-            app.forget(&unit, report.clone());
-            tx.send_replace(Some(report));
-        });
         Ok(Some(rx))
+    }
+
+    /// A supervisor has ended (or was cut off): when its unit's removal was asked for,
+    /// takes the unit out of the table and hands out its report.
+    pub(crate) fn removal_done(&self, unit: &Unit) {
+        // A child stopped by its parent stays: no removal was asked for.
+        let removing = self
+            .registry
+            .added()
+            .units
+            .get(&unit.id)
+            .is_some_and(|entry| entry.removal.is_some());
+        if !removing {
+            return;
+        }
+        let report = unit.report();
+        if let Some(tx) = self.forget(unit, report.clone()) {
+            tx.send_replace(Some(report));
+        }
     }
 
     /// Waits for a stopping unit's supervisor at most its stop budget, then cuts it off.
@@ -273,16 +301,21 @@ impl AppState {
     }
 
     /// Takes a removed unit out of the table, and counts its report in; its children go
-    /// with it (its last run stopped them), and it leaves its parent's list.
-    fn forget(&self, unit: &Unit, report: ServiceReport) {
+    /// with it (its last run stopped them), and it leaves its parent's list. Where its
+    /// removal's report goes, if one was asked for.
+    fn forget(
+        &self,
+        unit: &Unit,
+        report: ServiceReport,
+    ) -> Option<watch::Sender<Option<ServiceReport>>> {
         // The family's lock comes before the table's (see `family`).
         let children = unit
             .family()
             .map(|family| std::mem::take(&mut family.lock().children))
             .unwrap_or_default();
-        let (parent, orphans) = {
+        let (entry, orphans) = {
             let mut added = self.registry.added_mut();
-            let parent = added.units.remove(&unit.id).and_then(|entry| entry.parent);
+            let entry = added.units.remove(&unit.id);
             if added.by_name.get(&unit.name) == Some(&unit.id) {
                 added.by_name.remove(&unit.name);
             }
@@ -301,14 +334,18 @@ impl AppState {
                     (child, task)
                 })
                 .collect();
-            (parent, orphans)
+            (entry, orphans)
         };
+        let (parent, removal) = entry.map_or((None, None), |e| (e.parent, e.removal));
         for (child, task) in orphans {
             if let Some(task) = task {
                 task.abort();
                 self.lose(&child, "its parent was removed while it still ran");
             }
-            self.forget(&child, child.report());
+            let removal = self.forget(&child, child.report());
+            if let Some(tx) = removal {
+                tx.send_replace(Some(child.report()));
+            }
         }
         if let Some(family) = parent
             .and_then(|id| self.registry.get(id))
@@ -317,27 +354,25 @@ impl AppState {
         {
             family.lock().children.retain(|child| child.id != unit.id);
         }
+        removal
     }
 
-    /// The stop's part: takes every added unit's supervisor task, and the removals in
-    /// flight.
+    /// The stop's part: takes every added unit's supervisor task (children excepted:
+    /// their parents stop them), removals in flight included.
     pub(super) fn take_added(&self) -> AddedAtStop {
         let mut added = self.registry.added_mut();
-        let mut stop = AddedAtStop::default();
-        // Children are stopped by their parents' stops.
-        for entry in added.units.values_mut().filter(|e| e.parent.is_none()) {
-            match (&entry.removal, entry.task.take()) {
-                (Some(removal), _) => stop.removals.push(removal.clone()),
-                (None, task) => stop.units.push((entry.unit.clone(), task)),
-            }
-        }
-        stop
+        let units = added
+            .units
+            .values_mut()
+            .filter(|e| e.parent.is_none())
+            .map(|entry| (entry.unit.clone(), entry.task.take()))
+            .collect();
+        AddedAtStop { units }
     }
 }
 
-/// The added units the stop stops, and the removals it waits for.
+/// The added units the stop stops.
 #[derive(Debug, Default)]
 pub(super) struct AddedAtStop {
     pub(super) units: Vec<(Arc<Unit>, Option<JoinHandle<()>>)>,
-    pub(super) removals: Vec<watch::Receiver<Option<ServiceReport>>>,
 }

@@ -98,19 +98,15 @@ impl AppState {
             kin.children.clone()
         };
         for child in children.iter().rev() {
-            let (task, removal) = {
-                let mut added = self.registry.added_mut();
-                match added.units.get_mut(&child.id) {
-                    Some(entry) => (entry.task.take(), entry.removal.clone()),
-                    None => (None, None),
-                }
-            };
+            let task = self
+                .registry
+                .added_mut()
+                .units
+                .get_mut(&child.id)
+                .and_then(|entry| entry.task.take());
             child.request_stop();
             if let Some(task) = task {
                 self.await_supervisor(child, task).await;
-            }
-            if let Some(mut removal) = removal {
-                let _ = removal.wait_for(Option::is_some).await;
             }
         }
     }

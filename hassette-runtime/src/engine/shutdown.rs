@@ -12,8 +12,8 @@
 //!   tracker, one wake-up per wave.
 //! - The units added while the app runs are stopped first, as one wave (they may depend
 //!   on static units, never the reverse); the stop takes them from the registry after
-//!   `shutting_down` is set, so none added later is missed (see `added`), and it waits
-//!   for the removals in flight.
+//!   `shutting_down` is set, so none added later is missed (see `added`), removals in
+//!   flight included (their supervisors complete them as they end).
 //! - Every unit's report is read from the unit when the stop ends: a supervisor that is
 //!   lost loses nothing but its last words, which `lose` adds.
 //! - What a supervisor cannot do is answer while code that never yields holds its thread
@@ -161,9 +161,6 @@ impl AppState {
                 *slot = None;
             }
         }
-        for removal in &mut added.removals {
-            let _ = removal.wait_for(Option::is_some).await;
-        }
         ShutdownReport {
             services: self
                 .registry
@@ -232,7 +229,7 @@ impl AppState {
         budget: Duration,
     ) {
         match ended {
-            Some(Ok(())) => {}
+            Some(Ok(())) => return,
             Some(Err(error)) => self.lose(unit, &error.to_string()),
             None => {
                 task.abort();
@@ -245,6 +242,8 @@ impl AppState {
                 );
             }
         }
+        // A lost supervisor cannot complete its unit's removal: done here.
+        self.removal_done(unit);
     }
 
     /// Rings the last doorbell of a wave (see [`ring`]): on a multi-thread runtime from

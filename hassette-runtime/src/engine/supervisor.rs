@@ -76,7 +76,13 @@ impl Supervisor {
     /// this future is most of a service's idle memory.)
     pub(crate) fn supervise(self) -> impl Future<Output = ()> + Send {
         let mut this = self;
-        async move { this.run_all().await }
+        async move {
+            this.run_all().await;
+            // A removal asked for completes once the supervisor is done (see `added`).
+            if this.run.app.is_added(&this.run.unit) {
+                this.run.app.removal_done(&this.run.unit);
+            }
+        }
     }
 
     async fn run_all(&mut self) {
