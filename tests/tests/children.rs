@@ -281,3 +281,36 @@ async fn a_child_cannot_be_added_to_a_parent_that_stops() {
     assert!(log.lines().is_empty());
     app.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_name_that_collides_with_a_child_path_is_taken() {
+    let log = Log::default();
+    let app = Hassette::builder().service(parent(&log)).build().unwrap();
+    app.start().await.unwrap();
+    app.wait_ready_by_name("Parent/a").await.unwrap();
+    let error = app
+        .add_named("Parent/a", TempProbe::new("x", &log))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, AddError::NameTaken { ref name } if &**name == "Parent/a"));
+    app.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn huge_and_empty_names_are_only_names() {
+    let log = Log::default();
+    let app = Hassette::builder().build().unwrap();
+    app.start().await.unwrap();
+    let huge = "n".repeat(100_000);
+    app.add_named(huge.clone(), TempProbe::new("huge", &log))
+        .await
+        .unwrap();
+    app.add_named("", TempProbe::new("empty", &log))
+        .await
+        .unwrap();
+    assert_eq!(app.handle(&huge).unwrap().status(), Status::Running);
+    assert_eq!(app.status_by_name("").unwrap(), Status::Running);
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+    assert!(report.to_string().lines().all(|l| l.chars().count() < 400));
+}

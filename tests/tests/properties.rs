@@ -10,7 +10,8 @@
 //! itself or in a `ctx.spawn` child: `ctx.shutdown_app(reason)`, await
 //! `ctx.app().shutdown()`, or await `ctx.app().restart_by_name(its own name)`; advance the
 //! paused clock; `restart_by_name`, or two of one service at once; `shutdown()` dropped
-//! half-way under a timeout (the shutdown goes on, and so do the operations); and last
+//! half-way under a timeout (the shutdown goes on, and so do the operations); add a
+//! service at run time (with children) or remove one; and last
 //! `shutdown()`, or two at once (as a signal arriving during a shutdown), then one more.
 //!
 //! The invariants:
@@ -63,7 +64,12 @@
 //! 12. no panic anywhere: none outside the injected ones (the panic hook records any
 //!     other, in the runtime's tasks included: a `debug_assert` on a transition, say), no
 //!     call task panicked, and no report holds a `supervisor` error (a supervisor task
-//!     that panicked, or that did not answer the shutdown).
+//!     that panicked, or that did not answer the shutdown);
+//! 13. services added at run time (`add_named`, each adding up to two children from its
+//!     `serve`) and removed (`remove`), at random moments of the start, the faults and the
+//!     shutdown: every unit that got registered is in the report, live, or counted among
+//!     the removed, no name is there twice, a removal's report is final, and every such
+//!     call returns.
 //!
 //! Each case runs on its own current-thread runtime with a paused clock, so it is exact
 //! and deterministic: a failure prints the shrunk scenario (services and operations),
@@ -99,6 +105,53 @@ use tokio::time::Instant;
 
 /// A service type under test: injected by `Faulty`, observed by `Tracked`.
 type Svc<T> = Tracked<Faulty<T>>;
+
+/// A service added at run time (`Op::Add`): serves until cancelled; its `serve` first
+/// adds `children` children (`dyn-3/kid-0`, ...), counting the ones added.
+struct Dyn {
+    children: u8,
+    registered: Arc<AtomicUsize>,
+}
+
+#[service(
+    restart = "permanent",
+    backoff(base = "10ms"),
+    startup_timeout = "1s",
+    shutdown_timeout = "100ms"
+)]
+impl Dyn {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        for k in 0..self.children {
+            match ctx.add_child_named(format!("kid-{k}"), Kid).await {
+                Ok(_) | Err(hassette_runtime::AddError::Start(_)) => {
+                    self.registered.fetch_add(1, Ordering::SeqCst);
+                }
+                Err(_) => {}
+            }
+        }
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+/// A child of [`Dyn`].
+struct Kid;
+
+#[service(
+    restart = "transient",
+    startup_timeout = "1s",
+    shutdown_timeout = "100ms"
+)]
+impl Kid {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+/// The most a stop of the services added at run time takes: a [`Dyn`] and its two
+/// children, one after the other, each a start plus ten `shutdown_timeout`s.
+const DYN_BOUND: Duration = Duration::from_secs(1 + 3);
 
 struct Perm;
 #[service(
@@ -808,6 +861,11 @@ enum Op {
     /// `shutdown()` under `tokio::time::timeout(ms)`, in a task of its own: it begins
     /// the shutdown, and the operations go on during it.
     ShutdownDropped(u64),
+    /// `add_named("dyn-{n % 4}", Dyn)` with `children % 3` children, in a task of its
+    /// own.
+    Add(u8, u8),
+    /// `remove("dyn-{n % 4}")`, in a task of its own.
+    Remove(u8),
     /// `shutdown()`, or two at once (as a signal arriving during a shutdown); the last
     /// operation: the rest is not run.
     Shutdown { twice: bool },
@@ -945,6 +1003,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => any::<u8>().prop_map(Op::Restart),
         1 => any::<u8>().prop_map(Op::RestartTwice),
         1 => prop_oneof![Just(0u64), 0u64..20, 0u64..8000].prop_map(Op::ShutdownDropped),
+        2 => (any::<u8>(), any::<u8>()).prop_map(|(n, children)| Op::Add(n, children)),
+        1 => any::<u8>().prop_map(Op::Remove),
         2 => any::<bool>().prop_map(|twice| Op::Shutdown { twice }),
     ]
 }
@@ -1249,6 +1309,9 @@ async fn run(s: &Scenario) -> Result<(), String> {
         start(&mut calls);
         t.settle().await;
     }
+    // Every unit added at run time that got registered (parents and children).
+    let registered: Arc<AtomicUsize> = Arc::default();
+    let mut added_any = false;
     let mut twice = false;
     for (i, op) in s.ops.iter().enumerate() {
         match *op {
@@ -1346,6 +1409,53 @@ async fn run(s: &Scenario) -> Result<(), String> {
                                 Ok("report".to_owned())
                             }
                             Err(_) => Ok("dropped".to_owned()),
+                        }
+                    }),
+                ));
+                t.settle().await;
+            }
+            Op::Add(n, children) => {
+                let (app, registered) = (app.clone(), registered.clone());
+                added_any = true;
+                calls.push((
+                    format!("add dyn-{}", n % 4),
+                    tokio::spawn(async move {
+                        let dyn_ = Dyn {
+                            children: children % 3,
+                            registered: registered.clone(),
+                        };
+                        match app.add_named(format!("dyn-{}", n % 4), dyn_).await {
+                            Ok(_) => {
+                                registered.fetch_add(1, Ordering::SeqCst);
+                                Ok("added".to_owned())
+                            }
+                            Err(e @ hassette_runtime::AddError::Start(_)) => {
+                                registered.fetch_add(1, Ordering::SeqCst);
+                                Ok(e.to_string())
+                            }
+                            Err(e) => Ok(e.to_string()),
+                        }
+                    }),
+                ));
+                t.settle().await;
+            }
+            Op::Remove(n) => {
+                let app = app.clone();
+                calls.push((
+                    format!("remove dyn-{}", n % 4),
+                    tokio::spawn(async move {
+                        match app.remove(&format!("dyn-{}", n % 4)).await {
+                            Ok(report)
+                                if report.status.is_terminal()
+                                    || report.status == Status::NotStarted =>
+                            {
+                                Ok("removed".to_owned())
+                            }
+                            Ok(report) => Err(format!(
+                                "`{}` was removed, but its report says {}",
+                                report.name, report.status
+                            )),
+                            Err(e) => Ok(e.to_string()),
                         }
                     }),
                 ));
@@ -1529,6 +1639,25 @@ async fn run(s: &Scenario) -> Result<(), String> {
             ));
         }
     }
+    // 13. nothing added at run time is lost: every unit that got registered is in the
+    // report, live, or in the totals of removed units, and no name is there twice
+    let live_added = report
+        .services
+        .iter()
+        .filter(|sr| sr.name.starts_with("dyn-"))
+        .count() as u64;
+    let registered = registered.load(Ordering::SeqCst) as u64;
+    if live_added + report.removed.count != registered {
+        fail(format!(
+            "{registered} units were added at run time, but the report has {live_added} live and {} removed",
+            report.removed.count
+        ));
+    }
+    let mut names: Vec<&str> = report.services.iter().map(|sr| &*sr.name).collect();
+    names.sort_unstable();
+    if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
+        fail(format!("`{}` is in the report twice", twice[0]));
+    }
     // 12. no panic in the runtime's tasks: no supervisor lost (a panicked supervisor
     // task is reported as a `supervisor` error)
     for sr in &report.services {
@@ -1552,6 +1681,9 @@ async fn run(s: &Scenario) -> Result<(), String> {
             .unwrap_or_default()
     };
     let mut limit = bound(true) + bound(false);
+    if added_any {
+        limit += DYN_BOUND;
+    }
     let took = report.took;
     if let Some(ms) = s.deadline_ms {
         let deadline = Duration::from_millis(ms);
