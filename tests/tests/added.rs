@@ -394,3 +394,34 @@ async fn a_thousand_add_and_remove_cycles_leave_nothing_behind() {
     assert_eq!(report.removed.failed, 0);
     assert_eq!(report.services.len(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_removal_after_the_shutdown_stopped_the_service_returns_at_once() {
+    let log = Log::default();
+    let app = started(
+        Hassette::builder()
+            .service(Probe::<Perm>::new("static", &log).then("on_shutdown", [Act::Sleep(secs(1))])),
+    )
+    .await;
+    let conn = app
+        .add_named("conn", TempProbe::new("conn", &log))
+        .await
+        .unwrap();
+    let stopping = tokio::spawn({
+        let app = app.clone();
+        async move { app.shutdown().await }
+    });
+    // The added service stops first; the static one takes a second more.
+    while conn.status() != Status::Stopped {
+        tokio::task::yield_now().await;
+    }
+    settle().await;
+    let report = tokio::time::timeout(ms(1), conn.stop())
+        .await
+        .expect("no supervisor is left to wait for")
+        .unwrap();
+    assert_eq!(report.status, Status::Stopped);
+    let report = stopping.await.unwrap();
+    assert_eq!(report.removed.count, 1);
+    assert!(report.service("conn").is_none());
+}

@@ -271,6 +271,11 @@ impl AppState {
         entry.removal = Some(tx);
         drop(added);
         unit.request_stop();
+        if !unit.is_supervised() {
+            // No supervisor to complete it (it ended, or never began: a child waiting
+            // for its parent's start): done here.
+            self.removal_done(unit);
+        }
         Ok(Some(rx))
     }
 
@@ -315,7 +320,8 @@ impl AppState {
             .unwrap_or_default();
         let (entry, orphans) = {
             let mut added = self.registry.added_mut();
-            let entry = added.units.remove(&unit.id);
+            // Forgotten once: a second `removal_done` that raced the first finds nothing.
+            let entry = added.units.remove(&unit.id)?;
             if added.by_name.get(&unit.name) == Some(&unit.id) {
                 added.by_name.remove(&unit.name);
             }
@@ -336,7 +342,7 @@ impl AppState {
                 .collect();
             (entry, orphans)
         };
-        let (parent, removal) = entry.map_or((None, None), |e| (e.parent, e.removal));
+        let (parent, removal) = (entry.parent, entry.removal);
         for (child, task) in orphans {
             if let Some(task) = task {
                 task.abort();

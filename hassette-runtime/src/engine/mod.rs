@@ -16,6 +16,11 @@
 //! 4. The shutdown (`shutdown`) rings each wave's units in reverse dependency order and
 //!    waits for each wave's supervisors; every unit's report is read from the unit.
 //!
+//! A unit added while the app runs (`added`) takes the same path from step 2 on, with an
+//! id that is never reused (`registry`); a child (`family`) is started and stopped by
+//! its parent's run; a removal ends with the unit's own supervisor, which takes it out of
+//! the table and counts its report into the removed totals.
+//!
 //! Each file opens with the protocol it implements: who wakes whom, which lock comes
 //! first, and what cannot happen.
 

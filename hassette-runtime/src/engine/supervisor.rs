@@ -79,6 +79,7 @@ impl Supervisor {
         async move {
             this.run_all().await;
             // A removal asked for completes once the supervisor is done (see `added`).
+            this.run.unit.set_supervised(false);
             if this.run.app.is_added(&this.run.unit) {
                 this.run.app.removal_done(&this.run.unit);
             }
@@ -472,6 +473,7 @@ pub(crate) fn launch(
     wave: &tokio_util::task::TaskTracker,
 ) -> tokio::task::JoinHandle<()> {
     let scope = unit.clone();
+    unit.set_supervised(true);
     let supervise = Supervisor::new(unit, app, started).supervise();
     // The supervisor runs the hooks and `serve`: they belong to the service (see `inside`).
     wave.spawn(InService::new(scope, supervise))

@@ -20,6 +20,7 @@
 
 use std::any::TypeId;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -156,6 +157,9 @@ pub(crate) struct Unit {
     record: Mutex<Option<Box<Record>>>,
     /// Its children, made by the first `add_child` (see `family`).
     family: OnceLock<Box<Family>>,
+    /// A supervisor task runs for it (from its launch to the end of that task): a unit
+    /// without one completes a removal at once (see `added`).
+    supervised: AtomicBool,
     /// The service value itself, for its hooks and `ServiceContext::service`.
     pub(super) value: Value,
     /// What its type does: its spec, hooks and `serve`.
@@ -236,6 +240,7 @@ impl Unit {
             events,
             record: Mutex::new(None),
             family: OnceLock::new(),
+            supervised: AtomicBool::new(false),
             value: init.value,
             shim: init.shim,
             spec: init.spec,
@@ -461,6 +466,16 @@ impl Unit {
         let failed = state.flags.has(Flags::CHILD_FAILED);
         state.flags.set(Flags::CHILD_FAILED, false);
         failed
+    }
+
+    /// Whether a supervisor task runs for it.
+    pub(crate) fn is_supervised(&self) -> bool {
+        self.supervised.load(Ordering::SeqCst)
+    }
+
+    /// A supervisor task begins (`true`) or ends (`false`).
+    pub(crate) fn set_supervised(&self, on: bool) {
+        self.supervised.store(on, Ordering::SeqCst);
     }
 
     /// Its children, if it ever had one.
