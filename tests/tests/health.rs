@@ -580,3 +580,21 @@ async fn duration_max_timeouts_mean_no_limit() {
     assert_eq!((live.code, live.body.as_str()), (200, "ok\n"));
     assert!(app.shutdown().await.is_success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_services_added_at_run_time_and_readiness_waits_for_them() {
+    let (server, handle) = health_server();
+    let app = Hassette::builder().resource(server).build().unwrap();
+    app.start().await.unwrap();
+    let addr = handle.local_addr().unwrap();
+    let drainer = app.add_named("drainer-7", Drainer).await.unwrap();
+    drainer.wait_ready().await.unwrap();
+    let json: Value = serde_json::from_str(&get(addr, "/status").await.body).unwrap();
+    assert_eq!(json["services"][1]["name"], "drainer-7");
+    assert_eq!(json["services"][1]["status"], "running");
+    assert_eq!(get(addr, "/readyz").await.code, 200);
+    drainer.stop().await.unwrap();
+    let json: Value = serde_json::from_str(&get(addr, "/status").await.body).unwrap();
+    assert_eq!(json["services"].as_array().unwrap().len(), 1);
+    app.shutdown().await;
+}
