@@ -28,6 +28,7 @@ pub(crate) const STABLE_AFTER: &str = "stable_after";
 pub(crate) const COOLDOWN: &str = "cooldown";
 pub(crate) const MAX_COOLDOWN_CYCLES: &str = "max_cooldown_cycles";
 pub(crate) const MAX_CHILDREN: &str = "max_children";
+pub(crate) const CRITICAL: &str = "critical";
 pub(crate) const FATAL: &str = "fatal";
 pub(crate) const NON_RETRYABLE: &str = "non_retryable";
 pub(crate) const DEPENDS_ON: &str = "depends_on";
@@ -56,6 +57,7 @@ pub(crate) const SERVICE_KEYS: &[&str] = &[
     DEPENDS_ON,
     READY,
     MAX_CHILDREN,
+    CRITICAL,
     NAME,
     CRATE,
 ];
@@ -76,6 +78,7 @@ pub(crate) const SUPERVISION_KEYS: &[&str] = &[
     STABLE_AFTER,
     READY,
     MAX_CHILDREN,
+    CRITICAL,
 ];
 
 const RESTART_VALUES: &[&str] = &["permanent", "transient", "temporary"];
@@ -196,6 +199,7 @@ pub(crate) struct Args {
     pub(crate) max_cooldown_cycles: Slot<u32>,
     /// At least 1 (checked as it is parsed).
     pub(crate) max_children: Slot<u32>,
+    pub(crate) critical: Slot<bool>,
     pub(crate) fatal: Slot<Vec<Type>>,
     pub(crate) non_retryable: Slot<Vec<Type>>,
     pub(crate) depends_on: Slot<Vec<Type>>,
@@ -230,6 +234,7 @@ impl Args {
             cooldown: Slot::new(COOLDOWN),
             max_cooldown_cycles: Slot::new(MAX_COOLDOWN_CYCLES),
             max_children: Slot::new(MAX_CHILDREN),
+            critical: Slot::new(CRITICAL),
             fatal: Slot::new(FATAL),
             non_retryable: Slot::new(NON_RETRYABLE),
             depends_on: Slot::new(DEPENDS_ON),
@@ -258,6 +263,27 @@ impl Args {
         let key_span = ident.span();
         self.seen.push(key.clone());
 
+        let service_only = match key.as_str() {
+            CRITICAL => Some((
+                "a resource always holds back readiness, since its dependants wait for it",
+                "remove it, or make the type a `#[service(...)]` with a `serve` method",
+            )),
+            MAX_CHILDREN => Some((
+                "children are added by a running service",
+                "remove it, or make the type a `#[service(...)]` with a `serve` method",
+            )),
+            _ => None,
+        };
+        if self.kind == Kind::Resource
+            && let Some((why, help)) = service_only
+        {
+            cx.error(
+                key_span,
+                format_args!("`{key}` is for services; {why}"),
+                Some(help.to_owned()),
+            );
+            return skip_value(meta);
+        }
         if self.kind == Kind::Resource && SUPERVISION_KEYS.contains(&key.as_str()) {
             cx.error(
                 key_span,
@@ -370,6 +396,33 @@ impl Args {
                         );
                     } else {
                         self.max_children.set(cx, key_span, expr.span(), n);
+                    }
+                }
+            }
+            CRITICAL => {
+                if let Some(expr) = expr_value(meta, cx, key_span, CRITICAL, "critical = false")? {
+                    match &expr {
+                        syn::Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Bool(b),
+                            ..
+                        }) => self.critical.set(cx, key_span, expr.span(), b.value),
+                        syn::Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Str(s),
+                            ..
+                        }) if matches!(s.value().as_str(), "true" | "false") => cx.error(
+                            s.span(),
+                            "`critical` must be `true` or `false`, not a string",
+                            Some(format!("remove the quotes: `critical = {}`", s.value())),
+                        ),
+                        _ => cx.error_spanned(
+                            &expr,
+                            "`critical` must be `true` or `false`",
+                            Some(
+                                "write `critical = false` for a service whose state does not hold \
+                                 back the app's readiness"
+                                    .to_owned(),
+                            ),
+                        ),
                     }
                 }
             }

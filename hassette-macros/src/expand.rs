@@ -310,6 +310,9 @@ fn restart_spec(args: &Args, krate: &TokenStream) -> TokenStream {
             quote!(#krate::__private::core::num::NonZeroU32::new(#n)),
         ));
     }
+    if let Some(critical) = args.critical.value() {
+        fields.push(field("critical", quote!(#critical)));
+    }
     if let Some(ready) = args.ready.value() {
         let mode = match ready {
             Ready::Auto => quote!(Auto),

@@ -135,6 +135,10 @@ pub struct RestartSpec {
     /// How many children (`ServiceContext::add_child`) it may have at once (default:
     /// no limit). A limit of zero cannot be written: the type has no zero.
     pub max_children: Option<NonZeroU32>,
+    /// Whether its state holds back the app's readiness (`/readyz`, systemd's
+    /// `READY=1`; default true). A service that is not critical (a background worker in
+    /// its backoff, say) shows everywhere else all the same.
+    pub critical: bool,
 }
 
 impl RestartSpec {
@@ -163,6 +167,7 @@ impl RestartSpec {
             ready: ReadyMode::Auto,
             stable_after: Duration::from_secs(60),
             max_children: None,
+            critical: true,
         }
     }
 

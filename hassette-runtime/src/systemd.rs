@@ -287,6 +287,9 @@ mod tests {
             restarts: 0,
             last_error: None,
             finished: false,
+            critical: true,
+            retry_at: None,
+            budget_used: 0,
         }
     }
 

@@ -165,11 +165,11 @@ async fn probes_follow_readiness_restarts_and_shutdown() {
     assert_eq!(names, ["health", "Gate", "Flaky"], "registration order");
     assert_eq!(
         services[0],
-        serde_json::json!({"name": "health", "status": "running", "ready": true, "restarts": 0, "last_error": null})
+        serde_json::json!({"name": "health", "status": "running", "ready": true, "restarts": 0, "last_error": null, "critical": true, "budget_used": 0, "retry_in_ms": null})
     );
     assert_eq!(
         services[1],
-        serde_json::json!({"name": "Gate", "status": "running", "ready": false, "restarts": 0, "last_error": null})
+        serde_json::json!({"name": "Gate", "status": "running", "ready": false, "restarts": 0, "last_error": null, "critical": true, "budget_used": 0, "retry_in_ms": null})
     );
     assert_eq!(services[2]["restarts"], 1);
     assert_eq!(services[2]["ready"], true);

@@ -44,6 +44,7 @@ struct Poller;
     depends_on(Database),
     ready = "manual",
     max_children = 64,
+    critical = false,
     name = "poller",
     crate = "::hassette_runtime",
 )]
@@ -72,6 +73,7 @@ async fn main() {
     assert_eq!(SPEC.max_cooldown_cycles, 3);
     assert_eq!(SPEC.ready, ReadyMode::Manual);
     assert_eq!(SPEC.max_children, std::num::NonZeroU32::new(64));
+    assert!(!SPEC.critical);
 
     assert!(Poller::is_fatal(&ConfigError));
     assert!(Poller::is_fatal(&std::fmt::Error));

@@ -29,6 +29,9 @@ impl Hassette {
                     restarts: u.restarts(),
                     last_error: u.last_error(),
                     finished: u.finished(state.status) && !self.inner.is_stopping(),
+                    critical: u.critical(),
+                    retry_at: u.retry_at(),
+                    budget_used: u.budget_used(),
                 }
             })
             .collect()
@@ -52,12 +55,18 @@ pub struct ServiceSnapshot {
     /// Done for good by a clean return of `serve` (a transient or temporary service that
     /// finished its job): not ready, and not expected to be.
     pub finished: bool,
+    /// Whether its state holds back the app's readiness (the `critical` key).
+    pub critical: bool,
+    /// When its next restart comes, while it waits out a backoff or a cooldown.
+    pub retry_at: Option<tokio::time::Instant>,
+    /// The restarts in its budget's window, as of its last restart decision.
+    pub budget_used: u32,
 }
 
 impl ServiceSnapshot {
-    /// Ready, or [`finished`](Self::finished): what an app-wide readiness check (a
-    /// `/readyz` probe, systemd's `READY=1`) waits for, so one-shot jobs do not keep the
-    /// app unready forever.
+    /// Ready, [`finished`](Self::finished), or not [`critical`](Self::critical): what an
+    /// app-wide readiness check (a `/readyz` probe, systemd's `READY=1`) waits for, so
+    /// one-shot jobs and background workers in their backoff do not keep the app unready.
     ///
     /// ```
     /// # let app = hassette_runtime::Hassette::builder().build().unwrap();
@@ -66,6 +75,6 @@ impl ServiceSnapshot {
     /// ```
     #[must_use]
     pub fn counts_as_ready(&self) -> bool {
-        self.ready || self.finished
+        self.ready || self.finished || !self.critical
     }
 }

@@ -47,6 +47,11 @@ impl RestartWindow {
         true
     }
 
+    /// How many restarts the window holds.
+    pub(crate) fn len(&self) -> usize {
+        self.times.as_ref().map_or(0, |times| times.len())
+    }
+
     /// A fresh budget.
     pub(crate) fn clear(&mut self) {
         if let Some(times) = &mut self.times {
@@ -84,6 +89,11 @@ impl Policy {
     /// again. The budget window is left alone: only a cooldown resets it.
     pub(crate) fn on_stable(&mut self) {
         self.attempt = 0;
+    }
+
+    /// The restarts in the budget's window.
+    pub(crate) fn in_window(&self) -> u32 {
+        u32::try_from(self.restarts.len()).unwrap_or(u32::MAX)
     }
 
     /// A cooldown ended, or an operator restarted the service: a fresh budget.

@@ -16,7 +16,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::{Instant, sleep, sleep_until};
+use tokio::time::{Instant, sleep_until};
 
 use super::driver::{Driver, Outcome};
 use super::first_start::FirstStart;
@@ -69,6 +69,12 @@ impl Supervisor {
         &self.run.unit
     }
 
+    /// A fresh budget and attempt count (a cooldown ended, an operator's restart).
+    fn reset_policy(&mut self) {
+        self.policy.reset();
+        self.run.unit.set_budget_used(0);
+    }
+
     /// Drives the service for the lifetime of the app; its report is in its unit.
     ///
     /// (An `async` block rather than an `async fn`: the future keeps one copy of the
@@ -107,7 +113,7 @@ impl Supervisor {
                 Step::Held => Box::pin(self.held()).await,
                 Step::Restart => Box::pin(self.restart()).await,
                 Step::Requested => {
-                    self.policy.reset();
+                    self.reset_policy();
                     Box::pin(self.restart()).await
                 }
                 Step::Stop => break,
@@ -273,6 +279,7 @@ impl Supervisor {
         } else {
             self.policy.on_failure(spec, Instant::now())
         };
+        unit.set_budget_used(self.policy.in_window());
         match verdict {
             Verdict::RestartAfter(delay) => {
                 tracing::info!(service = %unit.name, ?delay, "restarting after backoff");
@@ -302,10 +309,12 @@ impl Supervisor {
             && (spec.max_cooldown_cycles == 0 || self.policy.cooldowns < spec.max_cooldown_cycles);
         if cools {
             self.policy.cooldowns += 1;
+            // Before the event, which carries it.
+            unit.set_retry_at(Some(super::driver::deadline_in(spec.cooldown)));
             unit.set_status(Status::ExhaustedCooling, Some(error));
             let step = self.wait_then_restart(spec.cooldown).await;
             if matches!(step, Step::Restart) {
-                self.policy.reset();
+                self.reset_policy();
             }
             return step;
         }
@@ -334,17 +343,21 @@ impl Supervisor {
             };
         }
         let unit = self.run.unit.clone();
-        let mut sleep = std::pin::pin!(sleep(delay));
-        loop {
+        let until = super::driver::deadline_in(delay);
+        unit.set_retry_at(Some(until));
+        let mut sleep = std::pin::pin!(sleep_until(until));
+        let step = loop {
             tokio::select! {
                 biased;
                 () = unit.rung() => if let Some(step) = self.answer() {
-                    return step;
+                    break step;
                 },
-                () = self.run.app.stopping.cancelled() => return Step::Rest,
-                () = &mut sleep => return Step::Restart,
+                () = self.run.app.stopping.cancelled() => break Step::Rest,
+                () = &mut sleep => break Step::Restart,
             }
-        }
+        };
+        unit.set_retry_at(None);
+        step
     }
 
     async fn rest(&mut self) -> Step {
@@ -370,7 +383,7 @@ impl Supervisor {
                     }
                 }
                 Some(step) => {
-                    self.policy.reset();
+                    self.reset_policy();
                     return step;
                 }
                 None => {}

@@ -135,6 +135,10 @@ struct Record {
     /// The error of an initialize hook that the shutdown interrupted, until the stop's
     /// event carries it.
     interrupted: Option<SharedError>,
+    /// When the next restart comes, during a backoff or a cooldown.
+    retry_at: Option<Instant>,
+    /// The restarts in the budget's window, as of the last restart decision.
+    budget_used: u32,
 }
 
 /// One registered service or resource, type-erased.
@@ -560,6 +564,36 @@ impl Unit {
         }
     }
 
+    /// Whether its state holds back the app's readiness (the `critical` key); a resource
+    /// always does.
+    pub(crate) fn critical(&self) -> bool {
+        !self.shim.serves || self.spec().critical
+    }
+
+    /// A backoff or cooldown that ends at `at` begins (`None`: it is over).
+    pub(crate) fn set_retry_at(&self, at: Option<Instant>) {
+        if at.is_some() || self.read_record(|r| r.is_some_and(|r| r.retry_at.is_some())) {
+            self.write_record(|record| record.retry_at = at);
+        }
+    }
+
+    /// When the next restart comes, during a backoff or a cooldown.
+    pub(crate) fn retry_at(&self) -> Option<Instant> {
+        self.read_record(|r| r.and_then(|r| r.retry_at))
+    }
+
+    /// The restarts in the budget's window, as of the last restart decision.
+    pub(crate) fn set_budget_used(&self, n: u32) {
+        if n > 0 || self.budget_used() > 0 {
+            self.write_record(|record| record.budget_used = n);
+        }
+    }
+
+    /// See [`set_budget_used`](Self::set_budget_used).
+    pub(crate) fn budget_used(&self) -> u32 {
+        self.read_record(|r| r.map_or(0, |r| r.budget_used))
+    }
+
     /// Keeps the error of an initialize hook that the shutdown interrupted, for the stop.
     pub(crate) fn keep_interrupted(&self, error: SharedError) {
         self.write_record(|record| record.interrupted = Some(error));
@@ -637,6 +671,10 @@ impl Unit {
             to,
             error,
             at: Instant::now(),
+            retry_at: match to {
+                Status::ExhaustedCooling => self.retry_at(),
+                _ => None,
+            },
         });
     }
 }

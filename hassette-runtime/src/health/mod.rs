@@ -34,15 +34,17 @@
 //! is the supervisor's business, not the orchestrator's. Readiness is strict: a service
 //! that is starting, restarting, not ready (`ctx.mark_not_ready`), exhausted or crashed
 //! keeps `/readyz` at 503; a transient or temporary service that finished its job (a clean
-//! return of `serve`) does not ([`ServiceSnapshot::counts_as_ready`](crate::ServiceSnapshot::counts_as_ready)).
+//! return of `serve`) does not, nor does a service declared `critical = false`
+//! ([`ServiceSnapshot::counts_as_ready`](crate::ServiceSnapshot::counts_as_ready)).
 //!
 //! A `/status` answer (`last_error` is the error of the last status change that had one,
-//! `null` otherwise):
+//! `null` otherwise; `retry_in_ms` the time until the next restart during a backoff or a
+//! cooldown; `budget_used` the restarts in the budget's window as of the last one):
 //!
 //! ```json
 //! {"live":true,"ready":true,"shutting_down":false,"services":[
-//!   {"name":"health","status":"running","ready":true,"restarts":0,"last_error":null},
-//!   {"name":"Ticker","status":"running","ready":true,"restarts":1,"last_error":"connection reset"}]}
+//!   {"name":"health","status":"running","ready":true,"restarts":0,"last_error":null,"critical":true,"budget_used":0,"retry_in_ms":null},
+//!   {"name":"Ticker","status":"failed","ready":false,"restarts":1,"last_error":"connection reset","critical":false,"budget_used":2,"retry_in_ms":1500}]}
 //! ```
 //!
 //! Status names in JSON are `not_started`, `starting`, `running`, `stopping`, `stopped`,

@@ -109,6 +109,18 @@ impl Health {
                 Some(error) => push_json_string(&mut out, &error.to_string()),
                 None => out.push_str("null"),
             }
+            let _ = write!(
+                out,
+                ",\"critical\":{},\"budget_used\":{},\"retry_in_ms\":",
+                s.critical, s.budget_used
+            );
+            match s.retry_at {
+                Some(at) => {
+                    let wait = at.saturating_duration_since(tokio::time::Instant::now());
+                    let _ = write!(out, "{}", wait.as_millis());
+                }
+                None => out.push_str("null"),
+            }
             out.push('}');
         }
         out.push_str("]}\n");
@@ -187,8 +199,8 @@ mod tests {
     fn status_lists_every_service() {
         let expected = concat!(
             r#"{"live":true,"ready":false,"shutting_down":false,"services":["#,
-            r#"{"name":"health","status":"not_started","ready":false,"restarts":0,"last_error":null},"#,
-            r#"{"name":"Pool","status":"not_started","ready":false,"restarts":0,"last_error":null}]}"#,
+            r#"{"name":"health","status":"not_started","ready":false,"restarts":0,"last_error":null,"critical":true,"budget_used":0,"retry_in_ms":null},"#,
+            r#"{"name":"Pool","status":"not_started","ready":false,"restarts":0,"last_error":null,"critical":true,"budget_used":0,"retry_in_ms":null}]}"#,
             "\n"
         );
         assert_eq!(not_started().status_json(), expected);

@@ -1,0 +1,114 @@
+//! What an operator sees: `retry_at` and the budget in the snapshot and the events, and
+//! services that are not critical.
+
+use hassette_runtime::{BoxError, Hassette, RestartType, ServiceContext, Status, service};
+use hassette_tests::*;
+use tokio::time::Instant;
+
+profile!(Backoff, RestartType::Permanent, { backoff_base: secs(2), budget_intensity: 3 });
+profile!(Cools, RestartType::Transient, {
+    backoff_base: ms(100),
+    budget_intensity: 1,
+    cooldown: secs(30)
+});
+
+#[tokio::test(start_paused = true)]
+async fn the_snapshot_says_when_the_next_restart_comes_and_how_much_budget_is_used() {
+    let log = Log::default();
+    let app = Hassette::builder()
+        .service(Probe::<Backoff>::new("b", &log).then("serve", [Act::Err, Act::Err]))
+        .build()
+        .unwrap();
+    let began = Instant::now();
+    app.start().await.unwrap();
+    settle().await;
+    let snap = &app.snapshot()[0];
+    assert_eq!(snap.status, Status::Failed);
+    assert_eq!(snap.retry_at, Some(began + secs(2)));
+    assert_eq!(snap.budget_used, 1);
+    // The second failure: 4s of backoff, two restarts in the window.
+    tokio::time::sleep(secs(2)).await;
+    settle().await;
+    let snap = &app.snapshot()[0];
+    assert_eq!(snap.retry_at, Some(began + secs(2 + 4)));
+    assert_eq!(snap.budget_used, 2);
+    tokio::time::sleep(secs(4)).await;
+    settle().await;
+    let snap = &app.snapshot()[0];
+    assert_eq!(snap.status, Status::Running);
+    assert_eq!(snap.retry_at, None);
+    // An operator's restart gives a fresh budget.
+    app.restart::<Probe<Backoff>>().await.unwrap();
+    assert_eq!(app.snapshot()[0].budget_used, 0);
+    app.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_cooling_event_says_when_the_cooldown_ends() {
+    let log = Log::default();
+    let app = Hassette::builder()
+        .service(Probe::<Cools>::new("c", &log).always("serve", Act::Err))
+        .build()
+        .unwrap();
+    let mut events = app.events();
+    app.start().await.unwrap();
+    tokio::time::sleep(ms(150)).await;
+    let cooling = drain_events(&mut events)
+        .into_iter()
+        .find(|e| e.to == Status::ExhaustedCooling)
+        .expect("it cools down");
+    assert_eq!(cooling.retry_at, Some(cooling.at + secs(30)));
+    assert_eq!(app.snapshot()[0].retry_at, cooling.retry_at);
+    // Other events carry none.
+    app.shutdown().await;
+    assert!(
+        drain_events(&mut events)
+            .iter()
+            .all(|e| e.retry_at.is_none())
+    );
+}
+
+/// A background worker that is never ready: not critical.
+struct Sidecar;
+
+#[service(restart = "permanent", ready = "manual", critical = false)]
+impl Sidecar {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+/// The same, critical.
+struct Core;
+
+#[service(restart = "permanent", ready = "manual")]
+impl Core {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        ctx.mark_ready();
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_service_that_is_not_critical_does_not_hold_back_readiness_but_shows() {
+    let app = Hassette::builder()
+        .service(Sidecar)
+        .service(Core)
+        .build()
+        .unwrap();
+    app.start().await.unwrap();
+    app.wait_ready::<Core>().await.unwrap();
+    let snapshot = app.snapshot();
+    let sidecar = snapshot.iter().find(|s| &*s.name == "Sidecar").unwrap();
+    assert!(!sidecar.critical);
+    assert!(!sidecar.ready);
+    assert_eq!(sidecar.status, Status::Running);
+    assert!(sidecar.counts_as_ready());
+    let core = snapshot.iter().find(|s| &*s.name == "Core").unwrap();
+    assert!(core.critical);
+    // What `/readyz` and systemd's READY=1 ask.
+    assert!(snapshot.iter().all(|s| s.counts_as_ready()));
+    app.shutdown().await;
+}
