@@ -53,6 +53,8 @@ struct Extras {
     token: OnceLock<CancellationToken>,
     /// for a tracker (nor for its room in every run).
     children: OnceLock<Children>,
+    /// The run's `tracing` span, when a subscriber wants it (see `begin_span`).
+    span: OnceLock<tracing::Span>,
 }
 
 struct Children {
@@ -326,6 +328,21 @@ impl ServiceContext {
     /// ```
     pub fn service<T: Hooks>(&self) -> Result<Arc<T>, LookupError> {
         self.run.app.registry().handle::<T>()
+    }
+
+    /// Opens the run's `tracing` span, `run{service, attempt}` (inside the service's
+    /// own span): its hooks, `serve` and `spawn`ed tasks run in it. Kept only when a
+    /// subscriber wants it, so a run without one pays nothing.
+    pub(crate) fn begin_span(&self, attempt: u64) {
+        let span = tracing::info_span!("run", service = %self.run.unit.name(), attempt);
+        if !span.is_disabled() {
+            let _ = self.run.extras.get_or_init(Box::default).span.set(span);
+        }
+    }
+
+    /// The run's span, if a subscriber wants it.
+    pub(crate) fn span(&self) -> Option<&tracing::Span> {
+        self.run.extras.get().and_then(|extras| extras.span.get())
     }
 
     /// The engine's state of the app this run belongs to.

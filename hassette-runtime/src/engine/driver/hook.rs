@@ -99,6 +99,16 @@ pub(super) fn panicked(payload: &(dyn std::any::Any + Send)) -> SharedError {
 /// recorded; `None` for a no-op default. Boxed, so a stop's future stays small whatever
 /// hooks a type defines. (A free function: the driver holds `serve`, which is `Send` but
 /// not `Sync`.)
+/// `fut` (a hook's or `serve`'s) inside its run's span, when there is one (see
+/// `ServiceContext::begin_span`): a box more per call, only while a subscriber wants it.
+pub(super) fn in_run(fut: HookFuture, ctx: &ServiceContext) -> HookFuture {
+    use tracing::Instrument as _;
+    match ctx.span() {
+        Some(span) => Box::pin(fut.instrument(span.clone())),
+        None => fut,
+    }
+}
+
 pub(super) type StopHook<'a> = Pin<Box<dyn Future<Output = Option<SharedError>> + Send + 'a>>;
 
 pub(super) fn stop_hook<'a>(
@@ -107,7 +117,7 @@ pub(super) fn stop_hook<'a>(
     hook: Hook,
     ctx: &'a ServiceContext,
 ) -> Option<StopHook<'a>> {
-    let fut = unit.shim.hook(&unit.value, hook, ctx)?;
+    let fut = in_run(unit.shim.hook(&unit.value, hook, ctx)?, ctx);
     Some(Box::pin(async move {
         let name = hook.name();
         let limit = unit.spec().shutdown_timeout;

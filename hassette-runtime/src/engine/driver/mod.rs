@@ -156,6 +156,7 @@ impl Driver {
                 self.unit.shim.has_init_hooks() || spec.ready == crate::ReadyMode::Manual;
             let startup_deadline = needs_deadline.then(|| deadline_in(spec.startup_timeout));
             let ctx = ServiceContext::new(self.unit.clone(), self.app.clone());
+            ctx.begin_span(self.unit.state().generation);
             self.active = Some(Box::new(ActiveRun {
                 ctx: ctx.clone(),
                 serve: ServeSlot::default(),
@@ -166,7 +167,8 @@ impl Driver {
             self.init_hook(Hook::OnInitialize, &ctx).await?;
             let serves = self.unit.shim.serves;
             if serves && let Some(active) = &mut self.active {
-                active.serve = ServeSlot::new(self.unit.shim.serve(&self.unit.value, &ctx));
+                let serve = self.unit.shim.serve(&self.unit.value, &ctx);
+                active.serve = ServeSlot::new(hook::in_run(serve, &ctx));
             }
             self.init_hook(Hook::AfterInitialize, &ctx).await?;
             // Children added during the initialize hooks start now (see `family`).
@@ -183,7 +185,12 @@ impl Driver {
     /// module's header). A no-op default costs nothing; a defined hook's wait is boxed,
     /// so this future stays small.
     async fn init_hook(&mut self, hook: Hook, ctx: &ServiceContext) -> Result<(), StartFailure> {
-        let Some(fut) = self.unit.shim.hook(&self.unit.value, hook, ctx) else {
+        let Some(fut) = self
+            .unit
+            .shim
+            .hook(&self.unit.value, hook, ctx)
+            .map(|fut| hook::in_run(fut, ctx))
+        else {
             // Nothing to run, but a shutdown that began meanwhile still interrupts the
             // start (see `after_init_hook`).
             return match self.stopping() {
