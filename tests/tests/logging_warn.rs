@@ -75,6 +75,6 @@ async fn warn_lines_name_the_service_and_child_tasks_log_inside_its_span() {
         app.shutdown().await;
     }
     let text = out.text();
-    let expected = "INFO service{name=chatty}: logging_warn: hello from the child";
+    let expected = "INFO service{name=chatty}:run{service=chatty attempt=1}: logging_warn: hello from the child";
     assert!(text.contains(expected), "missing {expected:?} in\n{text}");
 }
