@@ -1,5 +1,6 @@
-//! Status events: one for every status change of every service (the stream itself is
-//! the engine's `bus`).
+//! Status events, one for every status change of every service, and readiness events,
+//! one for every change of a service's readiness (the streams themselves are the
+//! engine's `bus`).
 
 use std::fmt;
 use std::sync::Arc;
@@ -61,5 +62,51 @@ impl fmt::Display for StatusEvent {
             write!(f, " ({error})")?;
         }
         Ok(())
+    }
+}
+
+/// One change of one service's readiness, as published on
+/// [`Hassette::readiness_events`](crate::Hassette::readiness_events): ready (it said so,
+/// or `serve` began with `ready = "auto"`), or not ready, with the reason (what it gave
+/// to `ctx.mark_not_ready`, or the status its run left Running for).
+///
+/// ```
+/// # use hassette_runtime::prelude::*;
+/// # struct Ticker;
+/// # #[service(restart = "temporary")]
+/// # impl Ticker { async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> { ctx.cancelled().await; Ok(()) } }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), BoxError> {
+/// let app = Hassette::builder().service(Ticker).build()?;
+/// let mut readiness = app.readiness_events();
+/// app.start().await?;
+/// let first = readiness.recv().await?;
+/// assert!(first.ready);
+/// app.shutdown().await;
+/// let second = readiness.recv().await?;
+/// assert_eq!((second.ready, second.reason.as_deref()), (false, Some("stopping")));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ReadinessEvent {
+    /// The service's name.
+    pub service: Arc<str>,
+    /// Whether it is ready now.
+    pub ready: bool,
+    /// Why it is not ready (`None` when it is).
+    pub reason: Option<Arc<str>>,
+    /// When it happened, on tokio's clock.
+    pub at: Instant,
+}
+
+impl fmt::Display for ReadinessEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.reason, self.ready) {
+            (_, true) => write!(f, "{}: ready", self.service),
+            (Some(reason), false) => write!(f, "{}: not ready ({reason})", self.service),
+            (None, false) => write!(f, "{}: not ready", self.service),
+        }
     }
 }

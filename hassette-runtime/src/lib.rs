@@ -118,7 +118,7 @@ pub use error::{
     AddError, BoxError, BuildError, ChildExhausted, CutOff, Fatal, LookupError, Panicked,
     RemoveError, RestartError, SharedError, StartError, StartFailure, TimedOut, WaitError,
 };
-pub use events::StatusEvent;
+pub use events::{ReadinessEvent, StatusEvent};
 pub use report::{
     ERROR_COLUMN_WIDTH, KEPT_ERRORS, KEPT_REMOVED_FAILURES, NAME_COLUMN_WIDTH, RemovedServices,
     ReportedError, ServiceReport, ShutdownReport,

@@ -112,3 +112,52 @@ async fn a_service_that_is_not_critical_does_not_hold_back_readiness_but_shows()
     assert!(snapshot.iter().all(|s| s.counts_as_ready()));
     app.shutdown().await;
 }
+
+/// Ready by hand, then not ready for a reason, then ready again.
+struct Broker;
+
+#[service(restart = "permanent", ready = "manual")]
+impl Broker {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        ctx.mark_ready();
+        tokio::time::sleep(secs(1)).await;
+        ctx.mark_not_ready("reconnecting");
+        tokio::time::sleep(secs(1)).await;
+        ctx.mark_ready();
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn readiness_changes_are_events_with_their_reason() {
+    let log = Log::default();
+    let app = Hassette::builder()
+        .service(Broker)
+        .service(Probe::<Backoff>::new("auto", &log).then("serve", [Act::Err]))
+        .build()
+        .unwrap();
+    let mut readiness = app.readiness_events();
+    app.start().await.unwrap();
+    tokio::time::sleep(secs(3)).await;
+    app.shutdown().await;
+    let mut seen = Vec::new();
+    while let Ok(event) = readiness.try_recv() {
+        seen.push(event.to_string());
+    }
+    assert_eq!(
+        seen,
+        [
+            "Broker: ready",
+            // Ready as its serve began (`ready = "auto"`), then its run failed.
+            "Probe<Backoff>: ready",
+            "Probe<Backoff>: not ready (failed)",
+            "Broker: not ready (reconnecting)",
+            "Probe<Backoff>: ready",
+            "Broker: ready",
+            "Broker: not ready (stopping)",
+            "Probe<Backoff>: not ready (stopping)",
+        ],
+        "{seen:#?}"
+    );
+}

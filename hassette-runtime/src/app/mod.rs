@@ -368,6 +368,20 @@ impl Hassette {
         self.inner.events().subscribe()
     }
 
+    /// Every readiness change of every service from now on: ready, or not ready with
+    /// its reason, next to the status changes of [`events`](Self::events). Bounded the
+    /// same way (a receiver that falls behind is told how many it missed; resync from
+    /// [`snapshot`](Self::snapshot)); its channel is made at the first call.
+    ///
+    /// ```
+    /// # let app = hassette_runtime::Hassette::builder().build().unwrap();
+    /// let mut readiness = app.readiness_events();
+    /// assert!(readiness.try_recv().is_err());
+    /// ```
+    pub fn readiness_events(&self) -> broadcast::Receiver<crate::ReadinessEvent> {
+        self.inner.events().subscribe_readiness()
+    }
+
     /// Restarts `T` now (stop, then initialize on the same value) with a fresh restart
     /// budget and attempt count, also when it is in a backoff or exhausted, and waits until
     /// the new run has left Starting: `Ok` once it is Running, an error naming the status

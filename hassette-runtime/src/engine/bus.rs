@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use tokio::sync::broadcast;
 
-use crate::StatusEvent;
+use crate::{ReadinessEvent, StatusEvent};
 
 /// The smallest default capacity, whatever the number of services.
 const MIN_DEFAULT_CAPACITY: usize = 1024;
@@ -48,6 +48,8 @@ pub(crate) fn capacity(explicit: Option<usize>, services: usize) -> usize {
 pub(crate) struct EventBus {
     capacity: usize,
     sender: OnceLock<broadcast::Sender<StatusEvent>>,
+    /// The readiness stream, made at its first subscription too.
+    readiness: OnceLock<broadcast::Sender<ReadinessEvent>>,
 }
 
 impl EventBus {
@@ -56,6 +58,7 @@ impl EventBus {
         EventBus {
             capacity: capacity(explicit, services),
             sender: OnceLock::new(),
+            readiness: OnceLock::new(),
         }
     }
 
@@ -64,6 +67,21 @@ impl EventBus {
         self.sender
             .get_or_init(|| broadcast::channel(self.capacity).0)
             .subscribe()
+    }
+
+    /// A receiver of every readiness change from now on; the first call creates its
+    /// channel (of the same capacity).
+    pub(crate) fn subscribe_readiness(&self) -> broadcast::Receiver<ReadinessEvent> {
+        self.readiness
+            .get_or_init(|| broadcast::channel(self.capacity).0)
+            .subscribe()
+    }
+
+    /// Sends `event()` on the readiness stream when anyone ever subscribed.
+    pub(crate) fn publish_readiness(&self, event: impl FnOnce() -> ReadinessEvent) {
+        if let Some(sender) = self.readiness.get() {
+            let _ = sender.send(event());
+        }
     }
 
     /// Sends `event()` when anyone ever subscribed; no receiver is not an error.

@@ -32,8 +32,8 @@ use super::family::Family;
 use super::group::GroupLink;
 use super::shim::{Shim, Value};
 use crate::{
-    KEPT_ERRORS, ReportedError, RestartSpec, RestartType, ServiceReport, SharedError, Status,
-    StatusEvent,
+    KEPT_ERRORS, ReadinessEvent, ReportedError, RestartSpec, RestartType, ServiceReport,
+    SharedError, Status, StatusEvent,
 };
 
 /// A unit's state: what its status, readiness and restarts are now. Kept to 40 bytes
@@ -353,6 +353,9 @@ impl Unit {
             // Readiness belongs to one run: a hook may mark it while Starting, and it is
             // lost as soon as the run ends; so is the go-ahead for its children.
             if to != Status::Running {
+                if state.ready() {
+                    self.publish_ready(false, Some(to.to_string().into()));
+                }
                 state.flags.set(Flags::READY, false);
                 state.flags.set(Flags::LAUNCHED, false);
             }
@@ -371,16 +374,19 @@ impl Unit {
             }
             state.status = Status::Running;
             state.flags.set(Flags::RAN, true);
-            if auto_ready {
-                state.flags.set(Flags::READY, true);
-            }
             self.track_stability(state);
             self.publish(Status::Starting, Status::Running, None);
+            if auto_ready && !state.ready() {
+                state.flags.set(Flags::READY, true);
+                self.track_stability(state);
+                self.publish_ready(true, None);
+            }
             true
         })
     }
 
-    pub(crate) fn set_ready(&self, ready: bool) -> bool {
+    /// Marks it ready or not (`reason`: why not); returns whether that changed anything.
+    pub(crate) fn set_ready(&self, ready: bool, reason: Option<Arc<str>>) -> bool {
         self.update(|state| {
             let live = matches!(state.status, Status::Starting | Status::Running);
             if state.ready() == ready || (ready && !live) {
@@ -388,6 +394,7 @@ impl Unit {
             }
             state.flags.set(Flags::READY, ready);
             self.track_stability(state);
+            self.publish_ready(ready, reason);
             tracing::info!(ready, "readiness changed");
             true
         })
@@ -642,6 +649,16 @@ impl Unit {
             }
         });
         report
+    }
+
+    /// Publishes a readiness change (under the state's lock, as a status change is).
+    fn publish_ready(&self, ready: bool, reason: Option<Arc<str>>) {
+        self.events.publish_readiness(|| ReadinessEvent {
+            service: self.name.clone(),
+            ready,
+            reason,
+            at: Instant::now(),
+        });
     }
 
     fn publish(&self, from: Status, to: Status, error: Option<SharedError>) {

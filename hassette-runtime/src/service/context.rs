@@ -228,7 +228,7 @@ impl ServiceContext {
     /// # }
     /// ```
     pub fn mark_ready(&self) {
-        self.run.unit.set_ready(true);
+        self.run.unit.set_ready(true, None);
     }
 
     /// Withdraws readiness, for example while reconnecting; `reason` goes to the log.
@@ -239,7 +239,8 @@ impl ServiceContext {
     /// # }
     /// ```
     pub fn mark_not_ready(&self, reason: impl fmt::Display) {
-        if self.run.unit.set_ready(false) {
+        let reason: Arc<str> = reason.to_string().into();
+        if self.run.unit.set_ready(false, Some(reason.clone())) {
             tracing::warn!(service = %self.run.unit.name(), %reason, "not ready");
         }
     }
