@@ -109,6 +109,9 @@ mod app;
 pub mod health;
 #[cfg(feature = "systemd")]
 pub mod systemd;
+
+#[cfg(feature = "metrics")]
+pub mod metrics;
 #[cfg(feature = "testing")]
 pub mod testing;
 

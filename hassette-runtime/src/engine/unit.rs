@@ -139,6 +139,9 @@ struct Record {
     retry_at: Option<Instant>,
     /// The restarts in the budget's window, as of the last restart decision.
     budget_used: u32,
+    /// When the current run began Starting, for its start duration.
+    #[cfg(feature = "metrics")]
+    starting_since: Option<Instant>,
 }
 
 /// One registered service or resource, type-erased.
@@ -624,6 +627,8 @@ impl Unit {
         if micros == u32::MAX {
             self.write_record(|record| record.stop_took = took);
         }
+        #[cfg(feature = "metrics")]
+        crate::metrics::stopped(&self.name, took);
     }
 
     /// The last error that came with a status change (or a child's panic).
@@ -651,6 +656,24 @@ impl Unit {
         report
     }
 
+    /// The status change's metrics (see `crate::metrics`).
+    #[cfg(feature = "metrics")]
+    fn meter(&self, from: Status, to: Status, error: Option<&SharedError>) {
+        crate::metrics::status_changed(&self.name, from, to, error);
+        match to {
+            Status::Starting => {
+                self.write_record(|record| record.starting_since = Some(Instant::now()));
+            }
+            Status::Running => {
+                let since = self.write_record(|record| record.starting_since.take());
+                if let Some(since) = since {
+                    crate::metrics::started(&self.name, since.elapsed());
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Publishes a readiness change (under the state's lock, as a status change is).
     fn publish_ready(&self, ready: bool, reason: Option<Arc<str>>) {
         self.events.publish_readiness(|| ReadinessEvent {
@@ -673,6 +696,8 @@ impl Unit {
                 self.name
             );
         }
+        #[cfg(feature = "metrics")]
+        self.meter(from, to, error.as_ref());
         match (&error, to.is_failure()) {
             (Some(e), true) => {
                 tracing::warn!(service = %self.name, %from, %to, error = %e, "status changed");

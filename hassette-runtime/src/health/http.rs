@@ -66,11 +66,15 @@ pub(super) async fn serve_connection(
 /// The answer to `method path`, from one look at the app.
 fn respond(endpoint: &Endpoint, method: &Method, path: &str) -> Response<Full<Bytes>> {
     let (code, content_type, body) = match path {
-        "/livez" | "/readyz" | "/status" if method != Method::GET && method != Method::HEAD => (
-            StatusCode::METHOD_NOT_ALLOWED,
-            TEXT,
-            "method not allowed: use GET\n".to_owned(),
-        ),
+        "/livez" | "/readyz" | "/status" | "/metrics"
+            if method != Method::GET && method != Method::HEAD =>
+        {
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
+                TEXT,
+                "method not allowed: use GET\n".to_owned(),
+            )
+        }
         "/livez" => {
             let health = Health::of(endpoint);
             let code = if health.live {
@@ -90,6 +94,16 @@ fn respond(endpoint: &Endpoint, method: &Method, path: &str) -> Response<Full<By
             (code, TEXT, health.readyz_body())
         }
         "/status" => (StatusCode::OK, JSON, Health::of(endpoint).status_json()),
+        #[cfg(feature = "metrics")]
+        "/metrics" if endpoint.metrics.is_some() => (
+            StatusCode::OK,
+            PROMETHEUS,
+            endpoint
+                .metrics
+                .as_ref()
+                .map(|m| m.render())
+                .unwrap_or_default(),
+        ),
         _ => (StatusCode::NOT_FOUND, TEXT, "not found\n".to_owned()),
     };
     let body = if method == Method::HEAD {
@@ -110,6 +124,9 @@ fn respond(endpoint: &Endpoint, method: &Method, path: &str) -> Response<Full<By
 
 const TEXT: &str = "text/plain; charset=utf-8";
 const JSON: &str = "application/json";
+/// The Prometheus text exposition format, version 0.0.4.
+#[cfg(feature = "metrics")]
+const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 #[cfg(test)]
 mod tests {
@@ -138,6 +155,8 @@ mod tests {
         let endpoint = Endpoint {
             app,
             own_name: "health".into(),
+            #[cfg(feature = "metrics")]
+            metrics: None,
         };
         let (parts, body) = respond(&endpoint, method, path).into_parts();
         let body = body.collect().now_or_never().unwrap().unwrap().to_bytes();

@@ -143,6 +143,9 @@ pub struct HealthServer {
     addr: SocketAddr,
     bound: HealthHandle,
     limits: Limits,
+    /// What `/metrics` renders (feature `metrics`).
+    #[cfg(feature = "metrics")]
+    metrics: Option<crate::metrics::PrometheusHandle>,
 }
 
 /// The bounds a server puts on its clients.
@@ -215,7 +218,28 @@ impl HealthServer {
             addr: addr.into(),
             bound: HealthHandle::default(),
             limits: Limits::DEFAULT,
+            #[cfg(feature = "metrics")]
+            metrics: None,
         }
+    }
+
+    /// Serves `handle`'s metrics at `/metrics`, in the Prometheus text format (feature
+    /// `metrics`; see [`crate::metrics`] for what the app reports). Without it,
+    /// `/metrics` is 404.
+    ///
+    /// ```
+    /// use hassette_runtime::health::HealthServer;
+    /// use hassette_runtime::metrics::PrometheusBuilder;
+    ///
+    /// let recorder = PrometheusBuilder::new().build_recorder();
+    /// let server = HealthServer::new(([127, 0, 0, 1], 9000)).metrics(recorder.handle());
+    /// # drop(server);
+    /// ```
+    #[cfg(feature = "metrics")]
+    #[must_use]
+    pub fn metrics(mut self, handle: crate::metrics::PrometheusHandle) -> Self {
+        self.metrics = Some(handle);
+        self
     }
 
     /// At most `max` client connections are open at once (default [`MAX_CONNECTIONS`];
@@ -331,6 +355,8 @@ impl Hooks for HealthServer {
         let endpoint = Endpoint {
             app: ctx.app(),
             own_name: ctx.name().into(),
+            #[cfg(feature = "metrics")]
+            metrics: self.metrics.clone(),
         };
         ctx.spawn(accept_loop(
             listener,
@@ -350,4 +376,6 @@ impl Resource for HealthServer {}
 struct Endpoint {
     app: Hassette,
     own_name: Arc<str>,
+    #[cfg(feature = "metrics")]
+    metrics: Option<crate::metrics::PrometheusHandle>,
 }

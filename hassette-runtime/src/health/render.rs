@@ -183,6 +183,8 @@ mod tests {
         Health::of(&Endpoint {
             app,
             own_name: "health".into(),
+            #[cfg(feature = "metrics")]
+            metrics: None,
         })
     }
 

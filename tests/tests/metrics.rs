@@ -1,0 +1,152 @@
+//! Feature `metrics`, alone in its own test binary (the recorder is global): `/metrics`
+//! scraped over 127.0.0.1 and parsed as the Prometheus text format.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use hassette_runtime::health::HealthServer;
+use hassette_runtime::metrics::PrometheusBuilder;
+use hassette_runtime::{BoxError, Hassette, ServiceContext, service};
+use prometheus_parse::{Sample, Scrape, Value};
+
+/// Panics in its first run, fails in its second, then runs.
+struct Flaky(AtomicU32);
+
+#[service(restart = "permanent", backoff(base = "10ms"), name = "flaky")]
+impl Flaky {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        match self.0.fetch_add(1, Ordering::SeqCst) {
+            0 => panic!("boom"),
+            1 => Err("refused".into()),
+            _ => {
+                ctx.cancelled().await;
+                Ok(())
+            }
+        }
+    }
+}
+
+fn scrape(addr: std::net::SocketAddr) -> (String, String) {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    (head.to_owned(), body.to_owned())
+}
+
+fn value(samples: &[Sample], metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    samples
+        .iter()
+        .find(|s| {
+            s.metric == metric
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(k).is_some_and(|l| l == *v))
+        })
+        .map(|s| match s.value {
+            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => v,
+            Value::Histogram(_) | Value::Summary(_) => f64::NAN,
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_served_in_the_prometheus_text_format() {
+    let handle = PrometheusBuilder::new()
+        .install_recorder()
+        .expect("the only recorder of this test binary");
+    let server = HealthServer::new(([127, 0, 0, 1], 0)).metrics(handle.clone());
+    let bound = server.handle();
+    let app = Hassette::builder()
+        .resource(server)
+        .service(Flaky(AtomicU32::new(0)))
+        .build()
+        .unwrap();
+    app.start().await.unwrap();
+    let addr = bound.local_addr().unwrap();
+    // The third run is up: two restarts, and ready.
+    let third_run = async {
+        while !app
+            .snapshot()
+            .iter()
+            .any(|s| &*s.name == "flaky" && s.restarts == 2 && s.ready)
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), third_run)
+        .await
+        .expect("the third run is up");
+
+    let (head, body) = tokio::task::spawn_blocking(move || scrape(addr))
+        .await
+        .unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.contains("content-type: text/plain; version=0.0.4"),
+        "{head}"
+    );
+    let scrape = Scrape::parse(body.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    let samples = &scrape.samples;
+    let flaky = ("service", "flaky");
+    assert_eq!(
+        value(samples, "hassette_restarts_total", &[flaky]),
+        Some(2.0),
+        "{body}"
+    );
+    assert_eq!(
+        value(
+            samples,
+            "hassette_failures_total",
+            &[flaky, ("kind", "panic")]
+        ),
+        Some(1.0),
+        "{body}"
+    );
+    assert_eq!(
+        value(
+            samples,
+            "hassette_failures_total",
+            &[flaky, ("kind", "error")]
+        ),
+        Some(1.0),
+        "{body}"
+    );
+    assert_eq!(
+        value(samples, "hassette_status", &[flaky, ("status", "running")]),
+        Some(1.0),
+        "{body}"
+    );
+    assert_eq!(
+        value(samples, "hassette_status", &[flaky, ("status", "failed")]),
+        Some(0.0),
+        "{body}"
+    );
+    let starts = samples
+        .iter()
+        .find(|s| s.metric == "hassette_start_seconds" && s.labels.get("service") == Some("flaky"))
+        .expect("start durations");
+    assert!(
+        matches!(starts.value, Value::Summary(_) | Value::Histogram(_)),
+        "{starts:?}"
+    );
+    app.shutdown().await;
+    // The final stop's duration, once it has happened.
+    let after = Scrape::parse(handle.render().lines().map(|l| Ok(l.to_owned()))).unwrap();
+    assert!(
+        after.samples.iter().any(
+            |s| s.metric == "hassette_stop_seconds" && s.labels.get("service") == Some("flaky")
+        ),
+        "{}",
+        handle.render()
+    );
+}
