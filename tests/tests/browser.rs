@@ -468,3 +468,110 @@ async fn ten_thousand_services_are_paged_filtered_and_narrowed_to_problems() {
     let report = app.shutdown().await;
     assert!(report.is_success(), "{report:?}");
 }
+
+/// `GET /` from the real server: the page's headers (lowercase) and its body.
+async fn fetch_page(addr: SocketAddr) -> (String, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).await.unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    (head.to_ascii_lowercase(), body.to_owned())
+}
+
+/// Serves `page` at `/` and `status` at `/status`, one request a connection.
+async fn serve_fixed(page: String, status: &'static str) -> SocketAddr {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let page: Arc<str> = page.into();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let page = page.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let (content_type, body) = if request.starts_with(b"GET /status ") {
+                    ("application/json", status)
+                } else if request.starts_with(b"GET / ") {
+                    ("text/html; charset=utf-8", &*page)
+                } else {
+                    ("text/plain", "not found\n")
+                };
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\
+                     connection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a headless browser: cargo test -p hassette-tests --test browser -- --ignored"]
+async fn fields_a_server_may_add_are_shown_and_their_absence_is_not_an_error() {
+    // The page as the real server serves it, next to a `/status` with the fields a later
+    // server may add (`critical`, `retry_in_ms`, `budget_used`) on some services only, and
+    // a status this page does not know.
+    let server = HealthServer::new(([127, 0, 0, 1], 0));
+    let handle = server.handle();
+    let app = Hassette::builder().resource(server).build().unwrap();
+    app.start().await.unwrap();
+    let (headers, page) = fetch_page(handle.local_addr().unwrap()).await;
+    app.shutdown().await;
+    assert!(
+        headers.contains("content-type: text/html; charset=utf-8"),
+        "{headers}"
+    );
+    let status = concat!(
+        r#"{"live":true,"ready":false,"shutting_down":true,"services":["#,
+        r#"{"name":"db","status":"running","ready":true,"restarts":0,"last_error":null,"#,
+        r#""critical":true,"retry_in_ms":null,"budget_used":0},"#,
+        r#"{"name":"feed","status":"failed","ready":false,"restarts":3,"#,
+        r#""last_error":"upstream disconnected","critical":false,"retry_in_ms":1500,"budget_used":3},"#,
+        r#"{"name":"old","status":"running","ready":true,"restarts":0,"last_error":null},"#,
+        r#"{"name":"odd","status":"hibernating","ready":false,"restarts":0,"last_error":null}]}"#,
+    );
+    let addr = serve_fixed(page, status).await;
+    let dom = dump_dom(format!("http://{addr}/"), Duration::from_secs(2)).await;
+
+    assert_eq!(rows(&dom).len(), 4, "{dom}");
+    // The columns for the added fields are shown.
+    assert!(
+        dom.contains("<body class=\"has-retry has-budget\">"),
+        "{dom}"
+    );
+    let db = row(&dom, "db");
+    assert!(db.contains("<span class=\"crit\">critical</span>"), "{db}");
+    assert!(db.contains("<td class=\"c-retry\">\u{2014}</td>"), "{db}");
+    let feed = row(&dom, "feed");
+    assert!(feed.contains("<span class=\"crit\" hidden=\"\">"), "{feed}");
+    assert!(
+        feed.contains("<td class=\"c-retry\">in 1.5 s</td>"),
+        "{feed}"
+    );
+    assert!(feed.contains("<td class=\"c-budget\">3</td>"), "{feed}");
+    // A service without them: empty cells, no badge.
+    let old = row(&dom, "old");
+    assert!(old.contains("<span class=\"crit\" hidden=\"\">"), "{old}");
+    assert!(old.contains("<td class=\"c-retry\"></td>"), "{old}");
+    assert!(old.contains("<td class=\"c-budget\"></td>"), "{old}");
+    // An unknown status is shown as sent, in the neutral colour.
+    assert!(row(&dom, "odd").contains("<span class=\"pill idle\">hibernating</span>"));
+    assert_eq!(text_of(&dom, "stopping"), "shutting down");
+    assert!(!between(&dom, "<span id=\"stopping\"", ">").contains("hidden"));
+    assert_eq!(text_of(&dom, "conn"), "connected");
+}
