@@ -66,15 +66,16 @@ pub(super) async fn serve_connection(
 /// The answer to `method path`, from one look at the app.
 fn respond(endpoint: &Endpoint, method: &Method, path: &str) -> Response<Full<Bytes>> {
     let (code, content_type, body) = match path {
-        "/livez" | "/readyz" | "/status" | "/metrics"
+        "/" | "/livez" | "/readyz" | "/status" | "/metrics"
             if method != Method::GET && method != Method::HEAD =>
         {
             (
                 StatusCode::METHOD_NOT_ALLOWED,
                 TEXT,
-                "method not allowed: use GET\n".to_owned(),
+                Bytes::from_static(b"method not allowed: use GET\n"),
             )
         }
+        "/" => (StatusCode::OK, HTML, Bytes::from_static(PAGE.as_bytes())),
         "/livez" => {
             let health = Health::of(endpoint);
             let code = if health.live {
@@ -82,7 +83,7 @@ fn respond(endpoint: &Endpoint, method: &Method, path: &str) -> Response<Full<By
             } else {
                 StatusCode::SERVICE_UNAVAILABLE
             };
-            (code, TEXT, health.livez_body())
+            (code, TEXT, Bytes::from(health.livez_body()))
         }
         "/readyz" => {
             let health = Health::of(endpoint);
@@ -91,31 +92,51 @@ fn respond(endpoint: &Endpoint, method: &Method, path: &str) -> Response<Full<By
             } else {
                 StatusCode::SERVICE_UNAVAILABLE
             };
-            (code, TEXT, health.readyz_body())
+            (code, TEXT, Bytes::from(health.readyz_body()))
         }
-        "/status" => (StatusCode::OK, JSON, Health::of(endpoint).status_json()),
+        "/status" => (
+            StatusCode::OK,
+            JSON,
+            Bytes::from(Health::of(endpoint).status_json()),
+        ),
         #[cfg(feature = "metrics")]
         "/metrics" if endpoint.metrics.is_some() => (
             StatusCode::OK,
             PROMETHEUS,
-            endpoint
-                .metrics
-                .as_ref()
-                .map(|m| m.render())
-                .unwrap_or_default(),
+            Bytes::from(
+                endpoint
+                    .metrics
+                    .as_ref()
+                    .map(|m| m.render())
+                    .unwrap_or_default(),
+            ),
         ),
-        _ => (StatusCode::NOT_FOUND, TEXT, "not found\n".to_owned()),
+        _ => (
+            StatusCode::NOT_FOUND,
+            TEXT,
+            Bytes::from_static(b"not found\n"),
+        ),
     };
     let body = if method == Method::HEAD {
         Bytes::new()
     } else {
-        Bytes::from(body)
+        body
     };
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = code;
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if content_type == HTML {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(PAGE_POLICY),
+        );
+    }
     if code == StatusCode::METHOD_NOT_ALLOWED {
         headers.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
     }
@@ -127,6 +148,17 @@ const JSON: &str = "application/json";
 /// The Prometheus text exposition format, version 0.0.4.
 #[cfg(feature = "metrics")]
 const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
+const HTML: &str = "text/html; charset=utf-8";
+
+/// The status page served at `/`: one self-contained file (inline style and script, no
+/// external resource) that polls `/status` and puts its data in the DOM as text only.
+const PAGE: &str = include_str!("page.html");
+
+/// What the page may do: run its own inline script and style, and fetch from its own
+/// origin; nothing else (no other origin, no plugin, no form, no framing).
+const PAGE_POLICY: &str = "default-src 'none'; script-src 'unsafe-inline'; \
+    style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; \
+    form-action 'none'; frame-ancestors 'none'";
 
 #[cfg(test)]
 mod tests {
@@ -137,7 +169,7 @@ mod tests {
     use hyper::header::{self, HeaderMap};
     use hyper::{Method, StatusCode};
 
-    use super::{finite, respond};
+    use super::{PAGE, finite, respond};
     use crate::health::{Endpoint, HEADER_READ_TIMEOUT, HealthServer};
     use crate::{Hassette, Hooks, Resource};
 
@@ -194,13 +226,67 @@ mod tests {
 
     #[test]
     fn another_method_is_not_allowed() {
-        for path in ["/livez", "/readyz", "/status"] {
+        for path in ["/", "/livez", "/readyz", "/status"] {
             let (code, headers, _) = answer(&Method::POST, path);
             assert_eq!(code, StatusCode::METHOD_NOT_ALLOWED);
             assert_eq!(headers[header::ALLOW], "GET, HEAD");
         }
         let (code, _, _) = answer(&Method::POST, "/nope");
         assert_eq!(code, StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn the_root_serves_the_status_page() {
+        let (code, headers, body) = answer(&Method::GET, "/");
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        let policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(policy.starts_with("default-src 'none';"), "{policy}");
+        assert!(policy.contains("connect-src 'self'"), "{policy}");
+        assert_eq!(body, PAGE);
+        assert!(body.starts_with("<!doctype html>"));
+        assert!(
+            body.contains("fetch('status'"),
+            "it polls /status, relative to itself"
+        );
+        // The other paths carry no page policy.
+        let (_, headers, _) = answer(&Method::GET, "/status");
+        assert!(!headers.contains_key(header::CONTENT_SECURITY_POLICY));
+
+        let (code, headers, body) = answer(&Method::HEAD, "/");
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
+        assert_eq!(body, "");
+    }
+
+    #[test]
+    fn the_page_is_self_contained_and_never_parses_data_as_html() {
+        // No resource from elsewhere (no CDN, no font, no external script or style).
+        for needle in [
+            "http://",
+            "https://",
+            "//cdn",
+            " src=",
+            "<link rel=\"stylesheet",
+            "@import",
+        ] {
+            assert!(!PAGE.contains(needle), "the page contains {needle:?}");
+        }
+        // Data reaches the DOM through textContent only.
+        for needle in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+            "new Function",
+            "setAttribute",
+            "dataset",
+        ] {
+            assert!(!PAGE.contains(needle), "the page uses {needle}");
+        }
+        assert_eq!(PAGE.matches("<script").count(), 1, "one inline script");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! An HTTP health endpoint for the whole app (feature `health`): `/livez`, `/readyz` and
-//! `/status`, served by a [`HealthServer`] that runs as a resource of the app itself.
+//! `/status`, and a live status page at `/` for people, served by a [`HealthServer`] that
+//! runs as a resource of the app itself.
 //!
 //! Register it like any resource; it binds its address in `on_initialize` (so a port that
 //! is taken makes [`Hassette::start`] fail, naming the resource) and stops listening when
@@ -22,6 +23,7 @@
 //!
 //! | request | answer |
 //! |---|---|
+//! | `GET /` | `200`, `text/html; charset=utf-8`: the [status page](#the-status-page) |
 //! | `GET /livez` | `200 ok` while the process is worth keeping; `503` once a service has **Crashed** or the app is shutting down |
 //! | `GET /readyz` | `200 ready` when every service (the health server aside) is **Running and ready**; `503` with the list of the others |
 //! | `GET /status` | `200`, `application/json`: every service's status, readiness, restarts and last error |
@@ -49,6 +51,35 @@
 //!
 //! Status names in JSON are `not_started`, `starting`, `running`, `stopping`, `stopped`,
 //! `failed`, `crashed`, `exhausted_cooling`, `exhausted_dead`.
+//!
+//! # The status page
+//!
+//! `GET /` serves one self-contained HTML page (inline style and script, nothing loaded
+//! from elsewhere, under a `Content-Security-Policy` that allows only that and fetches from
+//! its own origin). Open `http://ADDR/` in a browser: it polls `/status` every second and
+//! shows
+//!
+//! - whether the app is live, ready and shutting down, and whether the last poll got an
+//!   answer (a failed poll shows **disconnected** and keeps the last answer, dimmed);
+//! - every service's name, status (coloured), readiness, restarts and last error (click
+//!   an error to see all of it), and the `critical`, `retry_in_ms` and `budget_used`
+//!   fields of `/status` when the server sends them (a column appears only then);
+//! - a count of services per status;
+//! - a timeline of the last 200 changes, found by comparing each answer with the one
+//!   before (`feed: running → failed`, `api: restarted`, `db: not ready`, services added
+//!   and removed, the connection lost and restored), with the time they were seen.
+//!
+//! It holds at most 100 rows in the DOM whatever the number of services: the list is paged
+//! 100 at a time, with a text filter (on name, status and error) and an "only problems"
+//! switch (anything but Running and ready, or Stopped); the filter, the switch and the
+//! page are kept in the URL (`/#q=conn&problems=1&page=2`). Changes that come and go
+//! between two polls are seen only by their traces (restarts, last error); the exact
+//! sequence is in [`Hassette::events`].
+//!
+//! Names and errors are shown as text, never read as HTML: the page puts data in the DOM
+//! through `textContent` only, so a service named `<script>alert(1)</script>` is listed
+//! under that name. The page needs no login and shows what `/status` shows, so expose it
+//! where you would expose `/status`.
 //!
 //! # Hostile and broken clients
 //!
