@@ -48,10 +48,11 @@ pub struct StatusEvent {
     pub error: Option<SharedError>,
     /// When it happened, on tokio's clock (exact under a paused clock).
     pub at: Instant,
-    /// When the next restart comes, on an `ExhaustedCooling` event (the end of the
-    /// cooldown). A `Failed` event comes before its policy has decided (the run's clean-up
-    /// runs first), so the time of that restart is in the snapshot
-    /// ([`ServiceSnapshot::retry_at`](crate::ServiceSnapshot::retry_at)) once it is known.
+    /// When the next restart comes: on a `Failed` event of a `serve` failure (its
+    /// backoff runs from the failure) and on an `ExhaustedCooling` event (the end of the
+    /// cooldown). A failed start's `Failed` event has none; the snapshot
+    /// ([`ServiceSnapshot::retry_at`](crate::ServiceSnapshot::retry_at)) has the time
+    /// of every restart that is waited for.
     pub retry_at: Option<Instant>,
 }
 

@@ -161,3 +161,30 @@ async fn readiness_changes_are_events_with_their_reason() {
         "{seen:#?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_failed_event_says_when_the_restart_comes_and_the_backoff_runs_from_the_failure() {
+    let log = Log::default();
+    let app = Hassette::builder()
+        .service(
+            Probe::<Backoff>::new("b", &log)
+                .then("serve", [Act::Err])
+                .then("on_shutdown", [Act::Sleep(secs(1))]),
+        )
+        .build()
+        .unwrap();
+    let mut events = app.events();
+    let began = Instant::now();
+    app.start().await.unwrap();
+    settle().await;
+    let failed = drain_events(&mut events)
+        .into_iter()
+        .find(|e| e.to == Status::Failed)
+        .expect("it failed");
+    assert_eq!(failed.retry_at, Some(failed.at + secs(2)));
+    // The clean-up (a one-second on_shutdown) runs inside the two seconds of backoff.
+    app.wait_ready::<Probe<Backoff>>().await.unwrap();
+    assert_eq!(log.count("b:serve"), 2);
+    assert_eq!(Instant::now() - began, secs(2));
+    app.shutdown().await;
+}

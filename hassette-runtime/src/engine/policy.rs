@@ -47,6 +47,19 @@ impl RestartWindow {
         true
     }
 
+    /// Whether [`admit`](Self::admit) would admit a restart at `now`, without recording
+    /// one.
+    pub(crate) fn would_admit(&self, intensity: u32, period: Duration, now: Instant) -> bool {
+        let Some(times) = &self.times else {
+            return intensity > 0;
+        };
+        let live = times
+            .iter()
+            .filter(|&&t| now.saturating_duration_since(t) < period)
+            .count();
+        live < intensity as usize
+    }
+
     /// How many restarts the window holds.
     pub(crate) fn len(&self) -> usize {
         self.times.as_ref().map_or(0, |times| times.len())
@@ -83,6 +96,25 @@ impl Policy {
         }
         self.attempt = self.attempt.saturating_add(1);
         Verdict::RestartAfter(spec.backoff_delay(self.attempt))
+    }
+
+    /// The delay [`on_failure`](Self::on_failure) would give a failure at `now`, without
+    /// recording it (`stable`: the run had been healthy for `stable_after`); `None` when
+    /// it would exhaust the budget.
+    pub(crate) fn preview(
+        &self,
+        spec: &RestartSpec,
+        now: Instant,
+        stable: bool,
+    ) -> Option<Duration> {
+        if !self
+            .restarts
+            .would_admit(spec.budget_intensity, spec.budget_period, now)
+        {
+            return None;
+        }
+        let attempt = if stable { 0 } else { self.attempt };
+        Some(spec.backoff_delay(attempt.saturating_add(1)))
     }
 
     /// Running and ready for `stable_after`: the next failure starts from `backoff_base`

@@ -52,6 +52,8 @@ enum Step {
 pub(crate) struct Supervisor {
     run: Driver,
     policy: Policy,
+    /// When `serve` failed, for the backoff, which runs from then (see `on_serve_end`).
+    failed_at: Option<Instant>,
     /// The first start's report to `Hassette::start`, until it is sent.
     started: Option<FirstStart>,
 }
@@ -61,6 +63,7 @@ impl Supervisor {
         Supervisor {
             run: Driver::new(unit, app),
             policy: Policy::default(),
+            failed_at: None,
             started: Some(started),
         }
     }
@@ -238,6 +241,20 @@ impl Supervisor {
     /// Serve ended by itself (not because its run was stopped).
     fn on_serve_end(&mut self, result: Result<(), SharedError>) -> Step {
         let outcome = self.run.classify(result);
+        if let Outcome::Failed(error) = &outcome {
+            // The policy's delay runs from the failure; known now, it goes on the Failed
+            // event (`retry_at`), and `on_end` decides the same once the run is cleaned up.
+            let now = Instant::now();
+            self.failed_at = Some(now);
+            let unit = &self.run.unit;
+            let retries = unit.restart_type() != Some(RestartType::Temporary)
+                && !unit.shim.is_non_retryable(&**error)
+                && !self.run.stopping();
+            if retries && let Some(delay) = self.policy.preview(unit.spec(), now, unit.stable_now())
+            {
+                unit.set_retry_at(Some(super::driver::deadline_in(delay)));
+            }
+        }
         self.run.settle("serve", &outcome);
         match outcome {
             Outcome::Clean => Step::Ended(clean_exit()),
@@ -272,17 +289,20 @@ impl Supervisor {
             // The run that just ended had been healthy for `stable_after`.
             self.policy.on_stable();
         }
+        // From the failure of `serve` (see `on_serve_end`), else from now.
+        let failed_at = self.failed_at.take().unwrap_or_else(Instant::now);
         let verdict = if restart_type == RestartType::Temporary
             || (!clean && unit.shim.is_non_retryable(&*error))
         {
             Verdict::Exhausted
         } else {
-            self.policy.on_failure(spec, Instant::now())
+            self.policy.on_failure(spec, failed_at)
         };
         unit.set_budget_used(self.policy.in_window());
         match verdict {
             Verdict::RestartAfter(delay) => {
                 tracing::info!(service = %unit.name, ?delay, "restarting after backoff");
+                let delay = delay.saturating_sub(failed_at.elapsed());
                 match (self.wait_then_restart(delay).await, &unit.link) {
                     // In a group, the group restarts it (with whatever else its strategy says).
                     (Step::Restart, Some(link)) => {

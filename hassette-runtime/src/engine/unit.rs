@@ -403,6 +403,17 @@ impl Unit {
         })
     }
 
+    /// Whether the run is, or will be once it leaves Running, stable: healthy for
+    /// `stable_after` at a stretch (what [`track_stability`](Self::track_stability) notes).
+    pub(crate) fn stable_now(&self) -> bool {
+        let state = self.state();
+        state.stable()
+            || (state.is_up()
+                && state
+                    .up_since
+                    .is_some_and(|since| since.elapsed() >= self.spec().stable_after))
+    }
+
     /// Opens or closes a stretch of Running and ready, noting whether it lasted
     /// `stable_after`.
     fn track_stability(&self, state: &mut State) {
@@ -714,7 +725,7 @@ impl Unit {
             error,
             at: Instant::now(),
             retry_at: match to {
-                Status::ExhaustedCooling => self.retry_at(),
+                Status::Failed | Status::ExhaustedCooling => self.retry_at(),
                 _ => None,
             },
         });
