@@ -136,7 +136,7 @@ async fn main() -> Result<std::process::ExitCode, BoxError> {
         if started.wait_ready::<HealthServer>().await.is_ok()
             && let Some(addr) = health_addr.local_addr()
         {
-            println!("          health: http://{addr}/status (also /livez, /readyz)");
+            println!("          status page: http://{addr}/ (also /status, /livez, /readyz)");
         }
     });
     // Three clients of the listener, one of which misbehaves.

@@ -51,7 +51,7 @@ fn demo() {
             "listener/conn-1 starting -> running",
             "listener/conn-2 running -> failed  (the client sent `boom`)",
             "removed while running: 3 (1 failed",
-            "health: http://127.0.0.1:",
+            "status page: http://127.0.0.1:",
             "api drained after",
             "service   status",
             "reason: shutdown requested",
