@@ -712,10 +712,11 @@ mod tests {
         }
         let after = heap();
         let live = after.live_bytes - before.live_bytes;
-        // The other test of this binary may allocate a few bytes at the same time.
+        // The other tests of this binary may allocate or free a little at the same time;
+        // counting each growth twice would give about twice the capacity.
         let capacity = grown.capacity() as i64;
         assert!(
-            (capacity..capacity + 64 * 1024).contains(&live),
+            (capacity - 64 * 1024..capacity + 64 * 1024).contains(&live),
             "a vec of capacity {capacity} counted as {live} live bytes"
         );
         drop(grown);
