@@ -324,6 +324,19 @@ impl std::io::Write for Captured {
     }
 }
 
+impl Captured {
+    /// A plain-text subscriber (no time, no colours) up to `level` that writes here.
+    pub fn subscriber(&self, level: tracing::Level) -> impl tracing::Subscriber + Send + Sync {
+        let writer = self.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .without_time()
+            .finish()
+    }
+}
+
 /// `Duration::from_secs`.
 pub const fn secs(s: u64) -> Duration {
     Duration::from_secs(s)

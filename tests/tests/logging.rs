@@ -7,13 +7,7 @@ use hassette_tests::*;
 #[tokio::test(start_paused = true)]
 async fn every_status_change_is_logged_inside_a_span_named_after_the_service() {
     let out = Captured::default();
-    let writer = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .without_time()
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = tracing::subscriber::set_default(out.subscriber(tracing::Level::INFO));
     let log = Log::default();
     let app = Hassette::builder()
         .service_named("db", TempProbe::new("p", &log).then("serve", [Act::Err]))

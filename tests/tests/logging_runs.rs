@@ -26,13 +26,7 @@ impl Worker {
 #[tokio::test(start_paused = true)]
 async fn each_run_has_a_span_with_the_service_and_the_attempt() {
     let out = Captured::default();
-    let writer = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .without_time()
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = tracing::subscriber::set_default(out.subscriber(tracing::Level::INFO));
     let app = Hassette::builder().service(Worker).build().unwrap();
     app.start().await.unwrap();
     settle().await;

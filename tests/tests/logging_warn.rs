@@ -6,16 +6,6 @@ use hassette_runtime::prelude::*;
 use hassette_tests::*;
 use tracing::Level;
 
-fn subscriber(level: Level, out: &Captured) -> impl tracing::Subscriber + Send + Sync {
-    let writer = out.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .without_time()
-        .finish()
-}
-
 /// Its child task logs at `info`.
 struct Chatty;
 
@@ -37,7 +27,7 @@ async fn warn_lines_name_the_service_and_child_tasks_log_inside_its_span() {
     // 1. Filtered at WARN, the info-level span is gone: the name must be on the event.
     let out = Captured::default();
     {
-        let _guard = tracing::subscriber::set_default(subscriber(Level::WARN, &out));
+        let _guard = tracing::subscriber::set_default(out.subscriber(Level::WARN));
         let log = Log::default();
         let app = Hassette::builder()
             .service_named("db", TempProbe::new("p", &log).then("serve", [Act::Err]))
@@ -65,7 +55,7 @@ async fn warn_lines_name_the_service_and_child_tasks_log_inside_its_span() {
     // 2. At INFO, a child task's event is inside the service's span.
     let out = Captured::default();
     {
-        let _guard = tracing::subscriber::set_default(subscriber(Level::INFO, &out));
+        let _guard = tracing::subscriber::set_default(out.subscriber(Level::INFO));
         let app = Hassette::builder()
             .service_named("chatty", Chatty)
             .build()
