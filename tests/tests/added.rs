@@ -425,3 +425,31 @@ async fn a_removal_after_the_shutdown_stopped_the_service_returns_at_once() {
     assert_eq!(report.removed.count, 1);
     assert!(report.service("conn").is_none());
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_add_dropped_half_way_still_adds_and_two_at_once_add_one() {
+    let log = Log::default();
+    let app = started(Hassette::builder()).await;
+    // Dropped while its first initialize (a slow on_initialize) runs.
+    let slow = Probe::<Perm>::new("slow", &log).then("on_initialize", [Act::Sleep(secs(1))]);
+    assert!(
+        tokio::time::timeout(ms(10), app.add_named("slow", slow))
+            .await
+            .is_err()
+    );
+    app.wait_ready_by_name("slow").await.unwrap();
+    assert_eq!(log.count("slow:on_initialize"), 1);
+
+    let (a, b) = tokio::join!(
+        app.add_named("twin", Probe::<Perm>::new("a", &log)),
+        app.add_named("twin", Probe::<Perm>::new("b", &log)),
+    );
+    let taken = [&a, &b]
+        .iter()
+        .filter(|r| matches!(r, Err(AddError::NameTaken { .. })))
+        .count();
+    assert_eq!((a.is_ok() || b.is_ok(), taken), (true, 1));
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+    assert_eq!(report.services.len(), 2);
+}
