@@ -143,3 +143,42 @@ async fn a_finished_one_shot_job_counts_as_ready_but_an_exhausted_one_does_not()
     assert!(!by_name("broken").finished && !by_name("broken").counts_as_ready());
     app.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn run_until_runs_the_app_until_its_future_completes() {
+    let log = Log::default();
+    let app = Hassette::builder()
+        .service(TempProbe::new("p", &log))
+        .build()
+        .unwrap();
+    let began = tokio::time::Instant::now();
+    let report = app.run_until(tokio::time::sleep(secs(5))).await;
+    assert_eq!(began.elapsed(), secs(5));
+    assert!(report.is_success(), "{report}");
+    assert_eq!(
+        report.reason.as_deref(),
+        Some("the run_until future completed")
+    );
+    assert_eq!(log.count("p:after_shutdown"), 1);
+    // The same report to a later call.
+    assert_eq!(app.shutdown().await.to_string(), report.to_string());
+}
+
+#[tokio::test(start_paused = true)]
+async fn run_until_ends_with_the_app_when_a_crash_stops_it_first() {
+    profile!(Brittle, RestartType::Permanent, { budget_intensity: 1, backoff_base: secs(1) });
+    let log = Log::default();
+    let app = Hassette::builder()
+        .service(Probe::<Brittle>::new("b", &log).always("serve", Act::Err))
+        .build()
+        .unwrap();
+    let report = app.run_until(std::future::pending()).await;
+    assert!(!report.is_success());
+    assert!(
+        report
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("crashed")),
+        "{report}"
+    );
+}

@@ -457,3 +457,43 @@ async fn a_runs_cancellation_reaches_every_wait_and_every_token_made_before_or_a
         "a token first made after the stop is cancelled"
     );
 }
+
+/// Hands an owned cancellation future to a task of its own, as axum's
+/// `with_graceful_shutdown` keeps one.
+struct Handover(std::sync::Arc<tokio::sync::Notify>);
+
+#[hassette_runtime::service(restart = "temporary")]
+impl Handover {
+    async fn serve(
+        &self,
+        ctx: &hassette_runtime::ServiceContext,
+    ) -> Result<(), hassette_runtime::BoxError> {
+        // One dropped half-way first: it takes nothing away from the next.
+        let _ = tokio::time::timeout(ms(1), ctx.cancelled_owned()).await;
+        let stop = ctx.cancelled_owned();
+        let told = self.0.clone();
+        let task = tokio::spawn(async move {
+            stop.await;
+            told.notify_one();
+        });
+        ctx.cancelled().await;
+        task.await?;
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_owned_cancellation_future_completes_when_the_run_is_stopped() {
+    let told = std::sync::Arc::new(tokio::sync::Notify::new());
+    let app = Hassette::builder()
+        .service(Handover(told.clone()))
+        .build()
+        .unwrap();
+    app.start().await.unwrap();
+    settle().await;
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+    tokio::time::timeout(ms(1), told.notified())
+        .await
+        .expect("the spawned task saw the cancellation");
+}

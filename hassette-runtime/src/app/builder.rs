@@ -168,6 +168,29 @@ impl Builder {
         self.push::<T>(name.into(), service, Shim::service::<T>(), named)
     }
 
+    /// Registers many instances of `T`, each under its unique name: a worker pool in one
+    /// call ([`service_named`](Self::service_named) for each).
+    ///
+    /// ```
+    /// # use hassette_runtime::prelude::*;
+    /// # struct Worker(usize);
+    /// # #[service(restart = "permanent")]
+    /// # impl Worker { async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> { Ok(()) } }
+    /// let app = Hassette::builder()
+    ///     .services_named((0..4).map(|n| (format!("worker-{n}"), Worker(n))))
+    ///     .build()?;
+    /// assert_eq!(app.statuses().len(), 4);
+    /// # Ok::<(), hassette_runtime::BuildError>(())
+    /// ```
+    pub fn services_named<T: Service, N: Into<Arc<str>>>(
+        self,
+        services: impl IntoIterator<Item = (N, T)>,
+    ) -> Self {
+        services.into_iter().fold(self, |builder, (name, service)| {
+            builder.service_named(name, service)
+        })
+    }
+
     /// Registers the one instance of a resource: hooks but no `serve`, never restarted.
     ///
     /// ```

@@ -1,6 +1,7 @@
 //! The application: [`Hassette`] starts every service, answers questions about them and
 //! stops them all.
 
+use std::future::Future;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -227,6 +228,41 @@ impl Hassette {
         } else {
             ExitCode::FAILURE
         }
+    }
+
+    /// Starts the app, runs it until `stop` completes (or the app shuts down by itself: a
+    /// crash, `ctx.shutdown_app`), then stops it and returns the report: for programs with
+    /// their own stop trigger (tests, Windows services, an app embedded in another).
+    /// A failed start stops the app at once, and its error is the report's reason. It
+    /// neither listens for signals nor exits the process: see
+    /// [`run_until_signal`](Self::run_until_signal) for that. Awaited from inside one of
+    /// the app's own services, it returns as [`shutdown`](Self::shutdown) does there.
+    ///
+    /// ```
+    /// # use hassette_runtime::prelude::*;
+    /// # struct Ticker;
+    /// # #[service(restart = "permanent")]
+    /// # impl Ticker { async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> { ctx.cancelled().await; Ok(()) } }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// let app = Hassette::builder().service(Ticker).build()?;
+    /// let report = app.run_until(tokio::time::sleep(std::time::Duration::from_millis(10))).await;
+    /// assert!(report.is_success());
+    /// assert_eq!(report.reason.as_deref(), Some("the run_until future completed"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn run_until(&self, stop: impl Future<Output = ()>) -> ShutdownReport {
+        let reason = match self.start().await {
+            Err(error) if !matches!(error.failure, StartFailure::Interrupted) => error.to_string(),
+            _ => {
+                tokio::select! {
+                    () = stop => "the run_until future completed".to_owned(),
+                    () = self.inner.shutdown_begun() => String::new(),
+                }
+            }
+        };
+        // The first reason given is kept: one the app already had wins.
+        self.inner.shutdown(reason).await
     }
 
     /// The status of the one registered `T`.

@@ -184,6 +184,24 @@ impl ServiceContext {
         }
     }
 
+    /// [`cancelled`](Self::cancelled) as an owned future (`'static`, holding its own
+    /// handle of the run), for APIs that keep the future beyond the borrow of `ctx`:
+    /// axum's `with_graceful_shutdown`, a spawned task, a struct field.
+    ///
+    /// ```
+    /// # fn f(ctx: &hassette_runtime::ServiceContext) {
+    /// let stop = ctx.cancelled_owned();
+    /// tokio::spawn(async move {
+    ///     stop.await;
+    ///     println!("the run was stopped");
+    /// });
+    /// # }
+    /// ```
+    pub fn cancelled_owned(&self) -> impl Future<Output = ()> + Send + 'static {
+        let ctx = self.clone();
+        async move { ctx.cancelled().await }
+    }
+
     /// Whether the runtime has asked this run to stop.
     ///
     /// ```
