@@ -162,6 +162,7 @@ impl Hassette {
     /// app.run_until_signal().await
     /// # }
     /// ```
+    #[must_use = "return the exit code from `main`, or the process exits 0 whatever happened"]
     pub async fn run_until_signal(self) -> ExitCode {
         let watcher = match signal::Signals::listen() {
             Ok(signals) => Some(tokio::spawn(signal::watch_signals(
@@ -251,6 +252,7 @@ impl Hassette {
     /// assert_eq!(report.reason.as_deref(), Some("the run_until future completed"));
     /// # Ok(()) }
     /// ```
+    #[must_use = "the report says how every service ended"]
     pub async fn run_until(&self, stop: impl Future<Output = ()>) -> ShutdownReport {
         let reason = match self.start().await {
             Err(error) if !matches!(error.failure, StartFailure::Interrupted) => error.to_string(),
