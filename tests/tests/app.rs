@@ -182,3 +182,32 @@ async fn run_until_ends_with_the_app_when_a_crash_stops_it_first() {
         "{report}"
     );
 }
+
+/// Awaits `run_until` of its own app from inside its `serve`.
+struct Stopper;
+
+#[hassette_runtime::service(restart = "temporary")]
+impl Stopper {
+    async fn serve(
+        &self,
+        ctx: &hassette_runtime::ServiceContext,
+    ) -> Result<(), hassette_runtime::BoxError> {
+        // From inside, it cannot wait for its own stop: it returns once the stop reaches it.
+        let _ = ctx.app().run_until(std::future::ready(())).await;
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn run_until_from_inside_a_service_does_not_wait_on_itself() {
+    let app = Hassette::builder().service(Stopper).build().unwrap();
+    let (a, b) = tokio::join!(
+        app.run_until(std::future::pending()),
+        app.run_until(std::future::pending())
+    );
+    assert!(a.is_success(), "{a}");
+    assert!(!a.services[0].aborted);
+    assert_eq!(a.to_string(), b.to_string());
+    assert_eq!(a.reason.as_deref(), Some("the run_until future completed"));
+}
