@@ -90,6 +90,8 @@
 //! SIGINT or SIGTERM (a second signal exits at once) and returns a non-zero exit code
 //! when a service crashed or had to be aborted.
 #![deny(missing_docs)]
+// docs.rs builds with `--cfg docsrs` on nightly: feature-gated items get a badge there.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The vocabulary: what every layer speaks.
 mod config;
@@ -106,13 +108,17 @@ mod engine;
 mod app;
 // Feature leaves, on the public API only.
 #[cfg(feature = "health")]
+#[cfg_attr(docsrs, doc(cfg(feature = "health")))]
 pub mod health;
 #[cfg(feature = "systemd")]
+#[cfg_attr(docsrs, doc(cfg(feature = "systemd")))]
 pub mod systemd;
 
 #[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
 pub use app::{Builder, EXIT_GRACE, GroupBuilder, Hassette, ServiceHandle, ServiceSnapshot};

@@ -267,6 +267,7 @@ impl HealthServer {
     /// # drop(server);
     /// ```
     #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
     #[must_use]
     pub fn metrics(mut self, handle: crate::metrics::PrometheusHandle) -> Self {
         self.metrics = Some(handle);
