@@ -110,8 +110,8 @@ mod app;
 #[cfg(feature = "health")]
 #[cfg_attr(docsrs, doc(cfg(feature = "health")))]
 pub mod health;
-#[cfg(feature = "systemd")]
-#[cfg_attr(docsrs, doc(cfg(feature = "systemd")))]
+#[cfg(all(feature = "systemd", unix))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "systemd", unix))))]
 pub mod systemd;
 
 #[cfg(feature = "metrics")]
@@ -137,6 +137,17 @@ pub use spec::{
     Dependency, ReadyMode, ResourceSpec, RestartSpec, RestartType, Strategy, UnknownRestartType,
 };
 pub use status::Status;
+/// tokio-util's cancellation token, which [`ServiceContext::cancellation_token`] hands out,
+/// re-exported so that naming it needs no dependency of your own on tokio-util (0.7).
+///
+/// ```
+/// use hassette_runtime::CancellationToken;
+///
+/// let token = CancellationToken::new();
+/// token.cancel();
+/// assert!(token.is_cancelled());
+/// ```
+pub use tokio_util::sync::CancellationToken;
 
 pub use hassette_macros::{resource, service};
 

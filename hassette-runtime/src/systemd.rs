@@ -1,7 +1,8 @@
 //! Tells systemd how the app is doing, over the `sd_notify` protocol (feature `systemd`).
 //!
-//! Spawn [`notify`] next to [`Hassette::run_until_signal`] and run the program as a
-//! `Type=notify` unit:
+//! [`Hassette::run_until_signal`] does it by itself when this feature is on: run the
+//! program as a `Type=notify` unit. A program with its own stop trigger
+//! ([`Hassette::run_until`]) spawns [`notify`] next to it.
 //!
 //! | message | when |
 //! |---|---|
@@ -33,7 +34,7 @@
 //! #[tokio::main]
 //! async fn main() -> Result<std::process::ExitCode, BoxError> {
 //!     let app = Hassette::builder() /* .service(...) */ .build()?;
-//!     tokio::spawn(hassette_runtime::systemd::notify(app.clone()));
+//!     // with feature `systemd`, this also tells systemd READY=1, STATUS=, STOPPING=1
 //!     Ok(app.run_until_signal().await)
 //! }
 //! ```
@@ -57,8 +58,11 @@ const MIN_GAP: Duration = Duration::from_millis(100);
 /// Readiness changes publish no event; a periodic look catches them.
 const REFRESH: Duration = Duration::from_secs(1);
 
-/// Reports the app's state to systemd until the shutdown begins; spawn it next to
-/// [`Hassette::run_until_signal`].
+/// Reports the app's state to systemd until the shutdown begins.
+/// [`Hassette::run_until_signal`] runs it by itself; spawn it next to
+/// [`Hassette::run_until`] (or [`Hassette::start`]) in a program that stops by other means.
+/// One app has one notifier: a second call, or one next to `run_until_signal`, returns at
+/// once, so systemd never hears `READY=1` twice.
 ///
 /// - `STATUS=<counts>` at once and whenever the counts per status change (at most ten
 ///   times a second; a burst of changes is summed up), in the order of [`Status::ALL`],
@@ -78,9 +82,10 @@ const REFRESH: Duration = Duration::from_secs(1);
 /// row of failures) and the notifier carries on.
 ///
 /// ```no_run
-/// # async fn f(app: hassette_runtime::Hassette) -> std::process::ExitCode {
+/// # async fn f(app: hassette_runtime::Hassette, stop: tokio::sync::oneshot::Receiver<()>) {
 /// tokio::spawn(hassette_runtime::systemd::notify(app.clone()));
-/// app.run_until_signal().await
+/// let report = app.run_until(async { stop.await.unwrap_or(()) }).await;
+/// # drop(report);
 /// # }
 /// ```
 ///
@@ -96,7 +101,7 @@ const REFRESH: Duration = Duration::from_secs(1);
 /// # }
 /// ```
 pub async fn notify(app: Hassette) {
-    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+    if std::env::var_os("NOTIFY_SOCKET").is_none() || !app.state().claim_notifier() {
         return;
     }
     // Subscribe before the first snapshot, so that no change falls in between.

@@ -133,3 +133,122 @@ fn a_job_that_ends_the_app_exits_zero() {
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("reason: the job is done"), "{stderr}");
 }
+
+/// Runs `signal_probe mode` with `env` (and no systemd, unless `env` names one), and
+/// waits for it to serve.
+fn spawn_with(mode: &str, env: &[(&str, &str)]) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_signal_probe"))
+        .arg(mode)
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("WATCHDOG_USEC")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "serving");
+    child
+}
+
+#[test]
+fn the_report_is_logged_once() {
+    let child = spawn("clean");
+    signal(&child, "-TERM");
+    let (code, stderr) = finish(child);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stderr.matches("shutdown report").count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("last error").count(), 1, "{stderr}");
+    assert!(!stderr.contains("exiting with failure"), "{stderr}");
+}
+
+#[test]
+fn a_failure_logs_the_report_once_at_error_with_the_reason() {
+    let child = spawn("crash");
+    let (code, stderr) = finish(child);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(stderr.matches("last error").count(), 1, "{stderr}");
+    let log = stderr
+        .lines()
+        .find(|l| l.contains("exiting with failure; shutdown report"))
+        .unwrap_or_else(|| panic!("no report in the log: {stderr}"));
+    assert!(log.contains("ERROR"), "{log}");
+    // the record's fields follow its (multi-line) message
+    assert!(stderr.contains("why=`Probe` crashed"), "{stderr}");
+}
+
+#[test]
+fn without_a_subscriber_a_failure_prints_one_line_and_not_the_report() {
+    let child = spawn_with("crash", &[("PROBE_QUIET", "1")]);
+    let (code, stderr) = finish(child);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(stderr, "hassette: exiting with failure: `Probe` crashed\n");
+}
+
+#[test]
+fn without_a_subscriber_a_clean_stop_prints_nothing() {
+    let child = spawn_with("clean", &[("PROBE_QUIET", "1")]);
+    signal(&child, "-TERM");
+    let (code, stderr) = finish(child);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stderr, "");
+}
+
+/// With feature `systemd`, `run_until_signal` tells systemd by itself; a notifier the
+/// program spawns too returns at once, so each message comes once.
+#[test]
+fn run_until_signal_notifies_systemd_by_itself_and_only_once() {
+    use std::os::unix::net::UnixDatagram;
+
+    let socket = std::env::temp_dir().join(format!("hassette-sig-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&socket);
+    let receiver = UnixDatagram::bind(&socket).unwrap();
+    receiver
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    let mut child = spawn_with(
+        "clean",
+        &[
+            ("PROBE_NOTIFY_TOO", "1"),
+            ("PROBE_QUIET", "1"),
+            ("NOTIFY_SOCKET", socket.to_str().unwrap()),
+        ],
+    );
+    let mut lines: Vec<String> = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut signalled = false;
+    loop {
+        match receiver.recv(&mut buf) {
+            Ok(n) => lines.extend(
+                String::from_utf8_lossy(&buf[..n])
+                    .lines()
+                    .map(str::to_owned),
+            ),
+            // nothing queued: once the child has exited, every datagram it sent is in
+            Err(_) if signalled && child.try_wait().unwrap().is_some() => break,
+            Err(_) => {}
+        }
+        if !signalled && lines.iter().any(|l| l == "READY=1") {
+            signal(&child, "-TERM");
+            signalled = true;
+        }
+        assert!(Instant::now() < deadline, "no end; got {lines:?}");
+    }
+    let _ = std::fs::remove_file(&socket);
+    let (code, stderr, _) = wait_for(child, Duration::from_secs(1)).unwrap();
+    assert_eq!(code, Some(0), "{stderr}");
+    let count = |what: &str| lines.iter().filter(|l| *l == what).count();
+    assert_eq!(count("READY=1"), 1, "{lines:?}");
+    assert_eq!(count("STOPPING=1"), 1, "{lines:?}");
+    assert!(lines.iter().any(|l| l == "STATUS=1 running"), "{lines:?}");
+    let ready = lines.iter().position(|l| l == "READY=1").unwrap();
+    let stopping = lines.iter().position(|l| l == "STOPPING=1").unwrap();
+    assert!(ready < stopping, "{lines:?}");
+}

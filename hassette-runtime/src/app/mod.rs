@@ -82,6 +82,12 @@ impl Hassette {
         Hassette { inner }
     }
 
+    /// The engine's state, for the feature leaves.
+    #[cfg(all(feature = "systemd", unix))]
+    pub(crate) fn state(&self) -> &AppState {
+        &self.inner
+    }
+
     /// Starts every service and returns once each has been initialized (its `serve` may
     /// still be about to begin). Services whose dependencies are not yet Running and ready
     /// wait for them, so startup runs in dependency waves.
@@ -139,19 +145,30 @@ impl Hassette {
         self.inner.shutdown("shutdown requested".to_owned()).await
     }
 
-    /// Starts the app, runs until SIGINT or SIGTERM (or a crash, or
+    /// Starts the app, runs until a termination signal (or a crash, or
     /// [`ServiceContext::shutdown_app`](crate::ServiceContext::shutdown_app)), then shuts
-    /// down gracefully; a second signal exits the process at once. Returns
-    /// [`ExitCode::SUCCESS`] after a clean stop, and `FAILURE` when a service did not
-    /// start, crashed, or had to be aborted, with the reason printed to stderr. A signal
-    /// that arrives while services are still starting is a clean stop.
+    /// down gracefully; a second signal exits the process at once. The signals are SIGINT
+    /// and SIGTERM on Unix, and on Windows the console's Ctrl-C, Ctrl-Break, close, logoff
+    /// and shutdown events. Returns [`ExitCode::SUCCESS`] after a clean stop, and `FAILURE`
+    /// when a service did not start, crashed, or had to be aborted. A signal that arrives
+    /// while services are still starting is a clean stop.
+    ///
+    /// The shutdown report is logged once, through `tracing`: at `INFO` after a clean stop,
+    /// at `ERROR` with the reason otherwise. A failure also prints one line to stderr
+    /// (`hassette: exiting with failure: ...`), so that a program without a subscriber does
+    /// not exit 1 in silence. To print the whole report too, ask for it afterwards:
+    /// [`shutdown`](Self::shutdown) returns the same report at once.
+    ///
+    /// With feature `systemd`, it also runs [`systemd::notify`](crate::systemd::notify) for
+    /// the app (`READY=1`, `STATUS=`, `WATCHDOG=1`, `STOPPING=1`; nothing outside a
+    /// `Type=notify` unit).
     ///
     /// Cancellation is cooperative: an abort takes effect at the task's next `.await`. A
     /// hook or `serve` that never awaits keeps its thread: the stop cuts its service off
     /// once the longest its stop may take has passed (6 × its `shutdown_timeout` + 1.1 s,
     /// or the `shutdown_deadline`), and reports it aborted. Dropping the tokio runtime (as
     /// `#[tokio::main]` does on return) would then wait for that thread forever, so this
-    /// function prints the report and exits the process with code 1 itself. Likewise,
+    /// function logs the report and exits the process with code 1 itself. Likewise,
     /// called on the main thread, it makes sure the process exits with the returned code
     /// even when the runtime's drop would wait for a blocking thread that a service still
     /// holds (tokio's stdin, `spawn_blocking`): once the runtime has begun to shut down,
@@ -159,7 +176,9 @@ impl Hassette {
     ///
     /// ```no_run
     /// # async fn f(app: hassette_runtime::Hassette) -> std::process::ExitCode {
-    /// app.run_until_signal().await
+    /// let code = app.clone().run_until_signal().await;
+    /// eprintln!("{}", app.shutdown().await); // the report, if you want it on stderr too
+    /// code
     /// # }
     /// ```
     #[must_use = "return the exit code from `main`, or the process exits 0 whatever happened"]
@@ -170,10 +189,12 @@ impl Hassette {
                 self.inner.clone(),
             ))),
             Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGINT/SIGTERM; only a crash stops the app");
+                tracing::error!(%error, "cannot listen for termination signals; only a crash stops the app");
                 None
             }
         };
+        #[cfg(all(feature = "systemd", unix))]
+        let notifier = tokio::spawn(crate::systemd::notify(self.clone()));
         let started = self.start().await;
         // A start cut short by the shutdown (a signal during the start) is a clean stop.
         let failed_start = started
@@ -188,33 +209,20 @@ impl Hassette {
         if let Some(watcher) = watcher {
             watcher.abort();
         }
-        tracing::info!("shutdown report\n{report}");
-        let success = match &failed_start {
-            Some(error) => {
-                eprintln!("{report}\nhassette: exiting with failure: {error}");
-                false
-            }
-            None if !report.is_success() => {
-                let mut why: Vec<String> = report
-                    .services
-                    .iter()
-                    .filter(|s| s.is_failure())
-                    .map(|s| match s.aborted {
-                        true => format!("`{}` had to be aborted", s.name),
-                        false => format!("`{}` crashed", s.name),
-                    })
-                    .collect();
-                if report.deadline_exceeded {
-                    why.push("the shutdown deadline ran out".to_owned());
-                }
-                eprintln!(
-                    "{report}\nhassette: exiting with failure: {}",
-                    why.join(", ")
-                );
-                false
-            }
-            None => true,
+        // It sent STOPPING=1 when the shutdown began, and has returned since.
+        #[cfg(all(feature = "systemd", unix))]
+        let _ = notifier.await;
+        let failure = match &failed_start {
+            Some(error) => Some(error.to_string()),
+            None => failure_reason(&report),
         };
+        match &failure {
+            None => tracing::info!("shutdown report\n{report}"),
+            Some(why) => {
+                tracing::error!(%why, "exiting with failure; shutdown report\n{report}");
+                eprintln!("hassette: exiting with failure: {why}");
+            }
+        }
         if self.inner.is_stuck() {
             // Returning would let `#[tokio::main]` drop the runtime, which waits for the
             // thread that a serve which never awaits still holds: exit here instead.
@@ -223,11 +231,10 @@ impl Hassette {
             );
             std::process::exit(1);
         }
-        exit_after_runtime_drop(i32::from(!success));
-        if success {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
+        exit_after_runtime_drop(i32::from(failure.is_some()));
+        match failure {
+            None => ExitCode::SUCCESS,
+            Some(_) => ExitCode::FAILURE,
         }
     }
 
@@ -331,7 +338,7 @@ impl Hassette {
     /// println!("stopping");
     /// # }
     /// ```
-    pub fn shutdown_begun(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
+    pub fn shutdown_begun(&self) -> impl Future<Output = ()> + Send + '_ {
         self.inner.shutdown_begun()
     }
 
@@ -511,4 +518,25 @@ fn exit_after_runtime_drop(code: i32) {
     if let Err(error) = watchdog {
         tracing::warn!(%error, "cannot start the exit watchdog");
     }
+}
+
+/// Why a report is a failure, in one line: who crashed or had to be aborted, and whether
+/// the shutdown deadline ran out; `None` for a clean stop.
+fn failure_reason(report: &ShutdownReport) -> Option<String> {
+    if report.is_success() {
+        return None;
+    }
+    let mut why: Vec<String> = report
+        .services
+        .iter()
+        .filter(|s| s.is_failure())
+        .map(|s| match s.aborted {
+            true => format!("`{}` had to be aborted", s.name),
+            false => format!("`{}` crashed", s.name),
+        })
+        .collect();
+    if report.deadline_exceeded {
+        why.push("the shutdown deadline ran out".to_owned());
+    }
+    Some(why.join(", "))
 }

@@ -83,6 +83,10 @@ pub(crate) struct AppState {
     /// tokio runtime being dropped would wait for that thread forever.
     pub(super) stuck: AtomicBool,
     pub(super) groups: Vec<Group>,
+    /// Set by the first `systemd::notify` of this app: a second one returns at once, so
+    /// systemd never hears two `READY=1` (`run_until_signal` starts one by itself).
+    #[cfg(all(feature = "systemd", unix))]
+    notifier_claimed: AtomicBool,
 }
 
 impl AppState {
@@ -108,6 +112,8 @@ impl AppState {
             reason: Mutex::new(None),
             stuck: AtomicBool::new(false),
             groups: parts.groups,
+            #[cfg(all(feature = "systemd", unix))]
+            notifier_claimed: AtomicBool::new(false),
         })
     }
 
@@ -123,6 +129,12 @@ impl AppState {
     /// Completes when the shutdown begins.
     pub(crate) fn shutdown_begun(&self) -> WaitForCancellationFuture<'_> {
         self.stopping.cancelled()
+    }
+
+    /// Claims the app's one systemd notifier: true for the first caller only.
+    #[cfg(all(feature = "systemd", unix))]
+    pub(crate) fn claim_notifier(&self) -> bool {
+        !self.notifier_claimed.swap(true, Ordering::Relaxed)
     }
 
     /// Whether a supervisor was cut off while code that never yields held its thread.

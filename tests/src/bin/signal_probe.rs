@@ -3,6 +3,9 @@
 //! once its service runs (`slow-start`: once its slow `on_initialize` has begun), then
 //! waits for a signal (or crashes, or ends the app itself: `job`). `stdin`: serve reads
 //! tokio's stdin, which holds a blocking thread that no cancellation can take back.
+//!
+//! `PROBE_QUIET=1`: no tracing subscriber. `PROBE_NOTIFY_TOO=1`: `main` also spawns
+//! `systemd::notify`, next to the one `run_until_signal` runs by itself.
 
 use std::time::Duration;
 
@@ -76,10 +79,12 @@ impl Service for Probe {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
+    if std::env::var_os("PROBE_QUIET").is_none() {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .init();
+    }
     let mode = std::env::args().nth(1).unwrap_or_default();
     let app = match Hassette::builder().service(Probe { mode }).build() {
         Ok(app) => app,
@@ -88,5 +93,8 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    if std::env::var_os("PROBE_NOTIFY_TOO").is_some() {
+        tokio::spawn(hassette_runtime::systemd::notify(app.clone()));
+    }
     app.run_until_signal().await
 }
