@@ -60,6 +60,7 @@ pub struct Overrides {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("service `{service}`: `{key}` {reason}")]
+#[non_exhaustive]
 pub struct ConfigError {
     /// The service.
     pub service: Arc<str>,

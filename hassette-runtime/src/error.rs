@@ -104,11 +104,12 @@ impl Panicked {
 /// ```
 /// use hassette_runtime::TimedOut;
 /// use std::time::Duration;
-/// let e = TimedOut { what: "on_shutdown", after: Duration::from_secs(5) };
+/// let e = TimedOut::new("on_shutdown", Duration::from_secs(5));
 /// assert_eq!(e.to_string(), "`on_shutdown` did not finish within 5s");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("`{what}` did not finish within {after:?}")]
+#[non_exhaustive]
 pub struct TimedOut {
     /// The hook, `serve`, or `startup` for the whole start sequence.
     pub what: &'static str,
@@ -116,19 +117,36 @@ pub struct TimedOut {
     pub after: Duration,
 }
 
+impl TimedOut {
+    /// `what` did not finish within `after`.
+    #[must_use]
+    pub const fn new(what: &'static str, after: Duration) -> Self {
+        TimedOut { what, after }
+    }
+}
+
 /// A hook, `serve` or the children of a run cut off because the app's
 /// `shutdown_deadline` ran out before their own timeout did.
 ///
 /// ```
 /// use hassette_runtime::CutOff;
-/// let e = CutOff { what: "serve" };
+/// let e = CutOff::new("serve");
 /// assert_eq!(e.to_string(), "`serve` was cut off: the shutdown deadline ran out");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("`{what}` was cut off: the shutdown deadline ran out")]
+#[non_exhaustive]
 pub struct CutOff {
     /// The hook, `serve`, or `children`.
     pub what: &'static str,
+}
+
+impl CutOff {
+    /// `what` was cut off by the shutdown deadline.
+    #[must_use]
+    pub const fn new(what: &'static str) -> Self {
+        CutOff { what }
+    }
 }
 
 /// Whether `T` is `error` itself or anywhere in its `source()` chain.
@@ -287,6 +305,7 @@ pub enum WaitError {
 /// ```
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("service `{service}` did not start: {failure}")]
+#[non_exhaustive]
 pub struct StartError {
     /// The service.
     pub service: Arc<str>,
@@ -394,17 +413,28 @@ pub enum RestartError {
 ///
 /// ```
 /// use hassette_runtime::ChildExhausted;
-/// let e = ChildExhausted { child: "hub/dev-1".into(), error: std::sync::Arc::new(std::io::Error::other("gone")) };
+/// let e = ChildExhausted::new("hub/dev-1", std::sync::Arc::new(std::io::Error::other("gone")));
 /// assert_eq!(e.to_string(), "child `hub/dev-1` exhausted its restarts: gone");
 /// ```
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("child `{child}` exhausted its restarts: {error}")]
+#[non_exhaustive]
 pub struct ChildExhausted {
     /// The child's full name.
     pub child: Arc<str>,
     /// Its last error.
     #[source]
     pub error: SharedError,
+}
+
+impl ChildExhausted {
+    /// The child `child` exhausted its restarts; `error` was its last.
+    pub fn new(child: impl Into<Arc<str>>, error: SharedError) -> Self {
+        ChildExhausted {
+            child: child.into(),
+            error,
+        }
+    }
 }
 
 /// Why `Hassette::add` (or `ServiceContext::add_child`) did not add the service.

@@ -35,7 +35,18 @@ use crate::{SharedError, Status};
 /// # Ok(())
 /// # }
 /// ```
+///
+/// With feature `serde`, the instants are made relative to the moment of serialization
+/// (an [`Instant`] means nothing outside the process): `at` is `age_secs`, the seconds
+/// since the change, and `retry_at` is `retry_in_secs`, the seconds left until the
+/// restart (0 once due, `null` when none); `error` is its `Display` text or `null`:
+///
+/// ```json
+/// {"service": "db", "from": "running", "to": "failed", "error": "connection refused",
+///  "age_secs": 0.0, "retry_in_secs": 2.0}
+/// ```
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct StatusEvent {
     /// The service's name.
@@ -45,14 +56,29 @@ pub struct StatusEvent {
     /// The status it entered.
     pub to: Status,
     /// The error behind the change, if any.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_helpers::option_error")
+    )]
     pub error: Option<SharedError>,
     /// When it happened, on tokio's clock (exact under a paused clock).
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "age_secs", serialize_with = "crate::serde_helpers::age")
+    )]
     pub at: Instant,
     /// When the next restart comes: on a `Failed` event of a `serve` failure (its
     /// backoff runs from the failure) and on an `ExhaustedCooling` event (the end of the
     /// cooldown). A failed start's `Failed` event has none; the snapshot
     /// ([`ServiceSnapshot::retry_at`](crate::ServiceSnapshot::retry_at)) has the time
     /// of every restart that is waited for.
+    #[cfg_attr(
+        feature = "serde",
+        serde(
+            rename = "retry_in_secs",
+            serialize_with = "crate::serde_helpers::option_until"
+        )
+    )]
     pub retry_at: Option<Instant>,
 }
 
@@ -89,7 +115,12 @@ impl fmt::Display for StatusEvent {
 /// # Ok(())
 /// # }
 /// ```
+///
+/// With feature `serde`, like a [`StatusEvent`]: `at` is `age_secs`, the seconds since
+/// the change at the moment of serialization:
+/// `{"service": "db", "ready": false, "reason": "stopping", "age_secs": 0.0}`.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct ReadinessEvent {
     /// The service's name.
@@ -99,6 +130,10 @@ pub struct ReadinessEvent {
     /// Why it is not ready (`None` when it is).
     pub reason: Option<Arc<str>>,
     /// When it happened, on tokio's clock.
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "age_secs", serialize_with = "crate::serde_helpers::age")
+    )]
     pub at: Instant,
 }
 

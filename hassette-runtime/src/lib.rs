@@ -89,6 +89,17 @@
 //! stops dependants before their dependencies. [`Hassette::run_until_signal`] stops on
 //! SIGINT or SIGTERM (a second signal exits at once) and returns a non-zero exit code
 //! when a service crashed or had to be aborted.
+//!
+//! # Feature `serde`
+//!
+//! Derives `Serialize` for [`Status`], [`ServiceSnapshot`], [`ShutdownReport`] (with its
+//! [`ServiceReport`]s, [`ReportedError`]s and [`RemovedServices`]), [`StatusEvent`] and
+//! [`ReadinessEvent`], for dashboards and JSON logs. A status is its snake_case
+//! [`key`](Status::key) (`"exhausted_cooling"`, as in the health server's `/status`), a
+//! name a string, an error its `Display` text, a duration seconds as an `f64` in a field
+//! ending in `_secs` (`took_secs`), and an instant, which means nothing outside the
+//! process, the seconds from it or to it at the moment of serialization (`age_secs`,
+//! `retry_in_secs`).
 #![deny(missing_docs)]
 // docs.rs builds with `--cfg docsrs` on nightly: feature-gated items get a badge there.
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -98,6 +109,8 @@ mod config;
 mod error;
 mod events;
 mod report;
+#[cfg(feature = "serde")]
+mod serde_helpers;
 mod spec;
 mod status;
 // The service's contract: what a service implements and what it gets.

@@ -12,12 +12,20 @@ use crate::{SharedError, Status};
 pub const KEPT_ERRORS: usize = 16;
 
 /// One error a service met, and where.
+///
+/// With feature `serde`: `{"what": "serve", "error": "connection refused"}`, the error
+/// as its `Display` text.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct ReportedError {
     /// `serve`, a hook's name, `startup`, or `children`.
     pub what: &'static str,
     /// The error.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_helpers::error")
+    )]
     pub error: SharedError,
 }
 
@@ -35,7 +43,11 @@ impl fmt::Display for ReportedError {
 /// assert_eq!(report.status, Status::NotStarted);
 /// assert!(!report.aborted);
 /// ```
+///
+/// With feature `serde` its fields serialize under their names, except `stop_took`, which
+/// is `stop_took_secs`, in seconds (`0.25`); the status is its [`key`](Status::key).
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct ServiceReport {
     /// The service's name.
@@ -51,6 +63,13 @@ pub struct ServiceReport {
     /// Whether `serve` or its children outlived `shutdown_timeout` and were aborted.
     pub aborted: bool,
     /// How long its final stop took.
+    #[cfg_attr(
+        feature = "serde",
+        serde(
+            rename = "stop_took_secs",
+            serialize_with = "crate::serde_helpers::secs"
+        )
+    )]
     pub stop_took: Duration,
 }
 
@@ -116,12 +135,30 @@ impl ServiceReport {
 /// let line = text.lines().nth(2).unwrap();
 /// assert!(line.starts_with(&format!("{}…  not started", "x".repeat(39))));
 /// ```
+///
+/// # Serialization
+///
+/// With feature `serde`, an object whose fields are these under their names, except
+/// `took`, which is `took_secs`, in seconds (`1.5`); every name and error is whole (the
+/// table's cuts and escapes are the terminal's, not the data's):
+///
+/// ```json
+/// {"services": [{"name": "db", "status": "stopped", "errors": [], "error_count": 0,
+///                "restarts": 0, "aborted": false, "stop_took_secs": 0.012}],
+///  "took_secs": 0.012, "deadline_exceeded": false, "reason": "signal",
+///  "removed": {"count": 0, "failed": 0, "restarts": 0, "errors": 0, "last_failures": []}}
+/// ```
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct ShutdownReport {
     /// Every service, in registration order.
     pub services: Vec<ServiceReport>,
     /// How long the whole shutdown took.
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "took_secs", serialize_with = "crate::serde_helpers::secs")
+    )]
     pub took: Duration,
     /// Whether the total shutdown deadline ran out before every service had stopped.
     pub deadline_exceeded: bool,
@@ -143,7 +180,10 @@ pub const KEPT_REMOVED_FAILURES: usize = 16;
 /// # let report = hassette_runtime::ShutdownReport::default();
 /// println!("{} removed, {} of them failed", report.removed.count, report.removed.failed);
 /// ```
+///
+/// With feature `serde` its fields serialize under their names.
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct RemovedServices {
     /// How many were removed.

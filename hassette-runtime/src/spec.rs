@@ -18,6 +18,7 @@ use std::time::Duration;
 /// assert_eq!("transient".parse::<RestartType>(), Ok(RestartType::Transient));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum RestartType {
     /// Always restarted; exhausting its budget crashes the application.
     Permanent,
@@ -71,6 +72,7 @@ impl std::str::FromStr for RestartType {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("expected `permanent`, `transient` or `temporary`")]
+#[non_exhaustive]
 pub struct UnknownRestartType;
 
 /// When a service counts as ready for its dependants.
@@ -80,6 +82,7 @@ pub struct UnknownRestartType;
 /// assert_eq!(RestartSpec::new(RestartType::Permanent).ready, ReadyMode::Auto);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum ReadyMode {
     /// Ready as soon as `serve` begins.
     #[default]
@@ -331,6 +334,7 @@ mod tests {
 /// assert_ne!(Strategy::OneForAll, Strategy::RestForOne);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Strategy {
     /// Only the failed member (its own restart policy applies).
     OneForOne,

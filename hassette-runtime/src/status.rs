@@ -16,6 +16,9 @@ use std::fmt;
 /// assert!(!Status::Failed.is_terminal()); // the supervisor may still restart it
 /// assert_eq!(Status::ExhaustedCooling.to_string(), "exhausted (cooling)");
 /// ```
+///
+/// With feature `serde` it serializes as its [`key`](Status::key), a snake_case string
+/// (`"exhausted_cooling"`), the name the health server's `/status` JSON uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Status {
@@ -149,10 +152,45 @@ impl Status {
             Status::ExhaustedDead => "exhausted (dead)",
         }
     }
+
+    /// The machine-readable name, in snake_case: `not_started`, `starting`, `running`,
+    /// `stopping`, `stopped`, `failed`, `crashed`, `exhausted_cooling`, `exhausted_dead`.
+    ///
+    /// The health server's `/status` JSON names statuses this way, and so does the
+    /// `Serialize` impl of feature `serde`; [`as_str`](Self::as_str) is the name for
+    /// people.
+    ///
+    /// ```
+    /// # use hassette_runtime::Status;
+    /// assert_eq!(Status::ExhaustedCooling.key(), "exhausted_cooling");
+    /// ```
+    #[must_use]
+    pub const fn key(self) -> &'static str {
+        match self {
+            Status::NotStarted => "not_started",
+            Status::Starting => "starting",
+            Status::Running => "running",
+            Status::Stopping => "stopping",
+            Status::Stopped => "stopped",
+            Status::Failed => "failed",
+            Status::Crashed => "crashed",
+            Status::ExhaustedCooling => "exhausted_cooling",
+            Status::ExhaustedDead => "exhausted_dead",
+        }
+    }
 }
 
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(self.as_str())
+    }
+}
+
+/// A status serializes as a string, its [`key`](Status::key): `"not_started"`,
+/// `"exhausted_cooling"`, as in the health server's `/status` JSON.
+#[cfg(feature = "serde")]
+impl serde::Serialize for Status {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.key())
     }
 }

@@ -55,6 +55,7 @@ use crate::{
 
 /// Where a fault strikes: a hook, or `serve`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Point {
     /// The `before_initialize` hook.
     BeforeInitialize,
@@ -74,6 +75,7 @@ pub enum Point {
 
 /// What an injected fault does.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Fault {
     /// Return an [`Injected`] error.
     Error(String),

@@ -206,13 +206,7 @@ async fn an_initialize_hook_that_never_returns_fails_at_the_startup_timeout_then
         .error
         .downcast_ref::<TimedOut>()
         .copied();
-    assert_eq!(
-        timed_out,
-        Some(TimedOut {
-            what: "before_initialize",
-            after: secs(2)
-        })
-    );
+    assert_eq!(timed_out, Some(TimedOut::new("before_initialize", secs(2))));
 }
 
 #[tokio::test(start_paused = true)]

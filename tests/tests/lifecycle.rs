@@ -280,10 +280,7 @@ async fn serve_ignoring_cancellation_is_aborted_after_shutdown_timeout() {
     assert_eq!(s.status, Status::Stopped);
     assert_eq!(
         s.errors[0].error.downcast_ref::<TimedOut>(),
-        Some(&TimedOut {
-            what: "serve",
-            after: secs(3)
-        })
+        Some(&TimedOut::new("serve", secs(3)))
     );
     assert!(!report.is_success());
     assert!(report.to_string().contains("(aborted)"), "{report}");

@@ -188,3 +188,33 @@ async fn the_failed_event_says_when_the_restart_comes_and_the_backoff_runs_from_
     assert_eq!(Instant::now() - began, secs(2));
     app.shutdown().await;
 }
+
+profile!(Quick, RestartType::Permanent, { backoff_base: ms(100) });
+
+#[tokio::test(start_paused = true)]
+async fn a_backoff_that_ran_out_during_the_clean_up_leaves_no_retry_at_once_restarted() {
+    let log = Log::default();
+    let app = Hassette::builder()
+        .service(
+            Probe::<Quick>::new("q", &log)
+                .then("serve", [Act::Err])
+                .then("on_shutdown", [Act::Sleep(secs(1))]),
+        )
+        .build()
+        .unwrap();
+    let mut events = app.events();
+    app.start().await.unwrap();
+    settle().await;
+    let failed = drain_events(&mut events)
+        .into_iter()
+        .find(|e| e.to == Status::Failed)
+        .expect("it failed");
+    assert_eq!(failed.retry_at, Some(failed.at + ms(100)));
+    // The one-second clean-up outlasts the 100ms backoff: the restart comes at once.
+    app.wait_ready::<Probe<Quick>>().await.unwrap();
+    assert_eq!(Instant::now() - failed.at, secs(1));
+    let snap = &app.snapshot()[0];
+    assert_eq!((snap.status, snap.restarts), (Status::Running, 1));
+    assert_eq!(snap.retry_at, None);
+    app.shutdown().await;
+}

@@ -39,7 +39,19 @@ impl Hassette {
 }
 
 /// One service as [`Hassette::snapshot`] saw it.
+///
+/// With feature `serde` its fields serialize under their names, with `last_error` as its
+/// `Display` text (or `null`) and `retry_at` as `retry_in_secs`, the seconds left until
+/// the restart at the moment of serialization (0 once due, `null` when none is waited
+/// for), like the health server's `/status`:
+///
+/// ```json
+/// {"name": "db", "status": "failed", "ready": false, "restarts": 1,
+///  "last_error": "connection refused", "finished": false, "critical": true,
+///  "retry_in_secs": 1.5, "budget_used": 1}
+/// ```
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct ServiceSnapshot {
     /// The service's name.
@@ -51,6 +63,10 @@ pub struct ServiceSnapshot {
     /// How many times it has been restarted.
     pub restarts: u64,
     /// The last error that came with a status change, if any.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_helpers::option_error")
+    )]
     pub last_error: Option<crate::SharedError>,
     /// Done for good by a clean return of `serve` (a transient or temporary service that
     /// finished its job): not ready, and not expected to be.
@@ -58,6 +74,13 @@ pub struct ServiceSnapshot {
     /// Whether its state holds back the app's readiness (the `critical` key).
     pub critical: bool,
     /// When its next restart comes, while it waits out a backoff or a cooldown.
+    #[cfg_attr(
+        feature = "serde",
+        serde(
+            rename = "retry_in_secs",
+            serialize_with = "crate::serde_helpers::option_until"
+        )
+    )]
     pub retry_at: Option<tokio::time::Instant>,
     /// The restarts in its budget's window, as of its last restart decision.
     pub budget_used: u32,

@@ -357,6 +357,9 @@ impl Supervisor {
     async fn wait_then_restart(&mut self, delay: Duration) -> Step {
         if delay.is_zero() {
             // A zero sleep would still wait for the timer wheel's next tick (about 1ms).
+            // The Failed event's `retry_at` may be set (the backoff ran out during the
+            // cleanup): it has come, so the snapshot must not keep it.
+            self.run.unit.set_retry_at(None);
             return match self.run.stopping() {
                 true => Step::Rest,
                 false => Step::Restart,

@@ -50,7 +50,7 @@
 //! ```
 //!
 //! Status names in JSON are `not_started`, `starting`, `running`, `stopping`, `stopped`,
-//! `failed`, `crashed`, `exhausted_cooling`, `exhausted_dead`.
+//! `failed`, `crashed`, `exhausted_cooling`, `exhausted_dead` ([`Status::key`](crate::Status::key)).
 //!
 //! # The status page
 //!

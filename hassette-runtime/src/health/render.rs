@@ -101,7 +101,7 @@ impl Health {
             let _ = write!(
                 out,
                 ",\"status\":\"{}\",\"ready\":{},\"restarts\":{},\"last_error\":",
-                status_key(s.status),
+                s.status.key(),
                 s.ready,
                 s.restarts
             );
@@ -128,21 +128,6 @@ impl Health {
     }
 }
 
-/// The machine-readable name of a status in `/status`.
-fn status_key(status: Status) -> &'static str {
-    match status {
-        Status::NotStarted => "not_started",
-        Status::Starting => "starting",
-        Status::Running => "running",
-        Status::Stopping => "stopping",
-        Status::Stopped => "stopped",
-        Status::Failed => "failed",
-        Status::Crashed => "crashed",
-        Status::ExhaustedCooling => "exhausted_cooling",
-        Status::ExhaustedDead => "exhausted_dead",
-    }
-}
-
 /// Appends `s` as a JSON string literal (RFC 8259: quote, backslash and control
 /// characters escaped).
 fn push_json_string(out: &mut String, s: &str) {
@@ -165,7 +150,7 @@ fn push_json_string(out: &mut String, s: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::{Health, push_json_string, status_key};
+    use super::{Health, push_json_string};
     use crate::health::{Endpoint, HealthServer};
     use crate::{Hassette, Hooks, Resource, Status};
 
@@ -218,7 +203,7 @@ mod tests {
     #[test]
     fn every_status_has_a_snake_case_key() {
         for status in Status::ALL {
-            let key = status_key(status);
+            let key = status.key();
             assert!(key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
         }
     }
