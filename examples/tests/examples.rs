@@ -158,6 +158,30 @@ fn run_until(name: &'static str, until: &[&str]) -> String {
     running.finish()
 }
 
+/// Sends `GET path` over HTTP/1.1 on a new connection (the response is read later, with
+/// [`response`]): a client as plain as curl, written out so that nothing hides.
+fn request(addr: &str, path: &str) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    stream
+}
+
+/// The status line and the body of the response on `stream`, read until the server
+/// closes the connection.
+fn response(mut stream: std::net::TcpStream) -> (String, String) {
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.lines().next().unwrap_or_default().to_owned();
+    (status, body.to_owned())
+}
+
 fn assert_has(output: &str, needles: &[&str]) {
     for needle in needles {
         assert!(output.contains(needle), "missing {needle:?} in\n{output}");
@@ -273,4 +297,50 @@ fn connections() {
     );
     // The misbehaving connection failed alone: the listener never did.
     assert!(!out.contains("listener: running -> failed"), "{out}");
+}
+
+#[cfg(unix)]
+#[test]
+fn axum_server() {
+    let mut server = Running::start("axum_server");
+    let line = server.wait_for("listening on http://");
+    let addr = line.rsplit('/').next().unwrap().to_owned();
+
+    let (status, body) = response(request(&addr, "/"));
+    assert_eq!(
+        (status.as_str(), body.as_str()),
+        ("HTTP/1.1 200 OK", "hello, request 1\n")
+    );
+    let (status, body) = response(request(&addr, "/services"));
+    assert_eq!(
+        (status.as_str(), body.as_str()),
+        ("HTTP/1.1 200 OK", "http: running\n")
+    );
+    let (status, _) = response(request(&addr, "/nowhere"));
+    assert_eq!(status, "HTTP/1.1 404 Not Found");
+
+    // A request in flight when SIGTERM arrives is answered in full before the stop ends.
+    let slow = request(&addr, "/slow");
+    server.wait_for("GET /slow: waiting for the shutdown");
+    server.signal("TERM");
+    let (status, body) = response(slow);
+    assert_eq!(
+        (status.as_str(), body.as_str()),
+        ("HTTP/1.1 200 OK", "finished after the shutdown began\n")
+    );
+    let out = server.finish();
+    assert_has(
+        &out,
+        &[
+            "GET /slow: answered during the shutdown",
+            "served 3 requests",
+            "reason: received SIGTERM",
+        ],
+    );
+    // stopped by the cancellation, within its shutdown_timeout: not aborted
+    let http = out.lines().find(|l| l.starts_with("http ")).unwrap();
+    assert!(
+        http.contains(" stopped ") && !http.contains("aborted"),
+        "{out}"
+    );
 }
