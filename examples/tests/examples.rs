@@ -84,25 +84,22 @@ impl Running {
     /// Waits until it has printed a line containing `needle` (or has printed one
     /// already) and returns that line.
     fn wait_for(&mut self, needle: &str) -> String {
-        if let Some(line) = self.out.lines().find(|l| l.contains(needle)) {
-            return line.to_owned();
-        }
+        self.wait_until(needle, |out| out.contains(needle));
+        let line = self.out.lines().find(|l| l.contains(needle)).unwrap();
+        line.to_owned()
+    }
+
+    /// Waits until what it has printed so far satisfies `done`.
+    fn wait_until(&mut self, what: &str, done: impl Fn(&str) -> bool) {
         let deadline = Instant::now() + PATIENCE;
-        loop {
+        while !done(&self.out) {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.out.push_str(&line);
-                    self.out.push('\n');
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => {
-                    let _ = self.child.kill();
-                    panic!("{}: no {needle:?} in\n{}", self.name, self.out);
-                }
-            }
+            let Ok(line) = self.lines.recv_timeout(left) else {
+                let _ = self.child.kill();
+                panic!("{}: no {what} in\n{}", self.name, self.out);
+            };
+            self.out.push_str(&line);
+            self.out.push('\n');
         }
     }
 
@@ -343,4 +340,58 @@ fn axum_server() {
         http.contains(" stopped ") && !http.contains("aborted"),
         "{out}"
     );
+}
+
+#[cfg(unix)]
+#[test]
+fn worker_pool() {
+    let mut pool = Running::start("worker_pool");
+    let failed = pool.wait_for("running -> failed (panicked: job 3: corrupt payload)");
+    let worker = failed.split_whitespace().nth(1).unwrap();
+    let worker = worker.trim_end_matches(':').to_owned();
+    // Restarted after its backoff, it takes jobs again.
+    let restarted = format!("{worker}: failed -> starting");
+    let works_again = format!("{worker}: job ");
+    pool.wait_until("job done by the restarted worker", |out| {
+        out.find(&restarted)
+            .is_some_and(|at| out[at..].contains(&works_again))
+    });
+    pool.signal("INT");
+    let out = pool.finish();
+
+    // The others carried on meanwhile: none of them failed, each did jobs after it.
+    let after_failure = &out[out.find(&failed).unwrap()..];
+    for other in (1..=4).map(|i| format!("worker-{i}")) {
+        if other != worker {
+            assert!(after_failure.contains(&format!("{other}: job ")), "{out}");
+        }
+    }
+    assert_eq!(out.matches("-> failed").count(), 1, "{out}");
+    // The drain: every job the queue accepted was done once, but the one that panicked.
+    assert_has(&out, &["stopping; draining the", "reason: received SIGINT"]);
+    let tally = out.lines().find(|l| l.starts_with("queued ")).unwrap();
+    let numbers: Vec<u64> = tally
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let [queued, done, lost] = numbers[..] else {
+        panic!("{tally}")
+    };
+    assert_eq!((done + 1, lost), (queued, 1), "{out}");
+    for job in (1..=queued).filter(|&job| job != 3) {
+        let line = format!(": job {job} done\n");
+        assert_eq!(out.matches(&line).count(), 1, "job {job}:\n{out}");
+    }
+    // In the report: the failed worker restarted once; every worker stopped.
+    let report = &out[out.find("service   status").unwrap()..];
+    let rows: Vec<&str> = report
+        .lines()
+        .filter(|l| l.starts_with("worker-"))
+        .collect();
+    assert_eq!(rows.len(), 4, "{report}");
+    for row in rows {
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        let restarts = if cells[0] == worker { "1" } else { "0" };
+        assert_eq!(cells[1..3], ["stopped", restarts], "{row}");
+    }
 }
