@@ -61,16 +61,17 @@ impl Producer {
 }
 
 /// One of the pool: the workers share the queue's receiving end, one waiting on it at a
-/// time.
+/// time. Transient: restarted after a failure (a panic), stopped for good once the queue
+/// is closed and drained.
 struct Worker {
     queue: Arc<Mutex<mpsc::Receiver<Job>>>,
     tally: Arc<Tally>,
 }
 
 #[service(
-    restart = "permanent",
+    restart = "transient",
     backoff(base = "100ms"),
-    shutdown_timeout = "5s"
+    shutdown_timeout = "5s" // bounds the drain: the jobs in hand and in the queue
 )]
 impl Worker {
     async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
