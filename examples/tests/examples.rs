@@ -3,6 +3,9 @@
 //! reader's would: each test waits for the lines that show the example did its part,
 //! then sends SIGINT (or SIGTERM) and checks the graceful stop and its report.
 
+// Without Unix signals only the demo runs here.
+#![cfg_attr(not(unix), allow(dead_code))]
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -45,7 +48,15 @@ struct Running {
     lines: mpsc::Receiver<String>,
     /// Everything it has printed so far.
     out: String,
-    stderr: std::thread::JoinHandle<String>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+/// A test that fails half-way leaves no example running.
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Running {
@@ -77,7 +88,7 @@ impl Running {
             child,
             lines,
             out: String::new(),
-            stderr,
+            stderr: Some(stderr),
         }
     }
 
@@ -132,14 +143,18 @@ impl Running {
             self.out.push_str(&line);
             self.out.push('\n');
         }
-        let stderr = self.stderr.join().unwrap();
+        let stderr = self
+            .stderr
+            .take()
+            .map(|t| t.join().unwrap())
+            .unwrap_or_default();
         assert!(
             status.success(),
             "{} failed: {status}\n{}\n{stderr}",
             self.name,
             self.out
         );
-        self.out
+        std::mem::take(&mut self.out)
     }
 }
 
