@@ -130,7 +130,6 @@ async fn main() -> Result<std::process::ExitCode, BoxError> {
 
     let began = Instant::now();
     let printer = hassette_examples::print_events(&app, began);
-    tokio::spawn(hassette_runtime::systemd::notify(app.clone()));
     let started = app.clone();
     tokio::spawn(async move {
         if started.wait_ready::<HealthServer>().await.is_ok()

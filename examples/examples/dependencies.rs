@@ -2,11 +2,13 @@
 //! stops before them. Startup runs in waves; shutdown in reverse.
 //!
 //! ```text
-//! cargo run --example dependencies -- --duration 2
+//! cargo run --example dependencies   # Ctrl-C to stop
 //! ```
 
+use std::process::ExitCode;
 use std::time::Duration;
 
+use hassette_runtime::StatusEvent;
 use hassette_runtime::prelude::*;
 use tokio::time::{Instant, sleep};
 
@@ -54,15 +56,36 @@ impl Api {
 }
 
 #[tokio::main]
-async fn main() -> Result<std::process::ExitCode, BoxError> {
-    hassette_examples::init_logging();
-    let duration = hassette_examples::duration_arg(Duration::from_secs(2))?;
+async fn main() -> Result<ExitCode, BoxError> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
     // Registered in any order: the order comes from depends_on.
     let app = Hassette::builder()
         .service(Api)
         .service(Cache)
         .service(Database)
         .build()?;
-    let printer = hassette_examples::print_events(&app, Instant::now());
-    Ok(hassette_examples::run(app, duration, Some(printer)).await)
+
+    // Print every status change while the app runs until Ctrl-C or SIGTERM.
+    let began = Instant::now();
+    let print = |e: StatusEvent| println!("{:>6.2}s  {e}", (e.at - began).as_secs_f64());
+    let mut events = app.events();
+    let mut run = std::pin::pin!(app.clone().run_until_signal());
+    let code = loop {
+        tokio::select! {
+            code = &mut run => break code,
+            event = events.recv() => match event {
+                Ok(event) => print(event),
+                Err(lagged) => println!("({lagged})"), // then resync from app.snapshot()
+            },
+        }
+    };
+    // The app has stopped: its last events are in the channel already.
+    while let Ok(event) = events.try_recv() {
+        print(event);
+    }
+    println!("\n{}", app.shutdown().await); // after the stop: the stop's report
+    Ok(code)
 }

@@ -2,13 +2,14 @@
 //! reconnects, and another service waits for it with `ctx.wait_ready`.
 //!
 //! ```text
-//! cargo run --example manual_ready -- --duration 3
+//! cargo run --example manual_ready   # Ctrl-C to stop
 //! ```
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use hassette_runtime::prelude::*;
-use tokio::time::{Instant, sleep};
+use tokio::time::sleep;
 
 /// Ready once it has replayed its backlog; not ready again while it reconnects.
 struct Broker;
@@ -16,15 +17,15 @@ struct Broker;
 #[service(restart = "permanent", ready = "manual", name = "broker")]
 impl Broker {
     async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
-        println!("          broker: replaying the backlog");
+        println!("broker: replaying the backlog");
         sleep(Duration::from_millis(500)).await;
-        println!("          broker: ready");
+        println!("broker: ready");
         ctx.mark_ready();
         sleep(Duration::from_millis(800)).await;
         ctx.mark_not_ready("reconnecting");
-        println!("          broker: not ready (reconnecting)");
+        println!("broker: not ready (reconnecting)");
         sleep(Duration::from_millis(300)).await;
-        println!("          broker: ready again");
+        println!("broker: ready again");
         ctx.mark_ready();
         ctx.cancelled().await;
         Ok(())
@@ -39,7 +40,7 @@ struct Consumer;
 impl Consumer {
     async fn on_initialize(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
         ctx.wait_ready::<Broker>().await?;
-        println!("          consumer: the broker is ready, subscribing");
+        println!("consumer: the broker is ready, subscribing");
         Ok(())
     }
 
@@ -50,13 +51,16 @@ impl Consumer {
 }
 
 #[tokio::main]
-async fn main() -> Result<std::process::ExitCode, BoxError> {
-    hassette_examples::init_logging();
-    let duration = hassette_examples::duration_arg(Duration::from_secs(3))?;
+async fn main() -> Result<ExitCode, BoxError> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
     let app = Hassette::builder()
         .service(Broker)
         .service(Consumer)
         .build()?;
-    let printer = hassette_examples::print_events(&app, Instant::now());
-    Ok(hassette_examples::run(app, duration, Some(printer)).await)
+    let code = app.clone().run_until_signal().await; // until Ctrl-C or SIGTERM
+    println!("\n{}", app.shutdown().await); // after the stop: the stop's report
+    Ok(code)
 }

@@ -1,9 +1,10 @@
-//! The smallest useful app: one service, stopped by Ctrl-C (or `--duration`).
+//! The smallest useful app: one service, stopped by Ctrl-C (or SIGTERM).
 //!
 //! ```text
-//! cargo run --example minimal -- --duration 3
+//! cargo run --example minimal
 //! ```
 
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
@@ -32,13 +33,19 @@ impl Ticker {
 }
 
 #[tokio::main]
-async fn main() -> Result<std::process::ExitCode, BoxError> {
-    hassette_examples::init_logging();
-    let duration = hassette_examples::duration_arg(Duration::from_secs(3))?;
+async fn main() -> Result<ExitCode, BoxError> {
+    // Logs go to stderr (`RUST_LOG=info` shows every status change).
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
     let app = Hassette::builder()
         .service(Ticker {
             ticks: AtomicU64::new(0),
         })
         .build()?;
-    Ok(hassette_examples::run(app, duration, None).await)
+    println!("press Ctrl-C to stop");
+    let code = app.clone().run_until_signal().await;
+    println!("\n{}", app.shutdown().await); // after the stop: the stop's report
+    Ok(code)
 }

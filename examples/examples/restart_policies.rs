@@ -1,11 +1,13 @@
 //! The three restart types side by side, each failing the same way.
 //!
 //! ```text
-//! cargo run --example restart_policies -- --duration 5
+//! cargo run --example restart_policies   # Ctrl-C to stop
 //! ```
 
+use std::process::ExitCode;
 use std::time::Duration;
 
+use hassette_runtime::StatusEvent;
 use hassette_runtime::prelude::*;
 use tokio::time::{Instant, sleep};
 
@@ -59,14 +61,35 @@ impl Temporary {
 }
 
 #[tokio::main]
-async fn main() -> Result<std::process::ExitCode, BoxError> {
-    hassette_examples::init_logging();
-    let duration = hassette_examples::duration_arg(Duration::from_secs(5))?;
+async fn main() -> Result<ExitCode, BoxError> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
     let app = Hassette::builder()
         .service(Permanent)
         .service(Transient)
         .service(Temporary)
         .build()?;
-    let printer = hassette_examples::print_events(&app, Instant::now());
-    Ok(hassette_examples::run(app, duration, Some(printer)).await)
+
+    // Print every status change while the app runs until Ctrl-C or SIGTERM.
+    let began = Instant::now();
+    let print = |e: StatusEvent| println!("{:>6.2}s  {e}", (e.at - began).as_secs_f64());
+    let mut events = app.events();
+    let mut run = std::pin::pin!(app.clone().run_until_signal());
+    let code = loop {
+        tokio::select! {
+            code = &mut run => break code,
+            event = events.recv() => match event {
+                Ok(event) => print(event),
+                Err(lagged) => println!("({lagged})"), // then resync from app.snapshot()
+            },
+        }
+    };
+    // The app has stopped: its last events are in the channel already.
+    while let Ok(event) = events.try_recv() {
+        print(event);
+    }
+    println!("\n{}", app.shutdown().await); // after the stop: the stop's report
+    Ok(code)
 }

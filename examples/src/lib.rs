@@ -1,5 +1,7 @@
-//! What the examples share: the `--duration` flag, logging, and printing the event stream.
-//! The examples themselves are in `examples/`: `cargo run --example demo`.
+//! What the demo uses: the `--duration` flag, logging, printing the event stream, and the
+//! echo listener. The examples themselves are in `examples/`: `cargo run --example demo`.
+//! The focused examples (`minimal`, `connections`, ...) use none of this: each file
+//! stands alone, with only `hassette-runtime`, `tokio` and `tracing-subscriber`.
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -127,7 +129,8 @@ pub async fn run(
 /// The per-connection pattern: a listener service whose `serve` accepts TCP connections
 /// and adds a temporary child service for each, which echoes lines back. A connection
 /// that misbehaves (sends `boom`) fails only its own child; a child that ends is removed,
-/// and the shutdown report counts them.
+/// and the shutdown report counts them. (`examples/connections.rs` carries its own copy,
+/// binding its socket before the app starts, so that file stands alone.)
 pub mod echo {
     use std::net::SocketAddr;
     use std::sync::Mutex;
