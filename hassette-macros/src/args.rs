@@ -39,8 +39,12 @@ pub(crate) const CRATE: &str = "crate";
 pub(crate) const BASE: &str = "base";
 pub(crate) const MULTIPLIER: &str = "multiplier";
 pub(crate) const MAX: &str = "max";
+pub(crate) const JITTER: &str = "jitter";
 pub(crate) const INTENSITY: &str = "intensity";
 pub(crate) const PERIOD: &str = "period";
+
+/// Every key of `backoff(...)`, in the order of the documentation.
+pub(crate) const BACKOFF_KEYS: &[&str] = &[BASE, MULTIPLIER, MAX, JITTER];
 
 /// Every key of `#[service]`, in the order of the documentation.
 pub(crate) const SERVICE_KEYS: &[&str] = &[
@@ -168,12 +172,14 @@ pub(crate) enum Ready {
     Manual,
 }
 
-/// `backoff(base = ..., multiplier = ..., max = ...)`.
+/// `backoff(base = ..., multiplier = ..., max = ..., jitter = ...)`.
 #[derive(Debug)]
 pub(crate) struct Backoff {
     pub(crate) base: Slot<Duration>,
     pub(crate) multiplier: Slot<f64>,
     pub(crate) max: Slot<Duration>,
+    /// From 0.0 to 1.0 (checked as it is parsed).
+    pub(crate) jitter: Slot<f64>,
 }
 
 /// `budget(intensity = ..., period = ...)`.
@@ -466,6 +472,11 @@ impl Args {
                         self.seen.push(close.to_owned());
                         format!("did you mean `{close}`?")
                     }
+                    // systemd and other supervisors have it at the top level.
+                    None if self.kind == Kind::Service && key == JITTER => {
+                        "`jitter` goes inside `backoff(...)`: write `backoff(jitter = 0.2)`"
+                            .to_owned()
+                    }
                     None => format!(
                         "the keys of `{}` are {}",
                         self.kind.attr(),
@@ -507,7 +518,7 @@ impl Args {
     }
 }
 
-/// `backoff(base = "...", multiplier = ..., max = "...")`.
+/// `backoff(base = "...", multiplier = ..., max = "...", jitter = ...)`.
 fn parse_backoff(
     meta: &ParseNestedMeta<'_>,
     cx: &mut Ctxt,
@@ -521,9 +532,10 @@ fn parse_backoff(
         base: Slot::new(BASE),
         multiplier: Slot::new(MULTIPLIER),
         max: Slot::new(MAX),
+        jitter: Slot::new(JITTER),
     };
     meta.parse_nested_meta(|inner| {
-        let Some((key, span)) = inner_key(&inner, cx, BACKOFF, &[BASE, MULTIPLIER, MAX])? else {
+        let Some((key, span)) = inner_key(&inner, cx, BACKOFF, BACKOFF_KEYS)? else {
             return Ok(());
         };
         match key.as_str() {
@@ -545,9 +557,43 @@ fn parse_backoff(
                     }
                 }
             }
+            JITTER => {
+                if let Some(expr) = expr_value(&inner, cx, span, BACKOFF, "jitter = 0.2")?
+                    && let Some(j) = float(
+                        cx,
+                        &expr,
+                        "backoff jitter",
+                        "write a fraction from 0.0 to 1.0 without quotes, like `jitter = 0.2`",
+                    )
+                {
+                    // Checked here rather than in `validate`, so that the error covers
+                    // the whole value, a `-` included.
+                    let problem = if j > 1.0 {
+                        Some("is more than 1.0, so a delay would be cut by more than its length")
+                    } else if j < 0.0 {
+                        Some("is negative, so a delay would be longer than its backoff")
+                    } else {
+                        None
+                    };
+                    match problem {
+                        Some(problem) => cx.error_spanned(
+                            &expr,
+                            format_args!("backoff jitter `{j:?}` {problem}"),
+                            Some(JITTER_HELP.to_owned()),
+                        ),
+                        // `+ 0.0`: a `-0.0` is plain 0.0.
+                        None => backoff.jitter.set(cx, span, expr.span(), j + 0.0),
+                    }
+                }
+            }
             _ => {
                 if let Some(expr) = expr_value(&inner, cx, span, BACKOFF, "multiplier = 2.0")?
-                    && let Some(m) = float(cx, &expr)
+                    && let Some(m) = float(
+                        cx,
+                        &expr,
+                        "backoff multiplier",
+                        "write a number of 1.0 or more without quotes, like `multiplier = 2.0`",
+                    )
                 {
                     backoff.multiplier.set(cx, span, expr.span(), m);
                 }
@@ -557,6 +603,10 @@ fn parse_backoff(
     })?;
     Ok(Some(backoff))
 }
+
+/// What to write for a `jitter` out of its range.
+const JITTER_HELP: &str = "write a fraction from 0.0 to 1.0, like `jitter = 0.2`: each delay is \
+                           then drawn from 80% to 100% of its backoff";
 
 /// `budget(intensity = ..., period = "...")`.
 fn parse_budget(
@@ -651,7 +701,7 @@ mod tests {
             Kind::Service,
             quote! {
                 restart = "transient",
-                backoff(base = "100ms", multiplier = 1.5, max = "10s"),
+                backoff(base = "100ms", multiplier = 1.5, max = "10s", jitter = 0.25),
                 budget(intensity = 3, period = "1m"),
                 startup_timeout = "10s",
                 shutdown_timeout = "1s",
@@ -672,6 +722,7 @@ mod tests {
                 b.base.value().copied(),
                 b.multiplier.value().copied(),
                 b.max.value().copied(),
+                b.jitter.value().copied(),
             )
         });
         assert_eq!(
@@ -679,7 +730,8 @@ mod tests {
             Some((
                 Some(Duration::from_millis(100)),
                 Some(1.5),
-                Some(Duration::from_secs(10))
+                Some(Duration::from_secs(10)),
+                Some(0.25)
             ))
         );
         assert_eq!(
@@ -748,6 +800,96 @@ mod tests {
         assert!(errs[0].contains("must be a number"), "{errs:?}");
         let errs = errors(Kind::Service, quote! { startup_timeout = 30 });
         assert!(errs[0].contains("`\"30s\"`"), "{errs:?}");
+    }
+
+    fn jitter_of(tokens: TokenStream) -> Option<f64> {
+        let args = parse_ok(Kind::Service, tokens);
+        args.backoff.value().and_then(|b| b.jitter.value().copied())
+    }
+
+    #[test]
+    fn jitter_is_a_fraction_from_zero_to_one() {
+        assert_eq!(jitter_of(quote! { backoff(jitter = 0.2) }), Some(0.2));
+        assert_eq!(jitter_of(quote! { backoff(jitter = 0) }), Some(0.0));
+        assert_eq!(jitter_of(quote! { backoff(jitter = 1) }), Some(1.0));
+        assert_eq!(jitter_of(quote! { backoff(jitter = 1.0f64) }), Some(1.0));
+        // `-0.0` is 0.0, not a negative zero in the generated spec.
+        let zero = jitter_of(quote! { backoff(jitter = -0.0) });
+        assert!(zero.is_some_and(|j| j == 0.0 && j.is_sign_positive()));
+        assert_eq!(jitter_of(quote! { backoff(base = "1s") }), None);
+
+        let cases = [
+            (
+                quote! { backoff(jitter = 1.5) },
+                "backoff jitter `1.5` is more than 1.0",
+            ),
+            (quote! { backoff(jitter = 1.000001) }, "is more than 1.0"),
+            (
+                quote! { backoff(jitter = -0.2) },
+                "backoff jitter `-0.2` is negative",
+            ),
+            (
+                quote! { backoff(jitter = "0.2") },
+                "backoff jitter must be a number, not a string",
+            ),
+            (
+                quote! { backoff(jitter = 1e999) },
+                "backoff jitter must be a number",
+            ),
+            (
+                quote! { backoff(jitter = 0.2f32) },
+                "backoff jitter must be a number",
+            ),
+            (
+                quote! { backoff(jitter = true) },
+                "backoff jitter must be a number",
+            ),
+            (
+                quote! { backoff(jitter = 0.1, jitter = 0.2) },
+                "`jitter` is given twice",
+            ),
+            (quote! { backoff(jitter) }, "`backoff` needs a value"),
+        ];
+        for (tokens, expected) in cases {
+            let errs = errors(Kind::Service, tokens.clone());
+            assert_eq!(errs.len(), 1, "{tokens}: {errs:?}");
+            assert!(errs[0].contains(expected), "{tokens}: {errs:?}");
+            assert!(errs[0].contains("\nhelp: "), "{tokens}: {errs:?}");
+        }
+    }
+
+    #[test]
+    fn misspelt_and_misplaced_jitter() {
+        let errs = errors(Kind::Service, quote! { backoff(jiter = 0.2) });
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].contains("unknown key `jiter` in `backoff(...)`"),
+            "{errs:?}"
+        );
+        assert!(errs[0].contains("did you mean `jitter`?"), "{errs:?}");
+        let errs = errors(
+            Kind::Service,
+            quote! { backoff(jittr = 0.2, maximum = "1s") },
+        );
+        assert!(errs[0].contains("did you mean `jitter`?"), "{errs:?}");
+        assert!(
+            errs[1].contains("`base`, `multiplier`, `max` or `jitter`"),
+            "{errs:?}"
+        );
+        let errs = errors(Kind::Service, quote! { jitter = 0.2 });
+        assert!(
+            errs[0].contains("unknown key `jitter` in `#[service]`"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[0].contains("write `backoff(jitter = 0.2)`"),
+            "{errs:?}"
+        );
+        // A resource has no backoff to put it in.
+        let errs = errors(Kind::Resource, quote! { jitter = 0.2 });
+        assert!(!errs[0].contains("backoff"), "{errs:?}");
+        let errs = errors(Kind::Resource, quote! { backoff(jitter = 0.2) });
+        assert!(errs[0].contains("resources are not supervised"), "{errs:?}");
     }
 
     #[test]

@@ -274,6 +274,12 @@ fn restart_spec(args: &Args, krate: &TokenStream) -> TokenStream {
         if let Some(max) = backoff.max.value() {
             fields.push(field("backoff_max", duration(*max, krate)));
         }
+        if let Some(j) = backoff.jitter.value() {
+            fields.push(field(
+                "backoff_jitter",
+                Literal::f64_suffixed(*j).into_token_stream(),
+            ));
+        }
     }
     if let Some(budget) = args.budget.value() {
         if let Some(n) = budget.intensity.value() {

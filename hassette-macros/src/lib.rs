@@ -69,7 +69,7 @@ use crate::args::Kind;
 /// | key | value | default |
 /// |---|---|---|
 /// | `restart` | `"permanent"` (restarted after a failure or a clean return), `"transient"` (after a failure only), `"temporary"` (never) | **required** |
-/// | `backoff(base, multiplier, max)` | delay before restart `n`: `min(base * multiplier^(n-1), max)`; each part optional | `base = "2s"`, `multiplier = 2.0`, `max = "60s"` |
+/// | `backoff(base, multiplier, max, jitter)` | delay before restart `n`: `min(base * multiplier^(n-1), max)`; with `jitter` (a fraction in `0.0..=1.0`), each delay `d` is drawn uniformly from `[d·(1−jitter), d]`, never longer; each part optional | `base = "2s"`, `multiplier = 2.0`, `max = "60s"`, `jitter = 0.0` |
 /// | `budget(intensity, period)` | at most `intensity` (≥ 1) restarts within any `period` | `intensity = 5`, `period = "5m"` |
 /// | `startup_timeout` | initialize plus reaching Running and ready | `"30s"` |
 /// | `shutdown_timeout` | for `serve` to return after cancellation, and for each shutdown hook | `"5s"` |
@@ -87,13 +87,13 @@ use crate::args::Kind;
 ///
 /// Contradictions are errors: `backoff`, `budget`, `cooldown`, `max_cooldown_cycles` or
 /// `stable_after` with `restart = "temporary"`; `cooldown` or `max_cooldown_cycles` with
-/// `restart = "permanent"`; a backoff `max` below `base`; a `multiplier` below 1.0; an
-/// `intensity` of 0; `depends_on(Self)`.
+/// `restart = "permanent"`; a backoff `max` below `base`; a `multiplier` below 1.0; a
+/// `jitter` outside `0.0..=1.0`; an `intensity` of 0; `depends_on(Self)`.
 ///
 /// ```ignore
 /// #[service(
 ///     restart = "transient",
-///     backoff(base = "250ms", multiplier = 1.5, max = "30s"),
+///     backoff(base = "250ms", multiplier = 1.5, max = "30s", jitter = 0.2),
 ///     budget(intensity = 3, period = "1m"),
 ///     startup_timeout = "10s",
 ///     shutdown_timeout = "2s",

@@ -609,6 +609,13 @@ mod tests {
         );
         assert_eq!(errs.len(), 3, "{errs:?}");
         assert!(errs.iter().all(|e| e.contains("never restarted")));
+        // `jitter` alone is restart tuning too.
+        let errs = service(
+            quote! { restart = "temporary", backoff(jitter = 0.2) },
+            SERVE_OK(),
+        );
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].contains("`backoff` contradicts"), "{errs:?}");
     }
 
     #[test]

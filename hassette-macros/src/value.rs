@@ -263,8 +263,10 @@ pub(crate) fn whole_number(cx: &mut Ctxt, expr: &Expr, what: &str, example: &str
     }
 }
 
-/// A float like `2.0` or `2` (`multiplier`); negative values are range-checked later.
-pub(crate) fn float(cx: &mut Ctxt, expr: &Expr) -> Option<f64> {
+/// A float like `2.0` or `2`, written without quotes (`multiplier`, `jitter`); `what`
+/// names it in errors, `help` says what to write. The range is checked later, so a
+/// negative value is kept.
+pub(crate) fn float(cx: &mut Ctxt, expr: &Expr, what: &str, help: &str) -> Option<f64> {
     let (negative, inner) = match expr {
         Expr::Unary(ExprUnary {
             op: UnOp::Neg(_),
@@ -290,14 +292,22 @@ pub(crate) fn float(cx: &mut Ctxt, expr: &Expr) -> Option<f64> {
     match parsed {
         Some(value) if value.is_finite() => Some(if negative { -value } else { value }),
         _ => {
-            cx.error_spanned(
-                expr,
-                "backoff multiplier must be a number",
-                Some(
-                    "write a number of 1.0 or more without quotes, like `multiplier = 2.0`"
-                        .to_owned(),
+            match inner {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(lit), ..
+                }) if !negative && lit.value().trim().parse::<f64>().is_ok_and(f64::is_finite) => {
+                    cx.error(
+                        lit.span(),
+                        format_args!("{what} must be a number, not a string"),
+                        Some(format!("remove the quotes: `{}`", lit.value().trim())),
+                    );
+                }
+                _ => cx.error_spanned(
+                    expr,
+                    format_args!("{what} must be a number"),
+                    Some(help.to_owned()),
                 ),
-            );
+            }
             None
         }
     }

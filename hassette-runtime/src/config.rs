@@ -14,10 +14,10 @@ use crate::{RestartSpec, RestartType};
 /// for one added at run time.
 ///
 /// They are checked by the attribute's rules, at `build()` or `add()`: a multiplier below
-/// 1.0, a base above the max (counting the values not overridden), an intensity or a
-/// child limit of 0, and a key that means nothing for the service (a backoff for a
-/// temporary service, a cooldown for a permanent one, a restart key for a resource) are
-/// a [`ConfigError`] that names the service and the key.
+/// 1.0, a jitter outside 0.0..=1.0, a base above the max (counting the values not
+/// overridden), an intensity or a child limit of 0, and a key that means nothing for the
+/// service (a backoff for a temporary service, a cooldown for a permanent one, a restart
+/// key for a resource) are a [`ConfigError`] that names the service and the key.
 ///
 /// ```
 /// use std::time::Duration;
@@ -38,6 +38,7 @@ pub struct Overrides {
     backoff_base: Option<Duration>,
     backoff_multiplier: Option<f64>,
     backoff_max: Option<Duration>,
+    backoff_jitter: Option<f64>,
     budget_intensity: Option<u32>,
     budget_period: Option<Duration>,
     cooldown: Option<Duration>,
@@ -103,6 +104,9 @@ impl Overrides {
         backoff_multiplier: f64,
         /// `backoff(max)` (not for a temporary service).
         backoff_max: Duration,
+        /// `backoff(jitter)`, a fraction from 0.0 (no jitter) to 1.0: each delay `d` is
+        /// drawn uniformly from `[d·(1−jitter), d]` (not for a temporary service).
+        backoff_jitter: f64,
         /// `budget(intensity)`, at least 1 (not for a temporary service).
         budget_intensity: u32,
         /// `budget(period)` (not for a temporary service).
@@ -200,6 +204,17 @@ impl Overrides {
             }
             out.backoff_multiplier = m;
         }
+        if let Some(j) = self.backoff_jitter {
+            if !(0.0..=1.0).contains(&j) {
+                return Err(fail(
+                    "backoff_jitter",
+                    format!(
+                        "is {j}, but it must be from 0.0 (no jitter) to 1.0: each delay d is drawn from [d·(1−jitter), d]"
+                    ),
+                ));
+            }
+            out.backoff_jitter = j;
+        }
         if out.backoff_base > out.backoff_max {
             let key = match self.backoff_base {
                 Some(_) => "backoff_base",
@@ -237,12 +252,13 @@ impl Overrides {
     }
 
     /// The keys about restarts, and whether each is set.
-    fn restart_keys(&self) -> [(&'static str, bool); 8] {
+    fn restart_keys(&self) -> [(&'static str, bool); 9] {
         [
             ("stable_after", self.stable_after.is_some()),
             ("backoff_base", self.backoff_base.is_some()),
             ("backoff_multiplier", self.backoff_multiplier.is_some()),
             ("backoff_max", self.backoff_max.is_some()),
+            ("backoff_jitter", self.backoff_jitter.is_some()),
             ("budget_intensity", self.budget_intensity.is_some()),
             ("budget_period", self.budget_period.is_some()),
             ("cooldown", self.cooldown.is_some()),

@@ -117,6 +117,13 @@ pub struct RestartSpec {
     pub backoff_multiplier: f64,
     /// The largest delay (default 60s).
     pub backoff_max: Duration,
+    /// The fraction of each delay left to chance, from 0.0 to 1.0 (default 0.0, no
+    /// jitter): with jitter `j`, the delay `d` before a restart is drawn uniformly from
+    /// `[d·(1−j), d]` (see [`jittered`](Self::jittered)). It never lengthens a delay, so
+    /// never beyond `backoff_max`, and it spreads the restarts of services that failed
+    /// together. Values outside 0.0..=1.0 (only a hand-built spec can have them) count as
+    /// the nearest bound, NaN as 0.0.
+    pub backoff_jitter: f64,
     /// How many restarts the sliding window allows (default 5).
     pub budget_intensity: u32,
     /// The length of the sliding window (default 5 minutes).
@@ -161,6 +168,7 @@ impl RestartSpec {
             backoff_base: Duration::from_secs(2),
             backoff_multiplier: 2.0,
             backoff_max: Duration::from_secs(60),
+            backoff_jitter: 0.0,
             budget_intensity: 5,
             budget_period: Duration::from_secs(5 * 60),
             startup_timeout: Duration::from_secs(30),
@@ -209,6 +217,46 @@ impl RestartSpec {
         } else {
             self.backoff_max
         }
+    }
+
+    /// `delay` with the jitter applied: `delay · (1 − j · sample)`, where `j` is
+    /// [`backoff_jitter`](Self::backoff_jitter) and `sample` is drawn uniformly from
+    /// `[0, 1]`, so the result is uniform in `[delay·(1−j), delay]`.
+    ///
+    /// The supervisor calls it once per restart, on
+    /// [`backoff_delay`](Self::backoff_delay)`(attempt)` and one draw; the delay it gives
+    /// is the one waited and the one shown as `retry_at`. It is pure, so it is tested
+    /// without randomness: a sample of 0 (or a jitter of 0) keeps `delay`, a sample of 1
+    /// shortens it the most. The result is never longer than `delay`, whatever the
+    /// inputs: a `sample` or jitter outside `[0, 1]` counts as the nearest bound, NaN as 0,
+    /// and no input panics, `Duration::MAX` included.
+    ///
+    /// ```
+    /// # use hassette_runtime::{RestartSpec, RestartType};
+    /// # use std::time::Duration;
+    /// let spec = RestartSpec {
+    ///     backoff_jitter: 0.2,
+    ///     ..RestartSpec::new(RestartType::Permanent)
+    /// };
+    /// let d = Duration::from_secs(10);
+    /// assert_eq!(spec.jittered(d, 0.0), d); // no shortening
+    /// assert_eq!(spec.jittered(d, 0.5), Duration::from_secs(9));
+    /// assert_eq!(spec.jittered(d, 1.0), Duration::from_secs(8)); // d·(1−0.2)
+    /// // no jitter (the default): the delay as it is
+    /// let plain = RestartSpec::new(RestartType::Permanent);
+    /// assert_eq!(plain.jittered(d, 1.0), d);
+    /// ```
+    #[must_use]
+    pub fn jittered(&self, delay: Duration, sample: f64) -> Duration {
+        let unit = |x: f64| if x.is_nan() { 0.0 } else { x.clamp(0.0, 1.0) };
+        let cut = unit(self.backoff_jitter) * unit(sample);
+        if cut == 0.0 || delay.is_zero() {
+            return delay;
+        }
+        // `delay · (1 − cut)` in f64 seconds; rounding (near `Duration::MAX`, say) must not
+        // lengthen it, nor panic.
+        Duration::try_from_secs_f64(delay.as_secs_f64() * (1.0 - cut))
+            .map_or(delay, |shorter| shorter.min(delay))
     }
 
     /// The timeouts and readiness of a resource, which shares the lifecycle of a
@@ -324,6 +372,88 @@ mod tests {
             ..spec
         };
         assert_eq!(huge.backoff_delay(3), spec.backoff_max);
+    }
+
+    fn with_jitter(jitter: f64) -> RestartSpec {
+        RestartSpec {
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(10),
+            backoff_jitter: jitter,
+            ..RestartSpec::new(RestartType::Permanent)
+        }
+    }
+
+    #[test]
+    fn jitter_edges() {
+        let d = Duration::from_secs(4);
+        // Samples 0 and 1 are the ends of [d·(1−j), d].
+        for j in [0.0, 0.25, 0.5, 1.0] {
+            let spec = with_jitter(j);
+            assert_eq!(spec.jittered(d, 0.0), d, "j {j}");
+            assert_eq!(spec.jittered(d, 1.0), d.mul_f64(1.0 - j), "j {j}");
+        }
+        // j = 0: every sample keeps the delay; j = 1: the whole delay is left to chance.
+        for sample in [0.0, 0.3, 0.999, 1.0] {
+            assert_eq!(with_jitter(0.0).jittered(d, sample), d);
+            assert_eq!(
+                with_jitter(1.0).jittered(d, sample),
+                d.mul_f64(1.0 - sample)
+            );
+        }
+        assert_eq!(with_jitter(1.0).jittered(d, 1.0), Duration::ZERO);
+        // d = 0 stays 0; d = max is never lengthened.
+        assert_eq!(
+            with_jitter(0.5).jittered(Duration::ZERO, 0.7),
+            Duration::ZERO
+        );
+        let spec = with_jitter(0.5);
+        let at_max = spec.backoff_delay(u32::MAX);
+        assert_eq!(at_max, spec.backoff_max);
+        assert_eq!(spec.jittered(at_max, 0.0), spec.backoff_max);
+        assert_eq!(spec.jittered(at_max, 1.0), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn jitter_stays_within_the_delay_for_any_input() {
+        let odd = [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -0.5,
+            -0.0,
+            1e-300,
+            0.5,
+            1.0 - f64::EPSILON,
+            1.5,
+        ];
+        let delays = [
+            Duration::ZERO,
+            Duration::from_nanos(1),
+            Duration::from_millis(1500),
+            Duration::MAX,
+        ];
+        for j in odd {
+            for sample in odd {
+                for d in delays {
+                    let out = with_jitter(j).jittered(d, sample);
+                    assert!(out <= d, "j {j}, sample {sample}, d {d:?}: {out:?}");
+                    if d < Duration::MAX && (0.0..=1.0).contains(&j) {
+                        // Not below d·(1−j), give or take the rounding of one nanosecond.
+                        let floor = d.mul_f64(1.0 - j).saturating_sub(Duration::from_nanos(1));
+                        assert!(out >= floor, "j {j}, sample {sample}, d {d:?}: {out:?}");
+                    }
+                }
+            }
+        }
+        // NaN and negative values count as 0, values above 1 as 1.
+        let d = Duration::from_secs(2);
+        assert_eq!(with_jitter(f64::NAN).jittered(d, 1.0), d);
+        assert_eq!(with_jitter(-1.0).jittered(d, 1.0), d);
+        assert_eq!(with_jitter(0.5).jittered(d, f64::NAN), d);
+        assert_eq!(with_jitter(3.0).jittered(d, 1.0), Duration::ZERO);
+        assert_eq!(with_jitter(0.5).jittered(d, 7.0), Duration::from_secs(1));
+        // Near `Duration::MAX` rounding must not panic nor lengthen it.
+        assert!(with_jitter(1e-12).jittered(Duration::MAX, 1.0) <= Duration::MAX);
     }
 }
 

@@ -32,7 +32,7 @@ struct Poller;
 
 #[service(
     restart = "transient",
-    backoff(base = "250ms", multiplier = 1.5, max = "1m30s"),
+    backoff(base = "250ms", multiplier = 1.5, max = "1m30s", jitter = 0.25),
     budget(intensity = 3, period = "1h"),
     startup_timeout = "10s",
     shutdown_timeout = "2s",
@@ -64,6 +64,7 @@ async fn main() {
     assert_eq!(SPEC.backoff_base, Duration::from_millis(250));
     assert_eq!(SPEC.backoff_multiplier, 1.5);
     assert_eq!(SPEC.backoff_max, Duration::from_secs(90));
+    assert_eq!(SPEC.backoff_jitter, 0.25);
     assert_eq!(SPEC.budget_intensity, 3);
     assert_eq!(SPEC.budget_period, Duration::from_secs(3600));
     assert_eq!(SPEC.startup_timeout, Duration::from_secs(10));

@@ -33,6 +33,7 @@ macro_rules! every_key {
         $ty:ident,
         restart = $restart:literal,
         base = $base:literal, multiplier = $multiplier:literal, max = $max:literal,
+        jitter = $jitter:literal,
         intensity = $intensity:literal, period = $period:literal,
         startup = $startup:literal, shutdown = $shutdown:literal, stable = $stable:literal,
         cooldown = $cooldown:literal, cycles = $cycles:literal,
@@ -48,7 +49,7 @@ macro_rules! every_key {
 
         #[service(
             restart = $restart,
-            backoff(base = $base, multiplier = $multiplier, max = $max),
+            backoff(base = $base, multiplier = $multiplier, max = $max, jitter = $jitter),
             budget(intensity = $intensity, period = $period),
             startup_timeout = $startup,
             shutdown_timeout = $shutdown,
@@ -123,6 +124,7 @@ every_key!(
     Poller,
     restart = "transient",
     base = "250ms", multiplier = 1.5, max = "1m30s",
+    jitter = 0.25,
     intensity = 3, period = "1h",
     startup = "10s", shutdown = "2s", stable = "0s",
     cooldown = "10m", cycles = 3,
@@ -162,6 +164,7 @@ async fn main() {
     assert_eq!(SPEC.backoff_base, Duration::from_millis(250));
     assert_eq!(SPEC.backoff_multiplier, 1.5);
     assert_eq!(SPEC.backoff_max, Duration::from_secs(90));
+    assert_eq!(SPEC.backoff_jitter, 0.25);
     assert_eq!(SPEC.budget_intensity, 3);
     assert_eq!(SPEC.budget_period, Duration::from_secs(3600));
     assert_eq!(SPEC.startup_timeout, Duration::from_secs(10));

@@ -2,6 +2,11 @@
 //! and the cooldown cycles. No I/O and no lock here, so it is tested on its own: a
 //! [`Policy`] belongs to one supervisor, a [`RestartWindow`] to one supervisor or one
 //! group's coordinator, and only its owner touches it.
+//!
+//! A restart's delay is decided in one place, [`Policy::delay`]: the backoff of its
+//! attempt, jittered by the one draw its [`Failure`] carries. The Failed event's
+//! `retry_at` ([`Policy::preview`]) and the wait ([`Policy::on_failure`]) are given the
+//! same `Failure`, so they agree on the delay.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -17,6 +22,30 @@ pub(crate) enum Verdict {
     RestartAfter(Duration),
     /// The budget is used up.
     Exhausted,
+}
+
+/// A failure to decide on: when it happened, and the jitter drawn for its delay, once.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Failure {
+    /// When it happened; the delay runs from then.
+    pub(crate) at: Instant,
+    /// Uniform in `[0, 1]`, for [`RestartSpec::jittered`]; 0 without jitter.
+    sample: f64,
+}
+
+impl Failure {
+    /// A failure now, with its draw (none is made without jitter).
+    pub(crate) fn now(spec: &RestartSpec) -> Self {
+        let sample = if spec.backoff_jitter > 0.0 {
+            fastrand::f64_inclusive()
+        } else {
+            0.0
+        };
+        Failure {
+            at: Instant::now(),
+            sample,
+        }
+    }
 }
 
 /// A true sliding window of restarts, for a service's budget and a group's alike: at
@@ -84,37 +113,43 @@ pub(crate) struct Policy {
 }
 
 impl Policy {
-    /// A failure (or a clean return of a permanent service) at `now`: a true sliding
-    /// window, at most `intensity` restarts within any `period`; the failure that would
-    /// need one more exhausts the budget.
-    pub(crate) fn on_failure(&mut self, spec: &RestartSpec, now: Instant) -> Verdict {
+    /// A failure (or a clean return of a permanent service): a true sliding window, at
+    /// most `intensity` restarts within any `period`; the failure that would need one
+    /// more exhausts the budget.
+    pub(crate) fn on_failure(&mut self, spec: &RestartSpec, failure: Failure) -> Verdict {
         if !self
             .restarts
-            .admit(spec.budget_intensity, spec.budget_period, now)
+            .admit(spec.budget_intensity, spec.budget_period, failure.at)
         {
             return Verdict::Exhausted;
         }
         self.attempt = self.attempt.saturating_add(1);
-        Verdict::RestartAfter(spec.backoff_delay(self.attempt))
+        Verdict::RestartAfter(Self::delay(spec, self.attempt, failure))
     }
 
-    /// The delay [`on_failure`](Self::on_failure) would give a failure at `now`, without
-    /// recording it (`stable`: the run had been healthy for `stable_after`); `None` when
-    /// it would exhaust the budget.
+    /// The delay [`on_failure`](Self::on_failure) would give `failure`, without recording
+    /// it (`stable`: the run had been healthy for `stable_after`); `None` when it would
+    /// exhaust the budget.
     pub(crate) fn preview(
         &self,
         spec: &RestartSpec,
-        now: Instant,
+        failure: Failure,
         stable: bool,
     ) -> Option<Duration> {
         if !self
             .restarts
-            .would_admit(spec.budget_intensity, spec.budget_period, now)
+            .would_admit(spec.budget_intensity, spec.budget_period, failure.at)
         {
             return None;
         }
         let attempt = if stable { 0 } else { self.attempt };
-        Some(spec.backoff_delay(attempt.saturating_add(1)))
+        Some(Self::delay(spec, attempt.saturating_add(1), failure))
+    }
+
+    /// The delay before restart number `attempt`: its backoff, jittered by the
+    /// failure's draw.
+    fn delay(spec: &RestartSpec, attempt: u32, failure: Failure) -> Duration {
+        spec.jittered(spec.backoff_delay(attempt), failure.sample)
     }
 
     /// Running and ready for `stable_after`: the next failure starts from `backoff_base`
@@ -140,6 +175,11 @@ mod tests {
     use super::*;
     use crate::RestartType;
 
+    /// A failure at `t`, without jitter.
+    fn at(t: Instant) -> Failure {
+        Failure { at: t, sample: 0.0 }
+    }
+
     fn spec() -> RestartSpec {
         RestartSpec {
             backoff_base: Duration::from_secs(1),
@@ -156,19 +196,19 @@ mod tests {
         let mut p = Policy::default();
         let s = spec();
         assert_eq!(
-            p.on_failure(&s, t0),
+            p.on_failure(&s, at(t0)),
             Verdict::RestartAfter(Duration::from_secs(1))
         );
         assert_eq!(
-            p.on_failure(&s, t0 + Duration::from_secs(1)),
+            p.on_failure(&s, at(t0 + Duration::from_secs(1))),
             Verdict::RestartAfter(Duration::from_secs(2))
         );
         assert_eq!(
-            p.on_failure(&s, t0 + Duration::from_secs(2)),
+            p.on_failure(&s, at(t0 + Duration::from_secs(2))),
             Verdict::RestartAfter(Duration::from_secs(4))
         );
         assert_eq!(
-            p.on_failure(&s, t0 + Duration::from_secs(3)),
+            p.on_failure(&s, at(t0 + Duration::from_secs(3))),
             Verdict::Exhausted
         );
     }
@@ -180,17 +220,17 @@ mod tests {
         let s = spec();
         for i in 0..3 {
             assert!(matches!(
-                p.on_failure(&s, t0 + Duration::from_secs(i)),
+                p.on_failure(&s, at(t0 + Duration::from_secs(i))),
                 Verdict::RestartAfter(_)
             ));
         }
         // exactly one period after the first restart, that restart has left the window
         assert!(matches!(
-            p.on_failure(&s, t0 + Duration::from_secs(60)),
+            p.on_failure(&s, at(t0 + Duration::from_secs(60))),
             Verdict::RestartAfter(_)
         ));
         assert_eq!(
-            p.on_failure(&s, t0 + Duration::from_secs(60)),
+            p.on_failure(&s, at(t0 + Duration::from_secs(60))),
             Verdict::Exhausted
         );
     }
@@ -200,15 +240,45 @@ mod tests {
         let t0 = Instant::now();
         let mut p = Policy::default();
         let s = spec();
-        p.on_failure(&s, t0);
-        p.on_failure(&s, t0);
+        p.on_failure(&s, at(t0));
+        p.on_failure(&s, at(t0));
         p.on_stable();
         assert_eq!(
-            p.on_failure(&s, t0),
+            p.on_failure(&s, at(t0)),
             Verdict::RestartAfter(Duration::from_secs(1))
         );
-        assert_eq!(p.on_failure(&s, t0), Verdict::Exhausted);
+        assert_eq!(p.on_failure(&s, at(t0)), Verdict::Exhausted);
         p.reset();
-        assert!(matches!(p.on_failure(&s, t0), Verdict::RestartAfter(_)));
+        assert!(matches!(p.on_failure(&s, at(t0)), Verdict::RestartAfter(_)));
+    }
+
+    #[test]
+    fn the_preview_and_the_decision_share_the_failure_s_draw() {
+        let t0 = Instant::now();
+        let s = RestartSpec {
+            backoff_jitter: 0.5,
+            budget_intensity: 10,
+            ..spec()
+        };
+        let mut p = Policy::default();
+        for (sample, expected) in [(0.0, 1000), (1.0, 1000), (0.5, 3000), (1.0, 4000)] {
+            let failure = Failure { at: t0, sample };
+            let preview = p.preview(&s, failure, false);
+            let verdict = p.on_failure(&s, failure);
+            assert_eq!(verdict, Verdict::RestartAfter(preview.unwrap()));
+            // backoffs 1s, 2s, 4s, 8s; shortened by half of `sample` of themselves
+            assert_eq!(preview, Some(Duration::from_millis(expected)), "{sample}");
+        }
+    }
+
+    #[test]
+    fn no_draw_without_jitter() {
+        let s = spec();
+        assert_eq!(Failure::now(&s).sample, 0.0);
+        let s = RestartSpec {
+            backoff_jitter: 1.0,
+            ..s
+        };
+        assert!((0.0..=1.0).contains(&Failure::now(&s).sample));
     }
 }

@@ -22,7 +22,7 @@ use super::driver::{Driver, Outcome};
 use super::first_start::FirstStart;
 use super::group::GroupEvent;
 use super::inside::InService;
-use super::policy::{Policy, Verdict};
+use super::policy::{Failure, Policy, Verdict};
 use super::state::AppState;
 use super::unit::Unit;
 use crate::{ReadyMode, RestartType, SharedError, StartFailure, Status, TimedOut};
@@ -52,8 +52,9 @@ enum Step {
 pub(crate) struct Supervisor {
     run: Driver,
     policy: Policy,
-    /// When `serve` failed, for the backoff, which runs from then (see `on_serve_end`).
-    failed_at: Option<Instant>,
+    /// When `serve` failed and the jitter drawn for it, for the backoff, which runs from
+    /// then (see `on_serve_end`).
+    failure: Option<Failure>,
     /// The first start's report to `Hassette::start`, until it is sent.
     started: Option<FirstStart>,
 }
@@ -63,7 +64,7 @@ impl Supervisor {
         Supervisor {
             run: Driver::new(unit, app),
             policy: Policy::default(),
-            failed_at: None,
+            failure: None,
             started: Some(started),
         }
     }
@@ -243,14 +244,16 @@ impl Supervisor {
         let outcome = self.run.classify(result);
         if let Outcome::Failed(error) = &outcome {
             // The policy's delay runs from the failure; known now, it goes on the Failed
-            // event (`retry_at`), and `on_end` decides the same once the run is cleaned up.
-            let now = Instant::now();
-            self.failed_at = Some(now);
+            // event (`retry_at`), and `on_end` decides the same, with the same jitter
+            // draw, once the run is cleaned up.
             let unit = &self.run.unit;
+            let failure = Failure::now(unit.spec());
+            self.failure = Some(failure);
             let retries = unit.restart_type() != Some(RestartType::Temporary)
                 && !unit.shim.is_non_retryable(&**error)
                 && !self.run.stopping();
-            if retries && let Some(delay) = self.policy.preview(unit.spec(), now, unit.stable_now())
+            if retries
+                && let Some(delay) = self.policy.preview(unit.spec(), failure, unit.stable_now())
             {
                 unit.set_retry_at(Some(super::driver::deadline_in(delay)));
             }
@@ -290,19 +293,19 @@ impl Supervisor {
             self.policy.on_stable();
         }
         // From the failure of `serve` (see `on_serve_end`), else from now.
-        let failed_at = self.failed_at.take().unwrap_or_else(Instant::now);
+        let failure = self.failure.take().unwrap_or_else(|| Failure::now(spec));
         let verdict = if restart_type == RestartType::Temporary
             || (!clean && unit.shim.is_non_retryable(&*error))
         {
             Verdict::Exhausted
         } else {
-            self.policy.on_failure(spec, failed_at)
+            self.policy.on_failure(spec, failure)
         };
         unit.set_budget_used(self.policy.in_window());
         match verdict {
             Verdict::RestartAfter(delay) => {
                 tracing::info!(service = %unit.name, ?delay, "restarting after backoff");
-                let delay = delay.saturating_sub(failed_at.elapsed());
+                let delay = delay.saturating_sub(failure.at.elapsed());
                 match (self.wait_then_restart(delay).await, &unit.link) {
                     // In a group, the group restarts it (with whatever else its strategy says).
                     (Step::Restart, Some(link)) => {

@@ -1,0 +1,13 @@
+use hassette_runtime::prelude::*;
+
+struct Ticker;
+
+#[service(restart = "permanent", backoff(base = "1s", max = "30s", jiter = 0.2))]
+impl Ticker {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+fn main() {}
