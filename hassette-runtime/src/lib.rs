@@ -72,7 +72,8 @@
 //! exhausts it at once; otherwise the sliding-window budget (at most `intensity` restarts
 //! within any `period`) is checked and, if not exhausted, the service is restarted (stop,
 //! then initialize on the same value, so state in `self` survives) after
-//! `min(base * multiplier^(attempt-1), max)`. The attempt count resets once the service
+//! `min(base * multiplier^(attempt-1), max)` (with `backoff(jitter = j)`, a delay drawn
+//! from that times 1−j to that). The attempt count resets once the service
 //! has been Running and ready for `stable_after`; the budget only resets after a cooldown.
 //! A restart that is not Running and ready within `startup_timeout` is Failed again.
 //!
