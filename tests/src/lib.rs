@@ -360,8 +360,17 @@ pub mod process {
     /// signal is handled by the app). Its stdin is a pipe that stays open, unwritten, as
     /// long as the `Child` lives.
     pub fn spawn_serving(binary: &str, mode: &str) -> Child {
+        spawn_serving_with(binary, mode, &[])
+    }
+
+    /// [`spawn_serving`] with `env` added, and without systemd's variables unless `env`
+    /// sets them (a test run under systemd must not talk to it).
+    pub fn spawn_serving_with(binary: &str, mode: &str, env: &[(&str, &str)]) -> Child {
         let mut child = Command::new(binary)
             .arg(mode)
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

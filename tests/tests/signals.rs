@@ -5,7 +5,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hassette_tests::process::{signal, spawn_serving, wait_for};
+use hassette_tests::process::{signal, spawn_serving, spawn_serving_with, wait_for};
 
 fn spawn(mode: &str) -> Child {
     spawn_serving(env!("CARGO_BIN_EXE_signal_probe"), mode)
@@ -134,27 +134,8 @@ fn a_job_that_ends_the_app_exits_zero() {
     assert!(stderr.contains("reason: the job is done"), "{stderr}");
 }
 
-/// Runs `signal_probe mode` with `env` (and no systemd, unless `env` names one), and
-/// waits for it to serve.
 fn spawn_with(mode: &str, env: &[(&str, &str)]) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_signal_probe"))
-        .arg(mode)
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("WATCHDOG_USEC")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    assert_eq!(line.trim(), "serving");
-    child
+    spawn_serving_with(env!("CARGO_BIN_EXE_signal_probe"), mode, env)
 }
 
 #[test]
