@@ -62,7 +62,8 @@ const REFRESH: Duration = Duration::from_secs(1);
 /// [`Hassette::run_until_signal`] runs it by itself; spawn it next to
 /// [`Hassette::run_until`] (or [`Hassette::start`]) in a program that stops by other means.
 /// One app has one notifier: a second call, or one next to `run_until_signal`, returns at
-/// once, so systemd never hears `READY=1` twice.
+/// once, so systemd never hears `READY=1` twice. A notifier dropped half-way gives the
+/// app back, and the next call speaks for it.
 ///
 /// - `STATUS=<counts>` at once and whenever the counts per status change (at most ten
 ///   times a second; a burst of changes is summed up), in the order of [`Status::ALL`],
@@ -101,9 +102,12 @@ const REFRESH: Duration = Duration::from_secs(1);
 /// # }
 /// ```
 pub async fn notify(app: Hassette) {
-    if std::env::var_os("NOTIFY_SOCKET").is_none() || !app.state().claim_notifier() {
+    if std::env::var_os("NOTIFY_SOCKET").is_none() {
         return;
     }
+    let Some(_claim) = app.state().claim_notifier() else {
+        return; // another notifier (`run_until_signal`'s, say) speaks for this app
+    };
     // Subscribe before the first snapshot, so that no change falls in between.
     let mut events = app.events();
     let mut events_open = true;

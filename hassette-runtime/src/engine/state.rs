@@ -131,10 +131,12 @@ impl AppState {
         self.stopping.cancelled()
     }
 
-    /// Claims the app's one systemd notifier: true for the first caller only.
+    /// Claims the app's one systemd notifier: `None` while another one holds the claim,
+    /// which ends when that notifier returns or is dropped.
     #[cfg(all(feature = "systemd", unix))]
-    pub(crate) fn claim_notifier(&self) -> bool {
-        !self.notifier_claimed.swap(true, Ordering::Relaxed)
+    pub(crate) fn claim_notifier(&self) -> Option<NotifierClaim<'_>> {
+        let taken = self.notifier_claimed.swap(true, Ordering::AcqRel);
+        (!taken).then_some(NotifierClaim(&self.notifier_claimed))
     }
 
     /// Whether a supervisor was cut off while code that never yields held its thread.
@@ -265,5 +267,16 @@ impl AppState {
                 None => Err(RestartError::Removed { service: service() }),
             },
         }
+    }
+}
+
+/// The claim of [`AppState::claim_notifier`], given back when dropped.
+#[cfg(all(feature = "systemd", unix))]
+pub(crate) struct NotifierClaim<'a>(&'a AtomicBool);
+
+#[cfg(all(feature = "systemd", unix))]
+impl Drop for NotifierClaim<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
