@@ -43,6 +43,42 @@ async fn the_snapshot_says_when_the_next_restart_comes_and_how_much_budget_is_us
     app.shutdown().await;
 }
 
+profile!(EverySecond, RestartType::Permanent, {
+    backoff_base: secs(1),
+    backoff_max: secs(1),
+    budget_intensity: 5,
+    budget_period: secs(300)
+});
+
+#[tokio::test(start_paused = true)]
+async fn the_budget_used_is_counted_live_not_as_of_the_last_failure() {
+    let log = Log::default();
+    let app = Hassette::builder()
+        .service(Probe::<EverySecond>::new("b", &log).then("serve", [Act::Err; 3]))
+        .build()
+        .unwrap();
+    let began = Instant::now();
+    app.start().await.unwrap();
+    // Failures at 0, 1 and 2 s, each restarted a second later; then it runs.
+    let used_at = |ms: u64| {
+        let app = &app;
+        async move {
+            tokio::time::sleep_until(began + std::time::Duration::from_millis(ms)).await;
+            settle().await;
+            let snap = &app.snapshot()[0];
+            assert_eq!(snap.status, Status::Running, "at {ms} ms");
+            snap.budget_used
+        }
+    };
+    assert_eq!(used_at(100_000).await, 3);
+    assert_eq!(app.snapshot()[0].restarts, 3);
+    // A restart leaves the window one period after its failure.
+    assert_eq!(used_at(300_500).await, 2);
+    assert_eq!(used_at(301_500).await, 1);
+    assert_eq!(used_at(350_000).await, 0);
+    app.shutdown().await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_cooling_event_says_when_the_cooldown_ends() {
     let log = Log::default();

@@ -82,7 +82,8 @@ pub struct ServiceSnapshot {
         )
     )]
     pub retry_at: Option<tokio::time::Instant>,
-    /// The restarts in its budget's window, as of its last restart decision.
+    /// The restarts in its budget's window now: those within `budget_period` before the
+    /// snapshot (counted at the snapshot, not as of its last restart decision).
     pub budget_used: u32,
 }
 

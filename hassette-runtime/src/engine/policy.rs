@@ -1,7 +1,8 @@
 //! The arithmetic of supervision: the sliding-window budget, the backoff attempt count
 //! and the cooldown cycles. No I/O and no lock here, so it is tested on its own: a
-//! [`Policy`] belongs to one supervisor, a [`RestartWindow`] to one supervisor or one
-//! group's coordinator, and only its owner touches it.
+//! [`Policy`] belongs to one supervisor; a [`RestartWindow`] to one unit (kept in its
+//! record, under that lock: its supervisor decides with it, the snapshot counts it live)
+//! or to one group's coordinator. Only the supervisor or the coordinator changes it.
 //!
 //! A restart's delay is decided in one place, [`Policy::delay`]: the backoff of its
 //! attempt, jittered by the one draw its [`Failure`] carries. The Failed event's
@@ -50,62 +51,116 @@ impl Failure {
 
 /// A true sliding window of restarts, for a service's budget and a group's alike: at
 /// most `intensity` restarts within any `period`.
+///
+/// O(1) amortized per restart, in time and in memory, whatever the intensity: restarts
+/// leave the window in one place, [`slide`](Self::slide), each once; restarts at one
+/// instant (the paused clock, a burst within one clock tick) share one slot; and every
+/// slot holds the count of restarts recorded up to it, so the restarts in the window are
+/// one subtraction, and those in it at any other instant one binary search
+/// ([`live`](Self::live)). The memory is bounded by the restarts inside one period.
 #[derive(Debug, Default)]
 pub(crate) struct RestartWindow {
-    /// When each restart of the current window happened, oldest first; never longer than
-    /// the intensity. Made at the first restart: a service that never fails pays 8 bytes.
-    #[allow(clippy::box_collection)] // 8 bytes in every supervisor instead of 32
-    times: Option<Box<VecDeque<Instant>>>,
+    /// Runs of restarts at one instant, oldest first: the instant, and the count of
+    /// restarts recorded (since the last [`clear`](Self::clear)) up to and including it.
+    runs: VecDeque<(Instant, u64)>,
+    /// The count of restarts recorded up to the last run that left the window.
+    left: u64,
+    /// How many runs [`slide`](Self::slide) has looked at: the work a decision does.
+    #[cfg(test)]
+    visits: u64,
 }
 
 impl RestartWindow {
+    /// Whether a restart at `now` is within the budget: fewer than `intensity` restarts
+    /// in the `period` before `now`. It does not record one (see [`admit`](Self::admit)).
+    ///
+    /// It slides the window to `now`: what left it by then is out for every later
+    /// instant too (restarts are decided in the order they happen).
+    pub(crate) fn admits(&mut self, intensity: u32, period: Duration, now: Instant) -> bool {
+        self.slide(period, now) < u64::from(intensity)
+    }
+
     /// Records a restart at `now` and returns true, unless `intensity` restarts already
     /// fall within the `period` before `now`: then the budget is used up (false).
     pub(crate) fn admit(&mut self, intensity: u32, period: Duration, now: Instant) -> bool {
-        let times = self.times.get_or_insert_with(Box::default);
-        while times
-            .front()
-            .is_some_and(|&t| now.saturating_duration_since(t) >= period)
-        {
-            times.pop_front();
+        let admitted = self.admits(intensity, period, now);
+        if admitted {
+            self.record(now);
         }
-        if times.len() >= intensity as usize {
-            return false;
-        }
-        times.push_back(now);
-        true
+        admitted
     }
 
-    /// Whether [`admit`](Self::admit) would admit a restart at `now`, without recording
-    /// one.
-    pub(crate) fn would_admit(&self, intensity: u32, period: Duration, now: Instant) -> bool {
-        let Some(times) = &self.times else {
-            return intensity > 0;
+    /// Records a restart at `now`, which [`admits`](Self::admits) allowed; at the instant
+    /// of the last one (or, never expected, before it), it joins that one's slot.
+    pub(crate) fn record(&mut self, now: Instant) {
+        let upto = self.recorded() + 1;
+        match self.runs.back_mut() {
+            Some((at, count)) if *at >= now => *count = upto,
+            _ => self.runs.push_back((now, upto)),
+        }
+    }
+
+    /// The one place restarts leave the window: drops the runs at least `period` before
+    /// `now` and returns the restarts left in it. Each run is dropped once, so O(1)
+    /// amortized; the storage shrinks with the window.
+    fn slide(&mut self, period: Duration, now: Instant) -> u64 {
+        while let Some(&(at, upto)) = self.runs.front() {
+            #[cfg(test)]
+            {
+                self.visits += 1;
+            }
+            if now.saturating_duration_since(at) < period {
+                break;
+            }
+            self.left = upto;
+            self.runs.pop_front();
+        }
+        if self.runs.capacity() > 16 && self.runs.len() < self.runs.capacity() / 4 {
+            self.runs.shrink_to(self.runs.len() * 2);
+        }
+        self.recorded() - self.left
+    }
+
+    /// The count of restarts recorded since the last [`clear`](Self::clear).
+    fn recorded(&self) -> u64 {
+        self.runs.back().map_or(self.left, |&(_, upto)| upto)
+    }
+
+    /// The restarts within the `period` before `now`, the window left as it is: for the
+    /// snapshot, at any instant after the last decision (a binary search).
+    pub(crate) fn live(&self, period: Duration, now: Instant) -> u32 {
+        let gone = self
+            .runs
+            .partition_point(|&(at, _)| now.saturating_duration_since(at) >= period);
+        let before = match gone {
+            0 => self.left,
+            i => self.runs[i - 1].1,
         };
-        let live = times
-            .iter()
-            .filter(|&&t| now.saturating_duration_since(t) < period)
-            .count();
-        live < intensity as usize
-    }
-
-    /// How many restarts the window holds.
-    pub(crate) fn len(&self) -> usize {
-        self.times.as_ref().map_or(0, |times| times.len())
+        u32::try_from(self.recorded() - before).unwrap_or(u32::MAX)
     }
 
     /// A fresh budget.
     pub(crate) fn clear(&mut self) {
-        if let Some(times) = &mut self.times {
-            times.clear();
-        }
+        self.runs = VecDeque::new();
+        self.left = 0;
+    }
+
+    /// Whether it holds no restart (a fresh budget needs no clearing).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+
+    /// How many slots it holds and has room for.
+    #[cfg(test)]
+    fn slots(&self) -> (usize, usize) {
+        (self.runs.len(), self.runs.capacity())
     }
 }
 
+/// A supervisor's own side of its restart policy; the budget's window is kept with the
+/// unit's report (see `unit`), where the snapshot counts it live, and is handed in.
 #[derive(Debug, Default)]
 pub(crate) struct Policy {
-    /// The restarts of the budget's window.
-    restarts: RestartWindow,
     /// Restarts since the service was last stable, for the backoff exponent.
     attempt: u32,
     /// Cooldowns used so far.
@@ -113,37 +168,53 @@ pub(crate) struct Policy {
 }
 
 impl Policy {
-    /// A failure (or a clean return of a permanent service): a true sliding window, at
-    /// most `intensity` restarts within any `period`; the failure that would need one
-    /// more exhausts the budget.
-    pub(crate) fn on_failure(&mut self, spec: &RestartSpec, failure: Failure) -> Verdict {
-        if !self
-            .restarts
-            .admit(spec.budget_intensity, spec.budget_period, failure.at)
-        {
+    /// The decision, in one place: what `failure` leads to with `attempt` restarts since
+    /// the service was last stable and the restarts in `window`. A true sliding window:
+    /// at most `intensity` restarts within any `period`; the failure that would need one
+    /// more exhausts the budget. Records nothing.
+    fn decide(
+        window: &mut RestartWindow,
+        spec: &RestartSpec,
+        attempt: u32,
+        failure: Failure,
+    ) -> Verdict {
+        if !window.admits(spec.budget_intensity, spec.budget_period, failure.at) {
             return Verdict::Exhausted;
         }
-        self.attempt = self.attempt.saturating_add(1);
-        Verdict::RestartAfter(Self::delay(spec, self.attempt, failure))
+        Verdict::RestartAfter(Self::delay(spec, attempt.saturating_add(1), failure))
     }
 
-    /// The delay [`on_failure`](Self::on_failure) would give `failure`, without recording
-    /// it (`stable`: the run had been healthy for `stable_after`); `None` when it would
-    /// exhaust the budget.
+    /// A failure (or a clean return of a permanent service): [`decide`](Self::decide),
+    /// and record the restart it leads to.
+    pub(crate) fn on_failure(
+        &mut self,
+        window: &mut RestartWindow,
+        spec: &RestartSpec,
+        failure: Failure,
+    ) -> Verdict {
+        let verdict = Self::decide(window, spec, self.attempt, failure);
+        if let Verdict::RestartAfter(_) = verdict {
+            window.record(failure.at);
+            self.attempt = self.attempt.saturating_add(1);
+        }
+        verdict
+    }
+
+    /// The delay [`on_failure`](Self::on_failure) would give `failure`, by the same
+    /// [`decide`](Self::decide), without recording it (`stable`: the run had been
+    /// healthy for `stable_after`); `None` when it would exhaust the budget.
     pub(crate) fn preview(
         &self,
+        window: &mut RestartWindow,
         spec: &RestartSpec,
         failure: Failure,
         stable: bool,
     ) -> Option<Duration> {
-        if !self
-            .restarts
-            .would_admit(spec.budget_intensity, spec.budget_period, failure.at)
-        {
-            return None;
-        }
         let attempt = if stable { 0 } else { self.attempt };
-        Some(Self::delay(spec, attempt.saturating_add(1), failure))
+        match Self::decide(window, spec, attempt, failure) {
+            Verdict::RestartAfter(delay) => Some(delay),
+            Verdict::Exhausted => None,
+        }
     }
 
     /// The delay before restart number `attempt`: its backoff, jittered by the
@@ -158,14 +229,9 @@ impl Policy {
         self.attempt = 0;
     }
 
-    /// The restarts in the budget's window.
-    pub(crate) fn in_window(&self) -> u32 {
-        u32::try_from(self.restarts.len()).unwrap_or(u32::MAX)
-    }
-
-    /// A cooldown ended, or an operator restarted the service: a fresh budget.
+    /// A cooldown ended, or an operator restarted the service: a fresh attempt count
+    /// (the caller clears the window).
     pub(crate) fn reset(&mut self) {
-        self.restarts.clear();
         self.attempt = 0;
     }
 }
@@ -178,6 +244,37 @@ mod tests {
     /// A failure at `t`, without jitter.
     fn at(t: Instant) -> Failure {
         Failure { at: t, sample: 0.0 }
+    }
+
+    /// A policy with its window, as a supervisor and its unit hold them.
+    #[derive(Default)]
+    struct Budgeted {
+        policy: Policy,
+        window: RestartWindow,
+    }
+
+    impl Budgeted {
+        fn on_failure(&mut self, spec: &RestartSpec, failure: Failure) -> Verdict {
+            self.policy.on_failure(&mut self.window, spec, failure)
+        }
+
+        fn preview(
+            &mut self,
+            spec: &RestartSpec,
+            failure: Failure,
+            stable: bool,
+        ) -> Option<Duration> {
+            self.policy.preview(&mut self.window, spec, failure, stable)
+        }
+
+        fn on_stable(&mut self) {
+            self.policy.on_stable();
+        }
+
+        fn reset(&mut self) {
+            self.policy.reset();
+            self.window.clear();
+        }
     }
 
     fn spec() -> RestartSpec {
@@ -193,7 +290,7 @@ mod tests {
     #[test]
     fn the_failure_after_intensity_restarts_in_the_window_exhausts() {
         let t0 = Instant::now();
-        let mut p = Policy::default();
+        let mut p = Budgeted::default();
         let s = spec();
         assert_eq!(
             p.on_failure(&s, at(t0)),
@@ -216,7 +313,7 @@ mod tests {
     #[test]
     fn the_window_slides() {
         let t0 = Instant::now();
-        let mut p = Policy::default();
+        let mut p = Budgeted::default();
         let s = spec();
         for i in 0..3 {
             assert!(matches!(
@@ -238,7 +335,7 @@ mod tests {
     #[test]
     fn stability_resets_the_delay_but_not_the_budget() {
         let t0 = Instant::now();
-        let mut p = Policy::default();
+        let mut p = Budgeted::default();
         let s = spec();
         p.on_failure(&s, at(t0));
         p.on_failure(&s, at(t0));
@@ -260,7 +357,7 @@ mod tests {
             budget_intensity: 10,
             ..spec()
         };
-        let mut p = Policy::default();
+        let mut p = Budgeted::default();
         for (sample, expected) in [(0.0, 1000), (1.0, 1000), (0.5, 3000), (1.0, 4000)] {
             let failure = Failure { at: t0, sample };
             let preview = p.preview(&s, failure, false);
@@ -280,5 +377,108 @@ mod tests {
             ..s
         };
         assert!((0.0..=1.0).contains(&Failure::now(&s).sample));
+    }
+
+    /// No budget at all and zero backoff: each failure is restarted at once, on the
+    /// paused clock at the same instant.
+    fn unlimited() -> RestartSpec {
+        RestartSpec {
+            backoff_base: Duration::ZERO,
+            backoff_multiplier: 1.0,
+            budget_intensity: u32::MAX,
+            budget_period: Duration::from_secs(300),
+            ..RestartSpec::new(RestartType::Permanent)
+        }
+    }
+
+    #[test]
+    fn a_million_restarts_at_one_instant_take_one_slot_and_constant_work_each() {
+        let t0 = Instant::now();
+        let s = unlimited();
+        let mut p = Budgeted::default();
+        let n: u64 = 1_000_000;
+        for _ in 0..n {
+            assert_eq!(p.preview(&s, at(t0), false), Some(Duration::ZERO));
+            assert_eq!(
+                p.on_failure(&s, at(t0)),
+                Verdict::RestartAfter(Duration::ZERO)
+            );
+        }
+        assert_eq!(p.window.slots().0, 1);
+        assert_eq!(
+            p.window.live(s.budget_period, t0),
+            u32::try_from(n).unwrap()
+        );
+        // The preview and the decision each look at one slot (none while the window is
+        // empty): not at the restarts before.
+        assert_eq!(p.window.visits, 2 * (n - 1));
+    }
+
+    #[test]
+    fn restarts_at_distinct_instants_cost_constant_work_and_the_period_s_memory() {
+        let t0 = Instant::now();
+        let s = RestartSpec {
+            budget_period: Duration::from_millis(1),
+            ..unlimited()
+        };
+        let mut p = Budgeted::default();
+        let n: u64 = 200_000;
+        let mut most = 0;
+        for i in 0..n {
+            let failure = at(t0 + Duration::from_micros(i));
+            assert_eq!(p.preview(&s, failure, false), Some(Duration::ZERO));
+            assert!(matches!(
+                p.on_failure(&s, failure),
+                Verdict::RestartAfter(_)
+            ));
+            most = most.max(p.window.slots().1);
+        }
+        // One period holds 1 000 restarts, one a microsecond.
+        assert_eq!(p.window.slots().0, 1_000);
+        assert!(most <= 4_096, "room for {most} slots");
+        // Every slot is let go of once: at most one more look per slide than it keeps.
+        assert!(p.window.visits <= 3 * n, "{} looks", p.window.visits);
+        // A quiet stretch lets the storage go with the restarts.
+        assert!(p.window.admits(
+            s.budget_intensity,
+            s.budget_period,
+            t0 + Duration::from_secs(1)
+        ));
+        assert!(p.window.slots().1 <= 16, "room for {:?}", p.window.slots());
+    }
+
+    #[test]
+    fn the_restarts_in_the_window_are_counted_live_at_any_instant() {
+        let t0 = Instant::now();
+        let s = RestartSpec {
+            budget_intensity: 10,
+            budget_period: Duration::from_secs(300),
+            ..spec()
+        };
+        let mut p = Budgeted::default();
+        for i in 0..3 {
+            p.on_failure(&s, at(t0 + Duration::from_secs(i)));
+        }
+        let live = |p: &Budgeted, ms: u64| {
+            p.window
+                .live(s.budget_period, t0 + Duration::from_millis(ms))
+        };
+        assert_eq!(live(&p, 2_000), 3);
+        assert_eq!(live(&p, 299_999), 3);
+        // Exactly one period after a restart, it has left the window.
+        assert_eq!(live(&p, 300_000), 2);
+        assert_eq!(live(&p, 301_500), 1);
+        assert_eq!(live(&p, 350_000), 0);
+        // Counting changes nothing: the next decision still slides from the start.
+        assert_eq!(p.window.slots().0, 3);
+        p.on_failure(&s, at(t0 + Duration::from_millis(301_500)));
+        assert_eq!(p.window.slots().0, 2);
+        assert_eq!(live(&p, 301_500), 2);
+        // Restarts at one instant count one each.
+        p.on_failure(&s, at(t0 + Duration::from_millis(301_500)));
+        assert_eq!((p.window.slots().0, live(&p, 301_500)), (2, 3));
+        p.reset();
+        assert_eq!(live(&p, 301_500), 0);
+        assert!(p.window.is_empty());
     }
 }

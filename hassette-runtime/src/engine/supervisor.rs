@@ -76,7 +76,7 @@ impl Supervisor {
     /// A fresh budget and attempt count (a cooldown ended, an operator's restart).
     fn reset_policy(&mut self) {
         self.policy.reset();
-        self.run.unit.set_budget_used(0);
+        self.run.unit.clear_budget();
     }
 
     /// Drives the service for the lifetime of the app; its report is in its unit.
@@ -252,8 +252,10 @@ impl Supervisor {
             let retries = unit.restart_type() != Some(RestartType::Temporary)
                 && !unit.shim.is_non_retryable(&**error)
                 && !self.run.stopping();
+            let stable = retries && unit.stable_now();
             if retries
-                && let Some(delay) = self.policy.preview(unit.spec(), failure, unit.stable_now())
+                && let Some(delay) = unit
+                    .with_budget(|window| self.policy.preview(window, unit.spec(), failure, stable))
             {
                 unit.set_retry_at(Some(super::driver::deadline_in(delay)));
             }
@@ -299,9 +301,8 @@ impl Supervisor {
         {
             Verdict::Exhausted
         } else {
-            self.policy.on_failure(spec, failure)
+            unit.with_budget(|window| self.policy.on_failure(window, spec, failure))
         };
-        unit.set_budget_used(self.policy.in_window());
         match verdict {
             Verdict::RestartAfter(delay) => {
                 tracing::info!(service = %unit.name, ?delay, "restarting after backoff");

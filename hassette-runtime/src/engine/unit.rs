@@ -15,8 +15,10 @@
 //!   permit) is the supervisor's one doorbell: the app's stop (`stop_requested`), an
 //!   operator's restart (`restart_pending`) and a group's hold (`GroupLink`) each set
 //!   their flag first and ring it second; the supervisor reads the flags after it wakes.
-//! - `record` (errors, `aborted`, the stop's duration) has a lock of its own; when both
-//!   are held, `state`'s comes first (a status change records its error).
+//! - `record` (errors, `aborted`, the stop's duration, the budget's window) has a lock
+//!   of its own; when both are held, `state`'s comes first (a status change records its
+//!   error). The budget's window is changed only by the supervisor, which decides with
+//!   it under this lock; the snapshot counts it live.
 
 use std::any::TypeId;
 use std::collections::VecDeque;
@@ -30,6 +32,7 @@ use tokio::time::Instant;
 use super::bus::EventBus;
 use super::family::Family;
 use super::group::GroupLink;
+use super::policy::RestartWindow;
 use super::shim::{Shim, Value};
 use crate::{
     KEPT_ERRORS, ReadinessEvent, ReportedError, RestartSpec, RestartType, ServiceReport,
@@ -137,8 +140,9 @@ struct Record {
     interrupted: Option<SharedError>,
     /// When the next restart comes, during a backoff or a cooldown.
     retry_at: Option<Instant>,
-    /// The restarts in the budget's window, as of the last restart decision.
-    budget_used: u32,
+    /// The restarts of the budget's window: its supervisor decides with it, the
+    /// snapshot counts it live (see `policy`).
+    budget: RestartWindow,
     /// When the current run began Starting, for its start duration.
     #[cfg(feature = "metrics")]
     starting_since: Option<Instant>,
@@ -603,16 +607,24 @@ impl Unit {
         self.read_record(|r| r.and_then(|r| r.retry_at))
     }
 
-    /// The restarts in the budget's window, as of the last restart decision.
-    pub(crate) fn set_budget_used(&self, n: u32) {
-        if n > 0 || self.budget_used() > 0 {
-            self.write_record(|record| record.budget_used = n);
+    /// Decides with the budget's window, under the record's lock (for its supervisor
+    /// only: see `policy`).
+    pub(crate) fn with_budget<R>(&self, decide: impl FnOnce(&mut RestartWindow) -> R) -> R {
+        self.write_record(|record| decide(&mut record.budget))
+    }
+
+    /// A fresh budget (a cooldown ended, an operator's restart).
+    pub(crate) fn clear_budget(&self) {
+        if self.read_record(|r| r.is_some_and(|r| !r.budget.is_empty())) {
+            self.write_record(|record| record.budget.clear());
         }
     }
 
-    /// See [`set_budget_used`](Self::set_budget_used).
+    /// The restarts in the budget's window now: those within `budget_period` before
+    /// this moment, not as of the last restart decision.
     pub(crate) fn budget_used(&self) -> u32 {
-        self.read_record(|r| r.map_or(0, |r| r.budget_used))
+        let period = self.spec().budget_period;
+        self.read_record(|r| r.map_or(0, |r| r.budget.live(period, Instant::now())))
     }
 
     /// Keeps the error of an initialize hook that the shutdown interrupted, for the stop.

@@ -41,7 +41,7 @@
 //!
 //! A `/status` answer (`last_error` is the error of the last status change that had one,
 //! `null` otherwise; `retry_in_ms` the time until the next restart during a backoff or a
-//! cooldown; `budget_used` the restarts in the budget's window as of the last one):
+//! cooldown; `budget_used` the restarts in the budget's window now):
 //!
 //! ```json
 //! {"live":true,"ready":true,"shutting_down":false,"services":[
