@@ -8,6 +8,7 @@
 //! cargo bench -p hassette-benches                        # full run
 //! HASSETTE_BENCH_QUICK=1 cargo bench -p hassette-benches # a much smaller, faster run
 //! cargo bench -p hassette-benches -- restart memory      # only some scenarios
+//! cargo bench -p hassette-benches -- --guard             # fail beyond a guard (CI)
 //! ```
 
 use std::alloc::System;
@@ -521,6 +522,136 @@ pub fn time(ns: f64) -> String {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Targets and guards
+// ---------------------------------------------------------------------------------------
+
+/// What a guarded number is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    /// Hassette's time over bare tokio's, in the same run.
+    TimesBare,
+    /// Adding and removing at run time over a static start + stop, both Hassette, in the
+    /// same run.
+    TimesStatic,
+    /// Live heap bytes per idle service (an absolute bound: bare tokio's is fixed).
+    BytesPerService,
+}
+
+/// A number of the benchmark with its design target (`DESIGN.md`, the README's table)
+/// and its guard: `--guard` fails the run when the number is beyond the guard. A guard
+/// is a bound against gross regressions (a 5x slowdown), not a timing test: ratios
+/// measured in one run, a generous bound well above where today's code is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Guard {
+    /// The scenario's name on the command line.
+    pub scenario: &'static str,
+    /// What it measures.
+    pub measure: Measure,
+    /// The design target.
+    pub target: f64,
+    /// Beyond this, `--guard` fails the run.
+    pub bound: f64,
+}
+
+/// Every guarded number, in one place. When the guards were set (quick mode: 10 000
+/// services or cycles, 5-9 repetitions, on a 2-core machine while other builds ran on
+/// it) the numbers were: start + stop 3.9-6.5x (the README's full runs on a quieter
+/// machine: 2.9-3.1x); restart 1.8-4.5x (an O(n) restart window put it at 50-110x);
+/// add + remove 1.2-2.2x; 1155 B per idle service. Each bound is beyond all of those,
+/// and below what a regression of 2-3x from the quiet numbers gives.
+pub const GUARDS: [Guard; 4] = [
+    Guard {
+        scenario: "start_stop",
+        measure: Measure::TimesBare,
+        target: 1.5,
+        bound: 8.0,
+    },
+    Guard {
+        scenario: "restart",
+        measure: Measure::TimesBare,
+        target: 1.5,
+        bound: 6.0,
+    },
+    Guard {
+        scenario: "memory",
+        measure: Measure::BytesPerService,
+        target: 512.0,
+        bound: 2048.0,
+    },
+    Guard {
+        scenario: "add_remove",
+        measure: Measure::TimesStatic,
+        target: 1.5,
+        bound: 4.5,
+    },
+];
+
+/// The guard of `scenario`, if it has one.
+#[must_use]
+pub fn guard(scenario: &str) -> Option<&'static Guard> {
+    GUARDS.iter().find(|g| g.scenario == scenario)
+}
+
+impl Guard {
+    /// `value` in this guard's terms: `2.70x bare tokio`, `1155 B per idle service`.
+    #[must_use]
+    pub fn show(&self, value: f64) -> String {
+        match self.measure {
+            Measure::TimesBare => format!("{value:.2}x bare tokio"),
+            Measure::TimesStatic => format!("{value:.2}x a static start + stop"),
+            Measure::BytesPerService => format!("{value:.0} B per idle service"),
+        }
+    }
+
+    /// The target, as the table shows it: `≤ 1.5x bare`.
+    #[must_use]
+    pub fn target_text(&self) -> String {
+        match self.measure {
+            Measure::TimesBare => format!("≤ {}x bare", self.target),
+            Measure::TimesStatic => format!("≤ {}x static start + stop", self.target),
+            Measure::BytesPerService => format!("≤ {} B", self.target),
+        }
+    }
+
+    /// Whether `value` meets the target.
+    #[must_use]
+    pub fn met(&self, value: f64) -> bool {
+        value <= self.target
+    }
+
+    /// Whether `value` is within the guard (NaN is not).
+    #[must_use]
+    pub fn holds(&self, value: f64) -> bool {
+        value <= self.bound
+    }
+
+    /// One line on `value`: within the guard, or beyond it, naming the scenario, the
+    /// number and the bound.
+    #[must_use]
+    pub fn verdict(&self, value: f64) -> String {
+        let bound = match self.measure {
+            Measure::BytesPerService => format!("{:.0} B", self.bound),
+            Measure::TimesBare | Measure::TimesStatic => format!("{}x", self.bound),
+        };
+        match self.holds(value) {
+            true => format!(
+                "bench guard ok: `{}` at {}, within its guard of {bound} (target {})",
+                self.scenario,
+                self.show(value),
+                self.target_text()
+            ),
+            false => format!(
+                "bench guard FAILED: `{}` at {}, beyond its guard of {bound} (target {}); \
+                 a regression of several times its cost, see the numbers above",
+                self.scenario,
+                self.show(value),
+                self.target_text()
+            ),
+        }
+    }
+}
+
 /// One row of the final table.
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -725,6 +856,25 @@ mod tests {
             freed < 64 * 1024,
             "{freed} bytes left after the vec was freed"
         );
+    }
+
+    #[test]
+    fn a_guard_names_the_scenario_the_number_and_the_bound() {
+        let restart = guard("restart").expect("the restart is guarded");
+        assert!(restart.holds(1.4) && restart.met(1.4) && !restart.met(1.6));
+        assert!(!restart.holds(47.0) && !restart.holds(f64::NAN));
+        assert_eq!(
+            restart.verdict(47.0),
+            "bench guard FAILED: `restart` at 47.00x bare tokio, beyond its guard of 6x \
+             (target ≤ 1.5x bare); a regression of several times its cost, see the numbers above"
+        );
+        let memory = guard("memory").expect("the memory is guarded");
+        assert!(
+            memory
+                .verdict(1155.0)
+                .contains("1155 B per idle service, within its guard of 2048 B")
+        );
+        assert!(guard("chain").is_none());
     }
 
     #[test]
