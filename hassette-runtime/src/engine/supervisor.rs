@@ -252,12 +252,15 @@ impl Supervisor {
             let retries = unit.restart_type() != Some(RestartType::Temporary)
                 && !unit.shim.is_non_retryable(&**error)
                 && !self.run.stopping();
-            let stable = retries && unit.stable_now();
+            let stable = retries && unit.stable_at(failure.at);
             if retries
                 && let Some(delay) = unit
                     .with_budget(|window| self.policy.preview(window, unit.spec(), failure, stable))
             {
-                unit.set_retry_at(Some(super::driver::deadline_in(delay)));
+                let at = failure.at.checked_add(delay);
+                unit.set_retry_at(Some(
+                    at.unwrap_or_else(|| super::driver::deadline_in(delay)),
+                ));
             }
         }
         self.run.settle("serve", &outcome);
@@ -306,7 +309,11 @@ impl Supervisor {
         match verdict {
             Verdict::RestartAfter(delay) => {
                 tracing::info!(service = %unit.name, ?delay, "restarting after backoff");
-                let delay = delay.saturating_sub(failure.at.elapsed());
+                // (No clock read for a zero backoff: a restart cycle reads it often enough.)
+                let delay = match delay.is_zero() {
+                    true => delay,
+                    false => delay.saturating_sub(failure.at.elapsed()),
+                };
                 match (self.wait_then_restart(delay).await, &unit.link) {
                     // In a group, the group restarts it (with whatever else its strategy says).
                     (Step::Restart, Some(link)) => {

@@ -407,15 +407,16 @@ impl Unit {
         })
     }
 
-    /// Whether the run is, or will be once it leaves Running, stable: healthy for
-    /// `stable_after` at a stretch (what [`track_stability`](Self::track_stability) notes).
-    pub(crate) fn stable_now(&self) -> bool {
+    /// Whether the run is, or will be once it leaves Running at `at` (now or just
+    /// before), stable: healthy for `stable_after` at a stretch (what
+    /// [`track_stability`](Self::track_stability) notes).
+    pub(crate) fn stable_at(&self, at: Instant) -> bool {
         let state = self.state();
         state.stable()
             || (state.is_up()
-                && state
-                    .up_since
-                    .is_some_and(|since| since.elapsed() >= self.spec().stable_after))
+                && state.up_since.is_some_and(|since| {
+                    at.saturating_duration_since(since) >= self.spec().stable_after
+                }))
     }
 
     /// Opens or closes a stretch of Running and ready, noting whether it lasted
