@@ -171,9 +171,19 @@ pub(crate) fn chain_has<T: Error + 'static>(error: &(dyn Error + 'static)) -> bo
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
-    /// An override breaks the attribute's rules.
+    /// A service's spec (its type's `RESTART_SPEC`, or with its overrides) breaks the
+    /// attribute's rules.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A group's budget breaks the rules of a service's budget (an intensity of 0, a
+    /// zero period).
+    #[error("group `{group}`: {violation}")]
+    GroupBudget {
+        /// The group.
+        group: Arc<str>,
+        /// The rule it breaks.
+        violation: crate::SpecViolation,
+    },
     /// `Builder::configure` names a service that is not registered.
     #[error(
         "`configure` names `{name}`, but no service is registered under this name; check the spelling, or register it first"
@@ -502,7 +512,8 @@ pub enum AddError {
         /// The parent's limit.
         limit: usize,
     },
-    /// An override breaks the attribute's rules.
+    /// Its spec (its type's `RESTART_SPEC`, or with its overrides) breaks the attribute's
+    /// rules; nothing is added.
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The parent is stopping or gone: its children stop with it.

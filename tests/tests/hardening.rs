@@ -772,7 +772,8 @@ async fn an_operator_restart_of_a_resource_is_refused_and_it_stays_running() {
     assert!(report.is_success(), "{report}");
 }
 
-profile!(LongBackoff, RestartType::Permanent, { backoff_base: secs(3600) });
+// The max as long as the base: a base above the max is refused, as the attribute refuses it.
+profile!(LongBackoff, RestartType::Permanent, { backoff_base: secs(3600), backoff_max: secs(3600) });
 
 #[tokio::test(start_paused = true)]
 async fn a_service_whose_first_start_failed_is_reported_failed_not_stopped() {

@@ -192,8 +192,10 @@ pub(crate) struct UnitInit {
     pub(crate) group: Option<usize>,
     pub(crate) value: Value,
     pub(crate) shim: &'static Shim,
-    /// Its spec when registered with overrides (checked by then).
+    /// Its spec when registered with overrides (set by [`check`](Self::check)).
     pub(crate) spec: Option<Box<RestartSpec>>,
+    /// The overrides it is registered with, until [`check`](Self::check) applies them.
+    pub(crate) overrides: Option<Box<crate::Overrides>>,
 }
 
 impl UnitInit {
@@ -209,19 +211,31 @@ impl UnitInit {
             value: Arc::new(value),
             shim,
             spec: None,
+            overrides: None,
         }
     }
 }
 
 impl UnitInit {
-    /// Replaces its type's spec with `overrides` applied to it, checked by the
-    /// attribute's rules.
-    pub(crate) fn configure(
-        &mut self,
-        overrides: &crate::Overrides,
-    ) -> Result<(), crate::ConfigError> {
-        let spec = overrides.apply_to(self.name.clone(), &self.shim.spec, self.shim.serves)?;
-        self.spec = Some(Box::new(spec));
+    /// Registers it with `overrides` in place of its type's values (the last call
+    /// wins); [`check`](Self::check) applies them.
+    pub(crate) fn configure(&mut self, overrides: crate::Overrides) {
+        self.overrides = Some(Box::new(overrides));
+    }
+
+    /// Checks its spec by the attribute's rules ([`RestartSpec::check`]): its type's, or
+    /// its overrides applied to it. `build` and every `add` call it once the name is
+    /// final, so the error names the unit as everything else does.
+    pub(crate) fn check(&mut self) -> Result<(), crate::ConfigError> {
+        let name = || self.name.clone();
+        match self.overrides.take() {
+            Some(overrides) => {
+                let spec = overrides.apply_to(name(), &self.shim.spec, self.shim.serves)?;
+                self.spec = Some(Box::new(spec));
+            }
+            None => (self.shim.spec.check())
+                .map_err(|violation| crate::ConfigError::new(name(), violation))?,
+        }
         Ok(())
     }
 }
