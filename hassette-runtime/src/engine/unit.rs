@@ -139,6 +139,8 @@ struct Record {
     retry_at: Option<Instant>,
     /// The restarts in the budget's window, as of the last restart decision.
     budget_used: u32,
+    /// How many runs in a row ended with `serve` returning `Ok` (see `count_end`).
+    returned_ok: u32,
     /// When the current run began Starting, for its start duration.
     #[cfg(feature = "metrics")]
     starting_since: Option<Instant>,
@@ -627,6 +629,35 @@ impl Unit {
     /// See [`set_budget_used`](Self::set_budget_used).
     pub(crate) fn budget_used(&self) -> u32 {
         self.read_record(|r| r.map_or(0, |r| r.budget_used))
+    }
+
+    /// A run ended by itself (not by a stop), cleanly or not: counts the returns of
+    /// `serve` in a row, for [`exhausted_by_returns`](Self::exhausted_by_returns).
+    pub(crate) fn count_end(&self, clean: bool) {
+        if clean || self.read_record(|r| r.is_some_and(|r| r.returned_ok > 0)) {
+            self.write_record(|record| {
+                record.returned_ok = match clean {
+                    true => record.returned_ok.saturating_add(1),
+                    false => 0,
+                };
+            });
+        }
+    }
+
+    /// The error a permanent service's budget ran out with, its last run having
+    /// returned `Ok` ([`ReturnedOk`](crate::error::ReturnedOk)), kept in the report. When
+    /// a budget runs out, `intensity` restarts lie within the `period` before the end
+    /// that found it spent: that end and theirs are the `intensity + 1` ends counted.
+    pub(crate) fn exhausted_by_returns(&self) -> SharedError {
+        let spec = self.spec();
+        let in_a_row = self.read_record(|r| r.map_or(0, |r| r.returned_ok));
+        let error: SharedError = Arc::new(crate::error::ReturnedOk {
+            in_a_row,
+            ends: spec.budget_intensity.saturating_add(1),
+            period: spec.budget_period,
+        });
+        self.record_error("serve", error.clone());
+        error
     }
 
     /// Keeps the error of an initialize hook that the shutdown interrupted, for the stop.
