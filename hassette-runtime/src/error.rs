@@ -360,7 +360,11 @@ pub enum StartFailure {
     ///     slow.to_string(),
     ///     "dependency `db` was not running and ready within 7s; check why it is slow, or raise `startup_timeout`"
     /// );
-    /// let unmarked = StartFailure::DependencyTimeout { unmarked: true, ..slow };
+    /// let unmarked = StartFailure::DependencyTimeout {
+    ///     dependency: "db".into(),
+    ///     timeout: Duration::from_secs(7),
+    ///     unmarked: true,
+    /// };
     /// assert!(unmarked.to_string().starts_with(
     ///     "dependency `db` is running but not ready: it has `ready = \"manual\"` and never \
     ///      called `ctx.mark_ready()` within 7s"
