@@ -5,7 +5,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{RestartSpec, RestartType};
+use crate::{RestartSpec, RestartType, SpecViolation};
 
 /// Values that replace a service's declared ones (its `#[service(...)]` keys) for one
 /// registration: [`Builder::configure`](crate::Builder::configure) for a service known at
@@ -13,11 +13,14 @@ use crate::{RestartSpec, RestartType};
 /// [`ServiceContext::add_child_named_with`](crate::ServiceContext::add_child_named_with)
 /// for one added at run time.
 ///
-/// They are checked by the attribute's rules, at `build()` or `add()`: a multiplier below
+/// They are checked by the attribute's rules ([`RestartSpec::check`], the same rules
+/// with the same messages for every spec), at `build()` or `add()`: a multiplier below
 /// 1.0, a jitter outside 0.0..=1.0, a base above the max (counting the values not
-/// overridden), an intensity or a child limit of 0, and a key that means nothing for the
-/// service (a backoff for a temporary service, a cooldown for a permanent one, a restart
-/// key for a resource) are a [`ConfigError`] that names the service and the key.
+/// overridden), an intensity, a budget period or a child limit of 0, and a key that means
+/// nothing for the service (a backoff for a temporary service, a cooldown for a permanent
+/// one, a restart key for a resource) are a [`ConfigError`] that names the service and
+/// the key. With [`Builder::configure`](crate::Builder::configure) twice for one name,
+/// the later replaces the earlier entirely.
 ///
 /// ```
 /// use std::time::Duration;
@@ -46,7 +49,8 @@ pub struct Overrides {
     max_children: Option<u32>,
 }
 
-/// A value of [`Overrides`] that breaks the attribute's rules.
+/// A spec that breaks the attribute's rules, named by its service: a value of
+/// [`Overrides`], or of a type's own `RESTART_SPEC` (see [`RestartSpec::check`]).
 ///
 /// ```
 /// # use hassette_runtime::{Overrides, RestartSpec, RestartType};
@@ -56,7 +60,9 @@ pub struct Overrides {
 ///     .unwrap_err();
 /// assert_eq!(
 ///     error.to_string(),
-///     "service `poller`: `budget_intensity` must be at least 1: a budget of 0 never restarts"
+///     "service `poller`: `budget_intensity` must be at least 1: a budget of 0 restarts never \
+///      restarts; allow 1 or more restarts, or use `restart = \"temporary\"` for a service \
+///      that is never restarted"
 /// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -69,6 +75,17 @@ pub struct ConfigError {
     pub key: &'static str,
     /// What is wrong, and what to write instead.
     pub reason: String,
+}
+
+impl ConfigError {
+    /// `violation` of the spec of `service`.
+    pub(crate) fn new(service: Arc<str>, violation: SpecViolation) -> Self {
+        ConfigError {
+            service,
+            key: violation.key,
+            reason: violation.reason,
+        }
+    }
 }
 
 macro_rules! setters {
@@ -146,6 +163,7 @@ impl Overrides {
             key,
             reason,
         };
+        let violated = |violation: SpecViolation| ConfigError::new(service.clone(), violation);
         let restart = self.restart_keys();
         if let Some(&(key, _)) = restart.iter().find(|(_, set)| *set) {
             let why = match (serves, spec.restart_type) {
@@ -193,61 +211,38 @@ impl Overrides {
                 *slot = value;
             }
         }
-        if let Some(m) = self.backoff_multiplier {
-            if !(m.is_finite() && m >= 1.0) {
-                return Err(fail(
-                    "backoff_multiplier",
-                    format!(
-                        "is {m}, but each delay must be at least the last: write 1.0 for a constant delay, or more to grow it"
-                    ),
-                ));
+        let numbers = [
+            (&mut out.backoff_multiplier, self.backoff_multiplier),
+            (&mut out.backoff_jitter, self.backoff_jitter),
+        ];
+        for (slot, value) in numbers {
+            if let Some(value) = value {
+                *slot = value;
             }
-            out.backoff_multiplier = m;
-        }
-        if let Some(j) = self.backoff_jitter {
-            if !(0.0..=1.0).contains(&j) {
-                return Err(fail(
-                    "backoff_jitter",
-                    format!(
-                        "is {j}, but it must be from 0.0 (no jitter) to 1.0: each delay d is drawn from [d·(1−jitter), d]"
-                    ),
-                ));
-            }
-            out.backoff_jitter = j;
-        }
-        if out.backoff_base > out.backoff_max {
-            let key = match self.backoff_base {
-                Some(_) => "backoff_base",
-                None => "backoff_max",
-            };
-            return Err(fail(
-                key,
-                format!(
-                    "makes the base ({:?}) larger than the max ({:?}); raise the max or lower the base",
-                    out.backoff_base, out.backoff_max
-                ),
-            ));
         }
         if let Some(n) = self.budget_intensity {
-            if n == 0 {
-                return Err(fail(
-                    "budget_intensity",
-                    "must be at least 1: a budget of 0 never restarts".into(),
-                ));
-            }
             out.budget_intensity = n;
         }
         if let Some(n) = self.max_cooldown_cycles {
             out.max_cooldown_cycles = n;
         }
         if let Some(n) = self.max_children {
-            out.max_children = Some(NonZeroU32::new(n).ok_or_else(|| {
-                fail(
-                    "max_children",
-                    "must be at least 1: a limit of 0 refuses every child; leave it out for no limit".into(),
-                )
-            })?);
+            out.max_children =
+                Some(NonZeroU32::new(n).ok_or_else(|| violated(SpecViolation::no_children()))?);
         }
+        // The spec's own rules, on the values overridden and those kept alike.
+        out.check().map_err(|violation| {
+            // A base set alone above the max kept: the base is what to change (as the
+            // attribute says of `backoff(base = ...)` above the default max).
+            let base_alone = self.backoff_base.is_some() && self.backoff_max.is_none();
+            match violation.key {
+                "backoff_max" if base_alone => violated(SpecViolation::base_above_max(
+                    out.backoff_base,
+                    out.backoff_max,
+                )),
+                _ => violated(violation),
+            }
+        })?;
         Ok(out)
     }
 

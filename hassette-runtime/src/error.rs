@@ -171,9 +171,19 @@ pub(crate) fn chain_has<T: Error + 'static>(error: &(dyn Error + 'static)) -> bo
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
-    /// An override breaks the attribute's rules.
+    /// A service's spec (its type's `RESTART_SPEC`, or with its overrides) breaks the
+    /// attribute's rules.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A group's budget breaks the rules of a service's budget (an intensity of 0, a
+    /// zero period).
+    #[error("group `{group}`: {violation}")]
+    GroupBudget {
+        /// The group.
+        group: Arc<str>,
+        /// The rule it breaks.
+        violation: crate::SpecViolation,
+    },
     /// `Builder::configure` names a service that is not registered.
     #[error(
         "`configure` names `{name}`, but no service is registered under this name; check the spelling, or register it first"
@@ -337,14 +347,38 @@ pub enum StartFailure {
         error: SharedError,
     },
     /// A dependency did not become Running and ready within this service's startup timeout.
-    #[error(
-        "dependency `{dependency}` was not running and ready within {timeout:?}; check why it is slow, or raise `startup_timeout`"
-    )]
+    ///
+    /// ```
+    /// use hassette_runtime::StartFailure;
+    /// use std::time::Duration;
+    /// let slow = StartFailure::DependencyTimeout {
+    ///     dependency: "db".into(),
+    ///     timeout: Duration::from_secs(7),
+    ///     unmarked: false,
+    /// };
+    /// assert_eq!(
+    ///     slow.to_string(),
+    ///     "dependency `db` was not running and ready within 7s; check why it is slow, or raise `startup_timeout`"
+    /// );
+    /// let unmarked = StartFailure::DependencyTimeout {
+    ///     dependency: "db".into(),
+    ///     timeout: Duration::from_secs(7),
+    ///     unmarked: true,
+    /// };
+    /// assert!(unmarked.to_string().starts_with(
+    ///     "dependency `db` is running but not ready: it has `ready = \"manual\"` and never \
+    ///      called `ctx.mark_ready()` within 7s"
+    /// ));
+    /// ```
+    #[error("{}", dependency_timeout(dependency, *timeout, *unmarked))]
     DependencyTimeout {
         /// The dependency.
         dependency: Arc<str>,
         /// The dependant's startup timeout.
         timeout: Duration,
+        /// The dependency was Running, with `ready = "manual"`, but not marked ready
+        /// (`ServiceContext::mark_ready` not called, or withdrawn) when the time ran out.
+        unmarked: bool,
     },
     /// A dependency failed for good while this service waited for it.
     #[error("dependency could not become ready: {0}")]
@@ -356,6 +390,53 @@ pub enum StartFailure {
     #[error("the application shut down while it was starting")]
     Interrupted,
 }
+
+/// The text of [`StartFailure::DependencyTimeout`].
+fn dependency_timeout(dependency: &str, timeout: Duration, unmarked: bool) -> String {
+    match unmarked {
+        true => format!(
+            "dependency `{dependency}` is running but not ready: it has `ready = \"manual\"` and \
+             never called `ctx.mark_ready()` within {timeout:?} (or withdrew it with \
+             `ctx.mark_not_ready`); call it once the service can serve, or raise \
+             `startup_timeout`"
+        ),
+        false => format!(
+            "dependency `{dependency}` was not running and ready within {timeout:?}; check why \
+             it is slow, or raise `startup_timeout`"
+        ),
+    }
+}
+
+/// What a permanent service's budget runs out with when its last run returned `Ok`: a
+/// permanent service is restarted after every return of `serve`, so one that returns at
+/// once spends its budget without a single error. `in_a_row` of the `ends` within the
+/// budget's `period` were returns (the last ones).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReturnedOk {
+    pub(crate) in_a_row: u32,
+    pub(crate) ends: u32,
+    pub(crate) period: Duration,
+}
+
+impl fmt::Display for ReturnedOk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (ends, period) = (self.ends, crate::spec::Spelt(self.period));
+        match self.in_a_row {
+            n if n >= ends => write!(f, "returned Ok {ends} times within {period}")?,
+            1 => write!(
+                f,
+                "returned Ok the last of {ends} times it ended within {period}"
+            )?,
+            n => write!(
+                f,
+                "returned Ok the last {n} of {ends} times it ended within {period}"
+            )?,
+        }
+        f.write_str("; a permanent service is restarted after every return")
+    }
+}
+
+impl Error for ReturnedOk {}
 
 /// Why `Hassette::restart` did not restart the service.
 ///
@@ -502,7 +583,8 @@ pub enum AddError {
         /// The parent's limit.
         limit: usize,
     },
-    /// An override breaks the attribute's rules.
+    /// Its spec (its type's `RESTART_SPEC`, or with its overrides) breaks the attribute's
+    /// rules; nothing is added.
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The parent is stopping or gone: its children stop with it.

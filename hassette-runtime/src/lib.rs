@@ -148,7 +148,8 @@ pub use report::{
 };
 pub use service::{Hooks, Resource, Service, ServiceContext};
 pub use spec::{
-    Dependency, ReadyMode, ResourceSpec, RestartSpec, RestartType, Strategy, UnknownRestartType,
+    Dependency, ReadyMode, ResourceSpec, RestartSpec, RestartType, SpecViolation, Strategy,
+    UnknownRestartType,
 };
 pub use status::Status;
 /// tokio-util's cancellation token, which [`ServiceContext::cancellation_token`] hands out,

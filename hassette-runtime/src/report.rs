@@ -44,6 +44,24 @@ impl fmt::Display for ReportedError {
 /// assert!(!report.aborted);
 /// ```
 ///
+/// # Display
+///
+/// One line with the cells of its row in [`ShutdownReport`]'s table, labelled: its name,
+/// status, restarts, errors, how long its stop took and its last error, each cut and
+/// escaped as there (a name of any length or content stays within
+/// [`NAME_COLUMN_WIDTH`] chars on the one line, the error within [`ERROR_COLUMN_WIDTH`]):
+///
+/// ```
+/// # use hassette_runtime::{ServiceReport, Status};
+/// let mut report = ServiceReport::new("db".into());
+/// report.status = Status::Stopped;
+/// report.stop_took = std::time::Duration::from_millis(12);
+/// assert_eq!(
+///     report.to_string(),
+///     "db: stopped, 0 restarts, 0 errors, stop took 12.0ms, last error: -"
+/// );
+/// ```
+///
 /// With feature `serde` its fields serialize under their names, except `stop_took`, which
 /// is `stop_took_secs`, in seconds (`0.25`); the status is its [`key`](Status::key).
 #[derive(Debug, Clone)]
@@ -93,6 +111,48 @@ impl ServiceReport {
     #[must_use]
     pub fn is_failure(&self) -> bool {
         self.status == Status::Crashed || self.aborted
+    }
+
+    /// The cells its line and its row in the table show, bounded and escaped.
+    fn cells(&self) -> Cells {
+        Cells {
+            name: cell(&self.name, NAME_COLUMN_WIDTH),
+            stop_took: format!("{:.1?}", self.stop_took),
+            last: self.errors.last().map_or_else(
+                || "-".to_owned(),
+                |e| cell(&e.to_string(), ERROR_COLUMN_WIDTH),
+            ),
+            flag: if self.aborted { " (aborted)" } else { "" },
+        }
+    }
+}
+
+/// The text cells of one service's row (its numbers and status print as they are).
+struct Cells {
+    name: String,
+    stop_took: String,
+    last: String,
+    flag: &'static str,
+}
+
+impl fmt::Display for ServiceReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Cells {
+            name,
+            stop_took,
+            last,
+            flag,
+        } = self.cells();
+        let plural = |n: u64| if n == 1 { "" } else { "s" };
+        write!(
+            f,
+            "{name}: {}, {} restart{}, {} error{}, stop took {stop_took}, last error: {last}{flag}",
+            self.status,
+            self.restarts,
+            plural(self.restarts),
+            self.error_count,
+            plural(self.error_count),
+        )
     }
 }
 
@@ -264,19 +324,16 @@ impl fmt::Display for ShutdownReport {
             "status", "restarts", "errors", "stop took"
         )?;
         for s in &self.services {
-            let flag = if s.aborted { " (aborted)" } else { "" };
-            let last = s.errors.last().map_or_else(
-                || "-".to_owned(),
-                |e| cell(&e.to_string(), ERROR_COLUMN_WIDTH),
-            );
+            let Cells {
+                name,
+                stop_took,
+                last,
+                flag,
+            } = s.cells();
             writeln!(
                 f,
-                "{:<width$}  {:<19}  {:>8}  {:>6}  {:>9}  {last}{flag}",
-                cell(&s.name, NAME_COLUMN_WIDTH),
-                s.status,
-                s.restarts,
-                s.error_count,
-                format!("{:.1?}", s.stop_took),
+                "{name:<width$}  {:<19}  {:>8}  {:>6}  {stop_took:>9}  {last}{flag}",
+                s.status, s.restarts, s.error_count,
             )?;
         }
         let removed = &self.removed;
@@ -460,6 +517,34 @@ shutdown took 1.5s; reason: crash of `café-sync`"
         assert_eq!(
             text.lines().nth(2),
             Some("db         not started                 0       0      0.0ns  -")
+        );
+    }
+
+    #[test]
+    fn a_service_s_line_has_the_cells_of_its_row() {
+        let mut sync = service("café-sync");
+        sync.status = Status::Crashed;
+        sync.restarts = 3;
+        sync.aborted = true;
+        record(&mut sync, "serve", error("refused\nretrying"));
+        assert_eq!(
+            sync.to_string(),
+            "café-sync: crashed, 3 restarts, 1 error, stop took 0.0ns, last error: serve: \
+             refused\\nretrying (aborted)"
+        );
+        let row = report(vec![sync.clone()]).to_string();
+        let row = row.lines().nth(1).unwrap_or_default();
+        assert!(
+            row.ends_with("0.0ns  serve: refused\\nretrying (aborted)"),
+            "{row}"
+        );
+        // A huge error is cut as in the table.
+        record(&mut sync, "serve", error(&"e".repeat(100_000)));
+        let line = sync.to_string();
+        let last = line.split("last error: ").nth(1).unwrap_or_default();
+        assert_eq!(
+            last.chars().count(),
+            ERROR_COLUMN_WIDTH + " (aborted)".len()
         );
     }
 

@@ -259,6 +259,55 @@ impl RestartSpec {
             .map_or(delay, |shorter| shorter.min(delay))
     }
 
+    /// Checks the spec by the attribute's rules, the ones `#[service(...)]` applies at
+    /// compile time: `budget_intensity` at least 1, `budget_period` longer than zero,
+    /// `backoff_multiplier` a finite number of at least 1.0, `backoff_jitter` from 0.0 to
+    /// 1.0, and `backoff_max` at least `backoff_base`. The error names the field and the
+    /// rule, in the attribute's words.
+    ///
+    /// The runtime checks every spec with it (a type's `RESTART_SPEC`, hand-written or
+    /// generated, and one with [`Overrides`](crate::Overrides) applied) at
+    /// [`Builder::build`](crate::Builder::build) and at every `add`, so a hand-written
+    /// spec breaking a rule is refused there ([`ConfigError`](crate::ConfigError)) instead
+    /// of running with a meaning nobody chose (a zero period would allow any number of
+    /// restarts). A group's budget follows the same rules.
+    ///
+    /// A temporary service is never restarted: its backoff, budget and cooldown are
+    /// never read, so they are not checked (the attribute refuses writing them at all,
+    /// where they can only be a mistake).
+    ///
+    /// # Errors
+    ///
+    /// The first rule the spec breaks, as a [`SpecViolation`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hassette_runtime::{RestartSpec, RestartType};
+    ///
+    /// const SPEC: RestartSpec = RestartSpec {
+    ///     budget_period: Duration::ZERO,
+    ///     ..RestartSpec::new(RestartType::Permanent)
+    /// };
+    /// let error = SPEC.check().unwrap_err();
+    /// assert_eq!(error.key, "budget_period");
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     "`budget_period` must be longer than zero; write the window the restarts are counted in, like 5m"
+    /// );
+    /// assert!(RestartSpec::new(RestartType::Permanent).check().is_ok());
+    /// // never restarted: nothing to check
+    /// let temporary = RestartSpec { restart_type: RestartType::Temporary, ..SPEC };
+    /// assert!(temporary.check().is_ok());
+    /// ```
+    pub fn check(&self) -> Result<(), SpecViolation> {
+        match self.restart_type {
+            RestartType::Temporary => Ok(()),
+            RestartType::Permanent | RestartType::Transient => {
+                RULES.iter().try_for_each(|rule| rule(self))
+            }
+        }
+    }
+
     /// The timeouts and readiness of a resource, which shares the lifecycle of a
     /// service but is never restarted.
     pub(crate) const fn for_resource(spec: ResourceSpec) -> Self {
@@ -267,6 +316,178 @@ impl RestartSpec {
             shutdown_timeout: spec.shutdown_timeout,
             ..RestartSpec::new(RestartType::Temporary)
         }
+    }
+}
+
+/// A value of a [`RestartSpec`] (or of a group's budget) that breaks one of the
+/// attribute's rules: see [`RestartSpec::check`].
+///
+/// ```
+/// use hassette_runtime::{RestartSpec, RestartType};
+/// let spec = RestartSpec { backoff_multiplier: 0.5, ..RestartSpec::new(RestartType::Transient) };
+/// let error = spec.check().unwrap_err();
+/// assert_eq!(error.key, "backoff_multiplier");
+/// assert!(error.reason.starts_with("is 0.5, less than 1.0"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{key}` {reason}")]
+#[non_exhaustive]
+pub struct SpecViolation {
+    /// The field, as named in [`RestartSpec`] and by [`Overrides`](crate::Overrides)'
+    /// method that sets it.
+    pub key: &'static str,
+    /// The rule it breaks, and what to write instead.
+    pub reason: String,
+}
+
+// The rules, one function each and in the order they are checked, with their messages:
+// the attribute's rules and words (`hassette-macros/src/validate.rs` and `args.rs` apply
+// them at compile time, on the user's tokens). Kept as plain data and functions, so that
+// one crate can later hold them for both.
+
+/// One rule: the spec's value breaking it, or nothing.
+type Rule = fn(&RestartSpec) -> Result<(), SpecViolation>;
+
+/// What [`RestartSpec::check`] applies to a service that may be restarted.
+const RULES: [Rule; 4] = [
+    |spec| check_budget(spec.budget_intensity, spec.budget_period),
+    |spec| check_multiplier(spec.backoff_multiplier),
+    |spec| check_jitter(spec.backoff_jitter),
+    |spec| check_backoff_bounds(spec.backoff_base, spec.backoff_max),
+];
+
+impl SpecViolation {
+    fn new(key: &'static str, reason: impl Into<String>) -> Self {
+        SpecViolation {
+            key,
+            reason: reason.into(),
+        }
+    }
+
+    /// The violation of `backoff_base > backoff_max` told as a base too long (for an
+    /// override that set the base alone, as the attribute tells `backoff(base = ...)`
+    /// above the default max).
+    pub(crate) fn base_above_max(base: Duration, max: Duration) -> Self {
+        SpecViolation::new(
+            "backoff_base",
+            format!(
+                "is {}, more than backoff_max {}; lower it, or raise the max at least as \
+                 high: the max caps the growing delay",
+                Spelt(base),
+                Spelt(max)
+            ),
+        )
+    }
+
+    /// `max_children = 0`, which the type of [`RestartSpec::max_children`] cannot hold:
+    /// only an override can say it.
+    pub(crate) fn no_children() -> Self {
+        SpecViolation::new(
+            "max_children",
+            "must be at least 1: a limit of 0 would refuse every child; leave it out for no limit",
+        )
+    }
+}
+
+/// A budget, a service's or a group's: at least one restart, within a period longer
+/// than zero.
+pub(crate) fn check_budget(intensity: u32, period: Duration) -> Result<(), SpecViolation> {
+    if intensity == 0 {
+        return Err(SpecViolation::new(
+            "budget_intensity",
+            "must be at least 1: a budget of 0 restarts never restarts; allow 1 or more \
+             restarts, or use `restart = \"temporary\"` for a service that is never restarted",
+        ));
+    }
+    if period.is_zero() {
+        return Err(SpecViolation::new(
+            "budget_period",
+            "must be longer than zero; write the window the restarts are counted in, like 5m",
+        ));
+    }
+    Ok(())
+}
+
+/// Each delay at least the last: a finite multiplier of 1.0 or more.
+fn check_multiplier(m: f64) -> Result<(), SpecViolation> {
+    const HELP: &str = "write 1.0 for a constant delay, or more to grow it";
+    let problem = if m.is_nan() {
+        "not a number"
+    } else if m.is_infinite() {
+        "not a finite number"
+    } else if m < 1.0 {
+        "less than 1.0, so each delay would be shorter than the last"
+    } else {
+        return Ok(());
+    };
+    Err(SpecViolation::new(
+        "backoff_multiplier",
+        format!("is {m}, {problem}; {HELP}"),
+    ))
+}
+
+/// A fraction of the delay, from 0.0 to 1.0.
+fn check_jitter(j: f64) -> Result<(), SpecViolation> {
+    const HELP: &str =
+        "write a fraction from 0.0 to 1.0: each delay d is then drawn from [d·(1−jitter), d]";
+    let problem = if j.is_nan() {
+        "not a number"
+    } else if j > 1.0 {
+        "more than 1.0, so a delay would be cut by more than its length"
+    } else if j < 0.0 {
+        "negative, so a delay would be longer than its backoff"
+    } else {
+        return Ok(());
+    };
+    Err(SpecViolation::new(
+        "backoff_jitter",
+        format!("is {j}, {problem}; {HELP}"),
+    ))
+}
+
+/// The max caps the growing delay, so it is at least the base.
+fn check_backoff_bounds(base: Duration, max: Duration) -> Result<(), SpecViolation> {
+    if max >= base {
+        return Ok(());
+    }
+    Err(SpecViolation::new(
+        "backoff_max",
+        format!(
+            "is {}, less than backoff_base {}; make the max at least as long as the base: it \
+             caps the growing delay",
+            Spelt(max),
+            Spelt(base)
+        ),
+    ))
+}
+
+/// A duration as the attribute spells it (`1m30s`, `250ms`, `0s`); one with a part
+/// finer than a millisecond as `Debug` does (`1.5µs`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Spelt(pub(crate) Duration);
+
+impl fmt::Display for Spelt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        if !d.subsec_nanos().is_multiple_of(1_000_000) {
+            return write!(f, "{d:?}");
+        }
+        if d.is_zero() {
+            return f.write_str("0s");
+        }
+        let secs = d.as_secs();
+        let parts = [
+            (secs / 3600, "h"),
+            (secs / 60 % 60, "m"),
+            (secs % 60, "s"),
+            (u64::from(d.subsec_millis()), "ms"),
+        ];
+        for (n, unit) in parts {
+            if n > 0 {
+                write!(f, "{n}{unit}")?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -372,6 +593,74 @@ mod tests {
             ..spec
         };
         assert_eq!(huge.backoff_delay(3), spec.backoff_max);
+    }
+
+    fn broken(change: impl FnOnce(&mut RestartSpec)) -> Option<&'static str> {
+        let mut spec = RestartSpec::new(RestartType::Transient);
+        change(&mut spec);
+        spec.check().err().map(|e| e.key)
+    }
+
+    #[test]
+    fn the_rules_name_the_field_they_refuse() {
+        assert_eq!(broken(|_| {}), None);
+        assert_eq!(broken(|s| s.budget_intensity = 0), Some("budget_intensity"));
+        assert_eq!(
+            broken(|s| s.budget_period = Duration::ZERO),
+            Some("budget_period")
+        );
+        for m in [0.5, -1.0, f64::NAN, f64::INFINITY] {
+            assert_eq!(
+                broken(|s| s.backoff_multiplier = m),
+                Some("backoff_multiplier")
+            );
+        }
+        assert_eq!(broken(|s| s.backoff_multiplier = 1.0), None);
+        for j in [1.5, -0.1, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert_eq!(broken(|s| s.backoff_jitter = j), Some("backoff_jitter"));
+        }
+        assert_eq!(broken(|s| s.backoff_jitter = 1.0), None);
+        assert_eq!(
+            broken(|s| s.backoff_max = Duration::from_secs(1)),
+            Some("backoff_max")
+        );
+        assert_eq!(broken(|s| s.backoff_max = Duration::MAX), None);
+        // zero backoff is fine: restart at once, within the budget
+        assert_eq!(
+            broken(|s| {
+                s.backoff_base = Duration::ZERO;
+                s.backoff_max = Duration::ZERO;
+            }),
+            None
+        );
+        // a temporary service is never restarted: nothing to check
+        let odd = RestartSpec {
+            budget_intensity: 0,
+            budget_period: Duration::ZERO,
+            backoff_multiplier: f64::NAN,
+            ..RestartSpec::new(RestartType::Temporary)
+        };
+        assert_eq!(odd.check(), Ok(()));
+    }
+
+    #[test]
+    fn the_messages_spell_durations_as_the_attribute() {
+        let spec = RestartSpec {
+            backoff_base: Duration::from_secs(90),
+            backoff_max: Duration::from_millis(250),
+            ..RestartSpec::new(RestartType::Permanent)
+        };
+        assert_eq!(
+            spec.check().unwrap_err().to_string(),
+            "`backoff_max` is 250ms, less than backoff_base 1m30s; make the max at least as \
+             long as the base: it caps the growing delay"
+        );
+        let spelt = |d| Spelt(d).to_string();
+        assert_eq!(spelt(Duration::ZERO), "0s");
+        assert_eq!(spelt(Duration::from_secs(300)), "5m");
+        assert_eq!(spelt(Duration::new(3723, 4_000_000)), "1h2m3s4ms");
+        assert_eq!(spelt(Duration::from_nanos(1_500)), "1.5µs");
+        assert!(!spelt(Duration::MAX).is_empty());
     }
 
     fn with_jitter(jitter: f64) -> RestartSpec {

@@ -1,13 +1,18 @@
 //! Configuration at run time: `Overrides` through `Builder::configure`,
-//! `Hassette::add_named_with` and `ServiceContext::add_child_named_with`.
+//! `Hassette::add_named_with` and `ServiceContext::add_child_named_with`; and the one rule
+//! set that checks every spec (attribute, hand-written `RESTART_SPEC`, overridden, a
+//! group's budget) at `build()` and `add()`.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
+use hassette_runtime::prelude::*;
 use hassette_runtime::{
-    AddError, BuildError, ConfigError, Hassette, Overrides, RestartType, Status,
+    AddError, BuildError, ConfigError, Hassette, Overrides, RestartSpec, RestartType, Status,
+    Strategy,
 };
 use hassette_tests::*;
-use tokio::time::Instant;
+use tokio::time::{Instant, timeout};
 
 profile!(Perm, RestartType::Permanent, { backoff_base: secs(1) });
 profile!(Trans, RestartType::Transient);
@@ -77,6 +82,11 @@ fn bad_overrides_are_build_errors_that_name_the_service_and_the_key() {
         (Overrides::new().backoff_base(secs(120)), "backoff_base"),
         (Overrides::new().backoff_max(ms(1)), "backoff_max"),
         (Overrides::new().budget_intensity(0), "budget_intensity"),
+        // Not "unlimited restarts": refused, as the attribute refuses it.
+        (
+            Overrides::new().budget_period(Duration::ZERO),
+            "budget_period",
+        ),
         (Overrides::new().max_children(0), "max_children"),
         (Overrides::new().backoff_jitter(1.5), "backoff_jitter"),
         (Overrides::new().backoff_jitter(-0.1), "backoff_jitter"),
@@ -184,8 +194,9 @@ fn a_jitter_override_is_checked_by_the_attribute_s_rule() {
         .unwrap_err();
     assert_eq!(
         error.to_string(),
-        "service `w`: `backoff_jitter` is 1.5, but it must be from 0.0 (no jitter) to 1.0: \
-         each delay d is drawn from [d·(1−jitter), d]"
+        "service `w`: `backoff_jitter` is 1.5, more than 1.0, so a delay would be cut by \
+         more than its length; write a fraction from 0.0 to 1.0: each delay d is then drawn \
+         from [d·(1−jitter), d]"
     );
     // Not for a service that is never restarted, nor for a resource.
     let log = Log::default();
@@ -242,5 +253,256 @@ async fn a_jitter_override_spreads_the_restarts() {
     for &name in &names {
         assert_eq!(app.status_by_name(name).unwrap(), Status::Running, "{name}");
     }
+    app.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// One rule set: hand-written specs, overrides and group budgets, at build() and add().
+
+// Hand-written `RESTART_SPEC`s (what a user implementing `Service` by hand writes), each
+// breaking one rule of the attribute.
+profile!(Flood, RestartType::Permanent, { backoff_base: Duration::ZERO, budget_period: Duration::ZERO });
+profile!(NoBudget, RestartType::Transient, { budget_intensity: 0 });
+profile!(Shrinking, RestartType::Permanent, { backoff_multiplier: 0.5 });
+profile!(Inverted, RestartType::Permanent, { backoff_base: secs(10), backoff_max: secs(1) });
+profile!(OverCut, RestartType::Transient, { backoff_jitter: 1.5 });
+profile!(NanJitter, RestartType::Transient, { backoff_jitter: f64::NAN });
+// A temporary service is never restarted: its budget and backoff are never read, so any
+// values there are fine (the attribute refuses writing them at all).
+profile!(TempOdd, RestartType::Temporary, {
+    budget_intensity: 0,
+    budget_period: Duration::ZERO,
+    backoff_multiplier: 0.0,
+    backoff_max: Duration::ZERO,
+});
+
+/// The error `Overrides` gives for `overrides` on the defaults of `restart`: the message
+/// every other path must repeat.
+fn override_error(restart: RestartType, overrides: Overrides) -> ConfigError {
+    overrides
+        .apply("w", &RestartSpec::new(restart))
+        .expect_err("the override breaks a rule")
+}
+
+#[test]
+fn a_hand_written_spec_is_checked_at_build_by_the_attribute_s_rules_with_the_same_messages() {
+    let log = Log::default();
+    fn build<P: Profile>(log: &Log) -> Result<Hassette, BuildError> {
+        Hassette::builder()
+            .service_named("w", Probe::<P>::new("w", log))
+            .build()
+    }
+    let cases = [
+        (
+            build::<Flood>(&log).map(drop),
+            override_error(
+                RestartType::Permanent,
+                Overrides::new().budget_period(Duration::ZERO),
+            ),
+        ),
+        (
+            build::<NoBudget>(&log).map(drop),
+            override_error(RestartType::Transient, Overrides::new().budget_intensity(0)),
+        ),
+        (
+            build::<Shrinking>(&log).map(drop),
+            override_error(
+                RestartType::Permanent,
+                Overrides::new().backoff_multiplier(0.5),
+            ),
+        ),
+        (
+            build::<Inverted>(&log).map(drop),
+            override_error(
+                RestartType::Permanent,
+                Overrides::new().backoff_base(secs(10)).backoff_max(secs(1)),
+            ),
+        ),
+        (
+            build::<OverCut>(&log).map(drop),
+            override_error(RestartType::Transient, Overrides::new().backoff_jitter(1.5)),
+        ),
+        (
+            build::<NanJitter>(&log).map(drop),
+            override_error(
+                RestartType::Transient,
+                Overrides::new().backoff_jitter(f64::NAN),
+            ),
+        ),
+    ];
+    for (built, expected) in cases {
+        let error = config_error(built.expect_err("a spec that breaks a rule is refused"));
+        assert_eq!(&*error.service, "w");
+        // The same key and the same words as the override's error.
+        assert_eq!(error, expected);
+    }
+    assert_eq!(
+        override_error(
+            RestartType::Permanent,
+            Overrides::new().budget_period(Duration::ZERO)
+        )
+        .to_string(),
+        "service `w`: `budget_period` must be longer than zero; write the window the \
+         restarts are counted in, like 5m"
+    );
+    build::<TempOdd>(&log).unwrap();
+}
+
+/// A service whose `serve` adds a child and hands the result to the test.
+struct Parent {
+    log: Log,
+    overrides: Option<Overrides>,
+    result: Mutex<Option<tokio::sync::oneshot::Sender<Result<(), AddError>>>>,
+}
+
+#[service(restart = "temporary")]
+impl Parent {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        let kid = Probe::<Flood>::new("kid", &self.log);
+        let added = match self.overrides.clone() {
+            Some(overrides) => ctx.add_child_named_with("kid", kid, overrides).await,
+            None => ctx.add_child_named("kid", kid).await,
+        };
+        let tx = self.result.lock().unwrap().take();
+        if let Some(tx) = tx {
+            let _ = tx.send(added.map(drop));
+        }
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+fn add_error_key(error: &AddError) -> (&str, &'static str) {
+    match error {
+        AddError::Config(error) => (&error.service, error.key),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hand_written_spec_is_checked_at_add_and_at_add_child() {
+    let log = Log::default();
+    let app = Hassette::builder().build().unwrap();
+    app.start().await.unwrap();
+
+    let by_name = app
+        .add_named("flood", Probe::<Flood>::new("flood", &log))
+        .await
+        .unwrap_err();
+    assert_eq!(add_error_key(&by_name), ("flood", "budget_period"));
+    let by_type = app
+        .add(Probe::<Flood>::new("flood", &log))
+        .await
+        .unwrap_err();
+    assert_eq!(add_error_key(&by_type), ("Probe<Flood>", "budget_period"));
+    assert!(app.handle("flood").is_err());
+    assert!(app.handle("Probe<Flood>").is_err());
+
+    // A child is named by its full name, with or without overrides.
+    for overrides in [None, Some(Overrides::new().shutdown_timeout(secs(1)))] {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let parent = Parent {
+            log: log.clone(),
+            overrides,
+            result: Mutex::new(Some(tx)),
+        };
+        let handle = app.add_named("hub", parent).await.unwrap();
+        let added = timeout(secs(60), rx).await.unwrap().unwrap();
+        let error = added.unwrap_err();
+        assert_eq!(add_error_key(&error), ("hub/kid", "budget_period"));
+        assert!(
+            error
+                .to_string()
+                .starts_with("service `hub/kid`: `budget_period` must be longer than zero"),
+            "{error}"
+        );
+        assert!(app.handle("hub/kid").is_err());
+        handle.stop().await.unwrap();
+    }
+    // An override that breaks a rule names the child by its full name too.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let parent = Parent {
+        log: log.clone(),
+        overrides: Some(Overrides::new().budget_intensity(0)),
+        result: Mutex::new(Some(tx)),
+    };
+    let handle = app.add_named("hub", parent).await.unwrap();
+    let error = timeout(secs(60), rx).await.unwrap().unwrap().unwrap_err();
+    assert_eq!(add_error_key(&error).0, "hub/kid");
+    handle.stop().await.unwrap();
+
+    assert!(log.lines().is_empty(), "{:?}", log.lines());
+    app.shutdown().await;
+}
+
+#[test]
+fn a_group_budget_is_checked_by_the_same_rules_not_clamped() {
+    let log = Log::default();
+    let build = |intensity: u32, period: Duration| {
+        Hassette::builder()
+            .group("pipeline", Strategy::OneForAll, |g| {
+                g.budget(intensity, period)
+                    .service_named("w", Probe::<Perm>::new("w", &log))
+            })
+            .build()
+            .map(drop)
+    };
+    let zero = build(0, secs(60)).unwrap_err();
+    let reason =
+        override_error(RestartType::Permanent, Overrides::new().budget_intensity(0)).reason;
+    assert_eq!(
+        zero.to_string(),
+        format!("group `pipeline`: `budget_intensity` {reason}")
+    );
+    let instant = build(3, Duration::ZERO).unwrap_err();
+    let reason = override_error(
+        RestartType::Permanent,
+        Overrides::new().budget_period(Duration::ZERO),
+    )
+    .reason;
+    assert_eq!(
+        instant.to_string(),
+        format!("group `pipeline`: `budget_period` {reason}")
+    );
+    build(1, ms(1)).unwrap();
+}
+
+#[test]
+fn a_later_configure_replaces_a_bad_earlier_one() {
+    let log = Log::default();
+    Hassette::builder()
+        .service_named("w", Probe::<Trans>::new("w", &log))
+        .configure("w", Overrides::new().budget_intensity(0))
+        .configure("w", Overrides::new().shutdown_timeout(ms(300)))
+        .build()
+        .unwrap();
+    // and a bad later one is refused whatever came before
+    let error = Hassette::builder()
+        .service_named("w", Probe::<Trans>::new("w", &log))
+        .configure("w", Overrides::new().shutdown_timeout(ms(300)))
+        .configure("w", Overrides::new().budget_intensity(0))
+        .build()
+        .unwrap_err();
+    assert_eq!(config_error(error).key, "budget_intensity");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_later_configure_replaces_the_earlier_one_entirely() {
+    let log = Log::default();
+    let app = Hassette::builder()
+        .service_named("w", Probe::<Perm>::new("w", &log).then("serve", [Act::Err]))
+        .configure("w", Overrides::new().backoff_base(ms(100)))
+        .configure("w", Overrides::new().shutdown_timeout(ms(300)))
+        .build()
+        .unwrap();
+    let began = Instant::now();
+    app.start().await.unwrap();
+    timeout(secs(60), app.wait_ready_by_name("w"))
+        .await
+        .unwrap()
+        .unwrap();
+    // The declared second, not the replaced 100 ms.
+    assert_eq!(began.elapsed(), secs(1));
+    assert_eq!(log.count("w:serve"), 2);
     app.shutdown().await;
 }

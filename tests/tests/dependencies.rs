@@ -154,7 +154,10 @@ async fn a_dependency_not_ready_within_the_dependants_startup_timeout_fails_it()
     assert_eq!(began.elapsed(), secs(7));
     assert_eq!(
         error.to_string(),
-        "service `Probe<NeedsLazy>` did not start: dependency `Probe<Lazy>` was not running and ready within 7s; check why it is slow, or raise `startup_timeout`"
+        "service `Probe<NeedsLazy>` did not start: dependency `Probe<Lazy>` is running but not \
+         ready: it has `ready = \"manual\"` and never called `ctx.mark_ready()` within 7s (or \
+         withdrew it with `ctx.mark_not_ready`); call it once the service can serve, or raise \
+         `startup_timeout`"
     );
     assert_eq!(
         app.status::<Probe<NeedsLazy>>().unwrap(),

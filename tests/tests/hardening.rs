@@ -286,19 +286,22 @@ async fn a_hook_future_panicking_when_dropped_at_its_timeout_is_a_timeout_error(
     let svc = &report.services[0];
     assert_eq!(svc.status, Status::Stopped);
     assert_eq!(svc.restarts, 1);
+    // Each hook's error is its timeout; the panic of its drop is in the report too.
     assert_eq!(
         errors(svc),
         [
+            "on_initialize: panicked: dropped (when it was dropped)",
             "on_initialize: `on_initialize` did not finish within 2s",
+            "on_shutdown: panicked: dropped (when it was dropped)",
             "on_shutdown: `on_shutdown` did not finish within 3s",
+            "on_shutdown: panicked: dropped (when it was dropped)",
             "on_shutdown: `on_shutdown` did not finish within 3s",
         ]
     );
-    assert!(
-        svc.errors
-            .iter()
-            .all(|e| e.error.downcast_ref::<TimedOut>().is_some())
-    );
+    for pair in svc.errors.chunks(2) {
+        assert!(pair[0].error.downcast_ref::<Panicked>().is_some());
+        assert!(pair[1].error.downcast_ref::<TimedOut>().is_some());
+    }
     assert!(!svc.aborted);
     assert!(report.is_success(), "{report}");
 }
@@ -772,7 +775,8 @@ async fn an_operator_restart_of_a_resource_is_refused_and_it_stays_running() {
     assert!(report.is_success(), "{report}");
 }
 
-profile!(LongBackoff, RestartType::Permanent, { backoff_base: secs(3600) });
+// The max as long as the base: a base above the max is refused, as the attribute refuses it.
+profile!(LongBackoff, RestartType::Permanent, { backoff_base: secs(3600), backoff_max: secs(3600) });
 
 #[tokio::test(start_paused = true)]
 async fn a_service_whose_first_start_failed_is_reported_failed_not_stopped() {

@@ -92,7 +92,8 @@ impl Builder {
     /// Replaces the declared timeouts, backoff or budget of the service registered under
     /// `name` (static: [`Hassette::add_named_with`] does it for one added at run time)
     /// with values known only at run time. Checked at [`build`](Self::build) by the
-    /// attribute's rules (see [`Overrides`]); a later `configure` of the same name wins.
+    /// attribute's rules (see [`Overrides`]); a later `configure` of the same name
+    /// replaces the earlier one entirely (the earlier is neither applied nor checked).
     ///
     /// ```
     /// # use hassette_runtime::prelude::*;
@@ -346,7 +347,11 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// A type registered twice with `service`/`resource`, two services with one name, a
+    /// A spec that breaks the attribute's rules ([`RestartSpec::check`](crate::RestartSpec::check):
+    /// a type's `RESTART_SPEC`, hand-written or not, with its
+    /// [`configure`](Self::configure) overrides; [`BuildError::Config`]) or a group's
+    /// budget that does ([`BuildError::GroupBudget`]), a `configure` of an unknown name, a
+    /// type registered twice with `service`/`resource`, two services with one name, a
     /// `depends_on` on an unregistered type or on a type registered only by name, and a
     /// dependency cycle (named `A -> B -> A`).
     ///
@@ -369,12 +374,26 @@ impl Builder {
                 .enumerate()
                 .map(|(id, p)| (p.init.name.clone(), id))
                 .collect();
-            for (name, overrides) in &self.overrides {
-                let Some(&id) = index.get(name) else {
-                    return Err(BuildError::UnknownConfigured { name: name.clone() });
+            for (name, overrides) in std::mem::take(&mut self.overrides) {
+                let Some(&id) = index.get(&name) else {
+                    return Err(BuildError::UnknownConfigured { name });
                 };
-                self.pending[id].init.configure(overrides)?;
+                // In call order: a later `configure` of a name replaces the earlier one.
+                self.pending[id].init.configure(overrides);
             }
+        }
+        // Every spec by the attribute's rules: the type's (hand-written or generated),
+        // with its overrides applied; then every group's budget.
+        for pending in &mut self.pending {
+            pending.init.check()?;
+        }
+        for def in &self.groups {
+            crate::spec::check_budget(def.intensity, def.period).map_err(|violation| {
+                BuildError::GroupBudget {
+                    group: def.name.clone(),
+                    violation,
+                }
+            })?;
         }
         let mut registry = Registry::default();
         for (id, pending) in self.pending.iter().enumerate() {

@@ -63,9 +63,22 @@ impl GroupBuilder {
 
     /// The group's own budget: at most `intensity` group restarts within any `period`
     /// (default 5 within 5 minutes); the failure that would need one more escalates.
+    ///
+    /// Checked at [`Builder::build`] by the rules of a service's budget: an `intensity`
+    /// of 0 or a zero `period` is [`BuildError::GroupBudget`](crate::BuildError::GroupBudget).
+    ///
+    /// ```
+    /// use hassette_runtime::{Hassette, Strategy};
+    /// use std::time::Duration;
+    /// let error = Hassette::builder()
+    ///     .group("pipeline", Strategy::OneForAll, |g| g.budget(0, Duration::from_secs(60)))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(error.to_string().starts_with("group `pipeline`: `budget_intensity` must be at least 1"));
+    /// ```
     pub fn budget(mut self, intensity: u32, period: Duration) -> Self {
         let def = self.builder.group_def(self.gid);
-        def.intensity = intensity.max(1);
+        def.intensity = intensity;
         def.period = period;
         self
     }

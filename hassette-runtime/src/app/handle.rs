@@ -198,7 +198,7 @@ impl Hassette {
         overrides: Overrides,
     ) -> Result<ServiceHandle, AddError> {
         let mut init = UnitInit::of(name.into(), service, Shim::service::<T>());
-        init.configure(&overrides)?;
+        init.configure(overrides);
         self.add_unit(init, T::DEPENDS_ON, false).await
     }
 
@@ -342,7 +342,7 @@ impl ServiceContext {
         overrides: Overrides,
     ) -> Result<ServiceHandle, AddError> {
         let mut init = UnitInit::of(name.into(), service, Shim::service::<T>());
-        init.configure(&overrides)?;
+        init.configure(overrides);
         self.add_child_unit(init, T::DEPENDS_ON).await
     }
 

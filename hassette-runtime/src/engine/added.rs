@@ -102,6 +102,8 @@ impl AppState {
             by_type,
         }: Addition,
     ) -> Result<(Arc<Unit>, Option<Arc<FirstStarts>>), AddError> {
+        // The spec's rules, as at `build()`: nothing is added for a spec that breaks one.
+        init.check()?;
         let service = || init.name.clone();
         if !self.start_begun.load(std::sync::atomic::Ordering::Acquire) {
             return Err(AddError::NotStarted { service: service() });

@@ -287,6 +287,7 @@ impl Supervisor {
             return Step::Rest;
         }
         let clean = status == Status::Stopped;
+        unit.count_end(clean);
         let Some(restart_type) = unit.restart_type() else {
             return Step::Rest;
         };
@@ -325,6 +326,11 @@ impl Supervisor {
                     }
                     (step, _) => step,
                 }
+            }
+            // Only a permanent service gets here after a clean return: say so.
+            Verdict::Exhausted if clean => {
+                self.exhaust(unit.exhausted_by_returns(), restart_type)
+                    .await
             }
             Verdict::Exhausted => self.exhaust(error, restart_type).await,
         }

@@ -143,6 +143,8 @@ struct Record {
     /// The restarts of the budget's window: its supervisor decides with it, the
     /// snapshot counts it live (see `policy`).
     budget: RestartWindow,
+    /// How many runs in a row ended with `serve` returning `Ok` (see `count_end`).
+    returned_ok: u32,
     /// When the current run began Starting, for its start duration.
     #[cfg(feature = "metrics")]
     starting_since: Option<Instant>,
@@ -196,8 +198,10 @@ pub(crate) struct UnitInit {
     pub(crate) group: Option<usize>,
     pub(crate) value: Value,
     pub(crate) shim: &'static Shim,
-    /// Its spec when registered with overrides (checked by then).
+    /// Its spec when registered with overrides (set by [`check`](Self::check)).
     pub(crate) spec: Option<Box<RestartSpec>>,
+    /// The overrides it is registered with, until [`check`](Self::check) applies them.
+    pub(crate) overrides: Option<Box<crate::Overrides>>,
 }
 
 impl UnitInit {
@@ -213,19 +217,31 @@ impl UnitInit {
             value: Arc::new(value),
             shim,
             spec: None,
+            overrides: None,
         }
     }
 }
 
 impl UnitInit {
-    /// Replaces its type's spec with `overrides` applied to it, checked by the
-    /// attribute's rules.
-    pub(crate) fn configure(
-        &mut self,
-        overrides: &crate::Overrides,
-    ) -> Result<(), crate::ConfigError> {
-        let spec = overrides.apply_to(self.name.clone(), &self.shim.spec, self.shim.serves)?;
-        self.spec = Some(Box::new(spec));
+    /// Registers it with `overrides` in place of its type's values (the last call
+    /// wins); [`check`](Self::check) applies them.
+    pub(crate) fn configure(&mut self, overrides: crate::Overrides) {
+        self.overrides = Some(Box::new(overrides));
+    }
+
+    /// Checks its spec by the attribute's rules ([`RestartSpec::check`]): its type's, or
+    /// its overrides applied to it. `build` and every `add` call it once the name is
+    /// final, so the error names the unit as everything else does.
+    pub(crate) fn check(&mut self) -> Result<(), crate::ConfigError> {
+        let name = || self.name.clone();
+        match self.overrides.take() {
+            Some(overrides) => {
+                let spec = overrides.apply_to(name(), &self.shim.spec, self.shim.serves)?;
+                self.spec = Some(Box::new(spec));
+            }
+            None => (self.shim.spec.check())
+                .map_err(|violation| crate::ConfigError::new(name(), violation))?,
+        }
         Ok(())
     }
 }
@@ -626,6 +642,35 @@ impl Unit {
     pub(crate) fn budget_used(&self) -> u32 {
         let period = self.spec().budget_period;
         self.read_record(|r| r.map_or(0, |r| r.budget.live(period, Instant::now())))
+    }
+
+    /// A run ended by itself (not by a stop), cleanly or not: counts the returns of
+    /// `serve` in a row, for [`exhausted_by_returns`](Self::exhausted_by_returns).
+    pub(crate) fn count_end(&self, clean: bool) {
+        if clean || self.read_record(|r| r.is_some_and(|r| r.returned_ok > 0)) {
+            self.write_record(|record| {
+                record.returned_ok = match clean {
+                    true => record.returned_ok.saturating_add(1),
+                    false => 0,
+                };
+            });
+        }
+    }
+
+    /// The error a permanent service's budget ran out with, its last run having
+    /// returned `Ok` ([`ReturnedOk`](crate::error::ReturnedOk)), kept in the report. When
+    /// a budget runs out, `intensity` restarts lie within the `period` before the end
+    /// that found it spent: that end and theirs are the `intensity + 1` ends counted.
+    pub(crate) fn exhausted_by_returns(&self) -> SharedError {
+        let spec = self.spec();
+        let in_a_row = self.read_record(|r| r.map_or(0, |r| r.returned_ok));
+        let error: SharedError = Arc::new(crate::error::ReturnedOk {
+            in_a_row,
+            ends: spec.budget_intensity.saturating_add(1),
+            period: spec.budget_period,
+        });
+        self.record_error("serve", error.clone());
+        error
     }
 
     /// Keeps the error of an initialize hook that the shutdown interrupted, for the stop.

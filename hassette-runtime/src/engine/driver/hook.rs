@@ -4,8 +4,8 @@
 //! for reading the clock, arming a timer and the box of the slower wait. Every wait ends
 //! at its own deadline, at the app's shutdown deadline (`hard_deadline`), or when
 //! `cut_off` is cancelled (for a wait that chose its deadline before the shutdown began).
-//! A panic while a hook is polled, or while it is dropped at its deadline, is caught and
-//! becomes the hook's error. Nothing here blocks: code that never reaches an `.await`
+//! A panic while a hook is polled is caught and becomes the hook's error; one while it is
+//! dropped at its deadline is caught and kept in the report, next to the timeout error. Nothing here blocks: code that never reaches an `.await`
 //! holds its thread, and only the stop's budget (see `shutdown`) bounds it.
 
 use std::future::{Future, poll_fn};
@@ -93,6 +93,16 @@ pub(super) fn ran_out(app: &AppState, what: &'static str, limit: Duration) -> Sh
 /// A panic's payload as the error of the hook or `serve` that panicked.
 pub(super) fn panicked(payload: &(dyn std::any::Any + Send)) -> SharedError {
     Arc::new(Panicked::from_payload(payload))
+}
+
+/// A panic's payload, raised while a hook's or `serve`'s future was dropped at its
+/// timeout, as an error for the report.
+pub(super) fn panicked_when_dropped(payload: &(dyn std::any::Any + Send)) -> SharedError {
+    let message = Panicked::from_payload(payload);
+    Arc::new(Panicked::new(format!(
+        "{} (when it was dropped)",
+        message.message()
+    )))
 }
 
 /// The wait of one shutdown hook, to `shutdown_timeout`, whose error is logged and
@@ -225,8 +235,10 @@ async fn run_hook_slow(
     let result = match outcome {
         Some(output) => hook_result(output),
         None => {
-            if std::panic::catch_unwind(AssertUnwindSafe(|| drop(slot.take()))).is_err() {
-                tracing::warn!(service = %ctx.name(), hook, "the hook panicked when it was dropped at its timeout");
+            if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(|| drop(slot.take()))) {
+                let error = panicked_when_dropped(&*payload);
+                tracing::warn!(service = %ctx.name(), hook, %error, "the hook panicked when it was dropped at its timeout");
+                ctx.unit().record_error(hook, error);
             }
             Err(ran_out(app, hook, after))
         }

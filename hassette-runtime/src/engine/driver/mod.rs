@@ -6,8 +6,9 @@
 //!   supervisor watches the run, and next to `before_shutdown`. One task per service,
 //!   and a `serve` that ends while a hook still runs keeps its outcome in the slot.
 //! - Every wait is bounded, and nothing a service does can end the task: a hook or
-//!   `serve` that panics while it builds its future, while it runs, or when it is dropped
-//!   at its timeout is that hook's (or serve's) error.
+//!   `serve` that panics while it builds its future or while it runs is that hook's (or
+//!   serve's) error; one that panics when it is dropped at its timeout has that panic in
+//!   the report too, before its timeout error.
 //! - Deadlines saturate (a `Duration::MAX` timeout means no limit), and during the app's
 //!   stop every wait also ends at the shutdown deadline (`hard_deadline`, or the
 //!   `cut_off` token for a wait that chose its deadline before the shutdown began).
@@ -392,9 +393,16 @@ fn await_dependencies(
                 Ok(Err(WaitError::ShuttingDown)) => return Err(StartFailure::Interrupted),
                 Ok(Err(e)) => return Err(StartFailure::Dependency(e)),
                 Err(_) => {
+                    // Running, but a `ready = "manual"` service that has not said so: the
+                    // message tells that apart from a slow start.
+                    let now = target.state();
+                    let unmarked = now.status == Status::Running
+                        && !now.ready()
+                        && target.spec().ready == crate::ReadyMode::Manual;
                     return Err(StartFailure::DependencyTimeout {
                         dependency: target.name.clone(),
                         timeout,
+                        unmarked,
                     });
                 }
             }

@@ -4,7 +4,8 @@
 //! needs no lock and no task of its own. It runs next to `after_initialize` and
 //! `before_shutdown` ([`ServeSlot::alongside`]) and while the supervisor watches the run
 //! ([`ServeSlot::ended`]); an outcome that comes while a hook runs is kept for the next
-//! look. A panic of `serve`, or of its drop, is caught.
+//! look. A panic of `serve` is caught and is its outcome; a panic of its drop (when it is
+//! cut off) is caught and kept in the report, next to the timeout.
 
 use std::future::{Future, poll_fn};
 use std::panic::AssertUnwindSafe;
@@ -13,7 +14,7 @@ use std::task::{Context, Poll};
 
 use super::super::shim::HookFuture;
 use super::super::unit::Unit;
-use super::hook::panicked;
+use super::hook::{panicked, panicked_when_dropped};
 use crate::{ReadyMode, SharedError};
 
 /// A run's `serve`, polled by the supervisor's own task.
@@ -106,12 +107,14 @@ impl ServeSlot {
         .await
     }
 
-    /// Drops a `serve` that outlived its timeout; a panic of its drop is caught and
-    /// logged.
+    /// Drops a `serve` that outlived its timeout; a panic of its drop is caught, logged
+    /// and kept in the report.
     pub(super) fn abort(&mut self, unit: &Unit) {
         let slot = std::mem::take(self);
-        if std::panic::catch_unwind(AssertUnwindSafe(move || drop(slot))).is_err() {
-            tracing::warn!(service = %unit.name, "serve panicked when it was dropped");
+        if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(move || drop(slot))) {
+            let error = panicked_when_dropped(&*payload);
+            tracing::warn!(service = %unit.name, %error, "serve panicked when it was dropped");
+            unit.record_error("serve", error);
         }
     }
 }
