@@ -249,9 +249,7 @@ async fn a_crash_fails_liveness_while_the_app_shuts_down() {
 
     fuse.notify_one();
     let live = get_until(addr, "/livez", |r| r.code == 503).await;
-    assert!(live.body.starts_with("not live:"), "{live:?}");
-    let live = get_until(addr, "/livez", |r| r.body.contains("crashed: Bomb")).await;
-    assert!(live.body.contains("shutting down"), "{live:?}");
+    assert_eq!(live.body, "not live: crashed: Bomb\n", "{live:?}");
     let ready = get(addr, "/readyz").await;
     assert_eq!(ready.code, 503);
     assert!(ready.body.contains("shutting down"), "{ready:?}");
@@ -270,6 +268,123 @@ async fn a_crash_fails_liveness_while_the_app_shuts_down() {
     assert!(!report.is_success());
     let refused = request(addr, "GET", "/status").await.unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::ConnectionRefused, "{refused:?}");
+}
+
+/// Depends on the health server, so it stops before it; its stop says when it has begun
+/// and waits for the test to let it end.
+struct Holder {
+    stopping: Arc<Notify>,
+    release: Arc<Notify>,
+}
+
+#[service(restart = "permanent", depends_on(HealthServer))]
+impl Holder {
+    async fn serve(&self, ctx: &ServiceContext) {
+        ctx.cancelled().await;
+    }
+    async fn before_shutdown(&self) {
+        self.stopping.notify_one();
+        self.release.notified().await;
+    }
+}
+
+fn holder() -> (Holder, Arc<Notify>, Arc<Notify>) {
+    let (stopping, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let holder = Holder {
+        stopping: stopping.clone(),
+        release: release.clone(),
+    };
+    (holder, stopping, release)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_fails_readiness_not_liveness() {
+    let (server, handle) = health_server();
+    let (holder, stopping, release) = holder();
+    let app = Hassette::builder()
+        .resource(server)
+        .service(holder)
+        .build()
+        .unwrap();
+    app.start().await.unwrap();
+    app.wait_ready::<Holder>().await.unwrap();
+    let addr = handle.local_addr().unwrap();
+    assert_eq!(get(addr, "/livez").await.code, 200);
+    assert_eq!(get(addr, "/readyz").await.code, 200);
+
+    let stop = tokio::spawn({
+        let app = app.clone();
+        async move { app.shutdown().await }
+    });
+    stopping.notified().await;
+    // The app is stopping, on time: an orchestrator must not restart it for that.
+    let live = get(addr, "/livez").await;
+    assert_eq!((live.code, live.body.as_str()), (200, "ok\n"), "{live:?}");
+    let ready = get(addr, "/readyz").await;
+    assert_eq!(ready.code, 503, "{ready:?}");
+    assert!(ready.body.contains("shutting down"), "{ready:?}");
+    let json: Value = serde_json::from_str(&get(addr, "/status").await.body).unwrap();
+    assert_eq!(json["live"], true);
+    assert_eq!(json["ready"], false);
+    assert_eq!(json["shutting_down"], true);
+
+    release.notify_one();
+    let report = stop.await.unwrap();
+    assert!(report.is_success(), "{report}");
+}
+
+/// Added at run time, so the stop stops it first; its stop blocks its thread (it never
+/// awaits) until the test sends it a word.
+struct Blocker {
+    unblock: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+#[service(restart = "permanent", shutdown_timeout = "100ms")]
+impl Blocker {
+    async fn serve(&self, ctx: &ServiceContext) {
+        ctx.cancelled().await;
+    }
+    async fn before_shutdown(&self) {
+        let _ = self.unblock.lock().unwrap().recv();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stuck_stop_fails_liveness() {
+    let (server, handle) = health_server();
+    let (holder, stopping, release) = holder();
+    let app = Hassette::builder()
+        .resource(server)
+        .service(holder)
+        .build()
+        .unwrap();
+    app.start().await.unwrap();
+    let (unblock, blocked) = std::sync::mpsc::channel();
+    let blocker = Blocker {
+        unblock: std::sync::Mutex::new(blocked),
+    };
+    app.add(blocker).await.unwrap().wait_ready().await.unwrap();
+    let addr = handle.local_addr().unwrap();
+
+    let stop = tokio::spawn({
+        let app = app.clone();
+        async move { app.shutdown().await }
+    });
+    // Holder's stop begins once Blocker's has outlived every bound and was cut off.
+    stopping.notified().await;
+    let live = get(addr, "/livez").await;
+    assert_eq!(live.code, 503, "{live:?}");
+    assert_eq!(
+        live.body, "not live: the stop is stuck (a service never finished its stop)\n",
+        "{live:?}"
+    );
+    let json: Value = serde_json::from_str(&get(addr, "/status").await.body).unwrap();
+    assert_eq!(json["live"], false);
+
+    release.notify_one();
+    let report = stop.await.unwrap();
+    assert!(report.service("Blocker").unwrap().aborted, "{report}");
+    unblock.send(()).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -83,7 +83,7 @@ impl Hassette {
     }
 
     /// The engine's state, for the feature leaves.
-    #[cfg(all(feature = "systemd", unix))]
+    #[cfg(any(all(feature = "systemd", unix), feature = "health"))]
     pub(crate) fn state(&self) -> &AppState {
         &self.inner
     }

@@ -24,7 +24,7 @@
 //! | request | answer |
 //! |---|---|
 //! | `GET /` | `200`, `text/html; charset=utf-8`: the [status page](#the-status-page) |
-//! | `GET /livez` | `200 ok` while the process is worth keeping; `503` once a service has **Crashed** or the app is shutting down |
+//! | `GET /livez` | `200 ok` while the process is worth keeping; `503` once a service has **Crashed** or the stop is stuck |
 //! | `GET /readyz` | `200 ready` when every service (the health server aside) is **Running and ready**; `503` with the list of the others |
 //! | `GET /status` | `200`, `application/json`: every service's status, readiness, restarts and last error |
 //! | `HEAD` of the above | the same status and headers, no body |
@@ -33,7 +33,13 @@
 //!
 //! Liveness fails only when restarting the process is the cure: a crashed service takes the
 //! app down anyway, and a Failed service being restarted, or one waiting for its cooldown,
-//! is the supervisor's business, not the orchestrator's. Readiness is strict: a service
+//! is the supervisor's business, not the orchestrator's. A graceful stop is not a reason
+//! either (an orchestrator that restarts a container whose liveness fails would cut the
+//! stop short): while the app stops, `/livez` stays `200` and `/readyz` answers `503`.
+//! The stop is *stuck*, and `/livez` answers `503`, once a service's stop has outlived
+//! every bound it has (6 × its `shutdown_timeout` + 1.1 s, or the `shutdown_deadline`) and
+//! the service was cut off because code that never awaits still holds its thread: the
+//! stop goes on without it, and the process is not worth keeping. Readiness is strict: a service
 //! that is starting, restarting, not ready (`ctx.mark_not_ready`), exhausted or crashed
 //! keeps `/readyz` at 503; a transient or temporary service that finished its job (a clean
 //! return of `serve`) does not, nor does a service declared `critical = false`
