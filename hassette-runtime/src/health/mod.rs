@@ -93,11 +93,16 @@
 //! short answer. Whatever other clients do, it holds:
 //!
 //! - **At most [`MAX_CONNECTIONS`] open connections** ([`HealthServer::max_connections`]).
-//!   When a new connection arrives with the cap reached, the *oldest* open connection is
-//!   closed to make room for it. Idle and stalled clients are the old ones; a probe is
-//!   answered within a millisecond of connecting, so `/livez` keeps answering however many
-//!   idle clients hold connections, and the server never holds more than the cap's worth of
-//!   file descriptors for clients.
+//!   With the cap reached the server stops accepting: new connections wait in the
+//!   listen backlog (4096 deep, or the system's limit: `net.core.somaxconn` on Linux)
+//!   and are accepted, in turn, as open ones end. No connection is accepted only to be
+//!   reset, and none is closed to make room for another: a burst of 2 000 probes at once
+//!   is answered in full. The server never holds more than the cap's worth of file
+//!   descriptors for clients.
+//! - **Only idle or slow clients are closed**, by the two timeouts below: a client that
+//!   holds a place without sending a request, or without reading its answer, loses it
+//!   after that long, so idle clients delay a probe by at most the header read timeout,
+//!   and an answer that is being written is never cut off for someone else.
 //! - **A header read timeout** ([`HEADER_READ_TIMEOUT`],
 //!   [`HealthServer::header_read_timeout`]): a client that has not sent complete request
 //!   headers within it, on a new connection or between requests of a kept-alive one, is
@@ -120,14 +125,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use self::connections::{BindError, accept_loop};
+use self::connections::{BindError, accept_loop, listen};
 use crate::{BoxError, Hassette, Hooks, Resource, ServiceContext};
 
 /// The default bound on open client connections (see
-/// [`HealthServer::max_connections`]): with it reached, a new connection closes the oldest.
+/// [`HealthServer::max_connections`]): with it reached, new connections wait in the
+/// listen backlog until one ends.
 ///
 /// ```
 /// assert_eq!(hassette_runtime::health::MAX_CONNECTIONS, 64);
@@ -281,9 +286,11 @@ impl HealthServer {
     }
 
     /// At most `max` client connections are open at once (default [`MAX_CONNECTIONS`];
-    /// 0 counts as 1). When a new one arrives with `max` open, the oldest open connection
-    /// is closed to make room: idle or stalled clients cannot lock a probe out, and the
-    /// server never holds more than `max` file descriptors for clients.
+    /// 0 counts as 1). With `max` open, the server accepts no more: new clients wait in
+    /// the listen backlog until an open connection ends (its client is done, or it is
+    /// idle or slow past the [header read](Self::header_read_timeout) or
+    /// [write](Self::write_timeout) timeout), and the server never holds more than `max`
+    /// file descriptors for clients.
     ///
     /// ```
     /// use hassette_runtime::health::HealthServer;
@@ -381,12 +388,10 @@ impl Hooks for HealthServer {
     }
 
     async fn on_initialize(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
-        let listener = TcpListener::bind(self.addr)
-            .await
-            .map_err(|source| BindError {
-                addr: self.addr,
-                source,
-            })?;
+        let listener = listen(self.addr).map_err(|source| BindError {
+            addr: self.addr,
+            source,
+        })?;
         let local = listener.local_addr()?;
         self.bound.set(Some(local));
         tracing::info!(addr = %local, "health endpoint listening");
