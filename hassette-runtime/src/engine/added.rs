@@ -82,6 +82,8 @@ impl AppState {
         addition: Addition,
     ) -> Result<Arc<Unit>, AddError> {
         let (unit, starts) = self.register(parent, addition)?;
+        // Outside every lock: the event streams may grow with the app.
+        self.events.unit_added();
         let Some(starts) = starts else {
             return Ok(unit);
         };
@@ -342,6 +344,7 @@ impl AppState {
                 .collect();
             (entry, orphans)
         };
+        self.events.unit_removed();
         let (parent, removal) = (entry.parent, entry.removal);
         for (child, task) in orphans {
             if let Some(task) = task {
