@@ -187,7 +187,7 @@ pub struct HealthServer {
     limits: Limits,
     /// What `/metrics` renders (feature `metrics`).
     #[cfg(feature = "metrics")]
-    metrics: Option<crate::metrics::PrometheusHandle>,
+    metrics: Option<crate::metrics::MetricsHandle>,
 }
 
 /// The bounds a server puts on its clients.
@@ -266,8 +266,10 @@ impl HealthServer {
     }
 
     /// Serves `handle`'s metrics at `/metrics`, in the Prometheus text format (feature
-    /// `metrics`; see [`crate::metrics`] for what the app reports). Without it,
-    /// `/metrics` is 404.
+    /// `metrics`; see [`crate::metrics`] for what the app reports): the handle
+    /// [`metrics::install`](crate::metrics::install) returns, whose recorder forgets the
+    /// series of removed services, or the `PrometheusHandle` of a recorder installed
+    /// otherwise. Without it, `/metrics` is 404.
     ///
     /// ```
     /// use hassette_runtime::health::HealthServer;
@@ -280,8 +282,8 @@ impl HealthServer {
     #[cfg(feature = "metrics")]
     #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
     #[must_use]
-    pub fn metrics(mut self, handle: crate::metrics::PrometheusHandle) -> Self {
-        self.metrics = Some(handle);
+    pub fn metrics(mut self, handle: impl Into<crate::metrics::MetricsHandle>) -> Self {
+        self.metrics = Some(handle.into());
         self
     }
 
@@ -420,5 +422,5 @@ struct Endpoint {
     app: Hassette,
     own_name: Arc<str>,
     #[cfg(feature = "metrics")]
-    metrics: Option<crate::metrics::PrometheusHandle>,
+    metrics: Option<crate::metrics::MetricsHandle>,
 }
