@@ -101,8 +101,9 @@
 //!   descriptors for clients.
 //! - **Only idle or slow clients are closed**, by the two timeouts below: a client that
 //!   holds a place without sending a request, or without reading its answer, loses it
-//!   after that long, so idle clients delay a probe by at most the header read timeout,
-//!   and an answer that is being written is never cut off for someone else.
+//!   after that long, so a probe queued behind idle clients is answered as their
+//!   timeouts free their places, and an answer that is being written is never cut off
+//!   for someone else.
 //! - **A header read timeout** ([`HEADER_READ_TIMEOUT`],
 //!   [`HealthServer::header_read_timeout`]): a client that has not sent complete request
 //!   headers within it, on a new connection or between requests of a kept-alive one, is
