@@ -130,6 +130,12 @@ impl<T: Clone> Stream<T> {
     /// Gives the stream room for `capacity` events (never less than it has): a bigger
     /// channel replaces the current one, every receiver following (S3).
     pub(super) fn grow(&self, capacity: usize) {
+        // The new slots are allocated before the lock: a publish waits for the hand-over
+        // only.
+        let made = self
+            .open
+            .load(Ordering::Acquire)
+            .then(|| broadcast::channel(capacity).0);
         let mut channel = self.channel.write().unwrap_or_else(|e| e.into_inner());
         if channel.capacity >= capacity {
             return;
@@ -138,7 +144,7 @@ impl<T: Clone> Stream<T> {
         let Some(old) = channel.sender.take() else {
             return; // (S1): the first subscription makes it at this capacity
         };
-        let sender = broadcast::channel(capacity).0;
+        let sender = made.unwrap_or_else(|| broadcast::channel(capacity).0);
         channel.receivers.retain(|weak| match weak.upgrade() {
             Some(handover) => {
                 handover.next().push_back(sender.subscribe());
