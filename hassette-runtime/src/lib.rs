@@ -137,6 +137,7 @@ pub mod testing;
 
 pub use app::{Builder, EXIT_GRACE, GroupBuilder, Hassette, ServiceHandle, ServiceSnapshot};
 pub use config::{ConfigError, Overrides};
+pub use engine::EventReceiver;
 pub use error::{
     AddError, BoxError, BuildError, ChildExhausted, CutOff, Fatal, LookupError, Panicked,
     RemoveError, RestartError, SharedError, StartError, StartFailure, TimedOut, WaitError,
@@ -152,6 +153,18 @@ pub use spec::{
     UnknownRestartType,
 };
 pub use status::Status;
+/// tokio's errors of a broadcast receiver, which [`EventReceiver`] returns, re-exported so
+/// that matching them needs no import from tokio.
+///
+/// ```
+/// use hassette_runtime::{RecvError, TryRecvError};
+///
+/// let app = hassette_runtime::Hassette::builder().build().unwrap();
+/// let mut events = app.events();
+/// assert!(matches!(events.try_recv(), Err(TryRecvError::Empty)));
+/// # let _: Option<RecvError> = None;
+/// ```
+pub use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 /// tokio-util's cancellation token, which [`ServiceContext::cancellation_token`] hands out,
 /// re-exported so that naming it needs no dependency of your own on tokio-util (0.7).
 ///

@@ -45,12 +45,12 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::{
-    BoxError, BuildError, Builder, Dependency, Fatal, Hassette, Hooks, Service, ServiceContext,
-    ShutdownReport, StartError, Status, StatusEvent,
+    BoxError, BuildError, Builder, Dependency, EventReceiver, Fatal, Hassette, Hooks, Service,
+    ServiceContext, ShutdownReport, StartError, Status, StatusEvent, TryRecvError,
 };
 
 /// Where a fault strikes: a hook, or `serve`.
@@ -352,7 +352,7 @@ impl<T: Service> Service for Faulty<T> {
 /// See the [module documentation](self) for an example.
 pub struct TestApp {
     app: Hassette,
-    rx: broadcast::Receiver<StatusEvent>,
+    rx: EventReceiver<StatusEvent>,
     seen: Vec<StatusEvent>,
     began: Instant,
 }
@@ -426,7 +426,7 @@ impl TestApp {
         loop {
             match self.rx.try_recv() {
                 Ok(event) => self.seen.push(event),
-                Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                Err(TryRecvError::Lagged(n)) => {
                     panic!("the test app lost {n} events; keep tests under 65 536 events")
                 }
                 Err(_) => break,

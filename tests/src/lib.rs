@@ -11,10 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hassette_runtime::{
-    BoxError, Dependency, Fatal, Hooks, Resource, RestartSpec, RestartType, Service,
+    BoxError, Dependency, EventReceiver, Fatal, Hooks, Resource, RestartSpec, RestartType, Service,
     ServiceContext, StatusEvent,
 };
-use tokio::sync::broadcast;
 
 /// What one call of a hook or `serve` does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,7 +275,7 @@ macro_rules! profile {
 profile!(Temp, RestartType::Temporary);
 
 /// Every event until the receiver is empty, as `service: from -> to` lines.
-pub fn drain(events: &mut broadcast::Receiver<StatusEvent>) -> Vec<String> {
+pub fn drain(events: &mut EventReceiver<StatusEvent>) -> Vec<String> {
     let mut out = Vec::new();
     while let Ok(event) = events.try_recv() {
         out.push(format!(
@@ -288,7 +287,7 @@ pub fn drain(events: &mut broadcast::Receiver<StatusEvent>) -> Vec<String> {
 }
 
 /// Every event until the receiver is empty.
-pub fn drain_events(events: &mut broadcast::Receiver<StatusEvent>) -> Vec<StatusEvent> {
+pub fn drain_events(events: &mut EventReceiver<StatusEvent>) -> Vec<StatusEvent> {
     let mut out = Vec::new();
     while let Ok(event) = events.try_recv() {
         out.push(event);

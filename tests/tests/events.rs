@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hassette_runtime::{
-    BoxError, Hassette, Hooks, RestartSpec, RestartType, Service, ServiceContext, Status,
+    BoxError, Hassette, Hooks, RestartSpec, RestartType, Service, ServiceContext, Status, service,
 };
 use hassette_tests::*;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
@@ -144,4 +144,90 @@ async fn a_lagging_subscriber_is_told_exactly_how_many_events_it_missed() {
     // a capacity of zero is one slot, not a panic
     let one = Hassette::builder().event_capacity(0).build().unwrap();
     drop(one.events());
+}
+
+/// Runs until cancelled.
+struct Idle;
+
+#[service(restart = "temporary")]
+impl Idle {
+    async fn serve(&self, ctx: &ServiceContext) {
+        ctx.cancelled().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn five_thousand_added_services_lose_no_event_with_the_default_capacity() {
+    const N: usize = 5_000;
+    let app = Hassette::builder().build().unwrap();
+    // Subscribed while the app has no service at all (the capacity is the least, 1024),
+    // and read only once all of them run.
+    let mut events = app.events();
+    let mut readiness = app.readiness_events();
+    app.start().await.unwrap();
+    let mut handles = Vec::with_capacity(N);
+    for i in 0..N {
+        handles.push(app.add_named(format!("svc-{i}"), Idle).await.unwrap());
+    }
+    for handle in &handles {
+        handle.wait_ready().await.unwrap();
+    }
+    // A subscriber that arrives now has room for them too.
+    let mut late = app.events();
+    for handle in &handles[..N / 2] {
+        handle.stop().await.unwrap();
+    }
+
+    let mut seen = BTreeMap::new();
+    loop {
+        match events.try_recv() {
+            Ok(event) => *seen.entry((event.from, event.to)).or_insert(0) += 1,
+            Err(TryRecvError::Empty) => break,
+            Err(other) => panic!("the early subscriber lost events: {other:?}"),
+        }
+    }
+    assert_eq!(
+        seen,
+        BTreeMap::from([
+            ((Status::NotStarted, Status::Starting), N),
+            ((Status::Starting, Status::Running), N),
+            ((Status::Running, Status::Stopping), N / 2),
+            ((Status::Stopping, Status::Stopped), N / 2),
+        ])
+    );
+    let mut ready = 0;
+    loop {
+        match readiness.try_recv() {
+            Ok(event) => ready += usize::from(event.ready),
+            Err(TryRecvError::Empty) => break,
+            Err(other) => panic!("the readiness subscriber lost events: {other:?}"),
+        }
+    }
+    assert_eq!(ready, N);
+    let late = drain_events(&mut late);
+    assert_eq!(late.len(), N, "{:?}", late.first());
+    app.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn services_that_come_and_go_leave_no_room_behind() {
+    const CYCLES: usize = 2_000;
+    let app = Hassette::builder().build().unwrap();
+    let mut events = app.events();
+    app.start().await.unwrap();
+    for i in 0..CYCLES {
+        let handle = app.add_named(format!("conn-{i}"), Idle).await.unwrap();
+        handle.wait_ready().await.unwrap();
+        handle.stop().await.unwrap();
+    }
+    // 4 events each (Starting, Running, Stopping, Stopped), 8 000 in all. Never more than
+    // one service was live, so the capacity stayed the least, 1024: a removed service
+    // leaves no room behind.
+    let missed = 4 * CYCLES as u64 - 1024;
+    assert!(
+        matches!(events.try_recv(), Err(TryRecvError::Lagged(n)) if n == missed),
+        "expected {missed} missed"
+    );
+    assert_eq!(drain(&mut events).len(), 1024);
+    app.shutdown().await;
 }

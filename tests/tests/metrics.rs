@@ -3,11 +3,12 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use hassette_runtime::health::HealthServer;
-use hassette_runtime::metrics::PrometheusBuilder;
+use hassette_runtime::metrics::{MetricsHandle, PrometheusBuilder, install};
 use hassette_runtime::{BoxError, Hassette, ServiceContext, service};
 use prometheus_parse::{Sample, Scrape, Value};
 
@@ -59,11 +60,23 @@ fn value(samples: &[Sample], metric: &str, labels: &[(&str, &str)]) -> Option<f6
         })
 }
 
+/// The recorder of this test binary, installed by the first test that asks.
+fn recorder() -> MetricsHandle {
+    static RECORDER: OnceLock<MetricsHandle> = OnceLock::new();
+    RECORDER
+        .get_or_init(|| {
+            install(PrometheusBuilder::new()).expect("the only recorder of this test binary")
+        })
+        .clone()
+}
+
+/// Held by each test: they share the one recorder, and one measures the whole scrape.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_are_served_in_the_prometheus_text_format() {
-    let handle = PrometheusBuilder::new()
-        .install_recorder()
-        .expect("the only recorder of this test binary");
+    let _one = ONE_AT_A_TIME.lock().await;
+    let handle = recorder();
     let server = HealthServer::new(([127, 0, 0, 1], 0)).metrics(handle.clone());
     let bound = server.handle();
     let app = Hassette::builder()
@@ -149,4 +162,80 @@ async fn metrics_are_served_in_the_prometheus_text_format() {
         "{}",
         handle.render()
     );
+}
+
+/// Runs until cancelled.
+struct Conn;
+
+#[service(restart = "temporary")]
+impl Conn {
+    async fn serve(&self, ctx: &ServiceContext) {
+        ctx.cancelled().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_services_leave_no_series_behind() {
+    const N: usize = 200;
+    let _one = ONE_AT_A_TIME.lock().await;
+    let handle = recorder();
+    let server = HealthServer::new(([127, 0, 0, 1], 0)).metrics(handle.clone());
+    let bound = server.handle();
+    let app = Hassette::builder().resource(server).build().unwrap();
+    app.start().await.unwrap();
+    let addr = bound.local_addr().unwrap();
+    let get = || async move {
+        let (head, body) = tokio::task::spawn_blocking(move || scrape(addr))
+            .await
+            .unwrap();
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        body
+    };
+
+    // One service that comes and goes first, so that every metric family exists.
+    let first = app.add_named("conn-first", Conn).await.unwrap();
+    first.wait_ready().await.unwrap();
+    first.stop().await.unwrap();
+    let baseline = get().await;
+    assert!(!baseline.contains("conn-"), "{baseline}");
+
+    let mut conns = Vec::new();
+    for i in 0..N {
+        let conn = app.add_named(format!("conn-{i}"), Conn).await.unwrap();
+        conn.wait_ready().await.unwrap();
+        conns.push(conn);
+    }
+    let full = get().await;
+    let scrape = Scrape::parse(full.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    for i in [0, N - 1] {
+        let conn = format!("conn-{i}");
+        assert_eq!(
+            value(
+                &scrape.samples,
+                "hassette_status",
+                &[("service", &conn), ("status", "running")]
+            ),
+            Some(1.0),
+            "{full}"
+        );
+    }
+    for conn in conns {
+        conn.stop().await.unwrap();
+    }
+
+    let after = get().await;
+    let left: Vec<&str> = after.lines().filter(|l| l.contains("conn-")).collect();
+    assert!(
+        left.is_empty(),
+        "{} series of removed services are left, e.g. {:?}",
+        left.len(),
+        &left[..left.len().min(3)]
+    );
+    assert!(
+        after.len() <= baseline.len() + 256,
+        "the scrape grew from {} to {} bytes",
+        baseline.len(),
+        after.len()
+    );
+    app.shutdown().await;
 }

@@ -744,7 +744,7 @@ enum Entry {
 /// places every call exactly among them (the runtime is single-threaded).
 #[derive(Default)]
 struct Journal {
-    rx: Mutex<Option<tokio::sync::broadcast::Receiver<StatusEvent>>>,
+    rx: Mutex<Option<hassette_runtime::EventReceiver<StatusEvent>>>,
     entries: Mutex<Vec<Entry>>,
     /// Every `ctx.shutdown_app` call: its reason and whether the shutdown had begun.
     reasons: Mutex<Vec<(String, bool)>>,

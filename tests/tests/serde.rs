@@ -5,11 +5,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hassette_runtime::{
-    BoxError, Hassette, Hooks, ReadinessEvent, RestartSpec, RestartType, Service, ServiceContext,
-    ServiceReport, ShutdownReport, Status, StatusEvent,
+    BoxError, EventReceiver, Hassette, Hooks, ReadinessEvent, RestartSpec, RestartType, Service,
+    ServiceContext, ServiceReport, ShutdownReport, Status, StatusEvent,
 };
 use serde_json::{Value, json};
-use tokio::sync::broadcast;
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
@@ -61,7 +60,7 @@ impl Service for OneShot {
 }
 
 /// The next event for which `pick` is true.
-async fn next_where<E: Clone>(events: &mut broadcast::Receiver<E>, pick: impl Fn(&E) -> bool) -> E {
+async fn next_where<E: Clone>(events: &mut EventReceiver<E>, pick: impl Fn(&E) -> bool) -> E {
     loop {
         let event = events.recv().await.expect("the event stream ended");
         if pick(&event) {

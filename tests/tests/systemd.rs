@@ -85,7 +85,7 @@ fn mark(what: &str) {
 
 /// Waits for an event that moves `service` to `to`.
 async fn wait_for(
-    events: &mut tokio::sync::broadcast::Receiver<hassette_runtime::StatusEvent>,
+    events: &mut hassette_runtime::EventReceiver<hassette_runtime::StatusEvent>,
     service: &str,
     to: Status,
 ) {

@@ -216,11 +216,15 @@ impl Builder {
     /// behind before it loses the oldest (it is then told how many it missed:
     /// `RecvError::Lagged(n)`).
     ///
-    /// By default, room for 4 events per registered service (every service may fail and
-    /// restart at the same moment), at least 1024. Any value is clamped to
-    /// `1..=`[`MAX_EVENT_CAPACITY`](Self::MAX_EVENT_CAPACITY), and tokio rounds it up to a
-    /// power of two. The channel and all its slots (about 80 bytes each) are allocated at
-    /// the first [`events`](Hassette::events) call: an app nobody subscribes to pays nothing.
+    /// By default, room for 4 events per live service (every service may fail and restart
+    /// at the same moment), at least 1024: the services registered here, and those added
+    /// while the app runs, as they are added (the stream then moves to a channel at least
+    /// twice as big, and receivers follow it without missing an event; it stays at the
+    /// peak after removals). A value set here stays fixed, whatever is added. Any value is
+    /// clamped to `1..=`[`MAX_EVENT_CAPACITY`](Self::MAX_EVENT_CAPACITY), and tokio rounds
+    /// it up to a power of two. The channel and all its slots (about 80 bytes each) are
+    /// allocated at the first [`events`](Hassette::events) call: an app nobody subscribes
+    /// to pays nothing.
     ///
     /// ```
     /// # use hassette_runtime::Hassette;

@@ -6,12 +6,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::broadcast;
-
 use crate::engine::AppState;
 use crate::{
-    LookupError, RestartError, ServiceContext, ShutdownReport, StartError, StartFailure, Status,
-    StatusEvent, WaitError,
+    EventReceiver, LookupError, RestartError, ServiceContext, ShutdownReport, StartError,
+    StartFailure, Status, StatusEvent, WaitError,
 };
 
 mod builder;
@@ -83,7 +81,7 @@ impl Hassette {
     }
 
     /// The engine's state, for the feature leaves.
-    #[cfg(all(feature = "systemd", unix))]
+    #[cfg(any(all(feature = "systemd", unix), feature = "health"))]
     pub(crate) fn state(&self) -> &AppState {
         &self.inner
     }
@@ -371,9 +369,12 @@ impl Hassette {
     /// Every status change of every service from now on.
     ///
     /// The stream is bounded (the builder's
-    /// [`event_capacity`](crate::Builder::event_capacity): by default 4 events per
-    /// service, at least 1024). A receiver that falls further behind loses the oldest
-    /// events and is told exactly how many: its next `recv` returns
+    /// [`event_capacity`](crate::Builder::event_capacity): by default 4 events per live
+    /// service, those added while the app runs included, at least 1024). As services are
+    /// added the default capacity grows with them, and a receiver made earlier follows
+    /// without missing an event; it does not shrink after removals (it stays at the peak
+    /// number of services live at once). A receiver that falls further behind loses the
+    /// oldest events and is told exactly how many: its next `recv` returns
     /// `Err(RecvError::Lagged(n))`, then goes on with the oldest event still kept. Resync
     /// from [`snapshot`](Self::snapshot), which always has every service's current state.
     /// The log and the shutdown report never depend on the stream: they lose nothing.
@@ -388,7 +389,7 @@ impl Hassette {
     /// # }
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
-    /// use tokio::sync::broadcast::error::RecvError;
+    /// use hassette_runtime::RecvError;
     ///
     /// let app = Hassette::builder().service(Ticker).event_capacity(2).build()?;
     /// let mut events = app.events();
@@ -409,21 +410,21 @@ impl Hassette {
     /// # }
     /// ```
     #[must_use]
-    pub fn events(&self) -> broadcast::Receiver<StatusEvent> {
+    pub fn events(&self) -> EventReceiver<StatusEvent> {
         self.inner.events().subscribe()
     }
 
     /// Every readiness change of every service from now on: ready, or not ready with
-    /// its reason, next to the status changes of [`events`](Self::events). Bounded the
-    /// same way (a receiver that falls behind is told how many it missed; resync from
-    /// [`snapshot`](Self::snapshot)); its channel is made at the first call.
+    /// its reason, next to the status changes of [`events`](Self::events). Bounded and
+    /// grown the same way (a receiver that falls behind is told how many it missed;
+    /// resync from [`snapshot`](Self::snapshot)); its channel is made at the first call.
     ///
     /// ```
     /// # let app = hassette_runtime::Hassette::builder().build().unwrap();
     /// let mut readiness = app.readiness_events();
     /// assert!(readiness.try_recv().is_err());
     /// ```
-    pub fn readiness_events(&self) -> broadcast::Receiver<crate::ReadinessEvent> {
+    pub fn readiness_events(&self) -> EventReceiver<crate::ReadinessEvent> {
         self.inner.events().subscribe_readiness()
     }
 

@@ -13,7 +13,9 @@
 //!   the report in the unit's table entry and rings the unit's stop; every later caller
 //!   waits on that `watch`. The unit's own supervisor, as it ends, takes the unit out of
 //!   the table, counts its report into the totals of removed units and sends it
-//!   (`removal_done`): until the report is final, every view still shows the unit. A
+//!   (`removal_done`): until the report is final, every view still shows the unit. Once
+//!   it is out of the table, the event bus (which sizes the streams by the live count)
+//!   and the metrics (which forget its series) are told, outside every lock. A
 //!   caller waits at most the unit's stop budget; then it cuts the supervisor off (held
 //!   by code that never yields, as the shutdown does) and completes the removal itself.
 //! - A unit that others depend on (`depends_on`, counted in `dependants`) is not
@@ -82,6 +84,8 @@ impl AppState {
         addition: Addition,
     ) -> Result<Arc<Unit>, AddError> {
         let (unit, starts) = self.register(parent, addition)?;
+        // Outside every lock: the event streams may grow with the app.
+        self.events.unit_added();
         let Some(starts) = starts else {
             return Ok(unit);
         };
@@ -344,6 +348,9 @@ impl AppState {
                 .collect();
             (entry, orphans)
         };
+        self.events.unit_removed();
+        #[cfg(feature = "metrics")]
+        crate::metrics::removed(&unit.name, unit.status());
         let (parent, removal) = (entry.parent, entry.removal);
         for (child, task) in orphans {
             if let Some(task) = task {

@@ -1,17 +1,26 @@
-//! The app's event stream: a bounded tokio `broadcast` channel, created at the first
-//! subscription.
+//! The app's event streams (status changes and readiness changes), bounded, made at the
+//! first subscription, and grown with the app.
 //!
-//! Protocol: tokio allocates every slot up front, so an app nobody listens to pays
-//! nothing for its capacity, and publishing without a subscriber is one atomic load (the
-//! event is not even built). Events are published by `Unit::transition` while the unit's
-//! state lock is held, so one service's events are in order. A subscriber that falls more
-//! than the capacity behind loses the oldest events and is told how many
-//! (`RecvError::Lagged(n)`); the log and the shutdown report do not depend on the stream.
+//! Protocol:
+//! - Each stream is a [`Stream`] (see `stream` for how a receiver follows a replacement
+//!   without missing an event). Events are published by `Unit::transition` while the
+//!   unit's state lock is held, so one service's events are in order. A subscriber that
+//!   falls more than the capacity behind loses the oldest events and is told how many
+//!   (`RecvError::Lagged(n)`); the log and the shutdown report do not depend on the
+//!   streams.
+//! - The default capacity follows the number of live units, static and added: room for
+//!   [`DEFAULT_EVENTS_PER_SERVICE`] events per unit, at least [`MIN_DEFAULT_CAPACITY`].
+//!   The engine tells the bus of every unit added ([`EventBus::unit_added`], outside
+//!   every lock) and removed ([`EventBus::unit_removed`]). When the live count passes a
+//!   quarter of the capacity, the capacity doubles (at least) and each stream moves to a
+//!   channel that big: O(log n) moves for n units. It never shrinks: after removals it
+//!   stays at the peak, so memory is bounded by the most units ever live at once, never
+//!   by how many were added in all. An explicit `Builder::event_capacity` stays fixed.
 
-use std::sync::OnceLock;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tokio::sync::broadcast;
-
+use super::stream::{EventReceiver, Stream};
 use crate::{ReadinessEvent, StatusEvent};
 
 /// The smallest default capacity, whatever the number of services.
@@ -41,54 +50,80 @@ pub(crate) fn capacity(explicit: Option<usize>, services: usize) -> usize {
         .clamp(1, MAX_CAPACITY)
 }
 
-/// The app's event stream. Until someone subscribes there is no channel, and publishing
-/// is one atomic load: no slot is allocated, and the channel's own receiver count (behind
-/// a lock shared by every service) is never touched.
+/// The app's event streams. Until someone subscribes to one there is no channel, and
+/// publishing on it is one atomic load.
 #[derive(Debug)]
 pub(crate) struct EventBus {
-    capacity: usize,
-    sender: OnceLock<broadcast::Sender<StatusEvent>>,
-    /// The readiness stream, made at its first subscription too.
-    readiness: OnceLock<broadcast::Sender<ReadinessEvent>>,
+    /// `Builder::event_capacity`, which stays fixed.
+    explicit: Option<usize>,
+    /// The units live now, static and added.
+    live: AtomicUsize,
+    /// The capacity of both streams; only grows.
+    capacity: AtomicUsize,
+    status: Arc<Stream<StatusEvent>>,
+    readiness: Arc<Stream<ReadinessEvent>>,
 }
 
 impl EventBus {
-    /// A stream of `capacity(explicit, services)` events, not allocated yet.
+    /// Streams of `capacity(explicit, services)` events, not allocated yet; `services`
+    /// are the units known at `build()`.
     pub(crate) fn new(explicit: Option<usize>, services: usize) -> Self {
+        let capacity = capacity(explicit, services);
         EventBus {
-            capacity: capacity(explicit, services),
-            sender: OnceLock::new(),
-            readiness: OnceLock::new(),
+            explicit,
+            live: AtomicUsize::new(services),
+            capacity: AtomicUsize::new(capacity),
+            status: Stream::new(capacity),
+            readiness: Stream::new(capacity),
         }
     }
 
-    /// A receiver of every event from now on; the first call creates the channel.
-    pub(crate) fn subscribe(&self) -> broadcast::Receiver<StatusEvent> {
-        self.sender
-            .get_or_init(|| broadcast::channel(self.capacity).0)
-            .subscribe()
+    /// A receiver of every status event from now on; the first call makes the channel.
+    pub(crate) fn subscribe(&self) -> EventReceiver<StatusEvent> {
+        self.status.subscribe()
     }
 
-    /// A receiver of every readiness change from now on; the first call creates its
+    /// A receiver of every readiness change from now on; the first call makes its
     /// channel (of the same capacity).
-    pub(crate) fn subscribe_readiness(&self) -> broadcast::Receiver<ReadinessEvent> {
-        self.readiness
-            .get_or_init(|| broadcast::channel(self.capacity).0)
-            .subscribe()
+    pub(crate) fn subscribe_readiness(&self) -> EventReceiver<ReadinessEvent> {
+        self.readiness.subscribe()
     }
 
     /// Sends `event()` on the readiness stream when anyone ever subscribed.
     pub(crate) fn publish_readiness(&self, event: impl FnOnce() -> ReadinessEvent) {
-        if let Some(sender) = self.readiness.get() {
-            let _ = sender.send(event());
-        }
+        self.readiness.publish(event);
     }
 
     /// Sends `event()` when anyone ever subscribed; no receiver is not an error.
     pub(crate) fn publish(&self, event: impl FnOnce() -> StatusEvent) {
-        if let Some(sender) = self.sender.get() {
-            let _ = sender.send(event());
+        self.status.publish(event);
+    }
+
+    /// A unit was added while the app runs: the default capacity grows with the live
+    /// count (see the module's header). Called outside every lock of the engine.
+    pub(crate) fn unit_added(&self) {
+        let live = self.live.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.explicit.is_some() {
+            return;
         }
+        let wanted = capacity(None, live);
+        let now = self.capacity.load(Ordering::Relaxed);
+        if wanted <= now {
+            return;
+        }
+        let grown = wanted.max(now.saturating_mul(2)).min(MAX_CAPACITY);
+        // One of two racing additions grows each stream to the larger size.
+        if self.capacity.fetch_max(grown, Ordering::Relaxed) < grown {
+            self.status.grow(grown);
+            self.readiness.grow(grown);
+        }
+    }
+
+    /// A unit added while the app runs was removed (the capacity stays as it is).
+    pub(crate) fn unit_removed(&self) {
+        let _ = self
+            .live
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
 }
 
@@ -111,8 +146,50 @@ mod tests {
     fn no_channel_until_someone_subscribes() {
         let bus = EventBus::new(Some(usize::MAX), 0);
         bus.publish(|| unreachable!("nobody listens: the event is not even built"));
-        assert!(bus.sender.get().is_none());
+        assert!(!bus.status.is_open());
         let _events = bus.subscribe();
-        assert!(bus.sender.get().is_some());
+        assert!(bus.status.is_open());
+        assert!(!bus.readiness.is_open());
+    }
+
+    #[test]
+    fn the_capacity_follows_the_peak_of_live_units_and_an_explicit_one_stays() {
+        let bus = EventBus::new(None, 10);
+        let _events = bus.subscribe();
+        for _ in 0..246 {
+            bus.unit_added(); // 256 live: 1024 is room for 4 events each
+        }
+        assert_eq!(bus.status.capacity(), 1024);
+        bus.unit_added();
+        assert_eq!(bus.status.capacity(), 2048, "doubled at 257 live units");
+        assert_eq!(bus.readiness.capacity(), 2048, "both streams");
+        for _ in 0..5_000 {
+            bus.unit_added();
+        }
+        assert_eq!(bus.status.capacity(), 32_768, "4 x 5 257 = 21 028, doubled");
+        for _ in 0..5_100 {
+            bus.unit_removed();
+        }
+        assert_eq!(
+            bus.status.capacity(),
+            32_768,
+            "no shrinking: the peak stays"
+        );
+        // Units that come and go one at a time never grow it.
+        let bus = EventBus::new(None, 0);
+        for _ in 0..100_000 {
+            bus.unit_added();
+            bus.unit_removed();
+        }
+        assert_eq!(bus.status.capacity(), 1024);
+        let bus = EventBus::new(Some(16), 0);
+        for _ in 0..10_000 {
+            bus.unit_added();
+        }
+        assert_eq!(
+            bus.status.capacity(),
+            16,
+            "an explicit capacity stays fixed"
+        );
     }
 }

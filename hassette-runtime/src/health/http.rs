@@ -11,7 +11,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
-use super::connections::Slot;
+use super::connections::Place;
 use super::render::Health;
 use super::{Endpoint, Limits};
 use crate::ServiceContext;
@@ -24,13 +24,14 @@ fn finite(timeout: Duration) -> Option<Duration> {
     (timeout < NO_LIMIT).then_some(timeout)
 }
 
-/// Serves one client until it is done, fails a timeout, is closed to make room under the
-/// cap, or the server stops: then the connection is dropped at once, whatever it was doing.
+/// Serves one client until it is done, fails a timeout, or the server stops: then the
+/// connection is dropped at once, whatever it was doing, and its `place` under the cap
+/// with it.
 pub(super) async fn serve_connection(
     stream: TcpStream,
     endpoint: Endpoint,
     ctx: ServiceContext,
-    slot: Slot,
+    place: Place,
     limits: Limits,
 ) {
     let name = endpoint.own_name.clone();
@@ -52,12 +53,9 @@ pub(super) async fn serve_connection(
         // A stop or restart of the server: no grace for a client (it could be half-way
         // through a request it never finishes).
         () = ctx.cancelled() => return,
-        () = slot.close.cancelled() => {
-            tracing::debug!(service = %name, "health endpoint: closed the oldest connection to make room");
-            return;
-        }
         result = connection => result,
     };
+    drop(place);
     if let Err(error) = result {
         tracing::debug!(service = %name, %error, "health endpoint: connection ended with an error");
     }

@@ -24,7 +24,7 @@
 //! | request | answer |
 //! |---|---|
 //! | `GET /` | `200`, `text/html; charset=utf-8`: the [status page](#the-status-page) |
-//! | `GET /livez` | `200 ok` while the process is worth keeping; `503` once a service has **Crashed** or the app is shutting down |
+//! | `GET /livez` | `200 ok` while the process is worth keeping; `503` once a service has **Crashed** or the stop is stuck |
 //! | `GET /readyz` | `200 ready` when every service (the health server aside) is **Running and ready**; `503` with the list of the others |
 //! | `GET /status` | `200`, `application/json`: every service's status, readiness, restarts and last error |
 //! | `HEAD` of the above | the same status and headers, no body |
@@ -33,7 +33,13 @@
 //!
 //! Liveness fails only when restarting the process is the cure: a crashed service takes the
 //! app down anyway, and a Failed service being restarted, or one waiting for its cooldown,
-//! is the supervisor's business, not the orchestrator's. Readiness is strict: a service
+//! is the supervisor's business, not the orchestrator's. A graceful stop is not a reason
+//! either (an orchestrator that restarts a container whose liveness fails would cut the
+//! stop short): while the app stops, `/livez` stays `200` and `/readyz` answers `503`.
+//! The stop is *stuck*, and `/livez` answers `503`, once a service's stop has outlived
+//! every bound it has (6 × its `shutdown_timeout` + 1.1 s, or the `shutdown_deadline`) and
+//! the service was cut off because code that never awaits still holds its thread: the
+//! stop goes on without it, and the process is not worth keeping. Readiness is strict: a service
 //! that is starting, restarting, not ready (`ctx.mark_not_ready`), exhausted or crashed
 //! keeps `/readyz` at 503; a transient or temporary service that finished its job (a clean
 //! return of `serve`) does not, nor does a service declared `critical = false`
@@ -87,11 +93,17 @@
 //! short answer. Whatever other clients do, it holds:
 //!
 //! - **At most [`MAX_CONNECTIONS`] open connections** ([`HealthServer::max_connections`]).
-//!   When a new connection arrives with the cap reached, the *oldest* open connection is
-//!   closed to make room for it. Idle and stalled clients are the old ones; a probe is
-//!   answered within a millisecond of connecting, so `/livez` keeps answering however many
-//!   idle clients hold connections, and the server never holds more than the cap's worth of
-//!   file descriptors for clients.
+//!   With the cap reached the server stops accepting: new connections wait in the
+//!   listen backlog (4096 deep, or the system's limit: `net.core.somaxconn` on Linux)
+//!   and are accepted, in turn, as open ones end. No connection is accepted only to be
+//!   reset, and none is closed to make room for another: a burst of 2 000 probes at once
+//!   is answered in full. The server never holds more than the cap's worth of file
+//!   descriptors for clients.
+//! - **Only idle or slow clients are closed**, by the two timeouts below: a client that
+//!   holds a place without sending a request, or without reading its answer, loses it
+//!   after that long, so a probe queued behind idle clients is answered as their
+//!   timeouts free their places, and an answer that is being written is never cut off
+//!   for someone else.
 //! - **A header read timeout** ([`HEADER_READ_TIMEOUT`],
 //!   [`HealthServer::header_read_timeout`]): a client that has not sent complete request
 //!   headers within it, on a new connection or between requests of a kept-alive one, is
@@ -114,14 +126,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use self::connections::{BindError, accept_loop};
+use self::connections::{BindError, accept_loop, listen};
 use crate::{BoxError, Hassette, Hooks, Resource, ServiceContext};
 
 /// The default bound on open client connections (see
-/// [`HealthServer::max_connections`]): with it reached, a new connection closes the oldest.
+/// [`HealthServer::max_connections`]): with it reached, new connections wait in the
+/// listen backlog until one ends.
 ///
 /// ```
 /// assert_eq!(hassette_runtime::health::MAX_CONNECTIONS, 64);
@@ -176,7 +188,7 @@ pub struct HealthServer {
     limits: Limits,
     /// What `/metrics` renders (feature `metrics`).
     #[cfg(feature = "metrics")]
-    metrics: Option<crate::metrics::PrometheusHandle>,
+    metrics: Option<crate::metrics::MetricsHandle>,
 }
 
 /// The bounds a server puts on its clients.
@@ -255,8 +267,10 @@ impl HealthServer {
     }
 
     /// Serves `handle`'s metrics at `/metrics`, in the Prometheus text format (feature
-    /// `metrics`; see [`crate::metrics`] for what the app reports). Without it,
-    /// `/metrics` is 404.
+    /// `metrics`; see [`crate::metrics`] for what the app reports): the handle
+    /// [`metrics::install`](crate::metrics::install) returns, whose recorder forgets the
+    /// series of removed services, or the `PrometheusHandle` of a recorder installed
+    /// otherwise. Without it, `/metrics` is 404.
     ///
     /// ```
     /// use hassette_runtime::health::HealthServer;
@@ -269,15 +283,17 @@ impl HealthServer {
     #[cfg(feature = "metrics")]
     #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
     #[must_use]
-    pub fn metrics(mut self, handle: crate::metrics::PrometheusHandle) -> Self {
-        self.metrics = Some(handle);
+    pub fn metrics(mut self, handle: impl Into<crate::metrics::MetricsHandle>) -> Self {
+        self.metrics = Some(handle.into());
         self
     }
 
     /// At most `max` client connections are open at once (default [`MAX_CONNECTIONS`];
-    /// 0 counts as 1). When a new one arrives with `max` open, the oldest open connection
-    /// is closed to make room: idle or stalled clients cannot lock a probe out, and the
-    /// server never holds more than `max` file descriptors for clients.
+    /// 0 counts as 1). With `max` open, the server accepts no more: new clients wait in
+    /// the listen backlog until an open connection ends (its client is done, or it is
+    /// idle or slow past the [header read](Self::header_read_timeout) or
+    /// [write](Self::write_timeout) timeout), and the server never holds more than `max`
+    /// file descriptors for clients.
     ///
     /// ```
     /// use hassette_runtime::health::HealthServer;
@@ -375,12 +391,10 @@ impl Hooks for HealthServer {
     }
 
     async fn on_initialize(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
-        let listener = TcpListener::bind(self.addr)
-            .await
-            .map_err(|source| BindError {
-                addr: self.addr,
-                source,
-            })?;
+        let listener = listen(self.addr).map_err(|source| BindError {
+            addr: self.addr,
+            source,
+        })?;
         let local = listener.local_addr()?;
         self.bound.set(Some(local));
         tracing::info!(addr = %local, "health endpoint listening");
@@ -409,5 +423,5 @@ struct Endpoint {
     app: Hassette,
     own_name: Arc<str>,
     #[cfg(feature = "metrics")]
-    metrics: Option<crate::metrics::PrometheusHandle>,
+    metrics: Option<crate::metrics::MetricsHandle>,
 }

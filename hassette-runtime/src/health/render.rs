@@ -12,14 +12,19 @@ pub(super) struct Health {
     services: Vec<ServiceSnapshot>,
     own_name: Arc<str>,
     shutting_down: bool,
+    /// The stop is stuck: a service's stop outlived every bound it has and was cut off.
+    stuck: bool,
     pub(super) live: bool,
     pub(super) ready: bool,
 }
 
 impl Health {
+    /// Liveness fails only when restarting the process is the cure: a crash, or a stop
+    /// that is stuck. A graceful stop is a readiness matter.
     pub(super) fn of(endpoint: &Endpoint) -> Self {
         let services = endpoint.app.snapshot();
         let shutting_down = endpoint.app.is_shutting_down();
+        let stuck = endpoint.app.state().is_stuck();
         let crashed = services.iter().any(|s| s.status == Status::Crashed);
         let ready = !shutting_down
             && services
@@ -29,7 +34,8 @@ impl Health {
             services,
             own_name: endpoint.own_name.clone(),
             shutting_down,
-            live: !shutting_down && !crashed,
+            stuck,
+            live: !stuck && !crashed,
             ready,
         }
     }
@@ -39,8 +45,8 @@ impl Health {
             return "ok\n".to_owned();
         }
         let mut body = String::from("not live:");
-        if self.shutting_down {
-            body.push_str(" shutting down;");
+        if self.stuck {
+            body.push_str(" the stop is stuck (a service never finished its stop);");
         }
         let crashed: Vec<&str> = self
             .services
