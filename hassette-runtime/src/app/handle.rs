@@ -84,7 +84,8 @@ impl ServiceHandle {
     /// Runs once, in a task of its own: concurrent calls (and a call after the removal)
     /// all get the same report, and dropping the future does not take the request back.
     /// Called from inside the service itself (its hooks, `serve` or `ctx.spawn` tasks),
-    /// it cannot wait for its own stop: it returns the report as of the request, and the
+    /// or from inside one of its children or their children (which its stop stops first),
+    /// it cannot wait for that stop: it returns the report as of the request, and the
     /// stop follows as soon as the caller yields.
     ///
     /// # Errors

@@ -17,8 +17,9 @@
 //!   caller waits at most the unit's stop budget; then it cuts the supervisor off (held
 //!   by code that never yields, as the shutdown does) and completes the removal itself.
 //! - A unit that others depend on (`depends_on`, counted in `dependants`) is not
-//!   removed. A service removing itself (from its hooks, `serve` or `ctx.spawn` tasks)
-//!   does not wait for its own stop: it gets its report as of the request.
+//!   removed. A service removing itself or an ancestor (from its hooks, `serve` or
+//!   `ctx.spawn` tasks) does not wait for that stop, which stops the caller first: it
+//!   gets the report as of the request.
 //! - An added unit's id is never reused (see `registry`), so a stale id finds nothing.
 
 use std::sync::Arc;
@@ -212,7 +213,8 @@ impl AppState {
             // Removed already: the unit keeps its final report.
             return Ok(unit.report());
         };
-        if super::inside::caller(self).is_some_and(|caller| Arc::ptr_eq(&caller, unit)) {
+        if super::inside::from_family_of(self, unit) {
+            // Its stop stops the caller first: the report as of the request.
             return Ok(unit.report());
         }
         let budget = stop_budget(unit.spec().shutdown_timeout);
