@@ -453,3 +453,90 @@ async fn an_add_dropped_half_way_still_adds_and_two_at_once_add_one() {
     assert!(report.is_success(), "{report}");
     assert_eq!(report.services.len(), 2);
 }
+
+/// Depends on [`Host`], which adds it from its own `on_initialize`.
+struct Dependent;
+
+#[hassette_runtime::service(restart = "permanent", depends_on(Host))]
+impl Dependent {
+    async fn serve(
+        &self,
+        ctx: &hassette_runtime::ServiceContext,
+    ) -> Result<(), hassette_runtime::BoxError> {
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+/// What an `add` awaited inside a service returned, and how long it took.
+type Added = std::sync::Mutex<Option<(Result<String, AddError>, std::time::Duration)>>;
+
+/// Awaits `add` of its dependant in `on_initialize`: a wait-for cycle (it waits for the
+/// dependant's start, which waits for it to be ready).
+#[derive(Default)]
+struct Host {
+    added: Added,
+}
+
+#[hassette_runtime::service(restart = "permanent")]
+impl Host {
+    async fn on_initialize(
+        &self,
+        ctx: &hassette_runtime::ServiceContext,
+    ) -> Result<(), hassette_runtime::BoxError> {
+        let t0 = tokio::time::Instant::now();
+        let added = ctx.app().add(Dependent).await;
+        let added = added.map(|handle| handle.name().to_string());
+        *self.added.lock().unwrap() = Some((added, t0.elapsed()));
+        Ok(())
+    }
+
+    async fn serve(
+        &self,
+        ctx: &hassette_runtime::ServiceContext,
+    ) -> Result<(), hassette_runtime::BoxError> {
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_add_awaited_in_on_initialize_of_a_dependant_is_a_wait_cycle_at_once() {
+    let app = Hassette::builder()
+        .service(Host::default())
+        .build()
+        .unwrap();
+    let t0 = tokio::time::Instant::now();
+    // Not held up to the startup timeout (30s) by the cycle.
+    tokio::time::timeout(secs(3600), app.start())
+        .await
+        .expect("no hang")
+        .unwrap();
+    assert_eq!(t0.elapsed(), secs(0));
+    let host = app.handle("Host").unwrap().service::<Host>().unwrap();
+    let (added, took) = host.added.lock().unwrap().take().expect("add returned");
+    assert_eq!(took, secs(0), "add returned at once");
+    let error = added.unwrap_err();
+    assert!(matches!(error, AddError::WaitCycle { .. }), "{error:?}");
+    let text = error.to_string();
+    assert!(
+        text.contains("`Host` waits for `Dependent` while `Dependent` waits for `Host`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("wait cycle Host -> Dependent -> Host"),
+        "{text}"
+    );
+    // The dependant stays registered, and starts once the host is ready: no failure.
+    app.wait_ready_by_name("Dependent").await.unwrap();
+    assert_eq!(t0.elapsed(), secs(0));
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+    let dependent = report.service("Dependent").unwrap();
+    assert_eq!(
+        (dependent.restarts, dependent.error_count),
+        (0, 0),
+        "{report}"
+    );
+    assert_eq!(report.service("Host").unwrap().error_count, 0, "{report}");
+}

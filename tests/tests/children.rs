@@ -610,3 +610,133 @@ async fn a_child_that_shuts_the_app_down_while_its_parent_adds_it_gets_its_answe
     assert!(!report.service("parent").unwrap().aborted, "{report}");
     assert_eq!(report.service("parent").unwrap().error_count, 0, "{report}");
 }
+
+// ---------------------------------------------------------------------------------------
+// A child that depends on its parent: no wait-for cycle hangs.
+
+/// Depends on its parent, a [`Nursery`] or a [`LateNursery`].
+struct Needy;
+
+#[service(restart = "permanent", depends_on(Nursery))]
+impl Needy {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+struct NeedsLate;
+
+#[service(restart = "permanent", depends_on(LateNursery))]
+impl NeedsLate {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+/// What `add_child` returned, and how long it took.
+type AddedChild = std::sync::Mutex<Option<(Result<String, AddError>, std::time::Duration)>>;
+
+/// Adds its dependant child in `on_initialize`: the child waits for the parent's
+/// `after_initialize`, so nothing waits for it.
+#[derive(Default)]
+struct Nursery {
+    added: AddedChild,
+}
+
+#[service(restart = "permanent")]
+impl Nursery {
+    async fn on_initialize(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        let t0 = tokio::time::Instant::now();
+        let added = ctx.add_child(Needy).await;
+        let added = added.map(|child| child.name().to_string());
+        *self.added.lock().unwrap() = Some((added, t0.elapsed()));
+        Ok(())
+    }
+
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+/// `ready = "manual"`: awaits `add_child` of its dependant in `serve` before it says it
+/// is ready, a wait-for cycle.
+#[derive(Default)]
+struct LateNursery {
+    added: AddedChild,
+}
+
+#[service(restart = "permanent", ready = "manual")]
+impl LateNursery {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        let t0 = tokio::time::Instant::now();
+        let added = ctx.add_child(NeedsLate).await;
+        let added = added.map(|child| child.name().to_string());
+        *self.added.lock().unwrap() = Some((added, t0.elapsed()));
+        ctx.mark_ready();
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_added_in_on_initialize_that_depends_on_its_parent_starts_after_it() {
+    let app = Hassette::builder()
+        .service(Nursery::default())
+        .build()
+        .unwrap();
+    let t0 = tokio::time::Instant::now();
+    tokio::time::timeout(secs(3600), app.start())
+        .await
+        .expect("no hang")
+        .unwrap();
+    app.wait_ready_by_name("Nursery/Needy").await.unwrap();
+    assert_eq!(t0.elapsed(), secs(0));
+    let nursery = app.handle("Nursery").unwrap().service::<Nursery>().unwrap();
+    let (added, took) = nursery.added.lock().unwrap().take().unwrap();
+    assert_eq!(added.unwrap(), "Nursery/Needy");
+    assert_eq!(took, secs(0));
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+    assert_eq!(report.service("Nursery/Needy").unwrap().error_count, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_parent_that_awaits_a_dependant_child_before_it_is_ready_gets_the_cycle_at_once() {
+    let app = Hassette::builder()
+        .service(LateNursery::default())
+        .build()
+        .unwrap();
+    let t0 = tokio::time::Instant::now();
+    tokio::time::timeout(secs(3600), app.start())
+        .await
+        .expect("no hang")
+        .unwrap();
+    app.wait_ready::<LateNursery>().await.unwrap();
+    assert_eq!(t0.elapsed(), secs(0), "not held up to the startup timeout");
+    let nursery = app.handle("LateNursery").unwrap();
+    let nursery = nursery.service::<LateNursery>().unwrap();
+    let (added, took) = nursery.added.lock().unwrap().take().unwrap();
+    assert_eq!(took, secs(0));
+    let error = added.unwrap_err();
+    let AddError::WaitCycle { service, .. } = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(&**service, "LateNursery/NeedsLate");
+    assert!(
+        error
+            .to_string()
+            .contains("wait cycle LateNursery -> LateNursery/NeedsLate -> LateNursery"),
+        "{error}"
+    );
+    // The child stays, and starts once its parent is ready.
+    app.wait_ready_by_name("LateNursery/NeedsLate")
+        .await
+        .unwrap();
+    assert_eq!(t0.elapsed(), secs(0));
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+    assert_eq!(report.service("LateNursery").unwrap().error_count, 0);
+}

@@ -7,7 +7,10 @@
 //!   has not begun. The stop task takes the same lock to collect the added units after
 //!   it has set `shutting_down`: an addition either happens before (and the stop sees
 //!   it) or sees the flag (and is refused). Then `add` waits for the unit's first start,
-//!   as `start()` waits for the static ones; a failed start leaves it supervised.
+//!   as `start()` waits for the static ones; a failed start leaves it supervised. Awaited
+//!   inside a service, that wait is an edge of the wait-for graph (see `readiness`): a
+//!   start that waits, through its dependencies, for the caller is a cycle, and `add`
+//!   returns it at once while the unit goes on starting.
 //! - A removal happens once per unit, and not in the caller's future (so a `remove()`
 //!   future dropped half-way still completes it): the first caller leaves a `watch` for
 //!   the report in the unit's table entry and rings the unit's stop; every later caller
@@ -85,6 +88,18 @@ impl AppState {
         let (unit, starts) = self.register(parent, addition)?;
         let Some(starts) = starts else {
             return Ok(unit);
+        };
+        // A service waiting for the start is a wait in the wait-for graph (see the
+        // module's header).
+        let _edge = match super::inside::caller(self) {
+            Some(waiter) => {
+                self.wait_start(&waiter, &unit)
+                    .map_err(|error| AddError::WaitCycle {
+                        service: unit.name.clone(),
+                        error,
+                    })?
+            }
+            None => None,
         };
         match starts.outcome().await {
             Ok(()) => Ok(unit),
