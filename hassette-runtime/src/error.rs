@@ -595,6 +595,22 @@ pub enum AddError {
         /// The parent.
         parent: Arc<str>,
     },
+    /// The service was added, but the service that awaited `add` cannot wait for its
+    /// first start, which waits (directly or through others) for the caller to be ready:
+    /// a wait-for cycle, such as an `on_initialize` that adds a service which `depends_on`
+    /// it. The service stays registered and starts once its dependencies are ready; find
+    /// it with `Hassette::handle`.
+    #[error(
+        "added `{service}`, which starts once its dependencies are ready, but cannot wait for its start: {error}"
+    )]
+    WaitCycle {
+        /// The service added.
+        service: Arc<str>,
+        /// The cycle ([`WaitError::Cycle`]): the caller waits for the service, which
+        /// waits for the caller.
+        #[source]
+        error: WaitError,
+    },
     /// The service was added, but its first initialize failed. It stays registered and
     /// supervised, as a failed first start at `start()` does: its policy restarts it; find
     /// it with `Hassette::handle` (or remove it).

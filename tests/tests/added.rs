@@ -453,3 +453,219 @@ async fn an_add_dropped_half_way_still_adds_and_two_at_once_add_one() {
     assert!(report.is_success(), "{report}");
     assert_eq!(report.services.len(), 2);
 }
+
+/// Depends on [`Host`], which adds it from its own `on_initialize`.
+struct Dependent;
+
+#[hassette_runtime::service(restart = "permanent", depends_on(Host))]
+impl Dependent {
+    async fn serve(
+        &self,
+        ctx: &hassette_runtime::ServiceContext,
+    ) -> Result<(), hassette_runtime::BoxError> {
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+/// What an `add` awaited inside a service returned, and how long it took.
+type Added = std::sync::Mutex<Option<(Result<String, AddError>, std::time::Duration)>>;
+
+/// Awaits `add` of its dependant in `on_initialize`: a wait-for cycle (it waits for the
+/// dependant's start, which waits for it to be ready).
+#[derive(Default)]
+struct Host {
+    added: Added,
+}
+
+#[hassette_runtime::service(restart = "permanent")]
+impl Host {
+    async fn on_initialize(
+        &self,
+        ctx: &hassette_runtime::ServiceContext,
+    ) -> Result<(), hassette_runtime::BoxError> {
+        let t0 = tokio::time::Instant::now();
+        let added = ctx.app().add(Dependent).await;
+        let added = added.map(|handle| handle.name().to_string());
+        *self.added.lock().unwrap() = Some((added, t0.elapsed()));
+        Ok(())
+    }
+
+    async fn serve(
+        &self,
+        ctx: &hassette_runtime::ServiceContext,
+    ) -> Result<(), hassette_runtime::BoxError> {
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_add_awaited_in_on_initialize_of_a_dependant_is_a_wait_cycle_at_once() {
+    let app = Hassette::builder()
+        .service(Host::default())
+        .build()
+        .unwrap();
+    let t0 = tokio::time::Instant::now();
+    // Not held up to the startup timeout (30s) by the cycle.
+    tokio::time::timeout(secs(3600), app.start())
+        .await
+        .expect("no hang")
+        .unwrap();
+    assert_eq!(t0.elapsed(), secs(0));
+    let host = app.handle("Host").unwrap().service::<Host>().unwrap();
+    let (added, took) = host.added.lock().unwrap().take().expect("add returned");
+    assert_eq!(took, secs(0), "add returned at once");
+    let error = added.unwrap_err();
+    assert!(matches!(error, AddError::WaitCycle { .. }), "{error:?}");
+    let text = error.to_string();
+    assert!(
+        text.contains("`Host` waits for `Dependent` while `Dependent` waits for `Host`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("wait cycle Host -> Dependent -> Host"),
+        "{text}"
+    );
+    // The dependant stays registered, and starts once the host is ready: no failure.
+    app.wait_ready_by_name("Dependent").await.unwrap();
+    assert_eq!(t0.elapsed(), secs(0));
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+    let dependent = report.service("Dependent").unwrap();
+    assert_eq!(
+        (dependent.restarts, dependent.error_count),
+        (0, 0),
+        "{report}"
+    );
+    assert_eq!(report.service("Host").unwrap().error_count, 0, "{report}");
+}
+
+/// Waits for `Starter` to be ready from its `on_initialize` (after `delay`), and keeps
+/// what the wait returned.
+struct Waiter {
+    delay: std::time::Duration,
+    waited: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+#[hassette_runtime::service(restart = "permanent", backoff(base = "1s"))]
+impl Waiter {
+    async fn on_initialize(
+        &self,
+        ctx: &hassette_runtime::ServiceContext,
+    ) -> Result<(), hassette_runtime::BoxError> {
+        tokio::time::sleep(self.delay).await;
+        let waited = ctx.wait_ready_by_name("Starter").await;
+        let text = waited
+            .as_ref()
+            .map_or_else(ToString::to_string, |()| "ok".into());
+        self.waited.lock().unwrap().get_or_insert(text);
+        Ok(waited?)
+    }
+
+    async fn serve(
+        &self,
+        ctx: &hassette_runtime::ServiceContext,
+    ) -> Result<(), hassette_runtime::BoxError> {
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+/// `ready = "manual"`: adds a [`Waiter`] from `serve` before it says it is ready, under
+/// `limit` (`None`: awaited to the end), keeps what `add` returned, then is ready 20ms
+/// later.
+struct Starter {
+    limit: Option<std::time::Duration>,
+    waiter: std::sync::Mutex<Option<Waiter>>,
+    added: Added,
+}
+
+#[hassette_runtime::service(restart = "permanent", ready = "manual")]
+impl Starter {
+    async fn serve(
+        &self,
+        ctx: &hassette_runtime::ServiceContext,
+    ) -> Result<(), hassette_runtime::BoxError> {
+        let waiter = self.waiter.lock().unwrap().take();
+        if let Some(waiter) = waiter {
+            let t0 = tokio::time::Instant::now();
+            let app = ctx.app();
+            let add = app.add_named("waiter", waiter);
+            let added = match self.limit {
+                Some(limit) => match tokio::time::timeout(limit, add).await {
+                    Ok(added) => added.map(|h| h.name().to_string()),
+                    Err(_) => Ok("dropped".to_owned()),
+                },
+                None => add.await.map(|h| h.name().to_string()),
+            };
+            *self.added.lock().unwrap() = Some((added, t0.elapsed()));
+        }
+        tokio::time::sleep(ms(20)).await;
+        ctx.mark_ready();
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+/// An app with a [`Starter`] adding a [`Waiter`]; what the waiter's wait returned.
+async fn starter(
+    limit: Option<std::time::Duration>,
+    delay: std::time::Duration,
+) -> (Hassette, std::sync::Arc<std::sync::Mutex<Option<String>>>) {
+    let waited = std::sync::Arc::default();
+    let waiter = Waiter {
+        delay,
+        waited: std::sync::Arc::clone(&waited),
+    };
+    let starter = Starter {
+        limit,
+        waiter: std::sync::Mutex::new(Some(waiter)),
+        added: Added::default(),
+    };
+    let app = started(Hassette::builder().service(starter)).await;
+    app.wait_ready_by_name("Starter").await.unwrap();
+    (app, waited)
+}
+
+fn added_by_starter(app: &Hassette) -> (Result<String, AddError>, std::time::Duration) {
+    let starter = app.handle("Starter").unwrap().service::<Starter>().unwrap();
+    let added = starter.added.lock().unwrap().take();
+    added.expect("add returned")
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_add_whose_start_waits_for_the_caller_in_a_hook_returns_the_cycle_at_once() {
+    let (app, waited) = starter(None, secs(0)).await;
+    let (added, took) = added_by_starter(&app);
+    assert_eq!(took, secs(0), "add returned at once");
+    let error = added.unwrap_err();
+    assert!(matches!(error, AddError::Start(_)), "{error:?}");
+    assert!(
+        error
+            .to_string()
+            .contains("wait cycle waiter -> Starter -> waiter"),
+        "{error}"
+    );
+    let waited = waited.lock().unwrap().clone().unwrap();
+    assert!(waited.contains("wait cycle"), "{waited}");
+    // Its policy starts it again after its backoff, once the starter is ready.
+    app.wait_ready_by_name("waiter").await.unwrap();
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_add_dropped_half_way_leaves_no_wait_behind() {
+    // The add is dropped at 1ms; the waiter waits for the starter from 10ms on: had the
+    // dropped add left its wait in the graph, that wait would be a cycle.
+    let (app, waited) = starter(Some(ms(1)), ms(10)).await;
+    let (added, took) = added_by_starter(&app);
+    assert_eq!(added.unwrap(), "dropped");
+    assert_eq!(took, ms(1));
+    app.wait_ready_by_name("waiter").await.unwrap();
+    assert_eq!(waited.lock().unwrap().as_deref(), Some("ok"));
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+    assert_eq!(report.service("waiter").unwrap().error_count, 0, "{report}");
+}

@@ -314,3 +314,429 @@ async fn huge_and_empty_names_are_only_names() {
     assert!(report.is_success(), "{report}");
     assert!(report.to_string().lines().all(|l| l.chars().count() < 400));
 }
+
+// ---------------------------------------------------------------------------------------
+// Calls from inside a family: a child (or grandchild) restarts, stops or removes an
+// ancestor. The call cannot wait for the ancestor's stop, which stops the caller first:
+// it gets its answer as of the request at once, and the caller is neither aborted nor
+// blamed. On the paused clock, a call that waited on itself takes the caller's
+// `shutdown_timeout` (5s).
+
+/// What a child does to an ancestor, once, from its `serve`.
+#[derive(Debug, Clone, Copy)]
+enum FamilyCall {
+    /// `app.restart_by_name(ancestor)`.
+    Restart,
+    /// `app.remove(ancestor)`.
+    Remove,
+    /// `app.handle(ancestor)?.stop()`.
+    Stop,
+    /// `app.shutdown()`.
+    Shutdown,
+}
+
+/// A child that makes one call on `target` the first time its `serve` runs, and logs
+/// `kid:Call -> outcome after elapsed`; then serves until cancelled.
+struct Kin {
+    target: &'static str,
+    call: FamilyCall,
+    log: Log,
+    fired: std::sync::atomic::AtomicBool,
+}
+
+#[service(restart = "permanent")]
+impl Kin {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        if !self.fired.swap(true, Ordering::SeqCst) {
+            let app = ctx.app();
+            let t0 = tokio::time::Instant::now();
+            let outcome = match self.call {
+                FamilyCall::Restart => format!("{:?}", app.restart_by_name(self.target).await),
+                FamilyCall::Remove => {
+                    format!("{:?}", app.remove(self.target).await.map(|r| r.status))
+                }
+                FamilyCall::Stop => {
+                    let ancestor = app.handle(self.target)?;
+                    format!("{:?}", ancestor.stop().await.map(|r| r.status))
+                }
+                FamilyCall::Shutdown => format!("{:?}", app.shutdown().await.reason),
+            };
+            let took = t0.elapsed();
+            self.log
+                .push(format!("kid:{:?} -> {outcome} after {took:?}", self.call));
+        }
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+/// The handles of the children the [`Elder`]s added, in order of addition.
+type Handles = std::sync::Arc<std::sync::Mutex<Vec<ServiceHandle>>>;
+
+/// Whom an [`Elder`] adds.
+enum Next {
+    Kin(Kin),
+    Elder(Box<Elder>),
+}
+
+/// An ancestor: its first `serve` adds its one child (a [`Kin`] or another `Elder`) and
+/// keeps its handle; every run serves until cancelled.
+struct Elder {
+    name: &'static str,
+    next: std::sync::Mutex<Option<Next>>,
+    handles: Handles,
+}
+
+#[service(restart = "permanent")]
+impl Elder {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        let next = self.next.lock().unwrap().take();
+        let child = match next {
+            Some(Next::Kin(kin)) => Some(ctx.add_child_named("kid", kin).await?),
+            Some(Next::Elder(elder)) => Some(ctx.add_child_named(elder.name, *elder).await?),
+            None => None,
+        };
+        if let Some(child) = child {
+            self.handles.lock().unwrap().push(child);
+        }
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+/// Adds `parent` with `kid` under it (`depth` 1) or under `parent/mid` (`depth` 2); `kid`
+/// makes `call` on `parent`.
+async fn family(app: &Hassette, call: FamilyCall, depth: usize, log: &Log) -> Handles {
+    let handles = Handles::default();
+    let kin = Kin {
+        target: "parent",
+        call,
+        log: log.clone(),
+        fired: std::sync::atomic::AtomicBool::new(false),
+    };
+    let mut next = Next::Kin(kin);
+    for name in ["mid", "parent"].into_iter().skip(2 - depth) {
+        next = Next::Elder(Box::new(Elder {
+            name,
+            next: std::sync::Mutex::new(Some(next)),
+            handles: handles.clone(),
+        }));
+    }
+    let Next::Elder(parent) = next else {
+        unreachable!("depth is 1 or 2")
+    };
+    app.add_named("parent", *parent).await.unwrap();
+    handles
+}
+
+/// The family's call returned at once, with `outcome`.
+fn assert_answered_at_once(log: &Log, call: &str, outcome: &str) {
+    assert_eq!(
+        log.lines(),
+        [format!("kid:{call} -> {outcome} after 0ns")],
+        "the call returned at once"
+    );
+}
+
+/// A report of the caller's: stopped cleanly, not aborted, nothing blamed on it.
+fn assert_not_blamed(report: &hassette_runtime::ServiceReport) {
+    assert_eq!(report.status, Status::Stopped, "{report:?}");
+    assert!(!report.aborted, "{report:?}");
+    assert_eq!(report.error_count, 0, "{report:?}");
+    assert!(
+        report
+            .errors
+            .iter()
+            .all(|e| !e.error.to_string().contains("did not finish")),
+        "{report:?}"
+    );
+}
+
+/// When `service` entered `to` (the first time), as an offset from `t0`.
+fn entered(
+    events: &[hassette_runtime::StatusEvent],
+    service: &str,
+    to: Status,
+    t0: tokio::time::Instant,
+) -> std::time::Duration {
+    events
+        .iter()
+        .find(|e| &*e.service == service && e.to == to)
+        .unwrap_or_else(|| panic!("`{service}` never entered {to:?}"))
+        .at
+        - t0
+}
+
+async fn restarted_at_once(depth: usize, kid: &str) {
+    let log = Log::default();
+    let app = Hassette::builder().build().unwrap();
+    app.start().await.unwrap();
+    let mut events = app.events();
+    let t0 = tokio::time::Instant::now();
+    family(&app, FamilyCall::Restart, depth, &log).await;
+    tokio::time::sleep(secs(30)).await;
+    assert_answered_at_once(&log, "Restart", "Ok(())");
+    // The parent restarted at once, not after the caller's serve was cut off.
+    let events = drain_events(&mut events);
+    let stopped = entered(&events, "parent", Status::Stopped, t0);
+    assert_eq!(stopped, secs(0), "the parent's stop began at once");
+    assert_eq!(app.status_by_name("parent").unwrap(), Status::Running);
+    assert_eq!(app.status_by_name(kid).unwrap(), Status::Running);
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+    assert_eq!(report.service("parent").unwrap().restarts, 1, "{report}");
+    assert_not_blamed(report.service(kid).unwrap());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_that_restarts_its_parent_gets_its_answer_at_once() {
+    restarted_at_once(1, "parent/kid").await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_grandchild_that_restarts_its_grandparent_gets_its_answer_at_once() {
+    restarted_at_once(2, "parent/mid/kid").await;
+}
+
+async fn removed_at_once(call: FamilyCall) {
+    let log = Log::default();
+    let app = Hassette::builder().build().unwrap();
+    app.start().await.unwrap();
+    let mut events = app.events();
+    let t0 = tokio::time::Instant::now();
+    let handles = family(&app, call, 1, &log).await;
+    tokio::time::sleep(secs(30)).await;
+    // The report as of the request: the parent was still running.
+    assert_answered_at_once(&log, &format!("{call:?}"), "Ok(Running)");
+    let events = drain_events(&mut events);
+    assert_eq!(entered(&events, "parent", Status::Stopped, t0), secs(0));
+    assert!(app.handle("parent").is_err(), "the parent was removed");
+    assert!(app.handle("parent/kid").is_err(), "with its child");
+    // The child's final report, from its handle.
+    let kid = handles.lock().unwrap()[0].clone();
+    assert_not_blamed(&kid.stop().await.unwrap());
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+    assert_eq!(report.removed.count, 2, "{report}");
+    assert_eq!(report.removed.failed, 0, "{report}");
+    assert_eq!(report.removed.errors, 0, "{report}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_that_removes_its_parent_gets_its_answer_at_once() {
+    removed_at_once(FamilyCall::Remove).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_that_stops_its_parent_through_its_handle_gets_its_answer_at_once() {
+    removed_at_once(FamilyCall::Stop).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_that_shuts_the_app_down_gets_its_answer_at_once() {
+    let log = Log::default();
+    let app = Hassette::builder().build().unwrap();
+    app.start().await.unwrap();
+    let t0 = tokio::time::Instant::now();
+    family(&app, FamilyCall::Shutdown, 1, &log).await;
+    app.shutdown_begun().await;
+    let report = app.shutdown().await;
+    assert_eq!(t0.elapsed(), secs(0), "{report}");
+    assert!(report.is_success(), "{report}");
+    let reason = report.reason.clone().unwrap();
+    assert_answered_at_once(&log, "Shutdown", &format!("{:?}", Some(reason)));
+    assert_not_blamed(report.service("parent/kid").unwrap());
+    assert_not_blamed(report.service("parent").unwrap());
+}
+
+/// A child whose `on_initialize` shuts the app down, and its parent, which adds it from
+/// `serve` and so waits for that initialize.
+struct ShutsDownInInit(Log);
+
+#[service(restart = "permanent")]
+impl ShutsDownInInit {
+    async fn on_initialize(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        let t0 = tokio::time::Instant::now();
+        let reason = ctx.app().shutdown().await.reason;
+        let took = t0.elapsed();
+        self.0
+            .push(format!("kid:Shutdown -> {reason:?} after {took:?}"));
+        Ok(())
+    }
+
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+struct AddsInServe(Log);
+
+#[service(restart = "permanent")]
+impl AddsInServe {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        let added = ctx
+            .add_child_named("kid", ShutsDownInInit(self.0.clone()))
+            .await;
+        self.0.push(format!("parent: {:?}", added.map(|_| ())));
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_that_shuts_the_app_down_while_its_parent_adds_it_gets_its_answer_at_once() {
+    let log = Log::default();
+    let app = Hassette::builder().build().unwrap();
+    app.start().await.unwrap();
+    let t0 = tokio::time::Instant::now();
+    app.add_named("parent", AddsInServe(log.clone()))
+        .await
+        .unwrap();
+    let report = app.shutdown().await;
+    // The stop reached the parent, whose stop stops the child: the child's call returns
+    // then, its start is interrupted, and the parent's `add_child` says so.
+    assert_eq!(t0.elapsed(), secs(0), "{report}");
+    let reason = report.reason.clone().unwrap();
+    assert_eq!(
+        log.lines(),
+        [
+            format!("kid:Shutdown -> {:?} after 0ns", Some(reason)),
+            "parent: Err(Start(StartError { service: \"parent/kid\", failure: Interrupted }))"
+                .to_owned(),
+        ]
+    );
+    assert!(report.is_success(), "{report}");
+    assert!(!report.service("parent").unwrap().aborted, "{report}");
+    assert_eq!(report.service("parent").unwrap().error_count, 0, "{report}");
+}
+
+// ---------------------------------------------------------------------------------------
+// A child that depends on its parent: no wait-for cycle hangs.
+
+/// Depends on its parent, a [`Nursery`] or a [`LateNursery`].
+struct Needy;
+
+#[service(restart = "permanent", depends_on(Nursery))]
+impl Needy {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+struct NeedsLate;
+
+#[service(restart = "permanent", depends_on(LateNursery))]
+impl NeedsLate {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+/// What `add_child` returned, and how long it took.
+type AddedChild = std::sync::Mutex<Option<(Result<String, AddError>, std::time::Duration)>>;
+
+/// Adds its dependant child in `on_initialize`: the child waits for the parent's
+/// `after_initialize`, so nothing waits for it.
+#[derive(Default)]
+struct Nursery {
+    added: AddedChild,
+}
+
+#[service(restart = "permanent")]
+impl Nursery {
+    async fn on_initialize(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        let t0 = tokio::time::Instant::now();
+        let added = ctx.add_child(Needy).await;
+        let added = added.map(|child| child.name().to_string());
+        *self.added.lock().unwrap() = Some((added, t0.elapsed()));
+        Ok(())
+    }
+
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+/// `ready = "manual"`: awaits `add_child` of its dependant in `serve` before it says it
+/// is ready, a wait-for cycle.
+#[derive(Default)]
+struct LateNursery {
+    added: AddedChild,
+}
+
+#[service(restart = "permanent", ready = "manual")]
+impl LateNursery {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        let t0 = tokio::time::Instant::now();
+        let added = ctx.add_child(NeedsLate).await;
+        let added = added.map(|child| child.name().to_string());
+        *self.added.lock().unwrap() = Some((added, t0.elapsed()));
+        ctx.mark_ready();
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_added_in_on_initialize_that_depends_on_its_parent_starts_after_it() {
+    let app = Hassette::builder()
+        .service(Nursery::default())
+        .build()
+        .unwrap();
+    let t0 = tokio::time::Instant::now();
+    tokio::time::timeout(secs(3600), app.start())
+        .await
+        .expect("no hang")
+        .unwrap();
+    app.wait_ready_by_name("Nursery/Needy").await.unwrap();
+    assert_eq!(t0.elapsed(), secs(0));
+    let nursery = app.handle("Nursery").unwrap().service::<Nursery>().unwrap();
+    let (added, took) = nursery.added.lock().unwrap().take().unwrap();
+    assert_eq!(added.unwrap(), "Nursery/Needy");
+    assert_eq!(took, secs(0));
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+    assert_eq!(report.service("Nursery/Needy").unwrap().error_count, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_parent_that_awaits_a_dependant_child_before_it_is_ready_gets_the_cycle_at_once() {
+    let app = Hassette::builder()
+        .service(LateNursery::default())
+        .build()
+        .unwrap();
+    let t0 = tokio::time::Instant::now();
+    tokio::time::timeout(secs(3600), app.start())
+        .await
+        .expect("no hang")
+        .unwrap();
+    app.wait_ready::<LateNursery>().await.unwrap();
+    assert_eq!(t0.elapsed(), secs(0), "not held up to the startup timeout");
+    let nursery = app.handle("LateNursery").unwrap();
+    let nursery = nursery.service::<LateNursery>().unwrap();
+    let (added, took) = nursery.added.lock().unwrap().take().unwrap();
+    assert_eq!(took, secs(0));
+    let error = added.unwrap_err();
+    let AddError::WaitCycle { service, .. } = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(&**service, "LateNursery/NeedsLate");
+    assert!(
+        error
+            .to_string()
+            .contains("wait cycle LateNursery -> LateNursery/NeedsLate -> LateNursery"),
+        "{error}"
+    );
+    // The child stays, and starts once its parent is ready.
+    app.wait_ready_by_name("LateNursery/NeedsLate")
+        .await
+        .unwrap();
+    assert_eq!(t0.elapsed(), secs(0));
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+    assert_eq!(report.service("LateNursery").unwrap().error_count, 0);
+}

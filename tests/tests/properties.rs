@@ -11,8 +11,11 @@
 //! `ctx.app().shutdown()`, or await `ctx.app().restart_by_name(its own name)`; advance the
 //! paused clock; `restart_by_name`, or two of one service at once; `shutdown()` dropped
 //! half-way under a timeout (the shutdown goes on, and so do the operations); add a
-//! service at run time (with children) or remove one; and last
-//! `shutdown()`, or two at once (as a signal arriving during a shutdown), then one more.
+//! service at run time (with children, and grandchildren) or remove one; arm a call that
+//! a child or grandchild makes on an ancestor from its `serve` (restart it, stop it
+//! through its handle, or remove it); and last `shutdown()`, or two at once (as a signal
+//! arriving during a shutdown), then one more. Every case records into a `metrics`
+//! recorder (feature `metrics`, installed once for this binary), rendered after it.
 //!
 //! The invariants:
 //!
@@ -66,10 +69,15 @@
 //!     call task panicked, and no report holds a `supervisor` error (a supervisor task
 //!     that panicked, or that did not answer the shutdown);
 //! 13. services added at run time (`add_named`, each adding up to two children from its
-//!     `serve`) and removed (`remove`), at random moments of the start, the faults and the
-//!     shutdown: every unit that got registered is in the report, live, or counted among
-//!     the removed, no name is there twice, a removal's report is final, and every such
-//!     call returns.
+//!     `serve`, each of which may add a grandchild) and removed (`remove`), at random
+//!     moments of the start, the faults and the shutdown: every unit that got registered
+//!     is in the report, live, or counted among the removed, no name is there twice, a
+//!     removal's report is final, and every such call returns;
+//! 14. a call from inside a family does not wait on itself: a child's or grandchild's
+//!     restart, stop or removal of an ancestor returns at the instant it was made (the
+//!     answer as of the request), its serve is never dropped while it awaits one, and no
+//!     unit added at run time (whose serve ends at its cancellation) has a stop that was
+//!     cut off, unless the shutdown deadline ran out.
 //!
 //! Each case runs on its own current-thread runtime with a paused clock, so it is exact
 //! and deterministic: a failure prints the shrunk scenario (services and operations),
@@ -107,9 +115,12 @@ use tokio::time::Instant;
 type Svc<T> = Tracked<Faulty<T>>;
 
 /// A service added at run time (`Op::Add`): serves until cancelled; its `serve` first
-/// adds `children` children (`dyn-3/kid-0`, ...), counting the ones added.
+/// adds `children` children (`dyn-3/kid-0`, ...), each with a grandchild (`dyn-3/kid-0/g`)
+/// when `grandchildren` says so, counting the ones added.
 struct Dyn {
     children: u8,
+    grandchildren: bool,
+    kin: Arc<Kinship>,
     registered: Arc<AtomicUsize>,
 }
 
@@ -122,20 +133,37 @@ struct Dyn {
 impl Dyn {
     async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
         for k in 0..self.children {
-            match ctx.add_child_named(format!("kid-{k}"), Kid).await {
-                Ok(_) | Err(hassette_runtime::AddError::Start(_)) => {
-                    self.registered.fetch_add(1, Ordering::SeqCst);
-                }
-                Err(_) => {}
-            }
+            let kid = Kid {
+                grandchild: self.grandchildren,
+                kin: self.kin.clone(),
+                registered: self.registered.clone(),
+            };
+            add_child(ctx, &format!("kid-{k}"), kid, &self.registered).await;
         }
         ctx.cancelled().await;
         Ok(())
     }
 }
 
-/// A child of [`Dyn`].
-struct Kid;
+/// Adds a child, counting it when it got registered.
+async fn add_child(ctx: &ServiceContext, name: &str, kid: Kid, registered: &AtomicUsize) {
+    use hassette_runtime::AddError;
+    match ctx.add_child_named(name, kid).await {
+        Ok(_) | Err(AddError::Start(_) | AddError::WaitCycle { .. }) => {
+            registered.fetch_add(1, Ordering::SeqCst);
+        }
+        Err(_) => {}
+    }
+}
+
+/// A child of [`Dyn`], or a grandchild (`g`, which has no child of its own): serves
+/// until cancelled, and meanwhile makes the family calls armed for it (`Op::Family`),
+/// also while it runs already.
+struct Kid {
+    grandchild: bool,
+    kin: Arc<Kinship>,
+    registered: Arc<AtomicUsize>,
+}
 
 #[service(
     restart = "transient",
@@ -144,14 +172,124 @@ struct Kid;
 )]
 impl Kid {
     async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
-        ctx.cancelled().await;
-        Ok(())
+        // subscribed first: an arming from now on is seen
+        let mut bell = self.kin.bell.subscribe();
+        if self.grandchild {
+            let g = Kid {
+                grandchild: false,
+                kin: self.kin.clone(),
+                registered: self.registered.clone(),
+            };
+            add_child(ctx, "g", g, &self.registered).await;
+        }
+        loop {
+            while let Some((call, target)) = self.kin.take(ctx.name()) {
+                self.kin.call(ctx, call, &target).await;
+            }
+            tokio::select! {
+                () = ctx.cancelled() => return Ok(()),
+                rung = bell.changed() => if rung.is_err() {
+                    ctx.cancelled().await;
+                    return Ok(());
+                },
+            }
+        }
     }
 }
 
-/// The most a stop of the services added at run time takes: a [`Dyn`] and its two
-/// children, one after the other, each a start plus ten `shutdown_timeout`s.
-const DYN_BOUND: Duration = Duration::from_secs(1 + 3);
+/// What a child or grandchild added at run time does to an ancestor (`Op::Family`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FamilyCall {
+    /// `app.restart_by_name(ancestor)`.
+    Restart,
+    /// `app.handle(ancestor)?.stop()`.
+    Stop,
+    /// `app.remove(ancestor)`.
+    Remove,
+}
+
+/// The family calls armed for the units added at run time, by the caller's full name,
+/// and what each one did.
+struct Kinship {
+    armed: Mutex<HashMap<String, VecDeque<(FamilyCall, String)>>>,
+    /// Rung by every arming, so that a serve that runs already sees it.
+    bell: tokio::sync::watch::Sender<u64>,
+    /// Every call made: the caller, the call, and how long it took (`None`: the caller's
+    /// serve was dropped while it awaited it).
+    made: Mutex<Vec<(String, String, Option<Duration>)>>,
+}
+
+impl Default for Kinship {
+    fn default() -> Self {
+        Kinship {
+            armed: Mutex::default(),
+            bell: tokio::sync::watch::channel(0).0,
+            made: Mutex::default(),
+        }
+    }
+}
+
+impl Kinship {
+    fn arm(&self, caller: String, call: FamilyCall, target: String) {
+        let mut armed = self.armed.lock().unwrap();
+        armed.entry(caller).or_default().push_back((call, target));
+        drop(armed);
+        self.bell.send_modify(|n| *n += 1);
+    }
+
+    fn take(&self, caller: &str) -> Option<(FamilyCall, String)> {
+        self.armed.lock().unwrap().get_mut(caller)?.pop_front()
+    }
+
+    /// Makes `call` on `target` from inside the serve of `ctx`.
+    async fn call(&self, ctx: &ServiceContext, call: FamilyCall, target: &str) {
+        let mut made = Made {
+            kin: self,
+            caller: ctx.name().to_owned(),
+            what: format!("{call:?} {target}"),
+            began: Instant::now(),
+            took: None,
+        };
+        let app = ctx.app();
+        // any answer will do (the ancestor may be gone, or stopping): what counts is
+        // the time it took
+        match call {
+            FamilyCall::Restart => drop(app.restart_by_name(target).await),
+            FamilyCall::Stop => {
+                if let Ok(ancestor) = app.handle(target) {
+                    drop(ancestor.stop().await);
+                }
+            }
+            FamilyCall::Remove => drop(app.remove(target).await),
+        }
+        made.took = Some(made.began.elapsed());
+    }
+}
+
+/// Records a family call as it ends, or as the caller's serve drops it.
+struct Made<'a> {
+    kin: &'a Kinship,
+    caller: String,
+    what: String,
+    began: Instant,
+    took: Option<Duration>,
+}
+
+impl Drop for Made<'_> {
+    fn drop(&mut self) {
+        let record = (
+            std::mem::take(&mut self.caller),
+            std::mem::take(&mut self.what),
+            self.took,
+        );
+        self.kin.made.lock().unwrap().push(record);
+    }
+}
+
+/// The most a stop of the services added at run time takes: a [`Dyn`], its two children
+/// and their grandchildren, one after the other, each a start plus ten
+/// `shutdown_timeout`s.
+const DYN_BOUND: Duration = Duration::from_secs(1 + 5);
 
 struct Perm;
 #[service(
@@ -861,11 +999,20 @@ enum Op {
     /// `shutdown()` under `tokio::time::timeout(ms)`, in a task of its own: it begins
     /// the shutdown, and the operations go on during it.
     ShutdownDropped(u64),
-    /// `add_named("dyn-{n % 4}", Dyn)` with `children % 3` children, in a task of its
-    /// own.
+    /// `add_named("dyn-{n % 4}", Dyn)` with `children % 3` children, each with a
+    /// grandchild when `children / 3` is odd, in a task of its own.
     Add(u8, u8),
     /// `remove("dyn-{n % 4}")`, in a task of its own.
     Remove(u8),
+    /// Arm `call` for the serve of the `pick % n`-th of the `n` children and grandchildren
+    /// added at run time that are registered now (in the snapshot's order), on its
+    /// parent, or on its grandparent when it has one and `up` says so; with none yet, for
+    /// `dyn-{pick % 4}/kid-0` (once it serves) on `dyn-{pick % 4}`.
+    Family {
+        pick: u8,
+        up: bool,
+        call: FamilyCall,
+    },
     /// `shutdown()`, or two at once (as a signal arriving during a shutdown); the last
     /// operation: the rest is not run.
     Shutdown { twice: bool },
@@ -991,6 +1138,14 @@ fn act() -> impl Strategy<Value = Act> {
     ]
 }
 
+fn family_call() -> impl Strategy<Value = FamilyCall> {
+    prop_oneof![
+        Just(FamilyCall::Restart),
+        Just(FamilyCall::Stop),
+        Just(FamilyCall::Remove),
+    ]
+}
+
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         2 => Just(Op::Start),
@@ -1005,6 +1160,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => prop_oneof![Just(0u64), 0u64..20, 0u64..8000].prop_map(Op::ShutdownDropped),
         2 => (any::<u8>(), any::<u8>()).prop_map(|(n, children)| Op::Add(n, children)),
         1 => any::<u8>().prop_map(Op::Remove),
+        3 => (any::<u8>(), any::<bool>(), family_call())
+            .prop_map(|(pick, up, call)| Op::Family { pick, up, call }),
         2 => any::<bool>().prop_map(|twice| Op::Shutdown { twice }),
     ]
 }
@@ -1311,6 +1468,7 @@ async fn run(s: &Scenario) -> Result<(), String> {
     }
     // Every unit added at run time that got registered (parents and children).
     let registered: Arc<AtomicUsize> = Arc::default();
+    let kin: Arc<Kinship> = Arc::default();
     let mut added_any = false;
     let mut twice = false;
     for (i, op) in s.ops.iter().enumerate() {
@@ -1415,13 +1573,15 @@ async fn run(s: &Scenario) -> Result<(), String> {
                 t.settle().await;
             }
             Op::Add(n, children) => {
-                let (app, registered) = (app.clone(), registered.clone());
+                let (app, registered, kin) = (app.clone(), registered.clone(), kin.clone());
                 added_any = true;
                 calls.push((
                     format!("add dyn-{}", n % 4),
                     tokio::spawn(async move {
                         let dyn_ = Dyn {
                             children: children % 3,
+                            grandchildren: children / 3 % 2 == 1,
+                            kin,
                             registered: registered.clone(),
                         };
                         match app.add_named(format!("dyn-{}", n % 4), dyn_).await {
@@ -1429,7 +1589,10 @@ async fn run(s: &Scenario) -> Result<(), String> {
                                 registered.fetch_add(1, Ordering::SeqCst);
                                 Ok("added".to_owned())
                             }
-                            Err(e @ hassette_runtime::AddError::Start(_)) => {
+                            Err(
+                                e @ (hassette_runtime::AddError::Start(_)
+                                | hassette_runtime::AddError::WaitCycle { .. }),
+                            ) => {
                                 registered.fetch_add(1, Ordering::SeqCst);
                                 Ok(e.to_string())
                             }
@@ -1459,6 +1622,31 @@ async fn run(s: &Scenario) -> Result<(), String> {
                         }
                     }),
                 ));
+                t.settle().await;
+            }
+            Op::Family { pick, up, call } => {
+                let kin_now: Vec<Arc<str>> = app
+                    .snapshot()
+                    .into_iter()
+                    .map(|snapshot| snapshot.name)
+                    .filter(|name| name.starts_with("dyn-") && name.contains('/'))
+                    .collect();
+                let (caller, target) = match kin_now.is_empty() {
+                    true => {
+                        let parent = format!("dyn-{}", pick % 4);
+                        (format!("{parent}/kid-0"), parent)
+                    }
+                    false => {
+                        let caller = &kin_now[usize::from(pick) % kin_now.len()];
+                        let parent = caller.rsplit_once('/').map_or("", |(parent, _)| parent);
+                        let target = match (up, parent.rsplit_once('/')) {
+                            (true, Some((grandparent, _))) => grandparent,
+                            _ => parent,
+                        };
+                        (caller.to_string(), target.to_owned())
+                    }
+                };
+                kin.arm(caller, call, target);
                 t.settle().await;
             }
             Op::Shutdown { twice: both } => {
@@ -1652,6 +1840,28 @@ async fn run(s: &Scenario) -> Result<(), String> {
             "{registered} units were added at run time, but the report has {live_added} live and {} removed",
             report.removed.count
         ));
+    }
+    // 14. a call from inside a family gets its answer at once, and its caller is not cut
+    // off for it
+    for (caller, what, took) in kin.made.lock().unwrap().iter() {
+        match took {
+            Some(took) if took.is_zero() => {}
+            Some(took) => fail(format!(
+                "`{caller}`: `{what}` took {took:?}; a call on an ancestor answers at once"
+            )),
+            None => fail(format!(
+                "`{caller}`: its serve was dropped while it awaited `{what}`"
+            )),
+        }
+    }
+    if !report.deadline_exceeded {
+        let added = report.services.iter().chain(&report.removed.last_failures);
+        for sr in added.filter(|sr| sr.name.starts_with("dyn-") && sr.aborted) {
+            fail(format!(
+                "`{}`, added at run time, had its stop cut off:\n{sr:?}",
+                sr.name
+            ));
+        }
     }
     let mut names: Vec<&str> = report.services.iter().map(|sr| &*sr.name).collect();
     names.sort_unstable();
@@ -2144,8 +2354,32 @@ fn config() -> Config {
     }
 }
 
+/// The `metrics` recorder every case records into: installed once for this binary (the
+/// recorder is global). Its series are not counted here, only exercised: every hundredth
+/// case renders it as a scrape would (rendering after every case tripled the run time).
+fn recorder() -> &'static hassette_runtime::metrics::PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<hassette_runtime::metrics::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    HANDLE.get_or_init(|| {
+        hassette_runtime::metrics::PrometheusBuilder::new()
+            .install_recorder()
+            .expect("the only recorder of this test binary")
+    })
+}
+
+/// Renders the recorder every hundredth case.
+fn scrape_now_and_then() {
+    static CASES: AtomicUsize = AtomicUsize::new(0);
+    if CASES.fetch_add(1, Ordering::Relaxed).is_multiple_of(100) {
+        let recorder = recorder();
+        recorder.run_upkeep();
+        drop(recorder.render());
+    }
+}
+
 fn run_case(s: &Scenario) -> Result<(), TestCaseError> {
     install_panic_hook();
+    recorder();
     UNEXPECTED_PANICS.with(|p| p.borrow_mut().clear());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -2155,6 +2389,7 @@ fn run_case(s: &Scenario) -> Result<(), TestCaseError> {
     IN_CASE.with(|c| c.set(true));
     let result = rt.block_on(run(s));
     IN_CASE.with(|c| c.set(false));
+    scrape_now_and_then();
     result.map_err(TestCaseError::fail)
 }
 

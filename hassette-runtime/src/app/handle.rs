@@ -84,7 +84,8 @@ impl ServiceHandle {
     /// Runs once, in a task of its own: concurrent calls (and a call after the removal)
     /// all get the same report, and dropping the future does not take the request back.
     /// Called from inside the service itself (its hooks, `serve` or `ctx.spawn` tasks),
-    /// it cannot wait for its own stop: it returns the report as of the request, and the
+    /// or from inside one of its children or their children (which its stop stops first),
+    /// it cannot wait for that stop: it returns the report as of the request, and the
     /// stop follows as soon as the caller yields.
     ///
     /// # Errors
@@ -128,6 +129,13 @@ impl Hassette {
     /// The type's one instance or the name is taken, the app has not started or is
     /// shutting down, a dependency is not registered by type, or its first initialize
     /// failed ([`AddError::Start`]; it then stays supervised, as at `start()`).
+    ///
+    /// Awaited inside a service whose readiness the new one's start waits for (an
+    /// `on_initialize` that adds a service which `depends_on` it, directly or through
+    /// others), it cannot wait for that start: it returns [`AddError::WaitCycle`], naming
+    /// the cycle, at once, and the new service starts once the caller is ready. The
+    /// caller's hook decides what the error means for its own start (returned with `?`,
+    /// it fails that start).
     ///
     /// ```no_run
     /// # use hassette_runtime::prelude::*;
@@ -266,9 +274,10 @@ impl ServiceContext {
     ///
     /// # Errors
     ///
-    /// As [`Hassette::add`]; also [`AddError::ChildLimit`] past this service's
-    /// `max_children`, and [`AddError::ParentStopping`] once this service is stopping for
-    /// good (removed, or the app shuts down).
+    /// As [`Hassette::add`] ([`AddError::WaitCycle`] for a child that `depends_on` this
+    /// service, awaited before this service is ready); also [`AddError::ChildLimit`] past
+    /// this service's `max_children`, and [`AddError::ParentStopping`] once this service is
+    /// stopping for good (removed, or the app shuts down).
     ///
     /// ```no_run
     /// # use hassette_runtime::prelude::*;

@@ -129,7 +129,8 @@ impl Hassette {
     /// [`ServiceContext::spawn`](crate::ServiceContext::spawn) task), it cannot wait for
     /// the whole stop, which includes the caller's own: it begins the shutdown and returns
     /// once the stop has reached the calling service (its dependency wave is told to
-    /// stop), with a report that holds only the reason and no services. The full
+    /// stop) or, for a child, one of its ancestors (whose stop stops it), with a report
+    /// that holds only the reason and no services. The full
     /// report goes to the callers outside the app. A service that only wants to end the
     /// app uses [`ServiceContext::shutdown_app`](crate::ServiceContext::shutdown_app).
     ///
@@ -437,7 +438,8 @@ impl Hassette {
     /// joins it, and every caller gets that restart's outcome. Resources are never
     /// restarted ([`RestartError::Resource`]). Called from inside the service's own run
     /// (its hooks, `serve` or `ctx.spawn` tasks), where the new run cannot begin before the
-    /// caller's run ends, it asks for the restart and returns `Ok` at once.
+    /// caller's run ends, it asks for the restart and returns `Ok` at once; so it does from
+    /// inside one of its children or their children, which its stop stops first.
     ///
     /// # Cancel safety
     ///

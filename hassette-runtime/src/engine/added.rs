@@ -7,7 +7,10 @@
 //!   has not begun. The stop task takes the same lock to collect the added units after
 //!   it has set `shutting_down`: an addition either happens before (and the stop sees
 //!   it) or sees the flag (and is refused). Then `add` waits for the unit's first start,
-//!   as `start()` waits for the static ones; a failed start leaves it supervised.
+//!   as `start()` waits for the static ones; a failed start leaves it supervised. Awaited
+//!   inside a service, that wait is an edge of the wait-for graph (see `readiness`): a
+//!   start that waits, through its dependencies, for the caller is a cycle, and `add`
+//!   returns it at once while the unit goes on starting.
 //! - A removal happens once per unit, and not in the caller's future (so a `remove()`
 //!   future dropped half-way still completes it): the first caller leaves a `watch` for
 //!   the report in the unit's table entry and rings the unit's stop; every later caller
@@ -19,8 +22,9 @@
 //!   caller waits at most the unit's stop budget; then it cuts the supervisor off (held
 //!   by code that never yields, as the shutdown does) and completes the removal itself.
 //! - A unit that others depend on (`depends_on`, counted in `dependants`) is not
-//!   removed. A service removing itself (from its hooks, `serve` or `ctx.spawn` tasks)
-//!   does not wait for its own stop: it gets its report as of the request.
+//!   removed. A service removing itself or an ancestor (from its hooks, `serve` or
+//!   `ctx.spawn` tasks) does not wait for that stop, which stops the caller first: it
+//!   gets the report as of the request.
 //! - An added unit's id is never reused (see `registry`), so a stale id finds nothing.
 
 use std::sync::Arc;
@@ -88,6 +92,18 @@ impl AppState {
         self.events.unit_added();
         let Some(starts) = starts else {
             return Ok(unit);
+        };
+        // A service waiting for the start is a wait in the wait-for graph (see the
+        // module's header).
+        let _edge = match super::inside::caller(self) {
+            Some(waiter) => {
+                self.wait_start(&waiter, &unit)
+                    .map_err(|error| AddError::WaitCycle {
+                        service: unit.name.clone(),
+                        error,
+                    })?
+            }
+            None => None,
         };
         match starts.outcome().await {
             Ok(()) => Ok(unit),
@@ -218,7 +234,8 @@ impl AppState {
             // Removed already: the unit keeps its final report.
             return Ok(unit.report());
         };
-        if super::inside::caller(self).is_some_and(|caller| Arc::ptr_eq(&caller, unit)) {
+        if super::inside::from_family_of(self, unit) {
+            // Its stop stops the caller first: the report as of the request.
             return Ok(unit.report());
         }
         let budget = stop_budget(unit.spec().shutdown_timeout);

@@ -22,6 +22,10 @@
 //!   supervisor fails its run, and its own policy restarts it, with its children.
 //! - Removing a parent removes its children with it, once its supervisor (which stopped
 //!   them) has ended; removing a child takes it out of its parent's list.
+//! - Since a parent's stop waits for its children's, a call from a child (or a deeper
+//!   descendant) that would wait for an ancestor's stop (its restart, its removal, the
+//!   app's shutdown) would wait for itself: it gets its answer as of the request (see
+//!   `inside`).
 
 use std::sync::{Arc, Mutex, MutexGuard};
 

@@ -1,12 +1,15 @@
 //! Which service the running task belongs to, so that a call the app makes on itself
-//! (`shutdown()` or `restart()` awaited from a hook, `serve` or a `ctx.spawn` task) does
-//! not wait for its own caller.
+//! (`shutdown()`, `restart()` or `remove()` awaited from a hook, `serve` or a `ctx.spawn`
+//! task) does not wait for its own caller.
 //!
 //! Protocol: a service's supervisor task (which runs its hooks and `serve`) runs inside
 //! [`InService`], and its `ctx.spawn` tasks inside [`scope`], each with the service's
-//! unit, set for every poll of the task. A call that would wait for the end of the caller's own run asks
-//! [`caller`] first; tasks the user spawns with plain `tokio::spawn` are outside any
-//! scope and wait as any outside caller does.
+//! unit, set for every poll of the task. A call that would wait for the end of the
+//! caller's own run asks [`caller`] first (or its [`lineage`]: the stop of any of its
+//! ancestors stops it too); one that would wait for the end of a unit's run asks
+//! [`from_family_of`] that unit: stopping a unit stops its children (and theirs) first, so
+//! a call from the unit or any of its descendants would wait for its own caller. Tasks the user spawns with plain `tokio::spawn` are outside any scope and
+//! wait as any outside caller does.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -85,4 +88,21 @@ pub(crate) fn caller(app: &AppState) -> Option<Arc<Unit>> {
         })
         .ok()
         .flatten()
+}
+
+/// The service the current task belongs to, then its parent, its parent's parent, ...;
+/// empty outside the app's services.
+pub(crate) fn lineage(app: &AppState) -> Vec<Arc<Unit>> {
+    let mut line: Vec<Arc<Unit>> = caller(app).into_iter().collect();
+    while let Some(parent) = line.last().and_then(|unit| app.parent_of(unit)) {
+        line.push(parent);
+    }
+    line
+}
+
+/// Whether the current task belongs to `target` or to one of its descendants (a child, a
+/// grandchild, ...): a call that waits for the end of `target`'s run would then wait for
+/// its own caller, whose stop that run's stop waits for (see `family`).
+pub(crate) fn from_family_of(app: &AppState, target: &Arc<Unit>) -> bool {
+    lineage(app).iter().any(|unit| Arc::ptr_eq(unit, target))
 }

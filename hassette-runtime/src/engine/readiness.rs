@@ -3,9 +3,11 @@
 //!
 //! # The wait-for graph
 //!
-//! An edge `a -> b` lives exactly as long as one wait of `a` for `b` (a `depends_on` wait
-//! or a `ServiceContext::wait_ready*` call): [`WaitGraph::enter`] adds it and the
-//! [`WaitEdge`] it returns removes it when the wait ends, however it ends. Edges form a
+//! An edge `a -> b` lives exactly as long as one wait of `a` for `b` (a `depends_on` wait,
+//! a `ServiceContext::wait_ready*` call, or an `add` of `b` awaited inside `a`, which waits
+//! for `b`'s first start): [`WaitGraph::enter`] adds it and the [`WaitEdge`] it returns
+//! removes it when the wait ends, however it ends. A node is a service, whichever of its
+//! tasks waits. Edges form a
 //! multiset (two tasks of one service may wait on the same target), so each wait adds and
 //! removes its own copy; both directions are kept, `out[a]` and `inn[b]`, each as a count
 //! per neighbour, so adding or removing an edge is O(1) whatever the degrees.
@@ -13,7 +15,12 @@
 //! Invariant: the graph is acyclic. `enter(a, b)` adds `a -> b` only when there is no
 //! path `b -> ... -> a`; otherwise the wait could never end, and the error names the cycle
 //! `a -> b -> ... -> a`. Since no edge that closes a cycle is ever added, no wait in the
-//! graph can be part of one.
+//! graph can be part of one. A wait for `b`'s first start ([`AppState::wait_start`]) also
+//! counts the waits that start is about to begin, `b -> d` for each dependency `d` of `b`
+//! that is not up, for its one search: its supervisor may not have entered them yet, and
+//! the caller (`a` in `add`) is the one that gets the error, at once. A caller that is
+//! up (Running and ready) enters no edge: nothing waits for it, so its wait closes no
+//! cycle.
 //!
 //! Cost: the check is a bidirectional search that alternates one node forward from `b`
 //! (along `out`) and one node backward from `a` (along `inn`) and stops as soon as either
@@ -65,6 +72,36 @@ impl AppState {
             () = self.stopping.cancelled() => Err(WaitError::ShuttingDown),
             settled = settled => settled,
         }
+    }
+}
+
+impl AppState {
+    /// Records that `waiter` waits for `target`'s first start (an `add` awaited inside a
+    /// service), which waits in turn for each of its dependencies that is not up: an
+    /// error naming the cycle when that start would wait, through them, for `waiter`.
+    /// A waiter that is up holds nobody up (a wait for it returns at once): its wait
+    /// needs no edge, and a parent adding a child per connection pays nothing for it.
+    pub(crate) fn wait_start(
+        &self,
+        waiter: &Unit,
+        target: &Unit,
+    ) -> Result<Option<WaitEdge<'_>>, WaitError> {
+        if waiter.state().is_up() {
+            return Ok(None);
+        }
+        let then: Vec<usize> = target
+            .dependencies
+            .iter()
+            .copied()
+            .filter(|&id| {
+                self.registry
+                    .get(id)
+                    .is_some_and(|dep| !dep.state().is_up())
+            })
+            .collect();
+        self.waits
+            .enter_then(&self.registry, waiter.id, target.id, &then)
+            .map(Some)
     }
 }
 
@@ -128,7 +165,19 @@ impl WaitGraph {
         waiter: usize,
         target: usize,
     ) -> Result<WaitEdge<'a>, WaitError> {
-        self.add(waiter, target).map_err(|path| {
+        self.enter_then(units, waiter, target, &[])
+    }
+
+    /// [`enter`](Self::enter) for a wait on `target`'s start, which is about to wait for
+    /// each of `then` (see the module's header).
+    fn enter_then<'a>(
+        &'a self,
+        units: &Registry,
+        waiter: usize,
+        target: usize,
+        then: &[usize],
+    ) -> Result<WaitEdge<'a>, WaitError> {
+        self.add_then(waiter, target, then).map_err(|path| {
             let names: Vec<Arc<str>> = std::iter::once(waiter)
                 .chain(path)
                 .map(|id| units.name_of(id))
@@ -148,9 +197,30 @@ impl WaitGraph {
 
     /// Adds the edge, or returns the path `target -> ... -> waiter` that it would close
     /// into a cycle.
+    #[cfg(test)]
     fn add(&self, waiter: usize, target: usize) -> Result<(), Vec<usize>> {
+        self.add_then(waiter, target, &[])
+    }
+
+    /// Adds the edge, or returns the path `target -> ... -> waiter` that it would close
+    /// into a cycle, `target`'s edges to each of `then` counted for this one search.
+    fn add_then(&self, waiter: usize, target: usize, then: &[usize]) -> Result<(), Vec<usize>> {
         let mut edges = self.lock();
-        if let Some(path) = edges.path(target, waiter) {
+        for &next in then {
+            add(&mut edges.out, target, next);
+            add(&mut edges.inn, next, target);
+        }
+        // A target that waits for nothing (a unit just added, say) closes no cycle, unless
+        // it is the waiter.
+        let path = match target == waiter || edges.out.contains_key(&target) {
+            true => edges.path(target, waiter),
+            false => None,
+        };
+        for &next in then {
+            remove(&mut edges.out, target, next);
+            remove(&mut edges.inn, next, target);
+        }
+        if let Some(path) = path {
             return Err(path);
         }
         add(&mut edges.out, waiter, target);
@@ -334,6 +404,26 @@ mod tests {
         // removing what is not there is a no-op
         graph.leave(8, 9);
         assert!(is_empty(&graph));
+    }
+
+    #[test]
+    fn the_waits_a_start_is_about_to_begin_count_for_its_one_search() {
+        // 1 waits for 2, which waits for 3; a wait of 3 for the start of 4, which depends
+        // on 1 (not up), closes 3 -> 4 -> 1 -> 2 -> 3
+        let graph = graph(&[(1, 2), (2, 3)]);
+        assert_eq!(graph.add_then(3, 4, &[5, 1]), Err(vec![4, 1, 2, 3]));
+        // the start's waits were counted for that search only
+        graph.add(1, 4).unwrap();
+        graph.leave(1, 4);
+        // a dependency that closes no cycle: the wait is entered
+        graph.add_then(3, 4, &[5]).unwrap();
+        assert_eq!(graph.add(4, 1), Err(vec![1, 2, 3, 4]));
+        graph.leave(3, 4);
+        graph.leave(2, 3);
+        graph.leave(1, 2);
+        assert!(is_empty(&graph), "nothing is left behind");
+        // a start of the waiter itself is a cycle of one
+        assert_eq!(graph.add_then(6, 6, &[]), Err(vec![6]));
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //!   the `report` watch.
 //! - A call made from inside one of the app's own services (see `inside`) never waits for
 //!   the caller's own run: `start` returns at once, `shutdown` once the stop reaches the
-//!   caller, a restart of the caller itself once it is asked for.
+//!   caller or one of its ancestors, a restart of the caller itself or of one of its
+//!   ancestors once it is asked for.
 //! - Lock order: `tasks`, then a unit's state; `reason` is taken alone. No lock is held
 //!   across an `.await`.
 
@@ -165,12 +166,17 @@ impl AppState {
     }
 
     /// Begins the shutdown and waits for its report; from inside a service, only until
-    /// the stop reaches it (see the module's header).
+    /// the stop reaches it or one of its ancestors (see the module's header).
     pub(crate) async fn shutdown(self: &Arc<Self>, reason: String) -> ShutdownReport {
         self.begin_shutdown(reason);
-        if let Some(unit) = super::inside::caller(self) {
-            // The stop has reached the caller once its wave is told to stop.
-            unit.stop_reached().await;
+        let lineage = super::inside::lineage(self);
+        if !lineage.is_empty() {
+            // The stop has reached the caller once its wave is told to stop, or once it has
+            // reached one of its ancestors, whose stop stops it (and may first wait for
+            // what the caller does now: its own start, say, which a parent's
+            // `add_child` awaits).
+            let reached = lineage.iter().map(|unit| Box::pin(unit.stop_reached()));
+            futures_util::future::select_all(reached).await;
             return self
                 .report
                 .borrow()
@@ -239,8 +245,9 @@ impl AppState {
         if target.is_none() {
             unit.request_restart();
         }
-        if super::inside::caller(self).is_some_and(|caller| Arc::ptr_eq(&caller, unit)) {
-            // The service restarts itself: the new run cannot begin before this one ends.
+        if super::inside::from_family_of(self, unit) {
+            // The service restarts itself or an ancestor: the new run cannot begin before
+            // this one ends, nor the ancestor's before it has stopped the caller.
             return Ok(());
         }
         let ended = unit.wait_for(|now| {
