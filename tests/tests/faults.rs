@@ -16,15 +16,16 @@
 //! The runtime stops a serve by cancelling its token and, after `shutdown_timeout`,
 //! aborting its task. Both only take effect when the task next reaches an `.await`: a
 //! serve that spins without awaiting cannot be stopped by anything inside the process.
-//! What the runtime does then: it stops waiting for it, marks it `aborted` in the report
-//! (which names it and makes the exit code non-zero), runs the remaining hooks and lets
-//! `run_until_signal` return. The thread stays busy, so the program must not wait for it:
+//! What the runtime does then: it stops waiting for it, cancels its run from outside its
+//! task (a loop that checks `is_cancelled` between blocking calls ends), marks it
+//! `aborted` in the report (which names it and makes the exit code non-zero), runs the
+//! remaining hooks and lets `run_until_signal` return. A serve that never checks keeps
+//! its thread busy, so the program must not wait for it:
 //! dropping a multi-thread runtime (what `#[tokio::main]` does on return) waits for every
 //! worker and hangs, while `Runtime::shutdown_background` (or exiting) ends the process.
 //! A hook that blocks its thread is worse: the task that would time it out is the one
 //! blocked, so only `Builder::shutdown_deadline` (or a second signal) ends the shutdown.
 
-use std::process::Child;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Once};
 use std::time::Duration;
@@ -34,7 +35,7 @@ use hassette_runtime::testing::{Fault, Faults, Faulty, Point, TestApp};
 use hassette_runtime::{
     BuildError, LookupError, RestartError, RestartSpec, StatusEvent, TimedOut, WaitError,
 };
-use hassette_tests::process::{signal, spawn_serving, wait_for};
+use hassette_tests::process::{Spawned, signal, spawn_serving, wait_for};
 use hassette_tests::{Log, drain_events, ms, secs, settle};
 use tokio::time::Instant;
 
@@ -265,10 +266,12 @@ async fn a_serve_aborted_during_a_restart_is_an_error_but_not_the_final_stop() {
 // A serve that never awaits, and a hook that blocks its thread: in a real process on a
 // multi-thread runtime (see tests/src/bin/busy_probe.rs).
 
-fn spawn_busy(mode: &str) -> Child {
+fn spawn_busy(mode: &str) -> Spawned {
     let child = spawn_serving(env!("CARGO_BIN_EXE_busy_probe"), mode);
-    // let serve reach its loop
-    std::thread::sleep(Duration::from_millis(100));
+    if mode.contains("busy") {
+        // serve has reached its loop
+        child.wait_stdout("spinning", Duration::from_secs(10));
+    }
     child
 }
 
@@ -354,8 +357,8 @@ fn a_hook_blocking_its_thread_is_cut_off_by_the_shutdown_deadline() {
 fn without_a_deadline_a_hook_blocking_its_thread_needs_the_second_signal() {
     let child = spawn_busy("hook");
     signal(&child, "-TERM");
-    std::thread::sleep(Duration::from_millis(800));
-    // still stopping: no timeout can cut off a hook that never yields
+    // the stop has reached the hook, which blocks its thread: no timeout can cut it off
+    child.wait_stderr("from=running to=stopping", Duration::from_secs(10));
     signal(&child, "-TERM");
     let (code, stderr, _) =
         wait_for(child, Duration::from_secs(10)).expect("the second signal did not end it");
@@ -380,6 +383,96 @@ fn a_busy_serve_under_tokio_main_still_lets_the_process_exit() {
         stderr.contains("exiting without waiting for its thread"),
         "{stderr}"
     );
+}
+
+/// Blocks its thread in a loop that checks `is_cancelled` between blocking calls; hands
+/// its context out as it begins, and says when the loop ends.
+struct Blocked {
+    began: std::sync::mpsc::Sender<ServiceContext>,
+    ended: std::sync::mpsc::Sender<()>,
+}
+
+#[service(restart = "permanent", shutdown_timeout = "100ms")]
+impl Blocked {
+    async fn serve(&self, ctx: &ServiceContext) {
+        let _ = self.began.send(ctx.clone());
+        while !ctx.is_cancelled() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let _ = self.ended.send(());
+    }
+}
+
+#[test]
+fn a_blocked_serve_sees_its_cancellation_once_the_stop_cuts_it_off() {
+    // The service's task runs on a runtime of its own, whose one worker its serve blocks;
+    // the app's stop runs on a paused clock here, so the cut-off comes at once in real
+    // time. Nothing of the service's task can run meanwhile: the cancellation must come
+    // from the stop.
+    let services = Background(Some(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap(),
+    ));
+    let stop = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let (began, began_rx) = std::sync::mpsc::channel();
+    let (ended, ended_rx) = std::sync::mpsc::channel();
+    let app = Hassette::builder()
+        .service(Blocked { began, ended })
+        .build()
+        .unwrap();
+    let starting = app.clone();
+    services
+        .handle()
+        .spawn(async move { starting.start().await });
+    let ctx = began_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("serve did not begin");
+    let report = stop.block_on(async {
+        let cancelled = tokio::spawn(ctx.cancelled_owned());
+        let began = Instant::now();
+        let report = app.shutdown().await;
+        // the whole stop budget (6 x 100ms + 100ms + 1s), then the cut-off
+        assert_eq!(began.elapsed(), ms(1700));
+        assert!(ctx.is_cancelled(), "the cut-off did not cancel the run");
+        settle().await;
+        assert!(cancelled.is_finished(), "`cancelled()` is still pending");
+        report
+    });
+    assert!(report.services[0].aborted, "{report}");
+    ended_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the blocked loop never saw its cancellation");
+    // the loop ended, so the aborted task gives its worker back
+    let (free, free_rx) = std::sync::mpsc::channel();
+    services.handle().spawn(async move { free.send(()) });
+    free_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the worker is still held");
+}
+
+/// A runtime left behind (not waited for) when it is dropped: a failed test must not
+/// hang on a worker that its blocked serve holds.
+struct Background(Option<tokio::runtime::Runtime>);
+
+impl Background {
+    fn handle(&self) -> &tokio::runtime::Handle {
+        self.0.as_ref().unwrap().handle()
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 #[test]

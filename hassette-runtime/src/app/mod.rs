@@ -147,7 +147,8 @@ impl Hassette {
 
     /// Starts the app, runs until a termination signal (or a crash, or
     /// [`ServiceContext::shutdown_app`](crate::ServiceContext::shutdown_app)), then shuts
-    /// down gracefully; a second signal exits the process at once. The signals are SIGINT
+    /// down gracefully; a second signal exits the process at once, also after the report
+    /// (while `main` goes on, or the runtime's drop waits for a thread). The signals are SIGINT
     /// and SIGTERM on Unix, and on Windows the console's Ctrl-C, Ctrl-Break, close, logoff
     /// and shutdown events. Returns [`ExitCode::SUCCESS`] after a clean stop, and `FAILURE`
     /// when a service did not start, crashed, or had to be aborted. A signal that arrives
@@ -166,7 +167,9 @@ impl Hassette {
     /// Cancellation is cooperative: an abort takes effect at the task's next `.await`. A
     /// hook or `serve` that never awaits keeps its thread: the stop cuts its service off
     /// once the longest its stop may take has passed (6 × its `shutdown_timeout` + 1.1 s,
-    /// or the `shutdown_deadline`), and reports it aborted. Dropping the tokio runtime (as
+    /// or the `shutdown_deadline`), cancels its run (a loop that checks
+    /// [`ServiceContext::is_cancelled`] between blocking calls ends there), and reports it
+    /// aborted. Dropping the tokio runtime (as
     /// `#[tokio::main]` does on return) would then wait for that thread forever, so this
     /// function logs the report and exits the process with code 1 itself. Likewise,
     /// called on the main thread, it makes sure the process exits with the returned code
@@ -183,6 +186,7 @@ impl Hassette {
     /// ```
     #[must_use = "return the exit code from `main`, or the process exits 0 whatever happened"]
     pub async fn run_until_signal(self) -> ExitCode {
+        let listening = signal::Listening::begin();
         let watcher = match signal::Signals::listen() {
             Ok(signals) => Some(tokio::spawn(signal::watch_signals(
                 signals,
@@ -207,6 +211,10 @@ impl Hassette {
         self.inner.shutdown_begun().await;
         let report = self.inner.wait_stopped().await;
         if let Some(watcher) = watcher {
+            // A signal from now on still exits at once: a thread of its own listens, as
+            // long as the process lives (the runtime may be dropped before it ends).
+            drop(listening);
+            signal::listen_after_the_report().await;
             watcher.abort();
         }
         // It sent STOPPING=1 when the shutdown began, and has returned since.
@@ -245,6 +253,14 @@ impl Hassette {
     /// neither listens for signals nor exits the process: see
     /// [`run_until_signal`](Self::run_until_signal) for that. Awaited from inside one of
     /// the app's own services, it returns as [`shutdown`](Self::shutdown) does there.
+    ///
+    /// A `serve` that blocks its thread is cut off by the stop, as under
+    /// `run_until_signal`, and its run cancelled: a loop that checks
+    /// [`ServiceContext::is_cancelled`] between blocking calls ends and gives its worker
+    /// back, so the runtime's drop after `main` does not wait for it. Code that never
+    /// checks keeps its worker, and so does a blocking read in the runtime's pool (tokio's
+    /// stdin): the runtime's drop waits for them; `run_until_signal` exits the process
+    /// instead.
     ///
     /// ```
     /// # use hassette_runtime::prelude::*;

@@ -1,11 +1,19 @@
 //! A tiny app for the signal tests:
-//! `signal_probe <clean|slow|crash|abort|bad-start|slow-start|stdin|job>`. Prints `serving`
-//! once its service runs (`slow-start`: once its slow `on_initialize` has begun), then
-//! waits for a signal (or crashes, or ends the app itself: `job`). `stdin`: serve reads
-//! tokio's stdin, which holds a blocking thread that no cancellation can take back.
+//! `signal_probe <clean|slow|crash|abort|bad-start|slow-start|stdin|job|blocked>`. Prints
+//! `serving` once its service runs (`slow-start`: once its slow `on_initialize` has
+//! begun), then waits for a signal (or crashes, or ends the app itself: `job`). `stdin`:
+//! serve reads tokio's stdin, which holds a blocking thread that no cancellation can take
+//! back. `blocked`: serve blocks its thread in a loop that checks `ctx.is_cancelled()`
+//! between sleeps of 200ms, and prints `the blocked loop ended` when it sees it.
 //!
 //! `PROBE_QUIET=1`: no tracing subscriber. `PROBE_NOTIFY_TOO=1`: `main` also spawns
 //! `systemd::notify`, next to the one `run_until_signal` runs by itself.
+//!
+//! `PROBE_RUN` says how `main` runs the app: unset, `run_until_signal` (on the main
+//! thread); `spawned`, `run_until_signal` in a task of its own; `run-until`, `run_until`
+//! until a SIGTERM; `shutdown`, `start`, then `shutdown` after a SIGTERM. With
+//! `PROBE_RUN` set, `main returned` goes to stderr as `main` returns (the runtime's drop
+//! comes after it).
 
 use std::time::Duration;
 
@@ -63,6 +71,14 @@ impl Service for Probe {
                     read = stdin.read_line(&mut line) => read.map(drop).map_err(Into::into),
                 }
             }
+            "blocked" => {
+                // never awaits: only a cancellation visible from outside this task ends it
+                while !ctx.is_cancelled() {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                println!("the blocked loop ended");
+                Ok(())
+            }
             "job" => {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 ctx.shutdown_app("the job is done");
@@ -96,5 +112,42 @@ async fn main() -> std::process::ExitCode {
     if std::env::var_os("PROBE_NOTIFY_TOO").is_some() {
         tokio::spawn(hassette_runtime::systemd::notify(app.clone()));
     }
-    app.run_until_signal().await
+    let code = match std::env::var("PROBE_RUN").as_deref() {
+        Ok("spawned") => tokio::spawn(app.run_until_signal())
+            .await
+            .unwrap_or(std::process::ExitCode::FAILURE),
+        Ok("run-until") => {
+            let report = app.run_until(sigterm()).await;
+            eprintln!("{report}");
+            report.exit_code()
+        }
+        Ok("shutdown") => {
+            let term = sigterm();
+            let _ = app.start().await;
+            term.await;
+            let report = app.shutdown().await;
+            eprintln!("{report}");
+            report.exit_code()
+        }
+        _ => app.run_until_signal().await,
+    };
+    if std::env::var_os("PROBE_RUN").is_some() {
+        eprintln!("main returned");
+    }
+    code
+}
+
+/// The next SIGTERM, for the modes that do not listen through `run_until_signal`; it
+/// listens from the call, so a signal sent once `serving` is printed is not lost.
+fn sigterm() -> impl Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    async move {
+        match term {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(error) => eprintln!("cannot listen for SIGTERM: {error}"),
+        }
+    }
 }
