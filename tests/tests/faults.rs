@@ -263,6 +263,149 @@ async fn a_serve_aborted_during_a_restart_is_an_error_but_not_the_final_stop() {
 }
 
 // ---------------------------------------------------------------------------------------
+// A first start that fails: `run_until`, `run_until_signal` (signals.rs) and `TestApp` go
+// on when its policy retries it, and end the app only when it does not.
+
+/// Up (Running and ready) 3s after it begins.
+struct SlowDb;
+
+#[service(restart = "permanent")]
+impl SlowDb {
+    async fn on_initialize(&self) {
+        tokio::time::sleep(secs(3)).await;
+    }
+    async fn serve(&self, ctx: &ServiceContext) {
+        ctx.cancelled().await
+    }
+}
+
+/// Gives its dependency 2s, then fails its start; restarted after 1s.
+struct Api;
+
+#[service(
+    restart = "permanent",
+    depends_on(SlowDb),
+    startup_timeout = "2s",
+    backoff(base = "1s")
+)]
+impl Api {
+    async fn serve(&self, ctx: &ServiceContext) {
+        ctx.cancelled().await
+    }
+}
+
+/// A job whose first start fails: temporary, so never retried.
+struct Job;
+
+#[service(restart = "temporary")]
+impl Job {
+    async fn on_initialize(&self) -> Result<(), BoxError> {
+        Err("the config file is missing".into())
+    }
+    async fn serve(&self) {}
+}
+
+/// A permanent service whose start fails with an error its type says is not worth a
+/// retry: exhausted at once.
+struct Strict;
+
+#[derive(Debug, thiserror::Error)]
+#[error("the licence has expired")]
+struct Expired;
+
+#[service(restart = "permanent", non_retryable(Expired))]
+impl Strict {
+    async fn on_initialize(&self) -> Result<(), BoxError> {
+        Err(Expired.into())
+    }
+    async fn serve(&self, ctx: &ServiceContext) {
+        ctx.cancelled().await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn run_until_goes_on_when_a_slow_dependency_fails_a_first_start_that_is_retried() {
+    let app = Hassette::builder()
+        .service(SlowDb)
+        .service(Api)
+        .build()
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn({
+        let app = app.clone();
+        async move {
+            app.run_until(async {
+                let _ = stopped.await;
+            })
+            .await
+        }
+    });
+    // Api's first start fails at 2s (SlowDb is up at 3s); its restart at 3s finds it up
+    tokio::time::sleep(secs(10)).await;
+    assert!(!run.is_finished(), "run_until ended: {:?}", run.await);
+    assert!(!app.is_shutting_down());
+    assert_eq!(app.status::<Api>().unwrap(), Status::Running);
+    let _ = stop.send(());
+    let report = run.await.unwrap();
+    assert!(report.is_success(), "{report}");
+    assert_eq!(
+        report.reason.as_deref(),
+        Some("the run_until future completed")
+    );
+    assert_eq!(report.service("Api").unwrap().restarts, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn run_until_ends_at_once_when_a_first_start_will_not_be_retried() {
+    for (builder, error) in [
+        (
+            Hassette::builder().service(SlowDb).service(Job),
+            "service `Job` did not start: `on_initialize` failed: the config file is missing",
+        ),
+        // a permanent service exhausted at once crashes, and the crash ends the app
+        (
+            Hassette::builder().service(SlowDb).service(Strict),
+            "service `Strict` crashed",
+        ),
+        // the error is the one that ends the app, though Api's came first in order
+        (
+            Hassette::builder()
+                .service(Api)
+                .service(SlowDb)
+                .service(Job),
+            "service `Job` did not start: `on_initialize` failed: the config file is missing",
+        ),
+    ] {
+        let app = builder.build().unwrap();
+        let began = Instant::now();
+        let report = app.run_until(std::future::pending()).await;
+        // the start returns once SlowDb's has ended (it does not watch the cancellation)
+        assert_eq!(began.elapsed(), secs(3));
+        assert_eq!(report.reason.as_deref(), Some(error), "{report}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_app_follows_the_same_rule_for_a_failed_first_start() {
+    // retried: the app goes on, and Api recovers
+    let mut t = TestApp::new(Hassette::builder().service(SlowDb).service(Api)).unwrap();
+    let error = t.start().await.unwrap_err();
+    assert!(!error.ends_the_app(), "{error}");
+    t.advance(secs(10)).await;
+    assert!(!t.app().is_shutting_down());
+    assert_eq!(t.last_status("Api"), Some(Status::Running));
+    assert!(t.shutdown().await.is_success());
+
+    // not retried: the app ends, as under run_until and run_until_signal
+    let mut t = TestApp::new(Hassette::builder().service(Job)).unwrap();
+    let error = t.start().await.unwrap_err();
+    assert!(error.ends_the_app(), "{error}");
+    assert!(t.app().is_shutting_down());
+    let report = t.shutdown().await;
+    assert_eq!(report.reason, Some(error.to_string()));
+}
+
+// ---------------------------------------------------------------------------------------
 // A serve that never awaits, and a hook that blocks its thread: in a real process on a
 // multi-thread runtime (see tests/src/bin/busy_probe.rs).
 

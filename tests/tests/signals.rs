@@ -97,6 +97,21 @@ fn a_failed_start_exits_non_zero_and_says_why() {
 }
 
 #[test]
+fn a_first_start_that_is_retried_does_not_end_the_process() {
+    // the dependant's first start fails (its dependency takes longer than its startup
+    // timeout); its policy restarts it, and it prints `serving` once it runs
+    let child = spawn("slow-dependency");
+    signal(&child, "-TERM");
+    let (code, stderr) = finish(child);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("start failed; its restart policy starts it again"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("exiting with failure"), "{stderr}");
+}
+
+#[test]
 fn a_serve_holding_tokio_stdin_does_not_keep_the_process_alive() {
     // tokio's stdin reads on a blocking thread, which the runtime's drop would wait for
     // forever: the process exits with the report's code all the same

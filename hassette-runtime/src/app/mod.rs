@@ -92,9 +92,12 @@ impl Hassette {
     /// still be about to begin). Services whose dependencies are not yet Running and ready
     /// wait for them, so startup runs in dependency waves.
     ///
-    /// The error names the first service (in registration order) that did not start and
-    /// why; the others keep starting and are supervised as usual, so call
-    /// [`shutdown`](Self::shutdown) to stop them. A `start` interrupted by
+    /// The error names a service that did not start and why: the first (in registration
+    /// order) whose failure ends the app ([`StartError::ends_the_app`]: it will not be
+    /// started again), else the first that failed. A failed first start follows the
+    /// service's policy like any failure (a dependency that was slow to come up is
+    /// retried after the backoff), and the others keep starting and are supervised as
+    /// usual, so call [`shutdown`](Self::shutdown) to stop them. A `start` interrupted by
     /// [`shutdown`](Self::shutdown) returns [`StartFailure::Interrupted`] (unless another
     /// service had failed already).
     ///
@@ -109,7 +112,9 @@ impl Hassette {
     ///
     /// ```no_run
     /// # async fn f(app: hassette_runtime::Hassette) {
-    /// if let Err(e) = app.start().await {
+    /// if let Err(e) = app.start().await
+    ///     && e.ends_the_app()
+    /// {
     ///     eprintln!("{e}"); // service `db` did not start: `on_initialize` failed: ...
     ///     app.shutdown().await;
     /// }
@@ -151,7 +156,9 @@ impl Hassette {
     /// (while `main` goes on, or the runtime's drop waits for a thread). The signals are SIGINT
     /// and SIGTERM on Unix, and on Windows the console's Ctrl-C, Ctrl-Break, close, logoff
     /// and shutdown events. Returns [`ExitCode::SUCCESS`] after a clean stop, and `FAILURE`
-    /// when a service did not start, crashed, or had to be aborted. A signal that arrives
+    /// when a service did not start and will not be started again
+    /// ([`StartError::ends_the_app`]), crashed, or had to be aborted; a start failure the
+    /// service's policy retries is logged and the app goes on. A signal that arrives
     /// while services are still starting is a clean stop.
     ///
     /// The shutdown report is logged once, through `tracing`: at `INFO` after a clean stop,
@@ -199,15 +206,11 @@ impl Hassette {
         };
         #[cfg(all(feature = "systemd", unix))]
         let notifier = tokio::spawn(crate::systemd::notify(self.clone()));
-        let started = self.start().await;
-        // A start cut short by the shutdown (a signal during the start) is a clean stop.
-        let failed_start = started
+        let failed_start = self
+            .start_or_stop()
+            .await
             .err()
-            .filter(|e| !matches!(e.failure, StartFailure::Interrupted));
-        if let Some(error) = &failed_start {
-            tracing::error!(service = %error.service, %error, "start failed; shutting down");
-            self.inner.begin_shutdown(error.to_string());
-        }
+            .filter(StartError::ends_the_app);
         self.inner.shutdown_begun().await;
         let report = self.inner.wait_stopped().await;
         if let Some(watcher) = watcher {
@@ -249,7 +252,9 @@ impl Hassette {
     /// Starts the app, runs it until `stop` completes (or the app shuts down by itself: a
     /// crash, `ctx.shutdown_app`), then stops it and returns the report: for programs with
     /// their own stop trigger (tests, Windows services, an app embedded in another).
-    /// A failed start stops the app at once, and its error is the report's reason. It
+    /// A start failure that will not be retried ([`StartError::ends_the_app`]) stops the
+    /// app at once, and its error is the report's reason; after one the service's policy
+    /// retries, the app goes on as under `run_until_signal`. It
     /// neither listens for signals nor exits the process: see
     /// [`run_until_signal`](Self::run_until_signal) for that. Awaited from inside one of
     /// the app's own services, it returns as [`shutdown`](Self::shutdown) does there.
@@ -277,17 +282,34 @@ impl Hassette {
     /// ```
     #[must_use = "the report says how every service ended"]
     pub async fn run_until(&self, stop: impl Future<Output = ()>) -> ShutdownReport {
-        let reason = match self.start().await {
-            Err(error) if !matches!(error.failure, StartFailure::Interrupted) => error.to_string(),
-            _ => {
-                tokio::select! {
-                    () = stop => "the run_until future completed".to_owned(),
-                    () = self.inner.shutdown_begun() => String::new(),
-                }
-            }
+        let _ = self.start_or_stop().await;
+        let reason = tokio::select! {
+            biased;
+            () = self.inner.shutdown_begun() => String::new(),
+            () = stop => "the run_until future completed".to_owned(),
         };
         // The first reason given is kept: one the app already had wins.
         self.inner.shutdown(reason).await
+    }
+
+    /// `start`, and the one rule of [`run_until_signal`](Self::run_until_signal),
+    /// [`run_until`](Self::run_until) and `testing::TestApp::start` for a failed start:
+    /// an error that ends the app ([`StartError::ends_the_app`]) begins its shutdown, with
+    /// the error as the reason; after any other the app goes on (the service's policy
+    /// starts it again). Returns what `start` returned.
+    pub(crate) async fn start_or_stop(&self) -> Result<(), StartError> {
+        let started = self.start().await;
+        match &started {
+            Err(error) if error.ends_the_app() => {
+                tracing::error!(service = %error.service, %error, "start failed; shutting down");
+                self.inner.begin_shutdown(error.to_string());
+            }
+            Err(error) if !matches!(error.failure, StartFailure::Interrupted) => {
+                tracing::warn!(service = %error.service, %error, "start failed; its restart policy starts it again");
+            }
+            _ => {}
+        }
+        started
     }
 
     /// The status of the one registered `T`.
