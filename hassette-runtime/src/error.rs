@@ -312,6 +312,7 @@ pub enum WaitError {
 /// use hassette_runtime::StartError;
 /// let e = StartError::new("ticker", hassette_runtime::StartFailure::Interrupted);
 /// assert_eq!(e.to_string(), "service `ticker` did not start: the application shut down while it was starting");
+/// assert!(!e.ends_the_app());
 /// ```
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("service `{service}` did not start: {failure}")]
@@ -322,15 +323,51 @@ pub struct StartError {
     /// What went wrong.
     #[source]
     pub failure: StartFailure,
+    /// Its restart policy starts the service again after this failure.
+    retried: bool,
 }
 
 impl StartError {
-    /// A start error of `service`.
+    /// A start error of `service` (one that is not retried).
     pub fn new(service: impl Into<Arc<str>>, failure: StartFailure) -> Self {
         StartError {
             service: service.into(),
             failure,
+            retried: false,
         }
+    }
+
+    /// The error of a first start that the service's policy retries.
+    pub(crate) fn retried(mut self) -> Self {
+        self.retried = true;
+        self
+    }
+
+    /// Whether this failure ends the app: the service will not be started again (it is
+    /// temporary, the error is fatal or non-retryable, its budget is spent). `false` when
+    /// its restart policy starts it again after the backoff (a dependency that was slow
+    /// to come up, an initialize error), and for a start the shutdown interrupted (the app
+    /// is stopping anyway, and that is no failure).
+    ///
+    /// The one rule of [`Hassette::run_until_signal`](crate::Hassette::run_until_signal),
+    /// [`Hassette::run_until`](crate::Hassette::run_until) and the `testing` feature's
+    /// `TestApp::start`: they shut the app down on an error that ends it (with the error as
+    /// the reason, and a non-zero exit code from `run_until_signal`) and go on
+    /// supervising after any other. A program that calls `start` itself can do the same:
+    ///
+    /// ```no_run
+    /// # async fn f(app: hassette_runtime::Hassette) {
+    /// if let Err(error) = app.start().await {
+    ///     if error.ends_the_app() {
+    ///         eprintln!("{error}");
+    ///         app.shutdown().await;
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn ends_the_app(&self) -> bool {
+        !self.retried && !matches!(self.failure, StartFailure::Interrupted)
     }
 }
 

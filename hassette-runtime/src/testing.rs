@@ -390,13 +390,16 @@ impl TestApp {
         &self.app
     }
 
-    /// Starts the app and lets every task that can run, run.
+    /// Starts the app and lets every task that can run, run. A failure that ends the app
+    /// ([`StartError::ends_the_app`]) shuts it down, with the error as the reason, as
+    /// [`Hassette::run_until_signal`] and [`Hassette::run_until`] do; after any other
+    /// (one the service's policy retries) the app goes on.
     ///
     /// # Errors
     ///
     /// What [`Hassette::start`] returns.
     pub async fn start(&mut self) -> Result<(), StartError> {
-        let result = self.app.start().await;
+        let result = self.app.start_or_stop().await;
         self.settle().await;
         result
     }

@@ -351,67 +351,187 @@ pub type TempProbe = Probe<Temp>;
 
 /// Helpers for tests that run a small app in a child process (signals, busy threads).
 pub mod process {
-    use std::io::{BufRead, BufReader, Read};
+    use std::io::Read;
     use std::process::{Child, Command, Stdio};
+    use std::sync::{Arc, Condvar, Mutex};
     use std::time::{Duration, Instant};
 
+    /// A child process whose stdout and stderr are read as they come, each by a thread
+    /// of its own, so that a test waits for what it needs (a line printed, the exit)
+    /// instead of sleeping. Its stdin is a pipe that stays open, unwritten, as long as
+    /// it lives.
+    pub struct Spawned {
+        child: Child,
+        stdout: Arc<Stream>,
+        stderr: Arc<Stream>,
+    }
+
+    /// What one output of the child has printed so far, and whether it is closed.
+    #[derive(Default)]
+    struct Stream {
+        text: Mutex<(String, bool)>,
+        grew: Condvar,
+    }
+
+    impl Stream {
+        /// A thread that reads `from` into a new stream until it is closed.
+        fn read(mut from: impl Read + Send + 'static) -> Arc<Self> {
+            let stream = Arc::new(Stream::default());
+            let filled = stream.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = from.read(&mut buf).unwrap_or(0);
+                    let mut text = filled.text.lock().unwrap();
+                    match n {
+                        0 => text.1 = true,
+                        n => text.0.push_str(&String::from_utf8_lossy(&buf[..n])),
+                    }
+                    filled.grew.notify_all();
+                    if n == 0 {
+                        return;
+                    }
+                }
+            });
+            stream
+        }
+
+        /// Waits up to `limit` until `done` holds for the text and whether the stream is
+        /// closed; the text, and whether it did.
+        fn wait(&self, limit: Duration, done: impl Fn(&str, bool) -> bool) -> (String, bool) {
+            let text = self.text.lock().unwrap();
+            let (text, _) = self
+                .grew
+                .wait_timeout_while(text, limit, |(text, closed)| !done(text, *closed))
+                .unwrap();
+            (text.0.clone(), done(&text.0, text.1))
+        }
+
+        fn text(&self) -> String {
+            self.text.lock().unwrap().0.clone()
+        }
+    }
+
     /// Runs `binary mode` and returns once it printed `serving` (its service runs, so a
-    /// signal is handled by the app). Its stdin is a pipe that stays open, unwritten, as
-    /// long as the `Child` lives.
-    pub fn spawn_serving(binary: &str, mode: &str) -> Child {
+    /// signal is handled by the app).
+    pub fn spawn_serving(binary: &str, mode: &str) -> Spawned {
         spawn_serving_with(binary, mode, &[])
     }
 
-    /// [`spawn_serving`] with `env` added, and without systemd's variables unless `env`
-    /// sets them (a test run under systemd must not talk to it).
-    pub fn spawn_serving_with(binary: &str, mode: &str, env: &[(&str, &str)]) -> Child {
-        let mut child = Command::new(binary)
+    /// [`spawn_serving`] with `env` added.
+    pub fn spawn_serving_with(binary: &str, mode: &str, env: &[(&str, &str)]) -> Spawned {
+        let child = spawn(command(binary, mode).envs(env.iter().copied()));
+        let (stdout, _) = child.stdout.wait(Duration::from_secs(30), |text, closed| {
+            text.contains('\n') || closed
+        });
+        assert_eq!(
+            stdout.lines().next(),
+            Some("serving"),
+            "{}",
+            child.stderr_text()
+        );
+        child
+    }
+
+    /// `binary mode`, without systemd's variables (a test run under systemd must not
+    /// talk to it) unless the caller sets them again.
+    pub fn command(binary: &str, mode: &str) -> Command {
+        let mut command = Command::new(binary);
+        command
             .arg(mode)
             .env_remove("NOTIFY_SOCKET")
-            .env_remove("WATCHDOG_USEC")
-            .envs(env.iter().copied())
+            .env_remove("WATCHDOG_USEC");
+        command
+    }
+
+    /// Runs `command` with its output read as it comes.
+    pub fn spawn(command: &mut Command) -> Spawned {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "serving");
-        child
+        let stdout = Stream::read(child.stdout.take().unwrap());
+        let stderr = Stream::read(child.stderr.take().unwrap());
+        Spawned {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    impl Spawned {
+        /// Sends `signal` (like `-TERM`).
+        pub fn signal(&self, signal: &str) {
+            let status = Command::new("kill")
+                .args([signal, &self.child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+
+        /// Waits up to `limit` until stdout holds `what`; panics with both outputs if it
+        /// does not by then.
+        pub fn wait_stdout(&self, what: &str, limit: Duration) {
+            let (text, seen) = self.stdout.wait(limit, |text, _| text.contains(what));
+            assert!(
+                seen,
+                "no `{what}` on stdout within {limit:?}: {text}\nstderr: {}",
+                self.stderr_text()
+            );
+        }
+
+        /// Waits up to `limit` until stderr holds `what`; panics with it if it does not
+        /// by then.
+        pub fn wait_stderr(&self, what: &str, limit: Duration) {
+            let (text, seen) = self.stderr.wait(limit, |text, _| text.contains(what));
+            assert!(seen, "no `{what}` on stderr within {limit:?}: {text}");
+        }
+
+        /// What it printed on stdout so far.
+        pub fn stdout_text(&self) -> String {
+            self.stdout.text()
+        }
+
+        /// What it printed on stderr so far.
+        pub fn stderr_text(&self) -> String {
+            self.stderr.text()
+        }
+
+        /// Whether it has exited.
+        pub fn has_exited(&mut self) -> bool {
+            self.child.try_wait().unwrap().is_some()
+        }
+    }
+
+    impl Drop for Spawned {
+        fn drop(&mut self) {
+            // a test that failed half-way leaves no process behind
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 
     /// Sends `signal` (like `-TERM`) to the child.
-    pub fn signal(child: &Child, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+    pub fn signal(child: &Spawned, signal: &str) {
+        child.signal(signal);
     }
 
-    /// Waits up to `limit` for the process; `None` (and the process killed) when it did
-    /// not exit by then. Returns the exit code, stderr and how long it took.
-    pub fn wait_for(mut child: Child, limit: Duration) -> Option<(Option<i32>, String, Duration)> {
+    /// Waits up to `limit` for the process to exit (its stderr closes as it does); `None`
+    /// (and the process killed) when it did not by then. Returns the exit code, stderr
+    /// and how long it took.
+    pub fn wait_for(
+        mut child: Spawned,
+        limit: Duration,
+    ) -> Option<(Option<i32>, String, Duration)> {
         let began = Instant::now();
-        while child.try_wait().unwrap().is_none() {
-            if began.elapsed() > limit {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        let (stderr, closed) = child.stderr.wait(limit, |_, closed| closed);
+        if !closed {
+            return None;
         }
         let took = began.elapsed();
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
-        Some((child.wait().unwrap().code(), stderr, took))
+        let code = child.child.wait().unwrap().code();
+        Some((code, stderr, took))
     }
 }

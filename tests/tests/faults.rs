@@ -16,15 +16,16 @@
 //! The runtime stops a serve by cancelling its token and, after `shutdown_timeout`,
 //! aborting its task. Both only take effect when the task next reaches an `.await`: a
 //! serve that spins without awaiting cannot be stopped by anything inside the process.
-//! What the runtime does then: it stops waiting for it, marks it `aborted` in the report
-//! (which names it and makes the exit code non-zero), runs the remaining hooks and lets
-//! `run_until_signal` return. The thread stays busy, so the program must not wait for it:
+//! What the runtime does then: it stops waiting for it, cancels its run from outside its
+//! task (a loop that checks `is_cancelled` between blocking calls ends), marks it
+//! `aborted` in the report (which names it and makes the exit code non-zero), runs the
+//! remaining hooks and lets `run_until_signal` return. A serve that never checks keeps
+//! its thread busy, so the program must not wait for it:
 //! dropping a multi-thread runtime (what `#[tokio::main]` does on return) waits for every
 //! worker and hangs, while `Runtime::shutdown_background` (or exiting) ends the process.
 //! A hook that blocks its thread is worse: the task that would time it out is the one
 //! blocked, so only `Builder::shutdown_deadline` (or a second signal) ends the shutdown.
 
-use std::process::Child;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Once};
 use std::time::Duration;
@@ -34,7 +35,7 @@ use hassette_runtime::testing::{Fault, Faults, Faulty, Point, TestApp};
 use hassette_runtime::{
     BuildError, LookupError, RestartError, RestartSpec, StatusEvent, TimedOut, WaitError,
 };
-use hassette_tests::process::{signal, spawn_serving, wait_for};
+use hassette_tests::process::{Spawned, signal, spawn_serving, wait_for};
 use hassette_tests::{Log, drain_events, ms, secs, settle};
 use tokio::time::Instant;
 
@@ -262,13 +263,158 @@ async fn a_serve_aborted_during_a_restart_is_an_error_but_not_the_final_stop() {
 }
 
 // ---------------------------------------------------------------------------------------
+// A first start that fails: `run_until`, `run_until_signal` (signals.rs) and `TestApp` go
+// on when its policy retries it, and end the app only when it does not.
+
+/// Up (Running and ready) 3s after it begins.
+struct SlowDb;
+
+#[service(restart = "permanent")]
+impl SlowDb {
+    async fn on_initialize(&self) {
+        tokio::time::sleep(secs(3)).await;
+    }
+    async fn serve(&self, ctx: &ServiceContext) {
+        ctx.cancelled().await
+    }
+}
+
+/// Gives its dependency 2s, then fails its start; restarted after 1s.
+struct Api;
+
+#[service(
+    restart = "permanent",
+    depends_on(SlowDb),
+    startup_timeout = "2s",
+    backoff(base = "1s")
+)]
+impl Api {
+    async fn serve(&self, ctx: &ServiceContext) {
+        ctx.cancelled().await
+    }
+}
+
+/// A job whose first start fails: temporary, so never retried.
+struct Job;
+
+#[service(restart = "temporary")]
+impl Job {
+    async fn on_initialize(&self) -> Result<(), BoxError> {
+        Err("the config file is missing".into())
+    }
+    async fn serve(&self) {}
+}
+
+/// A permanent service whose start fails with an error its type says is not worth a
+/// retry: exhausted at once.
+struct Strict;
+
+#[derive(Debug, thiserror::Error)]
+#[error("the licence has expired")]
+struct Expired;
+
+#[service(restart = "permanent", non_retryable(Expired))]
+impl Strict {
+    async fn on_initialize(&self) -> Result<(), BoxError> {
+        Err(Expired.into())
+    }
+    async fn serve(&self, ctx: &ServiceContext) {
+        ctx.cancelled().await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn run_until_goes_on_when_a_slow_dependency_fails_a_first_start_that_is_retried() {
+    let app = Hassette::builder()
+        .service(SlowDb)
+        .service(Api)
+        .build()
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn({
+        let app = app.clone();
+        async move {
+            app.run_until(async {
+                let _ = stopped.await;
+            })
+            .await
+        }
+    });
+    // Api's first start fails at 2s (SlowDb is up at 3s); its restart at 3s finds it up
+    tokio::time::sleep(secs(10)).await;
+    assert!(!run.is_finished(), "run_until ended: {:?}", run.await);
+    assert!(!app.is_shutting_down());
+    assert_eq!(app.status::<Api>().unwrap(), Status::Running);
+    let _ = stop.send(());
+    let report = run.await.unwrap();
+    assert!(report.is_success(), "{report}");
+    assert_eq!(
+        report.reason.as_deref(),
+        Some("the run_until future completed")
+    );
+    assert_eq!(report.service("Api").unwrap().restarts, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn run_until_ends_at_once_when_a_first_start_will_not_be_retried() {
+    for (builder, error) in [
+        (
+            Hassette::builder().service(SlowDb).service(Job),
+            "service `Job` did not start: `on_initialize` failed: the config file is missing",
+        ),
+        // a permanent service exhausted at once crashes, and the crash ends the app
+        (
+            Hassette::builder().service(SlowDb).service(Strict),
+            "service `Strict` crashed",
+        ),
+        // the error is the one that ends the app, though Api's came first in order
+        (
+            Hassette::builder()
+                .service(Api)
+                .service(SlowDb)
+                .service(Job),
+            "service `Job` did not start: `on_initialize` failed: the config file is missing",
+        ),
+    ] {
+        let app = builder.build().unwrap();
+        let began = Instant::now();
+        let report = app.run_until(std::future::pending()).await;
+        // the start returns once SlowDb's has ended (it does not watch the cancellation)
+        assert_eq!(began.elapsed(), secs(3));
+        assert_eq!(report.reason.as_deref(), Some(error), "{report}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_app_follows_the_same_rule_for_a_failed_first_start() {
+    // retried: the app goes on, and Api recovers
+    let mut t = TestApp::new(Hassette::builder().service(SlowDb).service(Api)).unwrap();
+    let error = t.start().await.unwrap_err();
+    assert!(!error.ends_the_app(), "{error}");
+    t.advance(secs(10)).await;
+    assert!(!t.app().is_shutting_down());
+    assert_eq!(t.last_status("Api"), Some(Status::Running));
+    assert!(t.shutdown().await.is_success());
+
+    // not retried: the app ends, as under run_until and run_until_signal
+    let mut t = TestApp::new(Hassette::builder().service(Job)).unwrap();
+    let error = t.start().await.unwrap_err();
+    assert!(error.ends_the_app(), "{error}");
+    assert!(t.app().is_shutting_down());
+    let report = t.shutdown().await;
+    assert_eq!(report.reason, Some(error.to_string()));
+}
+
+// ---------------------------------------------------------------------------------------
 // A serve that never awaits, and a hook that blocks its thread: in a real process on a
 // multi-thread runtime (see tests/src/bin/busy_probe.rs).
 
-fn spawn_busy(mode: &str) -> Child {
+fn spawn_busy(mode: &str) -> Spawned {
     let child = spawn_serving(env!("CARGO_BIN_EXE_busy_probe"), mode);
-    // let serve reach its loop
-    std::thread::sleep(Duration::from_millis(100));
+    if mode.contains("busy") {
+        // serve has reached its loop
+        child.wait_stdout("spinning", Duration::from_secs(10));
+    }
     child
 }
 
@@ -354,8 +500,8 @@ fn a_hook_blocking_its_thread_is_cut_off_by_the_shutdown_deadline() {
 fn without_a_deadline_a_hook_blocking_its_thread_needs_the_second_signal() {
     let child = spawn_busy("hook");
     signal(&child, "-TERM");
-    std::thread::sleep(Duration::from_millis(800));
-    // still stopping: no timeout can cut off a hook that never yields
+    // the stop has reached the hook, which blocks its thread: no timeout can cut it off
+    child.wait_stderr("from=running to=stopping", Duration::from_secs(10));
     signal(&child, "-TERM");
     let (code, stderr, _) =
         wait_for(child, Duration::from_secs(10)).expect("the second signal did not end it");
@@ -380,6 +526,96 @@ fn a_busy_serve_under_tokio_main_still_lets_the_process_exit() {
         stderr.contains("exiting without waiting for its thread"),
         "{stderr}"
     );
+}
+
+/// Blocks its thread in a loop that checks `is_cancelled` between blocking calls; hands
+/// its context out as it begins, and says when the loop ends.
+struct Blocked {
+    began: std::sync::mpsc::Sender<ServiceContext>,
+    ended: std::sync::mpsc::Sender<()>,
+}
+
+#[service(restart = "permanent", shutdown_timeout = "100ms")]
+impl Blocked {
+    async fn serve(&self, ctx: &ServiceContext) {
+        let _ = self.began.send(ctx.clone());
+        while !ctx.is_cancelled() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let _ = self.ended.send(());
+    }
+}
+
+#[test]
+fn a_blocked_serve_sees_its_cancellation_once_the_stop_cuts_it_off() {
+    // The service's task runs on a runtime of its own, whose one worker its serve blocks;
+    // the app's stop runs on a paused clock here, so the cut-off comes at once in real
+    // time. Nothing of the service's task can run meanwhile: the cancellation must come
+    // from the stop.
+    let services = Background(Some(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap(),
+    ));
+    let stop = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let (began, began_rx) = std::sync::mpsc::channel();
+    let (ended, ended_rx) = std::sync::mpsc::channel();
+    let app = Hassette::builder()
+        .service(Blocked { began, ended })
+        .build()
+        .unwrap();
+    let starting = app.clone();
+    services
+        .handle()
+        .spawn(async move { starting.start().await });
+    let ctx = began_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("serve did not begin");
+    let report = stop.block_on(async {
+        let cancelled = tokio::spawn(ctx.cancelled_owned());
+        let began = Instant::now();
+        let report = app.shutdown().await;
+        // the whole stop budget (6 x 100ms + 100ms + 1s), then the cut-off
+        assert_eq!(began.elapsed(), ms(1700));
+        assert!(ctx.is_cancelled(), "the cut-off did not cancel the run");
+        settle().await;
+        assert!(cancelled.is_finished(), "`cancelled()` is still pending");
+        report
+    });
+    assert!(report.services[0].aborted, "{report}");
+    ended_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the blocked loop never saw its cancellation");
+    // the loop ended, so the aborted task gives its worker back
+    let (free, free_rx) = std::sync::mpsc::channel();
+    services.handle().spawn(async move { free.send(()) });
+    free_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the worker is still held");
+}
+
+/// A runtime left behind (not waited for) when it is dropped: a failed test must not
+/// hang on a worker that its blocked serve holds.
+struct Background(Option<tokio::runtime::Runtime>);
+
+impl Background {
+    fn handle(&self) -> &tokio::runtime::Handle {
+        self.0.as_ref().unwrap().handle()
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 #[test]

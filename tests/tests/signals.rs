@@ -2,17 +2,20 @@
 //! on a second signal, and the exit code. These run a small binary in real time (signals
 //! cannot be paused), each within a few hundred milliseconds.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hassette_tests::process::{signal, spawn_serving, spawn_serving_with, wait_for};
+use hassette_tests::process::{
+    Spawned, command, signal, spawn_serving, spawn_serving_with, wait_for,
+};
 
-fn spawn(mode: &str) -> Child {
-    spawn_serving(env!("CARGO_BIN_EXE_signal_probe"), mode)
+const PROBE: &str = env!("CARGO_BIN_EXE_signal_probe");
+
+fn spawn(mode: &str) -> Spawned {
+    spawn_serving(PROBE, mode)
 }
 
 /// Waits (at most 10s) and returns the exit code and stderr.
-fn finish(child: Child) -> (Option<i32>, String) {
+fn finish(child: Spawned) -> (Option<i32>, String) {
     let (code, stderr, _) =
         wait_for(child, Duration::from_secs(10)).expect("the process did not exit");
     (code, stderr)
@@ -44,7 +47,8 @@ fn sigint_stops_gracefully_too() {
 fn a_second_signal_exits_at_once() {
     let child = spawn("slow");
     signal(&child, "-INT");
-    std::thread::sleep(Duration::from_millis(200));
+    // the stop is in the slow `before_shutdown`
+    child.wait_stderr("from=running to=stopping", Duration::from_secs(10));
     let began = Instant::now();
     signal(&child, "-INT");
     let (code, stderr) = finish(child);
@@ -83,18 +87,28 @@ fn an_aborted_serve_makes_the_exit_code_non_zero() {
 
 #[test]
 fn a_failed_start_exits_non_zero_and_says_why() {
-    let child = Command::new(env!("CARGO_BIN_EXE_signal_probe"))
-        .arg("bad-start")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = hassette_tests::process::spawn(&mut command(PROBE, "bad-start"));
     let (code, stderr) = finish(child);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("exiting with failure: service `Probe` did not start: `on_initialize` failed: the config file is missing"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_first_start_that_is_retried_does_not_end_the_process() {
+    // the dependant's first start fails (its dependency takes longer than its startup
+    // timeout); its policy restarts it, and it prints `serving` once it runs
+    let child = spawn("slow-dependency");
+    signal(&child, "-TERM");
+    let (code, stderr) = finish(child);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("start failed; its restart policy starts it again"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("exiting with failure"), "{stderr}");
 }
 
 #[test]
@@ -109,6 +123,55 @@ fn a_serve_holding_tokio_stdin_does_not_keep_the_process_alive() {
     assert!(took < Duration::from_secs(3), "took {took:?}: {stderr}");
     assert!(
         stderr.contains("the runtime still waits for a blocking thread; exiting without it"),
+        "{stderr}"
+    );
+}
+
+/// A serve that blocks its thread, checking `is_cancelled` between blocking calls, under
+/// `run_until` or `shutdown` and `#[tokio::main]`: the stop cuts it off and cancels its
+/// run from outside its task, so the loop ends, gives its worker back, and the runtime's
+/// drop (which waits for every worker) lets the process exit.
+fn a_blocked_serve_ends_and_the_process_exits(run: &str) {
+    let child = spawn_with("blocked", &[("PROBE_RUN", run)]);
+    signal(&child, "-TERM");
+    // about 3s: the stop budget (6 x 300ms + 1.1s), then the loop's next check
+    let finished = wait_for(child, Duration::from_secs(10));
+    let (code, stderr, _) = finished.expect("the process did not exit after main returned");
+    assert!(stderr.contains("(aborted)"), "{stderr}");
+    assert!(stderr.contains("main returned"), "{stderr}");
+    assert_eq!(code, Some(1), "{stderr}");
+}
+
+#[test]
+fn a_blocked_serve_ends_and_the_process_exits_after_run_until() {
+    a_blocked_serve_ends_and_the_process_exits("run-until");
+}
+
+#[test]
+fn a_blocked_serve_ends_and_the_process_exits_after_shutdown() {
+    a_blocked_serve_ends_and_the_process_exits("shutdown");
+}
+
+#[test]
+fn a_second_signal_after_the_report_still_exits_at_once() {
+    // `run_until_signal` in a task of its own, with a serve that holds tokio's stdin: the
+    // runtime's drop after `main` waits for that blocking thread for ever, and no exit
+    // watchdog is armed off the main thread; the next signal must still end the process.
+    let child = spawn_with("stdin", &[("PROBE_RUN", "spawned")]);
+    signal(&child, "-TERM");
+    child.wait_stderr("main returned", Duration::from_secs(10));
+    let began = Instant::now();
+    signal(&child, "-TERM");
+    let (code, stderr, _) =
+        wait_for(child, Duration::from_secs(10)).expect("the second signal did not end it");
+    assert!(
+        began.elapsed() < Duration::from_millis(1500),
+        "took {:?}",
+        began.elapsed()
+    );
+    assert_eq!(code, Some(143), "{stderr}");
+    assert!(
+        stderr.contains("received SIGTERM after the shutdown: exiting at once"),
         "{stderr}"
     );
 }
@@ -134,8 +197,8 @@ fn a_job_that_ends_the_app_exits_zero() {
     assert!(stderr.contains("reason: the job is done"), "{stderr}");
 }
 
-fn spawn_with(mode: &str, env: &[(&str, &str)]) -> Child {
-    spawn_serving_with(env!("CARGO_BIN_EXE_signal_probe"), mode, env)
+fn spawn_with(mode: &str, env: &[(&str, &str)]) -> Spawned {
+    spawn_serving_with(PROBE, mode, env)
 }
 
 #[test]
@@ -213,7 +276,7 @@ fn run_until_signal_notifies_systemd_by_itself_and_only_once() {
                     .map(str::to_owned),
             ),
             // nothing queued: once the child has exited, every datagram it sent is in
-            Err(_) if signalled && child.try_wait().unwrap().is_some() => break,
+            Err(_) if signalled && child.has_exited() => break,
             Err(_) => {}
         }
         if !signalled && lines.iter().any(|l| l == "READY=1") {

@@ -2,36 +2,20 @@
 //! read from a Unix datagram socket this test opens itself and names in `NOTIFY_SOCKET`.
 //!
 //! Environment variables are process-wide (and setting them is `unsafe`, which this
-//! workspace forbids), so the app runs in a child process: this test binary again, running
-//! only `notifier_child` with `NOTIFY_SOCKET` and `WATCHDOG_USEC` in its environment. The
-//! child drops marker datagrams (`X-MARK=...`) into the same socket as it goes, so the parent
-//! can check each notification against what the app was doing when it was sent.
+//! workspace forbids), so the app runs in a child process, `notify_probe` (see
+//! tests/src/bin/notify_probe.rs), with `NOTIFY_SOCKET` and `WATCHDOG_USEC` in its
+//! environment. The child drops marker datagrams (`X-MARK=...`) into the same socket as it
+//! goes, so the test can check each notification against what the app was doing when it
+//! was sent; and it takes each step when the test tells it to, once the test has seen
+//! what the step before had to show.
 
+use std::io::Write as _;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use hassette_runtime::prelude::*;
-use tokio::sync::Notify;
-
-/// Ready only when the test says so.
-struct Gate {
-    open: Arc<Notify>,
-}
-
-#[service(restart = "permanent", ready = "manual")]
-impl Gate {
-    async fn serve(&self, ctx: &ServiceContext) {
-        tokio::select! {
-            () = ctx.cancelled() => return,
-            () = self.open.notified() => ctx.mark_ready(),
-        }
-        ctx.cancelled().await;
-    }
-}
 
 /// Ready at once, never fails.
 struct Steady;
@@ -43,121 +27,6 @@ impl Steady {
     }
 }
 
-/// Fails its next `fail` runs once kicked: two failures against a budget of one restart
-/// exhaust it into ExhaustedCooling for 400ms, then it restarts and runs again.
-struct Flaky {
-    kick: Arc<Notify>,
-    fail: Arc<AtomicU32>,
-}
-
-#[service(
-    restart = "transient",
-    backoff(base = "0s"),
-    budget(intensity = 1, period = "1m"),
-    cooldown = "400ms"
-)]
-impl Flaky {
-    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
-        loop {
-            let left = self.fail.load(Ordering::SeqCst);
-            if left > 0 {
-                self.fail.store(left - 1, Ordering::SeqCst);
-                return Err("scripted failure".into());
-            }
-            tokio::select! {
-                () = ctx.cancelled() => return Ok(()),
-                () = self.kick.notified() => {}
-            }
-        }
-    }
-}
-
-const CHILD: &str = "HASSETTE_SYSTEMD_CHILD";
-
-/// Sends a marker datagram to the notification socket.
-fn mark(what: &str) {
-    let path = std::env::var_os("NOTIFY_SOCKET").expect("NOTIFY_SOCKET");
-    UnixDatagram::unbound()
-        .unwrap()
-        .send_to(format!("X-MARK={what}\n").as_bytes(), path)
-        .unwrap();
-}
-
-/// Waits for an event that moves `service` to `to`.
-async fn wait_for(
-    events: &mut hassette_runtime::EventReceiver<hassette_runtime::StatusEvent>,
-    service: &str,
-    to: Status,
-) {
-    tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            let event = events.recv().await.unwrap();
-            if &*event.service == service && event.to == to {
-                return;
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("{service} never became {to}"));
-}
-
-/// The app under systemd: run only as the child process of `notifies_systemd`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn notifier_child() {
-    if std::env::var_os(CHILD).is_none() {
-        return;
-    }
-    let open = Arc::new(Notify::new());
-    let kick = Arc::new(Notify::new());
-    let fail = Arc::new(AtomicU32::new(0));
-    let app = Hassette::builder()
-        .service(Steady)
-        .service(Gate { open: open.clone() })
-        .service(Flaky {
-            kick: kick.clone(),
-            fail: fail.clone(),
-        })
-        .build()
-        .unwrap();
-    let mut events = app.events();
-    // A notifier dropped half-way (after its first STATUS=) gives the app back: the next
-    // one speaks for it, READY=1 and all.
-    let dropped = hassette_runtime::systemd::notify(app.clone());
-    assert!(
-        tokio::time::timeout(Duration::from_millis(20), dropped)
-            .await
-            .is_err()
-    );
-    mark("handover");
-    let notifier = tokio::spawn(hassette_runtime::systemd::notify(app.clone()));
-    app.start().await.unwrap();
-    app.wait_ready::<Steady>().await.unwrap();
-    app.wait_ready::<Flaky>().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(350)).await;
-
-    mark("gate");
-    open.notify_one();
-    app.wait_ready::<Gate>().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(350)).await;
-
-    fail.store(2, Ordering::SeqCst);
-    kick.notify_one();
-    wait_for(&mut events, "Flaky", Status::ExhaustedCooling).await;
-    mark("cooling");
-    wait_for(&mut events, "Flaky", Status::Running).await;
-    mark("recovered");
-    tokio::time::sleep(Duration::from_millis(350)).await;
-
-    mark("shutdown");
-    let report = app.shutdown().await;
-    assert!(report.is_success(), "{report}");
-    tokio::time::timeout(Duration::from_secs(2), notifier)
-        .await
-        .expect("the notifier returns after STOPPING=1")
-        .unwrap();
-    mark("end");
-}
-
 /// One line received on the socket, and when.
 #[derive(Debug)]
 struct Line {
@@ -165,29 +34,53 @@ struct Line {
     text: String,
 }
 
-/// Runs `notifier_child` with `env` and collects every line it sends until it exits.
-fn run_child(socket: &Path, env: &[(&str, &str)]) -> Vec<Line> {
+/// The watchdog's interval in these runs: half of `WATCHDOG_USEC=200000`.
+const PING_EVERY: Duration = Duration::from_millis(100);
+
+/// Runs `notify_probe` with `env` and collects every line it sends until it exits. It
+/// tells the child to go on (`gate`, `fail`, `shutdown`) once the lines so far show what
+/// the step before was to show, and `pings` more watchdog pings (or, when the run expects
+/// none, as long as that many would take, so that none coming means something).
+fn run_child(socket: &Path, env: &[(&str, &str)], pings: bool) -> Vec<Line> {
     let receiver = UnixDatagram::bind(socket).unwrap();
     receiver
         .set_read_timeout(Some(Duration::from_millis(20)))
         .unwrap();
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "notifier_child",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD, "1")
+    let mut child = Command::new(env!("CARGO_BIN_EXE_notify_probe"))
         .env("NOTIFY_SOCKET", socket)
         .env_remove("WATCHDOG_USEC")
         .env_remove("WATCHDOG_PID")
         .envs(env.iter().copied())
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // `(word, since, more)`: say `word` once the marker or line `since` has come, and
+    // `more` pings after it.
+    let mut steps: std::collections::VecDeque<(&str, Since, usize)> = [
+        ("gate", Since::Line("STATUS=3 running (1 not ready)"), 3),
+        ("fail", Since::Line("READY=1"), 3),
+        (
+            "shutdown",
+            // the notifier may report the recovery just before the child marks it
+            Since::Latest(&[
+                Since::Line("X-MARK=recovered"),
+                Since::After("X-MARK=cooling", "STATUS=3 running"),
+            ]),
+            2,
+        ),
+    ]
+    .into();
+    let enough = |lines: &[Line], since: &Since, more: usize| {
+        let Some(from) = since.find(lines) else {
+            return false;
+        };
+        match pings {
+            true => self::pings(&lines[from..]).len() >= more,
+            false => lines[from].at.elapsed() >= PING_EVERY * more as u32,
+        }
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut lines = Vec::new();
     let mut buf = [0u8; 4096];
@@ -216,12 +109,20 @@ fn run_child(socket: &Path, env: &[(&str, &str)]) -> Vec<Line> {
             }
             Err(e) => panic!("recv: {e}"),
         }
+        if let Some(&(word, ref since, more)) = steps.front()
+            && enough(&lines, since, more)
+        {
+            let stdin = child.stdin.as_mut().unwrap();
+            stdin.write_all(format!("{word}\n").as_bytes()).unwrap();
+            stdin.flush().unwrap();
+            steps.pop_front();
+        }
         if exited.is_none() {
             exited = child.try_wait().unwrap();
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("the child did not finish; got {lines:#?}");
+            panic!("the child did not finish; steps left {steps:?}; got {lines:#?}");
         }
     }
     let _ = std::fs::remove_file(socket);
@@ -232,10 +133,38 @@ fn run_child(socket: &Path, env: &[(&str, &str)]) -> Vec<Line> {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+    assert!(steps.is_empty(), "steps left {steps:?}");
     if std::env::var_os("HASSETTE_SYSTEMD_SHOW").is_some() {
         eprintln!("{lines:#?}");
     }
     lines
+}
+
+/// Where a step of [`run_child`] counts from.
+#[derive(Debug)]
+enum Since {
+    /// The first line equal to this one.
+    Line(&'static str),
+    /// The first line equal to the second one after the first line equal to the first.
+    After(&'static str, &'static str),
+    /// The latest of these, once all have come.
+    Latest(&'static [Since]),
+}
+
+impl Since {
+    fn find(&self, lines: &[Line]) -> Option<usize> {
+        let first = |from: usize, text: &str| (from..lines.len()).find(|&i| lines[i].text == text);
+        match *self {
+            Since::Line(text) => first(0, text),
+            Since::After(before, text) => first(first(0, before)?, text),
+            Since::Latest(all) => all
+                .iter()
+                .map(|since| since.find(lines))
+                .collect::<Option<Vec<usize>>>()?
+                .into_iter()
+                .max(),
+        }
+    }
 }
 
 fn socket_path(tag: &str) -> PathBuf {
@@ -286,7 +215,7 @@ fn notifies_systemd() {
     }
 
     // WATCHDOG_USEC=200000: a ping every 100ms while every service is healthy.
-    let lines = run_child(&socket_path("wd"), &[("WATCHDOG_USEC", "200000")]);
+    let lines = run_child(&socket_path("wd"), &[("WATCHDOG_USEC", "200000")], true);
     let text: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
     let gate = marker(&lines, "gate");
     let cooling = marker(&lines, "cooling");
@@ -397,6 +326,7 @@ fn notifies_systemd() {
     let lines = run_child(
         &socket_path("other"),
         &[("WATCHDOG_USEC", "200000"), ("WATCHDOG_PID", "1")],
+        false,
     );
     let text: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
     assert!(pings(&lines).is_empty(), "{text:#?}");

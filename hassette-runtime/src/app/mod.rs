@@ -90,9 +90,12 @@ impl Hassette {
     /// still be about to begin). Services whose dependencies are not yet Running and ready
     /// wait for them, so startup runs in dependency waves.
     ///
-    /// The error names the first service (in registration order) that did not start and
-    /// why; the others keep starting and are supervised as usual, so call
-    /// [`shutdown`](Self::shutdown) to stop them. A `start` interrupted by
+    /// The error names a service that did not start and why: the first (in registration
+    /// order) whose failure ends the app ([`StartError::ends_the_app`]: it will not be
+    /// started again), else the first that failed. A failed first start follows the
+    /// service's policy like any failure (a dependency that was slow to come up is
+    /// retried after the backoff), and the others keep starting and are supervised as
+    /// usual, so call [`shutdown`](Self::shutdown) to stop them. A `start` interrupted by
     /// [`shutdown`](Self::shutdown) returns [`StartFailure::Interrupted`] (unless another
     /// service had failed already).
     ///
@@ -107,7 +110,9 @@ impl Hassette {
     ///
     /// ```no_run
     /// # async fn f(app: hassette_runtime::Hassette) {
-    /// if let Err(e) = app.start().await {
+    /// if let Err(e) = app.start().await
+    ///     && e.ends_the_app()
+    /// {
     ///     eprintln!("{e}"); // service `db` did not start: `on_initialize` failed: ...
     ///     app.shutdown().await;
     /// }
@@ -146,10 +151,13 @@ impl Hassette {
 
     /// Starts the app, runs until a termination signal (or a crash, or
     /// [`ServiceContext::shutdown_app`](crate::ServiceContext::shutdown_app)), then shuts
-    /// down gracefully; a second signal exits the process at once. The signals are SIGINT
+    /// down gracefully; a second signal exits the process at once, also after the report
+    /// (while `main` goes on, or the runtime's drop waits for a thread). The signals are SIGINT
     /// and SIGTERM on Unix, and on Windows the console's Ctrl-C, Ctrl-Break, close, logoff
     /// and shutdown events. Returns [`ExitCode::SUCCESS`] after a clean stop, and `FAILURE`
-    /// when a service did not start, crashed, or had to be aborted. A signal that arrives
+    /// when a service did not start and will not be started again
+    /// ([`StartError::ends_the_app`]), crashed, or had to be aborted; a start failure the
+    /// service's policy retries is logged and the app goes on. A signal that arrives
     /// while services are still starting is a clean stop.
     ///
     /// The shutdown report is logged once, through `tracing`: at `INFO` after a clean stop,
@@ -165,7 +173,9 @@ impl Hassette {
     /// Cancellation is cooperative: an abort takes effect at the task's next `.await`. A
     /// hook or `serve` that never awaits keeps its thread: the stop cuts its service off
     /// once the longest its stop may take has passed (6 × its `shutdown_timeout` + 1.1 s,
-    /// or the `shutdown_deadline`), and reports it aborted. Dropping the tokio runtime (as
+    /// or the `shutdown_deadline`), cancels its run (a loop that checks
+    /// [`ServiceContext::is_cancelled`] between blocking calls ends there), and reports it
+    /// aborted. Dropping the tokio runtime (as
     /// `#[tokio::main]` does on return) would then wait for that thread forever, so this
     /// function logs the report and exits the process with code 1 itself. Likewise,
     /// called on the main thread, it makes sure the process exits with the returned code
@@ -182,6 +192,7 @@ impl Hassette {
     /// ```
     #[must_use = "return the exit code from `main`, or the process exits 0 whatever happened"]
     pub async fn run_until_signal(self) -> ExitCode {
+        let listening = signal::Listening::begin();
         let watcher = match signal::Signals::listen() {
             Ok(signals) => Some(tokio::spawn(signal::watch_signals(
                 signals,
@@ -194,18 +205,18 @@ impl Hassette {
         };
         #[cfg(all(feature = "systemd", unix))]
         let notifier = tokio::spawn(crate::systemd::notify(self.clone()));
-        let started = self.start().await;
-        // A start cut short by the shutdown (a signal during the start) is a clean stop.
-        let failed_start = started
+        let failed_start = self
+            .start_or_stop()
+            .await
             .err()
-            .filter(|e| !matches!(e.failure, StartFailure::Interrupted));
-        if let Some(error) = &failed_start {
-            tracing::error!(service = %error.service, %error, "start failed; shutting down");
-            self.inner.begin_shutdown(error.to_string());
-        }
+            .filter(StartError::ends_the_app);
         self.inner.shutdown_begun().await;
         let report = self.inner.wait_stopped().await;
         if let Some(watcher) = watcher {
+            // A signal from now on still exits at once: a thread of its own listens, as
+            // long as the process lives (the runtime may be dropped before it ends).
+            drop(listening);
+            signal::listen_after_the_report().await;
             watcher.abort();
         }
         // It sent STOPPING=1 when the shutdown began, and has returned since.
@@ -240,10 +251,20 @@ impl Hassette {
     /// Starts the app, runs it until `stop` completes (or the app shuts down by itself: a
     /// crash, `ctx.shutdown_app`), then stops it and returns the report: for programs with
     /// their own stop trigger (tests, Windows services, an app embedded in another).
-    /// A failed start stops the app at once, and its error is the report's reason. It
+    /// A start failure that will not be retried ([`StartError::ends_the_app`]) stops the
+    /// app at once, and its error is the report's reason; after one the service's policy
+    /// retries, the app goes on as under `run_until_signal`. It
     /// neither listens for signals nor exits the process: see
     /// [`run_until_signal`](Self::run_until_signal) for that. Awaited from inside one of
     /// the app's own services, it returns as [`shutdown`](Self::shutdown) does there.
+    ///
+    /// A `serve` that blocks its thread is cut off by the stop, as under
+    /// `run_until_signal`, and its run cancelled: a loop that checks
+    /// [`ServiceContext::is_cancelled`] between blocking calls ends and gives its worker
+    /// back, so the runtime's drop after `main` does not wait for it. Code that never
+    /// checks keeps its worker, and so does a blocking read in the runtime's pool (tokio's
+    /// stdin): the runtime's drop waits for them; `run_until_signal` exits the process
+    /// instead.
     ///
     /// ```
     /// # use hassette_runtime::prelude::*;
@@ -260,17 +281,34 @@ impl Hassette {
     /// ```
     #[must_use = "the report says how every service ended"]
     pub async fn run_until(&self, stop: impl Future<Output = ()>) -> ShutdownReport {
-        let reason = match self.start().await {
-            Err(error) if !matches!(error.failure, StartFailure::Interrupted) => error.to_string(),
-            _ => {
-                tokio::select! {
-                    () = stop => "the run_until future completed".to_owned(),
-                    () = self.inner.shutdown_begun() => String::new(),
-                }
-            }
+        let _ = self.start_or_stop().await;
+        let reason = tokio::select! {
+            biased;
+            () = self.inner.shutdown_begun() => String::new(),
+            () = stop => "the run_until future completed".to_owned(),
         };
         // The first reason given is kept: one the app already had wins.
         self.inner.shutdown(reason).await
+    }
+
+    /// `start`, and the one rule of [`run_until_signal`](Self::run_until_signal),
+    /// [`run_until`](Self::run_until) and `testing::TestApp::start` for a failed start:
+    /// an error that ends the app ([`StartError::ends_the_app`]) begins its shutdown, with
+    /// the error as the reason; after any other the app goes on (the service's policy
+    /// starts it again). Returns what `start` returned.
+    pub(crate) async fn start_or_stop(&self) -> Result<(), StartError> {
+        let started = self.start().await;
+        match &started {
+            Err(error) if error.ends_the_app() => {
+                tracing::error!(service = %error.service, %error, "start failed; shutting down");
+                self.inner.begin_shutdown(error.to_string());
+            }
+            Err(error) if !matches!(error.failure, StartFailure::Interrupted) => {
+                tracing::warn!(service = %error.service, %error, "start failed; its restart policy starts it again");
+            }
+            _ => {}
+        }
+        started
     }
 
     /// The status of the one registered `T`.

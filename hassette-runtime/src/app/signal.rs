@@ -1,9 +1,42 @@
 //! Listening for the signals that ask a process to end: SIGINT and SIGTERM on Unix, the
 //! console events on Windows.
+//!
+//! Protocol: the first signal begins the shutdown, and every later one exits the process
+//! at once, also once `run_until_signal` has its report. tokio's handler stays installed
+//! for the life of the process (the default action, which ends it, never comes back), so
+//! a signal nobody listens for would be swallowed: after the report, while `main` goes on
+//! or the runtime's drop waits for a blocking thread, one thread of the process listens
+//! instead ([`listen_after_the_report`]) and exits at the next signal, unless a
+//! `run_until_signal` is listening by then ([`Listening`]): that signal is its own.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use crate::engine::AppState;
+
+/// How many `run_until_signal`s listen now (see [`Listening`]).
+static LISTENING: AtomicUsize = AtomicUsize::new(0);
+
+/// The thread that listens once a report is out; started by the first report.
+static AFTER_THE_REPORT: OnceLock<()> = OnceLock::new();
+
+/// One `run_until_signal` listens, from its start until its report (or until it is
+/// dropped): meanwhile the signals are its own, not the thread's that listens after a
+/// report.
+pub(crate) struct Listening(());
+
+impl Listening {
+    pub(crate) fn begin() -> Self {
+        LISTENING.fetch_add(1, Ordering::SeqCst);
+        Listening(())
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        LISTENING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 /// A received termination signal.
 #[derive(Debug, Clone, Copy)]
@@ -128,8 +161,62 @@ pub(crate) async fn watch_signals(mut signals: Signals, inner: Arc<AppState>) {
         }
         () = inner.shutdown_begun() => {}
     }
-    let signal = signals.recv().await;
-    tracing::error!(signal = signal.name, "second signal: exiting at once");
-    eprintln!("hassette: received {} again: exiting at once", signal.name);
+    exit_at_once(signals.recv().await, "again");
+}
+
+/// Takes over from [`watch_signals`] once the report is out (see the module's header):
+/// returns once the thread listens. That thread runs a small runtime of its own, since
+/// the app's may be gone by then; one serves every report of the process.
+pub(crate) async fn listen_after_the_report() {
+    let mut started = None;
+    AFTER_THE_REPORT.get_or_init(|| {
+        let (listening, listens) = tokio::sync::oneshot::channel();
+        let thread = std::thread::Builder::new()
+            .name("hassette-signals".into())
+            .spawn(move || listen_for_ever(listening));
+        match thread {
+            Ok(_) => started = Some(listens),
+            Err(error) => tracing::warn!(%error, "cannot listen for signals after the shutdown"),
+        }
+    });
+    if let Some(listens) = started {
+        let _ = listens.await;
+    }
+}
+
+/// The body of the thread that listens after a report.
+fn listen_for_ever(listening: tokio::sync::oneshot::Sender<()>) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for signals after the shutdown");
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        let mut signals = match Signals::listen() {
+            Ok(signals) => signals,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for signals after the shutdown");
+                return;
+            }
+        };
+        let _ = listening.send(());
+        loop {
+            let signal = signals.recv().await;
+            if LISTENING.load(Ordering::SeqCst) == 0 {
+                exit_at_once(signal, "after the shutdown");
+            }
+        }
+    });
+}
+
+/// Ends the process at once for `signal`, with its conventional exit code.
+fn exit_at_once(signal: Received, when: &str) -> ! {
+    tracing::error!(signal = signal.name, "signal {when}: exiting at once");
+    eprintln!("hassette: received {} {when}: exiting at once", signal.name);
     std::process::exit(signal.exit_code);
 }

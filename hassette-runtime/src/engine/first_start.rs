@@ -7,8 +7,11 @@
 //! supervisor reports its first start through its `FirstStart` (a failure is kept, a
 //! success costs nothing); one dropped unreported (its task was aborted) counts as
 //! interrupted. Whoever takes the count to zero wakes `outcome`, and only that one
-//! supervisor learns that it did (see `ServeSlot::put_off`). The outcome is the first real
-//! failure in registration order, else the first interrupted start.
+//! supervisor learns that it did (see `ServeSlot::put_off`). A failure says whether the
+//! service's policy retries it (the supervisor's preview of its verdict). The outcome is
+//! the first failure, in registration order, that is not retried (so
+//! `StartError::ends_the_app` answers for the whole start), else the first retried one,
+//! else the first interrupted start.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -68,15 +71,23 @@ impl FirstStarts {
         let mut failures = std::mem::take(&mut *self.lock());
         failures.sort_by_key(|(id, _)| *id);
         let interrupted = |e: &StartError| matches!(e.failure, StartFailure::Interrupted);
+        let ending = failures.iter().position(|(_, e)| e.ends_the_app());
         let first_real = failures.iter().position(|(_, e)| !interrupted(e));
-        match first_real.or((!failures.is_empty()).then_some(0)) {
+        match ending
+            .or(first_real)
+            .or((!failures.is_empty()).then_some(0))
+        {
             Some(at) => Err(failures.swap_remove(at).1),
             None => Ok(()),
         }
     }
 
-    fn fail(&self, unit: &Unit, failure: StartFailure) {
+    fn fail(&self, unit: &Unit, failure: StartFailure, retried: bool) {
         let error = StartError::new(unit.name().clone(), failure);
+        let error = match retried {
+            true => error.retried(),
+            false => error,
+        };
         self.lock().push((unit.id, error));
     }
 
@@ -94,12 +105,11 @@ pub(crate) struct FirstStart {
 }
 
 impl FirstStart {
-    /// Reports how the first start went.
-    /// Reports how the first start went; true when this was the last one, which woke
-    /// the caller of `start`.
-    pub(crate) fn report(mut self, result: Result<(), StartFailure>) -> bool {
+    /// Reports how the first start went (`retried`: a failure the service's policy
+    /// starts again); true when this was the last one, which woke the caller of `start`.
+    pub(crate) fn report(mut self, result: Result<(), StartFailure>, retried: bool) -> bool {
         if let (Some(unit), Err(failure)) = (self.unit.take(), result) {
-            self.latch.fail(&unit, failure);
+            self.latch.fail(&unit, failure, retried);
         }
         self.latch.count_down()
     }
@@ -108,7 +118,7 @@ impl FirstStart {
 impl Drop for FirstStart {
     fn drop(&mut self) {
         if let Some(unit) = self.unit.take() {
-            self.latch.fail(&unit, StartFailure::Interrupted);
+            self.latch.fail(&unit, StartFailure::Interrupted, false);
             self.latch.count_down();
         }
     }

@@ -19,8 +19,10 @@
 //! - What a supervisor cannot do is answer while code that never yields holds its thread
 //!   (a busy `serve` runs inside its task). So each wave is waited for at most the
 //!   longest stop its services may take ([`stop_budget`]); a supervisor still running
-//!   then is cut off: aborted (for when it yields again), reported Stopped and `aborted`,
-//!   and the app is flagged `stuck` so `run_until_signal` exits without waiting for it.
+//!   then is cut off: aborted (for when it yields again), its run cancelled from here (a
+//!   blocked `serve` that checks `ctx.is_cancelled()` between blocking calls ends, and
+//!   gives its thread back), reported Stopped and `aborted`, and the app is flagged
+//!   `stuck` so `run_until_signal` exits without waiting for it.
 //! - With a `shutdown_deadline`, `hard_deadline` is set before the first wave is told to
 //!   stop, and every wait of a supervisor's stop ends by then: a wait that began later
 //!   takes it into its own deadline, and one that began before it (a restart's stop in
@@ -270,11 +272,13 @@ impl AppState {
         last.request_stop();
     }
 
-    /// A unit whose supervisor did not finish: it is cut off, flagged `aborted`, and
-    /// ends Stopped unless it had already ended. Its report, kept in the unit, loses
+    /// A unit whose supervisor did not finish: it is cut off, its run cancelled, flagged
+    /// `aborted`, and ends Stopped unless it had already ended. Its report, kept in the unit, loses
     /// nothing else.
     pub(super) fn lose(&self, unit: &Unit, why: &str) {
         tracing::error!(service = %unit.name, %why, "service did not finish its stop");
+        // Its own stop, which cancels the run, cannot run while its task is held.
+        unit.cancel_run();
         let error: crate::SharedError = Arc::new(std::io::Error::other(why.to_owned()));
         unit.transition(
             |from| from.can_transition_to(Status::Stopped) && from != Status::Failed,

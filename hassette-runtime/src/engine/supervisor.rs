@@ -130,8 +130,9 @@ impl Supervisor {
     async fn first_start(&mut self) -> Step {
         let first = self.run.initialize().await;
         let step = after_initialize(&first);
+        let retried = matches!(&step, Step::Ended(error) if self.retries_first_start(error));
         if let Some(started) = self.started.take()
-            && started.report(first)
+            && started.report(first, retried)
             && let Some(active) = &mut self.run.active
         {
             // This report woke the caller of `start`, which is in this worker's next-task
@@ -139,6 +140,36 @@ impl Supervisor {
             active.serve.put_off();
         }
         step
+    }
+
+    /// Whether [`on_end`](Self::on_end) will start the service again after its first
+    /// start failed with `error` (a preview of its verdict, for `Hassette::start`'s
+    /// error): not when it crashed, is temporary or a resource, or is exhausted (a
+    /// non-retryable error, its budget spent) without a cooldown to come.
+    fn retries_first_start(&self, error: &SharedError) -> bool {
+        let unit = self.unit();
+        let spec = unit.spec();
+        if unit.status() == Status::Crashed || self.run.stopping() {
+            return false;
+        }
+        let exhausted = || {
+            unit.shim.is_non_retryable(&**error)
+                || unit
+                    .with_budget(|window| {
+                        self.policy.preview(window, spec, Failure::now(spec), false)
+                    })
+                    .is_none()
+        };
+        match unit.restart_type() {
+            None | Some(RestartType::Temporary) => false,
+            Some(RestartType::Permanent) => !exhausted(),
+            // `exhaust`: it cools down, then starts again, while it has cycles left.
+            Some(RestartType::Transient) => {
+                !exhausted()
+                    || spec.max_cooldown_cycles == 0
+                    || self.policy.cooldowns < spec.max_cooldown_cycles
+            }
+        }
     }
 
     /// Restart = stop the active run (if any) + initialize, on the same value.

@@ -19,6 +19,9 @@
 //!   of its own; when both are held, `state`'s comes first (a status change records its
 //!   error). The budget's window is changed only by the supervisor, which decides with
 //!   it under this lock; the snapshot counts it live.
+//! - `run` (a weak handle of the current run, set by each initialize) has a lock of its
+//!   own, taken alone: a stop that cuts the supervisor off cancels the run through it,
+//!   since the supervisor's own stop cannot run while `serve` holds its task.
 
 use std::any::TypeId;
 use std::collections::VecDeque;
@@ -34,6 +37,7 @@ use super::family::Family;
 use super::group::GroupLink;
 use super::policy::RestartWindow;
 use super::shim::{Shim, Value};
+use crate::service::RunRef;
 use crate::{
     KEPT_ERRORS, ReadinessEvent, ReportedError, RestartSpec, RestartType, ServiceReport,
     SharedError, Status, StatusEvent,
@@ -173,6 +177,9 @@ pub(crate) struct Unit {
     /// A supervisor task runs for it (from its launch to the end of that task): a unit
     /// without one completes a removal at once (see `added`).
     supervised: AtomicBool,
+    /// Its current run, for a stop that cuts its supervisor off (see [`Unit::cancel_run`]).
+    /// Its lock is taken alone.
+    run: Mutex<RunRef>,
     /// The service value itself, for its hooks and `ServiceContext::service`.
     pub(super) value: Value,
     /// What its type does: its spec, hooks and `serve`.
@@ -268,6 +275,7 @@ impl Unit {
             record: Mutex::new(None),
             family: OnceLock::new(),
             supervised: AtomicBool::new(false),
+            run: Mutex::default(),
             value: init.value,
             shim: init.shim,
             spec: init.spec,
@@ -522,6 +530,20 @@ impl Unit {
     /// A supervisor task begins (`true`) or ends (`false`).
     pub(crate) fn set_supervised(&self, on: bool) {
         self.supervised.store(on, Ordering::SeqCst);
+    }
+
+    /// `run` is its current run (a new initialize made it).
+    pub(crate) fn set_run(&self, run: RunRef) {
+        *self.run.lock().unwrap_or_else(|e| e.into_inner()) = run;
+    }
+
+    /// Cancels its current run from the calling task, for a stop that cuts its
+    /// supervisor off: the supervisor polls `serve` in its own task, so a `serve` that
+    /// blocks that task would never see the cancellation its own stop makes, and a loop
+    /// that checks `ctx.is_cancelled()` between blocking calls would run for ever.
+    pub(crate) fn cancel_run(&self) {
+        let run = std::mem::take(&mut *self.run.lock().unwrap_or_else(|e| e.into_inner()));
+        run.cancel();
     }
 
     /// Its children, if it ever had one.

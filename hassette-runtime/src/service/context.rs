@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use futures_util::FutureExt;
 use tokio::sync::Notify;
@@ -66,6 +66,22 @@ struct Children {
     panics: Mutex<Vec<SharedError>>,
 }
 
+/// The unit's handle of its current run, so that the app's stop can cancel the run from
+/// outside the service's own task: one that a blocked `serve` holds never gets to (see
+/// `Unit::cancel_run`). Weak: a run that has ended is not kept for it.
+#[derive(Default)]
+pub(crate) struct RunRef(Weak<Run>);
+
+impl RunRef {
+    /// Cancels the run, if it is still alive: `is_cancelled` is true, `cancelled` and the
+    /// token are woken, from the calling task.
+    pub(crate) fn cancel(&self) {
+        if let Some(run) = self.0.upgrade() {
+            ServiceContext { run }.cancel();
+        }
+    }
+}
+
 impl fmt::Debug for ServiceContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServiceContext")
@@ -76,16 +92,17 @@ impl fmt::Debug for ServiceContext {
 }
 
 impl ServiceContext {
+    /// A new run of `unit`, which becomes its current one (see [`RunRef`]).
     pub(crate) fn new(unit: Arc<Unit>, app: Arc<AppState>) -> Self {
-        ServiceContext {
-            run: Arc::new(Run {
-                unit,
-                app,
-                cancelled: AtomicBool::new(false),
-                cancelled_wake: Notify::new(),
-                extras: OnceLock::new(),
-            }),
-        }
+        let run = Arc::new(Run {
+            unit,
+            app,
+            cancelled: AtomicBool::new(false),
+            cancelled_wake: Notify::new(),
+            extras: OnceLock::new(),
+        });
+        run.unit.set_run(RunRef(Arc::downgrade(&run)));
+        ServiceContext { run }
     }
 
     /// The service's name, as in logs, events and reports.
@@ -203,6 +220,12 @@ impl ServiceContext {
     }
 
     /// Whether the runtime has asked this run to stop.
+    ///
+    /// Also true for a `serve` that blocks its thread between checks, which its own
+    /// task's stop cannot reach: once the app's stop has waited for it as long as its
+    /// stop may take, it cuts the service off and cancels the run from outside, so the
+    /// loop ends at its next check and gives its thread back; [`cancelled`](Self::cancelled)
+    /// completes and the [token](Self::cancellation_token) is cancelled at that moment too.
     ///
     /// ```
     /// # fn f(ctx: &hassette_runtime::ServiceContext) {

@@ -8,6 +8,7 @@ use crate::{BoxError, Dependency, ResourceSpec, RestartSpec};
 
 mod context;
 
+pub(crate) use context::RunRef;
 pub use context::ServiceContext;
 
 /// The six lifecycle hooks shared by services and resources, with no-op defaults.

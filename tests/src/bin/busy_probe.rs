@@ -1,5 +1,6 @@
 //! A tiny app for the busy-loop tests, on a multi-thread runtime with two workers:
-//! `busy_probe <what>[+deadline][+drop]`. Prints `serving` once its service runs.
+//! `busy_probe <what>[+deadline][+drop]`. Prints `serving` once its service runs, and
+//! `spinning` as a busy serve enters its loop.
 //!
 //! `<what>`:
 //! - `busy`: serve spins at once and never awaits, so cancelling it cannot stop it;
@@ -46,6 +47,8 @@ impl Service for Busy {
             tokio::task::yield_now().await;
         }
         if self.what.ends_with("busy") {
+            println!("spinning");
+            std::io::stdout().flush()?;
             // never awaits again: a busy loop
             let mut spins = 0u64;
             loop {
