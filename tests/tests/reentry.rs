@@ -739,6 +739,44 @@ async fn an_operator_restart_during_a_backoff_starts_at_once_with_a_fresh_budget
     assert!(report.is_success(), "{report}");
 }
 
+/// Regression (found by the property test): serve fails and the cleanup of its run (a
+/// `before_shutdown` that hangs to its 1s timeout) outlasts the 250ms backoff, so the
+/// policy's restart is due the moment the cleanup ends. Two operator restarts asked for
+/// during that cleanup are that one restart (with a fresh budget), not one more after it.
+#[tokio::test(start_paused = true)]
+async fn restarts_asked_for_during_a_cleanup_that_outlasts_the_backoff_are_one_restart() {
+    profile!(Quick, RestartType::Permanent, {
+        backoff_base: Duration::from_millis(250), shutdown_timeout: secs(1)
+    });
+    let log = Log::default();
+    let probe = Probe::<Quick>::new("p", &log)
+        .then("serve", [Act::ErrAfter(secs(1))])
+        .then("before_shutdown", [Act::Hang]);
+    let app = Hassette::builder()
+        .service_named("p", probe)
+        .build()
+        .unwrap();
+    let mut rx = app.events();
+    let t0 = Instant::now();
+    app.start().await.unwrap();
+    // serve failed at t=1; its cleanup runs until t=2
+    sleep_until(t0 + Duration::from_millis(1500)).await;
+    assert_eq!(app.status_by_name("p").unwrap(), Status::Failed);
+    let (a, b) = bounded("restarts", async {
+        tokio::join!(app.restart_by_name("p"), app.restart_by_name("p"))
+    })
+    .await;
+    assert_eq!((a, b), (Ok(()), Ok(())));
+    assert_eq!(t0.elapsed(), secs(2));
+    sleep_until(t0 + secs(10)).await;
+    let events = drain_events(&mut rx);
+    assert_eq!(starts(&events, t0), [0, 2], "{events:?}");
+    assert_eq!(log.count("p:serve"), 2);
+    let report = bounded("shutdown", app.shutdown()).await;
+    assert_eq!(report.services[0].status, Status::Stopped, "{report}");
+    assert_eq!(report.services[0].restarts, 1, "{report}");
+}
+
 // ---------------------------------------------------------------------------------------
 // 7. A service restarting itself
 

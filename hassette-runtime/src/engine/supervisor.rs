@@ -8,7 +8,10 @@
 //! - Who wakes it: the app's stop, an operator's restart and a group's hold each set a
 //!   flag on the unit and ring its doorbell (see `unit`); [`Supervisor::answer`] reads
 //!   the flags, the stop first. A ring while the supervisor is busy (in a hook, say) is
-//!   kept as a permit for its next wait, so none is lost.
+//!   kept as a permit for its next wait, so none is lost. A restart due at once (its
+//!   backoff ran out while the failed run was cleaned up) answers a pending operator's
+//!   restart first, as the wait would: a restart asked for during the cleanup is then
+//!   the one restart (with a fresh budget), not one more after the policy's.
 //! - What it never does: wait for another service's supervisor, or hold a lock across
 //!   an `.await`. It only talks to its group's coordinator through the group's channel
 //!   and `GroupLink` (see `group`).
@@ -408,8 +411,14 @@ impl Supervisor {
             // The Failed event's `retry_at` may be set (the backoff ran out during the
             // cleanup): it has come, so the snapshot must not keep it.
             self.run.unit.set_retry_at(None);
-            return match self.run.stopping() {
-                true => Step::Rest,
+            if self.run.stopping() {
+                return Step::Rest;
+            }
+            // As in the wait below, the doorbell comes first: an operator's restart asked
+            // for during the cleanup (which may outlast the backoff) is this restart. (Its
+            // ring's permit stays: the next wait finds nothing left to answer.)
+            return match self.run.unit.state().restart_pending() {
+                true => self.answer().unwrap_or(Step::Restart),
                 false => Step::Restart,
             };
         }
