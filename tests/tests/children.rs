@@ -602,7 +602,7 @@ async fn a_child_that_shuts_the_app_down_while_its_parent_adds_it_gets_its_answe
         log.lines(),
         [
             format!("kid:Shutdown -> {:?} after 0ns", Some(reason)),
-            "parent: Err(Start(StartError { service: \"parent/kid\", failure: Interrupted }))"
+            "parent: Err(Start(StartError { service: \"parent/kid\", failure: Interrupted, retried: false }))"
                 .to_owned(),
         ]
     );
