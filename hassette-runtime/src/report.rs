@@ -224,6 +224,13 @@ pub struct ShutdownReport {
     pub deadline_exceeded: bool,
     /// Why the shutdown began (a signal, a crash, a call of `shutdown`).
     pub reason: Option<String>,
+    /// The shutdown began because a start failed that will not be retried
+    /// ([`StartError::ends_the_app`](crate::StartError::ends_the_app): a temporary
+    /// service, a non-retryable or fatal error, a spent budget), under
+    /// [`Hassette::run_until`](crate::Hassette::run_until),
+    /// [`run_until_signal`](crate::Hassette::run_until_signal) or `TestApp`; `reason`
+    /// is that error. Such a report is not a success.
+    pub start_failed: bool,
     /// The services added at run time and removed before the shutdown, in bounded
     /// totals (the live ones are in `services`).
     pub removed: RemovedServices,
@@ -294,7 +301,9 @@ impl ShutdownReport {
     /// counted in [`removed`](Self::removed) instead.
     #[must_use]
     pub fn is_success(&self) -> bool {
-        !self.deadline_exceeded && !self.services.iter().any(ServiceReport::is_failure)
+        !self.deadline_exceeded
+            && !self.start_failed
+            && !self.services.iter().any(ServiceReport::is_failure)
     }
 
     /// `SUCCESS` exactly when [`is_success`](Self::is_success), else `FAILURE`.

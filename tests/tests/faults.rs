@@ -382,6 +382,10 @@ async fn run_until_ends_at_once_when_a_first_start_will_not_be_retried() {
         // the start returns once SlowDb's has ended (it does not watch the cancellation)
         assert_eq!(began.elapsed(), secs(3));
         assert_eq!(report.reason.as_deref(), Some(error), "{report}");
+        // the run ended in failure, as `run_until_signal`'s exit code says: by the crash,
+        // or by the start that failed (Job is temporary: it ends ExhaustedDead)
+        assert!(!report.is_success(), "{report}");
+        assert_eq!(report.start_failed, error.contains("`Job`"), "{report}");
     }
 }
 

@@ -205,11 +205,7 @@ impl Hassette {
         };
         #[cfg(all(feature = "systemd", unix))]
         let notifier = tokio::spawn(crate::systemd::notify(self.clone()));
-        let failed_start = self
-            .start_or_stop()
-            .await
-            .err()
-            .filter(StartError::ends_the_app);
+        let _ = self.start_or_stop().await;
         self.inner.shutdown_begun().await;
         let report = self.inner.wait_stopped().await;
         if let Some(watcher) = watcher {
@@ -222,10 +218,7 @@ impl Hassette {
         // It sent STOPPING=1 when the shutdown began, and has returned since.
         #[cfg(all(feature = "systemd", unix))]
         let _ = notifier.await;
-        let failure = match &failed_start {
-            Some(error) => Some(error.to_string()),
-            None => failure_reason(&report),
-        };
+        let failure = failure_reason(&report);
         match &failure {
             None => tracing::info!("shutdown report\n{report}"),
             Some(why) => {
@@ -252,7 +245,8 @@ impl Hassette {
     /// crash, `ctx.shutdown_app`), then stops it and returns the report: for programs with
     /// their own stop trigger (tests, Windows services, an app embedded in another).
     /// A start failure that will not be retried ([`StartError::ends_the_app`]) stops the
-    /// app at once, and its error is the report's reason; after one the service's policy
+    /// app at once: its error is the report's reason and the report is not a success
+    /// ([`ShutdownReport::start_failed`]); after one the service's policy
     /// retries, the app goes on as under `run_until_signal`. It
     /// neither listens for signals nor exits the process: see
     /// [`run_until_signal`](Self::run_until_signal) for that. Awaited from inside one of
@@ -301,7 +295,8 @@ impl Hassette {
         match &started {
             Err(error) if error.ends_the_app() => {
                 tracing::error!(service = %error.service, %error, "start failed; shutting down");
-                self.inner.begin_shutdown(error.to_string());
+                self.inner
+                    .begin_shutdown_for_failed_start(error.to_string());
             }
             Err(error) if !matches!(error.failure, StartFailure::Interrupted) => {
                 tracing::warn!(service = %error.service, %error, "start failed; its restart policy starts it again");
@@ -576,6 +571,9 @@ fn failure_reason(report: &ShutdownReport) -> Option<String> {
             false => format!("`{}` crashed", s.name),
         })
         .collect();
+    if report.start_failed {
+        why.insert(0, report.reason.clone().unwrap_or_default());
+    }
     if report.deadline_exceeded {
         why.push("the shutdown deadline ran out".to_owned());
     }

@@ -45,6 +45,13 @@ use super::unit::Unit;
 use crate::{ShutdownReport, Status};
 
 impl AppState {
+    /// Begins the shutdown for a failed start that will not be retried: its report is
+    /// not a success, whatever else began the shutdown first.
+    pub(crate) fn begin_shutdown_for_failed_start(self: &Arc<Self>, reason: String) {
+        self.start_failed.store(true, Ordering::Release);
+        self.begin_shutdown(reason);
+    }
+
     /// Begins the shutdown without waiting for it; the first reason given is kept.
     pub(crate) fn begin_shutdown(self: &Arc<Self>, reason: String) {
         {
@@ -173,6 +180,7 @@ impl AppState {
             took: began.elapsed(),
             deadline_exceeded,
             reason: self.reason(),
+            start_failed: self.start_failed.load(Ordering::Acquire),
             removed: self.registry.added().removed.clone(),
         }
     }

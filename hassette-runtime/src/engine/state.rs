@@ -83,6 +83,9 @@ pub(crate) struct AppState {
     /// A supervisor was cut off while its thread was held by code that never yields: a
     /// tokio runtime being dropped would wait for that thread forever.
     pub(super) stuck: AtomicBool,
+    /// A start failed that will not be retried, and began the shutdown (see
+    /// `Hassette::start_or_stop`): the report is not a success.
+    pub(super) start_failed: AtomicBool,
     pub(super) groups: Vec<Group>,
     /// Set by the first `systemd::notify` of this app: a second one returns at once, so
     /// systemd never hears two `READY=1` (`run_until_signal` starts one by itself).
@@ -112,6 +115,7 @@ impl AppState {
             cut_off: CancellationToken::new(),
             reason: Mutex::new(None),
             stuck: AtomicBool::new(false),
+            start_failed: AtomicBool::new(false),
             groups: parts.groups,
             #[cfg(all(feature = "systemd", unix))]
             notifier_claimed: AtomicBool::new(false),
