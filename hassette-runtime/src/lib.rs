@@ -121,7 +121,7 @@ mod service;
 mod engine;
 // The app: what a program holds and calls.
 mod app;
-// Feature leaves, on the public API only.
+// Feature leaves, on the public API (and, for `metrics`, the engine's one observer hook).
 #[cfg(feature = "health")]
 #[cfg_attr(docsrs, doc(cfg(feature = "health")))]
 pub mod health;
