@@ -100,7 +100,8 @@
 //! name a string, an error its `Display` text, a duration seconds as an `f64` in a field
 //! ending in `_secs` (`took_secs`), and an instant, which means nothing outside the
 //! process, the seconds from it or to it at the moment of serialization (`age_secs`,
-//! `retry_in_secs`).
+//! `retry_in_secs`). Feature `health` turns it on: `/status` lists each service in its
+//! serde form.
 #![deny(missing_docs)]
 // docs.rs builds with `--cfg docsrs` on nightly: feature-gated items get a badge there.
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -120,7 +121,7 @@ mod service;
 mod engine;
 // The app: what a program holds and calls.
 mod app;
-// Feature leaves, on the public API only.
+// Feature leaves, on the public API (and, for `metrics`, the engine's one observer hook).
 #[cfg(feature = "health")]
 #[cfg_attr(docsrs, doc(cfg(feature = "health")))]
 pub mod health;

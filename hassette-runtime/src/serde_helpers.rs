@@ -7,7 +7,10 @@
 //! - A tokio [`Instant`] has no meaning outside the process, so it is serialized relative
 //!   to the moment of serialization, on tokio's clock (exact under a paused clock): an
 //!   event's `at` as its age (`age_secs`, seconds since it happened), a `retry_at` as the
-//!   wait left (`retry_in_secs`, 0 once it is due), like `/status`'s `retry_in_ms`.
+//!   wait left (`retry_in_secs`, 0 once it is due).
+//!
+//! The health server's `/status` (feature `health`) is this form of the snapshot, so it
+//! says the same things under the same names.
 
 use std::fmt::Display;
 use std::time::Duration;

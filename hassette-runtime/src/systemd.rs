@@ -39,10 +39,11 @@
 //! }
 //! ```
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use sd_notify::NotifyState;
@@ -105,7 +106,7 @@ pub async fn notify(app: Hassette) {
     if std::env::var_os("NOTIFY_SOCKET").is_none() {
         return;
     }
-    let Some(_claim) = app.state().claim_notifier() else {
+    let Some(_claim) = Claim::of(&app) else {
         return; // another notifier (`run_until_signal`'s, say) speaks for this app
     };
     // Subscribe before the first snapshot, so that no change falls in between.
@@ -177,6 +178,29 @@ pub async fn notify(app: Hassette) {
             _ = refresh.tick() => {}
             () = poll_optional(&mut all_up) => {}
         }
+    }
+}
+
+/// The apps a notifier speaks for now, by [`Hassette::id`]: one notifier per app.
+static SPEAKING: Mutex<BTreeSet<usize>> = Mutex::new(BTreeSet::new());
+
+/// A notifier's claim to speak for its app, given back when dropped (the notifier
+/// returned, or was dropped half-way). It holds the app, so the app's id cannot be
+/// another app's while the claim lasts.
+struct Claim(Hassette);
+
+impl Claim {
+    /// Claims `app` for one notifier: `None` while another one holds it.
+    fn of(app: &Hassette) -> Option<Claim> {
+        let mut speaking = SPEAKING.lock().unwrap_or_else(PoisonError::into_inner);
+        speaking.insert(app.id()).then(|| Claim(app.clone()))
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let mut speaking = SPEAKING.lock().unwrap_or_else(PoisonError::into_inner);
+        speaking.remove(&self.0.id());
     }
 }
 
@@ -300,6 +324,19 @@ mod tests {
             retry_at: None,
             budget_used: 0,
         }
+    }
+
+    #[test]
+    fn one_notifier_per_app_until_its_claim_is_dropped() {
+        let app = Hassette::builder().build().unwrap();
+        let other = Hassette::builder().build().unwrap();
+        let first = Claim::of(&app).expect("no notifier speaks for it yet");
+        assert!(Claim::of(&app).is_none(), "one notifier per app");
+        assert!(Claim::of(&app.clone()).is_none(), "a clone is the same app");
+        let next = Claim::of(&other).expect("another app has its own notifier");
+        drop(first);
+        assert!(Claim::of(&app).is_some(), "given back when dropped");
+        drop(next);
     }
 
     #[test]

@@ -524,7 +524,7 @@ async fn serve_fixed(page: String, status: &'static str) -> SocketAddr {
 #[ignore = "needs a headless browser: cargo test -p hassette-tests --test browser -- --ignored"]
 async fn fields_a_server_may_add_are_shown_and_their_absence_is_not_an_error() {
     // The page as the real server serves it, next to a `/status` with the fields a later
-    // server may add (`critical`, `retry_in_ms`, `budget_used`) on some services only, and
+    // server may add (`critical`, `retry_in_secs`, `budget_used`) on some services only, and
     // a status this page does not know.
     let server = HealthServer::new(([127, 0, 0, 1], 0));
     let handle = server.handle();
@@ -539,9 +539,9 @@ async fn fields_a_server_may_add_are_shown_and_their_absence_is_not_an_error() {
     let status = concat!(
         r#"{"live":true,"ready":false,"shutting_down":true,"services":["#,
         r#"{"name":"db","status":"running","ready":true,"restarts":0,"last_error":null,"#,
-        r#""critical":true,"retry_in_ms":null,"budget_used":0},"#,
+        r#""critical":true,"retry_in_secs":null,"budget_used":0},"#,
         r#"{"name":"feed","status":"failed","ready":false,"restarts":3,"#,
-        r#""last_error":"upstream disconnected","critical":false,"retry_in_ms":1500,"budget_used":3},"#,
+        r#""last_error":"upstream disconnected","critical":false,"retry_in_secs":1.5,"budget_used":3},"#,
         r#"{"name":"old","status":"running","ready":true,"restarts":0,"last_error":null},"#,
         r#"{"name":"odd","status":"hibernating","ready":false,"restarts":0,"last_error":null}]}"#,
     );

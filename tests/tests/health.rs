@@ -165,11 +165,11 @@ async fn probes_follow_readiness_restarts_and_shutdown() {
     assert_eq!(names, ["health", "Gate", "Flaky"], "registration order");
     assert_eq!(
         services[0],
-        serde_json::json!({"name": "health", "status": "running", "ready": true, "restarts": 0, "last_error": null, "critical": true, "budget_used": 0, "retry_in_ms": null})
+        serde_json::json!({"name": "health", "status": "running", "ready": true, "restarts": 0, "last_error": null, "finished": false, "critical": true, "budget_used": 0, "retry_in_secs": null})
     );
     assert_eq!(
         services[1],
-        serde_json::json!({"name": "Gate", "status": "running", "ready": false, "restarts": 0, "last_error": null, "critical": true, "budget_used": 0, "retry_in_ms": null})
+        serde_json::json!({"name": "Gate", "status": "running", "ready": false, "restarts": 0, "last_error": null, "finished": false, "critical": true, "budget_used": 0, "retry_in_secs": null})
     );
     assert_eq!(services[2]["restarts"], 1);
     assert_eq!(services[2]["ready"], true);
@@ -582,6 +582,12 @@ async fn a_client_that_never_reads_its_answer_is_disconnected_after_the_write_ti
     stuck
         .send(b"GET /status HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .await;
+    // The answer has begun (making 8 MB of JSON takes a while in a debug build); from
+    // now on the server writes and the client does not read.
+    tokio::time::timeout(Duration::from_secs(10), stuck.0.readable())
+        .await
+        .expect("the answer begins")
+        .unwrap();
     tokio::time::sleep(WRITE_TIMEOUT * 3).await;
     // Only what was in the buffers before the server gave up comes, then the end.
     let read = stuck
@@ -701,5 +707,64 @@ async fn status_shows_services_added_at_run_time_and_readiness_waits_for_them() 
     drainer.stop().await.unwrap();
     let json: Value = serde_json::from_str(&get(addr, "/status").await.body).unwrap();
     assert_eq!(json["services"].as_array().unwrap().len(), 1);
+    app.shutdown().await;
+}
+
+/// Fails every run, and waits a minute before the next.
+struct Refused;
+
+#[service(restart = "permanent", backoff(base = "60s"))]
+impl Refused {
+    async fn serve(&self, _ctx: &ServiceContext) -> Result<(), BoxError> {
+        Err("connection refused".into())
+    }
+}
+
+/// A one-shot job: done for good once `serve` returns.
+struct Job;
+
+#[service(restart = "temporary")]
+impl Job {
+    async fn serve(&self, _ctx: &ServiceContext) {}
+}
+
+/// `/status` and feature `serde` are one serializer: each service `/status` lists is the
+/// serde form of its `ServiceSnapshot`, with the same keys and units (a wait in
+/// `retry_in_secs`, `finished` included).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_lists_each_service_in_its_serde_form() {
+    let (server, handle) = health_server();
+    let app = Hassette::builder()
+        .resource(server)
+        .service(Refused)
+        .service(Job)
+        .build()
+        .unwrap();
+    app.start().await.unwrap();
+    let addr = handle.local_addr().unwrap();
+    let reply = get_until(addr, "/status", |r| {
+        r.body
+            .contains("\"name\":\"Refused\",\"status\":\"failed\"")
+            && r.body.contains("\"name\":\"Job\",\"status\":\"stopped\"")
+    })
+    .await;
+    let served: Value = serde_json::from_str(&reply.body).unwrap();
+    let served = served["services"].as_array().unwrap();
+    let snapshot = serde_json::to_value(app.snapshot()).unwrap();
+    let snapshot = snapshot.as_array().unwrap();
+    assert_eq!(served.len(), snapshot.len(), "{served:?}");
+    for (served, own) in served.iter().zip(snapshot) {
+        let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(served), keys(own), "{served} vs {own}");
+        for (key, value) in own.as_object().unwrap() {
+            if key != "retry_in_secs" {
+                assert_eq!(&served[key], value, "{key} of {served}");
+            }
+        }
+    }
+    let refused = &served[1];
+    let wait = refused["retry_in_secs"].as_f64().expect("seconds");
+    assert!(wait > 50.0 && wait <= 60.0, "{refused}");
+    assert_eq!(served[2]["finished"], true, "{}", served[2]);
     app.shutdown().await;
 }

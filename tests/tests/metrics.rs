@@ -3,8 +3,8 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use hassette_runtime::health::HealthServer;
@@ -238,4 +238,120 @@ async fn removed_services_leave_no_series_behind() {
         after.len()
     );
     app.shutdown().await;
+}
+
+/// A recorder that checks, at each update until one fails, that the engine holds none of
+/// the app's locks while it updates metrics: another thread takes a snapshot of the app
+/// (which takes the lock of every unit and of the table), and the update waits for it,
+/// 5 s at most.
+#[derive(Default)]
+struct LockProbe {
+    app: OnceLock<Hassette>,
+    checked: AtomicU32,
+    /// The first update made while a lock of the app was held.
+    held: Mutex<Option<String>>,
+}
+
+impl LockProbe {
+    fn check(&self, key: &metrics::Key) {
+        let Some(app) = self.app.get().cloned() else {
+            return;
+        };
+        if self.held.lock().unwrap().is_some() {
+            return;
+        }
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            drop(app.snapshot());
+            let _ = done.send(());
+        });
+        if finished.recv_timeout(Duration::from_secs(5)).is_err() {
+            *self.held.lock().unwrap() = Some(format!("{key:?}"));
+        }
+        self.checked.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl metrics::Recorder for LockProbe {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+
+    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        self.check(key);
+        metrics::Counter::noop()
+    }
+
+    fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        self.check(key);
+        metrics::Gauge::noop()
+    }
+
+    fn register_histogram(
+        &self,
+        key: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        self.check(key);
+        metrics::Histogram::noop()
+    }
+}
+
+/// Metrics observe the app: the engine tells them of a change once it has let go of
+/// its locks, so a slow recorder (or one that looks at the app) never holds a service.
+#[test]
+fn metrics_are_updated_outside_every_lock_of_the_app() {
+    let probe = LockProbe::default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    // The recorder of this thread, where the whole app runs.
+    metrics::with_local_recorder(&probe, || {
+        runtime.block_on(async {
+            let app = Hassette::builder()
+                .service(Flaky(AtomicU32::new(0)))
+                .build()
+                .unwrap();
+            let _ = probe.app.set(app.clone());
+            app.start().await.unwrap();
+            let conn = app.add_named("conn", Conn).await.unwrap();
+            conn.wait_ready().await.unwrap();
+            conn.stop().await.unwrap();
+            // Two failures (a panic, an error), then the third run is up.
+            for _ in 0..1_000 {
+                if app.snapshot().iter().any(|s| s.restarts == 2 && s.ready) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert!(app.snapshot().iter().any(|s| s.restarts == 2 && s.ready));
+            app.shutdown().await;
+        });
+    });
+    assert_eq!(
+        *probe.held.lock().unwrap(),
+        None,
+        "an update under a lock of the app"
+    );
+    assert!(probe.checked.load(Ordering::Relaxed) > 10);
 }

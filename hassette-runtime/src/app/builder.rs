@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::{
-    AppParts, AppState, EventBus, Group, GroupDef, Member, Registry, Shim, Unit, UnitInit,
+    AppParts, AppState, EventBus, Group, GroupDef, Member, Observer, Registry, Shim, Unit, UnitInit,
 };
 use crate::{BuildError, Dependency, Hassette, Hooks, Overrides, Resource, Service};
 use crate::{GroupBuilder, Strategy};
@@ -417,7 +417,8 @@ impl Builder {
         }
         let waves = crate::engine::waves(&dependencies, |id| &self.pending[id].init.name)?;
 
-        let events = Arc::new(EventBus::new(self.event_capacity, self.pending.len()));
+        let events = EventBus::new(self.event_capacity, self.pending.len(), observer());
+        let events = Arc::new(events);
         let units = self.pending.into_iter().zip(dependencies);
         for (id, (pending, dependencies)) in units.enumerate() {
             let init = UnitInit {
@@ -435,4 +436,16 @@ impl Builder {
             groups: Group::from_defs(&self.groups),
         })))
     }
+}
+
+/// What follows the engine's changes: feature `metrics`'s meter (see `engine::bus`).
+#[cfg(feature = "metrics")]
+fn observer() -> Option<Box<dyn Observer>> {
+    Some(Box::<crate::metrics::Meter>::default())
+}
+
+/// Nothing follows the engine's changes without feature `metrics`.
+#[cfg(not(feature = "metrics"))]
+fn observer() -> Option<Box<dyn Observer>> {
+    None
 }

@@ -81,9 +81,17 @@ impl Hassette {
     }
 
     /// The engine's state, for the feature leaves.
-    #[cfg(any(all(feature = "systemd", unix), feature = "health"))]
+    #[cfg(feature = "health")]
     pub(crate) fn state(&self) -> &AppState {
         &self.inner
+    }
+
+    /// What tells this app from every other one alive: the address of its shared state
+    /// (taken again only once every handle of the app is gone), for the feature leaves
+    /// that keep something per app.
+    #[cfg(all(feature = "systemd", unix))]
+    pub(crate) fn id(&self) -> usize {
+        Arc::as_ptr(&self.inner).addr()
     }
 
     /// Starts every service and returns once each has been initialized (its `serve` may

@@ -43,7 +43,8 @@ impl Hassette {
 /// With feature `serde` its fields serialize under their names, with `last_error` as its
 /// `Display` text (or `null`) and `retry_at` as `retry_in_secs`, the seconds left until
 /// the restart at the moment of serialization (0 once due, `null` when none is waited
-/// for), like the health server's `/status`:
+/// for). This is also how the health server's `/status` lists each service (feature
+/// `health`): one serializer, one set of names and units.
 ///
 /// ```json
 /// {"name": "db", "status": "failed", "ready": false, "restarts": 1,

@@ -18,9 +18,10 @@
 //!   the table, counts its report into the totals of removed units and sends it
 //!   (`removal_done`): until the report is final, every view still shows the unit. Once
 //!   it is out of the table, the event bus (which sizes the streams by the live count)
-//!   and the metrics (which forget its series) are told, outside every lock. A
-//!   caller waits at most the unit's stop budget; then it cuts the supervisor off (held
-//!   by code that never yields, as the shutdown does) and completes the removal itself.
+//!   and its observer (feature `metrics`'s, which forgets its series) are told, outside
+//!   every lock. A caller waits at most the unit's stop budget; then it cuts the
+//!   supervisor off (held by code that never yields, as the shutdown does) and completes
+//!   the removal itself.
 //! - A unit that others depend on (`depends_on`, counted in `dependants`) is not
 //!   removed. A service removing itself or an ancestor (from its hooks, `serve` or
 //!   `ctx.spawn` tasks) does not wait for that stop, which stops the caller first: it
@@ -32,6 +33,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::bus::Observed;
 use super::driver::deadline_in;
 use super::first_start::FirstStarts;
 use super::shutdown::stop_budget;
@@ -366,8 +368,9 @@ impl AppState {
             (entry, orphans)
         };
         self.events.unit_removed();
-        #[cfg(feature = "metrics")]
-        crate::metrics::removed(&unit.name, unit.status());
+        self.events.observe(|| Observed::Removed {
+            service: &unit.name,
+        });
         let (parent, removal) = (entry.parent, entry.removal);
         for (child, task) in orphans {
             if let Some(task) = task {

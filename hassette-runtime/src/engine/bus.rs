@@ -16,12 +16,25 @@
 //!   channel that big: O(log n) moves for n units. It never shrinks: after removals it
 //!   stays at the peak, so memory is bounded by the most units ever live at once, never
 //!   by how many were added in all. An explicit `Builder::event_capacity` stays fixed.
+//! - The bus may have one [`Observer`], given by `build` (feature `metrics`'s): the engine
+//!   tells it of every status change, final stop and removal through
+//!   [`EventBus::observe`], outside every lock (a status change once the unit's lock is
+//!   let go, before its waiters are woken; a removal once the unit is out of the table),
+//!   so an observer may take its time or look at the app. One task tells one service's
+//!   changes in the order it made them; two tasks changing one service at once (a
+//!   group's escalation and the app's stop) may tell theirs in either order, so each
+//!   change carries its run and an observer that keeps the latest status orders changes
+//!   by run and by the status's place in a run (see [`Status::can_transition_to`]).
 
+use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::stream::{EventReceiver, Stream};
-use crate::{ReadinessEvent, StatusEvent};
+use crate::{ReadinessEvent, SharedError, Status, StatusEvent};
 
 /// The smallest default capacity, whatever the number of services.
 const MIN_DEFAULT_CAPACITY: usize = 1024;
@@ -50,6 +63,36 @@ pub(crate) fn capacity(explicit: Option<usize>, services: usize) -> usize {
         .clamp(1, MAX_CAPACITY)
 }
 
+/// What the engine tells an [`Observer`], outside every lock.
+#[derive(Debug, Clone, Copy)]
+#[allow(dead_code, reason = "read by the observer, which a build may not have")]
+pub(crate) enum Observed<'a> {
+    /// `service` moved `from` -> `to` at `at`, in its `run`-th run (initializes counted;
+    /// 0 before the first), with the error that came with the change.
+    Changed {
+        service: &'a Arc<str>,
+        from: Status,
+        to: Status,
+        error: Option<&'a SharedError>,
+        run: u64,
+        at: Instant,
+    },
+    /// `service`'s final stop took `took`.
+    Stopped {
+        service: &'a Arc<str>,
+        took: Duration,
+    },
+    /// `service` was removed from the app: nothing more is told of it.
+    Removed { service: &'a Arc<str> },
+}
+
+/// Follows the app from inside the engine: the one hook the engine calls (see the
+/// module's header).
+pub(crate) trait Observer: Send + Sync + fmt::Debug {
+    /// Called outside every lock of the engine.
+    fn observe(&self, what: Observed<'_>);
+}
+
 /// The app's event streams. Until someone subscribes to one there is no channel, and
 /// publishing on it is one atomic load.
 #[derive(Debug)]
@@ -62,12 +105,17 @@ pub(crate) struct EventBus {
     capacity: AtomicUsize,
     status: Arc<Stream<StatusEvent>>,
     readiness: Arc<Stream<ReadinessEvent>>,
+    observer: Option<Box<dyn Observer>>,
 }
 
 impl EventBus {
     /// Streams of `capacity(explicit, services)` events, not allocated yet; `services`
-    /// are the units known at `build()`.
-    pub(crate) fn new(explicit: Option<usize>, services: usize) -> Self {
+    /// are the units known at `build()`; `observer` is told of every change.
+    pub(crate) fn new(
+        explicit: Option<usize>,
+        services: usize,
+        observer: Option<Box<dyn Observer>>,
+    ) -> Self {
         let capacity = capacity(explicit, services);
         EventBus {
             explicit,
@@ -75,6 +123,14 @@ impl EventBus {
             capacity: AtomicUsize::new(capacity),
             status: Stream::new(capacity),
             readiness: Stream::new(capacity),
+            observer,
+        }
+    }
+
+    /// Tells the observer, if there is one, `what()`. Called outside every lock.
+    pub(crate) fn observe<'a>(&self, what: impl FnOnce() -> Observed<'a>) {
+        if let Some(observer) = &self.observer {
+            observer.observe(what());
         }
     }
 
@@ -144,7 +200,7 @@ mod tests {
 
     #[test]
     fn no_channel_until_someone_subscribes() {
-        let bus = EventBus::new(Some(usize::MAX), 0);
+        let bus = EventBus::new(Some(usize::MAX), 0, None);
         bus.publish(|| unreachable!("nobody listens: the event is not even built"));
         assert!(!bus.status.is_open());
         let _events = bus.subscribe();
@@ -154,7 +210,7 @@ mod tests {
 
     #[test]
     fn the_capacity_follows_the_peak_of_live_units_and_an_explicit_one_stays() {
-        let bus = EventBus::new(None, 10);
+        let bus = EventBus::new(None, 10, None);
         let _events = bus.subscribe();
         for _ in 0..246 {
             bus.unit_added(); // 256 live: 1024 is room for 4 events each
@@ -176,13 +232,13 @@ mod tests {
             "no shrinking: the peak stays"
         );
         // Units that come and go one at a time never grow it.
-        let bus = EventBus::new(None, 0);
+        let bus = EventBus::new(None, 0, None);
         for _ in 0..100_000 {
             bus.unit_added();
             bus.unit_removed();
         }
         assert_eq!(bus.status.capacity(), 1024);
-        let bus = EventBus::new(Some(16), 0);
+        let bus = EventBus::new(Some(16), 0, None);
         for _ in 0..10_000 {
             bus.unit_added();
         }

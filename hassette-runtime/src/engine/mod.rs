@@ -43,7 +43,12 @@ mod unit;
 mod waves;
 
 pub(crate) use added::Addition;
-pub(crate) use bus::{EventBus, MAX_CAPACITY};
+#[allow(
+    unused_imports,
+    reason = "for the observer, which a build may not have"
+)]
+pub(crate) use bus::Observed;
+pub(crate) use bus::{EventBus, MAX_CAPACITY, Observer};
 pub(crate) use driver::{ABORT_GRACE, within};
 pub(crate) use group::{Group, GroupDef, Member};
 pub(crate) use inside::{caller, scope as in_service};

@@ -87,10 +87,6 @@ pub(crate) struct AppState {
     /// `Hassette::start_or_stop`): the report is not a success.
     pub(super) start_failed: AtomicBool,
     pub(super) groups: Vec<Group>,
-    /// Set by the first `systemd::notify` of this app: a second one returns at once, so
-    /// systemd never hears two `READY=1` (`run_until_signal` starts one by itself).
-    #[cfg(all(feature = "systemd", unix))]
-    notifier_claimed: AtomicBool,
 }
 
 impl AppState {
@@ -117,8 +113,6 @@ impl AppState {
             stuck: AtomicBool::new(false),
             start_failed: AtomicBool::new(false),
             groups: parts.groups,
-            #[cfg(all(feature = "systemd", unix))]
-            notifier_claimed: AtomicBool::new(false),
         })
     }
 
@@ -134,14 +128,6 @@ impl AppState {
     /// Completes when the shutdown begins.
     pub(crate) fn shutdown_begun(&self) -> WaitForCancellationFuture<'_> {
         self.stopping.cancelled()
-    }
-
-    /// Claims the app's one systemd notifier: `None` while another one holds the claim,
-    /// which ends when that notifier returns or is dropped.
-    #[cfg(all(feature = "systemd", unix))]
-    pub(crate) fn claim_notifier(&self) -> Option<NotifierClaim<'_>> {
-        let taken = self.notifier_claimed.swap(true, Ordering::AcqRel);
-        (!taken).then_some(NotifierClaim(&self.notifier_claimed))
     }
 
     /// Whether a supervisor was cut off while code that never yields held its thread.
@@ -278,16 +264,5 @@ impl AppState {
                 None => Err(RestartError::Removed { service: service() }),
             },
         }
-    }
-}
-
-/// The claim of [`AppState::claim_notifier`], given back when dropped.
-#[cfg(all(feature = "systemd", unix))]
-pub(crate) struct NotifierClaim<'a>(&'a AtomicBool);
-
-#[cfg(all(feature = "systemd", unix))]
-impl Drop for NotifierClaim<'_> {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
     }
 }

@@ -6,8 +6,9 @@
 //! - `state` is changed only under its lock, by [`Unit::transition`] and the few methods
 //!   next to it; the status event is published and logged while the lock is held, so the
 //!   event stream shows one service's changes in the order they happened. After a change
-//!   that lock is released, then `changed` wakes every [`Unit::wait_for`] (each registers
-//!   its wake-up before it looks at the state, so none is missed). `changed` is made by
+//!   that lock is released, then a status change is told to the bus's observer (see
+//!   `bus`), then `changed` wakes every [`Unit::wait_for`] (each registers its wake-up
+//!   before it looks at the state, so none is missed). `changed` is made by
 //!   the first waiter: a change that finds none made needs no wake-up, since a waiter
 //!   that made it after the change sees the new state when it looks (the state's lock
 //!   orders the two).
@@ -32,7 +33,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::bus::EventBus;
+use super::bus::{EventBus, Observed};
 use super::family::Family;
 use super::group::GroupLink;
 use super::policy::RestartWindow;
@@ -149,9 +150,6 @@ struct Record {
     budget: RestartWindow,
     /// How many runs in a row ended with `serve` returning `Ok` (see `count_end`).
     returned_ok: u32,
-    /// When the current run began Starting, for its start duration.
-    #[cfg(feature = "metrics")]
-    starting_since: Option<Instant>,
 }
 
 /// One registered service or resource, type-erased.
@@ -334,6 +332,31 @@ impl Unit {
         changed
     }
 
+    /// Changes the status with `change`, which returns the move it made (from, to, and
+    /// the run), if any, with `error`: the bus's observer is told once the lock is let
+    /// go, then the waiters are woken.
+    fn move_status(
+        &self,
+        error: Option<&SharedError>,
+        change: impl FnOnce(&mut State) -> Option<(Status, Status, u64)>,
+    ) -> bool {
+        let Some((from, to, run)) = change(&mut self.lock()) else {
+            return false;
+        };
+        self.events.observe(|| Observed::Changed {
+            service: &self.name,
+            from,
+            to,
+            error,
+            run,
+            at: Instant::now(),
+        });
+        if let Some(waiters) = self.changed.get() {
+            waiters.notify_waiters();
+        }
+        true
+    }
+
     /// Calls `check` with the state now and after every change, until it returns
     /// `Some`. Cancel safe: the wake-up is registered before each look at the state, so
     /// no change between the look and the wait is missed.
@@ -371,10 +394,11 @@ impl Unit {
         to: Status,
         error: Option<SharedError>,
     ) -> bool {
-        self.update(|state| {
+        let told = error.clone();
+        self.move_status(told.as_ref(), |state| {
             let from = state.status;
             if from == to || !allowed(from) {
-                return false;
+                return None;
             }
             state.status = to;
             if to == Status::Starting {
@@ -392,16 +416,16 @@ impl Unit {
             }
             self.track_stability(state);
             self.publish(from, to, error);
-            true
+            Some((from, to, state.generation))
         })
     }
 
     /// Enters Running, ready at once when `auto_ready`; only from Starting, so a serve
     /// that begins after its stop was requested does not claim to run.
     pub(crate) fn begin_running(&self, auto_ready: bool) -> bool {
-        self.update(|state| {
+        self.move_status(None, |state| {
             if state.status != Status::Starting {
-                return false;
+                return None;
             }
             state.status = Status::Running;
             state.flags.set(Flags::RAN, true);
@@ -412,7 +436,7 @@ impl Unit {
                 self.track_stability(state);
                 self.publish_ready(true, None);
             }
-            true
+            Some((Status::Starting, Status::Running, state.generation))
         })
     }
 
@@ -718,8 +742,10 @@ impl Unit {
         if micros == u32::MAX {
             self.write_record(|record| record.stop_took = took);
         }
-        #[cfg(feature = "metrics")]
-        crate::metrics::stopped(&self.name, took);
+        self.events.observe(|| Observed::Stopped {
+            service: &self.name,
+            took,
+        });
     }
 
     /// The last error that came with a status change (or a child's panic).
@@ -747,24 +773,6 @@ impl Unit {
         report
     }
 
-    /// The status change's metrics (see `crate::metrics`).
-    #[cfg(feature = "metrics")]
-    fn meter(&self, from: Status, to: Status, error: Option<&SharedError>) {
-        crate::metrics::status_changed(&self.name, from, to, error);
-        match to {
-            Status::Starting => {
-                self.write_record(|record| record.starting_since = Some(Instant::now()));
-            }
-            Status::Running => {
-                let since = self.write_record(|record| record.starting_since.take());
-                if let Some(since) = since {
-                    crate::metrics::started(&self.name, since.elapsed());
-                }
-            }
-            _ => {}
-        }
-    }
-
     /// Publishes a readiness change (under the state's lock, as a status change is).
     fn publish_ready(&self, ready: bool, reason: Option<Arc<str>>) {
         self.events.publish_readiness(|| ReadinessEvent {
@@ -787,8 +795,6 @@ impl Unit {
                 self.name
             );
         }
-        #[cfg(feature = "metrics")]
-        self.meter(from, to, error.as_ref());
         match (&error, to.is_failure()) {
             (Some(e), true) => {
                 tracing::warn!(service = %self.name, %from, %to, error = %e, "status changed");

@@ -45,14 +45,19 @@
 //! return of `serve`) does not, nor does a service declared `critical = false`
 //! ([`ServiceSnapshot::counts_as_ready`](crate::ServiceSnapshot::counts_as_ready)).
 //!
-//! A `/status` answer (`last_error` is the error of the last status change that had one,
-//! `null` otherwise; `retry_in_ms` the time until the next restart during a backoff or a
-//! cooldown; `budget_used` the restarts in the budget's window now):
+//! A `/status` answer is the serde form (feature `serde`, which `health` turns on) of
+//! the app's liveness, readiness and [`Hassette::snapshot`]: each service is listed
+//! as its [`ServiceSnapshot`](crate::ServiceSnapshot) serializes anywhere else, so the
+//! names and units are those of [feature `serde`](crate#feature-serde). `last_error` is
+//! the error of the last status change that had one, `null` otherwise; `finished` says
+//! it is done for good after a clean return of `serve`; `retry_in_secs` is the time, in
+//! seconds, until the next restart during a backoff or a cooldown (`null` otherwise);
+//! `budget_used` the restarts in the budget's window now:
 //!
 //! ```json
 //! {"live":true,"ready":true,"shutting_down":false,"services":[
-//!   {"name":"health","status":"running","ready":true,"restarts":0,"last_error":null,"critical":true,"budget_used":0,"retry_in_ms":null},
-//!   {"name":"Ticker","status":"failed","ready":false,"restarts":1,"last_error":"connection reset","critical":false,"budget_used":2,"retry_in_ms":1500}]}
+//!   {"name":"health","status":"running","ready":true,"restarts":0,"last_error":null,"finished":false,"critical":true,"retry_in_secs":null,"budget_used":0},
+//!   {"name":"Ticker","status":"failed","ready":false,"restarts":1,"last_error":"connection reset","finished":false,"critical":false,"retry_in_secs":1.5,"budget_used":2}]}
 //! ```
 //!
 //! Status names in JSON are `not_started`, `starting`, `running`, `stopping`, `stopped`,
@@ -68,7 +73,7 @@
 //! - whether the app is live, ready and shutting down, and whether the last poll got an
 //!   answer (a failed poll shows **disconnected** and keeps the last answer, dimmed);
 //! - every service's name, status (coloured), readiness, restarts and last error (click
-//!   an error to see all of it), and the `critical`, `retry_in_ms` and `budget_used`
+//!   an error to see all of it), and the `critical`, `retry_in_secs` and `budget_used`
 //!   fields of `/status` when the server sends them (a column appears only then);
 //! - a count of services per status;
 //! - a timeline of the last 200 changes, found by comparing each answer with the one

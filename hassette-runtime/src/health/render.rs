@@ -1,21 +1,29 @@
-//! The answers: the `/livez` and `/readyz` bodies and the `/status` JSON (with its
-//! string escaping), all made from one look at the app.
+//! The answers: the `/livez` and `/readyz` bodies and the `/status` JSON, all made from
+//! one look at the app. `/status` is the serde form of that look (feature `serde`, which
+//! `health` turns on): its services are [`ServiceSnapshot`]s as they serialize anywhere
+//! else, so there is one set of field names and units.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use serde::Serialize;
+
 use super::Endpoint;
 use crate::{ServiceSnapshot, Status};
 
-/// One look at the app, from which all three answers are made.
+/// One look at the app, from which all three answers are made; `/status` is its serde
+/// form.
+#[derive(Serialize)]
 pub(super) struct Health {
-    services: Vec<ServiceSnapshot>,
-    own_name: Arc<str>,
-    shutting_down: bool,
-    /// The stop is stuck: a service's stop outlived every bound it has and was cut off.
-    stuck: bool,
     pub(super) live: bool,
     pub(super) ready: bool,
+    shutting_down: bool,
+    services: Vec<ServiceSnapshot>,
+    #[serde(skip)]
+    own_name: Arc<str>,
+    /// The stop is stuck: a service's stop outlived every bound it has and was cut off.
+    #[serde(skip)]
+    stuck: bool,
 }
 
 impl Health {
@@ -91,72 +99,21 @@ impl Health {
         body
     }
 
+    /// The `/status` body: the serde form, as JSON, and a line break.
     pub(super) fn status_json(&self) -> String {
-        let mut out = String::with_capacity(64 + self.services.len() * 96);
-        let _ = write!(
-            out,
-            "{{\"live\":{},\"ready\":{},\"shutting_down\":{},\"services\":[",
-            self.live, self.ready, self.shutting_down
-        );
-        for (i, s) in self.services.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str("{\"name\":");
-            push_json_string(&mut out, &s.name);
-            let _ = write!(
-                out,
-                ",\"status\":\"{}\",\"ready\":{},\"restarts\":{},\"last_error\":",
-                s.status.key(),
-                s.ready,
-                s.restarts
-            );
-            match &s.last_error {
-                Some(error) => push_json_string(&mut out, &error.to_string()),
-                None => out.push_str("null"),
-            }
-            let _ = write!(
-                out,
-                ",\"critical\":{},\"budget_used\":{},\"retry_in_ms\":",
-                s.critical, s.budget_used
-            );
-            match s.retry_at {
-                Some(at) => {
-                    let wait = at.saturating_duration_since(tokio::time::Instant::now());
-                    let _ = write!(out, "{}", wait.as_millis());
-                }
-                None => out.push_str("null"),
-            }
-            out.push('}');
-        }
-        out.push_str("]}\n");
-        out
+        let mut body = serde_json::to_string(self).unwrap_or_else(|error| {
+            // Plain fields and strings cannot fail to serialize; should one, say so.
+            tracing::error!(%error, "cannot write /status; this is a bug in hassette, please report it");
+            serde_json::json!({ "error": error.to_string() }).to_string()
+        });
+        body.push('\n');
+        body
     }
-}
-
-/// Appends `s` as a JSON string literal (RFC 8259: quote, backslash and control
-/// characters escaped).
-fn push_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Health, push_json_string};
+    use super::Health;
     use crate::health::{Endpoint, HealthServer};
     use crate::{Hassette, Hooks, Resource, Status};
 
@@ -192,18 +149,11 @@ mod tests {
     fn status_lists_every_service() {
         let expected = concat!(
             r#"{"live":true,"ready":false,"shutting_down":false,"services":["#,
-            r#"{"name":"health","status":"not_started","ready":false,"restarts":0,"last_error":null,"critical":true,"budget_used":0,"retry_in_ms":null},"#,
-            r#"{"name":"Pool","status":"not_started","ready":false,"restarts":0,"last_error":null,"critical":true,"budget_used":0,"retry_in_ms":null}]}"#,
+            r#"{"name":"health","status":"not_started","ready":false,"restarts":0,"last_error":null,"finished":false,"critical":true,"retry_in_secs":null,"budget_used":0},"#,
+            r#"{"name":"Pool","status":"not_started","ready":false,"restarts":0,"last_error":null,"finished":false,"critical":true,"retry_in_secs":null,"budget_used":0}]}"#,
             "\n"
         );
         assert_eq!(not_started().status_json(), expected);
-    }
-
-    #[test]
-    fn json_strings_are_escaped() {
-        let mut out = String::new();
-        push_json_string(&mut out, "a \"quoted\" \\ path\nline\u{1}\té");
-        assert_eq!(out, r#""a \"quoted\" \\ path\nline\u0001\té""#);
     }
 
     #[test]

@@ -12,6 +12,12 @@
 //! | `hassette_start_seconds` | histogram | `service` | from Starting to Running |
 //! | `hassette_stop_seconds` | histogram | `service` | how long each final stop took |
 //!
+//! The engine calls no metric itself: each app has a meter that its engine tells of every
+//! status change, final stop and removal once it has let go of its locks, so a recorder
+//! that is slow, or looks at the app, never holds a service. Each service's
+//! `hassette_status` follows its latest status, also when two tasks change it at once
+//! and tell their changes in the other order.
+//!
 //! # Services that are removed
 //!
 //! A program that adds a service per connection or device and removes it when done must
@@ -43,16 +49,17 @@
 
 pub use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+mod meter;
 mod recorder;
 
+pub(crate) use meter::Meter;
 pub use recorder::{DURATION_BUCKETS, InstallError, MetricsHandle, install};
 
 use std::error::Error;
-use std::time::Duration;
 
 use metrics::{Key, Label, Level, Metadata};
 
-use crate::{CutOff, Fatal, Panicked, SharedError, Status, TimedOut};
+use crate::{CutOff, Fatal, Panicked, Status, TimedOut};
 
 /// Where hassette's updates come from, for recorders that look.
 static METADATA: Metadata<'static> =
@@ -112,49 +119,6 @@ fn record(key: &Key, value: f64) {
     metrics::with_recorder(|r| r.register_histogram(key, &METADATA).record(value));
 }
 
-/// A status change of `service`, with the error that came with it.
-pub(crate) fn status_changed(service: &str, from: Status, to: Status, error: Option<&SharedError>) {
-    set_gauge(&status_key(service, from), 0.0);
-    set_gauge(&status_key(service, to), 1.0);
-    // Every initialize but the first (the report's restart count).
-    if to == Status::Starting && from != Status::NotStarted {
-        increment(&restarts_key(service));
-    }
-    // A failure of a run; not the exhaustion that may follow it (Failed -> Crashed).
-    let live = matches!(from, Status::Starting | Status::Running | Status::Stopping);
-    if let Some(error) = error
-        && live
-        && matches!(to, Status::Failed | Status::Crashed)
-    {
-        increment(&failures_key(service, kind(&**error, to)));
-    }
-}
-
-/// A run reached Running `took` after it began Starting.
-pub(crate) fn started(service: &str, took: Duration) {
-    record(&start_key(service), took.as_secs_f64());
-}
-
-/// A final stop took `took`.
-pub(crate) fn stopped(service: &str, took: Duration) {
-    record(&stop_key(service), took.as_secs_f64());
-}
-
-/// `service` was removed, in status `last`: its series are forgotten when [`install`]
-/// made the recorder; otherwise they stay, and its status gauge is set to 0. Called by
-/// the engine outside every lock, once the unit is out of the table.
-pub(crate) fn removed(service: &str, last: Status) {
-    let Some(own) = recorder::own() else {
-        set_gauge(&status_key(service, last), 0.0);
-        return;
-    };
-    let counters: Vec<Key> = std::iter::once(restarts_key(service))
-        .chain(KINDS.iter().map(|&kind| failures_key(service, kind)))
-        .collect();
-    let gauges = Status::ALL.map(|status| status_key(service, status));
-    own.forget(&counters, &gauges, &[start_key(service), stop_key(service)]);
-}
-
 /// The kind of a failure, found in the error's `source()` chain.
 fn kind(error: &(dyn Error + Send + Sync + 'static), to: Status) -> &'static str {
     let mut next: Option<&(dyn Error + 'static)> = Some(error);
@@ -173,28 +137,5 @@ fn kind(error: &(dyn Error + Send + Sync + 'static), to: Status) -> &'static str
     match to {
         Status::Crashed => "fatal",
         _ => "error",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::metrics::PrometheusBuilder;
-
-    #[test]
-    fn a_recorder_installed_otherwise_keeps_the_series_and_the_status_stops_counting() {
-        let recorder = PrometheusBuilder::new().build_recorder();
-        let handle = recorder.handle();
-        metrics::with_local_recorder(&recorder, || {
-            status_changed("conn", Status::Running, Status::Stopping, None);
-            status_changed("conn", Status::Stopping, Status::Stopped, None);
-            removed("conn", Status::Stopped);
-        });
-        let text = handle.render();
-        assert!(
-            text.contains("hassette_status{service=\"conn\",status=\"stopped\"} 0\n"),
-            "{text}"
-        );
-        assert!(!text.contains("} 1\n"), "{text}");
     }
 }

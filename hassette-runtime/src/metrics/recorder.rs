@@ -360,8 +360,12 @@ impl HistogramFn for Buckets {
 mod tests {
     use std::time::Duration;
 
+    use tokio::time::Instant;
+
     use super::*;
     use crate::Status;
+    use crate::engine::{Observed, Observer};
+    use crate::metrics::Meter;
 
     #[test]
     fn own_series_render_as_prometheus_text_and_are_forgotten_by_key() {
@@ -373,20 +377,33 @@ mod tests {
             prometheus: recorder.prometheus.handle(),
             own: Some(recorder.own.clone()),
         };
+        let meter = Meter::default();
+        let (db, quoted): (Arc<str>, Arc<str>) = ("db".into(), "a\"b".into());
+        let began = Instant::now();
+        let change = |service, from, to, at| Observed::Changed {
+            service,
+            from,
+            to,
+            error: None,
+            run: 1,
+            at,
+        };
         metrics::with_local_recorder(&recorder, || {
-            super::super::status_changed("db", Status::NotStarted, Status::Starting, None);
-            super::super::started("db", Duration::from_millis(7));
-            super::super::status_changed("a\"b", Status::Starting, Status::Running, None);
+            meter.observe(change(&db, Status::NotStarted, Status::Starting, began));
+            let at = began + Duration::from_millis(7);
+            meter.observe(change(&db, Status::Starting, Status::Running, at));
+            meter.observe(change(&quoted, Status::Starting, Status::Running, began));
             metrics::counter!("mine_total").increment(2);
         });
         let full = handle.render();
         for line in [
             "# TYPE mine_total counter\nmine_total 2\n\n",
             "# TYPE hassette_status gauge\n\
+             hassette_status{service=\"a\\\"b\",status=\"not started\"} 0\n\
              hassette_status{service=\"a\\\"b\",status=\"running\"} 1\n\
-             hassette_status{service=\"a\\\"b\",status=\"starting\"} 0\n\
              hassette_status{service=\"db\",status=\"not started\"} 0\n\
-             hassette_status{service=\"db\",status=\"starting\"} 1\n\n",
+             hassette_status{service=\"db\",status=\"running\"} 1\n\
+             hassette_status{service=\"db\",status=\"starting\"} 0\n\n",
             "# TYPE hassette_start_seconds histogram\n\
              hassette_start_seconds_bucket{service=\"db\",le=\"0.001\"} 0\n\
              hassette_start_seconds_bucket{service=\"db\",le=\"0.005\"} 0\n\
@@ -406,8 +423,8 @@ mod tests {
             handle.render(),
             "# TYPE mine_total counter\nmine_total 2\n\n\
              # TYPE hassette_status gauge\n\
-             hassette_status{service=\"a\\\"b\",status=\"running\"} 1\n\
-             hassette_status{service=\"a\\\"b\",status=\"starting\"} 0\n\n",
+             hassette_status{service=\"a\\\"b\",status=\"not started\"} 0\n\
+             hassette_status{service=\"a\\\"b\",status=\"running\"} 1\n\n",
             "the histogram family is gone with its last series"
         );
     }
