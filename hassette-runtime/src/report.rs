@@ -205,7 +205,7 @@ impl fmt::Display for ServiceReport {
 /// ```json
 /// {"services": [{"name": "db", "status": "stopped", "errors": [], "error_count": 0,
 ///                "restarts": 0, "aborted": false, "stop_took_secs": 0.012}],
-///  "took_secs": 0.012, "deadline_exceeded": false, "reason": "signal",
+///  "took_secs": 0.012, "deadline_exceeded": false, "reason": "signal", "start_failed": false,
 ///  "removed": {"count": 0, "failed": 0, "restarts": 0, "errors": 0, "last_failures": []}}
 /// ```
 #[derive(Debug, Clone, Default)]

@@ -157,6 +157,7 @@ async fn a_failure_and_a_shutdown_serialize_to_exact_json() {
             "took_secs": 0.25,
             "deadline_exceeded": false,
             "reason": "shutdown requested",
+            "start_failed": false,
             "removed": {
                 "count": 1,
                 "failed": 1,
