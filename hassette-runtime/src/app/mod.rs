@@ -213,7 +213,11 @@ impl Hassette {
         };
         #[cfg(all(feature = "systemd", unix))]
         let notifier = tokio::spawn(crate::systemd::notify(self.clone()));
-        let _ = self.start_or_stop().await;
+        let failed_start = self
+            .start_or_stop()
+            .await
+            .err()
+            .filter(StartError::ends_the_app);
         self.inner.shutdown_begun().await;
         let report = self.inner.wait_stopped().await;
         if let Some(watcher) = watcher {
@@ -226,7 +230,12 @@ impl Hassette {
         // It sent STOPPING=1 when the shutdown began, and has returned since.
         #[cfg(all(feature = "systemd", unix))]
         let _ = notifier.await;
-        let failure = failure_reason(&report);
+        // The failed start says why first; a crash that began the stop may have its own
+        // reason in the report.
+        let failure = match &failed_start {
+            Some(error) => Some(error.to_string()),
+            None => failure_reason(&report),
+        };
         match &failure {
             None => tracing::info!("shutdown report\n{report}"),
             Some(why) => {
