@@ -9,6 +9,9 @@ use hassette_spec::{Key, Target, Violation, rules};
 
 use crate::{RestartSpec, SpecViolation};
 
+#[cfg(feature = "serde")]
+mod file;
+
 /// Values that replace a service's declared ones (its `#[service(...)]` keys) for one
 /// registration: [`Builder::configure`](crate::Builder::configure) for a service known at
 /// `build()`, [`Hassette::add_named_with`](crate::Hassette::add_named_with) and
@@ -23,6 +26,19 @@ use crate::{RestartSpec, SpecViolation};
 /// one, a restart key for a resource) are a [`ConfigError`] that names the service and
 /// the key. With [`Builder::configure`](crate::Builder::configure) twice for one name,
 /// the later replaces the earlier entirely.
+///
+/// # From a file
+///
+/// With feature `serde`, `Overrides` is `Deserialize`: a table with the keys of
+/// `#[service(...)]` that tune a declaration (`startup_timeout`, `shutdown_timeout`,
+/// `stable_after`, `cooldown`, `max_cooldown_cycles`, `max_children`, and the lists as
+/// tables, `backoff = { base, multiplier, max, jitter }` and
+/// `budget = { intensity, period }`), durations in the attribute's grammar (`"250ms"`,
+/// `"1m30s"`, see [`parse_duration`](crate::parse_duration)). An unknown key is refused
+/// with "did you mean", a value that breaks a rule as it is read, the error naming the
+/// file's key (`backoff.multiplier`); what needs the declared spec too (a base above the
+/// declared max, a key that means nothing for the service) at `build()` or `add()`. The
+/// README's recipe "Settings from a file" reads one table per service from TOML.
 ///
 /// ```
 /// use std::time::Duration;
