@@ -410,3 +410,68 @@ fn worker_pool() {
         assert_eq!(cells[1..3], ["stopped", restarts], "{row}");
     }
 }
+
+/// The example's own `settings.toml`: the feed's declared 5s backoff is the file's 250ms.
+#[test]
+fn settings_file() {
+    let output = Command::new(example("settings_file")).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{output:?}");
+    assert_has(
+        &stdout,
+        &[
+            "feed: failed (upstream not ready), restarting in 250ms",
+            "feed: running again",
+            "feed     stopped                     1",
+        ],
+    );
+}
+
+/// A file with a value that breaks a rule is refused before anything starts, naming the
+/// file's line and key (`backoff.multiplier`, `budget.period`), as is a misspelt key.
+#[test]
+fn settings_file_refuses_a_bad_value_by_its_key() {
+    let dir = std::env::temp_dir().join(format!("hassette-settings-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases = [
+        (
+            "multiplier.toml",
+            "[services.feed]\nstartup_timeout = \"10s\"\nbackoff = { base = \"1s\", multiplier = 0.5 }\n",
+            "line 3",
+            "`backoff.multiplier` is 0.5, less than 1.0, so each delay would be shorter than the \
+             last; write `multiplier = 1.0` for a constant delay, or more to grow it",
+        ),
+        (
+            "period.toml",
+            "[services.feed.budget]\nintensity = 3\nperiod = \"0s\"\n",
+            "line 1",
+            "`budget.period` must be longer than zero",
+        ),
+        (
+            "misspelt.toml",
+            "[services.store]\nshutdown_timout = \"1m30s\"\n",
+            "line 1",
+            "unknown key `shutdown_timout` in a service's settings; did you mean \
+             `shutdown_timeout`?",
+        ),
+        (
+            "unknown-service.toml",
+            "[services.feeed]\nshutdown_timeout = \"1s\"\n",
+            "",
+            "`configure` names `feeed`, but no service is registered under this name",
+        ),
+    ];
+    for (file, text, line, expected) in cases {
+        let path = dir.join(file);
+        std::fs::write(&path, text).unwrap();
+        let output = Command::new(example("settings_file"))
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{file}: {output:?}");
+        assert!(output.stdout.is_empty(), "{file}: started: {output:?}");
+        assert_has(&stderr, &[line, expected]);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,12 +1,16 @@
 //! The attribute's keys, parsed into typed options.
 //!
-//! Each key is a named constant and a set-once [`Slot`]: a second `restart = ...` is a
-//! "duplicate key" error, an unknown key gets a "did you mean". A mistake in one key is
-//! recorded in the [`Ctxt`] and parsing carries on with the next key, so one build shows
-//! every mistake; only a syntax error (a missing comma) stops it.
+//! The keys are `hassette_spec::Key`, the table the runtime reads too. Each has a set-once
+//! [`Slot`] here and a parser of its own ([`parser`], one small function per key): a
+//! second `restart = ...` is a "duplicate key" error, an unknown key gets a "did you
+//! mean". A mistake in one key is recorded in the [`Ctxt`] and parsing carries on with the
+//! next key, so one build shows every mistake; only a syntax error (a missing comma) stops
+//! it. The rules on a single value (a jitter from 0.0 to 1.0, at least one child) are the
+//! shared ones of `hassette_spec::rules`, applied where the value's tokens are at hand.
 
 use std::time::Duration;
 
+use hassette_spec::{Form, Key, Restart, Target, rules};
 use proc_macro2::{Span, TokenStream};
 use syn::Type;
 use syn::meta::ParseNestedMeta;
@@ -19,73 +23,6 @@ use crate::value::{
     whole_number,
 };
 
-pub(crate) const RESTART: &str = "restart";
-pub(crate) const BACKOFF: &str = "backoff";
-pub(crate) const BUDGET: &str = "budget";
-pub(crate) const STARTUP_TIMEOUT: &str = "startup_timeout";
-pub(crate) const SHUTDOWN_TIMEOUT: &str = "shutdown_timeout";
-pub(crate) const STABLE_AFTER: &str = "stable_after";
-pub(crate) const COOLDOWN: &str = "cooldown";
-pub(crate) const MAX_COOLDOWN_CYCLES: &str = "max_cooldown_cycles";
-pub(crate) const MAX_CHILDREN: &str = "max_children";
-pub(crate) const CRITICAL: &str = "critical";
-pub(crate) const FATAL: &str = "fatal";
-pub(crate) const NON_RETRYABLE: &str = "non_retryable";
-pub(crate) const DEPENDS_ON: &str = "depends_on";
-pub(crate) const READY: &str = "ready";
-pub(crate) const NAME: &str = "name";
-pub(crate) const CRATE: &str = "crate";
-
-pub(crate) const BASE: &str = "base";
-pub(crate) const MULTIPLIER: &str = "multiplier";
-pub(crate) const MAX: &str = "max";
-pub(crate) const JITTER: &str = "jitter";
-pub(crate) const INTENSITY: &str = "intensity";
-pub(crate) const PERIOD: &str = "period";
-
-/// Every key of `backoff(...)`, in the order of the documentation.
-pub(crate) const BACKOFF_KEYS: &[&str] = &[BASE, MULTIPLIER, MAX, JITTER];
-
-/// Every key of `#[service]`, in the order of the documentation.
-pub(crate) const SERVICE_KEYS: &[&str] = &[
-    RESTART,
-    BACKOFF,
-    BUDGET,
-    STARTUP_TIMEOUT,
-    SHUTDOWN_TIMEOUT,
-    STABLE_AFTER,
-    COOLDOWN,
-    MAX_COOLDOWN_CYCLES,
-    FATAL,
-    NON_RETRYABLE,
-    DEPENDS_ON,
-    READY,
-    MAX_CHILDREN,
-    CRITICAL,
-    NAME,
-    CRATE,
-];
-
-/// Every key of `#[resource]`.
-pub(crate) const RESOURCE_KEYS: &[&str] =
-    &[STARTUP_TIMEOUT, SHUTDOWN_TIMEOUT, DEPENDS_ON, NAME, CRATE];
-
-/// The keys about supervision, which `#[resource]` rejects.
-pub(crate) const SUPERVISION_KEYS: &[&str] = &[
-    RESTART,
-    BACKOFF,
-    BUDGET,
-    COOLDOWN,
-    MAX_COOLDOWN_CYCLES,
-    FATAL,
-    NON_RETRYABLE,
-    STABLE_AFTER,
-    READY,
-    MAX_CHILDREN,
-    CRITICAL,
-];
-
-const RESTART_VALUES: &[&str] = &["permanent", "transient", "temporary"];
 const READY_VALUES: &[&str] = &["auto", "manual"];
 
 /// Which attribute is being expanded.
@@ -103,10 +40,10 @@ impl Kind {
         }
     }
 
-    fn keys(self) -> &'static [&'static str] {
+    fn keys(self) -> &'static [Key] {
         match self {
-            Kind::Service => SERVICE_KEYS,
-            Kind::Resource => RESOURCE_KEYS,
+            Kind::Service => Key::SERVICE,
+            Kind::Resource => Key::RESOURCE,
         }
     }
 }
@@ -122,12 +59,12 @@ pub(crate) struct Set<T> {
 /// A key that may be given at most once.
 #[derive(Debug)]
 pub(crate) struct Slot<T> {
-    key: &'static str,
+    key: Key,
     set: Option<Set<T>>,
 }
 
 impl<T> Slot<T> {
-    fn new(key: &'static str) -> Self {
+    fn new(key: Key) -> Self {
         Slot { key, set: None }
     }
 
@@ -148,6 +85,11 @@ impl<T> Slot<T> {
         }
     }
 
+    /// The key it holds.
+    pub(crate) fn key(&self) -> Key {
+        self.key
+    }
+
     pub(crate) fn get(&self) -> Option<&Set<T>> {
         self.set.as_ref()
     }
@@ -155,14 +97,6 @@ impl<T> Slot<T> {
     pub(crate) fn value(&self) -> Option<&T> {
         self.set.as_ref().map(|s| &s.value)
     }
-}
-
-/// `restart = "..."`.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum RestartType {
-    Permanent,
-    Transient,
-    Temporary,
 }
 
 /// `ready = "..."`.
@@ -195,7 +129,7 @@ pub(crate) struct Args {
     pub(crate) kind: Kind,
     /// Where the attribute is, for errors about a missing key.
     pub(crate) span: Span,
-    pub(crate) restart: Slot<RestartType>,
+    pub(crate) restart: Slot<Restart>,
     pub(crate) backoff: Slot<Backoff>,
     pub(crate) budget: Slot<Budget>,
     pub(crate) startup_timeout: Slot<Duration>,
@@ -231,23 +165,56 @@ impl Args {
         Args {
             kind,
             span: Span::call_site(),
-            restart: Slot::new(RESTART),
-            backoff: Slot::new(BACKOFF),
-            budget: Slot::new(BUDGET),
-            startup_timeout: Slot::new(STARTUP_TIMEOUT),
-            shutdown_timeout: Slot::new(SHUTDOWN_TIMEOUT),
-            stable_after: Slot::new(STABLE_AFTER),
-            cooldown: Slot::new(COOLDOWN),
-            max_cooldown_cycles: Slot::new(MAX_COOLDOWN_CYCLES),
-            max_children: Slot::new(MAX_CHILDREN),
-            critical: Slot::new(CRITICAL),
-            fatal: Slot::new(FATAL),
-            non_retryable: Slot::new(NON_RETRYABLE),
-            depends_on: Slot::new(DEPENDS_ON),
-            ready: Slot::new(READY),
-            name: Slot::new(NAME),
-            krate: Slot::new(CRATE),
+            restart: Slot::new(Key::Restart),
+            backoff: Slot::new(Key::Backoff),
+            budget: Slot::new(Key::Budget),
+            startup_timeout: Slot::new(Key::StartupTimeout),
+            shutdown_timeout: Slot::new(Key::ShutdownTimeout),
+            stable_after: Slot::new(Key::StableAfter),
+            cooldown: Slot::new(Key::Cooldown),
+            max_cooldown_cycles: Slot::new(Key::MaxCooldownCycles),
+            max_children: Slot::new(Key::MaxChildren),
+            critical: Slot::new(Key::Critical),
+            fatal: Slot::new(Key::Fatal),
+            non_retryable: Slot::new(Key::NonRetryable),
+            depends_on: Slot::new(Key::DependsOn),
+            ready: Slot::new(Key::Ready),
+            name: Slot::new(Key::Name),
+            krate: Slot::new(Key::Crate),
             seen: Vec::new(),
+        }
+    }
+
+    /// Where the key was written, when it was.
+    pub(crate) fn key_span(&self, key: Key) -> Option<Span> {
+        fn at<T>(slot: &Slot<T>) -> Option<Span> {
+            slot.get().map(|set| set.key_span)
+        }
+        let backoff = self.backoff.value();
+        let budget = self.budget.value();
+        match key {
+            Key::Restart => at(&self.restart),
+            Key::Backoff => at(&self.backoff),
+            Key::BackoffBase => backoff.and_then(|b| at(&b.base)),
+            Key::BackoffMultiplier => backoff.and_then(|b| at(&b.multiplier)),
+            Key::BackoffMax => backoff.and_then(|b| at(&b.max)),
+            Key::BackoffJitter => backoff.and_then(|b| at(&b.jitter)),
+            Key::Budget => at(&self.budget),
+            Key::BudgetIntensity => budget.and_then(|b| at(&b.intensity)),
+            Key::BudgetPeriod => budget.and_then(|b| at(&b.period)),
+            Key::StartupTimeout => at(&self.startup_timeout),
+            Key::ShutdownTimeout => at(&self.shutdown_timeout),
+            Key::StableAfter => at(&self.stable_after),
+            Key::Cooldown => at(&self.cooldown),
+            Key::MaxCooldownCycles => at(&self.max_cooldown_cycles),
+            Key::Fatal => at(&self.fatal),
+            Key::NonRetryable => at(&self.non_retryable),
+            Key::DependsOn => at(&self.depends_on),
+            Key::Ready => at(&self.ready),
+            Key::MaxChildren => at(&self.max_children),
+            Key::Critical => at(&self.critical),
+            Key::Name => at(&self.name),
+            Key::Crate => at(&self.krate),
         }
     }
 
@@ -260,419 +227,425 @@ impl Args {
                 Some(format!(
                     "the keys of `{}` are {}",
                     self.kind.attr(),
-                    one_of(self.kind.keys(), false)
+                    one_of(&Key::names(self.kind.keys()), false)
                 )),
             );
             return skip_value(meta);
         };
-        let key = ident.to_string();
-        let key_span = ident.span();
-        self.seen.push(key.clone());
-
-        let service_only = match key.as_str() {
-            CRITICAL => Some((
-                "a resource always holds back readiness, since its dependants wait for it",
-                "remove it, or make the type a `#[service(...)]` with a `serve` method",
-            )),
-            MAX_CHILDREN => Some((
-                "children are added by a running service",
-                "remove it, or make the type a `#[service(...)]` with a `serve` method",
-            )),
-            _ => None,
+        let (name, key_span) = (ident.to_string(), ident.span());
+        self.seen.push(name.clone());
+        let Some(key) = Key::find(&name, Key::SERVICE) else {
+            self.unknown_key(cx, &name, key_span);
+            return skip_value(meta);
         };
         if self.kind == Kind::Resource
-            && let Some((why, help)) = service_only
+            && let Err(violation) = rules::applies(key, Target::Resource)
         {
-            cx.error(
-                key_span,
-                format_args!("`{key}` is for services; {why}"),
-                Some(help.to_owned()),
-            );
+            cx.violation(key_span, &violation);
             return skip_value(meta);
         }
-        if self.kind == Kind::Resource && SUPERVISION_KEYS.contains(&key.as_str()) {
-            cx.error(
-                key_span,
-                format_args!("`{key}` is a supervision key, and resources are not supervised"),
-                Some(
-                    "remove it; a type that runs a task and needs a restart policy is a \
-                     `#[service(...)]` with a `serve` method"
-                        .to_owned(),
-                ),
-            );
-            return skip_value(meta);
-        }
-
-        match key.as_str() {
-            RESTART => {
-                if let Some(lit) = string_value(meta, cx, RESTART, "restart = \"permanent\"")? {
-                    let value = match lit.value().as_str() {
-                        "permanent" => Some(RestartType::Permanent),
-                        "transient" => Some(RestartType::Transient),
-                        "temporary" => Some(RestartType::Temporary),
-                        other => {
-                            unknown_value(cx, &lit, RESTART, other, RESTART_VALUES);
-                            None
-                        }
-                    };
-                    if let Some(value) = value {
-                        self.restart.set(cx, key_span, lit.span(), value);
-                    }
-                }
-            }
-            READY => {
-                if let Some(lit) = string_value(meta, cx, READY, "ready = \"manual\"")? {
-                    let value = match lit.value().as_str() {
-                        "auto" => Some(Ready::Auto),
-                        "manual" => Some(Ready::Manual),
-                        other => {
-                            unknown_value(cx, &lit, READY, other, READY_VALUES);
-                            None
-                        }
-                    };
-                    if let Some(value) = value {
-                        self.ready.set(cx, key_span, lit.span(), value);
-                    }
-                }
-            }
-            NAME => {
-                if let Some(lit) = string_value(meta, cx, NAME, "name = \"ticker\"")? {
-                    if lit.value().trim().is_empty() {
-                        cx.error(
-                            lit.span(),
-                            "`name` is empty",
-                            Some(
-                                "write the name used in logs and events, like `name = \"ticker\"`, \
-                                 or remove `name` to use the type's name"
-                                    .to_owned(),
-                            ),
-                        );
-                    } else {
-                        self.name.set(cx, key_span, lit.span(), lit.value());
-                    }
-                }
-            }
-            CRATE => {
-                if let Some(lit) =
-                    string_value(meta, cx, CRATE, "crate = \"::my_crate::hassette\"")?
-                {
-                    match lit.parse::<syn::Path>() {
-                        Ok(path) => self.krate.set(cx, key_span, lit.span(), path),
-                        Err(_) => cx.error(
-                            lit.span(),
-                            format_args!("`crate` must be a path, not `{:?}`", lit.value()),
-                            Some(
-                                "write the path the runtime is re-exported at, like \
-                                 `crate = \"::my_crate::hassette\"`"
-                                    .to_owned(),
-                            ),
-                        ),
-                    }
-                }
-            }
-            STARTUP_TIMEOUT => self.duration_key(meta, cx, STARTUP_TIMEOUT, key_span, "30s")?,
-            SHUTDOWN_TIMEOUT => self.duration_key(meta, cx, SHUTDOWN_TIMEOUT, key_span, "5s")?,
-            STABLE_AFTER => self.duration_key(meta, cx, STABLE_AFTER, key_span, "60s")?,
-            COOLDOWN => self.duration_key(meta, cx, COOLDOWN, key_span, "5m")?,
-            MAX_COOLDOWN_CYCLES => {
-                if let Some(expr) = expr_value(
-                    meta,
-                    cx,
-                    key_span,
-                    MAX_COOLDOWN_CYCLES,
-                    "max_cooldown_cycles = 3",
-                )? && let Some(n) = whole_number(cx, &expr, "`max_cooldown_cycles`", "3")
-                {
-                    self.max_cooldown_cycles.set(cx, key_span, expr.span(), n);
-                }
-            }
-            MAX_CHILDREN => {
-                if let Some(expr) =
-                    expr_value(meta, cx, key_span, MAX_CHILDREN, "max_children = 100")?
-                    && let Some(n) = whole_number(cx, &expr, "`max_children`", "100")
-                {
-                    if n == 0 {
-                        cx.error(
-                            expr.span(),
-                            "`max_children = 0` would refuse every child",
-                            Some(
-                                "write at least 1, or leave `max_children` out for no limit"
-                                    .to_owned(),
-                            ),
-                        );
-                    } else {
-                        self.max_children.set(cx, key_span, expr.span(), n);
-                    }
-                }
-            }
-            CRITICAL => {
-                if let Some(expr) = expr_value(meta, cx, key_span, CRITICAL, "critical = false")? {
-                    match &expr {
-                        syn::Expr::Lit(syn::ExprLit {
-                            lit: syn::Lit::Bool(b),
-                            ..
-                        }) => self.critical.set(cx, key_span, expr.span(), b.value),
-                        syn::Expr::Lit(syn::ExprLit {
-                            lit: syn::Lit::Str(s),
-                            ..
-                        }) if matches!(s.value().as_str(), "true" | "false") => cx.error(
-                            s.span(),
-                            "`critical` must be `true` or `false`, not a string",
-                            Some(format!("remove the quotes: `critical = {}`", s.value())),
-                        ),
-                        _ => cx.error_spanned(
-                            &expr,
-                            "`critical` must be `true` or `false`",
-                            Some(
-                                "write `critical = false` for a service whose state does not hold \
-                                 back the app's readiness"
-                                    .to_owned(),
-                            ),
-                        ),
-                    }
-                }
-            }
-            BACKOFF => {
-                if let Some(backoff) = parse_backoff(meta, cx, key_span)? {
-                    self.backoff.set(cx, key_span, key_span, backoff);
-                }
-            }
-            BUDGET => {
-                if let Some(budget) = parse_budget(meta, cx, key_span)? {
-                    self.budget.set(cx, key_span, key_span, budget);
-                }
-            }
-            FATAL => {
-                if let Some(types) = type_list(meta, cx, key_span, FATAL, "fatal(MyConfigError)")? {
-                    self.fatal.set(cx, key_span, key_span, types);
-                }
-            }
-            NON_RETRYABLE => {
-                if let Some(types) = type_list(
-                    meta,
-                    cx,
-                    key_span,
-                    NON_RETRYABLE,
-                    "non_retryable(AuthError)",
-                )? {
-                    self.non_retryable.set(cx, key_span, key_span, types);
-                }
-            }
-            DEPENDS_ON => {
-                if let Some(types) =
-                    type_list(meta, cx, key_span, DEPENDS_ON, "depends_on(Database)")?
-                {
-                    self.depends_on.set(cx, key_span, key_span, types);
-                }
-            }
-            _ => {
-                let help = match did_you_mean(&key, self.kind.keys()) {
-                    Some(close) => {
-                        // A misspelt `restart` is not also a missing one.
-                        self.seen.push(close.to_owned());
-                        format!("did you mean `{close}`?")
-                    }
-                    // systemd and other supervisors have it at the top level.
-                    None if self.kind == Kind::Service && key == JITTER => {
-                        "`jitter` goes inside `backoff(...)`: write `backoff(jitter = 0.2)`"
-                            .to_owned()
-                    }
-                    None => format!(
-                        "the keys of `{}` are {}",
-                        self.kind.attr(),
-                        one_of(self.kind.keys(), false)
-                    ),
-                };
-                cx.error(
-                    key_span,
-                    format_args!("unknown key `{key}` in `{}`", self.kind.attr()),
-                    Some(help),
-                );
-                return skip_value(meta);
-            }
-        }
-        Ok(())
+        parser(key)(self, meta, cx, key_span)
     }
 
-    fn duration_key(
-        &mut self,
-        meta: &ParseNestedMeta<'_>,
-        cx: &mut Ctxt,
-        key: &'static str,
-        key_span: Span,
-        example: &str,
-    ) -> syn::Result<()> {
-        let form = format!("{key} = \"{example}\"");
-        if let Some(expr) = expr_value(meta, cx, key_span, key, &form)?
-            && let Some(duration) = duration(cx, &expr, &format!("`{key}`"))
-        {
-            let slot = match key {
-                STARTUP_TIMEOUT => &mut self.startup_timeout,
-                SHUTDOWN_TIMEOUT => &mut self.shutdown_timeout,
-                STABLE_AFTER => &mut self.stable_after,
-                _ => &mut self.cooldown,
-            };
-            slot.set(cx, key_span, expr.span(), duration);
-        }
-        Ok(())
+    /// A key the attribute does not have: the closest one, or where it goes.
+    fn unknown_key(&mut self, cx: &mut Ctxt, name: &str, key_span: Span) {
+        let keys = Key::names(self.kind.keys());
+        // Written at the top level, though it belongs to a list (systemd and other
+        // supervisors have `jitter` at the top level).
+        let nested = [Key::Backoff, Key::Budget]
+            .into_iter()
+            .flat_map(Key::entries)
+            .find(|key| key.name() == name);
+        let help = match (did_you_mean(name, &keys), nested) {
+            (Some(close), _) => {
+                // A misspelt `restart` is not also a missing one.
+                self.seen.push(close.to_owned());
+                format!("did you mean `{close}`?")
+            }
+            (None, Some(key)) if self.kind == Kind::Service => {
+                let list = key.top();
+                format!(
+                    "`{name}` goes inside `{list}(...)`: write `{list}({name} = {})`",
+                    key.example()
+                )
+            }
+            (None, _) => format!(
+                "the keys of `{}` are {}",
+                self.kind.attr(),
+                one_of(&keys, false)
+            ),
+        };
+        cx.error(
+            key_span,
+            format_args!("unknown key `{name}` in `{}`", self.kind.attr()),
+            Some(help),
+        );
     }
+}
+
+/// How a key's value is parsed into its slot: the arguments are the key's meta, the
+/// context, and the key's span.
+type Parse = fn(&mut Args, &ParseNestedMeta<'_>, &mut Ctxt, Span) -> syn::Result<()>;
+
+/// The parser of each top-level key.
+fn parser(key: Key) -> Parse {
+    match key {
+        Key::Restart => restart,
+        Key::Ready => ready,
+        Key::Name => name,
+        Key::Crate => krate,
+        Key::StartupTimeout => |a, meta, cx, at| duration_key(meta, cx, at, &mut a.startup_timeout),
+        Key::ShutdownTimeout => {
+            |a, meta, cx, at| duration_key(meta, cx, at, &mut a.shutdown_timeout)
+        }
+        Key::StableAfter => |a, meta, cx, at| duration_key(meta, cx, at, &mut a.stable_after),
+        Key::Cooldown => |a, meta, cx, at| duration_key(meta, cx, at, &mut a.cooldown),
+        Key::MaxCooldownCycles => {
+            |a, meta, cx, at| count_key(meta, cx, at, &mut a.max_cooldown_cycles)
+        }
+        Key::MaxChildren => max_children,
+        Key::Critical => critical,
+        Key::Backoff => backoff,
+        Key::Budget => budget,
+        Key::Fatal => |a, meta, cx, at| types(meta, cx, at, &mut a.fatal),
+        Key::NonRetryable => |a, meta, cx, at| types(meta, cx, at, &mut a.non_retryable),
+        Key::DependsOn => |a, meta, cx, at| types(meta, cx, at, &mut a.depends_on),
+        // Keys of a list: `Key::find` among the top-level keys never gives one, and
+        // `backoff` and `budget` parse theirs.
+        Key::BackoffBase
+        | Key::BackoffMultiplier
+        | Key::BackoffMax
+        | Key::BackoffJitter
+        | Key::BudgetIntensity
+        | Key::BudgetPeriod => |_, meta, _, _| skip_value(meta),
+    }
+}
+
+/// `key = example`, or `key(example)` for a list: what to write, for help lines.
+fn form(key: Key) -> String {
+    match key {
+        Key::Backoff | Key::Budget | Key::Fatal | Key::NonRetryable | Key::DependsOn => {
+            format!("{key}({})", key.example())
+        }
+        _ => format!("{key} = {}", key.example()),
+    }
+}
+
+/// The key in a message about its value: `` `cooldown` ``, ``backoff `base` ``.
+fn label(key: Key) -> String {
+    match key.list() {
+        Some(list) => format!("{list} `{key}`"),
+        None => format!("`{key}`"),
+    }
+}
+
+/// `restart = "permanent" | "transient" | "temporary"`.
+fn restart(a: &mut Args, meta: &ParseNestedMeta<'_>, cx: &mut Ctxt, at: Span) -> syn::Result<()> {
+    let Some(lit) = string_value(meta, cx, Key::Restart.name(), &form(Key::Restart))? else {
+        return Ok(());
+    };
+    match Restart::from_name(&lit.value()) {
+        Some(restart) => a.restart.set(cx, at, lit.span(), restart),
+        None => {
+            let names: Vec<&str> = Restart::ALL.iter().map(|r| r.name()).collect();
+            unknown_value(cx, &lit, Key::Restart.name(), &lit.value(), &names);
+        }
+    }
+    Ok(())
+}
+
+/// `ready = "auto" | "manual"`.
+fn ready(a: &mut Args, meta: &ParseNestedMeta<'_>, cx: &mut Ctxt, at: Span) -> syn::Result<()> {
+    let Some(lit) = string_value(meta, cx, Key::Ready.name(), &form(Key::Ready))? else {
+        return Ok(());
+    };
+    let value = match lit.value().as_str() {
+        "auto" => Ready::Auto,
+        "manual" => Ready::Manual,
+        other => {
+            unknown_value(cx, &lit, Key::Ready.name(), other, READY_VALUES);
+            return Ok(());
+        }
+    };
+    a.ready.set(cx, at, lit.span(), value);
+    Ok(())
+}
+
+/// `name = "..."`, not empty.
+fn name(a: &mut Args, meta: &ParseNestedMeta<'_>, cx: &mut Ctxt, at: Span) -> syn::Result<()> {
+    let Some(lit) = string_value(meta, cx, Key::Name.name(), &form(Key::Name))? else {
+        return Ok(());
+    };
+    if lit.value().trim().is_empty() {
+        cx.error(
+            lit.span(),
+            "`name` is empty",
+            Some(
+                "write the name used in logs and events, like `name = \"ticker\"`, \
+                 or remove `name` to use the type's name"
+                    .to_owned(),
+            ),
+        );
+    } else {
+        a.name.set(cx, at, lit.span(), lit.value());
+    }
+    Ok(())
+}
+
+/// `crate = "::path::to::hassette_runtime"`.
+fn krate(a: &mut Args, meta: &ParseNestedMeta<'_>, cx: &mut Ctxt, at: Span) -> syn::Result<()> {
+    let Some(lit) = string_value(meta, cx, Key::Crate.name(), &form(Key::Crate))? else {
+        return Ok(());
+    };
+    match lit.parse::<syn::Path>() {
+        Ok(path) => a.krate.set(cx, at, lit.span(), path),
+        Err(_) => cx.error(
+            lit.span(),
+            format_args!("`crate` must be a path, not `{:?}`", lit.value()),
+            Some(
+                "write the path the runtime is re-exported at, like \
+                 `crate = \"::my_crate::hassette\"`"
+                    .to_owned(),
+            ),
+        ),
+    }
+    Ok(())
+}
+
+/// A duration key, into `slot`.
+fn duration_key(
+    meta: &ParseNestedMeta<'_>,
+    cx: &mut Ctxt,
+    at: Span,
+    slot: &mut Slot<Duration>,
+) -> syn::Result<()> {
+    let key = slot.key;
+    let list = key.list().unwrap_or(key);
+    if let Some(expr) = expr_value(meta, cx, at, list.name(), &form(key))?
+        && let Some(duration) = duration(cx, &expr, &label(key))
+    {
+        slot.set(cx, at, expr.span(), duration);
+    }
+    Ok(())
+}
+
+/// The whole number of `key`, and where it is.
+fn count(
+    meta: &ParseNestedMeta<'_>,
+    cx: &mut Ctxt,
+    at: Span,
+    key: Key,
+) -> syn::Result<Option<(u32, Span)>> {
+    let list = key.list().unwrap_or(key);
+    let Some(expr) = expr_value(meta, cx, at, list.name(), &form(key))? else {
+        return Ok(None);
+    };
+    Ok(whole_number(cx, &expr, &label(key), key.example()).map(|n| (n, expr.span())))
+}
+
+/// A whole number key, into `slot`.
+fn count_key(
+    meta: &ParseNestedMeta<'_>,
+    cx: &mut Ctxt,
+    at: Span,
+    slot: &mut Slot<u32>,
+) -> syn::Result<()> {
+    if let Some((n, span)) = count(meta, cx, at, slot.key)? {
+        slot.set(cx, at, span, n);
+    }
+    Ok(())
+}
+
+/// `max_children = 100`, at least 1.
+fn max_children(
+    a: &mut Args,
+    meta: &ParseNestedMeta<'_>,
+    cx: &mut Ctxt,
+    at: Span,
+) -> syn::Result<()> {
+    if let Some((limit, span)) = count(meta, cx, at, Key::MaxChildren)? {
+        match rules::max_children(limit) {
+            Ok(()) => a.max_children.set(cx, at, span, limit),
+            Err(violation) => cx.violation(span, &violation),
+        }
+    }
+    Ok(())
+}
+
+/// `critical = true | false`.
+fn critical(a: &mut Args, meta: &ParseNestedMeta<'_>, cx: &mut Ctxt, at: Span) -> syn::Result<()> {
+    let Some(expr) = expr_value(meta, cx, at, Key::Critical.name(), &form(Key::Critical))? else {
+        return Ok(());
+    };
+    match &expr {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Bool(b),
+            ..
+        }) => a.critical.set(cx, at, expr.span(), b.value),
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(s),
+            ..
+        }) if matches!(s.value().as_str(), "true" | "false") => cx.error(
+            s.span(),
+            "`critical` must be `true` or `false`, not a string",
+            Some(format!("remove the quotes: `critical = {}`", s.value())),
+        ),
+        _ => cx.error_spanned(
+            &expr,
+            "`critical` must be `true` or `false`",
+            Some(
+                "write `critical = false` for a service whose state does not hold back the \
+                 app's readiness"
+                    .to_owned(),
+            ),
+        ),
+    }
+    Ok(())
+}
+
+/// `fatal(...)`, `non_retryable(...)` or `depends_on(...)`, into `slot`.
+fn types(
+    meta: &ParseNestedMeta<'_>,
+    cx: &mut Ctxt,
+    at: Span,
+    slot: &mut Slot<Vec<Type>>,
+) -> syn::Result<()> {
+    let key = slot.key;
+    if let Some(types) = type_list(meta, cx, at, key.name(), &form(key))? {
+        slot.set(cx, at, at, types);
+    }
+    Ok(())
 }
 
 /// `backoff(base = "...", multiplier = ..., max = "...", jitter = ...)`.
-fn parse_backoff(
-    meta: &ParseNestedMeta<'_>,
-    cx: &mut Ctxt,
-    key_span: Span,
-) -> syn::Result<Option<Backoff>> {
-    const FORM: &str = "backoff(base = \"2s\", multiplier = 2.0, max = \"60s\")";
-    if !list_follows(meta, cx, key_span, BACKOFF, FORM)? {
-        return Ok(None);
+fn backoff(a: &mut Args, meta: &ParseNestedMeta<'_>, cx: &mut Ctxt, at: Span) -> syn::Result<()> {
+    if !list_follows(meta, cx, at, Key::Backoff.name(), &form(Key::Backoff))? {
+        return Ok(());
     }
     let mut backoff = Backoff {
-        base: Slot::new(BASE),
-        multiplier: Slot::new(MULTIPLIER),
-        max: Slot::new(MAX),
-        jitter: Slot::new(JITTER),
+        base: Slot::new(Key::BackoffBase),
+        multiplier: Slot::new(Key::BackoffMultiplier),
+        max: Slot::new(Key::BackoffMax),
+        jitter: Slot::new(Key::BackoffJitter),
     };
     meta.parse_nested_meta(|inner| {
-        let Some((key, span)) = inner_key(&inner, cx, BACKOFF, BACKOFF_KEYS)? else {
+        let Some((key, span)) = inner_key(&inner, cx, Key::Backoff)? else {
             return Ok(());
         };
-        match key.as_str() {
-            BASE | MAX => {
-                let form = format!("{key} = \"2s\"");
-                if let Some(expr) = expr_value(&inner, cx, span, BACKOFF, &form)? {
-                    let what = if key == BASE {
-                        "backoff `base`"
-                    } else {
-                        "backoff `max`"
-                    };
-                    if let Some(d) = duration(cx, &expr, what) {
-                        let slot = if key == BASE {
-                            &mut backoff.base
-                        } else {
-                            &mut backoff.max
-                        };
-                        slot.set(cx, span, expr.span(), d);
-                    }
-                }
-            }
-            JITTER => {
-                if let Some(expr) = expr_value(&inner, cx, span, BACKOFF, "jitter = 0.2")?
-                    && let Some(j) = float(
-                        cx,
-                        &expr,
-                        "backoff jitter",
-                        "write a fraction from 0.0 to 1.0 without quotes, like `jitter = 0.2`",
-                    )
-                {
-                    // Checked here rather than in `validate`, so that the error covers
-                    // the whole value, a `-` included.
-                    let problem = if j > 1.0 {
-                        Some("is more than 1.0, so a delay would be cut by more than its length")
-                    } else if j < 0.0 {
-                        Some("is negative, so a delay would be longer than its backoff")
-                    } else {
-                        None
-                    };
-                    match problem {
-                        Some(problem) => cx.error_spanned(
-                            &expr,
-                            format_args!("backoff jitter `{j:?}` {problem}"),
-                            Some(JITTER_HELP.to_owned()),
-                        ),
-                        // `+ 0.0`: a `-0.0` is plain 0.0.
-                        None => backoff.jitter.set(cx, span, expr.span(), j + 0.0),
-                    }
-                }
-            }
-            _ => {
-                if let Some(expr) = expr_value(&inner, cx, span, BACKOFF, "multiplier = 2.0")?
-                    && let Some(m) = float(
-                        cx,
-                        &expr,
-                        "backoff multiplier",
-                        "write a number of 1.0 or more without quotes, like `multiplier = 2.0`",
-                    )
-                {
-                    backoff.multiplier.set(cx, span, expr.span(), m);
-                }
-            }
+        match key {
+            Key::BackoffBase => duration_key(&inner, cx, span, &mut backoff.base),
+            Key::BackoffMax => duration_key(&inner, cx, span, &mut backoff.max),
+            Key::BackoffMultiplier => multiplier(&inner, cx, span, &mut backoff.multiplier),
+            _ => jitter(&inner, cx, span, &mut backoff.jitter),
         }
-        Ok(())
     })?;
-    Ok(Some(backoff))
+    a.backoff.set(cx, at, at, backoff);
+    Ok(())
 }
 
-/// What to write for a `jitter` out of its range.
-const JITTER_HELP: &str = "write a fraction from 0.0 to 1.0, like `jitter = 0.2`: each delay is \
-                           then drawn from 80% to 100% of its backoff";
-
-/// `budget(intensity = ..., period = "...")`.
-fn parse_budget(
+/// `backoff(multiplier = 2.0)`; its rule is checked with the default base and max.
+fn multiplier(
     meta: &ParseNestedMeta<'_>,
     cx: &mut Ctxt,
-    key_span: Span,
-) -> syn::Result<Option<Budget>> {
-    const FORM: &str = "budget(intensity = 5, period = \"5m\")";
-    if !list_follows(meta, cx, key_span, BUDGET, FORM)? {
-        return Ok(None);
+    at: Span,
+    slot: &mut Slot<f64>,
+) -> syn::Result<()> {
+    if let Some(expr) = expr_value(
+        meta,
+        cx,
+        at,
+        Key::Backoff.name(),
+        &form(Key::BackoffMultiplier),
+    )? && let Some(m) = float(
+        cx,
+        &expr,
+        &Form::Attribute.subject(Key::BackoffMultiplier),
+        "write a number of 1.0 or more without quotes, like `multiplier = 2.0`",
+    ) {
+        slot.set(cx, at, expr.span(), m);
+    }
+    Ok(())
+}
+
+/// `backoff(jitter = 0.2)`, a fraction from 0.0 to 1.0: checked here rather than in
+/// `validate`, so that the error covers the whole value, a `-` included.
+fn jitter(
+    meta: &ParseNestedMeta<'_>,
+    cx: &mut Ctxt,
+    at: Span,
+    slot: &mut Slot<f64>,
+) -> syn::Result<()> {
+    let Some(expr) = expr_value(meta, cx, at, Key::Backoff.name(), &form(Key::BackoffJitter))?
+    else {
+        return Ok(());
+    };
+    let Some(j) = float(
+        cx,
+        &expr,
+        &Form::Attribute.subject(Key::BackoffJitter),
+        "write a fraction from 0.0 to 1.0 without quotes, like `jitter = 0.2`",
+    ) else {
+        return Ok(());
+    };
+    match rules::jitter(j) {
+        Err(violation) => cx.violation_spanned(&expr, &violation),
+        // `+ 0.0`: a `-0.0` is plain 0.0.
+        Ok(()) => slot.set(cx, at, expr.span(), j + 0.0),
+    }
+    Ok(())
+}
+
+/// `budget(intensity = ..., period = "...")`.
+fn budget(a: &mut Args, meta: &ParseNestedMeta<'_>, cx: &mut Ctxt, at: Span) -> syn::Result<()> {
+    if !list_follows(meta, cx, at, Key::Budget.name(), &form(Key::Budget))? {
+        return Ok(());
     }
     let mut budget = Budget {
-        intensity: Slot::new(INTENSITY),
-        period: Slot::new(PERIOD),
+        intensity: Slot::new(Key::BudgetIntensity),
+        period: Slot::new(Key::BudgetPeriod),
     };
     meta.parse_nested_meta(|inner| {
-        let Some((key, span)) = inner_key(&inner, cx, BUDGET, &[INTENSITY, PERIOD])? else {
+        let Some((key, span)) = inner_key(&inner, cx, Key::Budget)? else {
             return Ok(());
         };
-        if key == INTENSITY {
-            if let Some(expr) = expr_value(&inner, cx, span, BUDGET, "intensity = 5")?
-                && let Some(n) = whole_number(cx, &expr, "budget `intensity`", "5")
-            {
-                budget.intensity.set(cx, span, expr.span(), n);
-            }
-        } else if let Some(expr) = expr_value(&inner, cx, span, BUDGET, "period = \"5m\"")?
-            && let Some(d) = duration(cx, &expr, "budget `period`")
-        {
-            budget.period.set(cx, span, expr.span(), d);
+        match key {
+            Key::BudgetIntensity => count_key(&inner, cx, span, &mut budget.intensity),
+            _ => duration_key(&inner, cx, span, &mut budget.period),
         }
-        Ok(())
     })?;
-    Ok(Some(budget))
+    a.budget.set(cx, at, at, budget);
+    Ok(())
 }
 
 /// The key of a nested list like `backoff(...)`, or `None` (and an error) when unknown.
 fn inner_key(
     inner: &ParseNestedMeta<'_>,
     cx: &mut Ctxt,
-    list: &str,
-    keys: &[&str],
-) -> syn::Result<Option<(String, Span)>> {
-    let found = inner
-        .path
-        .get_ident()
-        .map(|ident| (ident.to_string(), ident.span()));
-    if let Some((key, span)) = &found {
-        if keys.contains(&key.as_str()) {
-            return Ok(found);
-        }
-        let help = match did_you_mean(key, keys) {
-            Some(close) => format!("did you mean `{close}`?"),
-            None => format!("`{list}` takes {}", one_of(keys, false)),
-        };
-        cx.error(
-            *span,
-            format_args!("unknown key `{key}` in `{list}(...)`"),
-            Some(help),
-        );
-    } else {
+    list: Key,
+) -> syn::Result<Option<(Key, Span)>> {
+    let names = Key::names(list.entries());
+    let Some(ident) = inner.path.get_ident() else {
         cx.error_spanned(
             &inner.path,
             format_args!("expected a key of `{list}(...)`"),
-            Some(format!("`{list}` takes {}", one_of(keys, false))),
+            Some(format!("`{list}` takes {}", one_of(&names, false))),
         );
+        skip_value(inner)?;
+        return Ok(None);
+    };
+    let name = ident.to_string();
+    if let Some(key) = Key::find(&name, list.entries()) {
+        return Ok(Some((key, ident.span())));
     }
+    let help = match did_you_mean(&name, &names) {
+        Some(close) => format!("did you mean `{close}`?"),
+        None => format!("`{list}` takes {}", one_of(&names, false)),
+    };
+    cx.error(
+        ident.span(),
+        format_args!("unknown key `{name}` in `{list}(...)`"),
+        Some(help),
+    );
     skip_value(inner)?;
     Ok(None)
 }
@@ -716,7 +689,7 @@ mod tests {
                 crate = "::my::hassette",
             },
         );
-        assert_eq!(args.restart.value(), Some(&RestartType::Transient));
+        assert_eq!(args.restart.value(), Some(&Restart::Transient));
         let backoff = args.backoff.value().map(|b| {
             (
                 b.base.value().copied(),
@@ -893,6 +866,21 @@ mod tests {
     }
 
     #[test]
+    fn a_list_key_at_the_top_level_says_where_it_goes() {
+        let errs = errors(Kind::Service, quote! { intensity = 5, base = "1s" });
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(
+            errs[0]
+                .contains("`intensity` goes inside `budget(...)`: write `budget(intensity = 5)`"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[1].contains("`base` goes inside `backoff(...)`: write `backoff(base = \"2s\")`"),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
     fn resources_reject_supervision_keys() {
         let errs = errors(
             Kind::Resource,
@@ -949,7 +937,7 @@ mod tests {
                 name = #name,
             },
         );
-        assert_eq!(args.restart.value(), Some(&RestartType::Transient));
+        assert_eq!(args.restart.value(), Some(&Restart::Transient));
         assert_eq!(
             args.backoff.value().and_then(|b| b.base.value().copied()),
             Some(Duration::from_millis(100))

@@ -3,8 +3,11 @@
 
 use std::fmt::Display;
 
+use hassette_spec::{Form, Violation};
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
+
+pub(crate) use hassette_spec::one_of;
 
 /// Collects every error of one attribute so the user sees all of them in one build.
 ///
@@ -35,6 +38,19 @@ impl Ctxt {
     ) {
         self.errors
             .push(syn::Error::new_spanned(tokens, with_help(message, help)));
+    }
+
+    /// A broken rule of `hassette_spec::rules`, at `span`: the message and the help in
+    /// the attribute's words.
+    pub(crate) fn violation(&mut self, span: Span, violation: &Violation) {
+        let help = violation.help(Form::Attribute);
+        self.error(span, violation.message(Form::Attribute), Some(help));
+    }
+
+    /// [`violation`](Self::violation), covering all of `tokens`.
+    pub(crate) fn violation_spanned(&mut self, tokens: impl ToTokens, violation: &Violation) {
+        let help = violation.help(Form::Attribute);
+        self.error_spanned(tokens, violation.message(Form::Attribute), Some(help));
     }
 
     /// An error produced by syn itself (a syntax error in the attribute).
@@ -82,37 +98,10 @@ pub(crate) fn with_help(message: impl Display, help: Option<String>) -> String {
     }
 }
 
-/// `a`, `b` or `c`: the candidates in backticks, for "expected one of" lists.
-pub(crate) fn one_of(candidates: &[&str], quoted: bool) -> String {
-    let items: Vec<String> = candidates
-        .iter()
-        .map(|c| {
-            if quoted {
-                format!("`\"{c}\"`")
-            } else {
-                format!("`{c}`")
-            }
-        })
-        .collect();
-    match items.split_last() {
-        None => String::new(),
-        Some((last, [])) => last.clone(),
-        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
-    }
-}
-
-/// The candidate closest to `input`, when it is close enough to be a likely typo.
-///
-/// Close enough means an optimal-string-alignment distance (a swap of two neighbours
-/// counts as one edit) of at most a third of the candidate's length, and at least one.
+/// The candidate closest to `input`, when it is close enough to be a likely typo (the
+/// rule of `hassette_spec::did_you_mean`, which the runtime's settings files follow too).
 pub(crate) fn did_you_mean<'a>(input: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .filter(|c| **c != input)
-        .map(|c| (distance(input, c), *c))
-        .filter(|(d, c)| *d <= (c.chars().count() / 3).max(1))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
+    hassette_spec::did_you_mean(input, candidates, distance)
 }
 
 /// The optimal-string-alignment distance (`strsim`): insertions, deletions,

@@ -9,7 +9,9 @@ use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Item, ReturnType};
 
-use crate::args::{self, Args, Kind, Ready, RestartType};
+use hassette_spec::{Key, Restart};
+
+use crate::args::{self, Args, Kind, Ready, Slot};
 use crate::diag::Ctxt;
 use crate::fallback;
 use crate::model::{Block, Method};
@@ -102,11 +104,12 @@ fn generate(args: &Args, block: &Block<'_>, krate: &TokenStream) -> TokenStream 
     });
     let hooks = block.hooks().map(|(_, method)| adapter(method, krate));
     // Which hooks the block defines, so the runtime never builds the future of a no-op
-    // default. A hook under `#[cfg]` counts as defined: calling a default is only slower.
-    let defined = block
-        .hooks()
-        .map(|(hook, _)| 1u8 << (hook as u8))
-        .fold(0u8, |mask, bit| mask | bit);
+    // default: `HookSet::of(&[Hook::OnInitialize, Hook::Serve])`, by the variants' names
+    // (a fieldless enum's `Debug`).
+    let defined = block.defined().iter().map(|hook| {
+        let variant = syn::Ident::new(&format!("{hook:?}"), Span::call_site());
+        quote!(#krate::__private::Hook::#variant)
+    });
 
     let kind_impl = match args.kind {
         Kind::Service => {
@@ -144,7 +147,8 @@ fn generate(args: &Args, block: &Block<'_>, krate: &TokenStream) -> TokenStream 
             #depends_on
             #display_name
             #[doc(hidden)]
-            const __HOOKS: u8 = #defined;
+            const __HOOKS: #krate::__private::HookSet =
+                #krate::__private::HookSet::of(&[#(#defined),*]);
             #(#hooks)*
         }
         #kind_impl
@@ -252,79 +256,51 @@ fn error_check(
 }
 
 /// `RestartSpec { field: value, ..RestartSpec::new(RestartType::X) }` with the fields
-/// the user set.
+/// the user set, each named as its key's field (`Key::field`).
 fn restart_spec(args: &Args, krate: &TokenStream) -> TokenStream {
     let restart = match args.restart.value() {
-        Some(RestartType::Transient) => quote!(Transient),
-        Some(RestartType::Temporary) => quote!(Temporary),
+        Some(Restart::Transient) => quote!(Transient),
+        Some(Restart::Temporary) => quote!(Temporary),
         // Validation guarantees `restart` is set.
-        Some(RestartType::Permanent) | None => quote!(Permanent),
+        Some(Restart::Permanent) | None => quote!(Permanent),
     };
     let mut fields = Vec::new();
     if let Some(backoff) = args.backoff.value() {
-        if let Some(base) = backoff.base.value() {
-            fields.push(field("backoff_base", duration(*base, krate)));
-        }
-        if let Some(m) = backoff.multiplier.value() {
-            fields.push(field(
-                "backoff_multiplier",
-                Literal::f64_suffixed(*m).into_token_stream(),
-            ));
-        }
-        if let Some(max) = backoff.max.value() {
-            fields.push(field("backoff_max", duration(*max, krate)));
-        }
-        if let Some(j) = backoff.jitter.value() {
-            fields.push(field(
-                "backoff_jitter",
-                Literal::f64_suffixed(*j).into_token_stream(),
-            ));
+        fields.extend(durations(&[&backoff.base, &backoff.max], krate));
+        for slot in [&backoff.multiplier, &backoff.jitter] {
+            if let Some(&x) = slot.value() {
+                fields.push(field(slot.key(), Literal::f64_suffixed(x)));
+            }
         }
     }
     if let Some(budget) = args.budget.value() {
-        if let Some(n) = budget.intensity.value() {
-            fields.push(field(
-                "budget_intensity",
-                Literal::u32_suffixed(*n).into_token_stream(),
-            ));
-        }
-        if let Some(period) = budget.period.value() {
-            fields.push(field("budget_period", duration(*period, krate)));
-        }
+        fields.extend(durations(&[&budget.period], krate));
+        fields.extend(counts(&[&budget.intensity]));
     }
-    let durations = [
-        ("startup_timeout", &args.startup_timeout),
-        ("shutdown_timeout", &args.shutdown_timeout),
-        ("cooldown", &args.cooldown),
-        ("stable_after", &args.stable_after),
+    let timings = [
+        &args.startup_timeout,
+        &args.shutdown_timeout,
+        &args.cooldown,
+        &args.stable_after,
     ];
-    for (name, slot) in durations {
-        if let Some(d) = slot.value() {
-            fields.push(field(name, duration(*d, krate)));
-        }
-    }
-    if let Some(n) = args.max_cooldown_cycles.value() {
+    fields.extend(durations(&timings, krate));
+    fields.extend(counts(&[&args.max_cooldown_cycles]));
+    if let Some(&n) = args.max_children.value() {
+        let n = Literal::u32_suffixed(n);
         fields.push(field(
-            "max_cooldown_cycles",
-            Literal::u32_suffixed(*n).into_token_stream(),
-        ));
-    }
-    if let Some(n) = args.max_children.value() {
-        let n = Literal::u32_suffixed(*n);
-        fields.push(field(
-            "max_children",
+            Key::MaxChildren,
             quote!(#krate::__private::core::num::NonZeroU32::new(#n)),
         ));
     }
     if let Some(critical) = args.critical.value() {
-        fields.push(field("critical", quote!(#critical)));
+        fields.push(field(Key::Critical, quote!(#critical)));
     }
     if let Some(ready) = args.ready.value() {
         let mode = match ready {
             Ready::Auto => quote!(Auto),
             Ready::Manual => quote!(Manual),
         };
-        fields.push(field("ready", quote!(#krate::ReadyMode::#mode)));
+        fields.push(field(Key::Ready, quote!(#krate::ReadyMode::#mode)));
     }
     quote! {
         #krate::RestartSpec {
@@ -334,15 +310,26 @@ fn restart_spec(args: &Args, krate: &TokenStream) -> TokenStream {
     }
 }
 
+/// `field: Duration::new(..)` for each duration key set.
+fn durations(slots: &[&Slot<std::time::Duration>], krate: &TokenStream) -> Vec<TokenStream> {
+    let set = slots
+        .iter()
+        .filter_map(|slot| Some((slot.key(), *slot.value()?)));
+    set.map(|(key, d)| field(key, duration(d, krate))).collect()
+}
+
+/// `field: 3u32` for each whole number key set.
+fn counts(slots: &[&Slot<u32>]) -> Vec<TokenStream> {
+    let set = slots
+        .iter()
+        .filter_map(|slot| Some((slot.key(), *slot.value()?)));
+    set.map(|(key, n)| field(key, Literal::u32_suffixed(n)))
+        .collect()
+}
+
 /// `const RESOURCE_SPEC` when a timeout was set; the trait default otherwise.
 fn resource_spec(args: &Args, krate: &TokenStream) -> Option<TokenStream> {
-    let mut fields = Vec::new();
-    if let Some(d) = args.startup_timeout.value() {
-        fields.push(field("startup_timeout", duration(*d, krate)));
-    }
-    if let Some(d) = args.shutdown_timeout.value() {
-        fields.push(field("shutdown_timeout", duration(*d, krate)));
-    }
+    let fields = durations(&[&args.startup_timeout, &args.shutdown_timeout], krate);
     if fields.is_empty() {
         return None;
     }
@@ -355,8 +342,8 @@ fn resource_spec(args: &Args, krate: &TokenStream) -> Option<TokenStream> {
     })
 }
 
-fn field(name: &str, value: TokenStream) -> TokenStream {
-    let name = syn::Ident::new(name, Span::call_site());
+fn field(key: Key, value: impl ToTokens) -> TokenStream {
+    let name = syn::Ident::new(key.field(), Span::call_site());
     quote!(#name: #value)
 }
 

@@ -4,16 +4,20 @@
 //! re-exports them; this crate only generates code that targets that crate.
 //!
 //! Layout, as in `thiserror-impl` and `serde_derive`: `args` turns the attribute's keys
-//! into typed options (with `value` and `duration` for what follows a key), `model` the
+//! into typed options (with `value` for what follows a key), `model` the
 //! `impl` block into a typed model, `validate` checks both with one function per rule,
 //! every error going into one `diag::Ctxt`, and `expand` generates the trait impls from
 //! a valid model only; an invalid block is emitted unchanged with its errors and the
 //! `fallback` impls, so no follow-on error hides the real ones.
+//!
+//! What a declaration means is not written here but in `hassette-spec`, which the runtime
+//! reads too (as `serde_derive_internals` serves `serde_derive`): the keys, the duration
+//! grammar, the defaults, the rules (a `Violation` this crate points at the user's token,
+//! `diag::Ctxt::violation`) and the hook table.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod args;
 mod diag;
-mod duration;
 mod expand;
 mod fallback;
 mod model;

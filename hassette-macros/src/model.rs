@@ -1,47 +1,12 @@
 //! The `impl` block as a typed model: its self type and generics, `serve`, the hooks,
-//! the methods the runtime drives itself, and the helpers that are left alone.
+//! the methods the runtime drives itself, and the helpers that are left alone. The
+//! methods are recognised by the hook table of `hassette_spec`, the one the runtime calls
+//! them by.
 
 use syn::{ImplItem, ImplItemFn, ItemImpl};
 
-/// The six lifecycle hooks, in the order the runtime calls them.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Hook {
-    BeforeInitialize,
-    OnInitialize,
-    AfterInitialize,
-    BeforeShutdown,
-    OnShutdown,
-    AfterShutdown,
-}
-
-impl Hook {
-    pub(crate) const ALL: [Hook; 6] = [
-        Hook::BeforeInitialize,
-        Hook::OnInitialize,
-        Hook::AfterInitialize,
-        Hook::BeforeShutdown,
-        Hook::OnShutdown,
-        Hook::AfterShutdown,
-    ];
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Hook::BeforeInitialize => "before_initialize",
-            Hook::OnInitialize => "on_initialize",
-            Hook::AfterInitialize => "after_initialize",
-            Hook::BeforeShutdown => "before_shutdown",
-            Hook::OnShutdown => "on_shutdown",
-            Hook::AfterShutdown => "after_shutdown",
-        }
-    }
-
-    fn from_name(name: &str) -> Option<Hook> {
-        Hook::ALL.into_iter().find(|hook| hook.name() == name)
-    }
-}
-
-/// The name of the method every service has.
-pub(crate) const SERVE: &str = "serve";
+pub(crate) use hassette_spec::Hook;
+use hassette_spec::HookSet;
 
 /// Method names the runtime drives itself; defining them is a mistake.
 pub(crate) const RESERVED: &[&str] = &["initialize", "shutdown", "restart"];
@@ -49,7 +14,7 @@ pub(crate) const RESERVED: &[&str] = &["initialize", "shutdown", "restart"];
 /// What a method of the block is to the macro.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Role {
-    Serve,
+    /// `serve` or one of the six hooks.
     Hook(Hook),
     /// `initialize`, `shutdown` or `restart`.
     Reserved,
@@ -92,9 +57,7 @@ impl<'a> Block<'a> {
             })
             .map(|func| {
                 let name = func.sig.ident.to_string();
-                let role = if name == SERVE {
-                    Role::Serve
-                } else if let Some(hook) = Hook::from_name(&name) {
+                let role = if let Some(hook) = Hook::from_name(&name) {
                     Role::Hook(hook)
                 } else if RESERVED.contains(&name.as_str()) {
                     Role::Reserved
@@ -108,12 +71,16 @@ impl<'a> Block<'a> {
     }
 
     pub(crate) fn serve(&self) -> Option<&Method<'a>> {
-        self.methods.iter().find(|m| m.role == Role::Serve)
+        self.methods
+            .iter()
+            .find(|m| m.role == Role::Hook(Hook::Serve))
     }
 
-    /// The hooks defined in the block, each once (rustc reports a method defined twice).
+    /// The lifecycle hooks defined in the block, each once (rustc reports a method
+    /// defined twice).
     pub(crate) fn hooks(&self) -> impl Iterator<Item = (Hook, &Method<'a>)> {
-        Hook::ALL.into_iter().filter_map(move |hook| {
+        let lifecycle = Hook::ALL.into_iter().filter(|hook| hook.is_lifecycle());
+        lifecycle.filter_map(move |hook| {
             self.methods
                 .iter()
                 .find(|m| m.role == Role::Hook(hook))
@@ -125,6 +92,16 @@ impl<'a> Block<'a> {
     pub(crate) fn driven(&self) -> impl Iterator<Item = &Method<'a>> {
         self.methods
             .iter()
-            .filter(|m| matches!(m.role, Role::Serve | Role::Hook(_)))
+            .filter(|m| matches!(m.role, Role::Hook(_)))
+    }
+
+    /// Which of `serve` and the hooks the block defines. A hook under `#[cfg]` counts as
+    /// defined: calling a default is only slower.
+    pub(crate) fn defined(&self) -> HookSet {
+        self.driven()
+            .fold(HookSet::EMPTY, |set, method| match method.role {
+                Role::Hook(hook) => set.with(hook),
+                Role::Reserved | Role::Helper => set,
+            })
     }
 }

@@ -1,30 +1,21 @@
 //! The rules a declaration must follow, one function per rule. Every rule pushes its
 //! errors into the shared [`Ctxt`] and returns, so all mistakes are reported together.
 
-use std::time::Duration;
-
+use hassette_spec::rules::{self, Bound};
+use hassette_spec::{Key, Target, Violation, defaults};
+use proc_macro2::Span;
 use quote::ToTokens;
 use syn::{FnArg, ItemImpl, ReceiverKind, ReturnType, Type};
 
-use crate::args::{
-    self, Args, BACKOFF, BUDGET, COOLDOWN, Kind, MAX_COOLDOWN_CYCLES, RestartType, STABLE_AFTER,
-};
+use crate::args::{Args, Kind};
 use crate::diag::{Ctxt, did_you_mean};
-use crate::duration::format_duration;
-use crate::model::{Block, Hook, Method, RESERVED, Role, SERVE};
-
-/// The defaults of `backoff(base, max)`. They must equal `backoff_base` and `backoff_max`
-/// of the runtime's `RestartSpec::new`, which this crate cannot depend on;
-/// `tests/tests/defaults.rs` checks it (with the boundary cases in `ui-tests/fail/`).
-const DEFAULT_BACKOFF_BASE: Duration = Duration::from_secs(2);
-const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(60);
+use crate::model::{Block, Hook, Method, RESERVED, Role};
 
 /// Every rule about the attribute and the block.
 pub(crate) fn all(args: &Args, block: &Block<'_>, cx: &mut Ctxt) {
     plain_impl(block.item, cx);
     restart_is_given(args, cx);
-    temporary_is_never_restarted(args, cx);
-    cooldown_needs_transient(args, cx);
+    keys_apply(args, cx);
     backoff_bounds(args, cx);
     budget_bounds(args, cx);
     error_lists_are_disjoint(args, cx);
@@ -73,7 +64,7 @@ fn plain_impl(item: &ItemImpl, cx: &mut Ctxt) {
 
 /// `#[service]` names its restart policy: there is no default.
 fn restart_is_given(args: &Args, cx: &mut Ctxt) {
-    if args.kind != Kind::Service || args.seen.iter().any(|k| k == args::RESTART) {
+    if args.kind != Kind::Service || args.seen.iter().any(|k| k == Key::Restart.name()) {
         return;
     }
     cx.error(
@@ -91,107 +82,43 @@ fn restart_is_given(args: &Args, cx: &mut Ctxt) {
     );
 }
 
-/// A temporary service is never restarted, so restart tuning contradicts it.
-fn temporary_is_never_restarted(args: &Args, cx: &mut Ctxt) {
-    if args.restart.value() != Some(&RestartType::Temporary) {
+/// Every key written means something for the restart type: no restart tuning on a
+/// temporary service, no cooldown on a permanent one (the shared rule, on the key).
+fn keys_apply(args: &Args, cx: &mut Ctxt) {
+    let Some(&restart) = args.restart.value() else {
         return;
-    }
-    let tuning = [
-        (BACKOFF, args.backoff.get().map(|s| s.key_span)),
-        (BUDGET, args.budget.get().map(|s| s.key_span)),
-        (COOLDOWN, args.cooldown.get().map(|s| s.key_span)),
-        (
-            MAX_COOLDOWN_CYCLES,
-            args.max_cooldown_cycles.get().map(|s| s.key_span),
-        ),
-        (STABLE_AFTER, args.stable_after.get().map(|s| s.key_span)),
-    ];
-    for (key, span) in tuning {
-        if let Some(span) = span {
-            cx.error(
-                span,
-                format_args!("`{key}` contradicts `restart = \"temporary\"`: a temporary service is never restarted"),
-                Some(format!(
-                    "remove `{key}`, or use `restart = \"transient\"` to restart after failures"
-                )),
-            );
+    };
+    for &key in Key::SERVICE {
+        if let Some(span) = args.key_span(key)
+            && let Err(violation) = rules::applies(key, Target::Service(restart))
+        {
+            cx.violation(span, &violation);
         }
     }
 }
 
-/// `cooldown` and `max_cooldown_cycles` only matter when a transient service is exhausted.
-fn cooldown_needs_transient(args: &Args, cx: &mut Ctxt) {
-    if args.restart.value() != Some(&RestartType::Permanent) {
-        return;
-    }
-    let keys = [
-        (COOLDOWN, args.cooldown.get().map(|s| s.key_span)),
-        (
-            MAX_COOLDOWN_CYCLES,
-            args.max_cooldown_cycles.get().map(|s| s.key_span),
-        ),
-    ];
-    for (key, span) in keys {
-        if let Some(span) = span {
-            cx.error(
-                span,
-                format_args!(
-                    "`{key}` has no effect on a permanent service: when its budget is exhausted it crashes the application"
-                ),
-                Some(format!(
-                    "remove `{key}`, or use `restart = \"transient\"` to cool down and retry"
-                )),
-            );
-        }
-    }
-}
-
-/// `multiplier >= 1.0` and `base <= max`, counting the defaults.
+/// The backoff's rules, counting the defaults: the multiplier, and the max at least the
+/// base (told on the one written).
 fn backoff_bounds(args: &Args, cx: &mut Ctxt) {
     let Some(backoff) = args.backoff.value() else {
         return;
     };
-    if let Some(m) = backoff.multiplier.get()
-        && m.value < 1.0
+    if let Some(m) = backoff.multiplier.get() {
+        report(cx, m.span, rules::multiplier(m.value));
+    }
+    let (base, max) = (backoff.base.get(), backoff.max.get());
+    let bounds = rules::backoff_bounds(
+        Bound::or_default(base.map(|b| b.value), defaults::BACKOFF_BASE),
+        Bound::or_default(max.map(|m| m.value), defaults::BACKOFF_MAX),
+    );
+    let span = |violation: &Violation| match violation.key() {
+        Key::BackoffBase => base.map(|b| b.span),
+        _ => max.map(|m| m.span),
+    };
+    if let Err(violation) = bounds
+        && let Some(span) = span(&violation)
     {
-        cx.error(
-                m.span,
-                format_args!("backoff multiplier `{}` is less than 1.0, so each delay would be shorter than the last", m.value),
-                Some("write `multiplier = 1.0` for a constant delay, or more to grow it".to_owned()),
-            );
-    }
-    let base = backoff.base.get();
-    let max = backoff.max.get();
-    let base_value = base.map_or(DEFAULT_BACKOFF_BASE, |b| b.value);
-    let max_value = max.map_or(DEFAULT_BACKOFF_MAX, |m| m.value);
-    if max_value >= base_value {
-        return;
-    }
-    match (base, max) {
-        (_, Some(max)) => cx.error(
-            max.span,
-            format_args!(
-                "backoff max `{}` is less than {}base `{}`",
-                format_duration(max_value),
-                if base.is_none() { "the default " } else { "" },
-                format_duration(base_value)
-            ),
-            Some("make `max` at least as long as `base`: it caps the growing delay".to_owned()),
-        ),
-        (Some(base), None) => cx.error(
-            base.span,
-            format_args!(
-                "backoff base `{}` is more than the default max `{}`",
-                format_duration(base_value),
-                format_duration(max_value)
-            ),
-            Some(format!(
-                "add a `max` at least as long, like `backoff(base = \"{}\", max = \"{}\")`",
-                format_duration(base_value),
-                format_duration(base_value.saturating_mul(10))
-            )),
-        ),
-        (None, None) => {}
+        cx.violation(span, &violation);
     }
 }
 
@@ -200,27 +127,18 @@ fn budget_bounds(args: &Args, cx: &mut Ctxt) {
     let Some(budget) = args.budget.value() else {
         return;
     };
-    if let Some(intensity) = budget.intensity.get()
-        && intensity.value == 0
-    {
-        cx.error(
-            intensity.span,
-            "budget intensity must be at least 1: a budget of 0 restarts never restarts",
-            Some(
-                "allow 1 or more restarts, or use `restart = \"temporary\"` for a service \
-                     that is never restarted"
-                    .to_owned(),
-            ),
-        );
+    if let Some(intensity) = budget.intensity.get() {
+        report(cx, intensity.span, rules::intensity(intensity.value));
     }
-    if let Some(period) = budget.period.get()
-        && period.value.is_zero()
-    {
-        cx.error(
-            period.span,
-            "budget period must be longer than zero",
-            Some("write the window the restarts are counted in, like `period = \"5m\"`".to_owned()),
-        );
+    if let Some(period) = budget.period.get() {
+        report(cx, period.span, rules::period(period.value));
+    }
+}
+
+/// A rule's verdict on the value at `span`.
+fn report(cx: &mut Ctxt, span: Span, verdict: Result<(), Violation>) {
+    if let Err(violation) = verdict {
+        cx.violation(span, &violation);
     }
 }
 
@@ -230,9 +148,9 @@ fn error_lists_are_disjoint(args: &Args, cx: &mut Ctxt) {
     let non_retryable = args.non_retryable.value().map_or(&[][..], Vec::as_slice);
     let depends_on = args.depends_on.value().map_or(&[][..], Vec::as_slice);
     for (key, list) in [
-        (args::FATAL, fatal),
-        (args::NON_RETRYABLE, non_retryable),
-        (args::DEPENDS_ON, depends_on),
+        (Key::Fatal, fatal),
+        (Key::NonRetryable, non_retryable),
+        (Key::DependsOn, depends_on),
     ] {
         for (i, ty) in list.iter().enumerate() {
             let text = type_text(ty);
@@ -288,10 +206,9 @@ fn serve_matches_kind(kind: Kind, block: &Block<'_>, cx: &mut Ctxt) {
     let serve = block.serve();
     match (kind, serve) {
         (Kind::Service, None) => {
-            let misspelt = block
-                .methods
-                .iter()
-                .any(|m| m.role == Role::Helper && misspelling_of(kind, &m.name()) == Some(SERVE));
+            let misspelt = block.methods.iter().any(|m| {
+                m.role == Role::Helper && misspelling_of(kind, &m.name()) == Some(Hook::Serve)
+            });
             if misspelt {
                 // `no_misspelt_hooks` reports it, with the fix.
                 return;
@@ -327,17 +244,37 @@ fn serve_matches_kind(kind: Kind, block: &Block<'_>, cx: &mut Ctxt) {
 fn signature(method: &Method<'_>, cx: &mut Ctxt) {
     let sig = &method.func.sig;
     let name = method.name();
-    let what = if method.role == Role::Serve {
+    let serve = method.role == Role::Hook(Hook::Serve);
+    let what = if serve {
         format!("`{name}`")
     } else {
         format!("hook `{name}`")
     };
-    let form = if method.role == Role::Serve {
+    let form = if serve {
         format!("async fn {name}(&self, ctx: &ServiceContext) -> Result<(), BoxError>")
     } else {
         format!("async fn {name}(&self, ctx: &ServiceContext)")
     };
+    qualifiers(sig, &what, &form, cx);
+    receiver(sig, &what, &form, cx);
+    parameters(sig, &what, &form, cx);
+    if let ReturnType::Type(_, ty) = &sig.output
+        && sig.asyncness.is_some()
+        && !returns_unit_or_result(ty)
+    {
+        cx.error_spanned(
+                ty,
+                format_args!(
+                    "{what} must return `()` or `Result<(), E>`, not `{}`",
+                    type_text(ty)
+                ),
+                Some("return `Result<(), BoxError>` (or any error that converts into `BoxError`), or nothing".to_owned()),
+            );
+    }
+}
 
+/// `async`, and not `const`, `unsafe`, `extern` nor generic.
+fn qualifiers(sig: &syn::Signature, what: &str, form: &str, cx: &mut Ctxt) {
     if let Some(constness) = &sig.constness {
         cx.error(
             constness.span,
@@ -359,8 +296,7 @@ fn signature(method: &Method<'_>, cx: &mut Ctxt) {
             Some(format!("write `{form}`")),
         );
     }
-    let not_async = sig.asyncness.is_none();
-    if not_async {
+    if sig.asyncness.is_none() {
         cx.error(
             sig.fn_token.span,
             format_args!("{what} must be `async`"),
@@ -374,7 +310,10 @@ fn signature(method: &Method<'_>, cx: &mut Ctxt) {
             Some("remove the generic parameters; put them on the `impl` block instead".to_owned()),
         );
     }
-    receiver(sig, &what, &form, cx);
+}
+
+/// After `&self`, at most `ctx: &ServiceContext`.
+fn parameters(sig: &syn::Signature, what: &str, form: &str, cx: &mut Ctxt) {
     if let Some(ctx) = sig.inputs.iter().nth(1) {
         let is_shared_ref = matches!(
             ctx,
@@ -403,19 +342,6 @@ fn signature(method: &Method<'_>, cx: &mut Ctxt) {
             format_args!("{what} cannot be variadic"),
             Some(format!("write `{form}`")),
         );
-    }
-    if let ReturnType::Type(_, ty) = &sig.output
-        && !not_async
-        && !returns_unit_or_result(ty)
-    {
-        cx.error_spanned(
-                ty,
-                format_args!(
-                    "{what} must return `()` or `Result<(), E>`, not `{}`",
-                    type_text(ty)
-                ),
-                Some("return `Result<(), BoxError>` (or any error that converts into `BoxError`), or nothing".to_owned()),
-            );
     }
 }
 
@@ -517,14 +443,14 @@ fn no_misspelt_hooks(kind: Kind, block: &Block<'_>, cx: &mut Ctxt) {
     }
 }
 
-/// The hook (or `serve`) that `name` is one typo away from.
-fn misspelling_of(kind: Kind, name: &str) -> Option<&'static str> {
-    let mut names: Vec<&'static str> = Hook::ALL.iter().map(|h| h.name()).collect();
+/// The hook (or `serve`, for a service) that `name` is one typo away from.
+fn misspelling_of(kind: Kind, name: &str) -> Option<Hook> {
+    let hooks = Hook::ALL
+        .into_iter()
+        .filter(|&hook| kind == Kind::Service || hook != Hook::Serve);
+    let mut names: Vec<&'static str> = hooks.map(Hook::name).collect();
     names.extend(RESERVED);
-    if kind == Kind::Service {
-        names.push(SERVE);
-    }
-    did_you_mean(&name.to_lowercase(), &names).filter(|close| !RESERVED.contains(close))
+    did_you_mean(&name.to_lowercase(), &names).and_then(Hook::from_name)
 }
 
 /// A type as the user wrote it, for messages and comparisons.
@@ -541,6 +467,7 @@ fn type_text(ty: &Type) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::args;
     use proc_macro2::TokenStream;
     use quote::quote;
 

@@ -12,7 +12,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, ExprUnary, Lit, LitStr, Token, Type, UnOp};
 
 use crate::diag::{Ctxt, did_you_mean, one_of};
-use crate::duration::{DURATION_FORMS, parse_duration};
+use hassette_spec::{DurationError, parse_duration};
 
 /// Whether a parenthesized list follows the key; otherwise an error showing `form`.
 pub(crate) fn list_follows(
@@ -181,14 +181,15 @@ pub(crate) fn duration(cx: &mut Ctxt, expr: &Expr, what: &str) -> Option<Duratio
             lit: Lit::Str(lit), ..
         }) => match parse_duration(&lit.value()) {
             Ok(d) => Some(d),
-            Err(problem) => {
+            Err(error) => {
                 cx.error(
                     lit.span(),
                     format_args!(
-                        "invalid duration `\"{}\"` for {what}: {problem}",
-                        lit.value()
+                        "invalid duration `\"{}\"` for {what}: {}",
+                        lit.value(),
+                        error.problem()
                     ),
-                    Some(format!("write {DURATION_FORMS}")),
+                    Some(format!("write {}", DurationError::FORMS)),
                 );
                 None
             }
@@ -210,7 +211,7 @@ pub(crate) fn duration(cx: &mut Ctxt, expr: &Expr, what: &str) -> Option<Duratio
             cx.error_spanned(
                 expr,
                 format_args!("{what} must be a string literal"),
-                Some(format!("write {DURATION_FORMS}")),
+                Some(format!("write {}", DurationError::FORMS)),
             );
             None
         }

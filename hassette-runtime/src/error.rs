@@ -457,7 +457,7 @@ pub(crate) struct ReturnedOk {
 
 impl fmt::Display for ReturnedOk {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (ends, period) = (self.ends, crate::spec::Spelt(self.period));
+        let (ends, period) = (self.ends, hassette_spec::format_duration(self.period));
         match self.in_a_row {
             n if n >= ends => write!(f, "returned Ok {ends} times within {period}")?,
             1 => write!(

@@ -144,6 +144,8 @@ pub use error::{
     RemoveError, RestartError, SharedError, StartError, StartFailure, TimedOut, WaitError,
 };
 pub use events::{ReadinessEvent, StatusEvent};
+/// The error of [`parse_duration`]: what is wrong with the text, and the accepted forms.
+pub use hassette_spec::DurationError;
 pub use report::{
     ERROR_COLUMN_WIDTH, KEPT_ERRORS, KEPT_REMOVED_FAILURES, NAME_COLUMN_WIDTH, RemovedServices,
     ReportedError, ServiceReport, ShutdownReport,
@@ -151,7 +153,7 @@ pub use report::{
 pub use service::{Hooks, Resource, Service, ServiceContext};
 pub use spec::{
     Dependency, ReadyMode, ResourceSpec, RestartSpec, RestartType, SpecViolation, Strategy,
-    UnknownRestartType,
+    UnknownRestartType, parse_duration,
 };
 pub use status::Status;
 /// tokio's errors of a broadcast receiver, which [`EventReceiver`] returns, re-exported so
@@ -198,6 +200,7 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use core;
+    pub use hassette_spec::{Hook, HookSet};
     pub use std::time::Duration;
 
     use crate::BoxError;

@@ -5,6 +5,9 @@ use std::fmt;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use hassette_spec::rules::{self, Bound, Restarts};
+use hassette_spec::{Form, Restart, Violation, defaults};
+
 /// When the supervisor restarts a service, as in Erlang/OTP.
 ///
 /// | type | restarted after a failure | restarted after a clean return of `serve` | on exhaustion |
@@ -37,10 +40,15 @@ impl RestartType {
     /// ```
     #[must_use]
     pub const fn as_str(self) -> &'static str {
+        self.rule().name()
+    }
+
+    /// The restart type the shared rules speak of.
+    pub(crate) const fn rule(self) -> Restart {
         match self {
-            RestartType::Permanent => "permanent",
-            RestartType::Transient => "transient",
-            RestartType::Temporary => "temporary",
+            RestartType::Permanent => Restart::Permanent,
+            RestartType::Transient => Restart::Transient,
+            RestartType::Temporary => Restart::Temporary,
         }
     }
 }
@@ -55,11 +63,11 @@ impl std::str::FromStr for RestartType {
     type Err = UnknownRestartType;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "permanent" => Ok(RestartType::Permanent),
-            "transient" => Ok(RestartType::Transient),
-            "temporary" => Ok(RestartType::Temporary),
-            _ => Err(UnknownRestartType),
+        match Restart::from_name(s) {
+            Some(Restart::Permanent) => Ok(RestartType::Permanent),
+            Some(Restart::Transient) => Ok(RestartType::Transient),
+            Some(Restart::Temporary) => Ok(RestartType::Temporary),
+            None => Err(UnknownRestartType),
         }
     }
 }
@@ -165,20 +173,20 @@ impl RestartSpec {
     pub const fn new(restart_type: RestartType) -> Self {
         RestartSpec {
             restart_type,
-            backoff_base: Duration::from_secs(2),
-            backoff_multiplier: 2.0,
-            backoff_max: Duration::from_secs(60),
-            backoff_jitter: 0.0,
-            budget_intensity: 5,
-            budget_period: Duration::from_secs(5 * 60),
-            startup_timeout: Duration::from_secs(30),
-            shutdown_timeout: Duration::from_secs(5),
-            cooldown: Duration::from_secs(5 * 60),
-            max_cooldown_cycles: 0,
+            backoff_base: defaults::BACKOFF_BASE,
+            backoff_multiplier: defaults::BACKOFF_MULTIPLIER,
+            backoff_max: defaults::BACKOFF_MAX,
+            backoff_jitter: defaults::BACKOFF_JITTER,
+            budget_intensity: defaults::BUDGET_INTENSITY,
+            budget_period: defaults::BUDGET_PERIOD,
+            startup_timeout: defaults::STARTUP_TIMEOUT,
+            shutdown_timeout: defaults::SHUTDOWN_TIMEOUT,
+            cooldown: defaults::COOLDOWN,
+            max_cooldown_cycles: defaults::MAX_COOLDOWN_CYCLES,
             ready: ReadyMode::Auto,
-            stable_after: Duration::from_secs(60),
+            stable_after: defaults::STABLE_AFTER,
             max_children: None,
-            critical: true,
+            critical: defaults::CRITICAL,
         }
     }
 
@@ -300,10 +308,35 @@ impl RestartSpec {
     /// assert!(temporary.check().is_ok());
     /// ```
     pub fn check(&self) -> Result<(), SpecViolation> {
+        self.check_with(false, false)
+    }
+
+    /// [`check`](Self::check), telling a backoff bound that breaks the rule as written
+    /// (`base_written`, `max_written`) or kept: a base set alone above the max kept is
+    /// told as a base too long, as the attribute tells `backoff(base = ...)` above the
+    /// default max.
+    pub(crate) fn check_with(
+        &self,
+        base_written: bool,
+        max_written: bool,
+    ) -> Result<(), SpecViolation> {
         match self.restart_type {
             RestartType::Temporary => Ok(()),
             RestartType::Permanent | RestartType::Transient => {
-                RULES.iter().try_for_each(|rule| rule(self))
+                // Neither written: a spec's own bounds, told on the max.
+                let bound = |value, written| Bound {
+                    value,
+                    written: written || !(base_written || max_written),
+                };
+                rules::restarts(&Restarts {
+                    intensity: self.budget_intensity,
+                    period: self.budget_period,
+                    multiplier: self.backoff_multiplier,
+                    jitter: self.backoff_jitter,
+                    base: bound(self.backoff_base, base_written),
+                    max: bound(self.backoff_max, max_written),
+                })
+                .map_err(SpecViolation::from_rule)
             }
         }
     }
@@ -340,155 +373,52 @@ pub struct SpecViolation {
     pub reason: String,
 }
 
-// The rules, one function each and in the order they are checked, with their messages:
-// the attribute's rules and words (`hassette-macros/src/validate.rs` and `args.rs` apply
-// them at compile time, on the user's tokens). Kept as plain data and functions, so that
-// one crate can later hold them for both.
-
-/// One rule: the spec's value breaking it, or nothing.
-type Rule = fn(&RestartSpec) -> Result<(), SpecViolation>;
-
-/// What [`RestartSpec::check`] applies to a service that may be restarted.
-const RULES: [Rule; 4] = [
-    |spec| check_budget(spec.budget_intensity, spec.budget_period),
-    |spec| check_multiplier(spec.backoff_multiplier),
-    |spec| check_jitter(spec.backoff_jitter),
-    |spec| check_backoff_bounds(spec.backoff_base, spec.backoff_max),
-];
-
 impl SpecViolation {
-    fn new(key: &'static str, reason: impl Into<String>) -> Self {
+    /// A broken rule told in Rust code's words: the key as [`RestartSpec`]'s field, the
+    /// reason with what to write instead.
+    pub(crate) fn from_rule(violation: Violation) -> Self {
         SpecViolation {
-            key,
-            reason: reason.into(),
-        }
-    }
-
-    /// The violation of `backoff_base > backoff_max` told as a base too long (for an
-    /// override that set the base alone, as the attribute tells `backoff(base = ...)`
-    /// above the default max).
-    pub(crate) fn base_above_max(base: Duration, max: Duration) -> Self {
-        SpecViolation::new(
-            "backoff_base",
-            format!(
-                "is {}, more than backoff_max {}; lower it, or raise the max at least as \
-                 high: the max caps the growing delay",
-                Spelt(base),
-                Spelt(max)
+            key: violation.key().field(),
+            reason: format!(
+                "{}; {}",
+                violation.problem(Form::Code),
+                violation.help(Form::Code)
             ),
-        )
-    }
-
-    /// `max_children = 0`, which the type of [`RestartSpec::max_children`] cannot hold:
-    /// only an override can say it.
-    pub(crate) fn no_children() -> Self {
-        SpecViolation::new(
-            "max_children",
-            "must be at least 1: a limit of 0 would refuse every child; leave it out for no limit",
-        )
-    }
-}
-
-/// A budget, a service's or a group's: at least one restart, within a period longer
-/// than zero.
-pub(crate) fn check_budget(intensity: u32, period: Duration) -> Result<(), SpecViolation> {
-    if intensity == 0 {
-        return Err(SpecViolation::new(
-            "budget_intensity",
-            "must be at least 1: a budget of 0 restarts never restarts; allow 1 or more \
-             restarts, or use `restart = \"temporary\"` for a service that is never restarted",
-        ));
-    }
-    if period.is_zero() {
-        return Err(SpecViolation::new(
-            "budget_period",
-            "must be longer than zero; write the window the restarts are counted in, like 5m",
-        ));
-    }
-    Ok(())
-}
-
-/// Each delay at least the last: a finite multiplier of 1.0 or more.
-fn check_multiplier(m: f64) -> Result<(), SpecViolation> {
-    const HELP: &str = "write 1.0 for a constant delay, or more to grow it";
-    let problem = if m.is_nan() {
-        "not a number"
-    } else if m.is_infinite() {
-        "not a finite number"
-    } else if m < 1.0 {
-        "less than 1.0, so each delay would be shorter than the last"
-    } else {
-        return Ok(());
-    };
-    Err(SpecViolation::new(
-        "backoff_multiplier",
-        format!("is {m}, {problem}; {HELP}"),
-    ))
-}
-
-/// A fraction of the delay, from 0.0 to 1.0.
-fn check_jitter(j: f64) -> Result<(), SpecViolation> {
-    const HELP: &str =
-        "write a fraction from 0.0 to 1.0: each delay d is then drawn from [d·(1−jitter), d]";
-    let problem = if j.is_nan() {
-        "not a number"
-    } else if j > 1.0 {
-        "more than 1.0, so a delay would be cut by more than its length"
-    } else if j < 0.0 {
-        "negative, so a delay would be longer than its backoff"
-    } else {
-        return Ok(());
-    };
-    Err(SpecViolation::new(
-        "backoff_jitter",
-        format!("is {j}, {problem}; {HELP}"),
-    ))
-}
-
-/// The max caps the growing delay, so it is at least the base.
-fn check_backoff_bounds(base: Duration, max: Duration) -> Result<(), SpecViolation> {
-    if max >= base {
-        return Ok(());
-    }
-    Err(SpecViolation::new(
-        "backoff_max",
-        format!(
-            "is {}, less than backoff_base {}; make the max at least as long as the base: it \
-             caps the growing delay",
-            Spelt(max),
-            Spelt(base)
-        ),
-    ))
-}
-
-/// A duration as the attribute spells it (`1m30s`, `250ms`, `0s`); one with a part
-/// finer than a millisecond as `Debug` does (`1.5µs`).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Spelt(pub(crate) Duration);
-
-impl fmt::Display for Spelt {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = self.0;
-        if !d.subsec_nanos().is_multiple_of(1_000_000) {
-            return write!(f, "{d:?}");
         }
-        if d.is_zero() {
-            return f.write_str("0s");
-        }
-        let secs = d.as_secs();
-        let parts = [
-            (secs / 3600, "h"),
-            (secs / 60 % 60, "m"),
-            (secs % 60, "s"),
-            (u64::from(d.subsec_millis()), "ms"),
-        ];
-        for (n, unit) in parts {
-            if n > 0 {
-                write!(f, "{n}{unit}")?;
-            }
-        }
-        Ok(())
     }
+}
+
+/// Parses a duration as the attribute and a settings file spell it: a whole number and a
+/// unit (`ms`, `s`, `m` or `h`), or several from the largest unit to the smallest, each
+/// once. `"0s"` is zero.
+///
+/// It is the parser of `#[service(startup_timeout = "...")]` and of
+/// [`Overrides`](crate::Overrides) read from a file (feature `serde`), for the
+/// durations of your own settings: a value `"1m30s"` means the same everywhere.
+///
+/// # Errors
+///
+/// A [`DurationError`](crate::DurationError) that says what is wrong and prints the
+/// accepted forms.
+///
+/// ```
+/// use std::time::Duration;
+/// use hassette_runtime::parse_duration;
+///
+/// assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+/// assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+/// assert_eq!(parse_duration("1h2m3s4ms"), Ok(Duration::new(3723, 4_000_000)));
+/// let error = parse_duration("90 seconds").unwrap_err();
+/// assert_eq!(
+///     error.to_string(),
+///     "invalid duration \"90 seconds\": it contains a space; write a whole number and a unit \
+///      (`ms`, `s`, `m` or `h`), like `\"250ms\"`, `\"2s\"`, `\"5m\"`, `\"1h\"` or `\"1m30s\"`"
+/// );
+/// assert!(parse_duration("1.5s").is_err()); // a fraction: write "1s500ms"
+/// assert!(parse_duration("30s1m").is_err()); // from the largest unit to the smallest
+/// ```
+pub fn parse_duration(text: &str) -> Result<Duration, hassette_spec::DurationError> {
+    hassette_spec::parse_duration(text)
 }
 
 /// The timeouts `#[resource(...)]` declares; resources are not supervised.
@@ -509,8 +439,8 @@ pub struct ResourceSpec {
 impl ResourceSpec {
     /// The defaults: 30s to start, 5s per shutdown hook.
     pub const DEFAULT: ResourceSpec = ResourceSpec {
-        startup_timeout: Duration::from_secs(30),
-        shutdown_timeout: Duration::from_secs(5),
+        startup_timeout: defaults::STARTUP_TIMEOUT,
+        shutdown_timeout: defaults::SHUTDOWN_TIMEOUT,
     };
 }
 
@@ -652,15 +582,16 @@ mod tests {
         };
         assert_eq!(
             spec.check().unwrap_err().to_string(),
-            "`backoff_max` is 250ms, less than backoff_base 1m30s; make the max at least as \
-             long as the base: it caps the growing delay"
+            "`backoff_max` is 250ms, less than backoff_base 1m30s; make `backoff_max` at least \
+             as long as `backoff_base`: it caps the growing delay"
         );
-        let spelt = |d| Spelt(d).to_string();
-        assert_eq!(spelt(Duration::ZERO), "0s");
-        assert_eq!(spelt(Duration::from_secs(300)), "5m");
-        assert_eq!(spelt(Duration::new(3723, 4_000_000)), "1h2m3s4ms");
-        assert_eq!(spelt(Duration::from_nanos(1_500)), "1.5µs");
-        assert!(!spelt(Duration::MAX).is_empty());
+        // A base written alone above the max kept: the base is what to change.
+        assert_eq!(
+            spec.check_with(true, false).unwrap_err().to_string(),
+            "`backoff_base` is 1m30s, more than backoff_max 250ms; lower it, or raise \
+             `backoff_max` at least as high: the max caps the growing delay"
+        );
+        assert_eq!(spec.check_with(false, true).unwrap_err().key, "backoff_max");
     }
 
     fn with_jitter(jitter: f64) -> RestartSpec {

@@ -45,6 +45,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hassette_spec::Hook;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -71,6 +72,46 @@ pub enum Point {
     OnShutdown,
     /// The `after_shutdown` hook.
     AfterShutdown,
+}
+
+impl Point {
+    /// The method's name, as written in the `impl` block.
+    ///
+    /// ```
+    /// # use hassette_runtime::testing::Point;
+    /// assert_eq!(Point::OnInitialize.name(), "on_initialize");
+    /// assert_eq!(Point::Serve.name(), "serve");
+    /// ```
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        self.hook().name()
+    }
+
+    /// The point of a method of the hook table the macro and the runtime share.
+    const fn of(hook: Hook) -> Point {
+        match hook {
+            Hook::BeforeInitialize => Point::BeforeInitialize,
+            Hook::OnInitialize => Point::OnInitialize,
+            Hook::AfterInitialize => Point::AfterInitialize,
+            Hook::Serve => Point::Serve,
+            Hook::BeforeShutdown => Point::BeforeShutdown,
+            Hook::OnShutdown => Point::OnShutdown,
+            Hook::AfterShutdown => Point::AfterShutdown,
+        }
+    }
+
+    /// Its method in the hook table the macro and the runtime share.
+    const fn hook(self) -> Hook {
+        match self {
+            Point::BeforeInitialize => Hook::BeforeInitialize,
+            Point::OnInitialize => Hook::OnInitialize,
+            Point::AfterInitialize => Hook::AfterInitialize,
+            Point::Serve => Hook::Serve,
+            Point::BeforeShutdown => Hook::BeforeShutdown,
+            Point::OnShutdown => Hook::OnShutdown,
+            Point::AfterShutdown => Hook::AfterShutdown,
+        }
+    }
 }
 
 /// What an injected fault does.
@@ -266,11 +307,11 @@ impl<T: Service> Faulty<T> {
 
     async fn hook<F: Future<Output = Result<(), BoxError>>>(
         &self,
-        point: Point,
+        hook: Hook,
         ctx: &ServiceContext,
         real: F,
     ) -> Result<(), BoxError> {
-        match self.faults.take(ctx.name(), point) {
+        match self.faults.take(ctx.name(), Point::of(hook)) {
             Some(fault) => strike(fault, real).await,
             None => real.await,
         }
@@ -286,34 +327,30 @@ impl<T: Service> Hooks for Faulty<T> {
 
     async fn before_initialize(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
         self.hook(
-            Point::BeforeInitialize,
+            Hook::BeforeInitialize,
             ctx,
             self.inner.before_initialize(ctx),
         )
         .await
     }
     async fn on_initialize(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
-        self.hook(Point::OnInitialize, ctx, self.inner.on_initialize(ctx))
+        self.hook(Hook::OnInitialize, ctx, self.inner.on_initialize(ctx))
             .await
     }
     async fn after_initialize(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
-        self.hook(
-            Point::AfterInitialize,
-            ctx,
-            self.inner.after_initialize(ctx),
-        )
-        .await
+        self.hook(Hook::AfterInitialize, ctx, self.inner.after_initialize(ctx))
+            .await
     }
     async fn before_shutdown(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
-        self.hook(Point::BeforeShutdown, ctx, self.inner.before_shutdown(ctx))
+        self.hook(Hook::BeforeShutdown, ctx, self.inner.before_shutdown(ctx))
             .await
     }
     async fn on_shutdown(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
-        self.hook(Point::OnShutdown, ctx, self.inner.on_shutdown(ctx))
+        self.hook(Hook::OnShutdown, ctx, self.inner.on_shutdown(ctx))
             .await
     }
     async fn after_shutdown(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
-        self.hook(Point::AfterShutdown, ctx, self.inner.after_shutdown(ctx))
+        self.hook(Hook::AfterShutdown, ctx, self.inner.after_shutdown(ctx))
             .await
     }
 }

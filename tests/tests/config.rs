@@ -195,8 +195,8 @@ fn a_jitter_override_is_checked_by_the_attribute_s_rule() {
     assert_eq!(
         error.to_string(),
         "service `w`: `backoff_jitter` is 1.5, more than 1.0, so a delay would be cut by \
-         more than its length; write a fraction from 0.0 to 1.0: each delay d is then drawn \
-         from [d·(1−jitter), d]"
+         more than its length; write a fraction from 0.0 to 1.0, like 0.2: each delay is then \
+         drawn from 80% to 100% of its backoff"
     );
     // Not for a service that is never restarted, nor for a resource.
     let log = Log::default();

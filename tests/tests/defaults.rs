@@ -1,9 +1,8 @@
 //! The defaults of `#[service]` and `#[resource]` are the runtime's: an attribute that
 //! sets nothing but `restart` gives exactly `RestartSpec::new`, a bare `#[resource]`
-//! exactly `ResourceSpec::DEFAULT`. And the macro, which cannot depend on the runtime,
-//! validates `backoff(base, max)` against its own copies of the defaults
-//! (`DEFAULT_BACKOFF_BASE` and `DEFAULT_BACKOFF_MAX` in `hassette-macros/src/validate.rs`);
-//! the boundary cases below pin those copies to `RestartSpec::new`'s.
+//! exactly `ResourceSpec::DEFAULT`. And the macro validates `backoff(base, max)` against
+//! the defaults of `hassette_spec::defaults`, which `RestartSpec::new` is built from too;
+//! the boundary cases below pin the macro's checks to `RestartSpec::new`'s values.
 
 use std::time::Duration;
 
@@ -86,7 +85,7 @@ fn a_resource_without_keys_has_the_default_resource_spec() {
     assert_eq!(Plain::RESOURCE_SPEC, ResourceSpec::DEFAULT);
 }
 
-/// The macro's `DEFAULT_BACKOFF_MAX` equals `RestartSpec::new`'s `backoff_max`:
+/// The default max the macro checks against equals `RestartSpec::new`'s `backoff_max`:
 /// - at least: `backoff(base = "60s")` compiles (above), and 60s is the runtime's default
 ///   max (asserted here, so this fails if the runtime's default changes);
 /// - less than 61s: `backoff(base = "61s")` is rejected, "backoff base `1m1s` is more than
@@ -108,7 +107,7 @@ fn the_macro_checks_base_against_the_runtime_default_max() {
     );
 }
 
-/// The macro's `DEFAULT_BACKOFF_BASE` equals `RestartSpec::new`'s `backoff_base`:
+/// The default base the macro checks against equals `RestartSpec::new`'s `backoff_base`:
 /// - at most: `backoff(max = "2s")` compiles (above), and 2s is the runtime's default base
 ///   (asserted here, so this fails if the runtime's default changes);
 /// - more than 1999ms: `backoff(max = "1999ms")` is rejected, "backoff max `1s999ms` is
@@ -131,10 +130,10 @@ fn the_macro_checks_max_against_the_runtime_default_base() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Which hooks a type defines: the macro tells the runtime (`Hooks::__HOOKS`, one bit per
-// hook, in an order each crate writes down on its own), and the runtime calls only
+// Which hooks a type defines: the macro tells the runtime (`Hooks::__HOOKS`, a `HookSet`
+// of the hook table both crates take from `hassette_spec`), and the runtime calls only
 // those. A service that defines exactly one hook must see exactly that one called, for
-// each of the six: a bit order that differed between the two crates would skip it.
+// each of the six: a set the two crates read differently would skip it.
 
 mod one_hook {
     use std::sync::{Arc, Mutex};

@@ -392,10 +392,10 @@ impl Builder {
             pending.init.check()?;
         }
         for def in &self.groups {
-            crate::spec::check_budget(def.intensity, def.period).map_err(|violation| {
+            hassette_spec::rules::budget(def.intensity, def.period).map_err(|violation| {
                 BuildError::GroupBudget {
                     group: def.name.clone(),
-                    violation,
+                    violation: crate::SpecViolation::from_rule(violation),
                 }
             })?;
         }

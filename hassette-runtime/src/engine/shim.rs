@@ -6,7 +6,9 @@
 //! service types compiles the engine once, not 30 times. A hook's future is boxed at
 //! the call (one allocation per hook that the type defines, per run: a default hook is
 //! never called, see `Hooks::__HOOKS`), and the future of `serve` once per run, which
-//! the spawn of its task would allocate anyway.
+//! the spawn of its task would allocate anyway. The methods are the one table of
+//! `hassette_spec::Hook` that the macro also reads, so the bits it sets are the ones
+//! checked here.
 
 use std::any::Any;
 use std::error::Error;
@@ -14,6 +16,9 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
+
+pub(crate) use hassette_spec::Hook;
+use hassette_spec::HookSet;
 
 use crate::error::chain_has;
 use crate::{BoxError, Fatal, Hooks, Resource, RestartSpec, Service, ServiceContext};
@@ -24,37 +29,13 @@ pub(crate) type HookFuture = Pin<Box<dyn Future<Output = Result<(), BoxError>> +
 /// The service value, as the engine keeps it.
 pub(crate) type Value = Arc<dyn Any + Send + Sync>;
 
-/// The six hooks, in the order a start and then a stop calls them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Hook {
-    BeforeInitialize,
-    OnInitialize,
-    AfterInitialize,
-    BeforeShutdown,
-    OnShutdown,
-    AfterShutdown,
-}
-
-impl Hook {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Hook::BeforeInitialize => "before_initialize",
-            Hook::OnInitialize => "on_initialize",
-            Hook::AfterInitialize => "after_initialize",
-            Hook::BeforeShutdown => "before_shutdown",
-            Hook::OnShutdown => "on_shutdown",
-            Hook::AfterShutdown => "after_shutdown",
-        }
-    }
-}
-
 /// What the engine knows of one service or resource type.
 pub(crate) struct Shim {
     pub(super) spec: RestartSpec,
     /// `false` for a resource, which has no `serve`.
     pub(super) serves: bool,
     /// `Hooks::__HOOKS`.
-    hooks: u8,
+    hooks: HookSet,
     hook: fn(&Value, Hook, &ServiceContext) -> HookFuture,
     serve: fn(&Value, &ServiceContext) -> HookFuture,
     is_fatal: fn(&(dyn Error + 'static)) -> bool,
@@ -91,17 +72,23 @@ impl Shim {
         hook: Hook,
         ctx: &ServiceContext,
     ) -> Option<HookFuture> {
-        (self.hooks & (1 << hook as u8) != 0).then(|| (self.hook)(value, hook, ctx))
+        if !self.hooks.contains(hook) {
+            return None;
+        }
+        Some(match hook {
+            Hook::Serve => (self.serve)(value, ctx),
+            Hook::BeforeInitialize
+            | Hook::OnInitialize
+            | Hook::AfterInitialize
+            | Hook::BeforeShutdown
+            | Hook::OnShutdown
+            | Hook::AfterShutdown => (self.hook)(value, hook, ctx),
+        })
     }
 
     /// Whether the type defines an initialize hook (whose wait needs the startup deadline).
     pub(crate) fn has_init_hooks(&self) -> bool {
-        let init = [
-            Hook::BeforeInitialize,
-            Hook::OnInitialize,
-            Hook::AfterInitialize,
-        ];
-        init.iter().any(|&hook| self.hooks & (1 << hook as u8) != 0)
+        self.hooks.intersects(HookSet::INITIALIZE)
     }
 
     /// The future of `serve` (it has not begun until polled).
@@ -156,10 +143,12 @@ fn this<T: Hooks>(value: &Value) -> Arc<T> {
     }
 }
 
+/// The future of a lifecycle hook (the table calls `serve` through its own function).
 fn call_hook<T: Hooks>(value: &Value, hook: Hook, ctx: &ServiceContext) -> HookFuture {
     let this = this::<T>(value);
     let ctx = ctx.clone();
     match hook {
+        Hook::Serve => no_serve(value, &ctx),
         Hook::BeforeInitialize => Box::pin(async move { this.before_initialize(&ctx).await }),
         Hook::OnInitialize => Box::pin(async move { this.on_initialize(&ctx).await }),
         Hook::AfterInitialize => Box::pin(async move { this.after_initialize(&ctx).await }),

@@ -42,12 +42,12 @@ pub trait Hooks: Send + Sync + Sized + 'static {
     /// The services and resources that must be Running and ready before this one starts.
     const DEPENDS_ON: &'static [Dependency] = &[];
 
-    /// Which hooks the type defines: bit `n` for the `n`th hook in the order of a start
-    /// and then a stop. `#[service]` and `#[resource]` set it, so the runtime never builds
-    /// the future of a no-op default; a hand-written impl keeps this default (all six),
-    /// and each hook is called. Not a public API.
+    /// Which hooks the type defines, as named bits of the one hook table the macro and
+    /// the runtime share. `#[service]` and `#[resource]` set it, so the runtime never
+    /// builds the future of a no-op default; a hand-written impl keeps this default (all
+    /// of them), and each hook is called. Not a public API.
     #[doc(hidden)]
-    const __HOOKS: u8 = u8::MAX;
+    const __HOOKS: crate::__private::HookSet = crate::__private::HookSet::ALL;
 
     /// The name used in logs, events and reports (`name = "..."` in the attribute); by
     /// default the type's own name without its module path, like `Worker<String>`.

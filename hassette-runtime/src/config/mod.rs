@@ -5,7 +5,12 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{RestartSpec, RestartType, SpecViolation};
+use hassette_spec::{Key, Target, Violation, rules};
+
+use crate::{RestartSpec, SpecViolation};
+
+#[cfg(feature = "serde")]
+mod file;
 
 /// Values that replace a service's declared ones (its `#[service(...)]` keys) for one
 /// registration: [`Builder::configure`](crate::Builder::configure) for a service known at
@@ -21,6 +26,19 @@ use crate::{RestartSpec, RestartType, SpecViolation};
 /// one, a restart key for a resource) are a [`ConfigError`] that names the service and
 /// the key. With [`Builder::configure`](crate::Builder::configure) twice for one name,
 /// the later replaces the earlier entirely.
+///
+/// # From a file
+///
+/// With feature `serde`, `Overrides` is `Deserialize`: a table with the keys of
+/// `#[service(...)]` that tune a declaration (`startup_timeout`, `shutdown_timeout`,
+/// `stable_after`, `cooldown`, `max_cooldown_cycles`, `max_children`, and the lists as
+/// tables, `backoff = { base, multiplier, max, jitter }` and
+/// `budget = { intensity, period }`), durations in the attribute's grammar (`"250ms"`,
+/// `"1m30s"`, see [`parse_duration`](crate::parse_duration)). An unknown key is refused
+/// with "did you mean", a value that breaks a rule as it is read, the error naming the
+/// file's key (`backoff.multiplier`); what needs the declared spec too (a base above the
+/// declared max, a key that means nothing for the service) at `build()` or `add()`. The
+/// README's recipe "Settings from a file" reads one table per service from TOML.
 ///
 /// ```
 /// use std::time::Duration;
@@ -151,60 +169,63 @@ impl Overrides {
         self.apply_to(service.into(), spec, true)
     }
 
-    /// [`apply`](Self::apply), for a service (`serves`) or a resource.
+    /// [`apply`](Self::apply), for a service (`serves`) or a resource: every key set
+    /// must mean something for it, then the spec with the values in place must keep the
+    /// rules.
     pub(crate) fn apply_to(
         &self,
         service: Arc<str>,
         spec: &RestartSpec,
         serves: bool,
     ) -> Result<RestartSpec, ConfigError> {
-        let fail = |key: &'static str, reason: String| ConfigError {
-            service: service.clone(),
-            key,
-            reason,
+        let target = if serves {
+            Target::Service(spec.restart_type.rule())
+        } else {
+            Target::Resource
         };
-        let violated = |violation: SpecViolation| ConfigError::new(service.clone(), violation);
-        let restart = self.restart_keys();
-        if let Some(&(key, _)) = restart.iter().find(|(_, set)| *set) {
-            let why = match (serves, spec.restart_type) {
-                (false, _) => Some("is a restart key, and resources are never restarted"),
-                (true, RestartType::Temporary) => {
-                    Some("means nothing for a temporary service, which is never restarted")
-                }
-                _ => None,
-            };
-            if let Some(why) = why {
-                return Err(fail(key, format!("{why}; leave it out")));
-            }
+        let fail = |violation: SpecViolation| ConfigError::new(service.clone(), violation);
+        let broken = |violation| fail(SpecViolation::from_rule(violation));
+        for key in self.keys_set() {
+            rules::applies(key, target).map_err(broken)?;
         }
-        if !serves && self.max_children.is_some() {
-            return Err(fail(
-                "max_children",
-                "is for services: a resource has no children; leave it out".into(),
-            ));
-        }
-        if spec.restart_type == RestartType::Permanent || !serves {
-            for (key, set) in [
-                ("cooldown", self.cooldown.is_some()),
-                ("max_cooldown_cycles", self.max_cooldown_cycles.is_some()),
-            ] {
-                if set {
-                    return Err(fail(
-                        key,
-                        "is for transient services only, which cool down once their budget is spent; leave it out".into(),
-                    ));
-                }
-            }
-        }
-        let mut out = *spec;
+        let out = self.write_into(*spec).map_err(broken)?;
+        // The spec's own rules, on the values overridden and those kept alike; a base set
+        // alone above the max kept is told as a base too long, as the attribute tells it.
+        out.check_with(self.backoff_base.is_some(), self.backoff_max.is_some())
+            .map_err(fail)?;
+        Ok(out)
+    }
+
+    /// The keys set, in the order of the fields.
+    fn keys_set(&self) -> impl Iterator<Item = Key> {
+        let set = [
+            (Key::StartupTimeout, self.startup_timeout.is_some()),
+            (Key::ShutdownTimeout, self.shutdown_timeout.is_some()),
+            (Key::StableAfter, self.stable_after.is_some()),
+            (Key::BackoffBase, self.backoff_base.is_some()),
+            (Key::BackoffMultiplier, self.backoff_multiplier.is_some()),
+            (Key::BackoffMax, self.backoff_max.is_some()),
+            (Key::BackoffJitter, self.backoff_jitter.is_some()),
+            (Key::BudgetIntensity, self.budget_intensity.is_some()),
+            (Key::BudgetPeriod, self.budget_period.is_some()),
+            (Key::Cooldown, self.cooldown.is_some()),
+            (Key::MaxCooldownCycles, self.max_cooldown_cycles.is_some()),
+            (Key::MaxChildren, self.max_children.is_some()),
+        ];
+        set.into_iter().filter_map(|(key, set)| set.then_some(key))
+    }
+
+    /// `spec` with the values set in place; a child limit of 0, which the spec's type
+    /// cannot hold, is refused here.
+    fn write_into(&self, mut spec: RestartSpec) -> Result<RestartSpec, Violation> {
         let durations = [
-            (&mut out.startup_timeout, self.startup_timeout),
-            (&mut out.shutdown_timeout, self.shutdown_timeout),
-            (&mut out.stable_after, self.stable_after),
-            (&mut out.backoff_base, self.backoff_base),
-            (&mut out.backoff_max, self.backoff_max),
-            (&mut out.budget_period, self.budget_period),
-            (&mut out.cooldown, self.cooldown),
+            (&mut spec.startup_timeout, self.startup_timeout),
+            (&mut spec.shutdown_timeout, self.shutdown_timeout),
+            (&mut spec.stable_after, self.stable_after),
+            (&mut spec.backoff_base, self.backoff_base),
+            (&mut spec.backoff_max, self.backoff_max),
+            (&mut spec.budget_period, self.budget_period),
+            (&mut spec.cooldown, self.cooldown),
         ];
         for (slot, value) in durations {
             if let Some(value) = value {
@@ -212,52 +233,27 @@ impl Overrides {
             }
         }
         let numbers = [
-            (&mut out.backoff_multiplier, self.backoff_multiplier),
-            (&mut out.backoff_jitter, self.backoff_jitter),
+            (&mut spec.backoff_multiplier, self.backoff_multiplier),
+            (&mut spec.backoff_jitter, self.backoff_jitter),
         ];
         for (slot, value) in numbers {
             if let Some(value) = value {
                 *slot = value;
             }
         }
-        if let Some(n) = self.budget_intensity {
-            out.budget_intensity = n;
-        }
-        if let Some(n) = self.max_cooldown_cycles {
-            out.max_cooldown_cycles = n;
-        }
-        if let Some(n) = self.max_children {
-            out.max_children =
-                Some(NonZeroU32::new(n).ok_or_else(|| violated(SpecViolation::no_children()))?);
-        }
-        // The spec's own rules, on the values overridden and those kept alike.
-        out.check().map_err(|violation| {
-            // A base set alone above the max kept: the base is what to change (as the
-            // attribute says of `backoff(base = ...)` above the default max).
-            let base_alone = self.backoff_base.is_some() && self.backoff_max.is_none();
-            match violation.key {
-                "backoff_max" if base_alone => violated(SpecViolation::base_above_max(
-                    out.backoff_base,
-                    out.backoff_max,
-                )),
-                _ => violated(violation),
+        let counts = [
+            (&mut spec.budget_intensity, self.budget_intensity),
+            (&mut spec.max_cooldown_cycles, self.max_cooldown_cycles),
+        ];
+        for (slot, value) in counts {
+            if let Some(value) = value {
+                *slot = value;
             }
-        })?;
-        Ok(out)
-    }
-
-    /// The keys about restarts, and whether each is set.
-    fn restart_keys(&self) -> [(&'static str, bool); 9] {
-        [
-            ("stable_after", self.stable_after.is_some()),
-            ("backoff_base", self.backoff_base.is_some()),
-            ("backoff_multiplier", self.backoff_multiplier.is_some()),
-            ("backoff_max", self.backoff_max.is_some()),
-            ("backoff_jitter", self.backoff_jitter.is_some()),
-            ("budget_intensity", self.budget_intensity.is_some()),
-            ("budget_period", self.budget_period.is_some()),
-            ("cooldown", self.cooldown.is_some()),
-            ("max_cooldown_cycles", self.max_cooldown_cycles.is_some()),
-        ]
+        }
+        if let Some(limit) = self.max_children {
+            rules::max_children(limit)?;
+            spec.max_children = NonZeroU32::new(limit);
+        }
+        Ok(spec)
     }
 }
