@@ -555,23 +555,23 @@ pub struct Guard {
 }
 
 /// Every guarded number, in one place. When the guards were set (quick mode: 10 000
-/// services or cycles, 5-9 repetitions, on a 2-core machine while other builds ran on
-/// it) the numbers were: start + stop 3.9-6.5x (the README's full runs on a quieter
-/// machine: 2.9-3.1x); restart 1.8-4.5x (an O(n) restart window put it at 50-110x);
-/// add + remove 1.2-2.2x; 1155 B per idle service. Each bound is beyond all of those,
-/// and below what a regression of 2-3x from the quiet numbers gives.
+/// services or cycles, 5-9 repetitions, on a 2-core machine) the numbers were: start +
+/// stop 2.0-2.9x on a quiet machine, and up to 7.8x while other builds ran on it;
+/// restart 1.4-2.1x quiet, up to 4.5x loaded (the O(n) restart window put it at
+/// 50-110x); add + remove 1.2-2.2x; 1155-1171 B per idle service. Each bound is beyond
+/// every loaded reading, and about 5x the quiet one: a guard against a 5x regression.
 pub const GUARDS: [Guard; 4] = [
     Guard {
         scenario: "start_stop",
         measure: Measure::TimesBare,
         target: 1.5,
-        bound: 8.0,
+        bound: 12.0,
     },
     Guard {
         scenario: "restart",
         measure: Measure::TimesBare,
         target: 1.5,
-        bound: 6.0,
+        bound: 9.0,
     },
     Guard {
         scenario: "memory",
