@@ -54,65 +54,16 @@ use crate::{
     ServiceContext, ShutdownReport, StartError, Status, StatusEvent, TryRecvError,
 };
 
-/// Where a fault strikes: a hook, or `serve`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Point {
-    /// The `before_initialize` hook.
-    BeforeInitialize,
-    /// The `on_initialize` hook.
-    OnInitialize,
-    /// The `after_initialize` hook.
-    AfterInitialize,
-    /// `serve`: a fault armed while it runs strikes at once.
-    Serve,
-    /// The `before_shutdown` hook.
-    BeforeShutdown,
-    /// The `on_shutdown` hook.
-    OnShutdown,
-    /// The `after_shutdown` hook.
-    AfterShutdown,
-}
-
-impl Point {
-    /// The method's name, as written in the `impl` block.
-    ///
-    /// ```
-    /// # use hassette_runtime::testing::Point;
-    /// assert_eq!(Point::OnInitialize.name(), "on_initialize");
-    /// assert_eq!(Point::Serve.name(), "serve");
-    /// ```
-    #[must_use]
-    pub const fn name(self) -> &'static str {
-        self.hook().name()
-    }
-
-    /// The point of a method of the hook table the macro and the runtime share.
-    const fn of(hook: Hook) -> Point {
-        match hook {
-            Hook::BeforeInitialize => Point::BeforeInitialize,
-            Hook::OnInitialize => Point::OnInitialize,
-            Hook::AfterInitialize => Point::AfterInitialize,
-            Hook::Serve => Point::Serve,
-            Hook::BeforeShutdown => Point::BeforeShutdown,
-            Hook::OnShutdown => Point::OnShutdown,
-            Hook::AfterShutdown => Point::AfterShutdown,
-        }
-    }
-
-    /// Its method in the hook table the macro and the runtime share.
-    const fn hook(self) -> Hook {
-        match self {
-            Point::BeforeInitialize => Hook::BeforeInitialize,
-            Point::OnInitialize => Hook::OnInitialize,
-            Point::AfterInitialize => Hook::AfterInitialize,
-            Point::Serve => Hook::Serve,
-            Point::BeforeShutdown => Hook::BeforeShutdown,
-            Point::OnShutdown => Hook::OnShutdown,
-            Point::AfterShutdown => Hook::AfterShutdown,
-        }
-    }
-}
+/// Where a fault strikes: a hook, or `serve` (a fault armed while `serve` runs strikes
+/// at once). It is the hook table the macro and the runtime share, so a fault can be
+/// armed at every method the lifecycle drives, and at no other.
+///
+/// ```
+/// # use hassette_runtime::testing::Point;
+/// assert_eq!(Point::OnInitialize.name(), "on_initialize");
+/// assert_eq!(Point::Serve.name(), "serve");
+/// ```
+pub type Point = Hook;
 
 /// What an injected fault does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -311,7 +262,7 @@ impl<T: Service> Faulty<T> {
         ctx: &ServiceContext,
         real: F,
     ) -> Result<(), BoxError> {
-        match self.faults.take(ctx.name(), Point::of(hook)) {
+        match self.faults.take(ctx.name(), hook) {
             Some(fault) => strike(fault, real).await,
             None => real.await,
         }
