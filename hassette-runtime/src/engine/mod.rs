@@ -10,9 +10,11 @@
 //! 2. [`AppState::start`] spawns one supervisor task per unit ([`supervisor`]), counted
 //!    down by `first_start`. The supervisor runs the lifecycle ([`driver`]): dependencies
 //!    (`readiness`), the initialize hooks, then `serve`, polled by the supervisor itself.
-//! 3. When a run ends, the driver classifies the outcome once (`driver::Outcome`) and the
-//!    supervisor applies the restart policy (`policy`), or hands the restart to its group's
-//!    coordinator (`group`).
+//! 3. When a run ends, the driver classifies the outcome once (`driver::Outcome`, its
+//!    kind `policy::OutcomeKind`), the supervisor's step carries it, and one pure
+//!    function, `policy::decide`, answers what it leads to (restart after a delay, cool
+//!    down, exhaust, crash, rest); a restart in a group is handed to its coordinator
+//!    (`group`).
 //! 4. The shutdown (`shutdown`) rings each wave's units in reverse dependency order and
 //!    waits for each wave's supervisors; every unit's report is read from the unit.
 //!

@@ -303,7 +303,7 @@ impl Unit {
         status == Status::Stopped
             && self
                 .restart_type()
-                .is_some_and(|t| t != RestartType::Permanent)
+                .is_some_and(|t| !super::policy::restarts_after_clean_end(t))
     }
 
     /// Its spec: its type's, or the one it was registered with.

@@ -25,7 +25,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::shim::Hook;
+use super::policy::OutcomeKind;
+use super::shim::{Hook, Shim};
 use super::state::AppState;
 use super::unit::Unit;
 use crate::{ServiceContext, SharedError, StartFailure, Status, WaitError};
@@ -69,6 +70,20 @@ pub(crate) enum Outcome {
     Failed(SharedError),
 }
 
+impl Outcome {
+    /// Its kind, for the restart decision (and for observers): a failure the service
+    /// marked non-retryable is told apart here, once.
+    pub(crate) fn kind(&self, shim: &Shim) -> OutcomeKind {
+        match self {
+            Outcome::Clean => OutcomeKind::Clean,
+            Outcome::Closed(_) => OutcomeKind::Closed,
+            Outcome::Fatal(_) => OutcomeKind::Fatal,
+            Outcome::Failed(error) if shim.is_non_retryable(&**error) => OutcomeKind::NonRetryable,
+            Outcome::Failed(_) => OutcomeKind::Failed,
+        }
+    }
+}
+
 pub(crate) struct Driver {
     pub(super) unit: Arc<Unit>,
     pub(super) app: Arc<AppState>,
@@ -96,9 +111,18 @@ impl Driver {
     pub(crate) fn classify(&self, result: Result<(), SharedError>) -> Outcome {
         match result {
             Ok(()) => Outcome::Clean,
-            Err(error) if self.unit.shim.is_fatal(&*error) => Outcome::Fatal(error),
-            Err(error) if self.stopping() => Outcome::Closed(error),
-            Err(error) => Outcome::Failed(error),
+            Err(error) => self.classify_error(error, self.stopping()),
+        }
+    }
+
+    /// Classifies an error (`stopping`: the unit is being stopped for good, so a
+    /// non-fatal error is "closed", not a failure). The one place that tells a fatal
+    /// error from a failure.
+    fn classify_error(&self, error: SharedError, stopping: bool) -> Outcome {
+        match error {
+            error if self.unit.shim.is_fatal(&*error) => Outcome::Fatal(error),
+            error if stopping => Outcome::Closed(error),
+            error => Outcome::Failed(error),
         }
     }
 
@@ -250,10 +274,8 @@ impl Driver {
             Ok(()) if interrupted => Err(StartFailure::Interrupted),
             Ok(()) => Ok(()),
             Err(error) => {
-                let outcome = match self.unit.shim.is_fatal(&*error) {
-                    true => Outcome::Fatal(error.clone()),
-                    false => Outcome::Failed(error.clone()),
-                };
+                // Not interrupted: not "closed" either.
+                let outcome = self.classify_error(error.clone(), false);
                 self.settle(name, &outcome);
                 Err(StartFailure::Hook { hook: name, error })
             }
@@ -300,7 +322,7 @@ impl Driver {
                 match ready_or_timeout(&self.app, ended, deadline).await {
                     Some(Ok(())) => {}
                     Some(Err(error)) => {
-                        if let Outcome::Fatal(error) = self.classify(Err(error.clone())) {
+                        if let Outcome::Fatal(error) = self.classify_error(error.clone(), true) {
                             crash = Some(error);
                         }
                         tracing::warn!(service = %self.unit.name, %error, "serve returned an error while stopping");
