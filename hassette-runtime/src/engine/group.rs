@@ -31,7 +31,7 @@ use tokio::time::Instant;
 
 use super::policy::RestartWindow;
 use super::state::AppState;
-use crate::{Status, Strategy};
+use crate::Strategy;
 
 /// A member of a group, in registration order.
 #[derive(Debug, Clone, Copy)]
@@ -243,11 +243,7 @@ fn escalate(app: &Arc<AppState>, gid: usize, failed: &[usize]) {
                 let unit = &app.registry.units[id];
                 // Failed, or Stopped after a clean return of a permanent service.
                 let waiting = unit.link.as_ref().is_some_and(|l| l.is_waiting());
-                unit.transition(
-                    |from| from == Status::Failed || (waiting && from == Status::Stopped),
-                    Status::Crashed,
-                    Some(error.clone()),
-                );
+                unit.to_crashed_with_group(error.clone(), waiting);
             }
             app.begin_shutdown(format!(
                 "group `{}` exhausted its restart budget",

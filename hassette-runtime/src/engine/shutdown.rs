@@ -42,7 +42,7 @@ use super::added::AddedAtStop;
 use super::driver::{ABORT_GRACE, deadline_in};
 use super::state::AppState;
 use super::unit::Unit;
-use crate::{ShutdownReport, Status};
+use crate::ShutdownReport;
 
 impl AppState {
     /// Begins the shutdown without waiting for it; the first reason given is kept.
@@ -280,11 +280,7 @@ impl AppState {
         // Its own stop, which cancels the run, cannot run while its task is held.
         unit.cancel_run();
         let error: crate::SharedError = Arc::new(std::io::Error::other(why.to_owned()));
-        unit.transition(
-            |from| from.can_transition_to(Status::Stopped) && from != Status::Failed,
-            Status::Stopped,
-            Some(error.clone()),
-        );
+        unit.to_stopped_lost(error.clone());
         unit.set_aborted(true);
         unit.record_error("supervisor", error);
     }

@@ -385,7 +385,7 @@ impl Supervisor {
         let unit = self.run.unit.clone();
         // Before the event, which carries it.
         unit.set_retry_at(Some(super::driver::deadline_in(cooldown)));
-        unit.set_status(Status::ExhaustedCooling, Some(error));
+        unit.to_cooling(error);
         let step = self.wait_then_restart(cooldown).await;
         if matches!(step, Step::Restart) {
             self.reset_policy();
@@ -400,11 +400,11 @@ impl Supervisor {
         let unit = self.run.unit.clone();
         match dead {
             Dead::CrashApp => {
-                unit.set_status(Status::Crashed, Some(error));
+                unit.to_crashed(error);
                 self.crash_app();
             }
             Dead::Dead { escalate } => {
-                unit.set_status(Status::ExhaustedDead, Some(error.clone()));
+                unit.to_dead(error.clone());
                 if escalate {
                     self.run.app.escalate(&unit, error);
                 }
@@ -538,14 +538,7 @@ impl Supervisor {
             self.run.stop_run(publish).await;
         } else {
             let never_ran = !unit.state().ran();
-            unit.transition(
-                |from| {
-                    from.can_transition_to(Status::Stopped)
-                        && !(from == Status::Failed && never_ran)
-                },
-                Status::Stopped,
-                None,
-            );
+            unit.to_stopped_at_shutdown(never_ran);
         }
         unit.set_stop_took(began.elapsed());
     }

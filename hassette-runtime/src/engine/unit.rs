@@ -3,8 +3,9 @@
 //! supervisor that is lost (aborted at the shutdown deadline) loses nothing.
 //!
 //! Protocol:
-//! - `state` is changed only under its lock, by [`Unit::transition`] and the few methods
-//!   next to it; the status event is published and logged while the lock is held, so the
+//! - `state` is changed only under its lock, by the named status changes (`to_starting`,
+//!   `to_failed`, ...; each checked against the status table by [`Unit::transition`], in
+//!   release too: an illegal one is refused and logged) and the few methods next to them; the status event is published and logged while the lock is held, so the
 //!   event stream shows one service's changes in the order they happened. After a change
 //!   that lock is released, then `changed` wakes every [`Unit::wait_for`] (each registers
 //!   its wake-up before it looks at the state, so none is missed). `changed` is made by
@@ -42,6 +43,17 @@ use crate::{
     KEPT_ERRORS, ReadinessEvent, ReportedError, RestartSpec, RestartType, ServiceReport,
     SharedError, Status, StatusEvent,
 };
+
+/// What a named status change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transition {
+    /// The status changed (and its event was published).
+    Moved,
+    /// Nothing to do: already there, or the change's own condition did not hold.
+    Unchanged,
+    /// The status table does not allow it: refused and logged (a bug in hassette).
+    Refused,
+}
 
 /// A unit's state: what its status, readiness and restarts are now. Kept to 40 bytes
 /// (the flags in one byte), so the unit's lock and state are one cache line's half.
@@ -355,27 +367,108 @@ impl Unit {
         self.lock().generation.saturating_sub(1)
     }
 
-    /// Moves to `to` (a no-op when already there).
-    pub(crate) fn set_status(&self, to: Status, error: Option<SharedError>) {
-        self.transition(|_| true, to, error);
+    /// Starting: a run begins (from NotStarted, Stopped, Failed or an exhausted status).
+    pub(crate) fn to_starting(&self) -> Transition {
+        self.transition(|_| true, Status::Starting, None)
     }
 
-    /// Moves to `to` only when the current status passes `allowed`; returns whether it moved.
+    /// Stopping: its run is being stopped.
+    pub(crate) fn to_stopping(&self) -> Transition {
+        self.transition(|_| true, Status::Stopping, None)
+    }
+
+    /// Stopped: `serve` returned, or an error while the app stops (`error`).
+    pub(crate) fn to_stopped(&self, error: Option<SharedError>) -> Transition {
+        self.transition(|_| true, Status::Stopped, error)
+    }
+
+    /// Stopped at the end of a stop, unless the run already ended for good (Stopped,
+    /// Crashed, ExhaustedDead).
+    pub(crate) fn to_stopped_unless_terminal(&self, error: Option<SharedError>) -> Transition {
+        self.transition(|from| !from.is_terminal(), Status::Stopped, error)
+    }
+
+    /// Stopped when the app's shutdown reaches a service with no run, where the table
+    /// allows it: a service whose start failed before it ever ran stays Failed (and one
+    /// whose start the shutdown came before stays NotStarted).
+    pub(crate) fn to_stopped_at_shutdown(&self, never_ran: bool) -> Transition {
+        self.transition(
+            |from| {
+                from.can_transition_to(Status::Stopped) && !(from == Status::Failed && never_ran)
+            },
+            Status::Stopped,
+            None,
+        )
+    }
+
+    /// Stopped when its supervisor was lost at the shutdown deadline (`error` says so),
+    /// where the table allows it; a Failed service stays Failed.
+    pub(crate) fn to_stopped_lost(&self, error: SharedError) -> Transition {
+        self.transition(
+            |from| from.can_transition_to(Status::Stopped) && from != Status::Failed,
+            Status::Stopped,
+            Some(error),
+        )
+    }
+
+    /// Failed: the restart policy decides next.
+    pub(crate) fn to_failed(&self, error: SharedError) -> Transition {
+        self.transition(|_| true, Status::Failed, Some(error))
+    }
+
+    /// Crashed: the app goes down.
+    pub(crate) fn to_crashed(&self, error: SharedError) -> Transition {
+        self.transition(|_| true, Status::Crashed, Some(error))
+    }
+
+    /// Crashed with its group's budget: a member that failed, or (`waiting` for the
+    /// group's restart) one that was Stopped after a clean return of a permanent service.
+    pub(crate) fn to_crashed_with_group(&self, error: SharedError, waiting: bool) -> Transition {
+        self.transition(
+            |from| from == Status::Failed || (waiting && from == Status::Stopped),
+            Status::Crashed,
+            Some(error),
+        )
+    }
+
+    /// ExhaustedCooling: its budget is spent and it cools down.
+    pub(crate) fn to_cooling(&self, error: SharedError) -> Transition {
+        self.transition(|_| true, Status::ExhaustedCooling, Some(error))
+    }
+
+    /// ExhaustedDead: its budget is spent and it is done for.
+    pub(crate) fn to_dead(&self, error: SharedError) -> Transition {
+        self.transition(|_| true, Status::ExhaustedDead, Some(error))
+    }
+
+    /// The one place the status changes (with [`begin_running`](Self::begin_running)):
+    /// moves to `to` when the current status passes `when` (the named change's own
+    /// condition), and only along the status table ([`Status::can_transition_to`]): a
+    /// change the table does not allow is refused and logged as a bug, in release too
+    /// (a panic only in debug builds, so tests catch it).
     ///
     /// The event is sent and logged while the state's lock is held, so the event stream
     /// shows the changes of one service in the order they happened even when the
     /// supervisor, `serve` (in the same task) and other tasks (`mark_ready`, a restart) race.
-    pub(crate) fn transition(
+    fn transition(
         &self,
-        allowed: impl FnOnce(Status) -> bool,
+        when: impl FnOnce(Status) -> bool,
         to: Status,
         error: Option<SharedError>,
-    ) -> bool {
+    ) -> Transition {
+        let mut result = Transition::Unchanged;
         self.update(|state| {
             let from = state.status;
-            if from == to || !allowed(from) {
+            if from == to || !when(from) {
                 return false;
             }
+            if !from.can_transition_to(to) {
+                result = Transition::Refused;
+                tracing::error!(service = %self.name, %from, %to, "invalid status transition refused; this is a bug in hassette, please report it");
+                debug_assert!(false, "invalid status transition of `{}`: {from} -> {to}", self.name);
+                return false;
+            }
+            result = Transition::Moved;
             state.status = to;
             if to == Status::Starting {
                 state.generation += 1;
@@ -393,7 +486,8 @@ impl Unit {
             self.track_stability(state);
             self.publish(from, to, error);
             true
-        })
+        });
+        result
     }
 
     /// Enters Running, ready at once when `auto_ready`; only from Starting, so a serve
@@ -809,5 +903,44 @@ impl Unit {
                 _ => None,
             },
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Pool;
+    impl crate::Hooks for Pool {}
+    impl crate::Resource for Pool {}
+
+    fn unit() -> Unit {
+        let init = UnitInit::of("pool".into(), Pool, Shim::resource::<Pool>());
+        Unit::new(0, init, Arc::new(EventBus::new(None, 1)))
+    }
+
+    #[test]
+    fn named_changes_move_along_the_table() {
+        let unit = unit();
+        assert_eq!(unit.to_starting(), Transition::Moved);
+        assert_eq!(unit.to_starting(), Transition::Unchanged);
+        assert_eq!(unit.to_stopping(), Transition::Moved);
+        assert_eq!(unit.to_stopped_unless_terminal(None), Transition::Moved);
+        // Its own condition: already terminal, nothing to do (not a bug).
+        assert_eq!(unit.to_stopped_unless_terminal(None), Transition::Unchanged);
+        assert_eq!(unit.status(), Status::Stopped);
+    }
+
+    /// Refused and logged in release; in debug builds the bug also panics, so tests
+    /// catch it.
+    #[test]
+    #[cfg_attr(
+        debug_assertions,
+        should_panic(expected = "invalid status transition of `pool`: not started -> stopping")
+    )]
+    fn an_illegal_change_is_refused_and_the_status_stays() {
+        let unit = unit();
+        assert_eq!(unit.to_stopping(), Transition::Refused);
+        assert_eq!(unit.status(), Status::NotStarted);
     }
 }

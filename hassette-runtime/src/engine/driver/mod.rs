@@ -130,19 +130,21 @@ impl Driver {
     /// error in the report. A clean end leaves the status to the caller.
     pub(crate) fn settle(&self, what: &'static str, outcome: &Outcome) {
         match outcome {
-            Outcome::Clean => self.unit.set_status(Status::Stopped, None),
+            Outcome::Clean => {
+                self.unit.to_stopped(None);
+            }
             Outcome::Closed(error) => {
                 tracing::info!(service = %self.unit.name, what, %error, "ended with an error during shutdown");
                 self.unit.record_error(what, error.clone());
-                self.unit.set_status(Status::Stopped, Some(error.clone()));
+                self.unit.to_stopped(Some(error.clone()));
             }
             Outcome::Fatal(error) => {
                 self.unit.record_error(what, error.clone());
-                self.unit.set_status(Status::Crashed, Some(error.clone()));
+                self.unit.to_crashed(error.clone());
             }
             Outcome::Failed(error) => {
                 self.unit.record_error(what, error.clone());
-                self.unit.set_status(Status::Failed, Some(error.clone()));
+                self.unit.to_failed(error.clone());
             }
         }
     }
@@ -160,7 +162,7 @@ impl Driver {
                 return Err(StartFailure::Interrupted);
             }
             self.unit.set_aborted(false);
-            self.unit.set_status(Status::Starting, None);
+            self.unit.to_starting();
             let waits = !self.unit.dependencies.is_empty();
             if waits
                 && let Err(failure) = Box::pin(await_dependencies(
@@ -302,7 +304,7 @@ impl Driver {
             let ctx = active.ctx.clone();
             let limit = self.unit.spec().shutdown_timeout;
             if publish {
-                self.unit.set_status(Status::Stopping, None);
+                self.unit.to_stopping();
             }
             // An initialize hook that the shutdown interrupted is the first thing this stop's
             // event reports; otherwise, the last error of the stop.
@@ -370,15 +372,12 @@ impl Driver {
             last_error = after.or(last_error);
 
             if let Some(error) = crash {
-                self.unit.set_status(Status::Crashed, Some(error));
+                self.unit.to_crashed(error);
                 self.app
                     .begin_shutdown(format!("service `{}` crashed", self.unit.name));
             } else if publish {
-                self.unit.transition(
-                    |from| !from.is_terminal(),
-                    Status::Stopped,
-                    interrupted_error.or(last_error),
-                );
+                self.unit
+                    .to_stopped_unless_terminal(interrupted_error.or(last_error));
             }
             self.unit.set_aborted(aborted);
         }
