@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
+use super::lock;
 use super::unit::Unit;
 use crate::{StartError, StartFailure};
 
@@ -92,7 +93,7 @@ impl FirstStarts {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(usize, StartError)>> {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.failures) // (alone)
     }
 }
 

@@ -29,6 +29,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
+use super::lock;
 use super::policy::RestartWindow;
 use super::state::AppState;
 use crate::Strategy;
@@ -151,7 +152,8 @@ impl Group {
 /// group's budget, and escalates when the budget runs out.
 pub(crate) async fn coordinate(app: Arc<AppState>, gid: usize) {
     let group = &app.groups[gid];
-    let Some(mut rx) = group.rx.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+    let Some(mut rx) = lock(&group.rx).take() else {
+        // (alone)
         return;
     };
     let mut window = RestartWindow::default();

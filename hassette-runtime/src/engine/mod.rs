@@ -23,8 +23,31 @@
 //! its parent's run; a removal ends with the unit's own supervisor, which takes it out of
 //! the table and counts its report into the removed totals.
 //!
-//! Each file opens with the protocol it implements: who wakes whom, which lock comes
-//! first, and what cannot happen.
+//! Each file opens with the protocol it implements: who wakes whom, and what cannot
+//! happen.
+//!
+//! Lock order, stated here once and cited as `(L1)` ... where a lock is taken: a lock is
+//! taken only while holding locks of smaller numbers; none is held across an `.await`.
+//!
+//! - (L1) a parent's family (`family::Family`), for its list of children;
+//! - (L2) the registry's `added` table (`registry`, an `RwLock`);
+//! - (L3) the app's supervisor `tasks` (`state`);
+//! - (L4) a unit's `state` (`unit`): a status change publishes its event and records its
+//!   error under it;
+//! - (L5) a unit's `record` (`unit`: errors, the budget's window);
+//! - (L6) an event stream's `channel` (`stream`, an `RwLock`; a status event is sent
+//!   under (L4));
+//! - (L7) a stream handover's `next` (`stream`).
+//!
+//! Taken alone (nothing held, nothing taken inside): a unit's `run`, the shutdown's
+//! `reason`, a group's `rx`, the first starts' `failures`, the wait graph's `edges`, a
+//! run's children's `panics`.
+//!
+//! Every lock is taken through [`lock`], [`read_lock`] or [`write_lock`], which recover
+//! from poisoning: no user code runs under an engine lock (hooks and `serve` run outside
+//! every lock), so a poisoned lock only means a panic between two consistent writes.
+
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 mod added;
 mod bus;
@@ -55,3 +78,18 @@ pub(crate) use state::{AppParts, AppState};
 pub use stream::EventReceiver;
 pub(crate) use unit::{Unit, UnitInit};
 pub(crate) use waves::waves;
+
+/// Locks `mutex`, recovering it from poisoning (see the lock order above).
+pub(crate) fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Takes `lock` for reading, recovering it from poisoning (see the lock order above).
+pub(crate) fn read_lock<T: ?Sized>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Takes `lock` for writing, recovering it from poisoning (see the lock order above).
+pub(crate) fn write_lock<T: ?Sized>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
+}

@@ -40,6 +40,7 @@ use tokio::time::Instant;
 
 use super::added::AddedAtStop;
 use super::driver::{ABORT_GRACE, deadline_in};
+use super::lock;
 use super::state::AppState;
 use super::unit::Unit;
 use crate::ShutdownReport;
@@ -48,7 +49,7 @@ impl AppState {
     /// Begins the shutdown without waiting for it; the first reason given is kept.
     pub(crate) fn begin_shutdown(self: &Arc<Self>, reason: String) {
         {
-            let mut slot = self.reason.lock().unwrap_or_else(|e| e.into_inner());
+            let mut slot = lock(&self.reason); // (alone)
             if slot.is_some() {
                 return;
             }
@@ -71,10 +72,7 @@ impl AppState {
 
     /// The reason the shutdown began, once it has.
     pub(crate) fn reason(&self) -> Option<String> {
-        self.reason
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        lock(&self.reason).clone() // (alone)
     }
 
     /// Waits for the stop task's report (the shutdown must have begun).
@@ -94,7 +92,7 @@ impl AppState {
         if let Some(limit) = self.shutdown_deadline {
             let _ = self.hard_deadline.set(deadline_in(limit));
         }
-        let mut tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut tasks = std::mem::take(&mut *lock(&self.tasks)); // (L3)
         // Added units may depend on static ones, never the other way round: they go first.
         let mut added = self.take_added();
         let stop_waves = async {

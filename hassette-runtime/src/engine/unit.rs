@@ -16,12 +16,12 @@
 //!   permit) is the supervisor's one doorbell: the app's stop (`stop_requested`), an
 //!   operator's restart (`restart_pending`) and a group's hold (`GroupLink`) each set
 //!   their flag first and ring it second; the supervisor reads the flags after it wakes.
-//! - `record` (errors, `aborted`, the stop's duration, the budget's window) has a lock
-//!   of its own; when both are held, `state`'s comes first (a status change records its
-//!   error). The budget's window is changed only by the supervisor, which decides with
+//! - Locks (numbered in `engine`'s header): `state` is (L4); `record` (errors,
+//!   `aborted`, the stop's duration, the budget's window) is (L5), taken alone or inside
+//!   (L4) (a status change records its error). The budget's window is changed only by the supervisor, which decides with
 //!   it under this lock; the snapshot counts it live.
 //! - `run` (a weak handle of the current run, set by each initialize) has a lock of its
-//!   own, taken alone: a stop that cuts the supervisor off cancels the run through it,
+//!   own, taken alone (see `engine`'s lock order): a stop that cuts the supervisor off cancels the run through it,
 //!   since the supervisor's own stop cannot run while `serve` holds its task.
 
 use std::any::TypeId;
@@ -36,6 +36,7 @@ use tokio::time::Instant;
 use super::bus::EventBus;
 use super::family::Family;
 use super::group::GroupLink;
+use super::lock;
 use super::policy::RestartWindow;
 use super::shim::{Shim, Value};
 use crate::service::RunRef;
@@ -174,8 +175,8 @@ pub(crate) struct Unit {
     pub(super) dependencies: Box<[usize]>,
     /// Its supervision group, if it has one.
     pub(super) link: Option<Box<GroupLink>>,
-    /// Read and written under its lock, which is never held across an `.await` nor
-    /// while taking another lock (the event stream's send is lock-free for the sender).
+    /// Read and written under its lock (L4), never held across an `.await`; a status
+    /// change takes the record's (L5) and sends its event (L6) inside it.
     state: Mutex<State>,
     /// Woken (all waiters) after every change of `state`; see [`Unit::wait_for`].
     changed: OnceLock<Box<Notify>>,
@@ -190,7 +191,7 @@ pub(crate) struct Unit {
     /// without one completes a removal at once (see `added`).
     supervised: AtomicBool,
     /// Its current run, for a stop that cuts its supervisor off (see [`Unit::cancel_run`]).
-    /// Its lock is taken alone.
+    /// Its lock is taken alone (see `engine`'s lock order).
     run: Mutex<RunRef>,
     /// The service value itself, for its hooks and `ServiceContext::service`.
     pub(super) value: Value,
@@ -333,7 +334,7 @@ impl Unit {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.state) // (L4)
     }
 
     /// Changes the state with `change` (which says whether it changed anything) and
@@ -628,7 +629,7 @@ impl Unit {
 
     /// `run` is its current run (a new initialize made it).
     pub(crate) fn set_run(&self, run: RunRef) {
-        *self.run.lock().unwrap_or_else(|e| e.into_inner()) = run;
+        *lock(&self.run) = run; // (alone)
     }
 
     /// Cancels its current run from the calling task, for a stop that cuts its
@@ -636,7 +637,7 @@ impl Unit {
     /// blocks that task would never see the cancellation its own stop makes, and a loop
     /// that checks `ctx.is_cancelled()` between blocking calls would run for ever.
     pub(crate) fn cancel_run(&self) {
-        let run = std::mem::take(&mut *self.run.lock().unwrap_or_else(|e| e.into_inner()));
+        let run = std::mem::take(&mut *lock(&self.run)); // (alone)
         run.cancel();
     }
 
@@ -687,13 +688,13 @@ impl Unit {
     /// Changes the record, made at the first write: a service that never failed and has
     /// not stopped yet pays 8 bytes for it.
     fn write_record<R>(&self, change: impl FnOnce(&mut Record) -> R) -> R {
-        let mut record = self.record.lock().unwrap_or_else(|e| e.into_inner());
+        let mut record = lock(&self.record); // (L5)
         change(record.get_or_insert_with(Box::default))
     }
 
     /// Reads the record (`None`: nothing written yet).
     fn read_record<R>(&self, read: impl FnOnce(Option<&Record>) -> R) -> R {
-        let record = self.record.lock().unwrap_or_else(|e| e.into_inner());
+        let record = lock(&self.record); // (L5)
         read(record.as_deref())
     }
 
