@@ -133,7 +133,7 @@ impl AppState {
             );
             // A stop already under way when the shutdown began (a restart's, a failed
             // run's clean-up, a group's hold) chose its deadlines without this one: cut
-            // it off too, or its supervisor would look stuck (see `lifecycle::within`).
+            // it off too, or its supervisor would look stuck (see `driver::within`).
             self.cut_off.cancel();
             let last = ring(added.units.iter().map(|(unit, _)| unit));
             self.ring_last(last).await;
