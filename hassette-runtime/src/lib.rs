@@ -115,6 +115,7 @@ mod report;
 mod serde_helpers;
 mod spec;
 mod status;
+mod sync;
 // The service's contract: what a service implements and what it gets.
 mod service;
 // The engine (never public): how a service runs.

@@ -43,7 +43,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sd_notify::NotifyState;
@@ -192,14 +192,14 @@ struct Claim(Hassette);
 impl Claim {
     /// Claims `app` for one notifier: `None` while another one holds it.
     fn of(app: &Hassette) -> Option<Claim> {
-        let mut speaking = SPEAKING.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut speaking = crate::sync::lock(&SPEAKING);
         speaking.insert(app.id()).then(|| Claim(app.clone()))
     }
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        let mut speaking = SPEAKING.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut speaking = crate::sync::lock(&SPEAKING);
         speaking.remove(&self.0.id());
     }
 }

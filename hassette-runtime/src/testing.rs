@@ -134,7 +134,7 @@ struct FaultsInner {
 
 impl fmt::Debug for Faults {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let armed = self.inner.armed.lock().unwrap_or_else(|e| e.into_inner());
+        let armed = crate::sync::lock(&self.inner.armed);
         f.debug_struct("Faults").field("armed", &*armed).finish()
     }
 }
@@ -149,7 +149,7 @@ impl Faults {
     /// Arms `fault` for the next call of `point` in the service named `service`; faults
     /// armed for one point strike in the order they were armed, one per call.
     pub fn inject(&self, service: &str, point: Point, fault: Fault) {
-        let mut armed = self.inner.armed.lock().unwrap_or_else(|e| e.into_inner());
+        let mut armed = crate::sync::lock(&self.inner.armed);
         armed
             .entry((service.to_owned(), point))
             .or_default()
@@ -161,7 +161,7 @@ impl Faults {
     /// How many faults are armed for `service` and not yet struck.
     #[must_use]
     pub fn pending(&self, service: &str) -> usize {
-        let armed = self.inner.armed.lock().unwrap_or_else(|e| e.into_inner());
+        let armed = crate::sync::lock(&self.inner.armed);
         armed
             .iter()
             .filter(|((name, _), _)| name == service)
@@ -170,7 +170,7 @@ impl Faults {
     }
 
     fn take(&self, service: &str, point: Point) -> Option<Fault> {
-        let mut armed = self.inner.armed.lock().unwrap_or_else(|e| e.into_inner());
+        let mut armed = crate::sync::lock(&self.inner.armed);
         armed
             .get_mut(&(service.to_owned(), point))
             .and_then(VecDeque::pop_front)

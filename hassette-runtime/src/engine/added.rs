@@ -35,7 +35,9 @@ use tokio::task::JoinHandle;
 
 use super::bus::Observed;
 use super::driver::deadline_in;
+use super::family::Kin;
 use super::first_start::FirstStarts;
+use super::registry::AddedTable;
 use super::shutdown::stop_budget;
 use super::state::AppState;
 use super::unit::{Unit, UnitInit};
@@ -61,6 +63,27 @@ pub(crate) struct Addition {
     pub(crate) depends_on: &'static [Dependency],
     /// Added as the one instance of its type (`add`), found by type too.
     pub(crate) by_type: bool,
+}
+
+/// Whether `parent` (whose family's lock `kin` is held) takes one more child named
+/// `service`: not while it stops, nor past its `max_children`.
+fn admit_child(parent: &Unit, kin: &Kin, service: &Arc<str>) -> Result<(), AddError> {
+    if parent.is_stop_requested() {
+        return Err(AddError::ParentStopping {
+            service: service.clone(),
+            parent: parent.name.clone(),
+        });
+    }
+    if let Some(limit) = parent.spec().max_children
+        && kin.children.len() >= limit.get() as usize
+    {
+        return Err(AddError::ChildLimit {
+            service: service.clone(),
+            parent: parent.name.clone(),
+            limit: limit.get() as usize,
+        });
+    }
+    Ok(())
 }
 
 impl AppState {
@@ -130,45 +153,51 @@ impl AppState {
         if !self.start_begun.load(std::sync::atomic::Ordering::Acquire) {
             return Err(AddError::NotStarted { service: service() });
         }
-        let mut kin = parent.map(|parent| parent.family_or_init().lock());
+        let mut kin = parent.map(|parent| parent.family_or_init().lock()); // (L1)
         if let (Some(parent), Some(kin)) = (parent, &kin) {
-            if parent.is_stop_requested() {
-                return Err(AddError::ParentStopping {
-                    service: service(),
-                    parent: parent.name.clone(),
-                });
-            }
-            if let Some(limit) = parent.spec().max_children
-                && kin.children.len() >= limit.get() as usize
-            {
-                return Err(AddError::ChildLimit {
-                    service: service(),
-                    parent: parent.name.clone(),
-                    limit: limit.get() as usize,
-                });
-            }
+            admit_child(parent, kin, &init.name)?;
         }
         // Read under the family's lock (see `family`).
         let launch = parent.is_none_or(|parent| parent.launched());
-        let registry = &self.registry;
-        let mut added = registry.added_mut();
+        let mut added = self.registry.added_mut(); // (L2)
         if self.is_stopping() {
             return Err(AddError::ShuttingDown { service: service() });
         }
-        if by_type && registry.type_taken(&added, init.type_id) {
+        self.claim(&mut added, &mut init, depends_on, by_type)?;
+        let (unit, starts) = self.insert(&mut added, parent, init, by_type, launch);
+        drop(added);
+        if let Some(kin) = &mut kin {
+            kin.children.push(unit.clone());
+        }
+        Ok((unit, starts))
+    }
+
+    /// Checks that `init`'s name (and type, when `by_type`) is free and resolves its
+    /// dependencies, counting it as their dependant; under the table's write lock.
+    fn claim(
+        &self,
+        added: &mut AddedTable,
+        init: &mut UnitInit,
+        depends_on: &[Dependency],
+        by_type: bool,
+    ) -> Result<(), AddError> {
+        let registry = &self.registry;
+        if by_type && registry.type_taken(added, init.type_id) {
             return Err(AddError::TypeTaken {
                 type_name: init.type_name,
             });
         }
-        if registry.name_taken(&added, &init.name) {
-            return Err(AddError::NameTaken { name: service() });
+        if registry.name_taken(added, &init.name) {
+            return Err(AddError::NameTaken {
+                name: init.name.clone(),
+            });
         }
         init.dependencies = depends_on
             .iter()
-            .map(|dep| registry.resolve_added(&added, dep))
+            .map(|dep| registry.resolve_added(added, dep))
             .collect::<Result<_, _>>()
             .map_err(|error| AddError::Dependency {
-                service: service(),
+                service: init.name.clone(),
                 error,
             })?;
         for dep in &init.dependencies {
@@ -176,7 +205,21 @@ impl AppState {
                 target.dependants += 1;
             }
         }
-        let id = added.next_id(registry.units.len());
+        Ok(())
+    }
+
+    /// Makes the unit of a claimed `init`, launches its supervisor when `launch` (a
+    /// parent's child waits for its parent's launch otherwise; see `family`) and enters
+    /// it in the table; under the table's write lock.
+    fn insert(
+        self: &Arc<Self>,
+        added: &mut AddedTable,
+        parent: Option<&Arc<Unit>>,
+        init: UnitInit,
+        by_type: bool,
+        launch: bool,
+    ) -> (Arc<Unit>, Option<Arc<FirstStarts>>) {
+        let id = added.next_id(self.registry.units.len());
         let type_id = init.type_id;
         let unit = Arc::new(Unit::new(id, init, self.events.clone()));
         let mut starts = None;
@@ -204,11 +247,7 @@ impl AppState {
                 parent: parent.map(|parent| parent.id),
             },
         );
-        drop(added);
-        if let Some(kin) = &mut kin {
-            kin.children.push(unit.clone());
-        }
-        Ok((unit, starts))
+        (unit, starts)
     }
 
     /// The parent of a child.

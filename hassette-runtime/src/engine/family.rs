@@ -3,8 +3,8 @@
 //!
 //! Protocol:
 //! - A child is an added unit (see `added`) whose table entry names its parent; the
-//!   parent's [`Family`] lists its children in order of addition. Lock order: a family's
-//!   lock, then the registry's `added` table; never the other way round.
+//!   parent's [`Family`] lists its children in order of addition. A family's lock is (L1
+//!   in `engine`'s lock order), taken before the registry's `added` table (L2).
 //! - The parent's run decides when its children run. The parent's `LAUNCHED` flag is
 //!   set once the run's `after_initialize` is done ([`AppState::launch_children`]):
 //!   children added before (during the initialize hooks) wait for it, those added after
@@ -30,6 +30,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::first_start::FirstStarts;
+use super::lock;
 use super::state::AppState;
 use super::unit::Unit;
 use crate::{ChildExhausted, SharedError};
@@ -51,7 +52,7 @@ pub(super) struct Kin {
 
 impl Family {
     pub(super) fn lock(&self) -> MutexGuard<'_, Kin> {
-        self.kin.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.kin) // (L1)
     }
 
     /// The error a child escalated, taken.

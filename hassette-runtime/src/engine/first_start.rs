@@ -8,7 +8,7 @@
 //! success costs nothing); one dropped unreported (its task was aborted) counts as
 //! interrupted. Whoever takes the count to zero wakes `outcome`, and only that one
 //! supervisor learns that it did (see `ServeSlot::put_off`). A failure says whether the
-//! service's policy retries it (the supervisor's preview of its verdict). The outcome is
+//! service's policy retries it (a preview of `policy::decide`). The outcome is
 //! the first failure, in registration order, that is not retried (so
 //! `StartError::ends_the_app` answers for the whole start), else the first retried one,
 //! else the first interrupted start.
@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
+use super::lock;
 use super::unit::Unit;
 use crate::{StartError, StartFailure};
 
@@ -92,7 +93,7 @@ impl FirstStarts {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(usize, StartError)>> {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.failures) // (alone)
     }
 }
 

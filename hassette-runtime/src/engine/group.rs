@@ -29,9 +29,10 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
+use super::lock;
 use super::policy::RestartWindow;
 use super::state::AppState;
-use crate::{Status, Strategy};
+use crate::Strategy;
 
 /// A member of a group, in registration order.
 #[derive(Debug, Clone, Copy)]
@@ -151,7 +152,8 @@ impl Group {
 /// group's budget, and escalates when the budget runs out.
 pub(crate) async fn coordinate(app: Arc<AppState>, gid: usize) {
     let group = &app.groups[gid];
-    let Some(mut rx) = group.rx.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+    let Some(mut rx) = lock(&group.rx).take() else {
+        // (alone)
         return;
     };
     let mut window = RestartWindow::default();
@@ -243,11 +245,7 @@ fn escalate(app: &Arc<AppState>, gid: usize, failed: &[usize]) {
                 let unit = &app.registry.units[id];
                 // Failed, or Stopped after a clean return of a permanent service.
                 let waiting = unit.link.as_ref().is_some_and(|l| l.is_waiting());
-                unit.transition(
-                    |from| from == Status::Failed || (waiting && from == Status::Stopped),
-                    Status::Crashed,
-                    Some(error.clone()),
-                );
+                unit.to_crashed_with_group(error.clone(), waiting);
             }
             app.begin_shutdown(format!(
                 "group `{}` exhausted its restart budget",

@@ -10,9 +10,11 @@
 //! 2. [`AppState::start`] spawns one supervisor task per unit ([`supervisor`]), counted
 //!    down by `first_start`. The supervisor runs the lifecycle ([`driver`]): dependencies
 //!    (`readiness`), the initialize hooks, then `serve`, polled by the supervisor itself.
-//! 3. When a run ends, the driver classifies the outcome once (`driver::Outcome`) and the
-//!    supervisor applies the restart policy (`policy`), or hands the restart to its group's
-//!    coordinator (`group`).
+//! 3. When a run ends, the driver classifies the outcome once (`driver::Outcome`, its
+//!    kind `policy::OutcomeKind`), the supervisor's step carries it, and one pure
+//!    function, `policy::decide`, answers what it leads to (restart after a delay, cool
+//!    down, exhaust, crash, rest); a restart in a group is handed to its coordinator
+//!    (`group`).
 //! 4. The shutdown (`shutdown`) rings each wave's units in reverse dependency order and
 //!    waits for each wave's supervisors; every unit's report is read from the unit.
 //!
@@ -21,8 +23,29 @@
 //! its parent's run; a removal ends with the unit's own supervisor, which takes it out of
 //! the table and counts its report into the removed totals.
 //!
-//! Each file opens with the protocol it implements: who wakes whom, which lock comes
-//! first, and what cannot happen.
+//! Each file opens with the protocol it implements: who wakes whom, and what cannot
+//! happen.
+//!
+//! Lock order, stated here once and cited as `(L1)` ... where a lock is taken: a lock is
+//! taken only while holding locks of smaller numbers; none is held across an `.await`.
+//!
+//! - (L1) a parent's family (`family::Family`), for its list of children;
+//! - (L2) the registry's `added` table (`registry`, an `RwLock`);
+//! - (L3) the app's supervisor `tasks` (`state`);
+//! - (L4) a unit's `state` (`unit`): a status change publishes its event and records its
+//!   error under it;
+//! - (L5) a unit's `record` (`unit`: errors, the budget's window);
+//! - (L6) an event stream's `channel` (`stream`, an `RwLock`; a status event is sent
+//!   under (L4));
+//! - (L7) a stream handover's `next` (`stream`).
+//!
+//! Taken alone (nothing held, nothing taken inside): a unit's `run`, the shutdown's
+//! `reason`, a group's `rx`, the first starts' `failures`, the wait graph's `edges`, a
+//! run's children's `panics`.
+//!
+//! Every lock is taken through [`lock`], [`read_lock`] or [`write_lock`], which recover
+//! from poisoning: no user code runs under an engine lock (hooks and `serve` run outside
+//! every lock), so a poisoned lock only means a panic between two consistent writes.
 
 mod added;
 mod bus;
@@ -58,3 +81,5 @@ pub(crate) use state::{AppParts, AppState};
 pub use stream::EventReceiver;
 pub(crate) use unit::{Unit, UnitInit};
 pub(crate) use waves::waves;
+
+pub(crate) use crate::sync::{lock, read_lock, write_lock};

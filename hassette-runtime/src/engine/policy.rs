@@ -8,13 +8,21 @@
 //! attempt, jittered by the one draw its [`Failure`] carries. The Failed event's
 //! `retry_at` ([`Policy::preview`]) and the wait ([`Policy::on_failure`]) are given the
 //! same `Failure`, so they agree on the delay.
+//!
+//! What a run's end leads to is decided in one place too, [`decide`]: a pure function of
+//! the restart type, the outcome's kind, the policy and its window, the spec and the
+//! time. The supervisor's real decision (`on_end`, `exhaust`), the Failed event's
+//! `retry_at` (`on_serve_end`) and the first start's preview (`retries_first_start`)
+//! all call it; every question about a [`RestartType`] is an exhaustive `match` here
+//! ([`restarts_after_clean_end`], [`retries_failures`], ...), so a new restart type is
+//! decided in this file.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::RestartSpec;
+use crate::{RestartSpec, RestartType};
 
 /// What a failure leads to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +31,166 @@ pub(crate) enum Verdict {
     RestartAfter(Duration),
     /// The budget is used up.
     Exhausted,
+}
+
+/// How a run ended, as the restart decision sees it: classified once, where the run
+/// ends (`driver::Outcome::kind`); a crash during the cleanup (the status Crashed) counts
+/// as [`Fatal`](Self::Fatal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OutcomeKind {
+    /// `serve` returned `Ok`.
+    Clean,
+    /// An error while the app (or the unit) stops: not a failure.
+    Closed,
+    /// A fatal error: Crashed at once.
+    Fatal,
+    /// A failure the service marked non-retryable: it exhausts the budget at once.
+    NonRetryable,
+    /// Any other error or a panic: the budget decides.
+    Failed,
+}
+
+/// What a run's end leads to: the output of [`decide`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Start again after this delay (in a group, the group restarts it).
+    RestartAfter(Duration),
+    /// The budget is spent: cool down for this long, then start again with a fresh one.
+    CoolDown(Duration),
+    /// The budget is spent and the service is done for, as [`Dead`] says.
+    Exhaust(Dead),
+    /// The service crashed: the app goes down.
+    Crash,
+    /// Nothing to do until the app stops it or someone restarts it.
+    Rest,
+}
+
+/// How an exhausted service is done for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dead {
+    /// A permanent service: Crashed, and the app goes down.
+    CrashApp,
+    /// ExhaustedDead; a child fails its parent (see `family`).
+    Dead { escalate: bool },
+}
+
+/// The inputs of [`decide`] besides the policy and its window.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ending<'a> {
+    /// `None` for a resource.
+    pub(crate) restart_type: Option<RestartType>,
+    pub(crate) kind: OutcomeKind,
+    pub(crate) spec: &'a RestartSpec,
+    /// The failure (or clean end) to decide on, and when.
+    pub(crate) failure: Failure,
+    /// The run had been healthy for `stable_after`.
+    pub(crate) stable: bool,
+    /// The app (or the unit) is being stopped for good.
+    pub(crate) stopping: bool,
+    /// The service is a child (it has a parent).
+    pub(crate) child: bool,
+}
+
+/// The restart decision, in one place: what `end` leads to. With `record` it is the real
+/// decision: the restart, the attempt and the cooldown it leads to are recorded in
+/// `policy` and `window`; without, a preview that records nothing (the same delay, with
+/// the same `Failure`). No lock and no I/O.
+pub(crate) fn decide(
+    policy: &mut Policy,
+    window: &mut RestartWindow,
+    end: Ending<'_>,
+    record: bool,
+) -> Decision {
+    if end.kind == OutcomeKind::Fatal {
+        return Decision::Crash;
+    }
+    let Some(restart_type) = end.restart_type else {
+        return Decision::Rest;
+    };
+    if end.stopping
+        || end.kind == OutcomeKind::Closed
+        || (end.kind == OutcomeKind::Clean && !restarts_after_clean_end(restart_type))
+    {
+        return Decision::Rest;
+    }
+    let verdict = match retries_failures(restart_type) && end.kind != OutcomeKind::NonRetryable {
+        false => Verdict::Exhausted,
+        true if record => {
+            if end.stable {
+                policy.on_stable();
+            }
+            policy.on_failure(window, end.spec, end.failure)
+        }
+        true => match policy.preview(window, end.spec, end.failure, end.stable) {
+            Some(delay) => Verdict::RestartAfter(delay),
+            None => Verdict::Exhausted,
+        },
+    };
+    if let Verdict::RestartAfter(delay) = verdict {
+        return Decision::RestartAfter(delay);
+    }
+    let spec = end.spec;
+    let cycles_left = spec.max_cooldown_cycles == 0 || policy.cooldowns < spec.max_cooldown_cycles;
+    if cools_down(restart_type) && cycles_left {
+        if record {
+            policy.cooldowns += 1;
+        }
+        return Decision::CoolDown(spec.cooldown);
+    }
+    let escalate = end.child && escalates(restart_type);
+    match crashes_app(restart_type) && !escalate {
+        true => Decision::Exhaust(Dead::CrashApp),
+        false => Decision::Exhaust(Dead::Dead { escalate }),
+    }
+}
+
+/// Whether a clean return of `serve` is followed by a restart.
+pub(crate) fn restarts_after_clean_end(restart_type: RestartType) -> bool {
+    match restart_type {
+        RestartType::Permanent => true,
+        RestartType::Transient | RestartType::Temporary => false,
+    }
+}
+
+/// Whether a failure is restarted (within the budget).
+fn retries_failures(restart_type: RestartType) -> bool {
+    match restart_type {
+        RestartType::Permanent | RestartType::Transient => true,
+        RestartType::Temporary => false,
+    }
+}
+
+/// Whether a spent budget leads to a cooldown (while cycles are left).
+fn cools_down(restart_type: RestartType) -> bool {
+    match restart_type {
+        RestartType::Transient => true,
+        RestartType::Permanent | RestartType::Temporary => false,
+    }
+}
+
+/// Whether a spent budget takes the app down (unless it is a child that escalates).
+fn crashes_app(restart_type: RestartType) -> bool {
+    match restart_type {
+        RestartType::Permanent => true,
+        RestartType::Transient | RestartType::Temporary => false,
+    }
+}
+
+/// Whether an exhausted child fails its parent.
+fn escalates(restart_type: RestartType) -> bool {
+    match restart_type {
+        RestartType::Permanent | RestartType::Transient => true,
+        RestartType::Temporary => false,
+    }
+}
+
+/// Whether a service added at run time is removed once it has ended (as OTP's temporary
+/// children are).
+pub(crate) fn removed_once_ended(restart_type: RestartType) -> bool {
+    match restart_type {
+        RestartType::Temporary => true,
+        RestartType::Permanent | RestartType::Transient => false,
+    }
 }
 
 /// A failure to decide on: when it happened, and the jitter drawn for its delay, once.
@@ -285,6 +453,113 @@ mod tests {
             budget_period: Duration::from_secs(60),
             ..RestartSpec::new(RestartType::Permanent)
         }
+    }
+
+    /// An end of `kind` for a service of `restart_type`, at `t`.
+    fn end(
+        spec: &RestartSpec,
+        restart_type: Option<RestartType>,
+        kind: OutcomeKind,
+        t: Instant,
+    ) -> Ending<'_> {
+        Ending {
+            restart_type,
+            kind,
+            spec,
+            failure: at(t),
+            stable: false,
+            stopping: false,
+            child: false,
+        }
+    }
+
+    #[test]
+    fn decide_answers_each_restart_type_and_outcome() {
+        use OutcomeKind::*;
+        use RestartType::*;
+        let spec = spec();
+        let t = Instant::now();
+        let one = |restart_type, kind| {
+            let mut b = Budgeted::default();
+            decide(
+                &mut b.policy,
+                &mut b.window,
+                end(&spec, restart_type, kind, t),
+                true,
+            )
+        };
+        let restart = Decision::RestartAfter(Duration::from_secs(1));
+        let dead = Decision::Exhaust(Dead::Dead { escalate: false });
+        assert_eq!(one(Some(Permanent), Clean), restart);
+        assert_eq!(one(Some(Transient), Clean), Decision::Rest);
+        assert_eq!(one(Some(Temporary), Clean), Decision::Rest);
+        assert_eq!(one(Some(Permanent), Failed), restart);
+        assert_eq!(one(Some(Transient), Failed), restart);
+        assert_eq!(one(Some(Temporary), Failed), dead);
+        assert_eq!(
+            one(Some(Permanent), NonRetryable),
+            Decision::Exhaust(Dead::CrashApp)
+        );
+        assert_eq!(
+            one(Some(Transient), NonRetryable),
+            Decision::CoolDown(spec.cooldown)
+        );
+        for restart_type in [Some(Permanent), Some(Transient), Some(Temporary), None] {
+            assert_eq!(one(restart_type, Fatal), Decision::Crash);
+            assert_eq!(one(restart_type, Closed), Decision::Rest);
+        }
+        assert_eq!(one(None, Failed), Decision::Rest);
+        let mut b = Budgeted::default();
+        let stopping = Ending {
+            stopping: true,
+            ..end(&spec, Some(Permanent), Failed, t)
+        };
+        assert_eq!(
+            decide(&mut b.policy, &mut b.window, stopping, true),
+            Decision::Rest
+        );
+    }
+
+    #[test]
+    fn an_exhausted_child_escalates_unless_temporary() {
+        use RestartType::*;
+        let spec = spec();
+        let t = Instant::now();
+        for (restart_type, expected) in [
+            (Permanent, Decision::Exhaust(Dead::Dead { escalate: true })),
+            (Temporary, Decision::Exhaust(Dead::Dead { escalate: false })),
+        ] {
+            let mut b = Budgeted::default();
+            let child = Ending {
+                child: true,
+                ..end(&spec, Some(restart_type), OutcomeKind::NonRetryable, t)
+            };
+            assert_eq!(decide(&mut b.policy, &mut b.window, child, true), expected);
+        }
+    }
+
+    #[test]
+    fn a_preview_records_nothing_and_agrees_with_the_decision() {
+        let spec = RestartSpec {
+            max_cooldown_cycles: 1,
+            budget_intensity: 1,
+            ..RestartSpec::new(RestartType::Transient)
+        };
+        let t = Instant::now();
+        let mut b = Budgeted::default();
+        let failed = end(&spec, Some(RestartType::Transient), OutcomeKind::Failed, t);
+        let preview = decide(&mut b.policy, &mut b.window, failed, false);
+        assert_eq!(decide(&mut b.policy, &mut b.window, failed, false), preview);
+        assert_eq!(decide(&mut b.policy, &mut b.window, failed, true), preview);
+        assert!(matches!(preview, Decision::RestartAfter(_)));
+        // The budget (1) is spent: the one cooldown cycle, counted only when decided.
+        let cool = Decision::CoolDown(spec.cooldown);
+        assert_eq!(decide(&mut b.policy, &mut b.window, failed, false), cool);
+        assert_eq!(decide(&mut b.policy, &mut b.window, failed, true), cool);
+        assert_eq!(
+            decide(&mut b.policy, &mut b.window, failed, false),
+            Decision::Exhaust(Dead::Dead { escalate: false })
+        );
     }
 
     #[test]

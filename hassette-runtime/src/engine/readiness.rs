@@ -38,6 +38,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
+use super::lock;
 use super::registry::Registry;
 use super::state::AppState;
 use super::unit::Unit;
@@ -236,7 +237,7 @@ impl WaitGraph {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Edges> {
-        self.edges.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.edges) // (alone)
     }
 }
 

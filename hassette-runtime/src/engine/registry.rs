@@ -3,9 +3,9 @@
 //! Protocol:
 //! - The units known at `build()` are written only while the app is built (`claim`,
 //!   `resolve`, `push`), then only read, without a lock: their id is their index.
-//! - Units added while the app runs live in `added`, behind one `RwLock`, taken for a
-//!   lookup or a change and never held across an `.await` nor while another lock is
-//!   taken (a unit's state lock may be taken inside it, never the other way round). An
+//! - Units added while the app runs live in `added`, behind one `RwLock` (L2 in
+//!   `engine`'s lock order), taken for a lookup or a change and never held across an
+//!   `.await`: a family's lock (L1) may be held, a unit's state (L4) taken inside it. An
 //!   added unit's id comes from a counter that starts after the static ids and never
 //!   goes back, so an id is never reused: a stale id (a removed unit's, held by a
 //!   dependency, a wait edge or a task's `inside::Member`) finds nothing rather than a
@@ -21,6 +21,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::added::Added;
 use super::unit::Unit;
+use super::{read_lock, write_lock};
 use crate::{BuildError, Dependency, Hooks, LookupError, RemovedServices};
 
 #[derive(Debug, Clone, Copy)]
@@ -145,11 +146,11 @@ impl Registry {
     }
 
     pub(super) fn added(&self) -> RwLockReadGuard<'_, AddedTable> {
-        self.added.read().unwrap_or_else(|e| e.into_inner())
+        read_lock(&self.added) // (L2)
     }
 
     pub(super) fn added_mut(&self) -> RwLockWriteGuard<'_, AddedTable> {
-        self.added.write().unwrap_or_else(|e| e.into_inner())
+        write_lock(&self.added) // (L2)
     }
 
     /// Whether `name` is taken, by a static or an added unit (the write lock of `added`

@@ -8,7 +8,7 @@
 //! - The stop task takes the supervisors' join handles (under the `tasks` lock that
 //!   `launch_all` fills while the shutdown has not begun, so a start and a stop never miss
 //!   each other) and stops the waves in reverse dependency order: it rings each unit of a
-//!   wave (`Unit::request_stop`, see `stop_wave` for where from) and waits for the wave's
+//!   wave (`Unit::request_stop`, see `ring` for where from) and waits for the wave's
 //!   tracker, one wake-up per wave.
 //! - The units added while the app runs are stopped first, as one wave (they may depend
 //!   on static units, never the reverse); the stop takes them from the registry after
@@ -40,9 +40,10 @@ use tokio::time::Instant;
 
 use super::added::AddedAtStop;
 use super::driver::{ABORT_GRACE, deadline_in};
+use super::lock;
 use super::state::AppState;
 use super::unit::Unit;
-use crate::{ShutdownReport, Status};
+use crate::ShutdownReport;
 
 impl AppState {
     /// Begins the shutdown for a failed start that will not be retried: its report is
@@ -55,7 +56,7 @@ impl AppState {
     /// Begins the shutdown without waiting for it; the first reason given is kept.
     pub(crate) fn begin_shutdown(self: &Arc<Self>, reason: String) {
         {
-            let mut slot = self.reason.lock().unwrap_or_else(|e| e.into_inner());
+            let mut slot = lock(&self.reason); // (alone)
             if slot.is_some() {
                 return;
             }
@@ -78,10 +79,7 @@ impl AppState {
 
     /// The reason the shutdown began, once it has.
     pub(crate) fn reason(&self) -> Option<String> {
-        self.reason
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        lock(&self.reason).clone() // (alone)
     }
 
     /// Waits for the stop task's report (the shutdown must have begun).
@@ -101,32 +99,13 @@ impl AppState {
         if let Some(limit) = self.shutdown_deadline {
             let _ = self.hard_deadline.set(deadline_in(limit));
         }
-        let mut tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut tasks = std::mem::take(&mut *lock(&self.tasks)); // (L3)
         // Added units may depend on static ones, never the other way round: they go first.
         let mut added = self.take_added();
         let stop_waves = async {
             self.stop_added(&mut added).await;
             for (index, wave) in self.waves.iter().enumerate().rev() {
-                // A supervisor that has not finished by the latest its stop can take is
-                // held by code that never yields: it will not answer at all. One timer
-                // for the wave, at the latest of its services' budgets.
-                let budget = wave
-                    .iter()
-                    .map(|&id| stop_budget(self.registry.units[id].spec().shutdown_timeout))
-                    .max()
-                    .unwrap_or_default();
-                let by = deadline_in(budget);
-                let last = ring(wave.iter().map(|&id| &self.registry.units[id]));
-                self.ring_last(last).await;
-                let all = &self.wave_tasks[index];
-                all.close();
-                let gone = tokio::time::timeout_at(by, all.wait()).await.is_ok();
-                for &id in wave {
-                    if let Some(task) = tasks.get_mut(id) {
-                        self.collect(&self.registry.units[id], task, gone, budget)
-                            .await;
-                    }
-                }
+                self.stop_wave(index, wave, &mut tasks).await;
             }
         };
         let deadline_exceeded = match self.hard_deadline.get() {
@@ -137,38 +116,7 @@ impl AppState {
             }
         };
         if deadline_exceeded {
-            tracing::error!(
-                "the shutdown deadline ran out; cutting off every service still running"
-            );
-            // A stop already under way when the shutdown began (a restart's, a failed
-            // run's clean-up, a group's hold) chose its deadlines without this one: cut
-            // it off too, or its supervisor would look stuck (see `lifecycle::within`).
-            self.cut_off.cancel();
-            let last = ring(added.units.iter().map(|(unit, _)| unit));
-            self.ring_last(last).await;
-            for wave in &self.waves {
-                let last = ring(wave.iter().map(|&id| &self.registry.units[id]));
-                self.ring_last(last).await;
-            }
-            let grace = Instant::now() + ABORT_GRACE;
-            let statics = tasks
-                .iter_mut()
-                .enumerate()
-                .map(|(id, slot)| (&*self.registry.units[id], slot));
-            let added_units = added.units.iter_mut().map(|(unit, slot)| (&**unit, slot));
-            for (unit, slot) in added_units.chain(statics) {
-                let Some(task) = slot.as_mut() else { continue };
-                match tokio::time::timeout_at(grace, &mut *task).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(error)) => self.lose(unit, &error.to_string()),
-                    Err(_) => {
-                        task.abort();
-                        self.stuck.store(true, Ordering::Relaxed);
-                        self.lose(unit, "shutdown deadline exceeded");
-                    }
-                }
-                *slot = None;
-            }
+            self.cut_off_all(&mut tasks, &mut added).await;
         }
         ShutdownReport {
             services: self
@@ -182,6 +130,65 @@ impl AppState {
             reason: self.reason(),
             start_failed: self.start_failed.load(Ordering::Acquire),
             removed: self.registry.added().removed.clone(),
+        }
+    }
+
+    /// Stops one wave (number `index`, its ids `wave`) and collects its supervisors.
+    async fn stop_wave(&self, index: usize, wave: &[usize], tasks: &mut [Option<JoinHandle<()>>]) {
+        // A supervisor that has not finished by the latest its stop can take is held by
+        // code that never yields: it will not answer at all. One timer for the wave, at
+        // the latest of its services' budgets.
+        let budget = wave
+            .iter()
+            .map(|&id| stop_budget(self.registry.units[id].spec().shutdown_timeout))
+            .max()
+            .unwrap_or_default();
+        let by = deadline_in(budget);
+        let last = ring(wave.iter().map(|&id| &self.registry.units[id]));
+        self.ring_last(last).await;
+        let all = &self.wave_tasks[index];
+        all.close();
+        let gone = tokio::time::timeout_at(by, all.wait()).await.is_ok();
+        for &id in wave {
+            if let Some(task) = tasks.get_mut(id) {
+                self.collect(&self.registry.units[id], task, gone, budget)
+                    .await;
+            }
+        }
+    }
+
+    /// The shutdown deadline ran out: every service still running is told to stop and
+    /// given `ABORT_GRACE`, then its supervisor is aborted and the app flagged `stuck`.
+    async fn cut_off_all(&self, tasks: &mut [Option<JoinHandle<()>>], added: &mut AddedAtStop) {
+        tracing::error!("the shutdown deadline ran out; cutting off every service still running");
+        // A stop already under way when the shutdown began (a restart's, a failed run's
+        // clean-up, a group's hold) chose its deadlines without this one: cut it off too,
+        // or its supervisor would look stuck (see `driver::within`).
+        self.cut_off.cancel();
+        let last = ring(added.units.iter().map(|(unit, _)| unit));
+        self.ring_last(last).await;
+        for wave in &self.waves {
+            let last = ring(wave.iter().map(|&id| &self.registry.units[id]));
+            self.ring_last(last).await;
+        }
+        let grace = Instant::now() + ABORT_GRACE;
+        let statics = tasks
+            .iter_mut()
+            .enumerate()
+            .map(|(id, slot)| (&*self.registry.units[id], slot));
+        let added_units = added.units.iter_mut().map(|(unit, slot)| (&**unit, slot));
+        for (unit, slot) in added_units.chain(statics) {
+            let Some(task) = slot.as_mut() else { continue };
+            match tokio::time::timeout_at(grace, &mut *task).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => self.lose(unit, &error.to_string()),
+                Err(_) => {
+                    task.abort();
+                    self.stuck.store(true, Ordering::Relaxed);
+                    self.lose(unit, "shutdown deadline exceeded");
+                }
+            }
+            *slot = None;
         }
     }
 
@@ -288,11 +295,7 @@ impl AppState {
         // Its own stop, which cancels the run, cannot run while its task is held.
         unit.cancel_run();
         let error: crate::SharedError = Arc::new(std::io::Error::other(why.to_owned()));
-        unit.transition(
-            |from| from.can_transition_to(Status::Stopped) && from != Status::Failed,
-            Status::Stopped,
-            Some(error.clone()),
-        );
+        unit.to_stopped_lost(error.clone());
         unit.set_aborted(true);
         unit.record_error("supervisor", error);
     }

@@ -12,8 +12,8 @@
 //!   the caller's own run: `start` returns at once, `shutdown` once the stop reaches the
 //!   caller or one of its ancestors, a restart of the caller itself or of one of its
 //!   ancestors once it is asked for.
-//! - Lock order: `tasks`, then a unit's state; `reason` is taken alone. No lock is held
-//!   across an `.await`.
+//! - Locks (numbered in `engine`'s header): `tasks` is (L3), taken before a unit's state
+//!   (L4); `reason` is taken alone. No lock is held across an `.await`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -28,6 +28,7 @@ use tokio_util::task::TaskTracker;
 use super::bus::EventBus;
 use super::first_start::FirstStarts;
 use super::group::Group;
+use super::lock;
 use super::readiness::WaitGraph;
 use super::registry::Registry;
 use super::unit::Unit;
@@ -182,7 +183,7 @@ impl AppState {
     async fn launch_all(self: Arc<Self>) -> Result<(), StartError> {
         let starts = Arc::new(FirstStarts::default());
         {
-            let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+            let mut tasks = lock(&self.tasks); // (L3)
             if self.is_stopping() {
                 return match self.registry.units.first() {
                     Some(unit) => Err(StartError::new(

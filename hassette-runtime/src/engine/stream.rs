@@ -21,7 +21,7 @@
 //! - (S5) Memory: an old channel is freed once its last receiver has moved on; the list
 //!   of handovers is swept of dropped receivers whenever it has doubled since the last
 //!   sweep (amortized O(1) a subscription). A stream never shrinks.
-//! - Lock order: `channel`, then a handover's `next`. A receiver takes only its own
+//! - Locks (numbered in `engine`'s header): `channel` (L6), then a handover's `next` (L7). A receiver takes only its own
 //!   `next`, never `channel` while holding it.
 
 use std::collections::VecDeque;
@@ -31,6 +31,8 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+
+use super::{lock, read_lock, write_lock};
 
 /// A stream of events of type `T`: see the module's header.
 pub(super) struct Stream<T> {
@@ -52,7 +54,7 @@ struct Channel<T> {
 
 impl<T> fmt::Debug for Stream<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let channel = self.channel.read().unwrap_or_else(|e| e.into_inner());
+        let channel = read_lock(&self.channel); // (L6)
         f.debug_struct("Stream")
             .field("capacity", &channel.capacity)
             .field("open", &channel.sender.is_some())
@@ -74,7 +76,7 @@ impl<T> Handover<T> {
     }
 
     fn next(&self) -> MutexGuard<'_, VecDeque<broadcast::Receiver<T>>> {
-        self.next.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.next) // (L7)
     }
 }
 
@@ -94,7 +96,7 @@ impl<T: Clone> Stream<T> {
 
     /// A receiver of every event from now on; the first call makes the channel (S1).
     pub(super) fn subscribe(self: &Arc<Self>) -> EventReceiver<T> {
-        let mut channel = self.channel.write().unwrap_or_else(|e| e.into_inner());
+        let mut channel = write_lock(&self.channel); // (L6)
         let capacity = channel.capacity;
         let sender = channel.sender.get_or_insert_with(|| {
             self.open.store(true, Ordering::Release);
@@ -121,7 +123,7 @@ impl<T: Clone> Stream<T> {
             return;
         }
         // (S2)
-        let channel = self.channel.read().unwrap_or_else(|e| e.into_inner());
+        let channel = read_lock(&self.channel); // (L6)
         if let Some(sender) = &channel.sender {
             let _ = sender.send(event());
         }
@@ -136,7 +138,7 @@ impl<T: Clone> Stream<T> {
             .open
             .load(Ordering::Acquire)
             .then(|| broadcast::channel(capacity).0);
-        let mut channel = self.channel.write().unwrap_or_else(|e| e.into_inner());
+        let mut channel = write_lock(&self.channel); // (L6)
         if channel.capacity >= capacity {
             return;
         }
@@ -161,10 +163,7 @@ impl<T: Clone> Stream<T> {
     /// The capacity of the channel (made or to be made).
     #[cfg(test)]
     pub(super) fn capacity(&self) -> usize {
-        self.channel
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .capacity
+        read_lock(&self.channel).capacity // (L6)
     }
 
     /// Whether the channel was made.

@@ -25,18 +25,18 @@ use super::driver::{Driver, Outcome};
 use super::first_start::FirstStart;
 use super::group::GroupEvent;
 use super::inside::InService;
-use super::policy::{Failure, Policy, Verdict};
+use super::policy::{self, Dead, Decision, Ending, Failure, OutcomeKind, Policy};
 use super::state::AppState;
 use super::unit::Unit;
-use crate::{ReadyMode, RestartType, SharedError, StartFailure, Status, TimedOut};
+use crate::{ReadyMode, SharedError, StartFailure, Status, TimedOut};
 
 /// What the supervisor does next.
 enum Step {
     /// The run is up or starting: wait for it to end, to be stopped or restarted.
     Watch,
-    /// The run failed or ended (its status already says how): clean up and apply the
-    /// policy.
-    Ended(SharedError),
+    /// The run failed or ended, classified once (its status already says how): clean up
+    /// and apply the policy.
+    Ended(Outcome),
     /// Nothing to do until the app stops the service or someone restarts it.
     Rest,
     /// Stop the active run (if any) and initialize again.
@@ -106,9 +106,9 @@ impl Supervisor {
             step = match step {
                 Step::Watch => self.watch().await,
                 // A failure is usually followed by a restart: one boxed future for both.
-                Step::Ended(error) => {
+                Step::Ended(outcome) => {
                     Box::pin(async {
-                        match self.on_end(error).await {
+                        match self.on_end(outcome).await {
                             Step::Restart => self.restart().await,
                             step => step,
                         }
@@ -133,7 +133,7 @@ impl Supervisor {
     async fn first_start(&mut self) -> Step {
         let first = self.run.initialize().await;
         let step = after_initialize(&first);
-        let retried = matches!(&step, Step::Ended(error) if self.retries_first_start(error));
+        let retried = matches!(&step, Step::Ended(outcome) if self.retries_first_start(outcome));
         if let Some(started) = self.started.take()
             && started.report(first, retried)
             && let Some(active) = &mut self.run.active
@@ -146,32 +146,35 @@ impl Supervisor {
     }
 
     /// Whether [`on_end`](Self::on_end) will start the service again after its first
-    /// start failed with `error` (a preview of its verdict, for `Hassette::start`'s
-    /// error): not when it crashed, is temporary or a resource, or is exhausted (a
-    /// non-retryable error, its budget spent) without a cooldown to come.
-    fn retries_first_start(&self, error: &SharedError) -> bool {
-        let unit = self.unit();
+    /// start failed with `outcome`: a preview of its [`decide`](policy::decide), for
+    /// `Hassette::start`'s error.
+    fn retries_first_start(&mut self, outcome: &Outcome) -> bool {
+        let unit = self.run.unit.clone();
         let spec = unit.spec();
-        if unit.status() == Status::Crashed || self.run.stopping() {
-            return false;
-        }
-        let exhausted = || {
-            unit.shim.is_non_retryable(&**error)
-                || unit
-                    .with_budget(|window| {
-                        self.policy.preview(window, spec, Failure::now(spec), false)
-                    })
-                    .is_none()
+        let end = Ending {
+            restart_type: unit.restart_type(),
+            kind: self.kind_after_cleanup(outcome),
+            spec,
+            failure: Failure::now(spec),
+            stable: false,
+            stopping: self.run.stopping(),
+            // A child or not, an exhausted service is not started again.
+            child: false,
         };
-        match unit.restart_type() {
-            None | Some(RestartType::Temporary) => false,
-            Some(RestartType::Permanent) => !exhausted(),
-            // `exhaust`: it cools down, then starts again, while it has cycles left.
-            Some(RestartType::Transient) => {
-                !exhausted()
-                    || spec.max_cooldown_cycles == 0
-                    || self.policy.cooldowns < spec.max_cooldown_cycles
-            }
+        let policy = &mut self.policy;
+        let decision = unit.with_budget(|window| policy::decide(policy, window, end, false));
+        match decision {
+            Decision::RestartAfter(_) | Decision::CoolDown(_) => true,
+            Decision::Exhaust(_) | Decision::Crash | Decision::Rest => false,
+        }
+    }
+
+    /// The kind of `outcome` for the decision, once the run is cleaned up: a serve that
+    /// crashed meanwhile (the status Crashed) makes it fatal.
+    fn kind_after_cleanup(&self, outcome: &Outcome) -> OutcomeKind {
+        match self.unit().status() {
+            Status::Crashed => OutcomeKind::Fatal,
+            _ => outcome.kind(self.unit().shim),
         }
     }
 
@@ -200,8 +203,9 @@ impl Supervisor {
             && self.run.active.is_some()
             && matches!(unit.status(), Status::Starting | Status::Running)
         {
-            self.run.settle("child", &Outcome::Failed(error.clone()));
-            return Some(Step::Ended(error));
+            let outcome = Outcome::Failed(error);
+            self.run.settle("child", &outcome);
+            return Some(Step::Ended(outcome));
         }
         let hold = unit.link.as_ref().is_some_and(|link| link.take_hold());
         let step = match hold {
@@ -266,8 +270,9 @@ impl Supervisor {
                 () = sleep_until(startup_deadline) => {
                     let error: SharedError = Arc::new(TimedOut { what: "startup", after: spec.startup_timeout });
                     tracing::warn!(service = %unit.name, "not running and ready within the startup timeout");
-                    self.run.settle("startup", &Outcome::Failed(error.clone()));
-                    return Some(Step::Ended(error));
+                    let outcome = Outcome::Failed(error);
+                    self.run.settle("startup", &outcome);
+                    return Some(Step::Ended(outcome));
                 }
             }
         }
@@ -276,20 +281,28 @@ impl Supervisor {
     /// Serve ended by itself (not because its run was stopped).
     fn on_serve_end(&mut self, result: Result<(), SharedError>) -> Step {
         let outcome = self.run.classify(result);
-        if let Outcome::Failed(error) = &outcome {
+        if let Outcome::Failed(_) = &outcome {
             // The policy's delay runs from the failure; known now, it goes on the Failed
             // event (`retry_at`), and `on_end` decides the same, with the same jitter
             // draw, once the run is cleaned up.
-            let unit = &self.run.unit;
+            let unit = self.run.unit.clone();
             let failure = Failure::now(unit.spec());
             self.failure = Some(failure);
-            let retries = unit.restart_type() != Some(RestartType::Temporary)
-                && !unit.shim.is_non_retryable(&**error)
-                && !self.run.stopping();
-            let stable = retries && unit.stable_at(failure.at);
-            if retries
-                && let Some(delay) = unit
-                    .with_budget(|window| self.policy.preview(window, unit.spec(), failure, stable))
+            let kind = outcome.kind(unit.shim);
+            let end = Ending {
+                restart_type: unit.restart_type(),
+                kind,
+                spec: unit.spec(),
+                failure,
+                // (Asked only of a failure that may restart.)
+                stable: kind == OutcomeKind::Failed && unit.stable_at(failure.at),
+                stopping: self.run.stopping(),
+                // Only the delay matters here.
+                child: false,
+            };
+            let policy = &mut self.policy;
+            if let Decision::RestartAfter(delay) =
+                unit.with_budget(|window| policy::decide(policy, window, end, false))
             {
                 let at = failure.at.checked_add(delay);
                 unit.set_retry_at(Some(
@@ -299,55 +312,55 @@ impl Supervisor {
         }
         self.run.settle("serve", &outcome);
         match outcome {
-            Outcome::Clean => Step::Ended(clean_exit()),
             // The service is simply done: the app is shutting down.
             Outcome::Closed(_) => Step::Rest,
-            Outcome::Fatal(error) | Outcome::Failed(error) => Step::Ended(error),
+            outcome => Step::Ended(outcome),
         }
     }
 
-    /// The policy, once the run has ended: clean up its hooks, then crash, exhaust, back
-    /// off and restart, or rest.
-    async fn on_end(&mut self, error: SharedError) -> Step {
+    /// The policy, once the run has ended: clean up its hooks, then [`decide`]
+    /// (policy::decide): crash, exhaust, cool down, back off and restart, or rest.
+    async fn on_end(&mut self, outcome: Outcome) -> Step {
         self.run.stop_run(false).await;
         let unit = self.run.unit.clone();
         let spec = unit.spec();
-        let status = unit.status();
-        if status == Status::Crashed {
-            self.crash_app();
-            return Step::Rest;
+        let kind = self.kind_after_cleanup(&outcome);
+        let stopping = self.run.stopping();
+        let clean = kind == OutcomeKind::Clean;
+        if kind != OutcomeKind::Fatal && !stopping {
+            unit.count_end(clean);
         }
-        if self.run.stopping() {
-            return Step::Rest;
-        }
-        let clean = status == Status::Stopped;
-        unit.count_end(clean);
-        let Some(restart_type) = unit.restart_type() else {
-            return Step::Rest;
-        };
-        if clean && restart_type != RestartType::Permanent {
-            return Step::Rest;
-        }
-        if unit.state().stable() {
+        let restart_type = unit.restart_type();
+        let end = Ending {
+            restart_type,
+            kind,
+            spec,
+            // From the failure of `serve` (see `on_serve_end`), else from now.
+            failure: self.failure.take().unwrap_or_else(|| Failure::now(spec)),
             // The run that just ended had been healthy for `stable_after`.
-            self.policy.on_stable();
-        }
-        // From the failure of `serve` (see `on_serve_end`), else from now.
-        let failure = self.failure.take().unwrap_or_else(|| Failure::now(spec));
-        let verdict = if restart_type == RestartType::Temporary
-            || (!clean && unit.shim.is_non_retryable(&*error))
-        {
-            Verdict::Exhausted
-        } else {
-            unit.with_budget(|window| self.policy.on_failure(window, spec, failure))
+            stable: unit.state().stable(),
+            stopping,
+            child: restart_type.is_some() && self.run.app.parent_of(&unit).is_some(),
         };
-        match verdict {
-            Verdict::RestartAfter(delay) => {
+        let policy = &mut self.policy;
+        let decision = unit.with_budget(|window| policy::decide(policy, window, end, true));
+        // Only a permanent service is exhausted after a clean return: say so.
+        let error = || match outcome {
+            Outcome::Clean => unit.exhausted_by_returns(),
+            Outcome::Closed(error) | Outcome::Fatal(error) | Outcome::Failed(error) => error,
+        };
+        match decision {
+            Decision::Crash => {
+                self.crash_app();
+                Step::Rest
+            }
+            Decision::Rest => Step::Rest,
+            Decision::RestartAfter(delay) => {
                 tracing::info!(service = %unit.name, ?delay, "restarting after backoff");
                 // (No clock read for a zero backoff: a restart cycle reads it often enough.)
                 let delay = match delay.is_zero() {
                     true => delay,
-                    false => delay.saturating_sub(failure.at.elapsed()),
+                    false => delay.saturating_sub(end.failure.at.elapsed()),
                 };
                 match (self.wait_then_restart(delay).await, &unit.link) {
                     // In a group, the group restarts it (with whatever else its strategy says).
@@ -361,43 +374,40 @@ impl Supervisor {
                     (step, _) => step,
                 }
             }
-            // Only a permanent service gets here after a clean return: say so.
-            Verdict::Exhausted if clean => {
-                self.exhaust(unit.exhausted_by_returns(), restart_type)
-                    .await
-            }
-            Verdict::Exhausted => self.exhaust(error, restart_type).await,
+            Decision::CoolDown(cooldown) => self.cool_down(error(), cooldown).await,
+            Decision::Exhaust(dead) => self.exhaust(error(), dead),
         }
     }
 
-    /// The budget is spent: a transient service cools down (up to its cycles); otherwise
-    /// the service is done for. A permanent one takes the app down, unless it is a child:
-    /// a child that was to be restarted fails its parent instead (see `family`).
-    async fn exhaust(&mut self, error: SharedError, restart_type: RestartType) -> Step {
+    /// The budget is spent and a transient service cools down: ExhaustedCooling, then a
+    /// fresh budget and a restart (the cycle was counted by `decide`).
+    async fn cool_down(&mut self, error: SharedError, cooldown: Duration) -> Step {
         let unit = self.run.unit.clone();
-        let spec = unit.spec();
-        let cools = restart_type == RestartType::Transient
-            && (spec.max_cooldown_cycles == 0 || self.policy.cooldowns < spec.max_cooldown_cycles);
-        if cools {
-            self.policy.cooldowns += 1;
-            // Before the event, which carries it.
-            unit.set_retry_at(Some(super::driver::deadline_in(spec.cooldown)));
-            unit.set_status(Status::ExhaustedCooling, Some(error));
-            let step = self.wait_then_restart(spec.cooldown).await;
-            if matches!(step, Step::Restart) {
-                self.reset_policy();
-            }
-            return step;
+        // Before the event, which carries it.
+        unit.set_retry_at(Some(super::driver::deadline_in(cooldown)));
+        unit.to_cooling(error);
+        let step = self.wait_then_restart(cooldown).await;
+        if matches!(step, Step::Restart) {
+            self.reset_policy();
         }
-        let child =
-            restart_type != RestartType::Temporary && self.run.app.parent_of(&unit).is_some();
-        if restart_type == RestartType::Permanent && !child {
-            unit.set_status(Status::Crashed, Some(error));
-            self.crash_app();
-        } else {
-            unit.set_status(Status::ExhaustedDead, Some(error.clone()));
-            if child {
-                self.run.app.escalate(&unit, error);
+        step
+    }
+
+    /// The budget is spent and the service is done for: a permanent one takes the app
+    /// down, unless it is a child: a child that was to be restarted fails its parent
+    /// instead (see `family`).
+    fn exhaust(&mut self, error: SharedError, dead: Dead) -> Step {
+        let unit = self.run.unit.clone();
+        match dead {
+            Dead::CrashApp => {
+                unit.to_crashed(error);
+                self.crash_app();
+            }
+            Dead::Dead { escalate } => {
+                unit.to_dead(error.clone());
+                if escalate {
+                    self.run.app.escalate(&unit, error);
+                }
             }
         }
         Step::Rest
@@ -442,7 +452,7 @@ impl Supervisor {
 
     async fn rest(&mut self) -> Step {
         let unit = self.run.unit.clone();
-        if unit.restart_type() == Some(RestartType::Temporary)
+        if unit.restart_type().is_some_and(policy::removed_once_ended)
             && self.run.app.is_added(&unit)
             && !self.run.stopping()
         {
@@ -528,35 +538,20 @@ impl Supervisor {
             self.run.stop_run(publish).await;
         } else {
             let never_ran = !unit.state().ran();
-            unit.transition(
-                |from| {
-                    from.can_transition_to(Status::Stopped)
-                        && !(from == Status::Failed && never_ran)
-                },
-                Status::Stopped,
-                None,
-            );
+            unit.to_stopped_at_shutdown(never_ran);
         }
         unit.set_stop_took(began.elapsed());
     }
 }
 
+/// A failed start was settled Failed (or Crashed, which `on_end` reads from the status).
 fn after_initialize(result: &Result<(), StartFailure>) -> Step {
     match result {
         Ok(()) => Step::Watch,
         Err(StartFailure::Interrupted) => Step::Stop,
-        Err(failure) => Step::Ended(failure.error()),
+        Err(failure) => Step::Ended(Outcome::Failed(failure.error())),
     }
 }
-
-/// Stands for "serve returned Ok" where the policy needs an error to classify.
-fn clean_exit() -> SharedError {
-    Arc::new(CleanExit)
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("serve returned without an error")]
-struct CleanExit;
 
 /// Starts the supervisor task of `unit`; the same code for every service type.
 pub(crate) fn launch(

@@ -3,8 +3,9 @@
 //! supervisor that is lost (aborted at the shutdown deadline) loses nothing.
 //!
 //! Protocol:
-//! - `state` is changed only under its lock, by [`Unit::transition`] and the few methods
-//!   next to it; the status event is published and logged while the lock is held, so the
+//! - `state` is changed only under its lock, by the named status changes (`to_starting`,
+//!   `to_failed`, ...; each checked against the status table by [`Unit::transition`], in
+//!   release too: an illegal one is refused and logged) and the few methods next to them; the status event is published and logged while the lock is held, so the
 //!   event stream shows one service's changes in the order they happened. After a change
 //!   that lock is released, then a status change is told to the bus's observer (see
 //!   `bus`), then `changed` wakes every [`Unit::wait_for`] (each registers its wake-up
@@ -16,12 +17,12 @@
 //!   permit) is the supervisor's one doorbell: the app's stop (`stop_requested`), an
 //!   operator's restart (`restart_pending`) and a group's hold (`GroupLink`) each set
 //!   their flag first and ring it second; the supervisor reads the flags after it wakes.
-//! - `record` (errors, `aborted`, the stop's duration, the budget's window) has a lock
-//!   of its own; when both are held, `state`'s comes first (a status change records its
-//!   error). The budget's window is changed only by the supervisor, which decides with
+//! - Locks (numbered in `engine`'s header): `state` is (L4); `record` (errors,
+//!   `aborted`, the stop's duration, the budget's window) is (L5), taken alone or inside
+//!   (L4) (a status change records its error). The budget's window is changed only by the supervisor, which decides with
 //!   it under this lock; the snapshot counts it live.
 //! - `run` (a weak handle of the current run, set by each initialize) has a lock of its
-//!   own, taken alone: a stop that cuts the supervisor off cancels the run through it,
+//!   own, taken alone (see `engine`'s lock order): a stop that cuts the supervisor off cancels the run through it,
 //!   since the supervisor's own stop cannot run while `serve` holds its task.
 
 use std::any::TypeId;
@@ -36,6 +37,7 @@ use tokio::time::Instant;
 use super::bus::{EventBus, Observed};
 use super::family::Family;
 use super::group::GroupLink;
+use super::lock;
 use super::policy::RestartWindow;
 use super::shim::{Shim, Value};
 use crate::service::RunRef;
@@ -43,6 +45,17 @@ use crate::{
     KEPT_ERRORS, ReadinessEvent, ReportedError, RestartSpec, RestartType, ServiceReport,
     SharedError, Status, StatusEvent,
 };
+
+/// What a named status change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transition {
+    /// The status changed (and its event was published).
+    Moved,
+    /// Nothing to do: already there, or the change's own condition did not hold.
+    Unchanged,
+    /// The status table does not allow it: refused and logged (a bug in hassette).
+    Refused,
+}
 
 /// A unit's state: what its status, readiness and restarts are now. Kept to 40 bytes
 /// (the flags in one byte), so the unit's lock and state are one cache line's half.
@@ -160,8 +173,8 @@ pub(crate) struct Unit {
     pub(super) dependencies: Box<[usize]>,
     /// Its supervision group, if it has one.
     pub(super) link: Option<Box<GroupLink>>,
-    /// Read and written under its lock, which is never held across an `.await` nor
-    /// while taking another lock (the event stream's send is lock-free for the sender).
+    /// Read and written under its lock (L4), never held across an `.await`; a status
+    /// change takes the record's (L5) and sends its event (L6) inside it.
     state: Mutex<State>,
     /// Woken (all waiters) after every change of `state`; see [`Unit::wait_for`].
     changed: OnceLock<Box<Notify>>,
@@ -176,7 +189,7 @@ pub(crate) struct Unit {
     /// without one completes a removal at once (see `added`).
     supervised: AtomicBool,
     /// Its current run, for a stop that cuts its supervisor off (see [`Unit::cancel_run`]).
-    /// Its lock is taken alone.
+    /// Its lock is taken alone (see `engine`'s lock order).
     run: Mutex<RunRef>,
     /// The service value itself, for its hooks and `ServiceContext::service`.
     pub(super) value: Value,
@@ -301,7 +314,7 @@ impl Unit {
         status == Status::Stopped
             && self
                 .restart_type()
-                .is_some_and(|t| t != RestartType::Permanent)
+                .is_some_and(|t| !super::policy::restarts_after_clean_end(t))
     }
 
     /// Its spec: its type's, or the one it was registered with.
@@ -319,7 +332,7 @@ impl Unit {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.state) // (L4)
     }
 
     /// Changes the state with `change` (which says whether it changed anything) and
@@ -378,28 +391,109 @@ impl Unit {
         self.lock().generation.saturating_sub(1)
     }
 
-    /// Moves to `to` (a no-op when already there).
-    pub(crate) fn set_status(&self, to: Status, error: Option<SharedError>) {
-        self.transition(|_| true, to, error);
+    /// Starting: a run begins (from NotStarted, Stopped, Failed or an exhausted status).
+    pub(crate) fn to_starting(&self) -> Transition {
+        self.transition(|_| true, Status::Starting, None)
     }
 
-    /// Moves to `to` only when the current status passes `allowed`; returns whether it moved.
+    /// Stopping: its run is being stopped.
+    pub(crate) fn to_stopping(&self) -> Transition {
+        self.transition(|_| true, Status::Stopping, None)
+    }
+
+    /// Stopped: `serve` returned, or an error while the app stops (`error`).
+    pub(crate) fn to_stopped(&self, error: Option<SharedError>) -> Transition {
+        self.transition(|_| true, Status::Stopped, error)
+    }
+
+    /// Stopped at the end of a stop, unless the run already ended for good (Stopped,
+    /// Crashed, ExhaustedDead).
+    pub(crate) fn to_stopped_unless_terminal(&self, error: Option<SharedError>) -> Transition {
+        self.transition(|from| !from.is_terminal(), Status::Stopped, error)
+    }
+
+    /// Stopped when the app's shutdown reaches a service with no run, where the table
+    /// allows it: a service whose start failed before it ever ran stays Failed (and one
+    /// whose start the shutdown came before stays NotStarted).
+    pub(crate) fn to_stopped_at_shutdown(&self, never_ran: bool) -> Transition {
+        self.transition(
+            |from| {
+                from.can_transition_to(Status::Stopped) && !(from == Status::Failed && never_ran)
+            },
+            Status::Stopped,
+            None,
+        )
+    }
+
+    /// Stopped when its supervisor was lost at the shutdown deadline (`error` says so),
+    /// where the table allows it; a Failed service stays Failed.
+    pub(crate) fn to_stopped_lost(&self, error: SharedError) -> Transition {
+        self.transition(
+            |from| from.can_transition_to(Status::Stopped) && from != Status::Failed,
+            Status::Stopped,
+            Some(error),
+        )
+    }
+
+    /// Failed: the restart policy decides next.
+    pub(crate) fn to_failed(&self, error: SharedError) -> Transition {
+        self.transition(|_| true, Status::Failed, Some(error))
+    }
+
+    /// Crashed: the app goes down.
+    pub(crate) fn to_crashed(&self, error: SharedError) -> Transition {
+        self.transition(|_| true, Status::Crashed, Some(error))
+    }
+
+    /// Crashed with its group's budget: a member that failed, or (`waiting` for the
+    /// group's restart) one that was Stopped after a clean return of a permanent service.
+    pub(crate) fn to_crashed_with_group(&self, error: SharedError, waiting: bool) -> Transition {
+        self.transition(
+            |from| from == Status::Failed || (waiting && from == Status::Stopped),
+            Status::Crashed,
+            Some(error),
+        )
+    }
+
+    /// ExhaustedCooling: its budget is spent and it cools down.
+    pub(crate) fn to_cooling(&self, error: SharedError) -> Transition {
+        self.transition(|_| true, Status::ExhaustedCooling, Some(error))
+    }
+
+    /// ExhaustedDead: its budget is spent and it is done for.
+    pub(crate) fn to_dead(&self, error: SharedError) -> Transition {
+        self.transition(|_| true, Status::ExhaustedDead, Some(error))
+    }
+
+    /// The one place the status changes (with [`begin_running`](Self::begin_running)):
+    /// moves to `to` when the current status passes `when` (the named change's own
+    /// condition), and only along the status table ([`Status::can_transition_to`]): a
+    /// change the table does not allow is refused and logged as a bug, in release too
+    /// (a panic only in debug builds, so tests catch it).
     ///
     /// The event is sent and logged while the state's lock is held, so the event stream
     /// shows the changes of one service in the order they happened even when the
     /// supervisor, `serve` (in the same task) and other tasks (`mark_ready`, a restart) race.
-    pub(crate) fn transition(
+    fn transition(
         &self,
-        allowed: impl FnOnce(Status) -> bool,
+        when: impl FnOnce(Status) -> bool,
         to: Status,
         error: Option<SharedError>,
-    ) -> bool {
+    ) -> Transition {
+        let mut result = Transition::Unchanged;
         let told = error.clone();
         self.move_status(told.as_ref(), |state| {
             let from = state.status;
-            if from == to || !allowed(from) {
+            if from == to || !when(from) {
                 return None;
             }
+            if !from.can_transition_to(to) {
+                result = Transition::Refused;
+                tracing::error!(service = %self.name, %from, %to, "invalid status transition refused; this is a bug in hassette, please report it");
+                debug_assert!(false, "invalid status transition of `{}`: {from} -> {to}", self.name);
+                return None;
+            }
+            result = Transition::Moved;
             state.status = to;
             if to == Status::Starting {
                 state.generation += 1;
@@ -417,7 +511,8 @@ impl Unit {
             self.track_stability(state);
             self.publish(from, to, error);
             Some((from, to, state.generation))
-        })
+        });
+        result
     }
 
     /// Enters Running, ready at once when `auto_ready`; only from Starting, so a serve
@@ -558,7 +653,7 @@ impl Unit {
 
     /// `run` is its current run (a new initialize made it).
     pub(crate) fn set_run(&self, run: RunRef) {
-        *self.run.lock().unwrap_or_else(|e| e.into_inner()) = run;
+        *lock(&self.run) = run; // (alone)
     }
 
     /// Cancels its current run from the calling task, for a stop that cuts its
@@ -566,7 +661,7 @@ impl Unit {
     /// blocks that task would never see the cancellation its own stop makes, and a loop
     /// that checks `ctx.is_cancelled()` between blocking calls would run for ever.
     pub(crate) fn cancel_run(&self) {
-        let run = std::mem::take(&mut *self.run.lock().unwrap_or_else(|e| e.into_inner()));
+        let run = std::mem::take(&mut *lock(&self.run)); // (alone)
         run.cancel();
     }
 
@@ -617,13 +712,13 @@ impl Unit {
     /// Changes the record, made at the first write: a service that never failed and has
     /// not stopped yet pays 8 bytes for it.
     fn write_record<R>(&self, change: impl FnOnce(&mut Record) -> R) -> R {
-        let mut record = self.record.lock().unwrap_or_else(|e| e.into_inner());
+        let mut record = lock(&self.record); // (L5)
         change(record.get_or_insert_with(Box::default))
     }
 
     /// Reads the record (`None`: nothing written yet).
     fn read_record<R>(&self, read: impl FnOnce(Option<&Record>) -> R) -> R {
-        let record = self.record.lock().unwrap_or_else(|e| e.into_inner());
+        let record = lock(&self.record); // (L5)
         read(record.as_deref())
     }
 
@@ -815,5 +910,44 @@ impl Unit {
                 _ => None,
             },
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Pool;
+    impl crate::Hooks for Pool {}
+    impl crate::Resource for Pool {}
+
+    fn unit() -> Unit {
+        let init = UnitInit::of("pool".into(), Pool, Shim::resource::<Pool>());
+        Unit::new(0, init, Arc::new(EventBus::new(None, 1, None)))
+    }
+
+    #[test]
+    fn named_changes_move_along_the_table() {
+        let unit = unit();
+        assert_eq!(unit.to_starting(), Transition::Moved);
+        assert_eq!(unit.to_starting(), Transition::Unchanged);
+        assert_eq!(unit.to_stopping(), Transition::Moved);
+        assert_eq!(unit.to_stopped_unless_terminal(None), Transition::Moved);
+        // Its own condition: already terminal, nothing to do (not a bug).
+        assert_eq!(unit.to_stopped_unless_terminal(None), Transition::Unchanged);
+        assert_eq!(unit.status(), Status::Stopped);
+    }
+
+    /// Refused and logged in release; in debug builds the bug also panics, so tests
+    /// catch it.
+    #[test]
+    #[cfg_attr(
+        debug_assertions,
+        should_panic(expected = "invalid status transition of `pool`: not started -> stopping")
+    )]
+    fn an_illegal_change_is_refused_and_the_status_stays() {
+        let unit = unit();
+        assert_eq!(unit.to_stopping(), Transition::Refused);
+        assert_eq!(unit.status(), Status::NotStarted);
     }
 }

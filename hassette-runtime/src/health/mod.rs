@@ -128,7 +128,7 @@ mod render;
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -238,11 +238,11 @@ impl HealthHandle {
     /// ```
     #[must_use]
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        *self.addr.lock().unwrap_or_else(PoisonError::into_inner)
+        *crate::sync::lock(&self.addr)
     }
 
     fn set(&self, addr: Option<SocketAddr>) {
-        *self.addr.lock().unwrap_or_else(PoisonError::into_inner) = addr;
+        *crate::sync::lock(&self.addr) = addr;
     }
 }
 

@@ -17,7 +17,7 @@
 //!   Nothing of it is told afterwards.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use metrics::Key;
 use tokio::time::Instant;
@@ -76,7 +76,7 @@ impl Observer for Meter {
 
 impl Meter {
     fn seen(&self) -> MutexGuard<'_, HashMap<Arc<str>, Seen>> {
-        self.seen.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.seen)
     }
 
     /// `service` moved `from` -> `to` in its `run`-th run, at `at`.

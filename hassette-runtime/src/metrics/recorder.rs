@@ -339,13 +339,13 @@ struct BucketCounts {
 
 impl Buckets {
     fn snapshot(&self) -> BucketCounts {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+        *crate::sync::lock(&self.0)
     }
 }
 
 impl HistogramFn for Buckets {
     fn record(&self, value: f64) {
-        let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut counts = crate::sync::lock(&self.0);
         counts.count += 1;
         counts.sum += value;
         for (bound, bucket) in DURATION_BUCKETS.iter().zip(&mut counts.buckets) {

@@ -15,6 +15,7 @@ use tracing::Instrument;
 
 use crate::engine::AppState;
 use crate::engine::Unit;
+use crate::engine::lock;
 use crate::{Hooks, LookupError, Panicked, SharedError, Status, WaitError};
 
 /// The handle a service's hooks and `serve` receive for one run.
@@ -432,8 +433,7 @@ impl ServiceContext {
             // thread, and the stop does not wait for it.
             let _ = tokio::time::timeout(crate::engine::ABORT_GRACE, children.tracker.wait()).await;
         }
-        let panics =
-            std::mem::take(&mut *children.panics.lock().unwrap_or_else(|e| e.into_inner()));
+        let panics = std::mem::take(&mut *lock(&children.panics)); // (alone)
         (left, panics)
     }
 
@@ -454,11 +454,7 @@ impl Run {
         tracing::error!(service = %self.unit.name(), %error, "a child task of the service panicked");
         self.unit.note_error(error.clone());
         if let Some(children) = self.children() {
-            children
-                .panics
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(error);
+            lock(&children.panics).push(error); // (alone)
         }
     }
 }

@@ -5,8 +5,9 @@
 //! at its own deadline, at the app's shutdown deadline (`hard_deadline`), or when
 //! `cut_off` is cancelled (for a wait that chose its deadline before the shutdown began).
 //! A panic while a hook is polled is caught and becomes the hook's error; one while it is
-//! dropped at its deadline is caught and kept in the report, next to the timeout error. Nothing here blocks: code that never reaches an `.await`
-//! holds its thread, and only the stop's budget (see `shutdown`) bounds it.
+//! dropped at its deadline is caught and kept in the report, next to the timeout error.
+//! Nothing here blocks: code that never reaches an `.await` holds its thread, and only
+//! the stop's budget (see `shutdown`) bounds it.
 
 use std::future::{Future, poll_fn};
 use std::panic::AssertUnwindSafe;
@@ -105,10 +106,6 @@ pub(super) fn panicked_when_dropped(payload: &(dyn std::any::Any + Send)) -> Sha
     )))
 }
 
-/// The wait of one shutdown hook, to `shutdown_timeout`, whose error is logged and
-/// recorded; `None` for a no-op default. Boxed, so a stop's future stays small whatever
-/// hooks a type defines. (A free function: the driver holds `serve`, which is `Send` but
-/// not `Sync`.)
 /// `fut` (a hook's or `serve`'s) inside its run's span, when there is one (see
 /// `ServiceContext::begin_span`): a box more per call, only while a subscriber wants it.
 pub(super) fn in_run(fut: HookFuture, ctx: &ServiceContext) -> HookFuture {
@@ -121,6 +118,10 @@ pub(super) fn in_run(fut: HookFuture, ctx: &ServiceContext) -> HookFuture {
 
 pub(super) type StopHook<'a> = Pin<Box<dyn Future<Output = Option<SharedError>> + Send + 'a>>;
 
+/// The wait of one shutdown hook, to `shutdown_timeout`, whose error is logged and
+/// recorded; `None` for a no-op default. Boxed, so a stop's future stays small whatever
+/// hooks a type defines. (A free function: the driver holds `serve`, which is `Send` but
+/// not `Sync`.)
 pub(super) fn stop_hook<'a>(
     app: &'a AppState,
     unit: &'a Unit,

@@ -25,7 +25,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::shim::Hook;
+use super::policy::OutcomeKind;
+use super::shim::{Hook, Shim};
 use super::state::AppState;
 use super::unit::Unit;
 use crate::{ServiceContext, SharedError, StartFailure, Status, WaitError};
@@ -53,6 +54,17 @@ impl Drop for ActiveRun {
     }
 }
 
+/// How the stop's wait for `serve` ended (see `Driver::end_serve`).
+#[derive(Default)]
+struct ServeEnd {
+    /// Its error (recorded), if any.
+    error: Option<SharedError>,
+    /// A fatal error: the service crashes once the stop is done.
+    crash: Option<SharedError>,
+    /// It was dropped at its deadline.
+    aborted: bool,
+}
+
 /// How a run's error is classified: the one place that decides it (the status table in
 /// `status.rs` lists the events each leads to).
 #[derive(Debug)]
@@ -67,6 +79,20 @@ pub(crate) enum Outcome {
     Fatal(SharedError),
     /// Any other error or a panic: Failed, and the restart policy decides.
     Failed(SharedError),
+}
+
+impl Outcome {
+    /// Its kind, for the restart decision (and for observers): a failure the service
+    /// marked non-retryable is told apart here, once.
+    pub(crate) fn kind(&self, shim: &Shim) -> OutcomeKind {
+        match self {
+            Outcome::Clean => OutcomeKind::Clean,
+            Outcome::Closed(_) => OutcomeKind::Closed,
+            Outcome::Fatal(_) => OutcomeKind::Fatal,
+            Outcome::Failed(error) if shim.is_non_retryable(&**error) => OutcomeKind::NonRetryable,
+            Outcome::Failed(_) => OutcomeKind::Failed,
+        }
+    }
 }
 
 pub(crate) struct Driver {
@@ -96,29 +122,36 @@ impl Driver {
     pub(crate) fn classify(&self, result: Result<(), SharedError>) -> Outcome {
         match result {
             Ok(()) => Outcome::Clean,
-            Err(error) if self.unit.shim.is_fatal(&*error) => Outcome::Fatal(error),
-            Err(error) if self.stopping() => Outcome::Closed(error),
-            Err(error) => Outcome::Failed(error),
+            Err(error) => self.classify_error(error, self.stopping()),
         }
+    }
+
+    /// Classifies an error (`stopping`: the unit is being stopped for good, so a
+    /// non-fatal error is "closed", not a failure). The one place that tells a fatal
+    /// error from a failure.
+    fn classify_error(&self, error: SharedError, stopping: bool) -> Outcome {
+        classify_error(&self.unit, error, stopping)
     }
 
     /// Publishes an outcome of `what` (a hook, `serve`, the startup): its status and its
     /// error in the report. A clean end leaves the status to the caller.
     pub(crate) fn settle(&self, what: &'static str, outcome: &Outcome) {
         match outcome {
-            Outcome::Clean => self.unit.set_status(Status::Stopped, None),
+            Outcome::Clean => {
+                self.unit.to_stopped(None);
+            }
             Outcome::Closed(error) => {
                 tracing::info!(service = %self.unit.name, what, %error, "ended with an error during shutdown");
                 self.unit.record_error(what, error.clone());
-                self.unit.set_status(Status::Stopped, Some(error.clone()));
+                self.unit.to_stopped(Some(error.clone()));
             }
             Outcome::Fatal(error) => {
                 self.unit.record_error(what, error.clone());
-                self.unit.set_status(Status::Crashed, Some(error.clone()));
+                self.unit.to_crashed(error.clone());
             }
             Outcome::Failed(error) => {
                 self.unit.record_error(what, error.clone());
-                self.unit.set_status(Status::Failed, Some(error.clone()));
+                self.unit.to_failed(error.clone());
             }
         }
     }
@@ -136,7 +169,7 @@ impl Driver {
                 return Err(StartFailure::Interrupted);
             }
             self.unit.set_aborted(false);
-            self.unit.set_status(Status::Starting, None);
+            self.unit.to_starting();
             let waits = !self.unit.dependencies.is_empty();
             if waits
                 && let Err(failure) = Box::pin(await_dependencies(
@@ -250,10 +283,8 @@ impl Driver {
             Ok(()) if interrupted => Err(StartFailure::Interrupted),
             Ok(()) => Ok(()),
             Err(error) => {
-                let outcome = match self.unit.shim.is_fatal(&*error) {
-                    true => Outcome::Fatal(error.clone()),
-                    false => Outcome::Failed(error.clone()),
-                };
+                // Not interrupted: not "closed" either.
+                let outcome = self.classify_error(error.clone(), false);
                 self.settle(name, &outcome);
                 Err(StartFailure::Hook { hook: name, error })
             }
@@ -280,7 +311,7 @@ impl Driver {
             let ctx = active.ctx.clone();
             let limit = self.unit.spec().shutdown_timeout;
             if publish {
-                self.unit.set_status(Status::Stopping, None);
+                self.unit.to_stopping();
             }
             // An initialize hook that the shutdown interrupted is the first thing this stop's
             // event reports; otherwise, the last error of the stop.
@@ -295,42 +326,15 @@ impl Driver {
             };
             ctx.cancel();
             if active.serve.is_live() {
-                let deadline = || stop_deadline(&self.app, limit);
-                let ended = active.serve.ended(&self.unit);
-                match ready_or_timeout(&self.app, ended, deadline).await {
-                    Some(Ok(())) => {}
-                    Some(Err(error)) => {
-                        if let Outcome::Fatal(error) = self.classify(Err(error.clone())) {
-                            crash = Some(error);
-                        }
-                        tracing::warn!(service = %self.unit.name, %error, "serve returned an error while stopping");
-                        self.unit.record_error("serve", error.clone());
-                        last_error = Some(error);
-                    }
-                    None => {
-                        let error = ran_out(&self.app, "serve", limit);
-                        tracing::warn!(service = %self.unit.name, %error, "serve did not finish after cancellation; dropping it");
-                        active.serve.abort(&self.unit);
-                        aborted = true;
-                        self.unit.record_error("serve", error.clone());
-                        last_error = Some(error);
-                    }
-                }
+                let ended = end_serve(app, &self.unit, &mut active, limit).await;
+                crash = ended.crash;
+                aborted |= ended.aborted;
+                last_error = ended.error.or(last_error);
             }
-            let (left, panics) = match ctx.has_children() {
-                true => Box::pin(ctx.close_children(stop_deadline(&self.app, limit))).await,
-                false => (0, Vec::new()),
-            };
-            for error in panics {
-                self.unit.record_error("child task", error.clone());
-                last_error = Some(error);
-            }
-            if left > 0 {
-                let error = ran_out(&self.app, "children", limit);
-                tracing::warn!(service = %self.unit.name, left, %error, "child tasks did not finish after cancellation; dropped them");
-                aborted = true;
-                self.unit.record_error("children", error.clone());
-                last_error = Some(error);
+            if ctx.has_children() {
+                let (error, cut) = close_children(app, unit, &ctx, limit).await;
+                aborted |= cut;
+                last_error = error.or(last_error);
             }
             // Child services stop after `serve` has ended, before `on_shutdown`.
             if unit.family().is_some() {
@@ -348,18 +352,88 @@ impl Driver {
             last_error = after.or(last_error);
 
             if let Some(error) = crash {
-                self.unit.set_status(Status::Crashed, Some(error));
+                self.unit.to_crashed(error);
                 self.app
                     .begin_shutdown(format!("service `{}` crashed", self.unit.name));
             } else if publish {
-                self.unit.transition(
-                    |from| !from.is_terminal(),
-                    Status::Stopped,
-                    interrupted_error.or(last_error),
-                );
+                self.unit
+                    .to_stopped_unless_terminal(interrupted_error.or(last_error));
             }
             self.unit.set_aborted(aborted);
         }
+    }
+}
+
+/// The stop's wait for a cancelled `serve`, up to `limit` (then it is dropped): its
+/// error, recorded, and whether it is fatal or was cut off.
+async fn end_serve(
+    app: &AppState,
+    unit: &Arc<Unit>,
+    active: &mut ActiveRun,
+    limit: Duration,
+) -> ServeEnd {
+    let deadline = || stop_deadline(app, limit);
+    let ended = active.serve.ended(unit);
+    match ready_or_timeout(app, ended, deadline).await {
+        Some(Ok(())) => ServeEnd::default(),
+        Some(Err(error)) => {
+            let crash = match classify_error(unit, error.clone(), true) {
+                Outcome::Fatal(error) => Some(error),
+                _ => None,
+            };
+            tracing::warn!(service = %unit.name, %error, "serve returned an error while stopping");
+            unit.record_error("serve", error.clone());
+            ServeEnd {
+                error: Some(error),
+                crash,
+                aborted: false,
+            }
+        }
+        None => {
+            let error = ran_out(app, "serve", limit);
+            tracing::warn!(service = %unit.name, %error, "serve did not finish after cancellation; dropping it");
+            active.serve.abort(unit);
+            unit.record_error("serve", error.clone());
+            ServeEnd {
+                error: Some(error),
+                crash: None,
+                aborted: true,
+            }
+        }
+    }
+}
+
+/// The stop's wait for the run's child tasks, up to `limit` (then they are dropped):
+/// the last error (a child's panic, or the timeout), recorded, and whether any was
+/// cut off. (Free functions, as [`stop_hook`]: the driver holds `serve`, which is
+/// `Send` but not `Sync`.)
+async fn close_children(
+    app: &AppState,
+    unit: &Unit,
+    ctx: &ServiceContext,
+    limit: Duration,
+) -> (Option<SharedError>, bool) {
+    let (left, panics) = Box::pin(ctx.close_children(stop_deadline(app, limit))).await;
+    let mut last_error = None;
+    for error in panics {
+        unit.record_error("child task", error.clone());
+        last_error = Some(error);
+    }
+    if left == 0 {
+        return (last_error, false);
+    }
+    let error = ran_out(app, "children", limit);
+    tracing::warn!(service = %unit.name, left, %error, "child tasks did not finish after cancellation; dropped them");
+    unit.record_error("children", error.clone());
+    (Some(error), true)
+}
+
+/// [`Driver::classify_error`], for the free functions of a stop.
+fn classify_error(unit: &Unit, error: SharedError, stopping: bool) -> Outcome {
+    match error {
+        error if unit.shim.is_fatal(&*error) => Outcome::Fatal(error),
+        error if stopping => Outcome::Closed(error),
+        error => Outcome::Failed(error),
     }
 }
 
