@@ -865,7 +865,7 @@ mod tests {
         assert!(!restart.holds(47.0) && !restart.holds(f64::NAN));
         assert_eq!(
             restart.verdict(47.0),
-            "bench guard FAILED: `restart` at 47.00x bare tokio, beyond its guard of 6x \
+            "bench guard FAILED: `restart` at 47.00x bare tokio, beyond its guard of 9x \
              (target ≤ 1.5x bare); a regression of several times its cost, see the numbers above"
         );
         let memory = guard("memory").expect("the memory is guarded");
