@@ -35,12 +35,11 @@ use tokio::task::JoinHandle;
 
 use super::bus::Observed;
 use super::driver::deadline_in;
-use super::family::Kin;
 use super::first_start::FirstStarts;
 use super::registry::AddedTable;
 use super::shutdown::stop_budget;
 use super::state::AppState;
-use super::unit::{Unit, UnitInit};
+use super::unit::{Kin, Unit, UnitInit};
 use crate::{AddError, Dependency, RemoveError, ServiceReport};
 
 /// One unit added while the app runs, in the registry's `added` table.

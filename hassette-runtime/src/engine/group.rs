@@ -23,15 +23,16 @@
 //!   runs (the coordinator resumes every member it held before it takes the next event).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::lock;
 use super::policy::RestartWindow;
 use super::state::AppState;
+use super::unit::GroupLink;
 use crate::Strategy;
 
 /// A member of a group, in registration order.
@@ -50,48 +51,6 @@ pub(crate) struct GroupDef {
     pub(crate) members: Vec<Member>,
     pub(crate) intensity: u32,
     pub(crate) period: Duration,
-}
-
-/// What a grouped unit shares with its group's coordinator.
-#[derive(Debug, Default)]
-pub(crate) struct GroupLink {
-    pub(super) group: usize,
-    /// The coordinator asks the unit to stop and wait: it sets this flag and rings the
-    /// unit's doorbell.
-    pub(super) hold_requested: AtomicBool,
-    /// The coordinator lets a waiting unit initialize again.
-    pub(super) resume: Notify,
-    /// The unit's answer to `hold` (stopped) and to `resume` (initialized).
-    pub(super) acked: Notify,
-    /// Stopped and waiting for `resume`.
-    pub(super) waiting: AtomicBool,
-}
-
-impl GroupLink {
-    pub(crate) fn new(group: usize) -> Self {
-        GroupLink {
-            group,
-            ..GroupLink::default()
-        }
-    }
-
-    /// Whether the wake-up on `restart` was the group's stop request (and consumes it).
-    pub(crate) fn take_hold(&self) -> bool {
-        self.hold_requested.swap(false, Ordering::AcqRel)
-    }
-
-    /// Whether a hold was asked for and not taken yet.
-    pub(crate) fn is_hold_requested(&self) -> bool {
-        self.hold_requested.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn is_waiting(&self) -> bool {
-        self.waiting.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn set_waiting(&self, waiting: bool) {
-        self.waiting.store(waiting, Ordering::Release);
-    }
 }
 
 /// What a coordinator hears.

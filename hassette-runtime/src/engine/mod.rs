@@ -29,7 +29,7 @@
 //! Lock order, stated here once and cited as `(L1)` ... where a lock is taken: a lock is
 //! taken only while holding locks of smaller numbers; none is held across an `.await`.
 //!
-//! - (L1) a parent's family (`family::Family`), for its list of children;
+//! - (L1) a parent's family (`unit::Family`), for its list of children;
 //! - (L2) the registry's `added` table (`registry`, an `RwLock`);
 //! - (L3) the app's supervisor `tasks` (`state`);
 //! - (L4) a unit's `state` (`unit`): a status change publishes its event and records its
