@@ -91,7 +91,7 @@ impl AppState {
 
     /// A child exhausted its budget: its parent's run fails (see the module's header).
     pub(crate) fn escalate(&self, child: &Unit, error: SharedError) {
-        let Some(parent) = self.parent_of(child) else {
+        let Some(parent) = self.registry.parent_of(child) else {
             return;
         };
         let Some(family) = parent.family() else {

@@ -146,7 +146,7 @@ impl AppState {
                 state.started.send_replace(Some(result));
             });
         }
-        if super::inside::caller(self).is_some() {
+        if super::inside::caller(&self.registry).is_some() {
             return outcome.borrow().clone().unwrap_or(Ok(()));
         }
         match outcome.wait_for(Option::is_some).await {
@@ -160,7 +160,7 @@ impl AppState {
     /// the stop reaches it or one of its ancestors (see the module's header).
     pub(crate) async fn shutdown(self: &Arc<Self>, reason: String) -> ShutdownReport {
         self.begin_shutdown(reason);
-        let lineage = super::inside::lineage(self);
+        let lineage = super::inside::lineage(&self.registry);
         if !lineage.is_empty() {
             // The stop has reached the caller once its wave is told to stop, or once it has
             // reached one of its ancestors, whose stop stops it (and may first wait for
@@ -236,7 +236,7 @@ impl AppState {
         if target.is_none() {
             unit.request_restart();
         }
-        if super::inside::from_family_of(self, unit) {
+        if super::inside::from_family_of(&self.registry, unit) {
             // The service restarts itself or an ancestor: the new run cannot begin before
             // this one ends, nor the ancestor's before it has stopped the caller.
             return Ok(());
