@@ -409,23 +409,4 @@ impl AppState {
         }
         removal
     }
-
-    /// The stop's part: takes every added unit's supervisor task (children excepted:
-    /// their parents stop them), removals in flight included.
-    pub(super) fn take_added(&self) -> AddedAtStop {
-        let mut added = self.registry.added_mut();
-        let units = added
-            .units
-            .values_mut()
-            .filter(|e| e.parent.is_none())
-            .map(|entry| (entry.unit.clone(), entry.task.take()))
-            .collect();
-        AddedAtStop { units }
-    }
-}
-
-/// The added units the stop stops.
-#[derive(Debug, Default)]
-pub(super) struct AddedAtStop {
-    pub(super) units: Vec<(Arc<Unit>, Option<JoinHandle<()>>)>,
 }
