@@ -106,13 +106,13 @@ impl AppState {
         // A service waiting for the start is a wait in the wait-for graph (see the
         // module's header).
         let _edge = match super::inside::caller(&self.registry) {
-            Some(waiter) => {
-                self.wait_start(&waiter, &unit)
-                    .map_err(|error| AddError::WaitCycle {
-                        service: unit.name.clone(),
-                        error,
-                    })?
-            }
+            Some(waiter) => self
+                .waits
+                .wait_start(&self.registry, &waiter, &unit)
+                .map_err(|error| AddError::WaitCycle {
+                    service: unit.name.clone(),
+                    error,
+                })?,
             None => None,
         };
         match starts.outcome().await {

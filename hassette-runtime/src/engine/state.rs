@@ -32,7 +32,7 @@ use super::lock;
 use super::readiness::WaitGraph;
 use super::registry::Registry;
 use super::unit::Unit;
-use crate::{RestartError, ShutdownReport, StartError, StartFailure, Status};
+use crate::{RestartError, ShutdownReport, StartError, StartFailure, Status, WaitError};
 
 /// What `build` hands the engine.
 pub(crate) struct AppParts {
@@ -129,6 +129,18 @@ impl AppState {
     /// Completes when the shutdown begins.
     pub(crate) fn shutdown_begun(&self) -> WaitForCancellationFuture<'_> {
         self.stopping.cancelled()
+    }
+
+    /// Waits until `target` is Running and ready, or the shutdown begins (see
+    /// `readiness`: a wait that could never end is an error).
+    pub(crate) async fn wait_up(
+        &self,
+        waiter: Option<&Arc<Unit>>,
+        target: &Arc<Unit>,
+    ) -> Result<(), WaitError> {
+        self.waits
+            .wait_up(&self.registry, &self.stopping, waiter, target)
+            .await
     }
 
     /// Whether a supervisor was cut off while code that never yields held its thread.
