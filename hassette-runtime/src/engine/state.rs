@@ -206,7 +206,14 @@ impl AppState {
                 };
             }
             for gid in 0..self.groups.len() {
-                tokio::spawn(super::group::coordinate(self.clone(), gid));
+                let app = self.clone();
+                tokio::spawn(async move {
+                    let (groups, registry) = (&app.groups, &app.registry);
+                    let ended = super::group::coordinate(groups, registry, &app.stopping, gid);
+                    if let Some(reason) = ended.await {
+                        app.begin_shutdown(reason);
+                    }
+                });
             }
             let mut wave_of = vec![0; self.registry.units.len()];
             for (wave, ids) in self.waves.iter().enumerate() {
