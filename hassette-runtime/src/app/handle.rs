@@ -64,7 +64,7 @@ impl ServiceHandle {
     ///
     /// See [`WaitError`].
     pub async fn wait_ready(&self) -> Result<(), WaitError> {
-        let waiter = crate::engine::caller(&self.app);
+        let waiter = crate::engine::caller(self.app.registry());
         self.app.wait_up(waiter.as_ref(), &self.unit).await
     }
 

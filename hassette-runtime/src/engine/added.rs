@@ -35,27 +35,12 @@ use tokio::task::JoinHandle;
 
 use super::bus::Observed;
 use super::driver::deadline_in;
-use super::family::Kin;
 use super::first_start::FirstStarts;
-use super::registry::AddedTable;
+use super::registry::{Added, AddedTable};
 use super::shutdown::stop_budget;
 use super::state::AppState;
-use super::unit::{Unit, UnitInit};
+use super::unit::{Kin, Unit, UnitInit};
 use crate::{AddError, Dependency, RemoveError, ServiceReport};
-
-/// One unit added while the app runs, in the registry's `added` table.
-#[derive(Debug)]
-pub(crate) struct Added {
-    pub(super) unit: Arc<Unit>,
-    /// Its supervisor task, until the stop or a removal takes it.
-    pub(super) task: Option<JoinHandle<()>>,
-    /// Where its removal's report goes, once a removal has begun.
-    pub(super) removal: Option<watch::Sender<Option<ServiceReport>>>,
-    /// How many added units depend on it (`depends_on`).
-    pub(super) dependants: usize,
-    /// The id of its parent, for a child (see `family`).
-    pub(super) parent: Option<usize>,
-}
 
 /// What a new unit is: how it is registered, besides its [`UnitInit`].
 pub(crate) struct Addition {
@@ -120,14 +105,14 @@ impl AppState {
         };
         // A service waiting for the start is a wait in the wait-for graph (see the
         // module's header).
-        let _edge = match super::inside::caller(self) {
-            Some(waiter) => {
-                self.wait_start(&waiter, &unit)
-                    .map_err(|error| AddError::WaitCycle {
-                        service: unit.name.clone(),
-                        error,
-                    })?
-            }
+        let _edge = match super::inside::caller(&self.registry) {
+            Some(waiter) => self
+                .waits
+                .wait_start(&self.registry, &waiter, &unit)
+                .map_err(|error| AddError::WaitCycle {
+                    service: unit.name.clone(),
+                    error,
+                })?,
             None => None,
         };
         match starts.outcome().await {
@@ -250,12 +235,6 @@ impl AppState {
         (unit, starts)
     }
 
-    /// The parent of a child.
-    pub(crate) fn parent_of(&self, child: &Unit) -> Option<Arc<Unit>> {
-        let parent = self.registry.added().units.get(&child.id)?.parent?;
-        self.registry.get(parent)
-    }
-
     /// Whether `unit` was added while the app runs (not registered at `build()`).
     pub(crate) fn is_added(&self, unit: &Unit) -> bool {
         unit.id >= self.registry.units.len()
@@ -275,7 +254,7 @@ impl AppState {
             // Removed already: the unit keeps its final report.
             return Ok(unit.report());
         };
-        if super::inside::from_family_of(self, unit) {
+        if super::inside::from_family_of(&self.registry, unit) {
             // Its stop stops the caller first: the report as of the request.
             return Ok(unit.report());
         }
@@ -430,23 +409,4 @@ impl AppState {
         }
         removal
     }
-
-    /// The stop's part: takes every added unit's supervisor task (children excepted:
-    /// their parents stop them), removals in flight included.
-    pub(super) fn take_added(&self) -> AddedAtStop {
-        let mut added = self.registry.added_mut();
-        let units = added
-            .units
-            .values_mut()
-            .filter(|e| e.parent.is_none())
-            .map(|entry| (entry.unit.clone(), entry.task.take()))
-            .collect();
-        AddedAtStop { units }
-    }
-}
-
-/// The added units the stop stops.
-#[derive(Debug, Default)]
-pub(super) struct AddedAtStop {
-    pub(super) units: Vec<(Arc<Unit>, Option<JoinHandle<()>>)>,
 }

@@ -3,7 +3,7 @@
 //!
 //! Protocol:
 //! - A child is an added unit (see `added`) whose table entry names its parent; the
-//!   parent's [`Family`] lists its children in order of addition. A family's lock is (L1
+//!   parent's `Family` (in `unit`) lists its children in order of addition. A family's lock is (L1
 //!   in `engine`'s lock order), taken before the registry's `added` table (L2).
 //! - The parent's run decides when its children run. The parent's `LAUNCHED` flag is
 //!   set once the run's `after_initialize` is done ([`AppState::launch_children`]):
@@ -27,39 +27,12 @@
 //!   app's shutdown) would wait for itself: it gets its answer as of the request (see
 //!   `inside`).
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use super::first_start::FirstStarts;
-use super::lock;
 use super::state::AppState;
 use super::unit::Unit;
 use crate::{ChildExhausted, SharedError};
-
-/// A parent's children.
-#[derive(Debug, Default)]
-pub(crate) struct Family {
-    kin: Mutex<Kin>,
-}
-
-#[derive(Debug, Default)]
-pub(super) struct Kin {
-    /// In order of addition.
-    pub(super) children: Vec<Arc<Unit>>,
-    /// The error of the child that exhausted its budget, for the parent's run to fail
-    /// with.
-    escalated: Option<SharedError>,
-}
-
-impl Family {
-    pub(super) fn lock(&self) -> MutexGuard<'_, Kin> {
-        lock(&self.kin) // (L1)
-    }
-
-    /// The error a child escalated, taken.
-    pub(crate) fn take_escalated(&self) -> Option<SharedError> {
-        self.lock().escalated.take()
-    }
-}
 
 impl AppState {
     /// The parent's run is past `after_initialize`: starts every child that is not
@@ -118,7 +91,7 @@ impl AppState {
 
     /// A child exhausted its budget: its parent's run fails (see the module's header).
     pub(crate) fn escalate(&self, child: &Unit, error: SharedError) {
-        let Some(parent) = self.parent_of(child) else {
+        let Some(parent) = self.registry.parent_of(child) else {
             return;
         };
         let Some(family) = parent.family() else {

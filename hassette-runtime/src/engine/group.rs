@@ -23,15 +23,17 @@
 //!   runs (the coordinator resumes every member it held before it takes the next event).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::lock;
 use super::policy::RestartWindow;
-use super::state::AppState;
+use super::registry::Registry;
+use super::unit::GroupLink;
 use crate::Strategy;
 
 /// A member of a group, in registration order.
@@ -50,48 +52,6 @@ pub(crate) struct GroupDef {
     pub(crate) members: Vec<Member>,
     pub(crate) intensity: u32,
     pub(crate) period: Duration,
-}
-
-/// What a grouped unit shares with its group's coordinator.
-#[derive(Debug, Default)]
-pub(crate) struct GroupLink {
-    pub(super) group: usize,
-    /// The coordinator asks the unit to stop and wait: it sets this flag and rings the
-    /// unit's doorbell.
-    pub(super) hold_requested: AtomicBool,
-    /// The coordinator lets a waiting unit initialize again.
-    pub(super) resume: Notify,
-    /// The unit's answer to `hold` (stopped) and to `resume` (initialized).
-    pub(super) acked: Notify,
-    /// Stopped and waiting for `resume`.
-    pub(super) waiting: AtomicBool,
-}
-
-impl GroupLink {
-    pub(crate) fn new(group: usize) -> Self {
-        GroupLink {
-            group,
-            ..GroupLink::default()
-        }
-    }
-
-    /// Whether the wake-up on `restart` was the group's stop request (and consumes it).
-    pub(crate) fn take_hold(&self) -> bool {
-        self.hold_requested.swap(false, Ordering::AcqRel)
-    }
-
-    /// Whether a hold was asked for and not taken yet.
-    pub(crate) fn is_hold_requested(&self) -> bool {
-        self.hold_requested.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn is_waiting(&self) -> bool {
-        self.waiting.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn set_waiting(&self, waiting: bool) {
-        self.waiting.store(waiting, Ordering::Release);
-    }
 }
 
 /// What a coordinator hears.
@@ -149,29 +109,36 @@ impl Group {
 }
 
 /// One group's coordinator: applies the strategy to each failure it hears of, within the
-/// group's budget, and escalates when the budget runs out.
-pub(crate) async fn coordinate(app: Arc<AppState>, gid: usize) {
-    let group = &app.groups[gid];
+/// group's budget, and escalates when the budget runs out. Ends when the app's
+/// `stopping` is cancelled, or with the shutdown's reason when a top-level group ran out
+/// (its caller begins that shutdown).
+pub(crate) async fn coordinate(
+    groups: &[Group],
+    registry: &Registry,
+    stopping: &CancellationToken,
+    gid: usize,
+) -> Option<String> {
+    let group = &groups[gid];
     let Some(mut rx) = lock(&group.rx).take() else {
         // (alone)
-        return;
+        return None;
     };
     let mut window = RestartWindow::default();
     loop {
         let event = tokio::select! {
             biased;
-            () = app.stopping.cancelled() => return,
-            event = rx.recv() => match event { Some(event) => event, None => return },
+            () = stopping.cancelled() => return None,
+            event = rx.recv() => match event { Some(event) => event, None => return None },
         };
         let failed: Vec<usize> = match event {
             GroupEvent::Unit(id) => vec![id],
-            GroupEvent::Child(child) => app.groups[child].units.clone(),
+            GroupEvent::Child(child) => groups[child].units.clone(),
         };
         // A report goes stale when an earlier group restart already took its sender along:
         // nothing waits for it any more, and acting on it would restart (or exhaust) the
         // group for nothing.
         let waiting = |id: &usize| {
-            app.registry.units[*id]
+            registry.units[*id]
                 .link
                 .as_ref()
                 .is_some_and(|l| l.is_waiting())
@@ -180,8 +147,10 @@ pub(crate) async fn coordinate(app: Arc<AppState>, gid: usize) {
             continue;
         }
         if !window.admit(group.intensity, group.period, Instant::now()) {
-            escalate(&app, gid, &failed);
-            continue;
+            match escalate(groups, registry, gid, &failed) {
+                Some(reason) => return Some(reason),
+                None => continue,
+            }
         }
         let first = failed
             .first()
@@ -195,24 +164,24 @@ pub(crate) async fn coordinate(app: Arc<AppState>, gid: usize) {
         tracing::info!(group = %group.name, strategy = ?group.strategy, services = affected.len(), "group restart");
         // Stop in reverse order, start in order: dependants before what they rely on.
         for &id in affected.iter().rev() {
-            let unit = &app.registry.units[id];
+            let unit = &registry.units[id];
             let Some(link) = &unit.link else { continue };
             if !link.is_waiting() && !unit.status().is_terminal() {
                 link.hold_requested.store(true, Ordering::Release);
                 unit.ring();
-                if !acknowledged(&app, link).await {
-                    return;
+                if !acknowledged(stopping, link).await {
+                    return None;
                 }
             }
         }
         for &id in &affected {
-            let Some(link) = &app.registry.units[id].link else {
+            let Some(link) = &registry.units[id].link else {
                 continue;
             };
             if link.is_waiting() {
                 link.resume.notify_one();
-                if !acknowledged(&app, link).await {
-                    return;
+                if !acknowledged(stopping, link).await {
+                    return None;
                 }
             }
         }
@@ -220,37 +189,38 @@ pub(crate) async fn coordinate(app: Arc<AppState>, gid: usize) {
 }
 
 /// Waits for a unit's answer; false when the app shuts down first.
-async fn acknowledged(app: &AppState, link: &GroupLink) -> bool {
+async fn acknowledged(stopping: &CancellationToken, link: &GroupLink) -> bool {
     tokio::select! {
         biased;
-        () = app.stopping.cancelled() => false,
+        () = stopping.cancelled() => false,
         () = link.acked.notified() => true,
     }
 }
 
 /// The group's budget ran out: its parent handles the whole group as one failed member;
-/// at the top, the failed services crash and the app shuts down.
-fn escalate(app: &Arc<AppState>, gid: usize, failed: &[usize]) {
-    let group = &app.groups[gid];
+/// at the top, the failed services crash and the app shuts down (the reason returned).
+fn escalate(groups: &[Group], registry: &Registry, gid: usize, failed: &[usize]) -> Option<String> {
+    let group = &groups[gid];
     tracing::warn!(group = %group.name, "group restart budget exhausted; escalating");
     match group.parent {
         Some(parent) => {
-            let _ = app.groups[parent].tx.send(GroupEvent::Child(gid));
+            let _ = groups[parent].tx.send(GroupEvent::Child(gid));
+            None
         }
         None => {
             let error: crate::SharedError = Arc::new(GroupExhausted {
                 group: group.name.clone(),
             });
             for &id in failed {
-                let unit = &app.registry.units[id];
+                let unit = &registry.units[id];
                 // Failed, or Stopped after a clean return of a permanent service.
                 let waiting = unit.link.as_ref().is_some_and(|l| l.is_waiting());
                 unit.to_crashed_with_group(error.clone(), waiting);
             }
-            app.begin_shutdown(format!(
+            Some(format!(
                 "group `{}` exhausted its restart budget",
                 group.name
-            ));
+            ))
         }
     }
 }

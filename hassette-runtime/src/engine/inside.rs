@@ -18,7 +18,7 @@ use std::task::{Context, Poll};
 
 use tokio::task::futures::TaskLocalFuture;
 
-use super::state::AppState;
+use super::registry::Registry;
 use super::unit::Unit;
 
 /// Which unit a task belongs to: its id, and its address to tell it from a unit of
@@ -79,11 +79,11 @@ impl<F: Future> Future for InService<F> {
     }
 }
 
-/// The service of `app` the current task belongs to, if any.
-pub(crate) fn caller(app: &AppState) -> Option<Arc<Unit>> {
+/// The service of the app (whose units `registry` holds) the current task belongs to, if any.
+pub(crate) fn caller(registry: &Registry) -> Option<Arc<Unit>> {
     CURRENT
         .try_with(|member| {
-            let own = app.registry.get(member.id)?;
+            let own = registry.get(member.id)?;
             (Arc::as_ptr(&own) as usize == member.addr).then_some(own)
         })
         .ok()
@@ -92,9 +92,9 @@ pub(crate) fn caller(app: &AppState) -> Option<Arc<Unit>> {
 
 /// The service the current task belongs to, then its parent, its parent's parent, ...;
 /// empty outside the app's services.
-pub(crate) fn lineage(app: &AppState) -> Vec<Arc<Unit>> {
-    let mut line: Vec<Arc<Unit>> = caller(app).into_iter().collect();
-    while let Some(parent) = line.last().and_then(|unit| app.parent_of(unit)) {
+pub(crate) fn lineage(registry: &Registry) -> Vec<Arc<Unit>> {
+    let mut line: Vec<Arc<Unit>> = caller(registry).into_iter().collect();
+    while let Some(parent) = line.last().and_then(|unit| registry.parent_of(unit)) {
         line.push(parent);
     }
     line
@@ -103,6 +103,8 @@ pub(crate) fn lineage(app: &AppState) -> Vec<Arc<Unit>> {
 /// Whether the current task belongs to `target` or to one of its descendants (a child, a
 /// grandchild, ...): a call that waits for the end of `target`'s run would then wait for
 /// its own caller, whose stop that run's stop waits for (see `family`).
-pub(crate) fn from_family_of(app: &AppState, target: &Arc<Unit>) -> bool {
-    lineage(app).iter().any(|unit| Arc::ptr_eq(unit, target))
+pub(crate) fn from_family_of(registry: &Registry, target: &Arc<Unit>) -> bool {
+    lineage(registry)
+        .iter()
+        .any(|unit| Arc::ptr_eq(unit, target))
 }

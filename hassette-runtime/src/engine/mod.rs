@@ -7,9 +7,10 @@
 //! 1. `Builder::build` turns each registration into a [`unit::Unit`]: its name, its
 //!    type's table of hooks ([`shim::Shim`], the only generic code), its state and its
 //!    report. The units, the dependency waves and the groups become the [`AppState`].
-//! 2. [`AppState::start`] spawns one supervisor task per unit ([`supervisor`]), counted
-//!    down by `first_start`. The supervisor runs the lifecycle ([`driver`]): dependencies
-//!    (`readiness`), the initialize hooks, then `serve`, polled by the supervisor itself.
+//! 2. [`AppState::start`] (`start`) spawns one supervisor task per unit ([`supervisor`]),
+//!    counted down by `first_start`. The supervisor runs the lifecycle ([`driver`]):
+//!    dependencies (`readiness`), the initialize hooks, then `serve`, polled by the
+//!    supervisor itself.
 //! 3. When a run ends, the driver classifies the outcome once (`driver::Outcome`, its
 //!    kind `policy::OutcomeKind`), the supervisor's step carries it, and one pure
 //!    function, `policy::decide`, answers what it leads to (restart after a delay, cool
@@ -29,7 +30,7 @@
 //! Lock order, stated here once and cited as `(L1)` ... where a lock is taken: a lock is
 //! taken only while holding locks of smaller numbers; none is held across an `.await`.
 //!
-//! - (L1) a parent's family (`family::Family`), for its list of children;
+//! - (L1) a parent's family (`unit::Family`), for its list of children;
 //! - (L2) the registry's `added` table (`registry`, an `RwLock`);
 //! - (L3) the app's supervisor `tasks` (`state`);
 //! - (L4) a unit's `state` (`unit`): a status change publishes its event and records its
@@ -59,6 +60,7 @@ mod readiness;
 mod registry;
 mod shim;
 mod shutdown;
+mod start;
 mod state;
 mod stream;
 mod supervisor;

@@ -15,7 +15,7 @@
 //! Invariant: the graph is acyclic. `enter(a, b)` adds `a -> b` only when there is no
 //! path `b -> ... -> a`; otherwise the wait could never end, and the error names the cycle
 //! `a -> b -> ... -> a`. Since no edge that closes a cycle is ever added, no wait in the
-//! graph can be part of one. A wait for `b`'s first start ([`AppState::wait_start`]) also
+//! graph can be part of one. A wait for `b`'s first start ([`WaitGraph::wait_start`]) also
 //! counts the waits that start is about to begin, `b -> d` for each dependency `d` of `b`
 //! that is not up, for its one search: its supervisor may not have entered them yet, and
 //! the caller (`a` in `add`) is the one that gets the error, at once. A caller that is
@@ -38,17 +38,21 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
+use tokio_util::sync::CancellationToken;
+
 use super::lock;
 use super::registry::Registry;
-use super::state::AppState;
 use super::unit::Unit;
 use crate::{Status, WaitError};
 
-impl AppState {
+impl WaitGraph {
     /// Waits until `target` is Running and ready, recording the wait in the wait-for graph
     /// when a service waits, so a wait that could never end is an error instead of a hang.
+    /// The wait ends with the app's `stopping`.
     pub(crate) async fn wait_up(
         &self,
+        registry: &Registry,
+        stopping: &CancellationToken,
         waiter: Option<&Arc<Unit>>,
         target: &Arc<Unit>,
     ) -> Result<(), WaitError> {
@@ -56,7 +60,7 @@ impl AppState {
             return Ok(());
         }
         let _edge = match waiter {
-            Some(waiter) => Some(self.waits.enter(&self.registry, waiter.id, target.id)?),
+            Some(waiter) => Some(self.enter(registry, waiter.id, target.id)?),
             None => None,
         };
         let settled = target.wait_for(|now| match now.is_up() {
@@ -70,13 +74,11 @@ impl AppState {
         });
         tokio::select! {
             biased;
-            () = self.stopping.cancelled() => Err(WaitError::ShuttingDown),
+            () = stopping.cancelled() => Err(WaitError::ShuttingDown),
             settled = settled => settled,
         }
     }
-}
 
-impl AppState {
     /// Records that `waiter` waits for `target`'s first start (an `add` awaited inside a
     /// service), which waits in turn for each of its dependencies that is not up: an
     /// error naming the cycle when that start would wait, through them, for `waiter`.
@@ -84,6 +86,7 @@ impl AppState {
     /// needs no edge, and a parent adding a child per connection pays nothing for it.
     pub(crate) fn wait_start(
         &self,
+        registry: &Registry,
         waiter: &Unit,
         target: &Unit,
     ) -> Result<Option<WaitEdge<'_>>, WaitError> {
@@ -94,14 +97,9 @@ impl AppState {
             .dependencies
             .iter()
             .copied()
-            .filter(|&id| {
-                self.registry
-                    .get(id)
-                    .is_some_and(|dep| !dep.state().is_up())
-            })
+            .filter(|&id| registry.get(id).is_some_and(|dep| !dep.state().is_up()))
             .collect();
-        self.waits
-            .enter_then(&self.registry, waiter.id, target.id, &then)
+        self.enter_then(registry, waiter.id, target.id, &then)
             .map(Some)
     }
 }

@@ -19,10 +19,12 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use super::added::Added;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
 use super::unit::Unit;
 use super::{read_lock, write_lock};
-use crate::{BuildError, Dependency, Hooks, LookupError, RemovedServices};
+use crate::{BuildError, Dependency, Hooks, LookupError, RemovedServices, ServiceReport};
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum TypeSlot {
@@ -55,6 +57,20 @@ pub(super) struct AddedTable {
     pub(super) removed: RemovedServices,
 }
 
+/// One unit added while the app runs, in the registry's `added` table.
+#[derive(Debug)]
+pub(crate) struct Added {
+    pub(super) unit: Arc<Unit>,
+    /// Its supervisor task, until the stop or a removal takes it.
+    pub(super) task: Option<JoinHandle<()>>,
+    /// Where its removal's report goes, once a removal has begun.
+    pub(super) removal: Option<watch::Sender<Option<ServiceReport>>>,
+    /// How many added units depend on it (`depends_on`).
+    pub(super) dependants: usize,
+    /// The id of its parent, for a child (see `family`).
+    pub(super) parent: Option<usize>,
+}
+
 impl AddedTable {
     /// A fresh id, never used before in this app.
     pub(super) fn next_id(&mut self, statics: usize) -> usize {
@@ -65,6 +81,12 @@ impl AddedTable {
 }
 
 impl Registry {
+    /// The parent of a child.
+    pub(crate) fn parent_of(&self, child: &Unit) -> Option<Arc<Unit>> {
+        let parent = self.added().units.get(&child.id)?.parent?;
+        self.get(parent)
+    }
+
     /// Claims the type and the name of the registration `id` (`named`: registered by
     /// name, so found by name only): a type registered twice by type, or a name taken,
     /// is an error.

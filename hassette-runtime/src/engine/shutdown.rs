@@ -38,7 +38,6 @@ use futures_util::FutureExt;
 use tokio::task::{JoinError, JoinHandle};
 use tokio::time::Instant;
 
-use super::added::AddedAtStop;
 use super::driver::{ABORT_GRACE, deadline_in};
 use super::lock;
 use super::state::AppState;
@@ -46,6 +45,19 @@ use super::unit::Unit;
 use crate::ShutdownReport;
 
 impl AppState {
+    /// The stop's part: takes every added unit's supervisor task (children excepted:
+    /// their parents stop them), removals in flight included.
+    fn take_added(&self) -> AddedAtStop {
+        let mut added = self.registry.added_mut();
+        let units = added
+            .units
+            .values_mut()
+            .filter(|e| e.parent.is_none())
+            .map(|entry| (entry.unit.clone(), entry.task.take()))
+            .collect();
+        AddedAtStop { units }
+    }
+
     /// Begins the shutdown for a failed start that will not be retried: its report is
     /// not a success, whatever else began the shutdown first.
     pub(crate) fn begin_shutdown_for_failed_start(self: &Arc<Self>, reason: String) {
@@ -317,6 +329,12 @@ fn ring<'a>(wave: impl IntoIterator<Item = &'a Arc<Unit>>) -> Option<Arc<Unit>> 
         unit.request_stop();
     }
     None
+}
+
+/// The added units the stop stops.
+#[derive(Debug, Default)]
+struct AddedAtStop {
+    units: Vec<(Arc<Unit>, Option<JoinHandle<()>>)>,
 }
 
 /// The longest a supervisor's stop can take once its wave is told to stop, with every

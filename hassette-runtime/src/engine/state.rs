@@ -1,19 +1,17 @@
 //! The state one app shares between its handle, its supervisors and its stop task, and
-//! the two protocols that run once per app: the start and the stop's entry.
+//! the stop's entry (the start, the other protocol that runs once per app, is `start`'s).
 //!
 //! Protocol:
-//! - The first [`AppState::start`] spawns the one task that launches every supervisor (under
-//!   the `tasks` lock, which the stop task also takes, so a start and a stop never miss
-//!   each other) and keeps its outcome in the `started` watch; every call waits on it.
 //! - The first `begin_shutdown` (see `shutdown`) keeps its reason, sets `shutting_down`,
 //!   cancels `stopping` and spawns the one stop task; every call waits for its report in
 //!   the `report` watch.
 //! - A call made from inside one of the app's own services (see `inside`) never waits for
-//!   the caller's own run: `start` returns at once, `shutdown` once the stop reaches the
-//!   caller or one of its ancestors, a restart of the caller itself or of one of its
-//!   ancestors once it is asked for.
-//! - Locks (numbered in `engine`'s header): `tasks` is (L3), taken before a unit's state
-//!   (L4); `reason` is taken alone. No lock is held across an `.await`.
+//!   the caller's own run: `start` returns at once (see `start`), `shutdown` once the stop
+//!   reaches the caller or one of its ancestors, a restart of the caller itself or of one
+//!   of its ancestors once it is asked for.
+//! - Locks (numbered in `engine`'s header): `tasks` is (L3), taken (by `start` and the
+//!   stop) before a unit's state (L4); `reason` is taken alone. No lock is held across an
+//!   `.await`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -26,13 +24,11 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tokio_util::task::TaskTracker;
 
 use super::bus::EventBus;
-use super::first_start::FirstStarts;
 use super::group::Group;
-use super::lock;
 use super::readiness::WaitGraph;
 use super::registry::Registry;
 use super::unit::Unit;
-use crate::{RestartError, ShutdownReport, StartError, StartFailure, Status};
+use crate::{RestartError, ShutdownReport, StartError, Status, WaitError};
 
 /// What `build` hands the engine.
 pub(crate) struct AppParts {
@@ -131,36 +127,28 @@ impl AppState {
         self.stopping.cancelled()
     }
 
+    /// Waits until `target` is Running and ready, or the shutdown begins (see
+    /// `readiness`: a wait that could never end is an error).
+    pub(crate) async fn wait_up(
+        &self,
+        waiter: Option<&Arc<Unit>>,
+        target: &Arc<Unit>,
+    ) -> Result<(), WaitError> {
+        self.waits
+            .wait_up(&self.registry, &self.stopping, waiter, target)
+            .await
+    }
+
     /// Whether a supervisor was cut off while code that never yields held its thread.
     pub(crate) fn is_stuck(&self) -> bool {
         self.stuck.load(Ordering::Relaxed)
-    }
-
-    /// Starts every service once (see the module's header) and returns the outcome.
-    pub(crate) async fn start(self: &Arc<Self>) -> Result<(), StartError> {
-        let mut outcome = self.started.subscribe();
-        if !self.start_begun.swap(true, Ordering::AcqRel) {
-            let state = self.clone();
-            tokio::spawn(async move {
-                let result = state.clone().launch_all().await;
-                state.started.send_replace(Some(result));
-            });
-        }
-        if super::inside::caller(self).is_some() {
-            return outcome.borrow().clone().unwrap_or(Ok(()));
-        }
-        match outcome.wait_for(Option::is_some).await {
-            Ok(result) => result.clone().unwrap_or(Ok(())),
-            // The sender lives in `self`: it cannot be gone.
-            Err(_) => Ok(()),
-        }
     }
 
     /// Begins the shutdown and waits for its report; from inside a service, only until
     /// the stop reaches it or one of its ancestors (see the module's header).
     pub(crate) async fn shutdown(self: &Arc<Self>, reason: String) -> ShutdownReport {
         self.begin_shutdown(reason);
-        let lineage = super::inside::lineage(self);
+        let lineage = super::inside::lineage(&self.registry);
         if !lineage.is_empty() {
             // The stop has reached the caller once its wave is told to stop, or once it has
             // reached one of its ancestors, whose stop stops it (and may first wait for
@@ -178,36 +166,6 @@ impl AppState {
                 });
         }
         self.wait_stopped().await
-    }
-
-    async fn launch_all(self: Arc<Self>) -> Result<(), StartError> {
-        let starts = Arc::new(FirstStarts::default());
-        {
-            let mut tasks = lock(&self.tasks); // (L3)
-            if self.is_stopping() {
-                return match self.registry.units.first() {
-                    Some(unit) => Err(StartError::new(
-                        unit.name.clone(),
-                        StartFailure::Interrupted,
-                    )),
-                    None => Ok(()),
-                };
-            }
-            for gid in 0..self.groups.len() {
-                tokio::spawn(super::group::coordinate(self.clone(), gid));
-            }
-            let mut wave_of = vec![0; self.registry.units.len()];
-            for (wave, ids) in self.waves.iter().enumerate() {
-                ids.iter().for_each(|&id| wave_of[id] = wave);
-            }
-            for unit in &self.registry.units {
-                let first = starts.entry(unit);
-                let wave = &self.wave_tasks[wave_of[unit.id]];
-                let task = super::supervisor::launch(unit.clone(), self.clone(), first, wave);
-                tasks[unit.id] = Some(task);
-            }
-        }
-        starts.outcome().await
     }
 
     /// An operator restart: joins the one pending or in flight, or asks for a new one,
@@ -236,7 +194,7 @@ impl AppState {
         if target.is_none() {
             unit.request_restart();
         }
-        if super::inside::from_family_of(self, unit) {
+        if super::inside::from_family_of(&self.registry, unit) {
             // The service restarts itself or an ancestor: the new run cannot begin before
             // this one ends, nor the ancestor's before it has stopped the caller.
             return Ok(());

@@ -340,7 +340,7 @@ impl Supervisor {
             // The run that just ended had been healthy for `stable_after`.
             stable: unit.state().stable(),
             stopping,
-            child: restart_type.is_some() && self.run.app.parent_of(&unit).is_some(),
+            child: restart_type.is_some() && self.run.app.registry.parent_of(&unit).is_some(),
         };
         let policy = &mut self.policy;
         let decision = unit.with_budget(|window| policy::decide(policy, window, end, true));

@@ -28,15 +28,13 @@
 use std::any::TypeId;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::bus::{EventBus, Observed};
-use super::family::Family;
-use super::group::GroupLink;
 use super::lock;
 use super::policy::RestartWindow;
 use super::shim::{Shim, Value};
@@ -910,6 +908,74 @@ impl Unit {
                 _ => None,
             },
         });
+    }
+}
+
+/// A parent's children.
+#[derive(Debug, Default)]
+pub(crate) struct Family {
+    kin: Mutex<Kin>,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Kin {
+    /// In order of addition.
+    pub(super) children: Vec<Arc<Unit>>,
+    /// The error of the child that exhausted its budget, for the parent's run to fail
+    /// with.
+    pub(super) escalated: Option<SharedError>,
+}
+
+impl Family {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Kin> {
+        lock(&self.kin) // (L1)
+    }
+
+    /// The error a child escalated, taken.
+    pub(crate) fn take_escalated(&self) -> Option<SharedError> {
+        self.lock().escalated.take()
+    }
+}
+
+/// What a grouped unit shares with its group's coordinator.
+#[derive(Debug, Default)]
+pub(crate) struct GroupLink {
+    pub(super) group: usize,
+    /// The coordinator asks the unit to stop and wait: it sets this flag and rings the
+    /// unit's doorbell.
+    pub(super) hold_requested: AtomicBool,
+    /// The coordinator lets a waiting unit initialize again.
+    pub(super) resume: Notify,
+    /// The unit's answer to `hold` (stopped) and to `resume` (initialized).
+    pub(super) acked: Notify,
+    /// Stopped and waiting for `resume`.
+    pub(super) waiting: AtomicBool,
+}
+
+impl GroupLink {
+    pub(crate) fn new(group: usize) -> Self {
+        GroupLink {
+            group,
+            ..GroupLink::default()
+        }
+    }
+
+    /// Whether the wake-up on `restart` was the group's stop request (and consumes it).
+    pub(crate) fn take_hold(&self) -> bool {
+        self.hold_requested.swap(false, Ordering::AcqRel)
+    }
+
+    /// Whether a hold was asked for and not taken yet.
+    pub(crate) fn is_hold_requested(&self) -> bool {
+        self.hold_requested.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.waiting.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_waiting(&self, waiting: bool) {
+        self.waiting.store(waiting, Ordering::Release);
     }
 }
 
