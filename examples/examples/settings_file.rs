@@ -89,9 +89,10 @@ async fn main() -> ExitCode {
         match (event.to, event.retry_at) {
             (Status::Failed, Some(retry_at)) => {
                 let error = event.error.map(|e| e.to_string()).unwrap_or_default();
-                // to the millisecond: the event is stamped a moment after the failure
+                // to 50ms: the event is stamped a moment after the failure, from which the
+                // backoff runs
                 let delay = retry_at.saturating_duration_since(event.at).as_micros();
-                let ms = delay.div_ceil(1000);
+                let ms = (delay + 25_000) / 50_000 * 50;
                 println!("{}: failed ({error}), restarting in {ms}ms", event.service);
                 failed = true;
             }
