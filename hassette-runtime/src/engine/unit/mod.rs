@@ -54,11 +54,11 @@ mod record;
 mod state;
 mod status;
 
-pub(super) use family::{Family, Kin};
+use family::Family;
+pub(super) use family::Kin;
 pub(super) use link::GroupLink;
 use record::Record;
-use state::Flags;
-pub(super) use state::State;
+use state::{Flags, State};
 
 /// One registered service or resource, type-erased.
 pub(crate) struct Unit {
@@ -209,7 +209,7 @@ impl Unit {
         status == Status::Stopped
             && self
                 .restart_type()
-                .is_some_and(|t| !super::policy::restarts_after_clean_end(t))
+                .is_some_and(|t| !crate::engine::policy::restarts_after_clean_end(t))
     }
 
     /// Its spec: its type's, or the one it was registered with.
