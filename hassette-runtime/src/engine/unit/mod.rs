@@ -60,6 +60,10 @@ pub(super) use link::GroupLink;
 use record::Record;
 use state::{Flags, State};
 
+/// The target of every log line of a unit's parts: this module's path (as when it was one
+/// file), so log filters and the lines read the same.
+const LOG_TARGET: &str = module_path!();
+
 /// One registered service or resource, type-erased.
 pub(crate) struct Unit {
     pub(super) id: usize,

@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use super::super::bus::Observed;
 use super::super::lock;
-use super::{Flags, State, Unit};
+use super::{Flags, LOG_TARGET, State, Unit};
 use crate::{ReadinessEvent, SharedError, Status, StatusEvent};
 
 /// What a named status change did.
@@ -181,7 +181,7 @@ impl Unit {
             }
             if !from.can_transition_to(to) {
                 result = Transition::Refused;
-                tracing::error!(service = %self.name, %from, %to, "invalid status transition refused; this is a bug in hassette, please report it");
+                tracing::error!(target: LOG_TARGET, service = %self.name, %from, %to, "invalid status transition refused; this is a bug in hassette, please report it");
                 debug_assert!(false, "invalid status transition of `{}`: {from} -> {to}", self.name);
                 return None;
             }
@@ -237,7 +237,7 @@ impl Unit {
             state.flags.set(Flags::READY, ready);
             self.track_stability(state);
             self.publish_ready(ready, reason);
-            tracing::info!(ready, "readiness changed");
+            tracing::info!(target: LOG_TARGET, ready, "readiness changed");
             true
         })
     }
@@ -284,7 +284,7 @@ impl Unit {
             self.note_error(error.clone());
         }
         if !from.can_transition_to(to) {
-            tracing::error!(service = %self.name, %from, %to, "invalid status transition; this is a bug in hassette, please report it");
+            tracing::error!(target: LOG_TARGET, service = %self.name, %from, %to, "invalid status transition; this is a bug in hassette, please report it");
             debug_assert!(
                 false,
                 "invalid status transition of `{}`: {from} -> {to}",
@@ -293,12 +293,12 @@ impl Unit {
         }
         match (&error, to.is_failure()) {
             (Some(e), true) => {
-                tracing::warn!(service = %self.name, %from, %to, error = %e, "status changed");
+                tracing::warn!(target: LOG_TARGET, service = %self.name, %from, %to, error = %e, "status changed");
             }
             (Some(e), false) => {
-                tracing::info!(%from, %to, error = %e, "status changed");
+                tracing::info!(target: LOG_TARGET, %from, %to, error = %e, "status changed");
             }
-            (None, _) => tracing::info!(%from, %to, "status changed"),
+            (None, _) => tracing::info!(target: LOG_TARGET, %from, %to, "status changed"),
         }
         self.events.publish(|| StatusEvent {
             service: self.name.clone(),
