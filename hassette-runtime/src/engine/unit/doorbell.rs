@@ -1,0 +1,104 @@
+//! The supervisor's doorbell and the flags that say why it rang: the app's stop, an
+//! operator's restart, a child that escalated, and the launch of a run's children.
+
+use super::{Flags, Unit};
+
+impl Unit {
+    /// An operator asks for a restart; returns whether the supervisor must be woken (no
+    /// restart was pending already). See [`State::restart_run`](super::State::restart_run).
+    pub(crate) fn request_restart(&self) -> bool {
+        let wake = self.update(|state| {
+            if state.restart_pending() {
+                return false;
+            }
+            state.flags.set(Flags::RESTART_PENDING, true);
+            true
+        });
+        if wake {
+            self.wake.notify_one();
+        }
+        wake
+    }
+
+    /// The app's stop reached this unit's wave: the supervisor stops it (once).
+    pub(crate) fn request_stop(&self) {
+        let first = self.update(|state| {
+            let first = !state.stop_requested();
+            state.flags.set(Flags::STOP_REQUESTED, true);
+            first
+        });
+        if first {
+            self.wake.notify_one();
+        }
+    }
+
+    /// A stopped child is launched again by its parent's next run.
+    pub(crate) fn clear_stop(&self) {
+        self.update(|state| {
+            let was = state.stop_requested();
+            state.flags.set(Flags::STOP_REQUESTED, false);
+            was
+        });
+    }
+
+    /// Whether this run is past `after_initialize` (see `family`).
+    pub(crate) fn launched(&self) -> bool {
+        self.lock().flags.has(Flags::LAUNCHED)
+    }
+
+    /// Sets or clears [`launched`](Self::launched).
+    pub(crate) fn set_launched(&self, on: bool) {
+        self.lock().flags.set(Flags::LAUNCHED, on);
+    }
+
+    /// A child escalated (its error is in the family): rings the doorbell.
+    pub(crate) fn ring_child_failed(&self) {
+        self.update(|state| {
+            state.flags.set(Flags::CHILD_FAILED, true);
+            false
+        });
+        self.wake.notify_one();
+    }
+
+    /// Takes the flag of [`ring_child_failed`](Self::ring_child_failed).
+    pub(crate) fn take_child_failed(&self) -> bool {
+        let mut state = self.lock();
+        let failed = state.flags.has(Flags::CHILD_FAILED);
+        state.flags.set(Flags::CHILD_FAILED, false);
+        failed
+    }
+
+    /// Rings the supervisor's doorbell, after a flag that says why was set.
+    pub(crate) fn ring(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Completes when the doorbell rings (at once if it rang since the last time).
+    pub(crate) fn rung(&self) -> tokio::sync::futures::Notified<'_> {
+        self.wake.notified()
+    }
+
+    /// Completes once the app's stop has reached this unit.
+    pub(crate) async fn stop_reached(&self) {
+        self.wait_for(|state| state.stop_requested().then_some(()))
+            .await;
+    }
+
+    /// Whether the app's stop has reached this unit.
+    pub(crate) fn is_stop_requested(&self) -> bool {
+        self.lock().stop_requested()
+    }
+
+    /// The supervisor takes the pending operator restart, if there is one: the run it
+    /// starts next is the one the callers wait for.
+    pub(crate) fn take_restart(&self) -> bool {
+        self.update(|state| {
+            if !state.restart_pending() {
+                return false;
+            }
+            state.flags.set(Flags::RESTART_PENDING, false);
+            state.restart_run = state.generation + 1;
+            true
+        })
+    }
+}

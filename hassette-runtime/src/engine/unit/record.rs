@@ -1,0 +1,191 @@
+//! What a unit's report holds besides its status and restarts: its errors, the stop's
+//! duration, the budget's window, the returns of `serve` in a row. Under its own lock
+//! (L5), taken alone or inside the state's (L4).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::super::bus::Observed;
+use super::super::lock;
+use super::super::policy::RestartWindow;
+use super::Unit;
+use crate::{KEPT_ERRORS, ReportedError, ServiceReport, SharedError};
+
+/// What a unit's report holds besides its status and restarts.
+#[derive(Debug, Default)]
+pub(super) struct Record {
+    last_error: Option<SharedError>,
+    /// The last [`KEPT_ERRORS`].
+    errors: VecDeque<ReportedError>,
+    error_count: u64,
+    aborted: bool,
+    stop_took: Duration,
+    /// The error of an initialize hook that the shutdown interrupted, until the stop's
+    /// event carries it.
+    interrupted: Option<SharedError>,
+    /// When the next restart comes, during a backoff or a cooldown.
+    retry_at: Option<Instant>,
+    /// The restarts of the budget's window: its supervisor decides with it, the
+    /// snapshot counts it live (see `policy`).
+    budget: RestartWindow,
+    /// How many runs in a row ended with `serve` returning `Ok` (see `count_end`).
+    returned_ok: u32,
+}
+
+impl Unit {
+    /// Changes the record, made at the first write: a service that never failed and has
+    /// not stopped yet pays 8 bytes for it.
+    fn write_record<R>(&self, change: impl FnOnce(&mut Record) -> R) -> R {
+        let mut record = lock(&self.record); // (L5)
+        change(record.get_or_insert_with(Box::default))
+    }
+
+    /// Reads the record (`None`: nothing written yet).
+    fn read_record<R>(&self, read: impl FnOnce(Option<&Record>) -> R) -> R {
+        let record = lock(&self.record); // (L5)
+        read(record.as_deref())
+    }
+
+    /// Keeps `error` as the last error without a status change (a child task's panic).
+    pub(crate) fn note_error(&self, error: SharedError) {
+        self.write_record(|record| record.last_error = Some(error));
+    }
+
+    /// Records `error` of `what` (a hook, `serve`, children) for the report.
+    pub(crate) fn record_error(&self, what: &'static str, error: SharedError) {
+        self.write_record(|record| {
+            if record.errors.len() == KEPT_ERRORS {
+                record.errors.pop_front();
+            }
+            record.errors.push_back(ReportedError { what, error });
+            record.error_count += 1;
+        });
+    }
+
+    /// Whether the last stop had to cut `serve` or children off (a new run clears it, so
+    /// an abort during a restart stays only in the errors).
+    pub(crate) fn set_aborted(&self, aborted: bool) {
+        // Clearing a flag that was never set needs no record.
+        if aborted || self.read_record(|record| record.is_some_and(|r| r.aborted)) {
+            self.write_record(|record| record.aborted = aborted);
+        }
+    }
+
+    /// A backoff or cooldown that ends at `at` begins (`None`: it is over).
+    pub(crate) fn set_retry_at(&self, at: Option<Instant>) {
+        if at.is_some() || self.read_record(|r| r.is_some_and(|r| r.retry_at.is_some())) {
+            self.write_record(|record| record.retry_at = at);
+        }
+    }
+
+    /// When the next restart comes, during a backoff or a cooldown.
+    pub(crate) fn retry_at(&self) -> Option<Instant> {
+        self.read_record(|r| r.and_then(|r| r.retry_at))
+    }
+
+    /// Decides with the budget's window, under the record's lock (for its supervisor
+    /// only: see `policy`).
+    pub(crate) fn with_budget<R>(&self, decide: impl FnOnce(&mut RestartWindow) -> R) -> R {
+        self.write_record(|record| decide(&mut record.budget))
+    }
+
+    /// A fresh budget (a cooldown ended, an operator's restart).
+    pub(crate) fn clear_budget(&self) {
+        if self.read_record(|r| r.is_some_and(|r| !r.budget.is_empty())) {
+            self.write_record(|record| record.budget.clear());
+        }
+    }
+
+    /// The restarts in the budget's window now: those within `budget_period` before
+    /// this moment, not as of the last restart decision.
+    pub(crate) fn budget_used(&self) -> u32 {
+        let period = self.spec().budget_period;
+        self.read_record(|r| r.map_or(0, |r| r.budget.live(period, Instant::now())))
+    }
+
+    /// A run ended by itself (not by a stop), cleanly or not: counts the returns of
+    /// `serve` in a row, for [`exhausted_by_returns`](Self::exhausted_by_returns).
+    pub(crate) fn count_end(&self, clean: bool) {
+        if clean || self.read_record(|r| r.is_some_and(|r| r.returned_ok > 0)) {
+            self.write_record(|record| {
+                record.returned_ok = match clean {
+                    true => record.returned_ok.saturating_add(1),
+                    false => 0,
+                };
+            });
+        }
+    }
+
+    /// The error a permanent service's budget ran out with, its last run having
+    /// returned `Ok` ([`ReturnedOk`](crate::error::ReturnedOk)), kept in the report. When
+    /// a budget runs out, `intensity` restarts lie within the `period` before the end
+    /// that found it spent: that end and theirs are the `intensity + 1` ends counted.
+    pub(crate) fn exhausted_by_returns(&self) -> SharedError {
+        let spec = self.spec();
+        let in_a_row = self.read_record(|r| r.map_or(0, |r| r.returned_ok));
+        let error: SharedError = Arc::new(crate::error::ReturnedOk {
+            in_a_row,
+            ends: spec.budget_intensity.saturating_add(1),
+            period: spec.budget_period,
+        });
+        self.record_error("serve", error.clone());
+        error
+    }
+
+    /// Keeps the error of an initialize hook that the shutdown interrupted, for the stop.
+    pub(crate) fn keep_interrupted(&self, error: SharedError) {
+        self.write_record(|record| record.interrupted = Some(error));
+    }
+
+    /// The error [`keep_interrupted`](Self::keep_interrupted) kept, taken.
+    pub(crate) fn take_interrupted(&self) -> Option<SharedError> {
+        let kept = self.read_record(|record| record.is_some_and(|r| r.interrupted.is_some()));
+        kept.then(|| self.write_record(|record| record.interrupted.take()))
+            .flatten()
+    }
+
+    /// How long the final stop took: in the state (no record needed) unless it took
+    /// longer than `u32::MAX` microseconds (71 minutes).
+    pub(crate) fn set_stop_took(&self, took: Duration) {
+        let micros = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
+        self.update(|state| {
+            state.stop_took_us = micros;
+            false
+        });
+        if micros == u32::MAX {
+            self.write_record(|record| record.stop_took = took);
+        }
+        self.events.observe(|| Observed::Stopped {
+            service: &self.name,
+            took,
+        });
+    }
+
+    /// The last error that came with a status change (or a child's panic).
+    pub(crate) fn last_error(&self) -> Option<SharedError> {
+        self.read_record(|record| record.and_then(|r| r.last_error.clone()))
+    }
+
+    /// The unit's report, as it stands.
+    pub(crate) fn report(&self) -> ServiceReport {
+        let state = self.state();
+        let mut report = ServiceReport::new(self.name.clone());
+        report.status = state.status;
+        report.restarts = state.generation.saturating_sub(1);
+        report.stop_took = Duration::from_micros(u64::from(state.stop_took_us));
+        self.read_record(|record| {
+            if let Some(record) = record {
+                report.errors = record.errors.iter().cloned().collect();
+                report.error_count = record.error_count;
+                report.aborted = record.aborted;
+                if state.stop_took_us == u32::MAX {
+                    report.stop_took = record.stop_took;
+                }
+            }
+        });
+        report
+    }
+}
