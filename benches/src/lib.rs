@@ -538,7 +538,7 @@ pub enum Measure {
     BytesPerService,
 }
 
-/// A number of the benchmark with its design target (`DESIGN.md`, the README's table)
+/// A number of the benchmark with its design target (the README's table)
 /// and its guard: `--guard` fails the run when the number is beyond the guard. A guard
 /// is a bound against gross regressions (a 5x slowdown), not a timing test: ratios
 /// measured in one run, a generous bound well above where today's code is.
