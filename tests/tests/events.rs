@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use futures_util::FutureExt;
+
 use hassette_runtime::{
     BoxError, Hassette, Hooks, RestartSpec, RestartType, Service, ServiceContext, Status, service,
 };
@@ -230,4 +232,44 @@ async fn services_that_come_and_go_leave_no_room_behind() {
     );
     assert_eq!(drain(&mut events).len(), 1024);
     app.shutdown().await;
+}
+
+/// Adds `n` idle services from its own `serve`: the stream grows from inside the app.
+struct Spawner(usize);
+
+#[service(restart = "temporary")]
+impl Spawner {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        for i in 0..self.0 {
+            ctx.app().add_named(format!("inner-{i}"), Idle).await?;
+        }
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_receive_dropped_half_way_while_the_stream_grows_loses_no_event() {
+    const N: usize = 1_500; // past a quarter of 1024 and of 2048: two bigger channels
+    let app = Hassette::builder().service(Spawner(N)).build().unwrap();
+    let mut events = app.events();
+    app.start().await.unwrap();
+    // A receive that has to wait is dropped half-way (while the services are added),
+    // and the next one goes on where it stopped, across each switch of channel.
+    let (mut running, mut dropped) = (0, 0);
+    while running < N + 1 {
+        // polled once: a receive that would wait is dropped there, half-way
+        let Some(received) = events.recv().now_or_never() else {
+            dropped += 1;
+            tokio::task::yield_now().await;
+            continue;
+        };
+        match received {
+            Ok(event) => running += usize::from(event.to == Status::Running),
+            Err(error) => panic!("a receiver dropped half-way lost events: {error:?}"),
+        }
+    }
+    assert!(dropped > 0, "no receive was dropped half-way");
+    assert_eq!(app.snapshot().len(), N + 1);
+    assert!(app.shutdown().await.is_success());
 }
