@@ -36,6 +36,7 @@ use tokio::task::JoinHandle;
 use super::bus::Observed;
 use super::driver::deadline_in;
 use super::first_start::FirstStarts;
+use super::handle::SupervisorHandle;
 use super::registry::{Added, AddedTable};
 use super::shutdown::stop_budget;
 use super::state::AppState;
@@ -99,16 +100,16 @@ impl AppState {
     ) -> Result<Arc<Unit>, AddError> {
         let (unit, starts) = self.register(parent, addition)?;
         // Outside every lock: the event streams may grow with the app.
-        self.events.unit_added();
+        self.events().unit_added();
         let Some(starts) = starts else {
             return Ok(unit);
         };
         // A service waiting for the start is a wait in the wait-for graph (see the
         // module's header).
-        let _edge = match super::inside::caller(&self.registry) {
+        let _edge = match super::inside::caller(self.registry()) {
             Some(waiter) => self
-                .waits
-                .wait_start(&self.registry, &waiter, &unit)
+                .waits()
+                .wait_start(self.registry(), &waiter, &unit)
                 .map_err(|error| AddError::WaitCycle {
                     service: unit.name.clone(),
                     error,
@@ -135,7 +136,7 @@ impl AppState {
         // The spec's rules, as at `build()`: nothing is added for a spec that breaks one.
         init.check()?;
         let service = || init.name.clone();
-        if !self.start_begun.load(std::sync::atomic::Ordering::Acquire) {
+        if !self.start_state().is_begun() {
             return Err(AddError::NotStarted { service: service() });
         }
         let mut kin = parent.map(|parent| parent.family_or_init().lock()); // (L1)
@@ -144,7 +145,7 @@ impl AppState {
         }
         // Read under the family's lock (see `family`).
         let launch = parent.is_none_or(|parent| parent.launched());
-        let mut added = self.registry.added_mut(); // (L2)
+        let mut added = self.registry().added_mut(); // (L2)
         if self.is_stopping() {
             return Err(AddError::ShuttingDown { service: service() });
         }
@@ -166,7 +167,7 @@ impl AppState {
         depends_on: &[Dependency],
         by_type: bool,
     ) -> Result<(), AddError> {
-        let registry = &self.registry;
+        let registry = self.registry();
         if by_type && registry.type_taken(added, init.type_id) {
             return Err(AddError::TypeTaken {
                 type_name: init.type_name,
@@ -204,19 +205,17 @@ impl AppState {
         by_type: bool,
         launch: bool,
     ) -> (Arc<Unit>, Option<Arc<FirstStarts>>) {
-        let id = added.next_id(self.registry.units.len());
+        let id = added.next_id(self.registry().units.len());
         let type_id = init.type_id;
-        let unit = Arc::new(Unit::new(id, init, self.events.clone()));
+        let unit = Arc::new(Unit::new(id, init, self.bus().clone()));
         let mut starts = None;
         let task = launch.then(|| {
             let latch = Arc::new(FirstStarts::default());
             let first = latch.entry(&unit);
             starts = Some(latch);
-            let tasks = match parent {
-                Some(_) => &self.child_tasks,
-                None => &self.added_tasks,
-            };
-            super::supervisor::launch(unit.clone(), self.clone(), first, tasks)
+            let tasks = self.registry().supervisors(parent.is_some());
+            let app = SupervisorHandle::new(self.clone());
+            super::supervisor::launch(unit.clone(), app, first, tasks)
         });
         added.by_name.insert(unit.name.clone(), id);
         if by_type {
@@ -237,7 +236,7 @@ impl AppState {
 
     /// Whether `unit` was added while the app runs (not registered at `build()`).
     pub(crate) fn is_added(&self, unit: &Unit) -> bool {
-        unit.id >= self.registry.units.len()
+        unit.id >= self.registry().units.len()
     }
 
     /// Stops and removes an added unit (see the module's header); its final report.
@@ -254,7 +253,7 @@ impl AppState {
             // Removed already: the unit keeps its final report.
             return Ok(unit.report());
         };
-        if super::inside::from_family_of(&self.registry, unit) {
+        if super::inside::from_family_of(self.registry(), unit) {
             // Its stop stops the caller first: the report as of the request.
             return Ok(unit.report());
         }
@@ -266,8 +265,8 @@ impl AppState {
             Err(_) => {
                 // Code that never yields holds its supervisor: cut it off.
                 let task = self
-                    .registry
-                    .added_mut()
+                    .registry()
+                    .added_mut() // (L2)
                     .units
                     .get_mut(&unit.id)
                     .and_then(|e| e.task.take());
@@ -288,7 +287,7 @@ impl AppState {
         &self,
         unit: &Arc<Unit>,
     ) -> Result<Option<watch::Receiver<Option<ServiceReport>>>, RemoveError> {
-        let mut added = self.registry.added_mut();
+        let mut added = self.registry().added_mut(); // (L2)
         let Some(entry) = added.units.get(&unit.id) else {
             return Ok(None);
         };
@@ -327,8 +326,8 @@ impl AppState {
     pub(crate) fn removal_done(&self, unit: &Unit) {
         // A child stopped by its parent stays: no removal was asked for.
         let removing = self
-            .registry
-            .added()
+            .registry()
+            .added() // (L2)
             .units
             .get(&unit.id)
             .is_some_and(|entry| entry.removal.is_some());
@@ -362,7 +361,7 @@ impl AppState {
             .map(|family| std::mem::take(&mut family.lock().children))
             .unwrap_or_default();
         let (entry, orphans) = {
-            let mut added = self.registry.added_mut();
+            let mut added = self.registry().added_mut(); // (L2)
             // Forgotten once: a second `removal_done` that raced the first finds nothing.
             let entry = added.units.remove(&unit.id)?;
             if added.by_name.get(&unit.name) == Some(&unit.id) {
@@ -385,8 +384,8 @@ impl AppState {
                 .collect();
             (entry, orphans)
         };
-        self.events.unit_removed();
-        self.events.observe(|| Observed::Removed {
+        self.events().unit_removed();
+        self.events().observe(|| Observed::Removed {
             service: &unit.name,
         });
         let (parent, removal) = (entry.parent, entry.removal);
@@ -401,7 +400,7 @@ impl AppState {
             }
         }
         if let Some(family) = parent
-            .and_then(|id| self.registry.get(id))
+            .and_then(|id| self.registry().get(id))
             .as_deref()
             .and_then(Unit::family)
         {

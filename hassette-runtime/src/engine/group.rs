@@ -78,6 +78,11 @@ pub(crate) struct Group {
 }
 
 impl Group {
+    /// Tells this group's coordinator (a coordinator gone with the app drops it).
+    pub(super) fn send(&self, event: GroupEvent) {
+        let _ = self.tx.send(event);
+    }
+
     pub(crate) fn from_defs(defs: &[GroupDef]) -> Vec<Group> {
         fn flatten(defs: &[GroupDef], gid: usize, out: &mut Vec<usize>) {
             for member in &defs[gid].members {

@@ -32,7 +32,7 @@
 //!
 //! - (L1) a parent's family (`unit::Family`), for its list of children;
 //! - (L2) the registry's `added` table (`registry`, an `RwLock`);
-//! - (L3) the app's supervisor `tasks` (`state`);
+//! - (L3) the static supervisors' `tasks` (`stop`, the app state's stop part);
 //! - (L4) a unit's `state` (`unit`): a status change publishes its event and records its
 //!   error under it;
 //! - (L5) a unit's `record` (`unit`: errors, the budget's window);
@@ -54,6 +54,7 @@ mod driver;
 mod family;
 mod first_start;
 mod group;
+mod handle;
 mod inside;
 mod policy;
 mod readiness;
@@ -62,6 +63,7 @@ mod shim;
 mod shutdown;
 mod start;
 mod state;
+mod stop;
 mod stream;
 mod supervisor;
 mod unit;

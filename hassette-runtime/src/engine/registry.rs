@@ -13,6 +13,10 @@
 //! - A lookup tries the static maps first (no lock), then `added`. Names and types are
 //!   unique across both: `added` claims them under its write lock, after checking the
 //!   static maps, which never change by then.
+//! - The table also owns the trackers of the added units' supervisor tasks: the
+//!   top-level ones (`added` launches them, the stop waits for them as one wave) and the
+//!   children (`family` launches and stops them with their parent's run). A table entry
+//!   holds the task's join handle; the tracker lets a stop wait for all at once.
 
 use std::any::TypeId;
 use std::collections::hash_map::Entry;
@@ -21,6 +25,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_util::task::TaskTracker;
 
 use super::unit::Unit;
 use super::{read_lock, write_lock};
@@ -42,6 +47,10 @@ pub(crate) struct Registry {
     pub(super) by_name: HashMap<Arc<str>, usize>,
     /// The units added while the app runs (see the module's header).
     added: RwLock<AddedTable>,
+    /// The supervisor tasks of the units added while the app runs (not children).
+    added_tasks: TaskTracker,
+    /// The supervisor tasks of children, which their parents stop.
+    child_tasks: TaskTracker,
 }
 
 /// The units added while the app runs, and what is left of those removed.
@@ -165,6 +174,15 @@ impl Registry {
     pub(crate) fn name_of(&self, id: usize) -> Arc<str> {
         self.get(id)
             .map_or_else(|| "?".into(), |unit| unit.name.clone())
+    }
+
+    /// The tracker of the added units' supervisors: the children's (`child`), or the
+    /// top-level ones'.
+    pub(super) fn supervisors(&self, child: bool) -> &TaskTracker {
+        match child {
+            true => &self.child_tasks,
+            false => &self.added_tasks,
+        }
     }
 
     pub(super) fn added(&self) -> RwLockReadGuard<'_, AddedTable> {

@@ -423,7 +423,7 @@ impl ServiceContext {
         };
         children.tracker.close();
         let mut left = 0;
-        if crate::engine::within(&self.run.app, deadline, children.tracker.wait())
+        if crate::engine::within(self.run.app.stop_state(), deadline, children.tracker.wait())
             .await
             .is_none()
         {
