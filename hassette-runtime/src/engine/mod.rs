@@ -79,6 +79,11 @@ pub(crate) use bus::{EventBus, MAX_CAPACITY, Observer};
 pub(crate) use driver::{ABORT_GRACE, within};
 pub(crate) use group::{Group, GroupDef, Member};
 pub(crate) use inside::{caller, scope as in_service};
+#[allow(
+    unused_imports,
+    reason = "for the metrics observer, which a build may not have"
+)]
+pub(crate) use policy::FailureKind;
 pub(crate) use registry::Registry;
 pub(crate) use shim::Shim;
 pub(crate) use state::{AppParts, AppState};

@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use super::super::bus::Observed;
 use super::super::lock;
+use super::super::policy::FailureKind;
 use super::{Flags, LOG_TARGET, State, Unit};
 use crate::{ReadinessEvent, SharedError, Status, StatusEvent};
 
@@ -52,7 +53,9 @@ impl Unit {
             service: &self.name,
             from,
             to,
-            error,
+            failure: error
+                .filter(|_| matches!(to, Status::Failed | Status::Crashed))
+                .map(|error| FailureKind::of(&**error, to)),
             run,
             at: Instant::now(),
         });
