@@ -37,7 +37,7 @@ use super::bus::Observed;
 use super::driver::deadline_in;
 use super::first_start::FirstStarts;
 use super::handle::SupervisorHandle;
-use super::registry::{Added, AddedTable};
+use super::registry::{AddedTable, Removal, RemovalStart};
 use super::shutdown::stop_budget;
 use super::state::AppState;
 use super::unit::{Kin, Unit, UnitInit};
@@ -186,11 +186,7 @@ impl AppState {
                 service: init.name.clone(),
                 error,
             })?;
-        for dep in &init.dependencies {
-            if let Some(target) = added.units.get_mut(dep) {
-                target.dependants += 1;
-            }
-        }
+        added.count_dependant(&init.dependencies);
         Ok(())
     }
 
@@ -205,7 +201,7 @@ impl AppState {
         by_type: bool,
         launch: bool,
     ) -> (Arc<Unit>, Option<Arc<FirstStarts>>) {
-        let id = added.next_id(self.registry().units.len());
+        let id = added.next_id(self.registry().statics().len());
         let type_id = init.type_id;
         let unit = Arc::new(Unit::new(id, init, self.bus().clone()));
         let mut starts = None;
@@ -217,26 +213,14 @@ impl AppState {
             let app = SupervisorHandle::new(self.clone());
             super::supervisor::launch(unit.clone(), app, first, tasks)
         });
-        added.by_name.insert(unit.name.clone(), id);
-        if by_type {
-            added.by_type.insert(type_id, id);
-        }
-        added.units.insert(
-            id,
-            Added {
-                unit: unit.clone(),
-                task,
-                removal: None,
-                dependants: 0,
-                parent: parent.map(|parent| parent.id),
-            },
-        );
+        let type_id = by_type.then_some(type_id);
+        added.enter(unit.clone(), type_id, task, parent.map(|parent| parent.id));
         (unit, starts)
     }
 
     /// Whether `unit` was added while the app runs (not registered at `build()`).
     pub(crate) fn is_added(&self, unit: &Unit) -> bool {
-        unit.id >= self.registry().units.len()
+        unit.id >= self.registry().statics().len()
     }
 
     /// Stops and removes an added unit (see the module's header); its final report.
@@ -264,12 +248,7 @@ impl AppState {
             Ok(Err(_)) => Ok(unit.report()),
             Err(_) => {
                 // Code that never yields holds its supervisor: cut it off.
-                let task = self
-                    .registry()
-                    .added_mut() // (L2)
-                    .units
-                    .get_mut(&unit.id)
-                    .and_then(|e| e.task.take());
+                let task = self.registry().added_mut().take_task(unit.id); // (L2)
                 if let Some(mut task) = task {
                     self.settle_task(unit, &mut task, None, budget);
                 }
@@ -287,31 +266,18 @@ impl AppState {
         &self,
         unit: &Arc<Unit>,
     ) -> Result<Option<watch::Receiver<Option<ServiceReport>>>, RemoveError> {
-        let mut added = self.registry().added_mut(); // (L2)
-        let Some(entry) = added.units.get(&unit.id) else {
-            return Ok(None);
+        let start = self.registry().added_mut().begin_removal(unit); // (L2)
+        let rx = match start {
+            RemovalStart::Gone => return Ok(None),
+            RemovalStart::Joined(rx) => return Ok(Some(rx)),
+            RemovalStart::Dependants(dependants) => {
+                return Err(RemoveError::Dependants {
+                    service: unit.name.clone(),
+                    dependants,
+                });
+            }
+            RemovalStart::Began(rx) => rx,
         };
-        if let Some(removal) = &entry.removal {
-            return Ok(Some(removal.subscribe()));
-        }
-        if entry.dependants > 0 {
-            let dependants: Vec<&str> = added
-                .units
-                .values()
-                .filter(|a| a.removal.is_none() && a.unit.dependencies.contains(&unit.id))
-                .map(|a| &*a.unit.name)
-                .collect();
-            return Err(RemoveError::Dependants {
-                service: unit.name.clone(),
-                dependants: dependants.join(", "),
-            });
-        }
-        let Some(entry) = added.units.get_mut(&unit.id) else {
-            return Ok(None);
-        };
-        let (tx, rx) = watch::channel(None);
-        entry.removal = Some(tx);
-        drop(added);
         unit.request_stop();
         if !unit.is_supervised() {
             // No supervisor to complete it (it ended, or never began: a child waiting
@@ -325,12 +291,7 @@ impl AppState {
     /// takes the unit out of the table and hands out its report.
     pub(crate) fn removal_done(&self, unit: &Unit) {
         // A child stopped by its parent stays: no removal was asked for.
-        let removing = self
-            .registry()
-            .added() // (L2)
-            .units
-            .get(&unit.id)
-            .is_some_and(|entry| entry.removal.is_some());
+        let removing = self.registry().added().is_removing(unit.id); // (L2)
         if !removing {
             return;
         }
@@ -350,11 +311,7 @@ impl AppState {
     /// Takes a removed unit out of the table, and counts its report in; its children go
     /// with it (its last run stopped them), and it leaves its parent's list. Where its
     /// removal's report goes, if one was asked for.
-    fn forget(
-        &self,
-        unit: &Unit,
-        report: ServiceReport,
-    ) -> Option<watch::Sender<Option<ServiceReport>>> {
+    fn forget(&self, unit: &Unit, report: ServiceReport) -> Option<Removal> {
         // The family's lock comes before the table's (see `family`).
         let children = unit
             .family()
@@ -363,22 +320,12 @@ impl AppState {
         let (entry, orphans) = {
             let mut added = self.registry().added_mut(); // (L2)
             // Forgotten once: a second `removal_done` that raced the first finds nothing.
-            let entry = added.units.remove(&unit.id)?;
-            if added.by_name.get(&unit.name) == Some(&unit.id) {
-                added.by_name.remove(&unit.name);
-            }
-            added.by_type.retain(|_, id| *id != unit.id);
-            for dep in &unit.dependencies {
-                if let Some(target) = added.units.get_mut(dep) {
-                    target.dependants = target.dependants.saturating_sub(1);
-                }
-            }
-            added.removed.count_in(report);
+            let entry = added.take_out(unit, report)?;
             // A child still running had a parent whose stop was cut off: cut it off too.
             let orphans: Vec<_> = children
                 .into_iter()
                 .map(|child| {
-                    let task = added.units.get_mut(&child.id).and_then(|e| e.task.take());
+                    let task = added.take_task(child.id);
                     (child, task)
                 })
                 .collect();
@@ -388,7 +335,7 @@ impl AppState {
         self.events().observe(|| Observed::Removed {
             service: &unit.name,
         });
-        let (parent, removal) = (entry.parent, entry.removal);
+        let (parent, removal) = entry;
         for (child, task) in orphans {
             if let Some(task) = task {
                 task.abort();

@@ -49,22 +49,15 @@ impl AppState {
         let kin = family.lock();
         let mut added = self.registry().added_mut(); // (L2)
         for child in &kin.children {
-            let Some(entry) = added.units.get_mut(&child.id) else {
-                continue;
-            };
-            if entry.task.is_some() || entry.removal.is_some() {
-                continue;
-            }
-            child.clear_stop();
-            // Nobody waits for a child's first start: its parent goes on.
-            let starts = Arc::new(FirstStarts::default());
-            let first = starts.entry(child);
-            entry.task = Some(super::supervisor::launch(
-                child.clone(),
-                SupervisorHandle::new(self.clone()),
-                first,
-                self.registry().supervisors(true),
-            ));
+            added.launch(child.id, || {
+                child.clear_stop();
+                // Nobody waits for a child's first start: its parent goes on.
+                let starts = Arc::new(FirstStarts::default());
+                let first = starts.entry(child);
+                let app = SupervisorHandle::new(self.clone());
+                let tasks = self.registry().supervisors(true);
+                super::supervisor::launch(child.clone(), app, first, tasks)
+            });
         }
     }
 
@@ -80,12 +73,7 @@ impl AppState {
             kin.children.clone()
         };
         for child in children.iter().rev() {
-            let task = self
-                .registry()
-                .added_mut() // (L2)
-                .units
-                .get_mut(&child.id)
-                .and_then(|entry| entry.task.take());
+            let task = self.registry().added_mut().take_task(child.id); // (L2)
             child.request_stop();
             if let Some(task) = task {
                 self.await_supervisor(child, task).await;

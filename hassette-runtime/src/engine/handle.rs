@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use super::group::GroupEvent;
 use super::state::AppState;
-use super::stop::Stop;
+use super::stop::StopSignals;
 use super::unit::Unit;
 use crate::{ServiceContext, SharedError, WaitError};
 
@@ -34,8 +34,8 @@ impl SupervisorHandle {
     }
 
     /// The stop's signals: whether the shutdown has begun, its deadline, the cut-off.
-    pub(super) fn stop(&self) -> &Stop {
-        self.app.stop_state()
+    pub(super) fn stop(&self) -> &StopSignals {
+        self.app.stop_state().signals()
     }
 
     /// Whether the app's shutdown has begun.

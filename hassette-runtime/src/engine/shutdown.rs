@@ -50,13 +50,7 @@ impl AppState {
     /// The stop's part: takes every added unit's supervisor task (children excepted:
     /// their parents stop them), removals in flight included.
     fn take_added(&self) -> AddedAtStop {
-        let mut added = self.registry().added_mut(); // (L2)
-        let units = added
-            .units
-            .values_mut()
-            .filter(|e| e.parent.is_none())
-            .map(|entry| (entry.unit.clone(), entry.task.take()))
-            .collect();
+        let units = self.registry().added_mut().take_top_level(); // (L2)
         AddedAtStop { units }
     }
 
@@ -104,12 +98,12 @@ impl AppState {
 
     /// Whether the shutdown has begun (see `stop::Stop::is_stopping`).
     pub(crate) fn is_stopping(&self) -> bool {
-        self.stop_state().is_stopping()
+        self.stop_state().signals().is_stopping()
     }
 
     /// Completes when the shutdown begins.
     pub(crate) fn shutdown_begun(&self) -> WaitForCancellationFuture<'_> {
-        self.stop_state().begun()
+        self.stop_state().signals().begun()
     }
 
     /// Whether a supervisor was cut off while code that never yields held its thread.
@@ -163,7 +157,7 @@ impl AppState {
             deadline_exceeded,
             reason: self.reason(),
             start_failed: stop.start_failed(),
-            removed: self.registry().added().removed.clone(),
+            removed: self.registry().added().removed().clone(),
         }
     }
 
@@ -172,7 +166,7 @@ impl AppState {
         // A supervisor that has not finished by the latest its stop can take is held by
         // code that never yields: it will not answer at all. One timer for the wave, at
         // the latest of its services' budgets.
-        let units = &self.registry().units;
+        let units = self.registry().statics();
         let budget = wave
             .iter()
             .map(|&id| stop_budget(units[id].spec().shutdown_timeout))
@@ -199,7 +193,7 @@ impl AppState {
         // clean-up, a group's hold) chose its deadlines without this one: cut it off too,
         // or its supervisor would look stuck (see `driver::within`).
         self.stop_state().cut_off();
-        let units = &self.registry().units;
+        let units = self.registry().statics();
         let last = ring(added.units.iter().map(|(unit, _)| unit));
         self.ring_last(last).await;
         for wave in self.stop_state().waves() {

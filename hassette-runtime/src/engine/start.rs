@@ -44,7 +44,7 @@ impl AppState {
 
     async fn launch_all(self: Arc<Self>) -> Result<(), StartError> {
         let starts = Arc::new(FirstStarts::default());
-        let units = &self.registry().units;
+        let units = self.registry().statics();
         let coordinators = || {
             for gid in 0..self.groups().len() {
                 let app = self.clone();

@@ -51,7 +51,7 @@ pub(crate) struct AppState {
 
 impl AppState {
     pub(crate) fn new(parts: AppParts) -> Arc<Self> {
-        let count = parts.registry.units.len();
+        let count = parts.registry.statics().len();
         Arc::new(AppState {
             registry: parts.registry,
             start: AppStart::default(),
@@ -115,7 +115,7 @@ impl AppState {
         if unit.restart_type().is_none() {
             return Err(RestartError::Resource { service: service() });
         }
-        if self.stop.is_stopping() {
+        if self.stop.signals().is_stopping() {
             return Err(RestartError::ShuttingDown { service: service() });
         }
         if unit.is_stop_requested() {
@@ -156,7 +156,7 @@ impl AppState {
         });
         tokio::select! {
             biased;
-            () = self.stop.begun() => Err(RestartError::ShuttingDown { service: service() }),
+            () = self.stop.signals().begun() => Err(RestartError::ShuttingDown { service: service() }),
             status = ended => match status {
                 Some(Status::Running) => Ok(()),
                 Some(status) => Err(RestartError::Failed { service: service(), status }),

@@ -1,7 +1,8 @@
 //! The stop's part of the app state: its signals (has it begun, the shutdown deadline,
 //! the cut-off), its records (the first reason, the report, `stuck`, `start_failed`) and
 //! the static supervisors it waits for (their join handles and each wave's tracker). The
-//! stop's procedure is `shutdown`'s; everyone else only reads the signals.
+//! stop's procedure is `shutdown`'s; everyone else only reads the signals
+//! ([`StopSignals`], whose setters are [`Stop`]'s).
 //!
 //! Protocol:
 //! - [`Stop::begin`] keeps the first reason only (under `reason`, taken alone), then sets
@@ -32,25 +33,15 @@ use crate::ShutdownReport;
 /// The static supervisors' join handles, by unit id.
 type Tasks = Vec<Option<JoinHandle<()>>>;
 
-/// The stop's signals and records (see the module's header).
-pub(crate) struct Stop {
-    /// Unit ids grouped by dependency depth: wave 0 depends on nothing.
-    waves: Vec<Vec<usize>>,
-    /// The supervisor tasks of each wave, so the stop waits for a whole wave at once.
-    wave_tasks: Vec<TaskTracker>,
+/// The stop's signals, which everyone may read and only the stop sets (its setters are
+/// [`Stop`]'s): what a supervisor sees of the stop.
+pub(crate) struct StopSignals {
     /// Cancelled when the shutdown begins: backoffs, cooldowns and waits stop at once.
     stopping: CancellationToken,
     /// Set just before `stopping` is cancelled, for the hot paths that only ask whether
     /// the shutdown has begun: a token's `is_cancelled` takes a lock that every service
     /// would share.
     shutting_down: AtomicBool,
-    deadline: Option<Duration>,
-    tasks: Mutex<Tasks>,
-    /// The shutdown's report, once the one stop task (spawned by the first
-    /// `begin_shutdown`) has it.
-    report: watch::Sender<Option<ShutdownReport>>,
-    /// The first shutdown reason; set exactly once, by the call that spawns the stop task.
-    reason: Mutex<Option<String>>,
     /// When the `shutdown_deadline` runs out: set when the stop begins. Every wait of a
     /// stop ends by then at the latest.
     hard_deadline: OnceLock<Instant>,
@@ -58,6 +49,53 @@ pub(crate) struct Stop {
     /// also one that began before the shutdown (a restart's stop in flight) and so could
     /// not know `hard_deadline` when it chose its own.
     cut_off: CancellationToken,
+}
+
+impl StopSignals {
+    /// Whether the shutdown has begun (without the lock of `stopping.is_cancelled()`).
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+
+    /// Completes when the shutdown begins.
+    pub(crate) fn begun(&self) -> WaitForCancellationFuture<'_> {
+        self.stopping.cancelled()
+    }
+
+    /// When the shutdown deadline runs out, once the stop has begun with one.
+    pub(crate) fn hard_deadline(&self) -> Option<Instant> {
+        self.hard_deadline.get().copied()
+    }
+
+    /// Completes once the shutdown deadline has run out.
+    pub(crate) fn cut_off_reached(&self) -> WaitForCancellationFuture<'_> {
+        self.cut_off.cancelled()
+    }
+
+    /// Whether the shutdown deadline has run out (the token cancelled, or the clock past
+    /// it).
+    pub(crate) fn is_cut_off(&self) -> bool {
+        self.cut_off.is_cancelled()
+            || self
+                .hard_deadline()
+                .is_some_and(|hard| Instant::now() >= hard)
+    }
+}
+
+/// The stop's signals and records (see the module's header).
+pub(crate) struct Stop {
+    signals: StopSignals,
+    /// Unit ids grouped by dependency depth: wave 0 depends on nothing.
+    waves: Vec<Vec<usize>>,
+    /// The supervisor tasks of each wave, so the stop waits for a whole wave at once.
+    wave_tasks: Vec<TaskTracker>,
+    deadline: Option<Duration>,
+    tasks: Mutex<Tasks>,
+    /// The shutdown's report, once the one stop task (spawned by the first
+    /// `begin_shutdown`) has it.
+    report: watch::Sender<Option<ShutdownReport>>,
+    /// The first shutdown reason; set exactly once, by the call that spawns the stop task.
+    reason: Mutex<Option<String>>,
     /// A supervisor was cut off while its thread was held by code that never yields: a
     /// tokio runtime being dropped would wait for that thread forever.
     stuck: AtomicBool,
@@ -73,14 +111,16 @@ impl Stop {
         Stop {
             wave_tasks: waves.iter().map(|_| TaskTracker::new()).collect(),
             waves,
-            stopping: CancellationToken::new(),
-            shutting_down: AtomicBool::new(false),
+            signals: StopSignals {
+                stopping: CancellationToken::new(),
+                shutting_down: AtomicBool::new(false),
+                hard_deadline: OnceLock::new(),
+                cut_off: CancellationToken::new(),
+            },
             deadline,
             tasks: Mutex::new((0..count).map(|_| None).collect()),
             report: watch::channel(None).0,
             reason: Mutex::new(None),
-            hard_deadline: OnceLock::new(),
-            cut_off: CancellationToken::new(),
             stuck: AtomicBool::new(false),
             start_failed: AtomicBool::new(false),
         }
@@ -97,24 +137,20 @@ impl Stop {
             tracing::info!(%reason, "shutting down");
             *slot = Some(reason);
         }
-        self.shutting_down.store(true, Ordering::Release);
-        self.stopping.cancel();
+        self.signals.shutting_down.store(true, Ordering::Release);
+        self.signals.stopping.cancel();
         true
     }
 
-    /// Whether the shutdown has begun (without the lock of `stopping.is_cancelled()`).
-    pub(crate) fn is_stopping(&self) -> bool {
-        self.shutting_down.load(Ordering::Acquire)
+    /// The stop's signals, for those who only read them.
+    pub(crate) fn signals(&self) -> &StopSignals {
+        &self.signals
     }
 
-    /// Completes when the shutdown begins.
-    pub(crate) fn begun(&self) -> WaitForCancellationFuture<'_> {
-        self.stopping.cancelled()
-    }
-
-    /// The token cancelled when the shutdown begins, for waits that take one.
+    /// The token cancelled when the shutdown begins, for the app's own waits that take
+    /// one (dependency waits, the group coordinators).
     pub(super) fn token(&self) -> &CancellationToken {
-        &self.stopping
+        &self.signals.stopping
     }
 
     /// The reason the shutdown began, once it has.
@@ -149,33 +185,14 @@ impl Stop {
         deadline_in: impl FnOnce(Duration) -> Instant,
     ) -> Option<Instant> {
         if let Some(limit) = self.deadline {
-            let _ = self.hard_deadline.set(deadline_in(limit));
+            let _ = self.signals.hard_deadline.set(deadline_in(limit));
         }
-        self.hard_deadline()
-    }
-
-    /// When the shutdown deadline runs out, once the stop has begun with one.
-    pub(crate) fn hard_deadline(&self) -> Option<Instant> {
-        self.hard_deadline.get().copied()
+        self.signals.hard_deadline()
     }
 
     /// The shutdown deadline ran out: ends every wait of a stop at once.
     pub(super) fn cut_off(&self) {
-        self.cut_off.cancel();
-    }
-
-    /// Completes once the shutdown deadline has run out.
-    pub(crate) fn cut_off_reached(&self) -> WaitForCancellationFuture<'_> {
-        self.cut_off.cancelled()
-    }
-
-    /// Whether the shutdown deadline has run out (the token cancelled, or the clock past
-    /// it).
-    pub(crate) fn is_cut_off(&self) -> bool {
-        self.cut_off.is_cancelled()
-            || self
-                .hard_deadline()
-                .is_some_and(|hard| Instant::now() >= hard)
+        self.signals.cut_off.cancel();
     }
 
     /// A supervisor was cut off while code that never yields held its thread.
@@ -216,7 +233,7 @@ impl Stop {
         mut launch: impl FnMut(usize, &TaskTracker) -> JoinHandle<()>,
     ) -> bool {
         let mut tasks = lock(&self.tasks); // (L3)
-        if self.is_stopping() {
+        if self.signals.is_stopping() {
             return false;
         }
         first();

@@ -20,7 +20,7 @@ use futures_util::FutureExt;
 use tokio::time::Instant;
 
 use super::super::shim::{Hook, HookFuture};
-use super::super::stop::Stop;
+use super::super::stop::StopSignals;
 use super::super::unit::Unit;
 use crate::{CutOff, Panicked, ServiceContext, SharedError, TimedOut};
 
@@ -41,7 +41,7 @@ pub(crate) fn deadline_in(limit: Duration) -> Instant {
 
 /// The deadline of one wait of a stop: `limit` from now, and never past the app's
 /// shutdown deadline.
-pub(super) fn stop_deadline(stop: &Stop, limit: Duration) -> Instant {
+pub(super) fn stop_deadline(stop: &StopSignals, limit: Duration) -> Instant {
     let own = deadline_in(limit);
     stop.hard_deadline().map_or(own, |hard| own.min(hard))
 }
@@ -50,7 +50,11 @@ pub(super) fn stop_deadline(stop: &Stop, limit: Duration) -> Instant {
 /// (`None` either way). A stop can begin before the shutdown does (a restart's stop, the
 /// clean-up of a failed run, a group's hold): its deadline was chosen without the
 /// shutdown's, so the `cut_off` token ends it when that runs out.
-pub(crate) async fn within<F: Future>(stop: &Stop, deadline: Instant, fut: F) -> Option<F::Output> {
+pub(crate) async fn within<F: Future>(
+    stop: &StopSignals,
+    deadline: Instant,
+    fut: F,
+) -> Option<F::Output> {
     tokio::select! {
         biased;
         output = tokio::time::timeout_at(deadline, fut) => output.ok(),
@@ -62,7 +66,7 @@ pub(crate) async fn within<F: Future>(stop: &Stop, deadline: Instant, fut: F) ->
 /// poll; only those that do not pay for reading the clock, arming a timer and the
 /// allocation of that slower wait (so the caller's future stays small).
 pub(super) async fn ready_or_timeout<F: Future + Unpin + Send>(
-    stop: &Stop,
+    stop: &StopSignals,
     mut fut: F,
     deadline: impl FnOnce() -> Instant,
 ) -> Option<F::Output> {
@@ -74,7 +78,7 @@ pub(super) async fn ready_or_timeout<F: Future + Unpin + Send>(
 
 /// The error of a wait for `what` that ran out: its own `limit` ([`TimedOut`]), or the
 /// app's shutdown deadline, which came first ([`CutOff`]).
-pub(super) fn ran_out(stop: &Stop, what: &'static str, limit: Duration) -> SharedError {
+pub(super) fn ran_out(stop: &StopSignals, what: &'static str, limit: Duration) -> SharedError {
     if stop.is_cut_off() {
         Arc::new(CutOff { what })
     } else {
@@ -114,7 +118,7 @@ pub(super) type StopHook<'a> = Pin<Box<dyn Future<Output = Option<SharedError>> 
 /// hooks a type defines. (A free function: the driver holds `serve`, which is `Send` but
 /// not `Sync`.)
 pub(super) fn stop_hook<'a>(
-    stop: &'a Stop,
+    stop: &'a StopSignals,
     unit: &'a Unit,
     hook: Hook,
     ctx: &'a ServiceContext,
@@ -146,7 +150,7 @@ pub(super) struct Interrupt<'a> {
 /// result and whether it was interrupted.
 #[allow(clippy::manual_async_fn)] // see the comment in the body
 pub(super) fn run_hook(
-    stop: &Stop,
+    stop: &StopSignals,
     hook: &'static str,
     ctx: &ServiceContext,
     fut: HookFuture,
@@ -190,7 +194,7 @@ fn hook_result(
 
 /// [`run_hook`] for a hook that did not finish on its first poll.
 async fn run_hook_slow(
-    stop: &Stop,
+    stop: &StopSignals,
     hook: &'static str,
     ctx: &ServiceContext,
     fut: futures_util::future::CatchUnwind<AssertUnwindSafe<HookFuture>>,

@@ -28,7 +28,7 @@ use tokio::time::Instant;
 use super::handle::SupervisorHandle;
 use super::policy::OutcomeKind;
 use super::shim::{Hook, Shim};
-use super::stop::Stop;
+use super::stop::StopSignals;
 use super::unit::Unit;
 use crate::{ServiceContext, SharedError, StartFailure, Status, WaitError};
 
@@ -368,7 +368,7 @@ impl Driver {
 /// The stop's wait for a cancelled `serve`, up to `limit` (then it is dropped): its
 /// error, recorded, and whether it is fatal or was cut off.
 async fn end_serve(
-    stop: &Stop,
+    stop: &StopSignals,
     unit: &Arc<Unit>,
     active: &mut ActiveRun,
     limit: Duration,
@@ -409,7 +409,7 @@ async fn end_serve(
 /// cut off. (Free functions, as [`stop_hook`]: the driver holds `serve`, which is
 /// `Send` but not `Sync`.)
 async fn close_children(
-    stop: &Stop,
+    stop: &StopSignals,
     unit: &Unit,
     ctx: &ServiceContext,
     limit: Duration,
