@@ -6,9 +6,14 @@
 //!
 //! 1. `Builder::build` turns each registration into a [`unit::Unit`]: its name, its
 //!    type's table of hooks ([`shim::Shim`], the only generic code), its state and its
-//!    report. The units, the dependency waves and the groups become the [`AppState`].
+//!    report. The units, the dependency waves and the groups become the [`AppState`], a
+//!    small struct of parts each owned by one module, their fields private: the unit
+//!    table and the added units' trackers (`registry`), the start (`first_start`), the
+//!    stop's signals and records (`stop`), the waits (`readiness`), the groups (`group`)
+//!    and the event bus (`bus`).
 //! 2. [`AppState::start`] (`start`) spawns one supervisor task per unit ([`supervisor`]),
-//!    counted down by `first_start`. The supervisor runs the lifecycle ([`driver`]):
+//!    counted down by `first_start`; a supervisor sees its app only through a narrow
+//!    `handle::SupervisorHandle`. The supervisor runs the lifecycle ([`driver`]):
 //!    dependencies (`readiness`), the initialize hooks, then `serve`, polled by the
 //!    supervisor itself.
 //! 3. When a run ends, the driver classifies the outcome once (`driver::Outcome`, its

@@ -31,7 +31,7 @@
 //!   takes it into its own deadline, and one that began before it (a restart's stop in
 //!   flight) ends when `cut_off` is cancelled, as the deadline runs out. Then every wave
 //!   not reached yet is told to stop too, and each supervisor gets
-//!   [`ABORT_GRACE`](super::driver::ABORT_GRACE) to finish before it is cut off.
+//!   [`ABORT_GRACE`] to finish before it is cut off.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -320,8 +320,9 @@ impl Supervisor {
         }
     }
 
-    /// The policy, once the run has ended: clean up its hooks, then [`decide`]
-    /// (policy::decide): crash, exhaust, cool down, back off and restart, or rest.
+    /// The policy, once the run has ended: clean up its hooks, then
+    /// [`decide`](policy::decide): crash, exhaust, cool down, back off and restart, or
+    /// rest.
     async fn on_end(&mut self, outcome: Outcome) -> Step {
         self.run.stop_run(false).await;
         let unit = self.run.unit.clone();
