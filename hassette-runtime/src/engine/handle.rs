@@ -6,9 +6,9 @@
 //!   cut-off), waits for its dependencies (the wait-for graph), talks to its group's
 //!   coordinator through the group's channel, starts and stops its own children, fails
 //!   its parent (a child's escalation), begins the app's shutdown (a crash) and begins
-//!   or completes its own unit's removal. That is all it may do: it never starts, adds
-//!   or stops another unit, nor takes a lock of the app's (each method takes only the
-//!   locks its owner's protocol says).
+//!   or completes its own unit's removal. That is all it may do: it never adds a unit,
+//!   nor starts or stops one that is neither its own nor its child; each method takes
+//!   only the locks its owner's protocol says (see `engine`'s lock order).
 //! - The one way to the whole app is the run's [`ServiceContext`] ([`context`]), which
 //!   is the service's own API, not the supervisor's.
 //!
