@@ -36,7 +36,8 @@ use tokio::task::JoinHandle;
 use super::bus::Observed;
 use super::driver::deadline_in;
 use super::first_start::FirstStarts;
-use super::registry::{Added, AddedTable};
+use super::handle::SupervisorHandle;
+use super::registry::{AddedTable, Removal, RemovalStart};
 use super::shutdown::stop_budget;
 use super::state::AppState;
 use super::unit::{Kin, Unit, UnitInit};
@@ -99,16 +100,16 @@ impl AppState {
     ) -> Result<Arc<Unit>, AddError> {
         let (unit, starts) = self.register(parent, addition)?;
         // Outside every lock: the event streams may grow with the app.
-        self.events.unit_added();
+        self.events().unit_added();
         let Some(starts) = starts else {
             return Ok(unit);
         };
         // A service waiting for the start is a wait in the wait-for graph (see the
         // module's header).
-        let _edge = match super::inside::caller(&self.registry) {
+        let _edge = match super::inside::caller(self.registry()) {
             Some(waiter) => self
-                .waits
-                .wait_start(&self.registry, &waiter, &unit)
+                .waits()
+                .wait_start(self.registry(), &waiter, &unit)
                 .map_err(|error| AddError::WaitCycle {
                     service: unit.name.clone(),
                     error,
@@ -135,7 +136,7 @@ impl AppState {
         // The spec's rules, as at `build()`: nothing is added for a spec that breaks one.
         init.check()?;
         let service = || init.name.clone();
-        if !self.start_begun.load(std::sync::atomic::Ordering::Acquire) {
+        if !self.start_state().is_begun() {
             return Err(AddError::NotStarted { service: service() });
         }
         let mut kin = parent.map(|parent| parent.family_or_init().lock()); // (L1)
@@ -144,7 +145,7 @@ impl AppState {
         }
         // Read under the family's lock (see `family`).
         let launch = parent.is_none_or(|parent| parent.launched());
-        let mut added = self.registry.added_mut(); // (L2)
+        let mut added = self.registry().added_mut(); // (L2)
         if self.is_stopping() {
             return Err(AddError::ShuttingDown { service: service() });
         }
@@ -166,7 +167,7 @@ impl AppState {
         depends_on: &[Dependency],
         by_type: bool,
     ) -> Result<(), AddError> {
-        let registry = &self.registry;
+        let registry = self.registry();
         if by_type && registry.type_taken(added, init.type_id) {
             return Err(AddError::TypeTaken {
                 type_name: init.type_name,
@@ -185,11 +186,7 @@ impl AppState {
                 service: init.name.clone(),
                 error,
             })?;
-        for dep in &init.dependencies {
-            if let Some(target) = added.units.get_mut(dep) {
-                target.dependants += 1;
-            }
-        }
+        added.count_dependant(&init.dependencies);
         Ok(())
     }
 
@@ -204,40 +201,26 @@ impl AppState {
         by_type: bool,
         launch: bool,
     ) -> (Arc<Unit>, Option<Arc<FirstStarts>>) {
-        let id = added.next_id(self.registry.units.len());
+        let id = added.next_id(self.registry().statics().len());
         let type_id = init.type_id;
-        let unit = Arc::new(Unit::new(id, init, self.events.clone()));
+        let unit = Arc::new(Unit::new(id, init, self.bus().clone()));
         let mut starts = None;
         let task = launch.then(|| {
             let latch = Arc::new(FirstStarts::default());
             let first = latch.entry(&unit);
             starts = Some(latch);
-            let tasks = match parent {
-                Some(_) => &self.child_tasks,
-                None => &self.added_tasks,
-            };
-            super::supervisor::launch(unit.clone(), self.clone(), first, tasks)
+            let tasks = self.registry().supervisors(parent.is_some());
+            let app = SupervisorHandle::new(self.clone());
+            super::supervisor::launch(unit.clone(), app, first, tasks)
         });
-        added.by_name.insert(unit.name.clone(), id);
-        if by_type {
-            added.by_type.insert(type_id, id);
-        }
-        added.units.insert(
-            id,
-            Added {
-                unit: unit.clone(),
-                task,
-                removal: None,
-                dependants: 0,
-                parent: parent.map(|parent| parent.id),
-            },
-        );
+        let type_id = by_type.then_some(type_id);
+        added.enter(unit.clone(), type_id, task, parent.map(|parent| parent.id));
         (unit, starts)
     }
 
     /// Whether `unit` was added while the app runs (not registered at `build()`).
     pub(crate) fn is_added(&self, unit: &Unit) -> bool {
-        unit.id >= self.registry.units.len()
+        unit.id >= self.registry().statics().len()
     }
 
     /// Stops and removes an added unit (see the module's header); its final report.
@@ -254,7 +237,7 @@ impl AppState {
             // Removed already: the unit keeps its final report.
             return Ok(unit.report());
         };
-        if super::inside::from_family_of(&self.registry, unit) {
+        if super::inside::from_family_of(self.registry(), unit) {
             // Its stop stops the caller first: the report as of the request.
             return Ok(unit.report());
         }
@@ -265,12 +248,7 @@ impl AppState {
             Ok(Err(_)) => Ok(unit.report()),
             Err(_) => {
                 // Code that never yields holds its supervisor: cut it off.
-                let task = self
-                    .registry
-                    .added_mut()
-                    .units
-                    .get_mut(&unit.id)
-                    .and_then(|e| e.task.take());
+                let task = self.registry().added_mut().take_task(unit.id); // (L2)
                 if let Some(mut task) = task {
                     self.settle_task(unit, &mut task, None, budget);
                 }
@@ -288,31 +266,18 @@ impl AppState {
         &self,
         unit: &Arc<Unit>,
     ) -> Result<Option<watch::Receiver<Option<ServiceReport>>>, RemoveError> {
-        let mut added = self.registry.added_mut();
-        let Some(entry) = added.units.get(&unit.id) else {
-            return Ok(None);
+        let start = self.registry().added_mut().begin_removal(unit); // (L2)
+        let rx = match start {
+            RemovalStart::Gone => return Ok(None),
+            RemovalStart::Joined(rx) => return Ok(Some(rx)),
+            RemovalStart::Dependants(dependants) => {
+                return Err(RemoveError::Dependants {
+                    service: unit.name.clone(),
+                    dependants,
+                });
+            }
+            RemovalStart::Began(rx) => rx,
         };
-        if let Some(removal) = &entry.removal {
-            return Ok(Some(removal.subscribe()));
-        }
-        if entry.dependants > 0 {
-            let dependants: Vec<&str> = added
-                .units
-                .values()
-                .filter(|a| a.removal.is_none() && a.unit.dependencies.contains(&unit.id))
-                .map(|a| &*a.unit.name)
-                .collect();
-            return Err(RemoveError::Dependants {
-                service: unit.name.clone(),
-                dependants: dependants.join(", "),
-            });
-        }
-        let Some(entry) = added.units.get_mut(&unit.id) else {
-            return Ok(None);
-        };
-        let (tx, rx) = watch::channel(None);
-        entry.removal = Some(tx);
-        drop(added);
         unit.request_stop();
         if !unit.is_supervised() {
             // No supervisor to complete it (it ended, or never began: a child waiting
@@ -326,12 +291,7 @@ impl AppState {
     /// takes the unit out of the table and hands out its report.
     pub(crate) fn removal_done(&self, unit: &Unit) {
         // A child stopped by its parent stays: no removal was asked for.
-        let removing = self
-            .registry
-            .added()
-            .units
-            .get(&unit.id)
-            .is_some_and(|entry| entry.removal.is_some());
+        let removing = self.registry().added().is_removing(unit.id); // (L2)
         if !removing {
             return;
         }
@@ -351,45 +311,31 @@ impl AppState {
     /// Takes a removed unit out of the table, and counts its report in; its children go
     /// with it (its last run stopped them), and it leaves its parent's list. Where its
     /// removal's report goes, if one was asked for.
-    fn forget(
-        &self,
-        unit: &Unit,
-        report: ServiceReport,
-    ) -> Option<watch::Sender<Option<ServiceReport>>> {
+    fn forget(&self, unit: &Unit, report: ServiceReport) -> Option<Removal> {
         // The family's lock comes before the table's (see `family`).
         let children = unit
             .family()
             .map(|family| std::mem::take(&mut family.lock().children))
             .unwrap_or_default();
         let (entry, orphans) = {
-            let mut added = self.registry.added_mut();
+            let mut added = self.registry().added_mut(); // (L2)
             // Forgotten once: a second `removal_done` that raced the first finds nothing.
-            let entry = added.units.remove(&unit.id)?;
-            if added.by_name.get(&unit.name) == Some(&unit.id) {
-                added.by_name.remove(&unit.name);
-            }
-            added.by_type.retain(|_, id| *id != unit.id);
-            for dep in &unit.dependencies {
-                if let Some(target) = added.units.get_mut(dep) {
-                    target.dependants = target.dependants.saturating_sub(1);
-                }
-            }
-            added.removed.count_in(report);
+            let entry = added.take_out(unit, report)?;
             // A child still running had a parent whose stop was cut off: cut it off too.
             let orphans: Vec<_> = children
                 .into_iter()
                 .map(|child| {
-                    let task = added.units.get_mut(&child.id).and_then(|e| e.task.take());
+                    let task = added.take_task(child.id);
                     (child, task)
                 })
                 .collect();
             (entry, orphans)
         };
-        self.events.unit_removed();
-        self.events.observe(|| Observed::Removed {
+        self.events().unit_removed();
+        self.events().observe(|| Observed::Removed {
             service: &unit.name,
         });
-        let (parent, removal) = (entry.parent, entry.removal);
+        let (parent, removal) = entry;
         for (child, task) in orphans {
             if let Some(task) = task {
                 task.abort();
@@ -401,7 +347,7 @@ impl AppState {
             }
         }
         if let Some(family) = parent
-            .and_then(|id| self.registry.get(id))
+            .and_then(|id| self.registry().get(id))
             .as_deref()
             .and_then(Unit::family)
         {

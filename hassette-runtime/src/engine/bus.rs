@@ -33,8 +33,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::policy::FailureKind;
 use super::stream::{EventReceiver, Stream};
-use crate::{ReadinessEvent, SharedError, Status, StatusEvent};
+use crate::{ReadinessEvent, Status, StatusEvent};
 
 /// The smallest default capacity, whatever the number of services.
 const MIN_DEFAULT_CAPACITY: usize = 1024;
@@ -68,12 +69,14 @@ pub(crate) fn capacity(explicit: Option<usize>, services: usize) -> usize {
 #[allow(dead_code, reason = "read by the observer, which a build may not have")]
 pub(crate) enum Observed<'a> {
     /// `service` moved `from` -> `to` at `at`, in its `run`-th run (initializes counted;
-    /// 0 before the first), with the error that came with the change.
+    /// 0 before the first), with the kind of the failure that came with the change.
     Changed {
         service: &'a Arc<str>,
         from: Status,
         to: Status,
-        error: Option<&'a SharedError>,
+        /// The kind of the error that came with a move to Failed or Crashed (see
+        /// `policy::FailureKind`).
+        failure: Option<FailureKind>,
         run: u64,
         at: Instant,
     },

@@ -26,10 +26,14 @@
 //!   descendant) that would wait for an ancestor's stop (its restart, its removal, the
 //!   app's shutdown) would wait for itself: it gets its answer as of the request (see
 //!   `inside`).
+//! - State: a family's list is the parent unit's (`unit::Family`), a child's table entry
+//!   and its supervisor's tracker the unit table's (`registry`); this module owns no
+//!   state of its own and goes through theirs.
 
 use std::sync::Arc;
 
 use super::first_start::FirstStarts;
+use super::handle::SupervisorHandle;
 use super::state::AppState;
 use super::unit::Unit;
 use crate::{ChildExhausted, SharedError};
@@ -43,24 +47,17 @@ impl AppState {
             return;
         };
         let kin = family.lock();
-        let mut added = self.registry.added_mut();
+        let mut added = self.registry().added_mut(); // (L2)
         for child in &kin.children {
-            let Some(entry) = added.units.get_mut(&child.id) else {
-                continue;
-            };
-            if entry.task.is_some() || entry.removal.is_some() {
-                continue;
-            }
-            child.clear_stop();
-            // Nobody waits for a child's first start: its parent goes on.
-            let starts = Arc::new(FirstStarts::default());
-            let first = starts.entry(child);
-            entry.task = Some(super::supervisor::launch(
-                child.clone(),
-                self.clone(),
-                first,
-                &self.child_tasks,
-            ));
+            added.launch(child.id, || {
+                child.clear_stop();
+                // Nobody waits for a child's first start: its parent goes on.
+                let starts = Arc::new(FirstStarts::default());
+                let first = starts.entry(child);
+                let app = SupervisorHandle::new(self.clone());
+                let tasks = self.registry().supervisors(true);
+                super::supervisor::launch(child.clone(), app, first, tasks)
+            });
         }
     }
 
@@ -76,12 +73,7 @@ impl AppState {
             kin.children.clone()
         };
         for child in children.iter().rev() {
-            let task = self
-                .registry
-                .added_mut()
-                .units
-                .get_mut(&child.id)
-                .and_then(|entry| entry.task.take());
+            let task = self.registry().added_mut().take_task(child.id); // (L2)
             child.request_stop();
             if let Some(task) = task {
                 self.await_supervisor(child, task).await;
@@ -91,7 +83,7 @@ impl AppState {
 
     /// A child exhausted its budget: its parent's run fails (see the module's header).
     pub(crate) fn escalate(&self, child: &Unit, error: SharedError) {
-        let Some(parent) = self.registry.parent_of(child) else {
+        let Some(parent) = self.registry().parent_of(child) else {
             return;
         };
         let Some(family) = parent.family() else {

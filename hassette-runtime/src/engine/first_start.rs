@@ -12,11 +12,15 @@
 //! the first failure, in registration order, that is not retried (so
 //! `StartError::ends_the_app` answers for the whole start), else the first retried one,
 //! else the first interrupted start.
+//!
+//! The app's start is a part of the app state owned here ([`AppStart`]): the first
+//! `start` sets `begun` (so later calls, `add` and `restart` know the app has started)
+//! and the one task it spawns hands the outcome to every caller through a `watch`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use super::lock;
 use super::unit::Unit;
@@ -122,5 +126,44 @@ impl Drop for FirstStart {
             self.latch.fail(&unit, StartFailure::Interrupted, false);
             self.latch.count_down();
         }
+    }
+}
+
+/// The app's start (see the module's header): whether it has begun, and its outcome.
+pub(crate) struct AppStart {
+    /// Set by the first `start`, which spawns the one task that starts everything.
+    begun: std::sync::atomic::AtomicBool,
+    /// The start's outcome, once that task has it.
+    outcome: watch::Sender<Option<Result<(), StartError>>>,
+}
+
+impl Default for AppStart {
+    fn default() -> Self {
+        AppStart {
+            begun: std::sync::atomic::AtomicBool::new(false),
+            outcome: watch::channel(None).0,
+        }
+    }
+}
+
+impl AppStart {
+    /// Marks the start begun: whether this call began it (and so spawns its task).
+    pub(super) fn begin(&self) -> bool {
+        !self.begun.swap(true, Ordering::AcqRel)
+    }
+
+    /// Whether the app's start has begun.
+    pub(crate) fn is_begun(&self) -> bool {
+        self.begun.load(Ordering::Acquire)
+    }
+
+    /// Hands the start's outcome to every caller.
+    pub(super) fn finish(&self, result: Result<(), StartError>) {
+        self.outcome.send_replace(Some(result));
+    }
+
+    /// A receiver of the start's outcome (`None` until it is known).
+    pub(super) fn subscribe(&self) -> watch::Receiver<Option<Result<(), StartError>>> {
+        self.outcome.subscribe()
     }
 }

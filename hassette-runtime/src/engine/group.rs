@@ -66,18 +66,23 @@ pub(crate) enum GroupEvent {
 /// A group at run time.
 #[derive(Debug)]
 pub(crate) struct Group {
-    pub(super) name: Arc<str>,
-    pub(super) strategy: Strategy,
-    pub(super) parent: Option<usize>,
+    name: Arc<str>,
+    strategy: Strategy,
+    parent: Option<usize>,
     /// Every unit of the group and its nested groups, in registration order.
-    pub(super) units: Vec<usize>,
-    pub(super) intensity: u32,
-    pub(super) period: Duration,
-    pub(super) tx: mpsc::UnboundedSender<GroupEvent>,
-    pub(super) rx: std::sync::Mutex<Option<mpsc::UnboundedReceiver<GroupEvent>>>,
+    units: Vec<usize>,
+    intensity: u32,
+    period: Duration,
+    tx: mpsc::UnboundedSender<GroupEvent>,
+    rx: std::sync::Mutex<Option<mpsc::UnboundedReceiver<GroupEvent>>>,
 }
 
 impl Group {
+    /// Tells this group's coordinator (a coordinator gone with the app drops it).
+    pub(super) fn send(&self, event: GroupEvent) {
+        let _ = self.tx.send(event);
+    }
+
     pub(crate) fn from_defs(defs: &[GroupDef]) -> Vec<Group> {
         fn flatten(defs: &[GroupDef], gid: usize, out: &mut Vec<usize>) {
             for member in &defs[gid].members {
@@ -138,7 +143,7 @@ pub(crate) async fn coordinate(
         // nothing waits for it any more, and acting on it would restart (or exhaust) the
         // group for nothing.
         let waiting = |id: &usize| {
-            registry.units[*id]
+            registry.statics()[*id]
                 .link
                 .as_ref()
                 .is_some_and(|l| l.is_waiting())
@@ -164,7 +169,7 @@ pub(crate) async fn coordinate(
         tracing::info!(group = %group.name, strategy = ?group.strategy, services = affected.len(), "group restart");
         // Stop in reverse order, start in order: dependants before what they rely on.
         for &id in affected.iter().rev() {
-            let unit = &registry.units[id];
+            let unit = &registry.statics()[id];
             let Some(link) = &unit.link else { continue };
             if !link.is_waiting() && !unit.status().is_terminal() {
                 link.hold_requested.store(true, Ordering::Release);
@@ -175,7 +180,7 @@ pub(crate) async fn coordinate(
             }
         }
         for &id in &affected {
-            let Some(link) = &registry.units[id].link else {
+            let Some(link) = &registry.statics()[id].link else {
                 continue;
             };
             if link.is_waiting() {
@@ -212,7 +217,7 @@ fn escalate(groups: &[Group], registry: &Registry, gid: usize, failed: &[usize])
                 group: group.name.clone(),
             });
             for &id in failed {
-                let unit = &registry.units[id];
+                let unit = &registry.statics()[id];
                 // Failed, or Stopped after a clean return of a permanent service.
                 let waiting = unit.link.as_ref().is_some_and(|l| l.is_waiting());
                 unit.to_crashed_with_group(error.clone(), waiting);

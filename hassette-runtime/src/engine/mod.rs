@@ -6,9 +6,14 @@
 //!
 //! 1. `Builder::build` turns each registration into a [`unit::Unit`]: its name, its
 //!    type's table of hooks ([`shim::Shim`], the only generic code), its state and its
-//!    report. The units, the dependency waves and the groups become the [`AppState`].
+//!    report. The units, the dependency waves and the groups become the [`AppState`], a
+//!    small struct of parts each owned by one module, their fields private: the unit
+//!    table and the added units' trackers (`registry`), the start (`first_start`), the
+//!    stop's signals and records (`stop`), the waits (`readiness`), the groups (`group`)
+//!    and the event bus (`bus`).
 //! 2. [`AppState::start`] (`start`) spawns one supervisor task per unit ([`supervisor`]),
-//!    counted down by `first_start`. The supervisor runs the lifecycle ([`driver`]):
+//!    counted down by `first_start`; a supervisor sees its app only through a narrow
+//!    `handle::SupervisorHandle`. The supervisor runs the lifecycle ([`driver`]):
 //!    dependencies (`readiness`), the initialize hooks, then `serve`, polled by the
 //!    supervisor itself.
 //! 3. When a run ends, the driver classifies the outcome once (`driver::Outcome`, its
@@ -32,7 +37,7 @@
 //!
 //! - (L1) a parent's family (`unit::Family`), for its list of children;
 //! - (L2) the registry's `added` table (`registry`, an `RwLock`);
-//! - (L3) the app's supervisor `tasks` (`state`);
+//! - (L3) the static supervisors' `tasks` (`stop`, the app state's stop part);
 //! - (L4) a unit's `state` (`unit`): a status change publishes its event and records its
 //!   error under it;
 //! - (L5) a unit's `record` (`unit`: errors, the budget's window);
@@ -54,6 +59,7 @@ mod driver;
 mod family;
 mod first_start;
 mod group;
+mod handle;
 mod inside;
 mod policy;
 mod readiness;
@@ -62,6 +68,7 @@ mod shim;
 mod shutdown;
 mod start;
 mod state;
+mod stop;
 mod stream;
 mod supervisor;
 mod unit;
@@ -77,6 +84,11 @@ pub(crate) use bus::{EventBus, MAX_CAPACITY, Observer};
 pub(crate) use driver::{ABORT_GRACE, within};
 pub(crate) use group::{Group, GroupDef, Member};
 pub(crate) use inside::{caller, scope as in_service};
+#[allow(
+    unused_imports,
+    reason = "for the metrics observer, which a build may not have"
+)]
+pub(crate) use policy::FailureKind;
 pub(crate) use registry::Registry;
 pub(crate) use shim::Shim;
 pub(crate) use state::{AppParts, AppState};

@@ -16,13 +16,16 @@
 //! all call it; every question about a [`RestartType`] is an exhaustive `match` here
 //! ([`restarts_after_clean_end`], [`retries_failures`], ...), so a new restart type is
 //! decided in this file.
+//!
+//! A failure's kind for observers ([`FailureKind`]: error, panic, timeout, fatal) is
+//! classified here too, once, and carried in the bus's `Observed::Changed`.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::{RestartSpec, RestartType};
+use crate::{RestartSpec, RestartType, Status};
 
 /// What a failure leads to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +51,72 @@ pub(crate) enum OutcomeKind {
     NonRetryable,
     /// Any other error or a panic: the budget decides.
     Failed,
+}
+
+/// What broke, for a failure that moved a service to Failed or Crashed: told to the
+/// bus's observer with the status change (feature `metrics` labels its failures with
+/// it), classified here once, from the error's `source()` chain and the status it led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FailureKind {
+    /// Any other error.
+    Error,
+    /// A hook or `serve` panicked ([`Panicked`](crate::Panicked)).
+    Panic,
+    /// A wait ran out: its own timeout ([`TimedOut`](crate::TimedOut)) or the shutdown
+    /// deadline ([`CutOff`](crate::CutOff)).
+    Timeout,
+    /// A fatal error ([`Fatal`](crate::Fatal), or a `fatal(...)` type: Crashed).
+    Fatal,
+}
+
+impl FailureKind {
+    /// Every kind (the series of `hassette_failures_total` a removal forgets).
+    #[allow(
+        dead_code,
+        reason = "for the metrics observer, which a build may not have"
+    )]
+    pub(crate) const ALL: [FailureKind; 4] = [
+        FailureKind::Error,
+        FailureKind::Panic,
+        FailureKind::Fatal,
+        FailureKind::Timeout,
+    ];
+
+    /// The kind of `error`, which moved a service to `to`: a panic, then a timeout, then
+    /// [`Fatal`](crate::Fatal) anywhere in its chain, then a crash, else an error.
+    pub(crate) fn of(error: &(dyn std::error::Error + Send + Sync + 'static), to: Status) -> Self {
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+        while let Some(e) = next {
+            if e.is::<crate::Panicked>() {
+                return FailureKind::Panic;
+            }
+            if e.is::<crate::TimedOut>() || e.is::<crate::CutOff>() {
+                return FailureKind::Timeout;
+            }
+            if e.is::<crate::Fatal>() {
+                return FailureKind::Fatal;
+            }
+            next = e.source();
+        }
+        match to {
+            Status::Crashed => FailureKind::Fatal,
+            _ => FailureKind::Error,
+        }
+    }
+
+    /// Its name, as metrics label it: `error`, `panic`, `timeout` or `fatal`.
+    #[allow(
+        dead_code,
+        reason = "for the metrics observer, which a build may not have"
+    )]
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            FailureKind::Error => "error",
+            FailureKind::Panic => "panic",
+            FailureKind::Timeout => "timeout",
+            FailureKind::Fatal => "fatal",
+        }
+    }
 }
 
 /// What a run's end leads to: the output of [`decide`].
@@ -408,6 +477,25 @@ impl Policy {
 mod tests {
     use super::*;
     use crate::RestartType;
+
+    #[test]
+    fn a_failure_kind_is_read_from_the_chain_then_the_status() {
+        let panic = crate::Panicked::new("boom".to_owned());
+        let timeout = crate::TimedOut {
+            what: "serve",
+            after: Duration::from_secs(1),
+        };
+        let other = std::io::Error::other("x");
+        assert_eq!(FailureKind::of(&panic, Status::Failed), FailureKind::Panic);
+        assert_eq!(
+            FailureKind::of(&timeout, Status::Crashed),
+            FailureKind::Timeout
+        );
+        assert_eq!(FailureKind::of(&other, Status::Failed), FailureKind::Error);
+        assert_eq!(FailureKind::of(&other, Status::Crashed), FailureKind::Fatal);
+        let labels: Vec<_> = FailureKind::ALL.iter().map(|kind| kind.label()).collect();
+        assert_eq!(labels, ["error", "panic", "fatal", "timeout"]);
+    }
 
     /// A failure at `t`, without jitter.
     fn at(t: Instant) -> Failure {

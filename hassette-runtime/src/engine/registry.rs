@@ -13,6 +13,10 @@
 //! - A lookup tries the static maps first (no lock), then `added`. Names and types are
 //!   unique across both: `added` claims them under its write lock, after checking the
 //!   static maps, which never change by then.
+//! - The table also owns the trackers of the added units' supervisor tasks: the
+//!   top-level ones (`added` launches them, the stop waits for them as one wave) and the
+//!   children (`family` launches and stops them with their parent's run). A table entry
+//!   holds the task's join handle; the tracker lets a stop wait for all at once.
 
 use std::any::TypeId;
 use std::collections::hash_map::Entry;
@@ -21,6 +25,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_util::task::TaskTracker;
 
 use super::unit::Unit;
 use super::{read_lock, write_lock};
@@ -37,38 +42,57 @@ pub(crate) enum TypeSlot {
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
     /// The units known at `build()`; a unit's id is its index.
-    pub(super) units: Vec<Arc<Unit>>,
-    pub(super) by_type: HashMap<TypeId, TypeSlot>,
-    pub(super) by_name: HashMap<Arc<str>, usize>,
+    units: Vec<Arc<Unit>>,
+    by_type: HashMap<TypeId, TypeSlot>,
+    by_name: HashMap<Arc<str>, usize>,
     /// The units added while the app runs (see the module's header).
     added: RwLock<AddedTable>,
+    /// The supervisor tasks of the units added while the app runs (not children).
+    added_tasks: TaskTracker,
+    /// The supervisor tasks of children, which their parents stop.
+    child_tasks: TaskTracker,
 }
 
 /// The units added while the app runs, and what is left of those removed.
 #[derive(Debug, Default)]
 pub(super) struct AddedTable {
     /// By id, so in order of addition.
-    pub(super) units: BTreeMap<usize, Added>,
-    pub(super) by_type: HashMap<TypeId, usize>,
-    pub(super) by_name: HashMap<Arc<str>, usize>,
+    units: BTreeMap<usize, Added>,
+    by_type: HashMap<TypeId, usize>,
+    by_name: HashMap<Arc<str>, usize>,
     /// The next id; 0 until the first addition, which starts after the static ids.
     next: usize,
     /// What is left of the removed ones.
-    pub(super) removed: RemovedServices,
+    removed: RemovedServices,
 }
 
 /// One unit added while the app runs, in the registry's `added` table.
 #[derive(Debug)]
-pub(crate) struct Added {
-    pub(super) unit: Arc<Unit>,
+struct Added {
+    unit: Arc<Unit>,
     /// Its supervisor task, until the stop or a removal takes it.
-    pub(super) task: Option<JoinHandle<()>>,
+    task: Option<JoinHandle<()>>,
     /// Where its removal's report goes, once a removal has begun.
-    pub(super) removal: Option<watch::Sender<Option<ServiceReport>>>,
+    removal: Option<watch::Sender<Option<ServiceReport>>>,
     /// How many added units depend on it (`depends_on`).
-    pub(super) dependants: usize,
+    dependants: usize,
     /// The id of its parent, for a child (see `family`).
-    pub(super) parent: Option<usize>,
+    parent: Option<usize>,
+}
+
+/// Where a removal's report goes.
+pub(super) type Removal = watch::Sender<Option<ServiceReport>>;
+
+/// What [`AddedTable::begin_removal`] found.
+pub(super) enum RemovalStart {
+    /// The unit is not in the table (removed already).
+    Gone,
+    /// Its removal had begun: the watch of its report.
+    Joined(watch::Receiver<Option<ServiceReport>>),
+    /// Its removal begins now: the watch of its report.
+    Began(watch::Receiver<Option<ServiceReport>>),
+    /// Added units depend on it: their names.
+    Dependants(String),
 }
 
 impl AddedTable {
@@ -77,6 +101,127 @@ impl AddedTable {
         let id = self.next.max(statics);
         self.next = id + 1;
         id
+    }
+
+    /// Enters a claimed `unit` (found by type too when `type_id` is given), with its
+    /// supervisor task (none yet for a child waiting for its parent) and its parent.
+    pub(super) fn enter(
+        &mut self,
+        unit: Arc<Unit>,
+        type_id: Option<TypeId>,
+        task: Option<JoinHandle<()>>,
+        parent: Option<usize>,
+    ) {
+        let id = unit.id;
+        self.by_name.insert(unit.name.clone(), id);
+        if let Some(type_id) = type_id {
+            self.by_type.insert(type_id, id);
+        }
+        let entry = Added {
+            unit,
+            task,
+            removal: None,
+            dependants: 0,
+            parent,
+        };
+        self.units.insert(id, entry);
+    }
+
+    /// Counts a new dependant of each added unit among `deps`.
+    pub(super) fn count_dependant(&mut self, deps: &[usize]) {
+        for dep in deps {
+            if let Some(target) = self.units.get_mut(dep) {
+                target.dependants += 1;
+            }
+        }
+    }
+
+    /// Takes the supervisor task of the added unit `id`, if it has one.
+    pub(super) fn take_task(&mut self, id: usize) -> Option<JoinHandle<()>> {
+        self.units.get_mut(&id).and_then(|entry| entry.task.take())
+    }
+
+    /// Gives the added unit `id` the supervisor task `launch` spawns, unless it has one
+    /// or its removal has begun: whether it did.
+    pub(super) fn launch(&mut self, id: usize, launch: impl FnOnce() -> JoinHandle<()>) -> bool {
+        let Some(entry) = self.units.get_mut(&id) else {
+            return false;
+        };
+        if entry.task.is_some() || entry.removal.is_some() {
+            return false;
+        }
+        entry.task = Some(launch());
+        true
+    }
+
+    /// Every added unit but the children (their parents stop them), with its supervisor
+    /// task, taken: removals in flight included.
+    pub(super) fn take_top_level(&mut self) -> Vec<(Arc<Unit>, Option<JoinHandle<()>>)> {
+        self.units
+            .values_mut()
+            .filter(|entry| entry.parent.is_none())
+            .map(|entry| (entry.unit.clone(), entry.task.take()))
+            .collect()
+    }
+
+    /// What is left of the removed units.
+    pub(super) fn removed(&self) -> &RemovedServices {
+        &self.removed
+    }
+
+    /// Whether the removal of the added unit `id` has begun.
+    pub(super) fn is_removing(&self, id: usize) -> bool {
+        self.units
+            .get(&id)
+            .is_some_and(|entry| entry.removal.is_some())
+    }
+
+    /// Begins the removal of `unit` (see `added`), unless it has begun, it is gone, or
+    /// added units depend on it.
+    pub(super) fn begin_removal(&mut self, unit: &Unit) -> RemovalStart {
+        let Some(entry) = self.units.get(&unit.id) else {
+            return RemovalStart::Gone;
+        };
+        if let Some(removal) = &entry.removal {
+            return RemovalStart::Joined(removal.subscribe());
+        }
+        if entry.dependants > 0 {
+            let dependants: Vec<&str> = self
+                .units
+                .values()
+                .filter(|a| a.removal.is_none() && a.unit.dependencies.contains(&unit.id))
+                .map(|a| &*a.unit.name)
+                .collect();
+            return RemovalStart::Dependants(dependants.join(", "));
+        }
+        let Some(entry) = self.units.get_mut(&unit.id) else {
+            return RemovalStart::Gone;
+        };
+        let (tx, rx) = watch::channel(None);
+        entry.removal = Some(tx);
+        RemovalStart::Began(rx)
+    }
+
+    /// Takes a removed `unit` out of the table (once: `None` after), counts its `report`
+    /// into the removed totals and releases its dependencies. Its parent's id, and where
+    /// its removal's report goes, if one was asked for.
+    pub(super) fn take_out(
+        &mut self,
+        unit: &Unit,
+        report: ServiceReport,
+    ) -> Option<(Option<usize>, Option<Removal>)> {
+        let entry = self.units.remove(&unit.id)?;
+        if self.by_name.get(&unit.name) == Some(&unit.id) {
+            self.by_name.remove(&unit.name);
+        }
+        self.by_type.retain(|_, id| *id != unit.id);
+        for dep in &unit.dependencies {
+            if let Some(target) = self.units.get_mut(dep) {
+                target.dependants = target.dependants.saturating_sub(1);
+            }
+        }
+        self.removed.count_in(report);
+        Some((entry.parent, entry.removal))
     }
 }
 
@@ -138,6 +283,11 @@ impl Registry {
         }
     }
 
+    /// The units known at `build()`, by id.
+    pub(crate) fn statics(&self) -> &[Arc<Unit>] {
+        &self.units
+    }
+
     /// Adds a unit whose type and name were claimed; its id is its index.
     pub(crate) fn push(&mut self, unit: Arc<Unit>) {
         self.units.push(unit);
@@ -165,6 +315,15 @@ impl Registry {
     pub(crate) fn name_of(&self, id: usize) -> Arc<str> {
         self.get(id)
             .map_or_else(|| "?".into(), |unit| unit.name.clone())
+    }
+
+    /// The tracker of the added units' supervisors: the children's (`child`), or the
+    /// top-level ones'.
+    pub(super) fn supervisors(&self, child: bool) -> &TaskTracker {
+        match child {
+            true => &self.child_tasks,
+            false => &self.added_tasks,
+        }
     }
 
     pub(super) fn added(&self) -> RwLockReadGuard<'_, AddedTable> {

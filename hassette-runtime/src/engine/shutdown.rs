@@ -1,4 +1,7 @@
-//! Stopping the app.
+//! Stopping the app: the stop's procedure. Its signals and records (`stopping`,
+//! `shutting_down`, the reason, the report, `tasks`, `hard_deadline`, `cut_off`, `stuck`,
+//! `start_failed`) are the app state's `stop::Stop` part, read and set through its
+//! methods; the added units' supervisors are the unit table's (`registry`).
 //!
 //! Protocol:
 //! - The first `begin_shutdown` keeps its reason, sets `shutting_down`, cancels
@@ -28,18 +31,17 @@
 //!   takes it into its own deadline, and one that began before it (a restart's stop in
 //!   flight) ends when `cut_off` is cancelled, as the deadline runs out. Then every wave
 //!   not reached yet is told to stop too, and each supervisor gets
-//!   [`ABORT_GRACE`](super::driver::ABORT_GRACE) to finish before it is cut off.
+//!   [`ABORT_GRACE`] to finish before it is cut off.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::FutureExt;
 use tokio::task::{JoinError, JoinHandle};
 use tokio::time::Instant;
+use tokio_util::sync::WaitForCancellationFuture;
 
 use super::driver::{ABORT_GRACE, deadline_in};
-use super::lock;
 use super::state::AppState;
 use super::unit::Unit;
 use crate::ShutdownReport;
@@ -48,80 +50,94 @@ impl AppState {
     /// The stop's part: takes every added unit's supervisor task (children excepted:
     /// their parents stop them), removals in flight included.
     fn take_added(&self) -> AddedAtStop {
-        let mut added = self.registry.added_mut();
-        let units = added
-            .units
-            .values_mut()
-            .filter(|e| e.parent.is_none())
-            .map(|entry| (entry.unit.clone(), entry.task.take()))
-            .collect();
+        let units = self.registry().added_mut().take_top_level(); // (L2)
         AddedAtStop { units }
     }
 
     /// Begins the shutdown for a failed start that will not be retried: its report is
     /// not a success, whatever else began the shutdown first.
     pub(crate) fn begin_shutdown_for_failed_start(self: &Arc<Self>, reason: String) {
-        self.start_failed.store(true, Ordering::Release);
+        self.stop_state().set_start_failed();
         self.begin_shutdown(reason);
     }
 
     /// Begins the shutdown without waiting for it; the first reason given is kept.
     pub(crate) fn begin_shutdown(self: &Arc<Self>, reason: String) {
-        {
-            let mut slot = lock(&self.reason); // (alone)
-            if slot.is_some() {
-                return;
-            }
-            tracing::info!(%reason, "shutting down");
-            *slot = Some(reason);
+        if !self.stop_state().begin(reason) {
+            return;
         }
-        self.shutting_down.store(true, Ordering::Release);
-        self.stopping.cancel();
         let inner = self.clone();
         tokio::spawn(async move {
             let report = inner.clone().stop_all().await;
-            inner.report.send_replace(Some(report));
+            inner.stop_state().publish(report);
         });
     }
 
-    /// Whether the shutdown has begun (without the lock of `stopping.is_cancelled()`).
+    /// Begins the shutdown and waits for its report; from inside a service, only until
+    /// the stop reaches it or one of its ancestors (see `state`'s header).
+    pub(crate) async fn shutdown(self: &Arc<Self>, reason: String) -> ShutdownReport {
+        self.begin_shutdown(reason);
+        let lineage = super::inside::lineage(self.registry());
+        if !lineage.is_empty() {
+            // The stop has reached the caller once its wave is told to stop, or once it has
+            // reached one of its ancestors, whose stop stops it (and may first wait for
+            // what the caller does now: its own start, say, which a parent's
+            // `add_child` awaits).
+            let reached = lineage.iter().map(|unit| Box::pin(unit.stop_reached()));
+            futures_util::future::select_all(reached).await;
+            return self
+                .stop_state()
+                .report()
+                .unwrap_or_else(|| ShutdownReport {
+                    reason: self.reason(),
+                    ..ShutdownReport::default()
+                });
+        }
+        self.wait_stopped().await
+    }
+
+    /// Whether the shutdown has begun (see `stop::Stop::is_stopping`).
     pub(crate) fn is_stopping(&self) -> bool {
-        self.shutting_down.load(Ordering::Acquire)
+        self.stop_state().signals().is_stopping()
+    }
+
+    /// Completes when the shutdown begins.
+    pub(crate) fn shutdown_begun(&self) -> WaitForCancellationFuture<'_> {
+        self.stop_state().signals().begun()
+    }
+
+    /// Whether a supervisor was cut off while code that never yields held its thread.
+    pub(crate) fn is_stuck(&self) -> bool {
+        self.stop_state().is_stuck()
     }
 
     /// The reason the shutdown began, once it has.
     pub(crate) fn reason(&self) -> Option<String> {
-        lock(&self.reason).clone() // (alone)
+        self.stop_state().reason()
     }
 
     /// Waits for the stop task's report (the shutdown must have begun).
     pub(crate) async fn wait_stopped(&self) -> ShutdownReport {
-        let mut report = self.report.subscribe();
-        match report.wait_for(Option::is_some).await {
-            Ok(report) => report.clone().unwrap_or_default(),
-            // The sender lives in `self`: it cannot be gone.
-            Err(_) => ShutdownReport::default(),
-        }
+        self.stop_state().wait_report().await
     }
 
     /// Stops the added units, then the waves in reverse order, each wave's services
     /// concurrently.
     async fn stop_all(self: Arc<Self>) -> ShutdownReport {
         let began = Instant::now();
-        if let Some(limit) = self.shutdown_deadline {
-            let _ = self.hard_deadline.set(deadline_in(limit));
-        }
-        let mut tasks = std::mem::take(&mut *lock(&self.tasks)); // (L3)
+        let stop = self.stop_state();
+        let hard_deadline = stop.arm_deadline(deadline_in);
+        let mut tasks = stop.take_tasks(); // (L3)
         // Added units may depend on static ones, never the other way round: they go first.
         let mut added = self.take_added();
         let stop_waves = async {
             self.stop_added(&mut added).await;
-            for (index, wave) in self.waves.iter().enumerate().rev() {
+            for (index, wave) in stop.waves().iter().enumerate().rev() {
                 self.stop_wave(index, wave, &mut tasks).await;
             }
         };
-        let deadline_exceeded = match self.hard_deadline.get() {
-            Some(&deadline) => tokio::time::timeout_at(deadline, stop_waves).await.is_err(),
+        let deadline_exceeded = match hard_deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, stop_waves).await.is_err(),
             None => {
                 stop_waves.await;
                 false
@@ -132,7 +148,7 @@ impl AppState {
         }
         ShutdownReport {
             services: self
-                .registry
+                .registry()
                 .all()
                 .iter()
                 .map(|unit| unit.report())
@@ -140,8 +156,8 @@ impl AppState {
             took: began.elapsed(),
             deadline_exceeded,
             reason: self.reason(),
-            start_failed: self.start_failed.load(Ordering::Acquire),
-            removed: self.registry.added().removed.clone(),
+            start_failed: stop.start_failed(),
+            removed: self.registry().added().removed().clone(),
         }
     }
 
@@ -150,21 +166,21 @@ impl AppState {
         // A supervisor that has not finished by the latest its stop can take is held by
         // code that never yields: it will not answer at all. One timer for the wave, at
         // the latest of its services' budgets.
+        let units = self.registry().statics();
         let budget = wave
             .iter()
-            .map(|&id| stop_budget(self.registry.units[id].spec().shutdown_timeout))
+            .map(|&id| stop_budget(units[id].spec().shutdown_timeout))
             .max()
             .unwrap_or_default();
         let by = deadline_in(budget);
-        let last = ring(wave.iter().map(|&id| &self.registry.units[id]));
+        let last = ring(wave.iter().map(|&id| &units[id]));
         self.ring_last(last).await;
-        let all = &self.wave_tasks[index];
+        let all = self.stop_state().wave_tasks(index);
         all.close();
         let gone = tokio::time::timeout_at(by, all.wait()).await.is_ok();
         for &id in wave {
             if let Some(task) = tasks.get_mut(id) {
-                self.collect(&self.registry.units[id], task, gone, budget)
-                    .await;
+                self.collect(&units[id], task, gone, budget).await;
             }
         }
     }
@@ -176,18 +192,19 @@ impl AppState {
         // A stop already under way when the shutdown began (a restart's, a failed run's
         // clean-up, a group's hold) chose its deadlines without this one: cut it off too,
         // or its supervisor would look stuck (see `driver::within`).
-        self.cut_off.cancel();
+        self.stop_state().cut_off();
+        let units = self.registry().statics();
         let last = ring(added.units.iter().map(|(unit, _)| unit));
         self.ring_last(last).await;
-        for wave in &self.waves {
-            let last = ring(wave.iter().map(|&id| &self.registry.units[id]));
+        for wave in self.stop_state().waves() {
+            let last = ring(wave.iter().map(|&id| &units[id]));
             self.ring_last(last).await;
         }
         let grace = Instant::now() + ABORT_GRACE;
         let statics = tasks
             .iter_mut()
             .enumerate()
-            .map(|(id, slot)| (&*self.registry.units[id], slot));
+            .map(|(id, slot)| (&*units[id], slot));
         let added_units = added.units.iter_mut().map(|(unit, slot)| (&**unit, slot));
         for (unit, slot) in added_units.chain(statics) {
             let Some(task) = slot.as_mut() else { continue };
@@ -196,7 +213,7 @@ impl AppState {
                 Ok(Err(error)) => self.lose(unit, &error.to_string()),
                 Err(_) => {
                     task.abort();
-                    self.stuck.store(true, Ordering::Relaxed);
+                    self.stop_state().set_stuck();
                     self.lose(unit, "shutdown deadline exceeded");
                 }
             }
@@ -218,8 +235,9 @@ impl AppState {
         let by = deadline_in(budget);
         let last = ring(added.units.iter().map(|(unit, _)| unit));
         self.ring_last(last).await;
-        self.added_tasks.close();
-        let gone = tokio::time::timeout_at(by, self.added_tasks.wait())
+        let added_tasks = self.registry().supervisors(false);
+        added_tasks.close();
+        let gone = tokio::time::timeout_at(by, added_tasks.wait())
             .await
             .is_ok();
         for (unit, task) in &mut added.units {
@@ -262,7 +280,7 @@ impl AppState {
             Some(Err(error)) => self.lose(unit, &error.to_string()),
             None => {
                 task.abort();
-                self.stuck.store(true, Ordering::Relaxed);
+                self.stop_state().set_stuck();
                 self.lose(
                     unit,
                     &format!(

@@ -1,34 +1,32 @@
-//! The state one app shares between its handle, its supervisors and its stop task, and
-//! the stop's entry (the start, the other protocol that runs once per app, is `start`'s).
+//! The state one app shares between its handle, its supervisors and its stop task: a
+//! small struct of parts, each a type owned (defined, implemented, its fields private)
+//! by one module, which everyone else goes through: the unit table and the added units'
+//! trackers (`registry`), the start (`first_start::AppStart`), the stop (`stop::Stop`,
+//! whose procedure is `shutdown`'s), the waits (`readiness::WaitGraph`), the groups
+//! (`group`) and the event bus (`bus`). Supervisors see it through
+//! `handle::SupervisorHandle` only. Also here: the operator's restart.
 //!
 //! Protocol:
-//! - The first `begin_shutdown` (see `shutdown`) keeps its reason, sets `shutting_down`,
-//!   cancels `stopping` and spawns the one stop task; every call waits for its report in
-//!   the `report` watch.
 //! - A call made from inside one of the app's own services (see `inside`) never waits for
 //!   the caller's own run: `start` returns at once (see `start`), `shutdown` once the stop
-//!   reaches the caller or one of its ancestors, a restart of the caller itself or of one
-//!   of its ancestors once it is asked for.
-//! - Locks (numbered in `engine`'s header): `tasks` is (L3), taken (by `start` and the
-//!   stop) before a unit's state (L4); `reason` is taken alone. No lock is held across an
-//!   `.await`.
+//!   reaches the caller or one of its ancestors (see `shutdown`), a restart of the caller
+//!   itself or of one of its ancestors once it is asked for.
+//! - An operator's restart joins the one pending or in flight (the unit's `restart_run`
+//!   says which), or asks for a new one, and waits for the run it starts to leave
+//!   Starting; the shutdown ends that wait.
+//! - Locks: none here (each part takes its own, numbered in `engine`'s header).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
-use tokio::time::Instant;
-use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
-use tokio_util::task::TaskTracker;
-
 use super::bus::EventBus;
+use super::first_start::AppStart;
 use super::group::Group;
 use super::readiness::WaitGraph;
 use super::registry::Registry;
+use super::stop::Stop;
 use super::unit::Unit;
-use crate::{RestartError, ShutdownReport, StartError, Status, WaitError};
+use crate::{RestartError, Status, WaitError};
 
 /// What `build` hands the engine.
 pub(crate) struct AppParts {
@@ -40,76 +38,27 @@ pub(crate) struct AppParts {
     pub(crate) groups: Vec<Group>,
 }
 
-/// One app's shared state (the handle, every supervisor and the stop task hold it).
+/// One app's shared state (the handle, every supervisor and the stop task hold it): its
+/// parts (see the module's header).
 pub(crate) struct AppState {
-    pub(super) registry: Registry,
-    pub(super) waits: WaitGraph,
-    /// Unit ids grouped by dependency depth: wave 0 depends on nothing.
-    pub(super) waves: Vec<Vec<usize>>,
-    /// The supervisor tasks of each wave, so the stop waits for a whole wave at once.
-    pub(super) wave_tasks: Vec<TaskTracker>,
-    /// The supervisor tasks of the units added while the app runs (not children).
-    pub(super) added_tasks: TaskTracker,
-    /// The supervisor tasks of children, which their parents stop.
-    pub(super) child_tasks: TaskTracker,
-    pub(super) events: Arc<EventBus>,
-    /// Cancelled when the shutdown begins: backoffs, cooldowns and waits stop at once.
-    pub(super) stopping: CancellationToken,
-    /// Set just before `stopping` is cancelled, for the hot paths that only ask whether
-    /// the shutdown has begun: a token's `is_cancelled` takes a lock that every service
-    /// would share.
-    pub(super) shutting_down: AtomicBool,
-    pub(super) shutdown_deadline: Option<Duration>,
-    pub(super) tasks: Mutex<Vec<Option<JoinHandle<()>>>>,
-    /// Set by the first `start`, which spawns the one task that starts everything.
-    pub(super) start_begun: AtomicBool,
-    /// The start's outcome, once that task has it.
-    pub(super) started: watch::Sender<Option<Result<(), StartError>>>,
-    /// The shutdown's report, once the one stop task (spawned by the first
-    /// `begin_shutdown`) has it.
-    pub(super) report: watch::Sender<Option<ShutdownReport>>,
-    /// The first shutdown reason; set exactly once, by the call that spawns the stop task.
-    pub(super) reason: Mutex<Option<String>>,
-    /// When the `shutdown_deadline` runs out: set when the stop begins. Every wait of a
-    /// stop ends by then at the latest.
-    pub(super) hard_deadline: OnceLock<Instant>,
-    /// Cancelled when the `shutdown_deadline` runs out: every wait of a stop ends at once,
-    /// also one that began before the shutdown (a restart's stop in flight) and so could
-    /// not know `hard_deadline` when it chose its own.
-    pub(super) cut_off: CancellationToken,
-    /// A supervisor was cut off while its thread was held by code that never yields: a
-    /// tokio runtime being dropped would wait for that thread forever.
-    pub(super) stuck: AtomicBool,
-    /// A start failed that will not be retried, and began the shutdown (see
-    /// `Hassette::start_or_stop`): the report is not a success.
-    pub(super) start_failed: AtomicBool,
-    pub(super) groups: Vec<Group>,
+    registry: Registry,
+    start: AppStart,
+    stop: Stop,
+    waits: WaitGraph,
+    groups: Vec<Group>,
+    events: Arc<EventBus>,
 }
 
 impl AppState {
     pub(crate) fn new(parts: AppParts) -> Arc<Self> {
-        let count = parts.registry.units.len();
+        let count = parts.registry.statics().len();
         Arc::new(AppState {
             registry: parts.registry,
+            start: AppStart::default(),
+            stop: Stop::new(parts.waves, count, parts.shutdown_deadline),
             waits: WaitGraph::default(),
-            wave_tasks: parts.waves.iter().map(|_| TaskTracker::new()).collect(),
-            waves: parts.waves,
-            added_tasks: TaskTracker::new(),
-            child_tasks: TaskTracker::new(),
-            events: parts.events,
-            stopping: CancellationToken::new(),
-            shutting_down: AtomicBool::new(false),
-            shutdown_deadline: parts.shutdown_deadline,
-            tasks: Mutex::new((0..count).map(|_| None).collect()),
-            start_begun: AtomicBool::new(false),
-            started: watch::channel(None).0,
-            report: watch::channel(None).0,
-            hard_deadline: OnceLock::new(),
-            cut_off: CancellationToken::new(),
-            reason: Mutex::new(None),
-            stuck: AtomicBool::new(false),
-            start_failed: AtomicBool::new(false),
             groups: parts.groups,
+            events: parts.events,
         })
     }
 
@@ -122,9 +71,29 @@ impl AppState {
         &self.events
     }
 
-    /// Completes when the shutdown begins.
-    pub(crate) fn shutdown_begun(&self) -> WaitForCancellationFuture<'_> {
-        self.stopping.cancelled()
+    /// The event bus, for a new unit to publish on.
+    pub(super) fn bus(&self) -> &Arc<EventBus> {
+        &self.events
+    }
+
+    /// The app's start (see `first_start`).
+    pub(crate) fn start_state(&self) -> &AppStart {
+        &self.start
+    }
+
+    /// The stop's signals and records (see `stop`).
+    pub(crate) fn stop_state(&self) -> &Stop {
+        &self.stop
+    }
+
+    /// The wait-for graph (see `readiness`).
+    pub(super) fn waits(&self) -> &WaitGraph {
+        &self.waits
+    }
+
+    /// The supervision groups, by id (see `group`).
+    pub(super) fn groups(&self) -> &[Group] {
+        &self.groups
     }
 
     /// Waits until `target` is Running and ready, or the shutdown begins (see
@@ -135,37 +104,8 @@ impl AppState {
         target: &Arc<Unit>,
     ) -> Result<(), WaitError> {
         self.waits
-            .wait_up(&self.registry, &self.stopping, waiter, target)
+            .wait_up(&self.registry, self.stop.token(), waiter, target)
             .await
-    }
-
-    /// Whether a supervisor was cut off while code that never yields held its thread.
-    pub(crate) fn is_stuck(&self) -> bool {
-        self.stuck.load(Ordering::Relaxed)
-    }
-
-    /// Begins the shutdown and waits for its report; from inside a service, only until
-    /// the stop reaches it or one of its ancestors (see the module's header).
-    pub(crate) async fn shutdown(self: &Arc<Self>, reason: String) -> ShutdownReport {
-        self.begin_shutdown(reason);
-        let lineage = super::inside::lineage(&self.registry);
-        if !lineage.is_empty() {
-            // The stop has reached the caller once its wave is told to stop, or once it has
-            // reached one of its ancestors, whose stop stops it (and may first wait for
-            // what the caller does now: its own start, say, which a parent's
-            // `add_child` awaits).
-            let reached = lineage.iter().map(|unit| Box::pin(unit.stop_reached()));
-            futures_util::future::select_all(reached).await;
-            return self
-                .report
-                .borrow()
-                .clone()
-                .unwrap_or_else(|| ShutdownReport {
-                    reason: self.reason(),
-                    ..ShutdownReport::default()
-                });
-        }
-        self.wait_stopped().await
     }
 
     /// An operator restart: joins the one pending or in flight, or asks for a new one,
@@ -175,13 +115,13 @@ impl AppState {
         if unit.restart_type().is_none() {
             return Err(RestartError::Resource { service: service() });
         }
-        if self.is_stopping() {
+        if self.stop.signals().is_stopping() {
             return Err(RestartError::ShuttingDown { service: service() });
         }
         if unit.is_stop_requested() {
             return Err(RestartError::Removed { service: service() });
         }
-        if !self.start_begun.load(Ordering::Acquire) {
+        if !self.start.is_begun() {
             return Err(RestartError::NotStarted { service: service() });
         }
         let (mut target, base) = {
@@ -216,7 +156,7 @@ impl AppState {
         });
         tokio::select! {
             biased;
-            () = self.stopping.cancelled() => Err(RestartError::ShuttingDown { service: service() }),
+            () = self.stop.signals().begun() => Err(RestartError::ShuttingDown { service: service() }),
             status = ended => match status {
                 Some(Status::Running) => Ok(()),
                 Some(status) => Err(RestartError::Failed { service: service(), status }),

@@ -15,6 +15,8 @@
 //! - What it never does: wait for another service's supervisor, or hold a lock across
 //!   an `.await`. It only talks to its group's coordinator through the group's channel
 //!   and `GroupLink` (see `group`).
+//! - What it sees of the app: only its `handle::SupervisorHandle` (the stop's signals,
+//!   its dependencies, its group, its children, its own removal, a crash's shutdown).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,9 +26,9 @@ use tokio::time::{Instant, sleep_until};
 use super::driver::{Driver, Outcome};
 use super::first_start::FirstStart;
 use super::group::GroupEvent;
+use super::handle::SupervisorHandle;
 use super::inside::InService;
 use super::policy::{self, Dead, Decision, Ending, Failure, OutcomeKind, Policy};
-use super::state::AppState;
 use super::unit::Unit;
 use crate::{ReadyMode, SharedError, StartFailure, Status, TimedOut};
 
@@ -63,7 +65,7 @@ pub(crate) struct Supervisor {
 }
 
 impl Supervisor {
-    pub(crate) fn new(unit: Arc<Unit>, app: Arc<AppState>, started: FirstStart) -> Self {
+    pub(crate) fn new(unit: Arc<Unit>, app: SupervisorHandle, started: FirstStart) -> Self {
         Supervisor {
             run: Driver::new(unit, app),
             policy: Policy::default(),
@@ -318,8 +320,9 @@ impl Supervisor {
         }
     }
 
-    /// The policy, once the run has ended: clean up its hooks, then [`decide`]
-    /// (policy::decide): crash, exhaust, cool down, back off and restart, or rest.
+    /// The policy, once the run has ended: clean up its hooks, then
+    /// [`decide`](policy::decide): crash, exhaust, cool down, back off and restart, or
+    /// rest.
     async fn on_end(&mut self, outcome: Outcome) -> Step {
         self.run.stop_run(false).await;
         let unit = self.run.unit.clone();
@@ -340,7 +343,7 @@ impl Supervisor {
             // The run that just ended had been healthy for `stable_after`.
             stable: unit.state().stable(),
             stopping,
-            child: restart_type.is_some() && self.run.app.registry.parent_of(&unit).is_some(),
+            child: restart_type.is_some() && self.run.app.parent_of(&unit).is_some(),
         };
         let policy = &mut self.policy;
         let decision = unit.with_budget(|window| policy::decide(policy, window, end, true));
@@ -366,9 +369,9 @@ impl Supervisor {
                     // In a group, the group restarts it (with whatever else its strategy says).
                     (Step::Restart, Some(link)) => {
                         link.set_waiting(true);
-                        let _ = self.run.app.groups[link.group]
-                            .tx
-                            .send(GroupEvent::Unit(unit.id));
+                        self.run
+                            .app
+                            .tell_group(link.group, GroupEvent::Unit(unit.id));
                         Step::Held
                     }
                     (step, _) => step,
@@ -442,7 +445,7 @@ impl Supervisor {
                 () = unit.rung() => if let Some(step) = self.answer() {
                     break step;
                 },
-                () = self.run.app.stopping.cancelled() => break Step::Rest,
+                () = self.run.app.stop().begun() => break Step::Rest,
                 () = &mut sleep => break Step::Restart,
             }
         };
@@ -459,7 +462,7 @@ impl Supervisor {
             // A temporary service added at run time is removed once it has ended, as
             // OTP's temporary children are; the removal rings the doorbell below. One
             // that others depend on stays.
-            let _ = self.run.app.begin_removal(&unit);
+            self.run.app.begin_removal(&unit);
         }
         loop {
             unit.rung().await;
@@ -556,7 +559,7 @@ fn after_initialize(result: &Result<(), StartFailure>) -> Step {
 /// Starts the supervisor task of `unit`; the same code for every service type.
 pub(crate) fn launch(
     unit: Arc<Unit>,
-    app: Arc<AppState>,
+    app: SupervisorHandle,
     started: FirstStart,
     wave: &tokio_util::task::TaskTracker,
 ) -> tokio::task::JoinHandle<()> {

@@ -23,11 +23,11 @@ use metrics::Key;
 use tokio::time::Instant;
 
 use super::{
-    KINDS, failures_key, increment, kind, record, recorder, restarts_key, set_gauge, start_key,
-    status_key, stop_key,
+    failures_key, increment, record, recorder, restarts_key, set_gauge, start_key, status_key,
+    stop_key,
 };
-use crate::engine::{Observed, Observer};
-use crate::{SharedError, Status};
+use crate::Status;
+use crate::engine::{FailureKind, Observed, Observer};
 
 /// The metrics of one app: turns what its engine tells into metrics (see the module's
 /// header).
@@ -62,10 +62,10 @@ impl Observer for Meter {
                 service,
                 from,
                 to,
-                error,
+                failure,
                 run,
                 at,
-            } => self.changed(service, (from, to), error, run, at),
+            } => self.changed(service, (from, to), failure, run, at),
             Observed::Stopped { service, took } => {
                 record(&stop_key(service), took.as_secs_f64());
             }
@@ -84,7 +84,7 @@ impl Meter {
         &self,
         service: &Arc<str>,
         (from, to): (Status, Status),
-        error: Option<&SharedError>,
+        failure: Option<FailureKind>,
         run: u64,
         at: Instant,
     ) {
@@ -95,11 +95,11 @@ impl Meter {
         // (M1) A failure of a run; not the exhaustion that may follow it (Failed ->
         // Crashed).
         let live = matches!(from, Status::Starting | Status::Running | Status::Stopping);
-        if let Some(error) = error
+        if let Some(failure) = failure
             && live
             && matches!(to, Status::Failed | Status::Crashed)
         {
-            increment(&failures_key(service, kind(&**error, to)));
+            increment(&failures_key(service, failure.label()));
         }
         let mut seen = self.seen();
         let now = match seen.get_mut(&**service) {
@@ -135,7 +135,11 @@ impl Meter {
         match recorder::own() {
             Some(own) => {
                 let counters: Vec<Key> = std::iter::once(restarts_key(service))
-                    .chain(KINDS.iter().map(|&kind| failures_key(service, kind)))
+                    .chain(
+                        FailureKind::ALL
+                            .iter()
+                            .map(|kind| failures_key(service, kind.label())),
+                    )
                     .collect();
                 let gauges = Status::ALL.map(|status| status_key(service, status));
                 own.forget(&counters, &gauges, &[start_key(service), stop_key(service)]);
@@ -174,7 +178,7 @@ mod tests {
             service,
             from,
             to,
-            error: None,
+            failure: None,
             run,
             at: Instant::now(),
         });

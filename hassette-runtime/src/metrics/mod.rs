@@ -55,18 +55,13 @@ mod recorder;
 pub(crate) use meter::Meter;
 pub use recorder::{DURATION_BUCKETS, InstallError, MetricsHandle, install};
 
-use std::error::Error;
-
 use metrics::{Key, Label, Level, Metadata};
 
-use crate::{CutOff, Fatal, Panicked, Status, TimedOut};
+use crate::Status;
 
 /// Where hassette's updates come from, for recorders that look.
 static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
-
-/// The kinds of `hassette_failures_total`.
-const KINDS: [&str; 4] = ["error", "panic", "fatal", "timeout"];
 
 // Every series of a service, made here and only here: what is updated is what a removal
 // forgets.
@@ -117,25 +112,4 @@ fn increment(key: &Key) {
 
 fn record(key: &Key, value: f64) {
     metrics::with_recorder(|r| r.register_histogram(key, &METADATA).record(value));
-}
-
-/// The kind of a failure, found in the error's `source()` chain.
-fn kind(error: &(dyn Error + Send + Sync + 'static), to: Status) -> &'static str {
-    let mut next: Option<&(dyn Error + 'static)> = Some(error);
-    while let Some(e) = next {
-        if e.is::<Panicked>() {
-            return "panic";
-        }
-        if e.is::<TimedOut>() || e.is::<CutOff>() {
-            return "timeout";
-        }
-        if e.is::<Fatal>() {
-            return "fatal";
-        }
-        next = e.source();
-    }
-    match to {
-        Status::Crashed => "fatal",
-        _ => "error",
-    }
 }

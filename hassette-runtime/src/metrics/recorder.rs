@@ -384,7 +384,7 @@ mod tests {
             service,
             from,
             to,
-            error: None,
+            failure: None,
             run: 1,
             at,
         };

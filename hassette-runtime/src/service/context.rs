@@ -423,9 +423,13 @@ impl ServiceContext {
         };
         children.tracker.close();
         let mut left = 0;
-        if crate::engine::within(&self.run.app, deadline, children.tracker.wait())
-            .await
-            .is_none()
+        if crate::engine::within(
+            self.run.app.stop_state().signals(),
+            deadline,
+            children.tracker.wait(),
+        )
+        .await
+        .is_none()
         {
             left = children.tracker.len();
             self.abort_children();

@@ -20,7 +20,7 @@ use futures_util::FutureExt;
 use tokio::time::Instant;
 
 use super::super::shim::{Hook, HookFuture};
-use super::super::state::AppState;
+use super::super::stop::StopSignals;
 use super::super::unit::Unit;
 use crate::{CutOff, Panicked, ServiceContext, SharedError, TimedOut};
 
@@ -41,9 +41,9 @@ pub(crate) fn deadline_in(limit: Duration) -> Instant {
 
 /// The deadline of one wait of a stop: `limit` from now, and never past the app's
 /// shutdown deadline.
-pub(super) fn stop_deadline(app: &AppState, limit: Duration) -> Instant {
+pub(super) fn stop_deadline(stop: &StopSignals, limit: Duration) -> Instant {
     let own = deadline_in(limit);
-    app.hard_deadline.get().map_or(own, |&hard| own.min(hard))
+    stop.hard_deadline().map_or(own, |hard| own.min(hard))
 }
 
 /// Awaits `fut` until `deadline`, or until the shutdown deadline cuts everything off
@@ -51,14 +51,14 @@ pub(super) fn stop_deadline(app: &AppState, limit: Duration) -> Instant {
 /// clean-up of a failed run, a group's hold): its deadline was chosen without the
 /// shutdown's, so the `cut_off` token ends it when that runs out.
 pub(crate) async fn within<F: Future>(
-    app: &AppState,
+    stop: &StopSignals,
     deadline: Instant,
     fut: F,
 ) -> Option<F::Output> {
     tokio::select! {
         biased;
         output = tokio::time::timeout_at(deadline, fut) => output.ok(),
-        () = app.cut_off.cancelled() => None,
+        () = stop.cut_off_reached() => None,
     }
 }
 
@@ -66,25 +66,20 @@ pub(crate) async fn within<F: Future>(
 /// poll; only those that do not pay for reading the clock, arming a timer and the
 /// allocation of that slower wait (so the caller's future stays small).
 pub(super) async fn ready_or_timeout<F: Future + Unpin + Send>(
-    app: &AppState,
+    stop: &StopSignals,
     mut fut: F,
     deadline: impl FnOnce() -> Instant,
 ) -> Option<F::Output> {
     match poll_fn(|cx| Poll::Ready(Pin::new(&mut fut).poll(cx))).await {
         Poll::Ready(output) => Some(output),
-        Poll::Pending => Box::pin(within(app, deadline(), fut)).await,
+        Poll::Pending => Box::pin(within(stop, deadline(), fut)).await,
     }
 }
 
 /// The error of a wait for `what` that ran out: its own `limit` ([`TimedOut`]), or the
 /// app's shutdown deadline, which came first ([`CutOff`]).
-pub(super) fn ran_out(app: &AppState, what: &'static str, limit: Duration) -> SharedError {
-    let cut_off = app.cut_off.is_cancelled()
-        || app
-            .hard_deadline
-            .get()
-            .is_some_and(|&hard| Instant::now() >= hard);
-    if cut_off {
+pub(super) fn ran_out(stop: &StopSignals, what: &'static str, limit: Duration) -> SharedError {
+    if stop.is_cut_off() {
         Arc::new(CutOff { what })
     } else {
         Arc::new(TimedOut { what, after: limit })
@@ -123,7 +118,7 @@ pub(super) type StopHook<'a> = Pin<Box<dyn Future<Output = Option<SharedError>> 
 /// hooks a type defines. (A free function: the driver holds `serve`, which is `Send` but
 /// not `Sync`.)
 pub(super) fn stop_hook<'a>(
-    app: &'a AppState,
+    stop: &'a StopSignals,
     unit: &'a Unit,
     hook: Hook,
     ctx: &'a ServiceContext,
@@ -132,8 +127,8 @@ pub(super) fn stop_hook<'a>(
     Some(Box::pin(async move {
         let name = hook.name();
         let limit = unit.spec().shutdown_timeout;
-        let deadline = move || stop_deadline(app, limit);
-        let (result, _) = run_hook(app, name, ctx, fut, deadline, limit, None).await;
+        let deadline = move || stop_deadline(stop, limit);
+        let (result, _) = run_hook(stop, name, ctx, fut, deadline, limit, None).await;
         let error = result.err()?;
         tracing::warn!(service = %unit.name, hook = name, %error, "shutdown hook failed");
         unit.record_error(name, error.clone());
@@ -155,7 +150,7 @@ pub(super) struct Interrupt<'a> {
 /// result and whether it was interrupted.
 #[allow(clippy::manual_async_fn)] // see the comment in the body
 pub(super) fn run_hook(
-    app: &AppState,
+    stop: &StopSignals,
     hook: &'static str,
     ctx: &ServiceContext,
     fut: HookFuture,
@@ -173,7 +168,7 @@ pub(super) fn run_hook(
             // Boxed as a temporary: a named local would keep its room in this future.
             Poll::Pending => {
                 Box::pin(run_hook_slow(
-                    app,
+                    stop,
                     hook,
                     ctx,
                     fut,
@@ -199,7 +194,7 @@ fn hook_result(
 
 /// [`run_hook`] for a hook that did not finish on its first poll.
 async fn run_hook_slow(
-    app: &AppState,
+    stop: &StopSignals,
     hook: &'static str,
     ctx: &ServiceContext,
     fut: futures_util::future::CatchUnwind<AssertUnwindSafe<HookFuture>>,
@@ -219,18 +214,18 @@ async fn run_hook_slow(
         if let Some(interrupt) = interrupt {
             tokio::select! {
                 biased;
-                output = within(app, deadline, &mut fut) => early = Some(output),
+                output = within(stop, deadline, &mut fut) => early = Some(output),
                 () = interrupt.unit.stop_reached() => {
                     interrupted = true;
                     after = interrupt.limit;
                     ctx.cancel();
-                    deadline = deadline.min(stop_deadline(app, interrupt.limit));
+                    deadline = deadline.min(stop_deadline(stop, interrupt.limit));
                 }
             }
         }
         match early {
             Some(output) => output,
-            None => within(app, deadline, &mut fut).await,
+            None => within(stop, deadline, &mut fut).await,
         }
     };
     let result = match outcome {
@@ -241,7 +236,7 @@ async fn run_hook_slow(
                 tracing::warn!(service = %ctx.name(), hook, %error, "the hook panicked when it was dropped at its timeout");
                 ctx.unit().record_error(hook, error);
             }
-            Err(ran_out(app, hook, after))
+            Err(ran_out(stop, hook, after))
         }
     };
     (result, interrupted)

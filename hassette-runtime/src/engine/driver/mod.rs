@@ -25,9 +25,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::handle::SupervisorHandle;
 use super::policy::OutcomeKind;
 use super::shim::{Hook, Shim};
-use super::state::AppState;
+use super::stop::StopSignals;
 use super::unit::Unit;
 use crate::{ServiceContext, SharedError, StartFailure, Status, WaitError};
 
@@ -97,14 +98,14 @@ impl Outcome {
 
 pub(crate) struct Driver {
     pub(super) unit: Arc<Unit>,
-    pub(super) app: Arc<AppState>,
+    pub(super) app: SupervisorHandle,
     /// Boxed: a supervisor's future stays one size smaller for it (its task is allocated
     /// in steps of 128 bytes).
     pub(super) active: Option<Box<ActiveRun>>,
 }
 
 impl Driver {
-    pub(crate) fn new(unit: Arc<Unit>, app: Arc<AppState>) -> Self {
+    pub(crate) fn new(unit: Arc<Unit>, app: SupervisorHandle) -> Self {
         Driver {
             unit,
             app,
@@ -189,7 +190,7 @@ impl Driver {
             let needs_deadline =
                 self.unit.shim.has_init_hooks() || spec.ready == crate::ReadyMode::Manual;
             let startup_deadline = needs_deadline.then(|| deadline_in(spec.startup_timeout));
-            let ctx = ServiceContext::new(self.unit.clone(), self.app.clone());
+            let ctx = self.app.context(self.unit.clone());
             ctx.begin_span(self.unit.state().generation);
             self.active = Some(Box::new(ActiveRun {
                 ctx: ctx.clone(),
@@ -242,11 +243,11 @@ impl Driver {
             unit: &self.unit,
             limit: spec.shutdown_timeout,
         };
-        let (app, unit) = (&*self.app, &*self.unit);
+        let (stop, unit) = (self.app.stop(), &*self.unit);
         let (result, interrupted) = Box::pin(active.serve.alongside(
             unit,
             run_hook(
-                app,
+                stop,
                 hook.name(),
                 ctx,
                 fut,
@@ -319,33 +320,33 @@ impl Driver {
             let mut crash = None;
             let mut aborted = false;
 
-            let (app, unit) = (&*self.app, &*self.unit);
-            let mut last_error = match stop_hook(app, unit, Hook::BeforeShutdown, &ctx) {
+            let (stop, unit) = (self.app.stop(), &*self.unit);
+            let mut last_error = match stop_hook(stop, unit, Hook::BeforeShutdown, &ctx) {
                 Some(hook) => active.serve.alongside(unit, hook).await,
                 None => None,
             };
             ctx.cancel();
             if active.serve.is_live() {
-                let ended = end_serve(app, &self.unit, &mut active, limit).await;
+                let ended = end_serve(stop, &self.unit, &mut active, limit).await;
                 crash = ended.crash;
                 aborted |= ended.aborted;
                 last_error = ended.error.or(last_error);
             }
             if ctx.has_children() {
-                let (error, cut) = close_children(app, unit, &ctx, limit).await;
+                let (error, cut) = close_children(stop, unit, &ctx, limit).await;
                 aborted |= cut;
                 last_error = error.or(last_error);
             }
             // Child services stop after `serve` has ended, before `on_shutdown`.
             if unit.family().is_some() {
-                Box::pin(app.stop_children(unit)).await;
+                Box::pin(self.app.stop_children(unit)).await;
             }
-            let on = match stop_hook(app, unit, Hook::OnShutdown, &ctx) {
+            let on = match stop_hook(stop, unit, Hook::OnShutdown, &ctx) {
                 Some(hook) => hook.await,
                 None => None,
             };
             last_error = on.or(last_error);
-            let after = match stop_hook(app, unit, Hook::AfterShutdown, &ctx) {
+            let after = match stop_hook(stop, unit, Hook::AfterShutdown, &ctx) {
                 Some(hook) => hook.await,
                 None => None,
             };
@@ -367,14 +368,14 @@ impl Driver {
 /// The stop's wait for a cancelled `serve`, up to `limit` (then it is dropped): its
 /// error, recorded, and whether it is fatal or was cut off.
 async fn end_serve(
-    app: &AppState,
+    stop: &StopSignals,
     unit: &Arc<Unit>,
     active: &mut ActiveRun,
     limit: Duration,
 ) -> ServeEnd {
-    let deadline = || stop_deadline(app, limit);
+    let deadline = || stop_deadline(stop, limit);
     let ended = active.serve.ended(unit);
-    match ready_or_timeout(app, ended, deadline).await {
+    match ready_or_timeout(stop, ended, deadline).await {
         Some(Ok(())) => ServeEnd::default(),
         Some(Err(error)) => {
             let crash = match classify_error(unit, error.clone(), true) {
@@ -390,7 +391,7 @@ async fn end_serve(
             }
         }
         None => {
-            let error = ran_out(app, "serve", limit);
+            let error = ran_out(stop, "serve", limit);
             tracing::warn!(service = %unit.name, %error, "serve did not finish after cancellation; dropping it");
             active.serve.abort(unit);
             unit.record_error("serve", error.clone());
@@ -408,12 +409,12 @@ async fn end_serve(
 /// cut off. (Free functions, as [`stop_hook`]: the driver holds `serve`, which is
 /// `Send` but not `Sync`.)
 async fn close_children(
-    app: &AppState,
+    stop: &StopSignals,
     unit: &Unit,
     ctx: &ServiceContext,
     limit: Duration,
 ) -> (Option<SharedError>, bool) {
-    let (left, panics) = Box::pin(ctx.close_children(stop_deadline(app, limit))).await;
+    let (left, panics) = Box::pin(ctx.close_children(stop_deadline(stop, limit))).await;
     let mut last_error = None;
     for error in panics {
         unit.record_error("child task", error.clone());
@@ -422,7 +423,7 @@ async fn close_children(
     if left == 0 {
         return (last_error, false);
     }
-    let error = ran_out(app, "children", limit);
+    let error = ran_out(stop, "children", limit);
     tracing::warn!(service = %unit.name, left, %error, "child tasks did not finish after cancellation; dropped them");
     unit.record_error("children", error.clone());
     (Some(error), true)
@@ -442,7 +443,7 @@ fn classify_error(unit: &Unit, error: SharedError, stopping: bool) -> Outcome {
 /// `Sync`.)
 #[allow(clippy::manual_async_fn)] // see the comment in the body
 fn await_dependencies(
-    app: &AppState,
+    app: &SupervisorHandle,
     unit: &Arc<Unit>,
     timeout: Duration,
 ) -> impl Future<Output = Result<(), StartFailure>> {
@@ -450,11 +451,11 @@ fn await_dependencies(
     async move {
         for &dep in unit.dependencies.iter() {
             // Dependencies are never removed before their dependants.
-            let Some(target) = app.registry.get(dep) else {
+            let Some(target) = app.unit(dep) else {
                 continue;
             };
             let target = &target;
-            let wait = tokio::time::timeout(timeout, app.wait_up(Some(unit), target));
+            let wait = tokio::time::timeout(timeout, app.wait_up(unit, target));
             // The app's stop ends the wait (`WaitError::ShuttingDown`); so does the
             // unit's own, its removal.
             let waited = tokio::select! {

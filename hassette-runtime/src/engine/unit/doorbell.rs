@@ -6,7 +6,7 @@ use super::{Flags, Unit};
 impl Unit {
     /// An operator asks for a restart; returns whether the supervisor must be woken (no
     /// restart was pending already). See [`State::restart_run`](super::State::restart_run).
-    pub(crate) fn request_restart(&self) -> bool {
+    pub(in crate::engine) fn request_restart(&self) -> bool {
         let wake = self.update(|state| {
             if state.restart_pending() {
                 return false;
@@ -21,7 +21,7 @@ impl Unit {
     }
 
     /// The app's stop reached this unit's wave: the supervisor stops it (once).
-    pub(crate) fn request_stop(&self) {
+    pub(in crate::engine) fn request_stop(&self) {
         let first = self.update(|state| {
             let first = !state.stop_requested();
             state.flags.set(Flags::STOP_REQUESTED, true);
@@ -33,7 +33,7 @@ impl Unit {
     }
 
     /// A stopped child is launched again by its parent's next run.
-    pub(crate) fn clear_stop(&self) {
+    pub(in crate::engine) fn clear_stop(&self) {
         self.update(|state| {
             let was = state.stop_requested();
             state.flags.set(Flags::STOP_REQUESTED, false);
@@ -42,17 +42,17 @@ impl Unit {
     }
 
     /// Whether this run is past `after_initialize` (see `family`).
-    pub(crate) fn launched(&self) -> bool {
+    pub(in crate::engine) fn launched(&self) -> bool {
         self.lock().flags.has(Flags::LAUNCHED)
     }
 
     /// Sets or clears [`launched`](Self::launched).
-    pub(crate) fn set_launched(&self, on: bool) {
+    pub(in crate::engine) fn set_launched(&self, on: bool) {
         self.lock().flags.set(Flags::LAUNCHED, on);
     }
 
     /// A child escalated (its error is in the family): rings the doorbell.
-    pub(crate) fn ring_child_failed(&self) {
+    pub(in crate::engine) fn ring_child_failed(&self) {
         self.update(|state| {
             state.flags.set(Flags::CHILD_FAILED, true);
             false
@@ -61,7 +61,7 @@ impl Unit {
     }
 
     /// Takes the flag of [`ring_child_failed`](Self::ring_child_failed).
-    pub(crate) fn take_child_failed(&self) -> bool {
+    pub(in crate::engine) fn take_child_failed(&self) -> bool {
         let mut state = self.lock();
         let failed = state.flags.has(Flags::CHILD_FAILED);
         state.flags.set(Flags::CHILD_FAILED, false);
@@ -69,29 +69,29 @@ impl Unit {
     }
 
     /// Rings the supervisor's doorbell, after a flag that says why was set.
-    pub(crate) fn ring(&self) {
+    pub(in crate::engine) fn ring(&self) {
         self.wake.notify_one();
     }
 
     /// Completes when the doorbell rings (at once if it rang since the last time).
-    pub(crate) fn rung(&self) -> tokio::sync::futures::Notified<'_> {
+    pub(in crate::engine) fn rung(&self) -> tokio::sync::futures::Notified<'_> {
         self.wake.notified()
     }
 
     /// Completes once the app's stop has reached this unit.
-    pub(crate) async fn stop_reached(&self) {
+    pub(in crate::engine) async fn stop_reached(&self) {
         self.wait_for(|state| state.stop_requested().then_some(()))
             .await;
     }
 
     /// Whether the app's stop has reached this unit.
-    pub(crate) fn is_stop_requested(&self) -> bool {
+    pub(in crate::engine) fn is_stop_requested(&self) -> bool {
         self.lock().stop_requested()
     }
 
     /// The supervisor takes the pending operator restart, if there is one: the run it
     /// starts next is the one the callers wait for.
-    pub(crate) fn take_restart(&self) -> bool {
+    pub(in crate::engine) fn take_restart(&self) -> bool {
         self.update(|state| {
             if !state.restart_pending() {
                 return false;

@@ -27,7 +27,7 @@ impl Family {
     }
 
     /// The error a child escalated, taken.
-    pub(crate) fn take_escalated(&self) -> Option<SharedError> {
+    pub(in crate::engine) fn take_escalated(&self) -> Option<SharedError> {
         self.lock().escalated.take()
     }
 }

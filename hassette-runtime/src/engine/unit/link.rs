@@ -19,7 +19,7 @@ pub(crate) struct GroupLink {
 }
 
 impl GroupLink {
-    pub(crate) fn new(group: usize) -> Self {
+    pub(in crate::engine) fn new(group: usize) -> Self {
         GroupLink {
             group,
             ..GroupLink::default()
@@ -27,20 +27,20 @@ impl GroupLink {
     }
 
     /// Whether the wake-up on `restart` was the group's stop request (and consumes it).
-    pub(crate) fn take_hold(&self) -> bool {
+    pub(in crate::engine) fn take_hold(&self) -> bool {
         self.hold_requested.swap(false, Ordering::AcqRel)
     }
 
     /// Whether a hold was asked for and not taken yet.
-    pub(crate) fn is_hold_requested(&self) -> bool {
+    pub(in crate::engine) fn is_hold_requested(&self) -> bool {
         self.hold_requested.load(Ordering::Acquire)
     }
 
-    pub(crate) fn is_waiting(&self) -> bool {
+    pub(in crate::engine) fn is_waiting(&self) -> bool {
         self.waiting.load(Ordering::Acquire)
     }
 
-    pub(crate) fn set_waiting(&self, waiting: bool) {
+    pub(in crate::engine) fn set_waiting(&self, waiting: bool) {
         self.waiting.store(waiting, Ordering::Release);
     }
 }

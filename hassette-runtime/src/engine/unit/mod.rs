@@ -34,6 +34,13 @@
 //! named status changes and the waits on them), `doorbell` (the supervisor's flags and
 //! its doorbell), `record` (the report's errors, the budget's window), `family` (a
 //! parent's children) and `link` (what a grouped unit shares with its group).
+//!
+//! Who may call what: every mutator (the status changes, the doorbell, the record's
+//! writes, the family's launch flag) is `pub(in crate::engine)`: only the engine moves
+//! a unit. `pub(crate)` are the read accessors the app layer needs (its name, status,
+//! state, value, report's parts), the build-time constructors (`UnitInit`, `Unit::new`)
+//! and the three calls of the service's own context (`set_ready`, `note_error`,
+//! `set_run`: the `service` <-> `engine` contract).
 
 use std::any::TypeId;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -217,12 +224,12 @@ impl Unit {
     }
 
     /// Its spec: its type's, or the one it was registered with.
-    pub(crate) fn spec(&self) -> &RestartSpec {
+    pub(in crate::engine) fn spec(&self) -> &RestartSpec {
         self.spec.as_deref().unwrap_or(&self.shim.spec)
     }
 
     /// Its restart type; `None` for a resource.
-    pub(crate) fn restart_type(&self) -> Option<RestartType> {
+    pub(in crate::engine) fn restart_type(&self) -> Option<RestartType> {
         self.shim.serves.then_some(self.spec().restart_type)
     }
 
@@ -231,12 +238,12 @@ impl Unit {
     }
 
     /// Whether a supervisor task runs for it.
-    pub(crate) fn is_supervised(&self) -> bool {
+    pub(in crate::engine) fn is_supervised(&self) -> bool {
         self.supervised.load(Ordering::SeqCst)
     }
 
     /// A supervisor task begins (`true`) or ends (`false`).
-    pub(crate) fn set_supervised(&self, on: bool) {
+    pub(in crate::engine) fn set_supervised(&self, on: bool) {
         self.supervised.store(on, Ordering::SeqCst);
     }
 
@@ -249,18 +256,18 @@ impl Unit {
     /// supervisor off: the supervisor polls `serve` in its own task, so a `serve` that
     /// blocks that task would never see the cancellation its own stop makes, and a loop
     /// that checks `ctx.is_cancelled()` between blocking calls would run for ever.
-    pub(crate) fn cancel_run(&self) {
+    pub(in crate::engine) fn cancel_run(&self) {
         let run = std::mem::take(&mut *lock(&self.run)); // (alone)
         run.cancel();
     }
 
     /// Its children, if it ever had one.
-    pub(crate) fn family(&self) -> Option<&Family> {
+    pub(in crate::engine) fn family(&self) -> Option<&Family> {
         self.family.get().map(|family| &**family)
     }
 
     /// Its children, made on first use.
-    pub(crate) fn family_or_init(&self) -> &Family {
+    pub(in crate::engine) fn family_or_init(&self) -> &Family {
         self.family.get_or_init(Box::default)
     }
 

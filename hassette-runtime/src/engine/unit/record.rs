@@ -55,7 +55,7 @@ impl Unit {
     }
 
     /// Records `error` of `what` (a hook, `serve`, children) for the report.
-    pub(crate) fn record_error(&self, what: &'static str, error: SharedError) {
+    pub(in crate::engine) fn record_error(&self, what: &'static str, error: SharedError) {
         self.write_record(|record| {
             if record.errors.len() == KEPT_ERRORS {
                 record.errors.pop_front();
@@ -67,7 +67,7 @@ impl Unit {
 
     /// Whether the last stop had to cut `serve` or children off (a new run clears it, so
     /// an abort during a restart stays only in the errors).
-    pub(crate) fn set_aborted(&self, aborted: bool) {
+    pub(in crate::engine) fn set_aborted(&self, aborted: bool) {
         // Clearing a flag that was never set needs no record.
         if aborted || self.read_record(|record| record.is_some_and(|r| r.aborted)) {
             self.write_record(|record| record.aborted = aborted);
@@ -75,7 +75,7 @@ impl Unit {
     }
 
     /// A backoff or cooldown that ends at `at` begins (`None`: it is over).
-    pub(crate) fn set_retry_at(&self, at: Option<Instant>) {
+    pub(in crate::engine) fn set_retry_at(&self, at: Option<Instant>) {
         if at.is_some() || self.read_record(|r| r.is_some_and(|r| r.retry_at.is_some())) {
             self.write_record(|record| record.retry_at = at);
         }
@@ -88,12 +88,15 @@ impl Unit {
 
     /// Decides with the budget's window, under the record's lock (for its supervisor
     /// only: see `policy`).
-    pub(crate) fn with_budget<R>(&self, decide: impl FnOnce(&mut RestartWindow) -> R) -> R {
+    pub(in crate::engine) fn with_budget<R>(
+        &self,
+        decide: impl FnOnce(&mut RestartWindow) -> R,
+    ) -> R {
         self.write_record(|record| decide(&mut record.budget))
     }
 
     /// A fresh budget (a cooldown ended, an operator's restart).
-    pub(crate) fn clear_budget(&self) {
+    pub(in crate::engine) fn clear_budget(&self) {
         if self.read_record(|r| r.is_some_and(|r| !r.budget.is_empty())) {
             self.write_record(|record| record.budget.clear());
         }
@@ -108,7 +111,7 @@ impl Unit {
 
     /// A run ended by itself (not by a stop), cleanly or not: counts the returns of
     /// `serve` in a row, for [`exhausted_by_returns`](Self::exhausted_by_returns).
-    pub(crate) fn count_end(&self, clean: bool) {
+    pub(in crate::engine) fn count_end(&self, clean: bool) {
         if clean || self.read_record(|r| r.is_some_and(|r| r.returned_ok > 0)) {
             self.write_record(|record| {
                 record.returned_ok = match clean {
@@ -123,7 +126,7 @@ impl Unit {
     /// returned `Ok` ([`ReturnedOk`](crate::error::ReturnedOk)), kept in the report. When
     /// a budget runs out, `intensity` restarts lie within the `period` before the end
     /// that found it spent: that end and theirs are the `intensity + 1` ends counted.
-    pub(crate) fn exhausted_by_returns(&self) -> SharedError {
+    pub(in crate::engine) fn exhausted_by_returns(&self) -> SharedError {
         let spec = self.spec();
         let in_a_row = self.read_record(|r| r.map_or(0, |r| r.returned_ok));
         let error: SharedError = Arc::new(crate::error::ReturnedOk {
@@ -136,12 +139,12 @@ impl Unit {
     }
 
     /// Keeps the error of an initialize hook that the shutdown interrupted, for the stop.
-    pub(crate) fn keep_interrupted(&self, error: SharedError) {
+    pub(in crate::engine) fn keep_interrupted(&self, error: SharedError) {
         self.write_record(|record| record.interrupted = Some(error));
     }
 
     /// The error [`keep_interrupted`](Self::keep_interrupted) kept, taken.
-    pub(crate) fn take_interrupted(&self) -> Option<SharedError> {
+    pub(in crate::engine) fn take_interrupted(&self) -> Option<SharedError> {
         let kept = self.read_record(|record| record.is_some_and(|r| r.interrupted.is_some()));
         kept.then(|| self.write_record(|record| record.interrupted.take()))
             .flatten()
@@ -149,7 +152,7 @@ impl Unit {
 
     /// How long the final stop took: in the state (no record needed) unless it took
     /// longer than `u32::MAX` microseconds (71 minutes).
-    pub(crate) fn set_stop_took(&self, took: Duration) {
+    pub(in crate::engine) fn set_stop_took(&self, took: Duration) {
         let micros = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
         self.update(|state| {
             state.stop_took_us = micros;
@@ -170,7 +173,7 @@ impl Unit {
     }
 
     /// The unit's report, as it stands.
-    pub(crate) fn report(&self) -> ServiceReport {
+    pub(in crate::engine) fn report(&self) -> ServiceReport {
         let state = self.state();
         let mut report = ServiceReport::new(self.name.clone());
         report.status = state.status;

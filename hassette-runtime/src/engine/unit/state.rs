@@ -15,13 +15,13 @@ pub(crate) struct State {
     pub(super) stop_took_us: u32,
     /// Incremented by every initialize, so a caller of `restart` can tell the new run
     /// from the old one.
-    pub(crate) generation: u64,
+    pub(in crate::engine) generation: u64,
     /// When the current stretch of Running and ready began.
     pub(super) up_since: Option<Instant>,
     /// The generation of the run that the last operator restart the supervisor took
     /// starts; while `generation` is below it (or equal and still Starting), that restart
     /// is in flight and a new request joins it.
-    pub(crate) restart_run: u64,
+    pub(in crate::engine) restart_run: u64,
 }
 
 /// The yes-or-no parts of a [`State`], one bit each.
@@ -65,28 +65,28 @@ impl State {
         self.status == Status::Running && self.ready()
     }
 
-    pub(crate) fn ready(self) -> bool {
+    pub(in crate::engine) fn ready(self) -> bool {
         self.flags.has(Flags::READY)
     }
 
-    pub(crate) fn stable(self) -> bool {
+    pub(in crate::engine) fn stable(self) -> bool {
         self.flags.has(Flags::STABLE)
     }
 
-    pub(crate) fn ran(self) -> bool {
+    pub(in crate::engine) fn ran(self) -> bool {
         self.flags.has(Flags::RAN)
     }
 
-    pub(crate) fn restart_pending(self) -> bool {
+    pub(in crate::engine) fn restart_pending(self) -> bool {
         self.flags.has(Flags::RESTART_PENDING)
     }
 
-    pub(crate) fn stop_requested(self) -> bool {
+    pub(in crate::engine) fn stop_requested(self) -> bool {
         self.flags.has(Flags::STOP_REQUESTED)
     }
 
     /// Whether an operator restart is pending or in flight: a new request joins it.
-    pub(crate) fn restart_in_flight(self) -> bool {
+    pub(in crate::engine) fn restart_in_flight(self) -> bool {
         self.generation < self.restart_run
             || (self.generation == self.restart_run && self.status == Status::Starting)
     }

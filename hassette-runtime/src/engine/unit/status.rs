@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use super::super::bus::Observed;
 use super::super::lock;
+use super::super::policy::FailureKind;
 use super::{Flags, LOG_TARGET, State, Unit};
 use crate::{ReadinessEvent, SharedError, Status, StatusEvent};
 
@@ -52,7 +53,9 @@ impl Unit {
             service: &self.name,
             from,
             to,
-            error,
+            failure: error
+                .filter(|_| matches!(to, Status::Failed | Status::Crashed))
+                .map(|error| FailureKind::of(&**error, to)),
             run,
             at: Instant::now(),
         });
@@ -65,7 +68,10 @@ impl Unit {
     /// Calls `check` with the state now and after every change, until it returns
     /// `Some`. Cancel safe: the wake-up is registered before each look at the state, so
     /// no change between the look and the wait is missed.
-    pub(crate) async fn wait_for<R>(&self, mut check: impl FnMut(State) -> Option<R>) -> R {
+    pub(in crate::engine) async fn wait_for<R>(
+        &self,
+        mut check: impl FnMut(State) -> Option<R>,
+    ) -> R {
         loop {
             let changed = self.changed.get_or_init(Box::default);
             let mut notified = std::pin::pin!(changed.notified());
@@ -84,30 +90,33 @@ impl Unit {
     }
 
     /// Starting: a run begins (from NotStarted, Stopped, Failed or an exhausted status).
-    pub(crate) fn to_starting(&self) -> Transition {
+    pub(in crate::engine) fn to_starting(&self) -> Transition {
         self.transition(|_| true, Status::Starting, None)
     }
 
     /// Stopping: its run is being stopped.
-    pub(crate) fn to_stopping(&self) -> Transition {
+    pub(in crate::engine) fn to_stopping(&self) -> Transition {
         self.transition(|_| true, Status::Stopping, None)
     }
 
     /// Stopped: `serve` returned, or an error while the app stops (`error`).
-    pub(crate) fn to_stopped(&self, error: Option<SharedError>) -> Transition {
+    pub(in crate::engine) fn to_stopped(&self, error: Option<SharedError>) -> Transition {
         self.transition(|_| true, Status::Stopped, error)
     }
 
     /// Stopped at the end of a stop, unless the run already ended for good (Stopped,
     /// Crashed, ExhaustedDead).
-    pub(crate) fn to_stopped_unless_terminal(&self, error: Option<SharedError>) -> Transition {
+    pub(in crate::engine) fn to_stopped_unless_terminal(
+        &self,
+        error: Option<SharedError>,
+    ) -> Transition {
         self.transition(|from| !from.is_terminal(), Status::Stopped, error)
     }
 
     /// Stopped when the app's shutdown reaches a service with no run, where the table
     /// allows it: a service whose start failed before it ever ran stays Failed (and one
     /// whose start the shutdown came before stays NotStarted).
-    pub(crate) fn to_stopped_at_shutdown(&self, never_ran: bool) -> Transition {
+    pub(in crate::engine) fn to_stopped_at_shutdown(&self, never_ran: bool) -> Transition {
         self.transition(
             |from| {
                 from.can_transition_to(Status::Stopped) && !(from == Status::Failed && never_ran)
@@ -119,7 +128,7 @@ impl Unit {
 
     /// Stopped when its supervisor was lost at the shutdown deadline (`error` says so),
     /// where the table allows it; a Failed service stays Failed.
-    pub(crate) fn to_stopped_lost(&self, error: SharedError) -> Transition {
+    pub(in crate::engine) fn to_stopped_lost(&self, error: SharedError) -> Transition {
         self.transition(
             |from| from.can_transition_to(Status::Stopped) && from != Status::Failed,
             Status::Stopped,
@@ -128,18 +137,22 @@ impl Unit {
     }
 
     /// Failed: the restart policy decides next.
-    pub(crate) fn to_failed(&self, error: SharedError) -> Transition {
+    pub(in crate::engine) fn to_failed(&self, error: SharedError) -> Transition {
         self.transition(|_| true, Status::Failed, Some(error))
     }
 
     /// Crashed: the app goes down.
-    pub(crate) fn to_crashed(&self, error: SharedError) -> Transition {
+    pub(in crate::engine) fn to_crashed(&self, error: SharedError) -> Transition {
         self.transition(|_| true, Status::Crashed, Some(error))
     }
 
     /// Crashed with its group's budget: a member that failed, or (`waiting` for the
     /// group's restart) one that was Stopped after a clean return of a permanent service.
-    pub(crate) fn to_crashed_with_group(&self, error: SharedError, waiting: bool) -> Transition {
+    pub(in crate::engine) fn to_crashed_with_group(
+        &self,
+        error: SharedError,
+        waiting: bool,
+    ) -> Transition {
         self.transition(
             |from| from == Status::Failed || (waiting && from == Status::Stopped),
             Status::Crashed,
@@ -148,12 +161,12 @@ impl Unit {
     }
 
     /// ExhaustedCooling: its budget is spent and it cools down.
-    pub(crate) fn to_cooling(&self, error: SharedError) -> Transition {
+    pub(in crate::engine) fn to_cooling(&self, error: SharedError) -> Transition {
         self.transition(|_| true, Status::ExhaustedCooling, Some(error))
     }
 
     /// ExhaustedDead: its budget is spent and it is done for.
-    pub(crate) fn to_dead(&self, error: SharedError) -> Transition {
+    pub(in crate::engine) fn to_dead(&self, error: SharedError) -> Transition {
         self.transition(|_| true, Status::ExhaustedDead, Some(error))
     }
 
@@ -209,7 +222,7 @@ impl Unit {
 
     /// Enters Running, ready at once when `auto_ready`; only from Starting, so a serve
     /// that begins after its stop was requested does not claim to run.
-    pub(crate) fn begin_running(&self, auto_ready: bool) -> bool {
+    pub(in crate::engine) fn begin_running(&self, auto_ready: bool) -> bool {
         self.move_status(None, |state| {
             if state.status != Status::Starting {
                 return None;
@@ -245,7 +258,7 @@ impl Unit {
     /// Whether the run is, or will be once it leaves Running at `at` (now or just
     /// before), stable: healthy for `stable_after` at a stretch (what
     /// [`track_stability`](Self::track_stability) notes).
-    pub(crate) fn stable_at(&self, at: Instant) -> bool {
+    pub(in crate::engine) fn stable_at(&self, at: Instant) -> bool {
         let state = self.state();
         state.stable()
             || (state.is_up()
