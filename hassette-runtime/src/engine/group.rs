@@ -108,6 +108,14 @@ impl Group {
     }
 }
 
+impl super::AppState {
+    /// The name of the group `unit` is a member of (the innermost one), if any.
+    pub(crate) fn group_of(&self, unit: &super::Unit) -> Option<Arc<str>> {
+        let link = unit.link.as_deref()?;
+        self.groups.get(link.group).map(|group| group.name.clone())
+    }
+}
+
 /// One group's coordinator: applies the strategy to each failure it hears of, within the
 /// group's budget, and escalates when the budget runs out. Ends when the app's
 /// `stopping` is cancelled, or with the shutdown's reason when a top-level group ran out

@@ -123,7 +123,9 @@
 //!   server is not reported `aborted` because of a client.
 
 mod connections;
+mod history;
 mod http;
+mod query;
 mod render;
 
 use std::borrow::Cow;
@@ -134,6 +136,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use self::connections::{BindError, accept_loop, listen};
+use self::history::History;
 use crate::{BoxError, Hassette, Hooks, Resource, ServiceContext};
 
 /// The default bound on open client connections (see
@@ -164,6 +167,14 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// ```
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The default length of the server's history of recent status changes, served at
+/// `/events` (see [`HealthServer::history`]).
+///
+/// ```
+/// assert_eq!(hassette_runtime::health::HISTORY_LEN, 500);
+/// ```
+pub const HISTORY_LEN: usize = 500;
+
 /// The resource that serves `/livez`, `/readyz` and `/status` over HTTP/1.1.
 ///
 /// It appears in snapshots, events and reports as `health`. The address it listens on is
@@ -191,6 +202,8 @@ pub struct HealthServer {
     addr: SocketAddr,
     bound: HealthHandle,
     limits: Limits,
+    /// The recent status changes, kept across the server's restarts.
+    history: Arc<History>,
     /// What `/metrics` renders (feature `metrics`).
     #[cfg(feature = "metrics")]
     metrics: Option<crate::metrics::MetricsHandle>,
@@ -266,9 +279,27 @@ impl HealthServer {
             addr: addr.into(),
             bound: HealthHandle::default(),
             limits: Limits::DEFAULT,
+            history: Arc::new(History::new(HISTORY_LEN)),
             #[cfg(feature = "metrics")]
             metrics: None,
         }
+    }
+
+    /// Keeps the last `len` status changes of the app (default [`HISTORY_LEN`]) and
+    /// serves them at `/events`, so a status page opened late shows what happened before
+    /// it opened; 0 keeps none. The history is bounded whatever the churn: the oldest
+    /// change goes when a new one comes.
+    ///
+    /// ```
+    /// use hassette_runtime::health::HealthServer;
+    ///
+    /// let server = HealthServer::new(([0, 0, 0, 0], 8080)).history(2_000);
+    /// # drop(server);
+    /// ```
+    #[must_use]
+    pub fn history(mut self, len: usize) -> Self {
+        self.history = Arc::new(History::new(len));
+        self
     }
 
     /// Serves `handle`'s metrics at `/metrics`, in the Prometheus text format (feature
@@ -403,9 +434,11 @@ impl Hooks for HealthServer {
         let local = listener.local_addr()?;
         self.bound.set(Some(local));
         tracing::info!(addr = %local, "health endpoint listening");
+        ctx.spawn(self.history.clone().follow(ctx.clone()));
         let endpoint = Endpoint {
             app: ctx.app(),
             own_name: ctx.name().into(),
+            history: self.history.clone(),
             #[cfg(feature = "metrics")]
             metrics: self.metrics.clone(),
         };
@@ -427,6 +460,7 @@ impl Resource for HealthServer {}
 struct Endpoint {
     app: Hassette,
     own_name: Arc<str>,
+    history: Arc<History>,
     #[cfg(feature = "metrics")]
     metrics: Option<crate::metrics::MetricsHandle>,
 }
