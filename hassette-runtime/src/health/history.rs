@@ -136,26 +136,41 @@ impl History {
     }
 
     /// Follows the app's status events into the history until `ctx`'s run ends (see the
-    /// module's header); a task of the server's run.
-    pub(super) async fn follow(self: Arc<Self>, ctx: ServiceContext) {
+    /// module's header): subscribes at once (when no subscription is kept from an
+    /// earlier run), and returns the task of the server's run that reads them.
+    pub(super) fn follow(
+        self: Arc<Self>,
+        ctx: &ServiceContext,
+    ) -> impl Future<Output = ()> + use<> {
         let app = ctx.app();
-        self.follow_until(|| app.events(), ctx.cancelled()).await;
+        let kept = (self.len > 0).then(|| self.take_or(|| app.events()));
+        let ctx = ctx.clone();
+        async move {
+            if let Some(kept) = kept {
+                self.follow_until(kept, ctx.cancelled()).await;
+            }
+        }
     }
 
-    /// [`follow`](Self::follow), with the subscription made by `subscribe` (when none is
-    /// kept from an earlier run), until `stop` completes or the app is gone.
-    async fn follow_until(
+    /// The subscription kept from an earlier run, or `subscribe()`'s.
+    fn take_or(
         &self,
         subscribe: impl FnOnce() -> EventReceiver<StatusEvent>,
+    ) -> EventReceiver<StatusEvent> {
+        let taken = lock(&self.receiver).take(); // (alone)
+        taken.unwrap_or_else(subscribe)
+    }
+
+    /// [`follow`](Self::follow)'s task: reads `receiver` until `stop` completes or the
+    /// app is gone, then keeps it for the next run.
+    async fn follow_until(
+        &self,
+        receiver: EventReceiver<StatusEvent>,
         stop: impl Future<Output = ()>,
     ) {
-        if self.len == 0 {
-            return;
-        }
-        let taken = lock(&self.receiver).take(); // (alone)
         let mut kept = Kept {
             history: self,
-            receiver: Some(taken.unwrap_or_else(subscribe)),
+            receiver: Some(receiver),
         };
         let Some(receiver) = kept.receiver.as_mut() else {
             return;
@@ -334,8 +349,9 @@ mod tests {
             let history = history.clone();
             async move {
                 let subscribe = || panic!("the kept receiver is used");
+                let receiver = history.take_or(subscribe);
                 history
-                    .follow_until(subscribe, async {
+                    .follow_until(receiver, async {
                         let _ = stopped.await;
                     })
                     .await;
@@ -373,9 +389,8 @@ mod tests {
             let history = history.clone();
             async move {
                 let subscribe = || panic!("the kept receiver is used");
-                history
-                    .follow_until(subscribe, std::future::pending())
-                    .await;
+                let receiver = history.take_or(subscribe);
+                history.follow_until(receiver, std::future::pending()).await;
             }
         });
         tokio::time::timeout(std::time::Duration::from_secs(60), async {

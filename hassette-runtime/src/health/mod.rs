@@ -434,7 +434,7 @@ impl Hooks for HealthServer {
         let local = listener.local_addr()?;
         self.bound.set(Some(local));
         tracing::info!(addr = %local, "health endpoint listening");
-        ctx.spawn(self.history.clone().follow(ctx.clone()));
+        ctx.spawn(self.history.clone().follow(ctx));
         let endpoint = Endpoint {
             app: ctx.app(),
             own_name: ctx.name().into(),
