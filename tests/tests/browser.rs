@@ -511,13 +511,16 @@ async fn fetch_page(addr: SocketAddr) -> (String, String) {
     (head.to_ascii_lowercase(), body.to_owned())
 }
 
-/// Serves `page` at `/` and each of `answers` (a path and its JSON, the query left out)
-/// at its path, one request a connection; anything else is 404.
-async fn serve_fixed(page: String, answers: &[(&'static str, &'static str)]) -> SocketAddr {
+/// Serves `page` at `/` and each of `answers` (a path and its JSON, or an HTML page, the
+/// query left out) at its path, one request a connection; anything else is 404.
+async fn serve_fixed(page: String, answers: &[(&str, &str)]) -> SocketAddr {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let page: Arc<str> = page.into();
-    let answers: Arc<[(&'static str, &'static str)]> = answers.into();
+    let answers: Arc<[(String, String)]> = answers
+        .iter()
+        .map(|(path, body)| ((*path).to_owned(), (*body).to_owned()))
+        .collect();
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
             let (page, answers) = (page.clone(), answers.clone());
@@ -536,7 +539,10 @@ async fn serve_fixed(page: String, answers: &[(&'static str, &'static str)]) -> 
                 let found = answers.iter().find(|(p, _)| *p == path);
                 let (code, content_type, body) = match (path, found) {
                     ("/", _) => ("200 OK", "text/html; charset=utf-8", &*page),
-                    (_, Some((_, json))) => ("200 OK", "application/json", *json),
+                    (_, Some((_, html))) if html.starts_with("<!doctype html>") => {
+                        ("200 OK", "text/html; charset=utf-8", &**html)
+                    }
+                    (_, Some((_, json))) => ("200 OK", "application/json", &**json),
                     _ => ("404 Not Found", "text/plain", "not found\n"),
                 };
                 let answer = format!(

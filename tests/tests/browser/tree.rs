@@ -185,6 +185,18 @@ async fn children_are_shown_under_their_parent_and_a_big_family_is_folded_with_c
         "{uptime}"
     );
     assert!(row(&dom, "feed").contains("<td class=\"c-uptime\">\u{2014}</td>"));
+    // The timeline, from the server's history: the 40 devices starting are one line each
+    // way, their failures one line each.
+    let events = between(&dom, "<ol id=\"events\">", "</ol>");
+    assert!(!events.contains("hub/dev-0003:"), "{events}");
+    assert!(
+        events.contains(" services: not started \u{2192} starting ("),
+        "{events}"
+    );
+    for failed in ["hub/dev-0007", "hub/dev-0027"] {
+        let line = format!("{failed}: running \u{2192} failed (no route to host)");
+        assert!(events.contains(&line), "{events}");
+    }
 
     // Unfolded from the URL (as a click on its button does): its 40 children follow it.
     let dom = dump_dom(format!("http://{addr}/#x=hub"), Duration::from_secs(2)).await;
@@ -486,4 +498,110 @@ async fn screenshot_for_the_readme() {
     if std::env::var_os("HASSETTE_SCREENSHOT").is_none() {
         let _ = std::fs::remove_file(&path);
     }
+}
+
+/// A page on the same origin that loads the status page in a frame, clicks it as a reader
+/// would (hub's fold button, then the `feed` row), and writes the frame's table, its URL
+/// and its timeline into its own DOM as text, for `--dump-dom` to show.
+const CLICKER: &str = r#"<!doctype html>
+<html><body><pre id="out">not done</pre>
+<iframe id="frame" src="/" style="width:1280px;height:900px"></iframe>
+<script>
+'use strict';
+const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const frame = document.getElementById('frame');
+const rowOf = (doc, name) => [...doc.querySelectorAll('#rows tr.row')]
+  .find((tr) => tr.querySelector('.node span:not(.leaf):not(.tag)').textContent === name);
+frame.addEventListener('load', async () => {
+  const doc = frame.contentDocument;
+  await wait(1500);
+  rowOf(doc, 'hub').querySelector('.fold').click();
+  await wait(100);
+  rowOf(doc, 'feed').querySelector('.c-status').click();
+  await wait(1500);
+  document.getElementById('out').textContent = [
+    frame.contentWindow.location.hash,
+    doc.getElementById('rows').outerHTML,
+  ].join('\n');
+});
+</script></body></html>"#;
+
+/// `/status` with `hub` and its 40 children, and `feed`.
+fn hub_status() -> String {
+    let service = |name: &str, parent: Option<&str>, status: &str, critical: bool| {
+        serde_json::json!({
+            "name": name, "status": status, "ready": status == "running", "restarts": 0,
+            "last_error": null, "critical": critical, "parent": parent,
+        })
+    };
+    let mut services = vec![service("hub", None, "running", true)];
+    for i in 0..40 {
+        services.push(service(
+            &format!("hub/dev-{i:02}"),
+            Some("hub"),
+            "running",
+            false,
+        ));
+    }
+    services.push(service("feed", None, "failed", false));
+    serde_json::json!({ "live": true, "ready": true, "shutting_down": false, "services": services })
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a headless browser: cargo test -p hassette-tests --test browser -- --ignored"]
+async fn a_click_unfolds_a_parent_and_opens_a_service_to_its_errors() {
+    let server = HealthServer::new(([127, 0, 0, 1], 0));
+    let handle = server.handle();
+    let app = Hassette::builder().resource(server).build().unwrap();
+    app.start().await.unwrap();
+    let (_, page) = fetch_page(handle.local_addr().unwrap()).await;
+    app.shutdown().await;
+    let status = hub_status();
+    let report = concat!(
+        r#"{"name":"feed","status":"failed","errors":[{"what":"serve","error":"first"},"#,
+        r#"{"what":"on_initialize","error":"<b>second</b>"}],"error_count":7,"restarts":6,"#,
+        r#""aborted":false,"stop_took_secs":0.0}"#,
+    );
+    let addr = serve_fixed(
+        page,
+        &[
+            ("/status", &status),
+            ("/report", report),
+            ("/clicker", CLICKER),
+        ],
+    )
+    .await;
+    let dom = dump_dom(format!("http://{addr}/clicker"), Duration::from_secs(5)).await;
+    let out = between(&dom, "<pre id=\"out\">", "</pre>");
+    assert_ne!(out, "not done", "{dom}");
+    // The frame's DOM, as the text the clicker wrote: unescaped once.
+    let frame = out
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&");
+    let (hash, table) = frame.split_once('\n').unwrap();
+    // Both clicks are kept in the URL.
+    assert_eq!(hash, "#x=hub&open=feed");
+    let table = format!("<tbody id=\"rows\">{}", table.split_once('>').unwrap().1);
+    // Unfolded: hub's 40 children under it.
+    let names = super::tree::row_names(&table);
+    assert_eq!(names.len(), 42, "{names:?}");
+    assert_eq!(&names[..3], ["hub", "dev-00", "dev-01"]);
+    assert_eq!(names[41], "feed");
+    // Opened: feed's last errors, newest first, as text.
+    assert!(
+        row(&table, "feed").starts_with(" class=\"row open\""),
+        "{table}"
+    );
+    let detail = between(&table, "<tr class=\"detail\">", "</tr>");
+    assert!(
+        detail.contains("Last errors, newest first (7 in all)"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("<li>on_initialize: &lt;b&gt;second&lt;/b&gt;</li><li>serve: first</li>"),
+        "{detail}"
+    );
 }
