@@ -68,7 +68,7 @@ fn dump_dom_blocking(url: &str, budget: Duration) -> String {
 }
 
 /// Loads `url` in the headless browser with `budget` of virtual time, and saves what it
-/// shows at the end of it, 1440 by 960 pixels, as a PNG at `path`.
+/// shows at the end of it, 1440 by 1040 pixels, as a PNG at `path`.
 async fn screenshot(url: String, budget: Duration, path: PathBuf) {
     tokio::task::spawn_blocking(move || run_browser(&url, budget, Some(&path)))
         .await
@@ -94,7 +94,7 @@ fn run_browser(url: &str, budget: Duration, screenshot: Option<&Path>) -> String
             "--no-first-run",
         ])
         .arg(match screenshot {
-            Some(_) => "--window-size=1440,960",
+            Some(_) => "--window-size=1440,1040",
             None => "--window-size=1280,900",
         })
         .arg(format!("--user-data-dir={}", profile.display()))

@@ -384,9 +384,12 @@ async fn the_waiting_reason_and_the_degraded_banner_are_shown_as_sent() {
         r#"{"name":"db","status":"running","ready":true,"restarts":0,"last_error":null,"waiting":null}]}"#,
     );
     let events = concat!(
-        r#"{"next":9,"dropped":0,"events":["#,
+        r#"{"next":11,"dropped":0,"events":["#,
         r#"{"seq":7,"lost":3,"age_secs":2.0},"#,
-        r#"{"seq":8,"service":"feed","from":"running","to":"failed","error":"<i>gone</i>","age_secs":1.0,"retry_in_secs":1.5}]}"#,
+        r#"{"seq":8,"service":"feed","from":"running","to":"failed","error":"<i>gone</i>","age_secs":1.0,"retry_in_secs":1.5},"#,
+        // Ages are taken as each entry is written: the later one may come out older.
+        r#"{"seq":9,"service":"db","from":"running","to":"stopping","error":null,"age_secs":0.5},"#,
+        r#"{"seq":10,"service":"db","from":"stopping","to":"stopped","error":null,"age_secs":0.5004}]}"#,
     );
     let addr = serve_fixed(page, &[("/status", status), ("/events", events)]).await;
     let dom = dump_dom(format!("http://{addr}/"), Duration::from_secs(2)).await;
@@ -423,6 +426,10 @@ async fn the_waiting_reason_and_the_degraded_banner_are_shown_as_sent() {
         "{events}"
     );
     assert!(!dom.contains("<i>") && !dom.contains("<db>"), "{dom}");
+    // In the order of the changes, newest first, whatever their ages say.
+    let stopped = events.find("db: stopping \u{2192} stopped").unwrap();
+    let stopping = events.find("db: running \u{2192} stopping").unwrap();
+    assert!(stopped < stopping, "{events}");
 }
 
 /// Runs until stopped; a member of a group.
@@ -435,9 +442,31 @@ impl Writer {
     }
 }
 
+/// Adds `zigbee-1` and `zigbee-2`, then loses its radio: its children are stopped, and
+/// it waits an hour to be restarted (with them). Not critical.
+struct Bridge;
+
+#[service(
+    restart = "permanent",
+    backoff(base = "1h", max = "1h"),
+    critical = false,
+    name = "bridge"
+)]
+impl Bridge {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        let first = ctx.add_child_named("zigbee-1", Idle).await?;
+        let second = ctx.add_child_named("zigbee-2", Idle).await?;
+        first.wait_ready().await?;
+        second.wait_ready().await?;
+        Err("lost the radio".into())
+    }
+}
+
 /// The README's screenshot (`docs/status-page.png`): a demo app with a folded parent of
-/// 40 devices, an open one with a grandchild, a group, a failing non-critical feed opened
-/// to its errors, and the history of a service that failed before the page opened.
+/// 40 devices, an open one with a grandchild, a parent waiting out its backoff with its
+/// children stopped (shown waiting for it where the server says so), a group, a failing
+/// non-critical feed opened to its errors, and the history of a service that failed
+/// before the page opened.
 ///
 /// Regenerate it with
 ///
@@ -465,11 +494,27 @@ async fn screenshot_for_the_readme() {
         .group("pipeline", hassette_runtime::Strategy::RestForOne, |g| {
             g.service_named("reader", Idle).service(Writer)
         })
+        .service(Bridge)
         .service(Feed)
         .build()
         .unwrap();
     app.start().await.unwrap();
-    wait_settled(&app, 4 + 41 + 5 + 2 + 1).await;
+    wait_until("bridge failed and its children stopped", || {
+        let snapshot = app.snapshot();
+        let status = |name: &str| snapshot.iter().find(|s| &*s.name == name).map(|s| s.status);
+        status("bridge") == Some(Status::Failed)
+            && status("bridge/zigbee-1") == Some(Status::Stopped)
+            && status("bridge/zigbee-2") == Some(Status::Stopped)
+    })
+    .await;
+    wait_until("the others are ready or failed", || {
+        let snapshot = app.snapshot();
+        snapshot.len() == 4 + 41 + 5 + 2 + 3 + 1
+            && snapshot
+                .iter()
+                .all(|s| s.ready || s.status == Status::Failed || s.name.starts_with("bridge/"))
+    })
+    .await;
     wait_until("flaky failed three times and runs", || {
         app.snapshot()
             .iter()
