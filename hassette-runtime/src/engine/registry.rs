@@ -164,7 +164,12 @@ impl Registry {
         };
         let mut all = Vec::with_capacity(self.units.len() + added.units.len());
         all.extend(self.units.iter().map(|unit| (unit.clone(), None)));
-        all.extend((added.units.values()).map(|a| (a.unit.clone(), a.parent.and_then(name_of))));
+        all.extend(
+            added
+                .units
+                .values()
+                .map(|a| (a.unit.clone(), a.parent.and_then(name_of))),
+        );
         all
     }
 
