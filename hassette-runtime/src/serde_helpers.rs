@@ -25,6 +25,14 @@ pub(crate) fn secs<S: Serializer>(d: &Duration, serializer: S) -> Result<S::Ok, 
     serializer.serialize_f64(d.as_secs_f64())
 }
 
+/// An optional duration as seconds, or none.
+pub(crate) fn option_secs<S: Serializer>(
+    d: &Option<Duration>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    d.map(|d| d.as_secs_f64()).serialize(serializer)
+}
+
 /// An error as its `Display` text.
 pub(crate) fn error<S: Serializer>(e: &SharedError, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.collect_str(e)

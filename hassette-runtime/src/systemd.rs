@@ -323,6 +323,10 @@ mod tests {
             critical: true,
             retry_at: None,
             budget_used: 0,
+            budget_intensity: 1,
+            uptime: None,
+            parent: None,
+            group: None,
         }
     }
 

@@ -64,6 +64,20 @@ async fn dump_dom(url: String, budget: Duration) -> String {
 }
 
 fn dump_dom_blocking(url: &str, budget: Duration) -> String {
+    run_browser(url, budget, None)
+}
+
+/// Loads `url` in the headless browser with `budget` of virtual time, and saves what it
+/// shows at the end of it, 1440 by 1040 pixels, as a PNG at `path`.
+async fn screenshot(url: String, budget: Duration, path: PathBuf) {
+    tokio::task::spawn_blocking(move || run_browser(&url, budget, Some(&path)))
+        .await
+        .unwrap();
+}
+
+/// Runs the browser on `url`: dumps the DOM (returned), or with `screenshot`, saves a
+/// screenshot there (and returns what it printed).
+fn run_browser(url: &str, budget: Duration, screenshot: Option<&Path>) -> String {
     static RUNS: AtomicUsize = AtomicUsize::new(0);
     let profile = std::env::temp_dir().join(format!(
         "hassette-browser-{}-{}",
@@ -78,11 +92,17 @@ fn dump_dom_blocking(url: &str, budget: Duration) -> String {
             "--disable-gpu",
             "--disable-dev-shm-usage",
             "--no-first-run",
-            "--window-size=1280,900",
         ])
+        .arg(match screenshot {
+            Some(_) => "--window-size=1440,1040",
+            None => "--window-size=1280,900",
+        })
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("--virtual-time-budget={}", budget.as_millis()))
-        .arg("--dump-dom")
+        .arg(match screenshot {
+            Some(path) => format!("--screenshot={}", path.display()),
+            None => "--dump-dom".to_owned(),
+        })
         .arg(url)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -121,7 +141,8 @@ fn dump_dom_blocking(url: &str, budget: Duration) -> String {
     let stderr = err.join().unwrap();
     let _ = std::fs::remove_dir_all(&profile);
     assert!(
-        status.is_some_and(|status| status.success()) && dom.contains("</html>"),
+        status.is_some_and(|status| status.success())
+            && (screenshot.is_some() || dom.contains("</html>")),
         "{} on {url}: {}; its stderr:\n{stderr}",
         browser.display(),
         match status {
@@ -320,6 +341,13 @@ async fn wait_until(what: &str, done: impl Fn() -> bool) {
     }
 }
 
+/// The mark of a non-critical service, shown and hidden.
+const NON_CRITICAL_SHOWN: &str = "<span class=\"tag nc\">non-critical</span>";
+const NON_CRITICAL_HIDDEN: &str = "<span class=\"tag nc\" hidden=\"\">non-critical</span>";
+
+#[path = "browser/tree.rs"]
+mod tree;
+
 const SCRIPT_NAME: &str = "<script>alert(1)</script>";
 const SCRIPT_NAME_ESCAPED: &str = "&lt;script&gt;alert(1)&lt;/script&gt;";
 
@@ -483,14 +511,19 @@ async fn fetch_page(addr: SocketAddr) -> (String, String) {
     (head.to_ascii_lowercase(), body.to_owned())
 }
 
-/// Serves `page` at `/` and `status` at `/status`, one request a connection.
-async fn serve_fixed(page: String, status: &'static str) -> SocketAddr {
+/// Serves `page` at `/` and each of `answers` (a path and its JSON, or an HTML page, the
+/// query left out) at its path, one request a connection; anything else is 404.
+async fn serve_fixed(page: String, answers: &[(&str, &str)]) -> SocketAddr {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let page: Arc<str> = page.into();
+    let answers: Arc<[(String, String)]> = answers
+        .iter()
+        .map(|(path, body)| ((*path).to_owned(), (*body).to_owned()))
+        .collect();
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
-            let page = page.clone();
+            let (page, answers) = (page.clone(), answers.clone());
             tokio::spawn(async move {
                 let mut request = Vec::new();
                 let mut buf = [0; 4096];
@@ -500,15 +533,20 @@ async fn serve_fixed(page: String, status: &'static str) -> SocketAddr {
                         Ok(n) => request.extend_from_slice(&buf[..n]),
                     }
                 }
-                let (content_type, body) = if request.starts_with(b"GET /status ") {
-                    ("application/json", status)
-                } else if request.starts_with(b"GET / ") {
-                    ("text/html; charset=utf-8", &*page)
-                } else {
-                    ("text/plain", "not found\n")
+                let request = String::from_utf8_lossy(&request);
+                let target = request.split(' ').nth(1).unwrap_or("");
+                let path = target.split('?').next().unwrap_or("");
+                let found = answers.iter().find(|(p, _)| *p == path);
+                let (code, content_type, body) = match (path, found) {
+                    ("/", _) => ("200 OK", "text/html; charset=utf-8", &*page),
+                    (_, Some((_, html))) if html.starts_with("<!doctype html>") => {
+                        ("200 OK", "text/html; charset=utf-8", &**html)
+                    }
+                    (_, Some((_, json))) => ("200 OK", "application/json", &**json),
+                    _ => ("404 Not Found", "text/plain", "not found\n"),
                 };
                 let answer = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\
+                    "HTTP/1.1 {code}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\
                      connection: close\r\n\r\n{body}",
                     body.len()
                 );
@@ -545,7 +583,7 @@ async fn fields_a_server_may_add_are_shown_and_their_absence_is_not_an_error() {
         r#"{"name":"old","status":"running","ready":true,"restarts":0,"last_error":null},"#,
         r#"{"name":"odd","status":"hibernating","ready":false,"restarts":0,"last_error":null}]}"#,
     );
-    let addr = serve_fixed(page, status).await;
+    let addr = serve_fixed(page, &[("/status", status)]).await;
     let dom = dump_dom(format!("http://{addr}/"), Duration::from_secs(2)).await;
 
     assert_eq!(rows(&dom).len(), 4, "{dom}");
@@ -554,11 +592,12 @@ async fn fields_a_server_may_add_are_shown_and_their_absence_is_not_an_error() {
         dom.contains("<body class=\"has-retry has-budget\">"),
         "{dom}"
     );
+    // Only the non-critical service is marked; a critical one carries no badge.
     let db = row(&dom, "db");
-    assert!(db.contains("<span class=\"crit\">critical</span>"), "{db}");
+    assert!(db.contains(NON_CRITICAL_HIDDEN), "{db}");
     assert!(db.contains("<td class=\"c-retry\">\u{2014}</td>"), "{db}");
     let feed = row(&dom, "feed");
-    assert!(feed.contains("<span class=\"crit\" hidden=\"\">"), "{feed}");
+    assert!(feed.contains(NON_CRITICAL_SHOWN), "{feed}");
     assert!(
         feed.contains("<td class=\"c-retry\">in 1.5 s</td>"),
         "{feed}"
@@ -566,7 +605,7 @@ async fn fields_a_server_may_add_are_shown_and_their_absence_is_not_an_error() {
     assert!(feed.contains("<td class=\"c-budget\">3</td>"), "{feed}");
     // A service without them: empty cells, no badge.
     let old = row(&dom, "old");
-    assert!(old.contains("<span class=\"crit\" hidden=\"\">"), "{old}");
+    assert!(old.contains(NON_CRITICAL_HIDDEN), "{old}");
     assert!(old.contains("<td class=\"c-retry\"></td>"), "{old}");
     assert!(old.contains("<td class=\"c-budget\"></td>"), "{old}");
     // An unknown status is shown as sent, in the neutral colour.

@@ -163,13 +163,21 @@ async fn probes_follow_readiness_restarts_and_shutdown() {
         .map(|s| s["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["health", "Gate", "Flaky"], "registration order");
+    // Up since it started: its uptime grows, in seconds.
+    let mut health = services[0].clone();
+    let uptime = health
+        .as_object_mut()
+        .unwrap()
+        .remove("uptime_secs")
+        .unwrap();
+    assert!(uptime.as_f64().is_some_and(|secs| secs >= 0.0), "{uptime}");
     assert_eq!(
-        services[0],
-        serde_json::json!({"name": "health", "status": "running", "ready": true, "restarts": 0, "last_error": null, "finished": false, "critical": true, "budget_used": 0, "retry_in_secs": null})
+        health,
+        serde_json::json!({"name": "health", "status": "running", "ready": true, "restarts": 0, "last_error": null, "finished": false, "critical": true, "budget_used": 0, "retry_in_secs": null, "budget_intensity": 5, "parent": null, "group": null})
     );
     assert_eq!(
         services[1],
-        serde_json::json!({"name": "Gate", "status": "running", "ready": false, "restarts": 0, "last_error": null, "finished": false, "critical": true, "budget_used": 0, "retry_in_secs": null})
+        serde_json::json!({"name": "Gate", "status": "running", "ready": false, "restarts": 0, "last_error": null, "finished": false, "critical": true, "budget_used": 0, "retry_in_secs": null, "budget_intensity": 5, "uptime_secs": null, "parent": null, "group": null})
     );
     assert_eq!(services[2]["restarts"], 1);
     assert_eq!(services[2]["ready"], true);
@@ -757,7 +765,8 @@ async fn status_lists_each_service_in_its_serde_form() {
         let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
         assert_eq!(keys(served), keys(own), "{served} vs {own}");
         for (key, value) in own.as_object().unwrap() {
-            if key != "retry_in_secs" {
+            // Made relative to the moment of serialization: they differ by that moment.
+            if key != "retry_in_secs" && key != "uptime_secs" {
                 assert_eq!(&served[key], value, "{key} of {served}");
             }
         }

@@ -122,6 +122,10 @@ async fn a_failure_and_a_shutdown_serialize_to_exact_json() {
             "critical": true,
             "retry_in_secs": 1.5,
             "budget_used": 0,
+            "budget_intensity": 5,
+            "uptime_secs": null,
+            "parent": null,
+            "group": null,
         }])
     );
     // Past the restart time, the wait left is 0, never negative; once restarted, none.
@@ -134,6 +138,10 @@ async fn a_failure_and_a_shutdown_serialize_to_exact_json() {
     assert_eq!(snapshot["restarts"], 1);
     assert_eq!(snapshot["retry_in_secs"], Value::Null);
     assert_eq!(snapshot["budget_used"], 1);
+    // Up at once (auto ready), so its uptime is 0 on the paused clock; then it grows.
+    assert_eq!(snapshot["uptime_secs"], 0.0);
+    tokio::time::advance(Duration::from_millis(2500)).await;
+    assert_eq!(to_json(&app.snapshot()[0])["uptime_secs"], 2.5);
 
     app.add_named("conn-1", OneShot).await.unwrap();
     next_where(&mut events, |e| e.to == Status::ExhaustedDead).await;

@@ -96,6 +96,25 @@ impl ServiceHandle {
         self.app.remove(&self.unit).await
     }
 
+    /// Its report as it stands: its status, restarts, and its last
+    /// [`KEPT_ERRORS`](crate::KEPT_ERRORS) errors, oldest first, with how many it met in
+    /// all (what the shutdown report will say of it, so far). The health server's
+    /// `/report?name=...` is this, as JSON.
+    ///
+    /// ```no_run
+    /// # use hassette_runtime::prelude::*;
+    /// # async fn f(app: Hassette) -> Result<(), Box<dyn std::error::Error>> {
+    /// let report = app.handle("mailer")?.report();
+    /// for error in &report.errors {
+    ///     println!("{error}"); // "serve: connection refused"
+    /// }
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn report(&self) -> ServiceReport {
+        self.unit.report()
+    }
+
     /// The service's value, when it is a `T`.
     ///
     /// ```no_run

@@ -16,11 +16,12 @@ impl Hassette {
     /// ```
     #[must_use]
     pub fn snapshot(&self) -> Vec<ServiceSnapshot> {
+        let now = tokio::time::Instant::now();
         self.inner
             .registry()
-            .all()
-            .iter()
-            .map(|u| {
+            .all_with_parents()
+            .into_iter()
+            .map(|(u, parent)| {
                 let state = u.state();
                 ServiceSnapshot {
                     name: u.name().clone(),
@@ -32,6 +33,12 @@ impl Hassette {
                     critical: u.critical(),
                     retry_at: u.retry_at(),
                     budget_used: u.budget_used(),
+                    budget_intensity: u.spec().budget_intensity,
+                    uptime: state
+                        .up_since()
+                        .map(|since| now.saturating_duration_since(since)),
+                    parent,
+                    group: self.inner.group_of(&u),
                 }
             })
             .collect()
@@ -47,10 +54,18 @@ impl Hassette {
 /// `health`): one serializer, one set of names and units.
 ///
 /// ```json
-/// {"name": "db", "status": "failed", "ready": false, "restarts": 1,
+/// {"name": "hub/lamp", "status": "failed", "ready": false, "restarts": 1,
 ///  "last_error": "connection refused", "finished": false, "critical": true,
-///  "retry_in_secs": 1.5, "budget_used": 1}
+///  "retry_in_secs": 1.5, "budget_used": 1, "budget_intensity": 5,
+///  "uptime_secs": null, "parent": "hub", "group": null}
 /// ```
+///
+/// It carries the last error only. The last [`KEPT_ERRORS`](crate::KEPT_ERRORS) errors
+/// of a service are in its report ([`ServiceHandle::report`](crate::ServiceHandle::report),
+/// and the health server's `/report?name=...`), asked for one service at a time: a
+/// snapshot is taken for every service at once (every second by the status page, for
+/// thousands of services), and sixteen errors each would multiply its size for what a
+/// reader opens one service to see.
 #[derive(Debug, Clone)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
@@ -86,6 +101,27 @@ pub struct ServiceSnapshot {
     /// The restarts in its budget's window now: those within `budget_period` before the
     /// snapshot (counted at the snapshot, not as of its last restart decision).
     pub budget_used: u32,
+    /// Its budget's `intensity`: how many restarts its window allows, so
+    /// [`budget_used`](Self::budget_used) reads as "2 of 5".
+    pub budget_intensity: u32,
+    /// How long it has been up: Running and ready, at a stretch, up to the snapshot
+    /// (`None` while it is not; a run that marks itself not ready starts a new
+    /// stretch when it is ready again). With feature `serde`, `uptime_secs` in seconds.
+    #[cfg_attr(
+        feature = "serde",
+        serde(
+            rename = "uptime_secs",
+            serialize_with = "crate::serde_helpers::option_secs"
+        )
+    )]
+    pub uptime: Option<std::time::Duration>,
+    /// The name of its parent, for a child added with
+    /// [`ServiceContext::add_child`](crate::ServiceContext::add_child); `None` for a
+    /// service with no parent.
+    pub parent: Option<Arc<str>>,
+    /// The name of the supervision group it is a member of (the innermost one, see
+    /// [`Builder::group`](crate::Builder::group)), if any.
+    pub group: Option<Arc<str>>,
 }
 
 impl ServiceSnapshot {

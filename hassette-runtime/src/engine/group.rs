@@ -78,6 +78,11 @@ pub(crate) struct Group {
 }
 
 impl Group {
+    /// The group's name.
+    pub(super) fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
     /// Tells this group's coordinator (a coordinator gone with the app drops it).
     pub(super) fn send(&self, event: GroupEvent) {
         let _ = self.tx.send(event);

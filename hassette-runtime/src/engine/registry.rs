@@ -303,6 +303,26 @@ impl Registry {
         all
     }
 
+    /// Every unit now, as [`all`](Self::all) lists them, each with its parent's name
+    /// (for a child): one look at the `added` table, so a parent and its children are
+    /// seen at the same moment.
+    pub(crate) fn all_with_parents(&self) -> Vec<(Arc<Unit>, Option<Arc<str>>)> {
+        let added = self.added(); // (L2)
+        let name_of = |id: usize| match self.units.get(id) {
+            Some(unit) => Some(unit.name.clone()),
+            None => added.units.get(&id).map(|a| a.unit.name.clone()),
+        };
+        let mut all = Vec::with_capacity(self.units.len() + added.units.len());
+        all.extend(self.units.iter().map(|unit| (unit.clone(), None)));
+        all.extend(
+            added
+                .units
+                .values()
+                .map(|a| (a.unit.clone(), a.parent.and_then(name_of))),
+        );
+        all
+    }
+
     /// The unit with this id, if it is still registered.
     pub(crate) fn get(&self, id: usize) -> Option<Arc<Unit>> {
         match self.units.get(id) {

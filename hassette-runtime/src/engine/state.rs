@@ -96,6 +96,14 @@ impl AppState {
         &self.groups
     }
 
+    /// The name of the group `unit` is a member of (the innermost one), if any.
+    pub(crate) fn group_of(&self, unit: &Unit) -> Option<Arc<str>> {
+        let link = unit.link.as_deref()?;
+        self.groups
+            .get(link.group)
+            .map(|group| group.name().clone())
+    }
+
     /// Waits until `target` is Running and ready, or the shutdown begins (see
     /// `readiness`: a wait that could never end is an error).
     pub(crate) async fn wait_up(

@@ -7,12 +7,13 @@ use std::time::Duration;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::header::{self, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Method, Request, Response, StatusCode, Uri};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
 use super::connections::Place;
-use super::render::Health;
+use super::query;
+use super::render::{Health, to_json};
 use super::{Endpoint, Limits};
 use crate::ServiceContext;
 
@@ -36,7 +37,7 @@ pub(super) async fn serve_connection(
 ) {
     let name = endpoint.own_name.clone();
     let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
-        let response = respond(&endpoint, request.method(), request.uri().path());
+        let response = respond(&endpoint, request.method(), request.uri());
         std::future::ready(Ok::<_, Infallible>(response))
     });
     // A write that makes no progress for `write_timeout` (the client does not read its
@@ -61,10 +62,12 @@ pub(super) async fn serve_connection(
     }
 }
 
-/// The answer to `method path`, from one look at the app.
-fn respond(endpoint: &Endpoint, method: &Method, path: &str) -> Response<Full<Bytes>> {
+/// The answer to `method uri`, from one look at the app.
+fn respond(endpoint: &Endpoint, method: &Method, uri: &Uri) -> Response<Full<Bytes>> {
+    let path = uri.path();
+    let query = uri.query().unwrap_or("");
     let (code, content_type, body) = match path {
-        "/" | "/livez" | "/readyz" | "/status" | "/metrics"
+        "/" | "/livez" | "/readyz" | "/status" | "/events" | "/report" | "/metrics"
             if method != Method::GET && method != Method::HEAD =>
         {
             (
@@ -97,6 +100,27 @@ fn respond(endpoint: &Endpoint, method: &Method, path: &str) -> Response<Full<By
             JSON,
             Bytes::from(Health::of(endpoint).status_json()),
         ),
+        "/events" => match query::after(query) {
+            Ok(after) => (
+                StatusCode::OK,
+                JSON,
+                Bytes::from(to_json(&endpoint.history.after(after))),
+            ),
+            Err(message) => (StatusCode::BAD_REQUEST, TEXT, Bytes::from(message)),
+        },
+        "/report" => match query::name(query).map(|name| endpoint.app.handle(&name)) {
+            Some(Ok(handle)) => (StatusCode::OK, JSON, Bytes::from(to_json(&handle.report()))),
+            Some(Err(error)) => (
+                StatusCode::NOT_FOUND,
+                TEXT,
+                Bytes::from(format!("{error}\n")),
+            ),
+            None => (
+                StatusCode::BAD_REQUEST,
+                TEXT,
+                Bytes::from_static(b"bad request: name the service: /report?name=NAME\n"),
+            ),
+        },
         #[cfg(feature = "metrics")]
         "/metrics" if endpoint.metrics.is_some() => (
             StatusCode::OK,
@@ -185,10 +209,12 @@ mod tests {
         let endpoint = Endpoint {
             app,
             own_name: "health".into(),
+            history: std::sync::Arc::new(crate::health::history::History::new(8)),
             #[cfg(feature = "metrics")]
             metrics: None,
         };
-        let (parts, body) = respond(&endpoint, method, path).into_parts();
+        let uri: hyper::Uri = path.parse().unwrap();
+        let (parts, body) = respond(&endpoint, method, &uri).into_parts();
         let body = body.collect().now_or_never().unwrap().unwrap().to_bytes();
         let body = String::from_utf8(body.to_vec()).unwrap();
         assert_eq!(parts.headers[header::CACHE_CONTROL], "no-store");
@@ -215,6 +241,31 @@ mod tests {
     }
 
     #[test]
+    fn events_and_a_report_are_answered_by_query() {
+        let (code, headers, body) = answer(&Method::GET, "/events");
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+        assert_eq!(body, "{\"next\":0,\"dropped\":0,\"events\":[]}\n");
+        let (code, _, body) = answer(&Method::GET, "/events?after=x");
+        assert_eq!(code, StatusCode::BAD_REQUEST);
+        assert!(body.starts_with("bad request: `after`"), "{body}");
+
+        let (code, headers, body) = answer(&Method::GET, "/report?name=Pool");
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+        assert!(
+            body.starts_with(r#"{"name":"Pool","status":"not_started","errors":[],"#),
+            "{body}"
+        );
+        let (code, _, body) = answer(&Method::GET, "/report?name=Poool");
+        assert_eq!(code, StatusCode::NOT_FOUND);
+        assert!(body.contains("Poool"), "{body}");
+        let (code, _, body) = answer(&Method::GET, "/report");
+        assert_eq!(code, StatusCode::BAD_REQUEST);
+        assert_eq!(body, "bad request: name the service: /report?name=NAME\n");
+    }
+
+    #[test]
     fn head_has_the_status_and_headers_and_no_body() {
         let (code, headers, body) = answer(&Method::HEAD, "/readyz");
         assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
@@ -224,7 +275,7 @@ mod tests {
 
     #[test]
     fn another_method_is_not_allowed() {
-        for path in ["/", "/livez", "/readyz", "/status"] {
+        for path in ["/", "/livez", "/readyz", "/status", "/events", "/report"] {
             let (code, headers, _) = answer(&Method::POST, path);
             assert_eq!(code, StatusCode::METHOD_NOT_ALLOWED);
             assert_eq!(headers[header::ALLOW], "GET, HEAD");

@@ -27,6 +27,8 @@
 //! | `GET /livez` | `200 ok` while the process is worth keeping; `503` once a service has **Crashed** or the stop is stuck |
 //! | `GET /readyz` | `200 ready` when every service (the health server aside) is **Running and ready**; `503` with the list of the others |
 //! | `GET /status` | `200`, `application/json`: every service's status, readiness, restarts and last error |
+//! | `GET /events?after=N` | `200`, `application/json`: the [history](#the-history-events) of recent status changes after entry `N` (all of it without `after`) |
+//! | `GET /report?name=NAME` | `200`, `application/json`: that service's report so far, with its last errors; `404` for an unknown name |
 //! | `HEAD` of the above | the same status and headers, no body |
 //! | another method | `405` |
 //! | another path | `404` |
@@ -52,12 +54,40 @@
 //! the error of the last status change that had one, `null` otherwise; `finished` says
 //! it is done for good after a clean return of `serve`; `retry_in_secs` is the time, in
 //! seconds, until the next restart during a backoff or a cooldown (`null` otherwise);
-//! `budget_used` the restarts in the budget's window now:
+//! `budget_used` the restarts in the budget's window now, of `budget_intensity`;
+//! `uptime_secs` how long it has been Running and ready at a stretch (`null` while it is
+//! not); `parent` the name of a child's parent and `group` that of its supervision group
+//! (`null` for none):
 //!
 //! ```json
 //! {"live":true,"ready":true,"shutting_down":false,"services":[
-//!   {"name":"health","status":"running","ready":true,"restarts":0,"last_error":null,"finished":false,"critical":true,"retry_in_secs":null,"budget_used":0},
-//!   {"name":"Ticker","status":"failed","ready":false,"restarts":1,"last_error":"connection reset","finished":false,"critical":false,"retry_in_secs":1.5,"budget_used":2}]}
+//!   {"name":"health","status":"running","ready":true,"restarts":0,"last_error":null,"finished":false,"critical":true,"retry_in_secs":null,"budget_used":0,"budget_intensity":5,"uptime_secs":61.2,"parent":null,"group":null},
+//!   {"name":"hub/lamp","status":"failed","ready":false,"restarts":1,"last_error":"connection reset","finished":false,"critical":false,"retry_in_secs":1.5,"budget_used":2,"budget_intensity":5,"uptime_secs":null,"parent":"hub","group":null}]}
+//! ```
+//!
+//! `/status` is not paged: it lists every service, however many, because the status page needs them all for its counts (per status, and
+//! per status of each folded parent's children) and its filter; the page renders only
+//! one page of rows. A service's last errors are not in it, but at `/report?name=NAME`
+//! (the name percent-encoded, as `encodeURIComponent` writes it): the
+//! [`ServiceReport`](crate::ServiceReport) of
+//! [`ServiceHandle::report`](crate::ServiceHandle::report), asked for one service at a
+//! time, when it is opened on the page.
+//!
+//! # The history (`/events`)
+//!
+//! The server keeps the app's last [`HISTORY_LEN`] status changes
+//! ([`HealthServer::history`]), from its start on, each numbered (`seq`), as a
+//! [`StatusEvent`](crate::StatusEvent) serializes, oldest first. A reader asks for those
+//! after the last it saw, `/events?after=41`; `next` is the number the next change will
+//! have; `dropped` counts those after `after` that fell out of the history before the
+//! reader asked (it came back too late). The history follows the app's event stream; if
+//! it ever falls behind it, an entry `{"seq": 42, "lost": 3, "age_secs": 1.0}` says how
+//! many changes it missed.
+//!
+//! ```json
+//! {"next":43,"dropped":0,"events":[
+//!   {"seq":41,"service":"feed","from":"running","to":"failed","error":"upstream disconnected","age_secs":2.5,"retry_in_secs":0.0},
+//!   {"seq":42,"service":"feed","from":"failed","to":"starting","error":null,"age_secs":1.5,"retry_in_secs":null}]}
 //! ```
 //!
 //! Status names in JSON are `not_started`, `starting`, `running`, `stopping`, `stopped`,
@@ -67,25 +97,34 @@
 //!
 //! `GET /` serves one self-contained HTML page (inline style and script, nothing loaded
 //! from elsewhere, under a `Content-Security-Policy` that allows only that and fetches from
-//! its own origin). Open `http://ADDR/` in a browser: it polls `/status` every second and
-//! shows
+//! its own origin). Open `http://ADDR/` in a browser: it polls `/status` and `/events`
+//! every second and shows
 //!
 //! - whether the app is live, ready and shutting down, and whether the last poll got an
 //!   answer (a failed poll shows **disconnected** and keeps the last answer, dimmed);
-//! - every service's name, status (coloured), readiness, restarts and last error (click
-//!   an error to see all of it), and the `critical`, `retry_in_secs` and `budget_used`
-//!   fields of `/status` when the server sends them (a column appears only then);
+//!   when `/status` says `"degraded": true`, a banner naming the non-critical services
+//!   that are down;
+//! - every service's name, status (coloured), readiness, uptime, restarts, next retry,
+//!   budget used of its intensity (`2 of 5`) and last error; a service that waits (the
+//!   `waiting` field, when the server sends it) shows what for (`waiting for its parent
+//!   hub`, `backoff, retry in 1.5 s`) and is never shown as a plain `stopped`;
+//! - children under their parent, indented: a parent with more than 30 children is
+//!   folded by default, its row counting its children per status, and a click on its
+//!   button folds or unfolds it; a group member carries its group's name, and a
+//!   non-critical service a `non-critical` mark (a critical one, the default, none);
+//! - a click on a service opens it: its last errors, newest first, from `/report`;
 //! - a count of services per status;
-//! - a timeline of the last 200 changes, found by comparing each answer with the one
-//!   before (`feed: running → failed`, `api: restarted`, `db: not ready`, services added
-//!   and removed, the connection lost and restored), with the time they were seen.
+//! - a timeline of the last 500 changes from the server's history, so a page opened late
+//!   shows the failures that came before it (many services making the same change at
+//!   once, such as a parent's children starting, are one line), and what only the page
+//!   sees (the app's readiness, services removed, the connection lost and restored).
 //!
-//! It holds at most 100 rows in the DOM whatever the number of services: the list is paged
-//! 100 at a time, with a text filter (on name, status and error) and an "only problems"
-//! switch (anything but Running and ready, or Stopped); the filter, the switch and the
-//! page are kept in the URL (`/#q=conn&problems=1&page=2`). Changes that come and go
-//! between two polls are seen only by their traces (restarts, last error); the exact
-//! sequence is in [`Hassette::events`].
+//! It holds at most 100 service rows in the DOM whatever the number of services (10 000
+//! children under one parent included): the tree is paged 100 rows at a time, with a
+//! text filter (on name, status and error; its matches are listed flat, by their full
+//! names) and an "only problems" switch (anything but Running and ready, or Stopped); the
+//! filter, the switch, the page, the parents folded or unfolded and the services opened
+//! are kept in the URL (`/#q=conn&problems=1&page=2&x=hub&open=feed`).
 //!
 //! Names and errors are shown as text, never read as HTML: the page puts data in the DOM
 //! through `textContent` only, so a service named `<script>alert(1)</script>` is listed
@@ -123,7 +162,9 @@
 //!   server is not reported `aborted` because of a client.
 
 mod connections;
+mod history;
 mod http;
+mod query;
 mod render;
 
 use std::borrow::Cow;
@@ -134,6 +175,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use self::connections::{BindError, accept_loop, listen};
+use self::history::History;
 use crate::{BoxError, Hassette, Hooks, Resource, ServiceContext};
 
 /// The default bound on open client connections (see
@@ -164,6 +206,14 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// ```
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The default length of the server's history of recent status changes, served at
+/// `/events` (see [`HealthServer::history`]).
+///
+/// ```
+/// assert_eq!(hassette_runtime::health::HISTORY_LEN, 500);
+/// ```
+pub const HISTORY_LEN: usize = 500;
+
 /// The resource that serves `/livez`, `/readyz` and `/status` over HTTP/1.1.
 ///
 /// It appears in snapshots, events and reports as `health`. The address it listens on is
@@ -191,6 +241,8 @@ pub struct HealthServer {
     addr: SocketAddr,
     bound: HealthHandle,
     limits: Limits,
+    /// The recent status changes, kept across the server's restarts.
+    history: Arc<History>,
     /// What `/metrics` renders (feature `metrics`).
     #[cfg(feature = "metrics")]
     metrics: Option<crate::metrics::MetricsHandle>,
@@ -266,9 +318,27 @@ impl HealthServer {
             addr: addr.into(),
             bound: HealthHandle::default(),
             limits: Limits::DEFAULT,
+            history: Arc::new(History::new(HISTORY_LEN)),
             #[cfg(feature = "metrics")]
             metrics: None,
         }
+    }
+
+    /// Keeps the last `len` status changes of the app (default [`HISTORY_LEN`]) and
+    /// serves them at `/events`, so a status page opened late shows what happened before
+    /// it opened; 0 keeps none. The history is bounded whatever the churn: the oldest
+    /// change goes when a new one comes.
+    ///
+    /// ```
+    /// use hassette_runtime::health::HealthServer;
+    ///
+    /// let server = HealthServer::new(([0, 0, 0, 0], 8080)).history(2_000);
+    /// # drop(server);
+    /// ```
+    #[must_use]
+    pub fn history(mut self, len: usize) -> Self {
+        self.history = Arc::new(History::new(len));
+        self
     }
 
     /// Serves `handle`'s metrics at `/metrics`, in the Prometheus text format (feature
@@ -403,9 +473,11 @@ impl Hooks for HealthServer {
         let local = listener.local_addr()?;
         self.bound.set(Some(local));
         tracing::info!(addr = %local, "health endpoint listening");
+        ctx.spawn(self.history.clone().follow(ctx));
         let endpoint = Endpoint {
             app: ctx.app(),
             own_name: ctx.name().into(),
+            history: self.history.clone(),
             #[cfg(feature = "metrics")]
             metrics: self.metrics.clone(),
         };
@@ -427,6 +499,7 @@ impl Resource for HealthServer {}
 struct Endpoint {
     app: Hassette,
     own_name: Arc<str>,
+    history: Arc<History>,
     #[cfg(feature = "metrics")]
     metrics: Option<crate::metrics::MetricsHandle>,
 }

@@ -101,14 +101,19 @@ impl Health {
 
     /// The `/status` body: the serde form, as JSON, and a line break.
     pub(super) fn status_json(&self) -> String {
-        let mut body = serde_json::to_string(self).unwrap_or_else(|error| {
-            // Plain fields and strings cannot fail to serialize; should one, say so.
-            tracing::error!(%error, "cannot write /status; this is a bug in hassette, please report it");
-            serde_json::json!({ "error": error.to_string() }).to_string()
-        });
-        body.push('\n');
-        body
+        to_json(self)
     }
+}
+
+/// A JSON answer: `value`'s serde form and a line break.
+pub(super) fn to_json(value: &impl Serialize) -> String {
+    let mut body = serde_json::to_string(value).unwrap_or_else(|error| {
+        // Plain fields and strings cannot fail to serialize; should one, say so.
+        tracing::error!(%error, "cannot write a JSON answer; this is a bug in hassette, please report it");
+        serde_json::json!({ "error": error.to_string() }).to_string()
+    });
+    body.push('\n');
+    body
 }
 
 #[cfg(test)]
@@ -131,6 +136,7 @@ mod tests {
         Health::of(&Endpoint {
             app,
             own_name: "health".into(),
+            history: std::sync::Arc::new(crate::health::history::History::new(8)),
             #[cfg(feature = "metrics")]
             metrics: None,
         })
@@ -149,8 +155,8 @@ mod tests {
     fn status_lists_every_service() {
         let expected = concat!(
             r#"{"live":true,"ready":false,"shutting_down":false,"services":["#,
-            r#"{"name":"health","status":"not_started","ready":false,"restarts":0,"last_error":null,"finished":false,"critical":true,"retry_in_secs":null,"budget_used":0},"#,
-            r#"{"name":"Pool","status":"not_started","ready":false,"restarts":0,"last_error":null,"finished":false,"critical":true,"retry_in_secs":null,"budget_used":0}]}"#,
+            r#"{"name":"health","status":"not_started","ready":false,"restarts":0,"last_error":null,"finished":false,"critical":true,"retry_in_secs":null,"budget_used":0,"budget_intensity":5,"uptime_secs":null,"parent":null,"group":null},"#,
+            r#"{"name":"Pool","status":"not_started","ready":false,"restarts":0,"last_error":null,"finished":false,"critical":true,"retry_in_secs":null,"budget_used":0,"budget_intensity":5,"uptime_secs":null,"parent":null,"group":null}]}"#,
             "\n"
         );
         assert_eq!(not_started().status_json(), expected);

@@ -224,7 +224,7 @@ impl Unit {
     }
 
     /// Its spec: its type's, or the one it was registered with.
-    pub(in crate::engine) fn spec(&self) -> &RestartSpec {
+    pub(crate) fn spec(&self) -> &RestartSpec {
         self.spec.as_deref().unwrap_or(&self.shim.spec)
     }
 

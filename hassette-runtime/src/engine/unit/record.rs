@@ -173,7 +173,7 @@ impl Unit {
     }
 
     /// The unit's report, as it stands.
-    pub(in crate::engine) fn report(&self) -> ServiceReport {
+    pub(crate) fn report(&self) -> ServiceReport {
         let state = self.state();
         let mut report = ServiceReport::new(self.name.clone());
         report.status = state.status;

@@ -65,6 +65,11 @@ impl State {
         self.status == Status::Running && self.ready()
     }
 
+    /// When its current stretch of Running and ready began (`None` while it is not up).
+    pub(crate) fn up_since(self) -> Option<Instant> {
+        self.up_since
+    }
+
     pub(in crate::engine) fn ready(self) -> bool {
         self.flags.has(Flags::READY)
     }
