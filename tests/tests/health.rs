@@ -165,11 +165,11 @@ async fn probes_follow_readiness_restarts_and_shutdown() {
     assert_eq!(names, ["health", "Gate", "Flaky"], "registration order");
     assert_eq!(
         services[0],
-        serde_json::json!({"name": "health", "status": "running", "ready": true, "restarts": 0, "last_error": null, "finished": false, "critical": true, "budget_used": 0, "retry_in_secs": null})
+        serde_json::json!({"name": "health", "status": "running", "ready": true, "restarts": 0, "collateral_restarts": 0, "last_error": null, "finished": false, "critical": true, "budget_used": 0, "retry_in_secs": null, "waiting": null})
     );
     assert_eq!(
         services[1],
-        serde_json::json!({"name": "Gate", "status": "running", "ready": false, "restarts": 0, "last_error": null, "finished": false, "critical": true, "budget_used": 0, "retry_in_secs": null})
+        serde_json::json!({"name": "Gate", "status": "running", "ready": false, "restarts": 0, "collateral_restarts": 0, "last_error": null, "finished": false, "critical": true, "budget_used": 0, "retry_in_secs": null, "waiting": null})
     );
     assert_eq!(services[2]["restarts"], 1);
     assert_eq!(services[2]["ready"], true);
@@ -757,14 +757,22 @@ async fn status_lists_each_service_in_its_serde_form() {
         let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
         assert_eq!(keys(served), keys(own), "{served} vs {own}");
         for (key, value) in own.as_object().unwrap() {
-            if key != "retry_in_secs" {
-                assert_eq!(&served[key], value, "{key} of {served}");
+            match key.as_str() {
+                // Seconds left, at each serialization: compared below.
+                "retry_in_secs" => {}
+                "waiting" => assert_eq!(served[key]["kind"], value["kind"], "{served}"),
+                _ => assert_eq!(&served[key], value, "{key} of {served}"),
             }
         }
     }
     let refused = &served[1];
     let wait = refused["retry_in_secs"].as_f64().expect("seconds");
     assert!(wait > 50.0 && wait <= 60.0, "{refused}");
+    assert_eq!(refused["waiting"]["kind"], "backoff", "{refused}");
+    let waiting = refused["waiting"]["retry_in_secs"]
+        .as_f64()
+        .expect("seconds");
+    assert!((wait - waiting).abs() < 0.1, "{refused}");
     assert_eq!(served[2]["finished"], true, "{}", served[2]);
     app.shutdown().await;
 }

@@ -1990,12 +1990,13 @@ async fn run(s: &Scenario) -> Result<(), String> {
                 "`{name}`: {hooks} hook(s) and {serves} serve(s) still running after the shutdown"
             ));
         }
-        // 6. restarts
+        // 6. restarts: its own and those along with its parent or group, together
         let starts = mine.iter().filter(|e| e.to == Status::Starting).count() as u64;
-        if sr.restarts != starts.saturating_sub(1) {
+        if sr.restarts + sr.collateral_restarts != starts.saturating_sub(1) {
             fail(format!(
-                "`{name}`: the report counts {} restarts, the events {}",
+                "`{name}`: the report counts {} restarts and {} along with others, the events {}",
                 sr.restarts,
+                sr.collateral_restarts,
                 starts.saturating_sub(1)
             ));
         }

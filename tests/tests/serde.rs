@@ -117,11 +117,13 @@ async fn a_failure_and_a_shutdown_serialize_to_exact_json() {
             "status": "failed",
             "ready": false,
             "restarts": 0,
+            "collateral_restarts": 0,
             "last_error": "connection refused\nretrying",
             "finished": false,
             "critical": true,
             "retry_in_secs": 1.5,
             "budget_used": 0,
+            "waiting": {"kind": "backoff", "retry_in_secs": 1.5},
         }])
     );
     // Past the restart time, the wait left is 0, never negative; once restarted, none.
@@ -151,6 +153,8 @@ async fn a_failure_and_a_shutdown_serialize_to_exact_json() {
                 "errors": [{"what": "serve", "error": "connection refused\nretrying"}],
                 "error_count": 1,
                 "restarts": 1,
+                "collateral_restarts": 0,
+                "critical": true,
                 "aborted": false,
                 "stop_took_secs": 0.25,
             }],
@@ -169,10 +173,13 @@ async fn a_failure_and_a_shutdown_serialize_to_exact_json() {
                     "errors": [{"what": "serve", "error": "gone"}],
                     "error_count": 1,
                     "restarts": 0,
+                    "collateral_restarts": 0,
+                    "critical": true,
                     "aborted": false,
                     "stop_took_secs": 0.0,
                 }],
             },
+            "degraded": false,
         })
     );
     // And it is text a dashboard parses back.

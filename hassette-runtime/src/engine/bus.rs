@@ -75,6 +75,8 @@ pub(crate) enum Observed<'a> {
         to: Status,
         error: Option<&'a SharedError>,
         run: u64,
+        /// A move to Starting that is a restart along with its parent or group.
+        along: bool,
         at: Instant,
     },
     /// `service`'s final stop took `took`.

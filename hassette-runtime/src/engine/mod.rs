@@ -65,6 +65,7 @@ mod state;
 mod stream;
 mod supervisor;
 mod unit;
+mod waiting;
 mod waves;
 
 pub(crate) use added::Addition;

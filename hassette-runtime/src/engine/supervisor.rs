@@ -47,8 +47,9 @@ enum Step {
     Stop,
     /// The group asked this service to stop for a group restart.
     Hold,
-    /// Stopped for the group: wait until it says to initialize again.
-    Held,
+    /// Stopped for the group: wait until it says to initialize again; `along` when the
+    /// restart is not for its own failure (another member's).
+    Held { along: bool },
 }
 
 /// One service's supervisor: its lifecycle driver and its restart policy.
@@ -117,7 +118,7 @@ impl Supervisor {
                 }
                 Step::Rest => Box::pin(self.rest()).await,
                 Step::Hold => Box::pin(self.hold()).await,
-                Step::Held => Box::pin(self.held()).await,
+                Step::Held { along } => Box::pin(self.held(along)).await,
                 Step::Restart => Box::pin(self.restart()).await,
                 Step::Requested => {
                     self.reset_policy();
@@ -160,6 +161,7 @@ impl Supervisor {
             stopping: self.run.stopping(),
             // A child or not, an exhausted service is not started again.
             child: false,
+            critical: unit.critical(),
         };
         let policy = &mut self.policy;
         let decision = unit.with_budget(|window| policy::decide(policy, window, end, false));
@@ -299,6 +301,7 @@ impl Supervisor {
                 stopping: self.run.stopping(),
                 // Only the delay matters here.
                 child: false,
+                critical: unit.critical(),
             };
             let policy = &mut self.policy;
             if let Decision::RestartAfter(delay) =
@@ -341,6 +344,7 @@ impl Supervisor {
             stable: unit.state().stable(),
             stopping,
             child: restart_type.is_some() && self.run.app.registry.parent_of(&unit).is_some(),
+            critical: unit.critical(),
         };
         let policy = &mut self.policy;
         let decision = unit.with_budget(|window| policy::decide(policy, window, end, true));
@@ -369,7 +373,7 @@ impl Supervisor {
                         let _ = self.run.app.groups[link.group]
                             .tx
                             .send(GroupEvent::Unit(unit.id));
-                        Step::Held
+                        Step::Held { along: false }
                     }
                     (step, _) => step,
                 }
@@ -395,7 +399,8 @@ impl Supervisor {
 
     /// The budget is spent and the service is done for: a permanent one takes the app
     /// down, unless it is a child: a child that was to be restarted fails its parent
-    /// instead (see `family`).
+    /// instead (see `family`). One that is not critical is ExhaustedDead and nothing
+    /// more (a temporary one added at run time is then removed, in `rest`).
     fn exhaust(&mut self, error: SharedError, dead: Dead) -> Step {
         let unit = self.run.unit.clone();
         match dead {
@@ -495,12 +500,13 @@ impl Supervisor {
             link.set_waiting(true);
             link.acked.notify_one();
         }
-        Step::Held
+        Step::Held { along: true }
     }
 
     /// Stopped for the group, until it says to initialize again (in registration order).
     /// An operator's restart asked for meanwhile is answered once the service runs again.
-    async fn held(&mut self) -> Step {
+    /// The restart is its own unless `along` (another member failed).
+    async fn held(&mut self, along: bool) -> Step {
         let unit = self.run.unit.clone();
         let Some(link) = &unit.link else {
             return Step::Rest;
@@ -515,6 +521,9 @@ impl Supervisor {
                 },
                 () = link.resume.notified() => {
                     link.set_waiting(false);
+                    if along {
+                        unit.start_along();
+                    }
                     let result = self.run.initialize().await;
                     let step = after_initialize(&result);
                     link.acked.notify_one();

@@ -23,8 +23,8 @@ use metrics::Key;
 use tokio::time::Instant;
 
 use super::{
-    KINDS, failures_key, increment, kind, record, recorder, restarts_key, set_gauge, start_key,
-    status_key, stop_key,
+    KINDS, collateral_restarts_key, failures_key, increment, kind, record, recorder, restarts_key,
+    set_gauge, start_key, status_key, stop_key,
 };
 use crate::engine::{Observed, Observer};
 use crate::{SharedError, Status};
@@ -64,8 +64,9 @@ impl Observer for Meter {
                 to,
                 error,
                 run,
+                along,
                 at,
-            } => self.changed(service, (from, to), error, run, at),
+            } => self.changed(service, (from, to), error, (run, along), at),
             Observed::Stopped { service, took } => {
                 record(&stop_key(service), took.as_secs_f64());
             }
@@ -85,12 +86,16 @@ impl Meter {
         service: &Arc<str>,
         (from, to): (Status, Status),
         error: Option<&SharedError>,
-        run: u64,
+        (run, along): (u64, bool),
         at: Instant,
     ) {
-        // (M1) Every initialize but the first (the report's restart count).
+        // (M1) Every initialize but the first (the report's restart counts): its own, or
+        // along with its parent or group.
         if to == Status::Starting && from != Status::NotStarted {
-            increment(&restarts_key(service));
+            match along {
+                true => increment(&collateral_restarts_key(service)),
+                false => increment(&restarts_key(service)),
+            }
         }
         // (M1) A failure of a run; not the exhaustion that may follow it (Failed ->
         // Crashed).
@@ -134,7 +139,8 @@ impl Meter {
         let last = seen.remove(&**service);
         match recorder::own() {
             Some(own) => {
-                let counters: Vec<Key> = std::iter::once(restarts_key(service))
+                let counters: Vec<Key> = [restarts_key(service), collateral_restarts_key(service)]
+                    .into_iter()
                     .chain(KINDS.iter().map(|&kind| failures_key(service, kind)))
                     .collect();
                 let gauges = Status::ALL.map(|status| status_key(service, status));
@@ -158,9 +164,12 @@ fn place(status: Status) -> u8 {
         Status::Running => 2,
         Status::Stopping => 3,
         Status::Failed => 4,
-        Status::ExhaustedCooling | Status::ExhaustedDead => 5,
+        Status::ExhaustedCooling => 5,
         Status::Stopped => 6,
-        Status::Crashed => 7,
+        // After Stopped: a permanent service that is not critical, whose clean returns
+        // used up its budget.
+        Status::ExhaustedDead => 7,
+        Status::Crashed => 8,
     }
 }
 
@@ -176,6 +185,7 @@ mod tests {
             to,
             error: None,
             run,
+            along: false,
             at: Instant::now(),
         });
     }

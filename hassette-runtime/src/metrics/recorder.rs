@@ -386,6 +386,7 @@ mod tests {
             to,
             error: None,
             run: 1,
+            along: false,
             at,
         };
         metrics::with_local_recorder(&recorder, || {

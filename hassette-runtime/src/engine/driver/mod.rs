@@ -454,13 +454,22 @@ fn await_dependencies(
                 continue;
             };
             let target = &target;
+            if target.state().is_up() {
+                continue;
+            }
             let wait = tokio::time::timeout(timeout, app.wait_up(Some(unit), target));
+            // What the snapshot shows as its `waiting`, for as long as this wait lasts.
+            unit.set_waiting_on(Some(target.name.clone()));
             // The app's stop ends the wait (`WaitError::ShuttingDown`); so does the
             // unit's own, its removal.
             let waited = tokio::select! {
                 biased;
-                () = unit.stop_reached() => return Err(StartFailure::Interrupted),
-                waited = wait => waited,
+                () = unit.stop_reached() => None,
+                waited = wait => Some(waited),
+            };
+            unit.set_waiting_on(None);
+            let Some(waited) = waited else {
+                return Err(StartFailure::Interrupted);
             };
             match waited {
                 Ok(Ok(())) => {}

@@ -96,6 +96,8 @@ pub(crate) struct Unit {
     pub(super) shim: &'static Shim,
     /// Its spec when registered with [`Overrides`](crate::Overrides); else its type's.
     spec: Option<Box<RestartSpec>>,
+    /// A child: its `critical` defaults to false (see [`Unit::critical`]).
+    child: bool,
 }
 
 impl std::fmt::Debug for Unit {
@@ -119,6 +121,8 @@ pub(crate) struct UnitInit {
     pub(crate) spec: Option<Box<RestartSpec>>,
     /// The overrides it is registered with, until [`check`](Self::check) applies them.
     pub(crate) overrides: Option<Box<crate::Overrides>>,
+    /// A child (`add_child`): not critical unless it says so.
+    pub(crate) child: bool,
 }
 
 impl UnitInit {
@@ -135,6 +139,7 @@ impl UnitInit {
             shim,
             spec: None,
             overrides: None,
+            child: false,
         }
     }
 }
@@ -189,6 +194,7 @@ impl Unit {
             value: init.value,
             shim: init.shim,
             spec: init.spec,
+            child: init.child,
         }
     }
 
@@ -264,9 +270,10 @@ impl Unit {
         self.family.get_or_init(Box::default)
     }
 
-    /// Whether its state holds back the app's readiness (the `critical` key); a resource
-    /// always does.
+    /// Whether its state holds back the app's readiness and its failure the app (the
+    /// `critical` key, or its override): when neither says, a unit at the top level is
+    /// critical and a child is not. A resource always is.
     pub(crate) fn critical(&self) -> bool {
-        !self.shim.serves || self.spec().critical
+        !self.shim.serves || self.spec().critical.unwrap_or(!self.child)
     }
 }
