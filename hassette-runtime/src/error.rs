@@ -537,8 +537,10 @@ pub enum RestartError {
     },
 }
 
-/// The error a parent's run fails with when one of its children exhausted its restart
-/// budget: the parent's own policy then restarts it, with its children.
+/// The error a parent's run fails with when one of its critical children exhausted its
+/// restart budget: the parent's own policy then restarts it, with its children. (A child
+/// that is not critical, the default, ends `ExhaustedDead` instead, and its parent goes
+/// on.)
 ///
 /// ```
 /// use hassette_runtime::ChildExhausted;

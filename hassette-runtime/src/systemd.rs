@@ -11,7 +11,8 @@
 //! | `WATCHDOG=1` | every half of `WatchdogSec=`, only while no critical service is Crashed, ExhaustedCooling or ExhaustedDead |
 //! | `STOPPING=1` | when the shutdown begins (a signal, a crash, or [`Hassette::shutdown`]) |
 //!
-//! Withholding the watchdog pings is how a service that is out of restarts escalates:
+//! Withholding the watchdog pings is how a critical service that is out of restarts
+//! escalates (one that is not critical only degrades the app, which goes on):
 //! systemd kills the process after `WatchdogSec=` and, with `Restart=on-failure`, starts
 //! it again with fresh state. Outside systemd (`NOTIFY_SOCKET` unset) [`notify`] returns
 //! at once, so the same binary runs anywhere.
@@ -159,7 +160,7 @@ pub async fn notify(app: Hassette) {
                 return;
             }
             _ = tick(watchdog.as_mut()) => {
-                if is_healthy(&app) {
+                if is_healthy(&app.snapshot()) {
                     link.send(&[NotifyState::Watchdog]);
                 }
                 refresh_now = false;
@@ -250,8 +251,8 @@ fn status_line(snapshot: &[ServiceSnapshot]) -> String {
 
 /// Whether the watchdog may be fed: no critical service is Crashed or exhausted (one that
 /// is not critical degrades the app, which goes on: restarting the process is no cure).
-fn is_healthy(app: &Hassette) -> bool {
-    !app.snapshot().iter().any(|s| {
+fn is_healthy(snapshot: &[ServiceSnapshot]) -> bool {
+    !snapshot.iter().any(|s| {
         s.critical
             && matches!(
                 s.status,
@@ -379,6 +380,9 @@ mod tests {
             status_line(&snapshot),
             "2 running (1 not ready), 1 exhausted (dead); degraded (1 not critical and down)"
         );
+        // Not critical and out of restarts: the watchdog is still fed (the app goes on).
+        assert!(is_healthy(&snapshot));
+        assert!(!is_healthy(&[snap(Status::ExhaustedDead, false)]));
         // A critical one that is down is no degradation: the app is not ready.
         assert_eq!(status_line(&[snap(Status::Failed, false)]), "1 failed");
     }

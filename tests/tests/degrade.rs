@@ -344,3 +344,35 @@ async fn a_member_that_is_not_critical_and_out_of_its_own_budget_is_dead_alone()
     );
     assert!(report.degraded && report.is_success(), "{report}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_permanent_unit_that_is_not_critical_and_keeps_returning_ends_exhausted_dead() {
+    profile!(Quitter, RestartType::Permanent, { backoff_base: ms(10), budget_intensity: 1 });
+    let log = Log::default();
+    let app = Hassette::builder()
+        .service(Keeper)
+        .service_named(
+            "quitter",
+            Probe::<Quitter>::new("quitter", &log).always("serve", Act::Return),
+        )
+        .configure("quitter", Overrides::new().critical(false))
+        .build()
+        .unwrap();
+    let mut events = app.events();
+    app.start().await.unwrap();
+    tokio::time::sleep(secs(1)).await;
+    assert_eq!(log.count("quitter:serve"), 2);
+    let quitter = snap(&app, "quitter");
+    assert_eq!(quitter.status, Status::ExhaustedDead, "{quitter:?}");
+    assert!(quitter.degrades());
+    let dead = drain_events(&mut events)
+        .into_iter()
+        .find(|e| e.to == Status::ExhaustedDead)
+        .expect("an event");
+    assert_eq!(dead.from, Status::Stopped);
+    let error = dead.error.expect("why").to_string();
+    assert!(error.contains("returned Ok 2 times"), "{error}");
+    assert!(!app.is_shutting_down());
+    let report = app.shutdown().await;
+    assert!(report.is_success() && report.degraded, "{report}");
+}

@@ -270,6 +270,49 @@ async fn a_crash_fails_liveness_while_the_app_shuts_down() {
     assert_eq!(refused.kind(), ErrorKind::ConnectionRefused, "{refused:?}");
 }
 
+/// Fails at every run; out of restarts at its second failure.
+struct Burnout;
+
+#[service(
+    restart = "permanent",
+    backoff(base = "10ms"),
+    budget(intensity = 1, period = "1m")
+)]
+impl Burnout {
+    async fn serve(&self) -> Result<(), BoxError> {
+        Err("burnt out".into())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unit_that_is_not_critical_and_down_leaves_the_app_live_ready_and_degraded() {
+    let (server, handle) = health_server();
+    let app = Hassette::builder()
+        .resource(server)
+        .service(Drainer)
+        .service(Burnout)
+        .configure(
+            "Burnout",
+            hassette_runtime::Overrides::new().critical(false),
+        )
+        .build()
+        .unwrap();
+    app.start().await.unwrap();
+    let addr = handle.local_addr().unwrap();
+    // Degraded from its first failure (down, in its backoff) to its exhaustion.
+    let status = get_until(addr, "/status", |r| r.body.contains("exhausted_dead")).await;
+    let json: Value = serde_json::from_str(&status.body).unwrap();
+    assert_eq!(json["degraded"], true, "{json}");
+    assert_eq!(json["live"], true, "{json}");
+    assert_eq!(json["ready"], true, "{json}");
+    assert_eq!(json["services"][2]["status"], "exhausted_dead", "{json}");
+    assert_eq!(json["services"][2]["critical"], false, "{json}");
+    assert_eq!(get(addr, "/readyz").await.code, 200);
+    assert_eq!(get(addr, "/livez").await.code, 200);
+    let report = app.shutdown().await;
+    assert!(report.degraded && report.is_success(), "{report}");
+}
+
 /// Depends on the health server, so it stops before it; its stop says when it has begun
 /// and waits for the test to let it end.
 struct Holder {

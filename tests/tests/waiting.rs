@@ -23,7 +23,7 @@ fn snap(app: &Hassette, name: &str) -> ServiceSnapshot {
 
 /// `waiting` of `name`, in its serde form (as `/status` shows it).
 fn waiting_json(app: &Hassette, name: &str) -> Value {
-    serde_json::to_value(&snap(app, name)).unwrap()["waiting"].clone()
+    serde_json::to_value(snap(app, name)).unwrap()["waiting"].clone()
 }
 
 #[tokio::test(start_paused = true)]
@@ -125,6 +125,11 @@ async fn a_dependant_waits_for_its_dependency_by_name() {
         None,
         "running: it waits for nothing"
     );
+    // Its startup timeout ends the wait: Failed, it waits for its backoff now.
+    tokio::time::sleep(secs(60)).await;
+    assert_eq!(snap(&app, "Dependant").status, Status::Failed);
+    let waiting = waiting_json(&app, "Dependant");
+    assert_eq!(waiting["kind"], "backoff", "{waiting}");
     let _ = app.shutdown().await;
     let _ = starting.await;
 }

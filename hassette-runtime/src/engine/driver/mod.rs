@@ -458,18 +458,15 @@ fn await_dependencies(
                 continue;
             }
             let wait = tokio::time::timeout(timeout, app.wait_up(Some(unit), target));
-            // What the snapshot shows as its `waiting`, for as long as this wait lasts.
-            unit.set_waiting_on(Some(target.name.clone()));
+            // What the snapshot shows as its `waiting`, for as long as this wait lasts
+            // (however it ends: the guard clears it, also when this future is dropped).
+            let _waiting = unit.waiting_on_for(target.name.clone());
             // The app's stop ends the wait (`WaitError::ShuttingDown`); so does the
             // unit's own, its removal.
             let waited = tokio::select! {
                 biased;
-                () = unit.stop_reached() => None,
-                waited = wait => Some(waited),
-            };
-            unit.set_waiting_on(None);
-            let Some(waited) = waited else {
-                return Err(StartFailure::Interrupted);
+                () = unit.stop_reached() => return Err(StartFailure::Interrupted),
+                waited = wait => waited,
             };
             match waited {
                 Ok(Ok(())) => {}

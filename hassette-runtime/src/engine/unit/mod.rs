@@ -274,6 +274,7 @@ impl Unit {
     /// `critical` key, or its override): when neither says, a unit at the top level is
     /// critical and a child is not. A resource always is.
     pub(crate) fn critical(&self) -> bool {
-        !self.shim.serves || self.spec().critical.unwrap_or(!self.child)
+        let default = hassette_spec::defaults::CRITICAL && !self.child;
+        !self.shim.serves || self.spec().critical.unwrap_or(default)
     }
 }

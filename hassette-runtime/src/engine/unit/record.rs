@@ -140,11 +140,10 @@ impl Unit {
         error
     }
 
-    /// Its start waits for the dependency `name` (`None`: no longer).
-    pub(crate) fn set_waiting_on(&self, name: Option<Arc<str>>) {
-        if name.is_some() || self.read_record(|r| r.is_some_and(|r| r.waiting_on.is_some())) {
-            self.write_record(|record| record.waiting_on = name);
-        }
+    /// Its start waits for the dependency `name` until the guard returned is dropped.
+    pub(crate) fn waiting_on_for(&self, name: Arc<str>) -> WaitingOn<'_> {
+        self.write_record(|record| record.waiting_on = Some(name));
+        WaitingOn(self)
     }
 
     /// The dependency its start waits for now.
@@ -217,5 +216,14 @@ impl Unit {
         let all = state.generation.saturating_sub(1);
         report.restarts = all.saturating_sub(report.collateral_restarts);
         report
+    }
+}
+
+/// Clears what a unit's start waits for when dropped (see [`Unit::waiting_on_for`]).
+pub(crate) struct WaitingOn<'a>(&'a Unit);
+
+impl Drop for WaitingOn<'_> {
+    fn drop(&mut self) {
+        self.0.write_record(|record| record.waiting_on = None);
     }
 }
