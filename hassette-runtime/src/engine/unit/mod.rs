@@ -32,8 +32,9 @@
 //!
 //! The parts, one concept a file: `state` (the [`State`] and its flags), `status` (the
 //! named status changes and the waits on them), `doorbell` (the supervisor's flags and
-//! its doorbell), `record` (the report's errors, the budget's window), `family` (a
-//! parent's children) and `link` (what a grouped unit shares with its group).
+//! its doorbell), `record` (the report's errors, the budget's window, the restarts along
+//! with its parent or group), `family` (a parent's children) and `link` (what a grouped
+//! unit shares with its group).
 
 use std::any::TypeId;
 use std::sync::atomic::{AtomicBool, Ordering};

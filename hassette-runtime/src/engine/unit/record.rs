@@ -1,6 +1,8 @@
 //! What a unit's report holds besides its status and restarts: its errors, the stop's
-//! duration, the budget's window, the returns of `serve` in a row. Under its own lock
-//! (L5), taken alone or inside the state's (L4).
+//! duration, the budget's window, the returns of `serve` in a row, the restarts along
+//! with its parent or group (counted by a move to Starting, inside the state's lock), and
+//! the dependency its start waits for (`waiting`). Under its own lock (L5), taken alone
+//! or inside the state's (L4).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
