@@ -312,6 +312,11 @@ async fn a_group_whose_failures_are_all_of_units_that_are_not_critical_does_not_
         None,
         "no longer waits for its group"
     );
+    // An operator may start it again: it answers, and the bulb runs (and fails) once more.
+    let restarted = tokio::time::timeout(secs(5), app.restart_by_name("bulb")).await;
+    assert!(restarted.is_ok(), "an operator's restart of it hangs");
+    tokio::time::sleep(secs(1)).await;
+    assert_eq!(log.count("bulb:serve"), 3);
     let report = app.shutdown().await;
     assert!(report.degraded && report.is_success(), "{report}");
 }

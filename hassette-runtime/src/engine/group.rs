@@ -20,7 +20,11 @@
 //!   step of the handshake is lost. The app's stop ends every wait of both sides at once
 //!   (`stopping`, and the members' own stop flag), so neither waits for the other then.
 //! - What cannot happen: a member stopped for a hold that is never resumed while the app
-//!   runs (the coordinator resumes every member it held before it takes the next event).
+//!   runs (the coordinator resumes every member it held before it takes the next event),
+//!   except one the group gives up: at the top, a budget run out on failures of units
+//!   that are not critical leaves them ExhaustedDead, `waiting` cleared, and such a
+//!   member's supervisor leaves `Step::Held` for `Step::Rest` at its next ring (an
+//!   operator's restart is answered there).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

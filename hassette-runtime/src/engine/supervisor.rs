@@ -517,6 +517,13 @@ impl Supervisor {
                 biased;
                 () = unit.rung() => match unit.is_stop_requested() {
                     true => return Step::Stop,
+                    // Its group gave it up (out of the group's budget, and not critical:
+                    // ExhaustedDead): nothing resumes it, so it rests, and the request
+                    // (rung again) is answered there.
+                    false if !link.is_waiting() => {
+                        unit.ring();
+                        return Step::Rest;
+                    }
                     false => deferred = true,
                 },
                 () = link.resume.notified() => {
