@@ -293,7 +293,10 @@ fn restart_spec(args: &Args, krate: &TokenStream) -> TokenStream {
         ));
     }
     if let Some(critical) = args.critical.value() {
-        fields.push(field(Key::Critical, quote!(#critical)));
+        fields.push(field(
+            Key::Critical,
+            quote!(#krate::__private::core::option::Option::Some(#critical)),
+        ));
     }
     if let Some(ready) = args.ready.value() {
         let mode = match ready {

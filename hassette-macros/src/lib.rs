@@ -84,7 +84,7 @@ use crate::args::Kind;
 /// | `non_retryable(Type, ...)` | error types that exhaust the policy at once | none |
 /// | `depends_on(Type, ...)` | services and resources that must be Running and ready first | none |
 /// | `ready` | `"auto"` (ready when `serve` begins) or `"manual"` (`ctx.mark_ready()`) | `"auto"` |
-/// | `critical` | `false`: its state does not hold back the app's readiness (`/readyz`, systemd's `READY=1`); it shows everywhere else | `true` |
+/// | `critical` | `false`: its state does not hold back the app's readiness (`/readyz`, systemd's `READY=1`) and its failure never spreads (exhausted, it ends `ExhaustedDead` instead of crashing the app or failing its parent); it shows everywhere else. `true`: a child counts too | `true` at the top level, `false` for a child |
 /// | `max_children` | at most this many children (`ctx.add_child`) at once; at least 1 | no limit |
 /// | `name` | the name in logs, events and reports | the type's name |
 /// | `crate` | the path of the runtime, for crates that re-export it | `"::hassette_runtime"` |

@@ -325,6 +325,8 @@ pub struct StartError {
     pub failure: StartFailure,
     /// Its restart policy starts the service again after this failure.
     retried: bool,
+    /// The service is not critical: its failure goes no further.
+    contained: bool,
 }
 
 impl StartError {
@@ -334,6 +336,7 @@ impl StartError {
             service: service.into(),
             failure,
             retried: false,
+            contained: false,
         }
     }
 
@@ -343,11 +346,19 @@ impl StartError {
         self
     }
 
+    /// The error of a service that is not critical: it does not end the app.
+    pub(crate) fn contained(mut self, contained: bool) -> Self {
+        self.contained = contained;
+        self
+    }
+
     /// Whether this failure ends the app: the service will not be started again (it is
     /// temporary, the error is fatal or non-retryable, its budget is spent). `false` when
     /// its restart policy starts it again after the backoff (a dependency that was slow
-    /// to come up, an initialize error), and for a start the shutdown interrupted (the app
-    /// is stopping anyway, and that is no failure).
+    /// to come up, an initialize error), for a service that is not critical (its failure
+    /// never spreads: it is left ExhaustedDead and the app goes on, degraded), and for a
+    /// start the shutdown interrupted (the app is stopping anyway, and that is no
+    /// failure).
     ///
     /// The one rule of [`Hassette::run_until_signal`](crate::Hassette::run_until_signal),
     /// [`Hassette::run_until`](crate::Hassette::run_until) and the `testing` feature's
@@ -367,7 +378,7 @@ impl StartError {
     /// ```
     #[must_use]
     pub fn ends_the_app(&self) -> bool {
-        !self.retried && !matches!(self.failure, StartFailure::Interrupted)
+        !self.retried && !self.contained && !matches!(self.failure, StartFailure::Interrupted)
     }
 }
 
@@ -526,8 +537,10 @@ pub enum RestartError {
     },
 }
 
-/// The error a parent's run fails with when one of its children exhausted its restart
-/// budget: the parent's own policy then restarts it, with its children.
+/// The error a parent's run fails with when one of its critical children exhausted its
+/// restart budget: the parent's own policy then restarts it, with its children. (A child
+/// that is not critical, the default, ends `ExhaustedDead` instead, and its parent goes
+/// on.)
 ///
 /// ```
 /// use hassette_runtime::ChildExhausted;

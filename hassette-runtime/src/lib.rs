@@ -116,6 +116,7 @@ mod serde_helpers;
 mod spec;
 mod status;
 mod sync;
+mod waiting;
 // The service's contract: what a service implements and what it gets.
 mod service;
 // The engine (never public): how a service runs.
@@ -180,6 +181,7 @@ pub use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 /// assert!(token.is_cancelled());
 /// ```
 pub use tokio_util::sync::CancellationToken;
+pub use waiting::Waiting;
 
 pub use hassette_macros::{resource, service};
 

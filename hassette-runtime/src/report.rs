@@ -76,8 +76,16 @@ pub struct ServiceReport {
     pub errors: Vec<ReportedError>,
     /// How many errors it met in all (may exceed `errors.len()`).
     pub error_count: u64,
-    /// How many times it was restarted.
+    /// How many times it was restarted on its own account: after its own failure, or
+    /// at an operator's request.
     pub restarts: u64,
+    /// How many times it was restarted along with its parent (a child, whose parent
+    /// restarted) or its group (a member that did not fail itself), counted apart from
+    /// [`restarts`](Self::restarts).
+    pub collateral_restarts: u64,
+    /// Whether its failure may take the app down (see
+    /// [`ServiceSnapshot::critical`](crate::ServiceSnapshot::critical)).
+    pub critical: bool,
     /// Whether `serve` or its children outlived `shutdown_timeout` and were aborted.
     pub aborted: bool,
     /// How long its final stop took.
@@ -101,6 +109,8 @@ impl ServiceReport {
             errors: Vec::new(),
             error_count: 0,
             restarts: 0,
+            collateral_restarts: 0,
+            critical: true,
             aborted: false,
             stop_took: Duration::ZERO,
         }
@@ -108,9 +118,31 @@ impl ServiceReport {
 
     /// Whether this service makes the process exit non-zero: it crashed, or its stop
     /// timed out and was aborted.
+    ///
+    /// A service that is not [`critical`](Self::critical) never crashes by running out
+    /// of restarts (it ends `ExhaustedDead`, which [`degrades`](Self::degrades) the app),
+    /// so only a critical one's failure makes the exit code non-zero; a fatal error
+    /// (`Fatal`, a `fatal(...)` type) is a service asking to take the app down, and
+    /// crashes it whoever raises it.
     #[must_use]
     pub fn is_failure(&self) -> bool {
         self.status == Status::Crashed || self.aborted
+    }
+
+    /// Whether it is down and not critical: the app goes on, degraded (see
+    /// [`ShutdownReport::degraded`]).
+    ///
+    /// ```
+    /// # use hassette_runtime::{ServiceReport, Status};
+    /// let mut lamp = ServiceReport::new("hub/lamp".into());
+    /// lamp.status = Status::ExhaustedDead;
+    /// assert!(!lamp.degrades(), "critical: it would have taken the app down");
+    /// lamp.critical = false;
+    /// assert!(lamp.degrades() && !lamp.is_failure());
+    /// ```
+    #[must_use]
+    pub fn degrades(&self) -> bool {
+        crate::status::degrades(self.critical, self.status)
     }
 
     /// The cells its line and its row in the table show, bounded and escaped.
@@ -169,8 +201,8 @@ impl fmt::Display for ServiceReport {
 /// # Display
 ///
 /// A short table for a terminal: a header, one line per service (name, status, restarts,
-/// errors, how long its stop took, its last error), then a line with the shutdown's
-/// duration and reason. Every cell stays on its line and within a bound, whatever the
+/// errors, how long its stop took, its last error), a line naming the services that
+/// degrade the app (if any), then a line with the shutdown's duration and reason. Every cell stays on its line and within a bound, whatever the
 /// names and errors hold, so a report of thousands of services is as many short lines:
 ///
 /// - The name column is as wide as the longest name, and at most [`NAME_COLUMN_WIDTH`]
@@ -204,9 +236,11 @@ impl fmt::Display for ServiceReport {
 ///
 /// ```json
 /// {"services": [{"name": "db", "status": "stopped", "errors": [], "error_count": 0,
-///                "restarts": 0, "aborted": false, "stop_took_secs": 0.012}],
+///                "restarts": 0, "collateral_restarts": 0, "critical": true, "aborted": false,
+///                "stop_took_secs": 0.012}],
 ///  "took_secs": 0.012, "deadline_exceeded": false, "reason": "signal", "start_failed": false,
-///  "removed": {"count": 0, "failed": 0, "restarts": 0, "errors": 0, "last_failures": []}}
+///  "removed": {"count": 0, "failed": 0, "restarts": 0, "errors": 0, "last_failures": []},
+///  "degraded": false}
 /// ```
 #[derive(Debug, Clone, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -234,6 +268,9 @@ pub struct ShutdownReport {
     /// The services added at run time and removed before the shutdown, in bounded
     /// totals (the live ones are in `services`).
     pub removed: RemovedServices,
+    /// Whether the app was degraded when it stopped: a service that is not critical was
+    /// down ([`ServiceReport::degrades`]). It does not make the exit code non-zero.
+    pub degraded: bool,
 }
 
 /// How many failed removed services [`RemovedServices::last_failures`] keeps.
@@ -343,6 +380,20 @@ impl fmt::Display for ShutdownReport {
                 f,
                 "{name:<width$}  {:<19}  {:>8}  {:>6}  {stop_took:>9}  {last}{flag}",
                 s.status, s.restarts, s.error_count,
+            )?;
+        }
+        if self.degraded {
+            let down: Vec<&str> = self
+                .services
+                .iter()
+                .filter(|s| s.degrades())
+                .map(|s| &*s.name)
+                .collect();
+            writeln!(
+                f,
+                "degraded: {} not critical and down ({})",
+                down.len(),
+                cell(&down.join(", "), ERROR_COLUMN_WIDTH)
             )?;
         }
         let removed = &self.removed;

@@ -154,9 +154,26 @@ pub struct RestartSpec {
     /// no limit). A limit of zero cannot be written: the type has no zero.
     pub max_children: Option<NonZeroU32>,
     /// Whether its state holds back the app's readiness (`/readyz`, systemd's
-    /// `READY=1`; default true). A service that is not critical (a background worker in
-    /// its backoff, say) shows everywhere else all the same.
-    pub critical: bool,
+    /// `READY=1`) and its failure the app: `Some` when declared (`critical = ...`, or
+    /// [`Overrides::critical`](crate::Overrides::critical)); `None` (the default) means
+    /// critical for a service registered with the builder or added with
+    /// `Hassette::add*`, and not critical for a child (`ServiceContext::add_child*`).
+    ///
+    /// A service that is not critical shows everywhere all the same, but its failure
+    /// never spreads: exhausting its budget ends it `ExhaustedDead` (a temporary one
+    /// added at run time is removed), never crashing the app or failing its parent, and
+    /// the app says it is degraded while it is down.
+    ///
+    /// ```
+    /// use hassette_runtime::{RestartSpec, RestartType};
+    /// assert_eq!(RestartSpec::new(RestartType::Permanent).critical, None);
+    /// const WORKER: RestartSpec = RestartSpec {
+    ///     critical: Some(false),
+    ///     ..RestartSpec::new(RestartType::Permanent)
+    /// };
+    /// assert_eq!(WORKER.critical, Some(false));
+    /// ```
+    pub critical: Option<bool>,
 }
 
 impl RestartSpec {
@@ -186,7 +203,7 @@ impl RestartSpec {
             ready: ReadyMode::Auto,
             stable_after: defaults::STABLE_AFTER,
             max_children: None,
-            critical: defaults::CRITICAL,
+            critical: None,
         }
     }
 

@@ -98,7 +98,7 @@ impl Status {
     /// | Starting | Running, Stopping, Stopped, Failed, Crashed (a fatal error of an initialize hook) |
     /// | Running | Stopping, Stopped, Failed, Crashed (a fatal error of `serve`) |
     /// | Stopping | Stopped, Crashed |
-    /// | Stopped | Starting, Crashed (a permanent service whose clean returns used up its budget) |
+    /// | Stopped | Starting, Crashed or ExhaustedDead (a permanent service whose clean returns used up its budget; ExhaustedDead when it is not critical) |
     /// | Failed | Starting, Stopped, Crashed, ExhaustedCooling, ExhaustedDead |
     /// | ExhaustedCooling | Starting, Stopped |
     /// | ExhaustedDead | Starting (an operator's restart) |
@@ -122,7 +122,7 @@ impl Status {
                 | (Starting, Running | Stopping | Stopped | Failed | Crashed)
                 | (Running, Stopping | Stopped | Failed | Crashed)
                 | (Stopping, Stopped | Crashed)
-                | (Stopped, Starting | Crashed)
+                | (Stopped, Starting | Crashed | ExhaustedDead)
                 | (
                     Failed,
                     Starting | Stopped | Crashed | ExhaustedCooling | ExhaustedDead
@@ -193,4 +193,11 @@ impl serde::Serialize for Status {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.key())
     }
+}
+
+/// Whether a unit of this criticality and status degrades the app: it is down (a failure
+/// status) and not critical, so the app goes on without it. The one rule behind
+/// `ServiceSnapshot::degrades` and `ServiceReport::degrades`.
+pub(crate) const fn degrades(critical: bool, status: Status) -> bool {
+    !critical && status.is_failure()
 }

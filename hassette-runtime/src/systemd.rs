@@ -7,11 +7,12 @@
 //! | message | when |
 //! |---|---|
 //! | `READY=1` | once, when every service is Running and ready (systemd then counts the unit as started) |
-//! | `STATUS=...` | whenever the counts change, e.g. `STATUS=4 running (1 not ready), 1 failed` (shown by `systemctl status`) |
-//! | `WATCHDOG=1` | every half of `WatchdogSec=`, only while no service is Crashed, ExhaustedCooling or ExhaustedDead |
+//! | `STATUS=...` | whenever the counts change, e.g. `STATUS=4 running (1 not ready), 1 failed`, ending in `; degraded (1 not critical and down)` while a service that is not critical is down (shown by `systemctl status`) |
+//! | `WATCHDOG=1` | every half of `WatchdogSec=`, only while no critical service is Crashed, ExhaustedCooling or ExhaustedDead |
 //! | `STOPPING=1` | when the shutdown begins (a signal, a crash, or [`Hassette::shutdown`]) |
 //!
-//! Withholding the watchdog pings is how a service that is out of restarts escalates:
+//! Withholding the watchdog pings is how a critical service that is out of restarts
+//! escalates (one that is not critical only degrades the app, which goes on):
 //! systemd kills the process after `WatchdogSec=` and, with `Restart=on-failure`, starts
 //! it again with fresh state. Outside systemd (`NOTIFY_SOCKET` unset) [`notify`] returns
 //! at once, so the same binary runs anywhere.
@@ -159,7 +160,7 @@ pub async fn notify(app: Hassette) {
                 return;
             }
             _ = tick(watchdog.as_mut()) => {
-                if is_healthy(&app) {
+                if is_healthy(&app.snapshot()) {
                     link.send(&[NotifyState::Watchdog]);
                 }
                 refresh_now = false;
@@ -214,7 +215,8 @@ async fn wait_all_up(app: Hassette, names: Vec<Arc<str>>) {
     }
 }
 
-/// `STATUS=` text: the count of each status present, e.g. `4 running (1 not ready), 1 failed`.
+/// `STATUS=` text: the count of each status present, e.g. `4 running (1 not ready), 1 failed`,
+/// and, when a service that is not critical is down, `; degraded (1 not critical and down)`.
 fn status_line(snapshot: &[ServiceSnapshot]) -> String {
     let mut counts = [0usize; Status::ALL.len()];
     let mut not_ready = 0;
@@ -240,16 +242,22 @@ fn status_line(snapshot: &[ServiceSnapshot]) -> String {
     if line.is_empty() {
         line.push_str("no services");
     }
+    let degraded = snapshot.iter().filter(|s| s.degrades()).count();
+    if degraded > 0 {
+        let _ = write!(line, "; degraded ({degraded} not critical and down)");
+    }
     line
 }
 
-/// Whether the watchdog may be fed: no service is Crashed or exhausted.
-fn is_healthy(app: &Hassette) -> bool {
-    !app.statuses().iter().any(|(_, status)| {
-        matches!(
-            status,
-            Status::Crashed | Status::ExhaustedCooling | Status::ExhaustedDead
-        )
+/// Whether the watchdog may be fed: no critical service is Crashed or exhausted (one that
+/// is not critical degrades the app, which goes on: restarting the process is no cure).
+fn is_healthy(snapshot: &[ServiceSnapshot]) -> bool {
+    !snapshot.iter().any(|s| {
+        s.critical
+            && matches!(
+                s.status,
+                Status::Crashed | Status::ExhaustedCooling | Status::ExhaustedDead
+            )
     })
 }
 
@@ -318,11 +326,13 @@ mod tests {
             status,
             ready,
             restarts: 0,
+            collateral_restarts: 0,
             last_error: None,
             finished: false,
             critical: true,
             retry_at: None,
             budget_used: 0,
+            waiting: None,
             budget_intensity: 1,
             uptime: None,
             parent: None,
@@ -357,5 +367,27 @@ mod tests {
             status_line(&snapshot),
             "1 starting, 3 running (1 not ready), 1 failed"
         );
+    }
+
+    #[test]
+    fn status_line_says_degraded_while_one_that_is_not_critical_is_down() {
+        let lamp = |status| ServiceSnapshot {
+            critical: false,
+            ..snap(status, false)
+        };
+        let snapshot = [
+            snap(Status::Running, true),
+            lamp(Status::ExhaustedDead),
+            lamp(Status::Running),
+        ];
+        assert_eq!(
+            status_line(&snapshot),
+            "2 running (1 not ready), 1 exhausted (dead); degraded (1 not critical and down)"
+        );
+        // Not critical and out of restarts: the watchdog is still fed (the app goes on).
+        assert!(is_healthy(&snapshot));
+        assert!(!is_healthy(&[snap(Status::ExhaustedDead, false)]));
+        // A critical one that is down is no degradation: the app is not ready.
+        assert_eq!(status_line(&[snap(Status::Failed, false)]), "1 failed");
     }
 }

@@ -35,5 +35,6 @@ pub const COOLDOWN: Duration = Duration::from_secs(5 * 60);
 pub const MAX_COOLDOWN_CYCLES: u32 = 0;
 /// `stable_after`: running and ready this long resets the backoff.
 pub const STABLE_AFTER: Duration = Duration::from_secs(60);
-/// `critical`: a service holds back the app's readiness.
+/// `critical`: a service registered with the builder or added at the top level holds back
+/// the app's readiness (a child does only when it says so).
 pub const CRITICAL: bool = true;

@@ -105,6 +105,7 @@ impl Key {
         Key::Cooldown,
         Key::MaxCooldownCycles,
         Key::MaxChildren,
+        Key::Critical,
     ];
 
     /// The key as written inside its list, or at the top level: `"multiplier"`,

@@ -10,7 +10,8 @@ use hassette_tests::*;
 use tokio::sync::Mutex;
 
 profile!(Kid, RestartType::Permanent, { backoff_base: secs(1) });
-profile!(Fragile, RestartType::Permanent, { backoff_base: ms(10), budget_intensity: 2 });
+// Declared critical: its exhaustion fails its parent (a child is not critical otherwise).
+profile!(Fragile, RestartType::Permanent, { backoff_base: ms(10), budget_intensity: 2, critical: Some(true) });
 
 /// A parent that adds two children in `on_initialize` and one in `serve`.
 struct Parent {
@@ -179,7 +180,8 @@ impl Hub {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_child_that_exhausts_its_budget_fails_its_parent_which_restarts_with_its_children() {
+async fn a_critical_child_that_exhausts_its_budget_fails_its_parent_which_restarts_with_its_children()
+ {
     let log = Log::default();
     let app = Hassette::builder()
         .service(Hub {
@@ -602,7 +604,7 @@ async fn a_child_that_shuts_the_app_down_while_its_parent_adds_it_gets_its_answe
         log.lines(),
         [
             format!("kid:Shutdown -> {:?} after 0ns", Some(reason)),
-            "parent: Err(Start(StartError { service: \"parent/kid\", failure: Interrupted, retried: false }))"
+            "parent: Err(Start(StartError { service: \"parent/kid\", failure: Interrupted, retried: false, contained: true }))"
                 .to_owned(),
         ]
     );

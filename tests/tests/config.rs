@@ -506,3 +506,29 @@ async fn a_later_configure_replaces_the_earlier_one_entirely() {
     assert_eq!(log.count("w:serve"), 2);
     app.shutdown().await;
 }
+
+#[test]
+fn a_critical_override_is_for_services_and_refused_for_a_resource() {
+    let log = Log::default();
+    let resource = Hassette::builder()
+        .resource(TempProbe::new("r", &log))
+        .configure("Probe<Temp>", Overrides::new().critical(false))
+        .build()
+        .unwrap_err();
+    let error = config_error(resource);
+    assert_eq!((&*error.service, error.key), ("Probe<Temp>", "critical"));
+    assert!(
+        error
+            .to_string()
+            .contains("a resource always holds back readiness"),
+        "{error}"
+    );
+    // Any restart type takes it; the spec then says it was declared.
+    for restart in [RestartType::Permanent, RestartType::Temporary] {
+        let spec = Overrides::new()
+            .critical(false)
+            .apply("s", &RestartSpec::new(restart))
+            .unwrap();
+        assert_eq!(spec.critical, Some(false));
+    }
+}

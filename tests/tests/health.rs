@@ -173,11 +173,11 @@ async fn probes_follow_readiness_restarts_and_shutdown() {
     assert!(uptime.as_f64().is_some_and(|secs| secs >= 0.0), "{uptime}");
     assert_eq!(
         health,
-        serde_json::json!({"name": "health", "status": "running", "ready": true, "restarts": 0, "last_error": null, "finished": false, "critical": true, "budget_used": 0, "retry_in_secs": null, "budget_intensity": 5, "parent": null, "group": null})
+        serde_json::json!({"name": "health", "status": "running", "ready": true, "restarts": 0, "collateral_restarts": 0, "last_error": null, "finished": false, "critical": true, "budget_used": 0, "retry_in_secs": null, "waiting": null, "budget_intensity": 5, "parent": null, "group": null})
     );
     assert_eq!(
         services[1],
-        serde_json::json!({"name": "Gate", "status": "running", "ready": false, "restarts": 0, "last_error": null, "finished": false, "critical": true, "budget_used": 0, "retry_in_secs": null, "budget_intensity": 5, "uptime_secs": null, "parent": null, "group": null})
+        serde_json::json!({"name": "Gate", "status": "running", "ready": false, "restarts": 0, "collateral_restarts": 0, "last_error": null, "finished": false, "critical": true, "budget_used": 0, "retry_in_secs": null, "waiting": null, "budget_intensity": 5, "uptime_secs": null, "parent": null, "group": null})
     );
     assert_eq!(services[2]["restarts"], 1);
     assert_eq!(services[2]["ready"], true);
@@ -276,6 +276,49 @@ async fn a_crash_fails_liveness_while_the_app_shuts_down() {
     assert!(!report.is_success());
     let refused = request(addr, "GET", "/status").await.unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::ConnectionRefused, "{refused:?}");
+}
+
+/// Fails at every run; out of restarts at its second failure.
+struct Burnout;
+
+#[service(
+    restart = "permanent",
+    backoff(base = "10ms"),
+    budget(intensity = 1, period = "1m")
+)]
+impl Burnout {
+    async fn serve(&self) -> Result<(), BoxError> {
+        Err("burnt out".into())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unit_that_is_not_critical_and_down_leaves_the_app_live_ready_and_degraded() {
+    let (server, handle) = health_server();
+    let app = Hassette::builder()
+        .resource(server)
+        .service(Drainer)
+        .service(Burnout)
+        .configure(
+            "Burnout",
+            hassette_runtime::Overrides::new().critical(false),
+        )
+        .build()
+        .unwrap();
+    app.start().await.unwrap();
+    let addr = handle.local_addr().unwrap();
+    // Degraded from its first failure (down, in its backoff) to its exhaustion.
+    let status = get_until(addr, "/status", |r| r.body.contains("exhausted_dead")).await;
+    let json: Value = serde_json::from_str(&status.body).unwrap();
+    assert_eq!(json["degraded"], true, "{json}");
+    assert_eq!(json["live"], true, "{json}");
+    assert_eq!(json["ready"], true, "{json}");
+    assert_eq!(json["services"][2]["status"], "exhausted_dead", "{json}");
+    assert_eq!(json["services"][2]["critical"], false, "{json}");
+    assert_eq!(get(addr, "/readyz").await.code, 200);
+    assert_eq!(get(addr, "/livez").await.code, 200);
+    let report = app.shutdown().await;
+    assert!(report.degraded && report.is_success(), "{report}");
 }
 
 /// Depends on the health server, so it stops before it; its stop says when it has begun
@@ -765,15 +808,22 @@ async fn status_lists_each_service_in_its_serde_form() {
         let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
         assert_eq!(keys(served), keys(own), "{served} vs {own}");
         for (key, value) in own.as_object().unwrap() {
-            // Made relative to the moment of serialization: they differ by that moment.
-            if key != "retry_in_secs" && key != "uptime_secs" {
-                assert_eq!(&served[key], value, "{key} of {served}");
+            match key.as_str() {
+                // Seconds left, at each serialization: compared below.
+                "retry_in_secs" | "uptime_secs" => {}
+                "waiting" => assert_eq!(served[key]["kind"], value["kind"], "{served}"),
+                _ => assert_eq!(&served[key], value, "{key} of {served}"),
             }
         }
     }
     let refused = &served[1];
     let wait = refused["retry_in_secs"].as_f64().expect("seconds");
     assert!(wait > 50.0 && wait <= 60.0, "{refused}");
+    assert_eq!(refused["waiting"]["kind"], "backoff", "{refused}");
+    let waiting = refused["waiting"]["retry_in_secs"]
+        .as_f64()
+        .expect("seconds");
+    assert!((wait - waiting).abs() < 0.1, "{refused}");
     assert_eq!(served[2]["finished"], true, "{}", served[2]);
     app.shutdown().await;
 }

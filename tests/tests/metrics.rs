@@ -355,3 +355,70 @@ fn metrics_are_updated_outside_every_lock_of_the_app() {
     );
     assert!(probe.checked.load(Ordering::Relaxed) > 10);
 }
+
+/// A parent of one child, `kid`, added by its first run.
+struct House(AtomicU32);
+
+#[service(restart = "permanent")]
+impl House {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        if self.0.fetch_add(1, Ordering::SeqCst) == 0 {
+            ctx.add_child_named("kid", Conn).await?;
+        }
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarts_along_with_a_parent_are_counted_apart_and_forgotten_with_it() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let handle = recorder();
+    let app = Hassette::builder().build().unwrap();
+    app.start().await.unwrap();
+    let house = app
+        .add_named("house", House(AtomicU32::new(0)))
+        .await
+        .unwrap();
+    let up = |restarts: u64| {
+        let app = app.clone();
+        async move {
+            let kid_up = |s: &hassette_runtime::ServiceSnapshot| {
+                &*s.name == "house/kid" && s.ready && s.collateral_restarts == restarts
+            };
+            while !app.snapshot().iter().any(kid_up) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), up(0))
+        .await
+        .expect("the kid is up");
+    house.restart().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), up(1))
+        .await
+        .expect("the kid is up again");
+    let text = handle.render();
+    let scrape = Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    let samples = &scrape.samples;
+    let (own, along) = (
+        "hassette_restarts_total",
+        "hassette_collateral_restarts_total",
+    );
+    assert_eq!(
+        value(samples, own, &[("service", "house")]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(samples, along, &[("service", "house/kid")]),
+        Some(1.0),
+        "{text}"
+    );
+    let kid_own = value(samples, own, &[("service", "house/kid")]);
+    assert!(kid_own.is_none_or(|n| n == 0.0), "{text}");
+    house.stop().await.unwrap();
+    let after = handle.render();
+    assert!(!after.contains("house"), "{after}");
+    app.shutdown().await;
+}

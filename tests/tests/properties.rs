@@ -72,7 +72,10 @@
 //!     `serve`, each of which may add a grandchild) and removed (`remove`), at random
 //!     moments of the start, the faults and the shutdown: every unit that got registered
 //!     is in the report, live, or counted among the removed, no name is there twice, a
-//!     removal's report is final, and every such call returns;
+//!     removal's report is final, and every such call returns; among them, units that
+//!     are not critical and run out of restarts (`Op::Exhaust`: at the top level, or a
+//!     child of a critical host), whose failure never spreads: none crashes, no host
+//!     fails for one, and the app does not shut down for one;
 //! 14. a call from inside a family does not wait on itself: a child's or grandchild's
 //!     restart, stop or removal of an ancestor returns at the instant it was made (the
 //!     answer as of the request), its serve is never dropped while it awaits one, and no
@@ -153,6 +156,53 @@ async fn add_child(ctx: &ServiceContext, name: &str, kid: Kid, registered: &Atom
             registered.fetch_add(1, Ordering::SeqCst);
         }
         Err(_) => {}
+    }
+}
+
+/// A unit whose failure must not spread (`Op::Exhaust`): fails at every run and is out of
+/// restarts at its second failure; added at the top level with `critical(false)`, or as
+/// the child of a [`LampHost`] (a child is not critical unless it says so).
+struct Lamp;
+
+#[service(
+    restart = "permanent",
+    backoff(base = "10ms"),
+    budget(intensity = 1, period = "1m"),
+    startup_timeout = "1s",
+    shutdown_timeout = "100ms"
+)]
+impl Lamp {
+    async fn serve(&self) -> Result<(), BoxError> {
+        Err("the lamp burnt out".into())
+    }
+}
+
+/// A critical unit added at run time whose first run adds a [`Lamp`] child, `bulb`
+/// (`Op::Exhaust`): the bulb's exhaustion must leave it running.
+struct LampHost {
+    registered: Arc<AtomicUsize>,
+    runs: AtomicUsize,
+}
+
+#[service(
+    restart = "permanent",
+    backoff(base = "10ms"),
+    startup_timeout = "1s",
+    shutdown_timeout = "100ms"
+)]
+impl LampHost {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        use hassette_runtime::AddError;
+        if self.runs.fetch_add(1, Ordering::SeqCst) == 0 {
+            match ctx.add_child_named("bulb", Lamp).await {
+                Ok(_) | Err(AddError::Start(_) | AddError::WaitCycle { .. }) => {
+                    self.registered.fetch_add(1, Ordering::SeqCst);
+                }
+                Err(_) => {}
+            }
+        }
+        ctx.cancelled().await;
+        Ok(())
     }
 }
 
@@ -1013,6 +1063,11 @@ enum Op {
         up: bool,
         call: FamilyCall,
     },
+    /// A unit that is not critical and runs out of restarts: `add_named_with(
+    /// "dyn-lamp-{n % 2}", Lamp, critical(false))`, or, with `child`, a critical
+    /// `LampHost` of that name whose child `bulb` (a `Lamp`) does; in a task of its own.
+    /// Its failure never spreads: no crash, no failed host (checked at the end).
+    Exhaust { n: u8, child: bool },
     /// `shutdown()`, or two at once (as a signal arriving during a shutdown); the last
     /// operation: the rest is not run.
     Shutdown { twice: bool },
@@ -1162,6 +1217,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<u8>().prop_map(Op::Remove),
         3 => (any::<u8>(), any::<bool>(), family_call())
             .prop_map(|(pick, up, call)| Op::Family { pick, up, call }),
+        2 => (any::<u8>(), any::<bool>()).prop_map(|(n, child)| Op::Exhaust { n, child }),
         2 => any::<bool>().prop_map(|twice| Op::Shutdown { twice }),
     ]
 }
@@ -1649,6 +1705,44 @@ async fn run(s: &Scenario) -> Result<(), String> {
                 kin.arm(caller, call, target);
                 t.settle().await;
             }
+            Op::Exhaust { n, child } => {
+                let (app, registered) = (app.clone(), registered.clone());
+                added_any = true;
+                let name = format!("dyn-lamp-{}", n % 2);
+                calls.push((
+                    format!("add {name} (child: {child})"),
+                    tokio::spawn(async move {
+                        let added = match child {
+                            true => {
+                                let host = LampHost {
+                                    registered: registered.clone(),
+                                    runs: AtomicUsize::new(0),
+                                };
+                                app.add_named(name, host).await
+                            }
+                            false => {
+                                let overrides = hassette_runtime::Overrides::new().critical(false);
+                                app.add_named_with(name, Lamp, overrides).await
+                            }
+                        };
+                        match added {
+                            Ok(_) => {
+                                registered.fetch_add(1, Ordering::SeqCst);
+                                Ok("added".to_owned())
+                            }
+                            Err(
+                                e @ (hassette_runtime::AddError::Start(_)
+                                | hassette_runtime::AddError::WaitCycle { .. }),
+                            ) => {
+                                registered.fetch_add(1, Ordering::SeqCst);
+                                Ok(e.to_string())
+                            }
+                            Err(e) => Ok(e.to_string()),
+                        }
+                    }),
+                ));
+                t.settle().await;
+            }
             Op::Shutdown { twice: both } => {
                 twice = both;
                 break;
@@ -1841,6 +1935,31 @@ async fn run(s: &Scenario) -> Result<(), String> {
             report.removed.count
         ));
     }
+    // 13b. a failure of a unit that is not critical never spreads: no lamp crashed, no
+    // host failed for its bulb, and the shutdown is not for one of them
+    for e in events.iter().filter(|e| e.service.starts_with("dyn-lamp-")) {
+        let for_a_bulb = e.error.as_ref().is_some_and(|error| {
+            error
+                .downcast_ref::<hassette_runtime::ChildExhausted>()
+                .is_some()
+        });
+        if e.to == Status::Crashed || for_a_bulb {
+            fail(format!(
+                "`{}` went {} -> {} ({:?}): a unit that is not critical spread its failure",
+                e.service, e.from, e.to, e.error
+            ));
+        }
+    }
+    if report
+        .reason
+        .as_deref()
+        .is_some_and(|reason| reason.contains("dyn-lamp-"))
+    {
+        fail(format!(
+            "the app shut down for a unit that is not critical: {:?}",
+            report.reason
+        ));
+    }
     // 14. a call from inside a family gets its answer at once, and its caller is not cut
     // off for it
     for (caller, what, took) in kin.made.lock().unwrap().iter() {
@@ -1990,12 +2109,13 @@ async fn run(s: &Scenario) -> Result<(), String> {
                 "`{name}`: {hooks} hook(s) and {serves} serve(s) still running after the shutdown"
             ));
         }
-        // 6. restarts
+        // 6. restarts: its own and those along with its parent or group, together
         let starts = mine.iter().filter(|e| e.to == Status::Starting).count() as u64;
-        if sr.restarts != starts.saturating_sub(1) {
+        if sr.restarts + sr.collateral_restarts != starts.saturating_sub(1) {
             fail(format!(
-                "`{name}`: the report counts {} restarts, the events {}",
+                "`{name}`: the report counts {} restarts and {} along with others, the events {}",
                 sr.restarts,
+                sr.collateral_restarts,
                 starts.saturating_sub(1)
             ));
         }

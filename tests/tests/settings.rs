@@ -26,6 +26,7 @@ fn every_key_reads_as_the_attribute_writes_it() {
         "cooldown": "5m",
         "max_cooldown_cycles": 3,
         "max_children": 100,
+        "critical": false,
     }))
     .unwrap();
     let built = Overrides::new()
@@ -40,7 +41,8 @@ fn every_key_reads_as_the_attribute_writes_it() {
         .budget_period(secs(3600))
         .cooldown(secs(300))
         .max_cooldown_cycles(3)
-        .max_children(100);
+        .max_children(100)
+        .critical(false);
     assert_eq!(overrides, built);
     // A whole number is a multiplier too; an empty table changes nothing.
     let whole = read(json!({ "backoff": { "multiplier": 2 } })).unwrap();
@@ -52,6 +54,20 @@ fn every_key_reads_as_the_attribute_writes_it() {
         .unwrap();
     assert_eq!(spec.backoff_base, ms(250));
     assert_eq!(spec.budget_period, parse_duration("1h").unwrap());
+}
+
+#[test]
+fn critical_reads_as_a_bool_and_nothing_else() {
+    assert_eq!(
+        read(json!({ "critical": true })).unwrap(),
+        Overrides::new().critical(true)
+    );
+    for bad in [json!("false"), json!(0), json!(null)] {
+        let error = read(json!({ "critical": bad })).unwrap_err();
+        assert!(error.contains("expected a boolean"), "{bad}: {error}");
+    }
+    let typo = read(json!({ "critcal": false })).unwrap_err();
+    assert!(typo.ends_with("did you mean `critical`?"), "{typo}");
 }
 
 #[test]

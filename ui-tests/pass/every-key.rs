@@ -74,7 +74,7 @@ async fn main() {
     assert_eq!(SPEC.max_cooldown_cycles, 3);
     assert_eq!(SPEC.ready, ReadyMode::Manual);
     assert_eq!(SPEC.max_children, std::num::NonZeroU32::new(64));
-    assert!(!SPEC.critical);
+    assert_eq!(SPEC.critical, Some(false));
 
     assert!(Poller::is_fatal(&ConfigError));
     assert!(Poller::is_fatal(&std::fmt::Error));

@@ -296,7 +296,10 @@ impl Builder {
     /// [`GroupBuilder::budget`]). Services restarted because of a sibling go through their
     /// whole stop (in reverse registration order) and initialize (in order). A group whose
     /// budget runs out escalates to its parent group, which treats it as one failed
-    /// member; at the top, the app shuts down with a non-zero exit code. Groups nest.
+    /// member; at the top, the app shuts down with a non-zero exit code, unless every
+    /// service that failed is not critical (`critical = false`, or
+    /// [`Overrides::critical`]): those end `ExhaustedDead` and the app goes on, degraded.
+    /// Groups nest.
     ///
     /// A member's own restart policy still decides whether and after what backoff it is
     /// restarted; the group decides what else restarts with it. An operator's

@@ -286,8 +286,14 @@ impl ServiceContext {
     /// later starts at once, and this returns once its first initialize is done, as
     /// [`Hassette::add`] does. When this service's run stops, its children stop after
     /// `serve` has ended and before `on_shutdown`, the last added first; its next run
-    /// initializes them again. A temporary child that has ended is removed. A child that
-    /// exhausts its restart budget fails this service's run
+    /// initializes them again (meanwhile a child's snapshot says it waits for its
+    /// parent, [`Waiting::Parent`](crate::Waiting::Parent), and such a restart counts in
+    /// its `collateral_restarts`, not its `restarts`). A temporary child that has ended is
+    /// removed. A child is not critical unless its type declares `critical = true` or
+    /// [`Overrides::critical`](crate::Overrides::critical) says so: it does not hold back
+    /// the app's readiness, and when it exhausts its restart budget it ends
+    /// `ExhaustedDead` (removed if temporary) while this service runs on. A critical
+    /// child that exhausts its budget fails this service's run
     /// ([`ChildExhausted`](crate::ChildExhausted)), and this service's own policy
     /// restarts it, with its children. Removing this service removes its children.
     ///

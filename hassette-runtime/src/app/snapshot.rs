@@ -28,6 +28,8 @@ impl Hassette {
                     status: state.status,
                     ready: state.is_up(),
                     restarts: u.restarts(),
+                    collateral_restarts: u.collateral_restarts(),
+                    waiting: self.inner.waiting(&u),
                     last_error: u.last_error(),
                     finished: u.finished(state.status) && !self.inner.is_stopping(),
                     critical: u.critical(),
@@ -55,10 +57,15 @@ impl Hassette {
 ///
 /// ```json
 /// {"name": "hub/lamp", "status": "failed", "ready": false, "restarts": 1,
-///  "last_error": "connection refused", "finished": false, "critical": true,
-///  "retry_in_secs": 1.5, "budget_used": 1, "budget_intensity": 5,
-///  "uptime_secs": null, "parent": "hub", "group": null}
+///  "collateral_restarts": 0, "last_error": "connection refused", "finished": false,
+///  "critical": true, "retry_in_secs": 1.5, "budget_used": 1, "budget_intensity": 5,
+///  "waiting": {"kind": "backoff", "retry_in_secs": 1.5}, "uptime_secs": null,
+///  "parent": "hub", "group": null}
 /// ```
+///
+/// `waiting` is `null` or a [`Waiting`](crate::Waiting) object: `{"kind": "parent" |
+/// "dependency" | "group", "on": "<name>"}` or `{"kind": "backoff" | "cooldown",
+/// "retry_in_secs": 1.5}`.
 ///
 /// It carries the last error only. The last [`KEPT_ERRORS`](crate::KEPT_ERRORS) errors
 /// of a service are in its report ([`ServiceHandle::report`](crate::ServiceHandle::report),
@@ -76,8 +83,13 @@ pub struct ServiceSnapshot {
     pub status: Status,
     /// Whether it is Running and ready.
     pub ready: bool,
-    /// How many times it has been restarted.
+    /// How many times it has been restarted on its own account: after its own failure,
+    /// or at an operator's request.
     pub restarts: u64,
+    /// How many times it has been restarted along with its parent (a child whose parent
+    /// restarted) or its group (a member restarted for another's failure): counted
+    /// apart, so a child's `restarts` are its own.
+    pub collateral_restarts: u64,
     /// The last error that came with a status change, if any.
     #[cfg_attr(
         feature = "serde",
@@ -87,7 +99,14 @@ pub struct ServiceSnapshot {
     /// Done for good by a clean return of `serve` (a transient or temporary service that
     /// finished its job): not ready, and not expected to be.
     pub finished: bool,
-    /// Whether its state holds back the app's readiness (the `critical` key).
+    /// Whether its state holds back the app's readiness and its failure the app (the
+    /// `critical` key, or [`Overrides::critical`](crate::Overrides::critical)). Unless
+    /// one says otherwise, a service registered with the builder or added with
+    /// `Hassette::add*` is critical and a child (`ServiceContext::add_child*`) is not.
+    /// One that is not critical is left out of the app's readiness, and exhausting its
+    /// budget ends it `ExhaustedDead` (a temporary one added at run time is removed)
+    /// instead of crashing the app or failing its parent; the app is then degraded (see
+    /// [`degrades`](Self::degrades)).
     pub critical: bool,
     /// When its next restart comes, while it waits out a backoff or a cooldown.
     #[cfg_attr(
@@ -101,6 +120,12 @@ pub struct ServiceSnapshot {
     /// The restarts in its budget's window now: those within `budget_period` before the
     /// snapshot (counted at the snapshot, not as of its last restart decision).
     pub budget_used: u32,
+    /// Why it is not running, when it waits for something that will pass: its parent's
+    /// restart, a dependency, its backoff or cooldown, its group (see
+    /// [`Waiting`](crate::Waiting)); `None` otherwise (running, stopped for good,
+    /// exhausted, or the app stops). A child stopped for its parent's restart always
+    /// says so.
+    pub waiting: Option<crate::Waiting>,
     /// Its budget's `intensity`: how many restarts its window allows, so
     /// [`budget_used`](Self::budget_used) reads as "2 of 5".
     pub budget_intensity: u32,
@@ -137,5 +162,20 @@ impl ServiceSnapshot {
     #[must_use]
     pub fn counts_as_ready(&self) -> bool {
         self.ready || self.finished || !self.critical
+    }
+
+    /// Whether it degrades the app: it is not [`critical`](Self::critical) and it is
+    /// down (failed, crashed or exhausted). The app goes on without it, still ready, and
+    /// says it is degraded: `/status`'s `"degraded"`, systemd's `STATUS=`, the shutdown
+    /// report's [`degraded`](crate::ShutdownReport::degraded).
+    ///
+    /// ```
+    /// # let app = hassette_runtime::Hassette::builder().build().unwrap();
+    /// let degraded = app.snapshot().iter().any(|s| s.degrades());
+    /// # assert!(!degraded);
+    /// ```
+    #[must_use]
+    pub fn degrades(&self) -> bool {
+        crate::status::degrades(self.critical, self.status)
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! The keys are those of `#[service(...)]` that tune a declaration ([`Key::SETTINGS`]):
 //! `startup_timeout`, `shutdown_timeout`, `stable_after`, `cooldown`,
-//! `max_cooldown_cycles`, `max_children`, and the lists `backoff` and `budget` as
+//! `max_cooldown_cycles`, `max_children`, `critical`, and the lists `backoff` and `budget` as
 //! tables, so `backoff(base = "1s", max = "30s")` in the attribute is
 //! `backoff = { base = "1s", max = "30s" }` in TOML. An error names the key as the file
 //! writes it (`backoff.multiplier`); what needs the declared spec too (a base above the
@@ -21,7 +21,7 @@ use super::Overrides;
 
 /// A service's settings as a table with the attribute's keys: `startup_timeout`,
 /// `shutdown_timeout`, `stable_after`, `cooldown`, `max_cooldown_cycles`, `max_children`,
-/// and `backoff` and `budget` as tables (see [`Overrides`]'s "From a file").
+/// `critical`, and `backoff` and `budget` as tables (see [`Overrides`]'s "From a file").
 ///
 /// ```
 /// use std::time::Duration;
@@ -127,6 +127,7 @@ impl Overrides {
                 rules::max_children(limit).map_err(broken)?;
                 set(key, &mut self.max_children, limit)
             }
+            Key::Critical => set(key, &mut self.critical, map.next_value::<bool>()?),
             Key::Backoff | Key::Budget => map.next_value_seed(Table {
                 list: Some(key),
                 into: self,
@@ -137,7 +138,6 @@ impl Overrides {
             | Key::NonRetryable
             | Key::DependsOn
             | Key::Ready
-            | Key::Critical
             | Key::Name
             | Key::Crate => Err(de::Error::custom(unknown_key(key.name(), None))),
         }

@@ -31,7 +31,7 @@ mod file;
 ///
 /// With feature `serde`, `Overrides` is `Deserialize`: a table with the keys of
 /// `#[service(...)]` that tune a declaration (`startup_timeout`, `shutdown_timeout`,
-/// `stable_after`, `cooldown`, `max_cooldown_cycles`, `max_children`, and the lists as
+/// `stable_after`, `cooldown`, `max_cooldown_cycles`, `max_children`, `critical`, and the lists as
 /// tables, `backoff = { base, multiplier, max, jitter }` and
 /// `budget = { intensity, period }`), durations in the attribute's grammar (`"250ms"`,
 /// `"1m30s"`, see [`parse_duration`](crate::parse_duration)). An unknown key is refused
@@ -65,6 +65,7 @@ pub struct Overrides {
     cooldown: Option<Duration>,
     max_cooldown_cycles: Option<u32>,
     max_children: Option<u32>,
+    critical: Option<bool>,
 }
 
 /// A spec that breaks the attribute's rules, named by its service: a value of
@@ -152,6 +153,19 @@ impl Overrides {
         max_cooldown_cycles: u32,
         /// `max_children`, at least 1.
         max_children: u32,
+        /// `critical`: whether this service holds back the app's readiness and its
+        /// failure the app (not for a resource). A child counts for readiness only when
+        /// its type declares `critical = true` or this says so; a unit that is not
+        /// critical is ended `ExhaustedDead` when its budget runs out, instead of
+        /// crashing the app or failing its parent.
+        ///
+        /// ```
+        /// # use hassette_runtime::{Overrides, RestartSpec, RestartType};
+        /// let spec = RestartSpec::new(RestartType::Permanent);
+        /// let spec = Overrides::new().critical(true).apply("lamp", &spec).unwrap();
+        /// assert_eq!(spec.critical, Some(true));
+        /// ```
+        critical: bool,
     }
 
     /// `spec` with these values in place, checked by the attribute's rules; `service`
@@ -211,6 +225,7 @@ impl Overrides {
             (Key::Cooldown, self.cooldown.is_some()),
             (Key::MaxCooldownCycles, self.max_cooldown_cycles.is_some()),
             (Key::MaxChildren, self.max_children.is_some()),
+            (Key::Critical, self.critical.is_some()),
         ];
         set.into_iter().filter_map(|(key, set)| set.then_some(key))
     }
@@ -249,6 +264,9 @@ impl Overrides {
             if let Some(value) = value {
                 *slot = value;
             }
+        }
+        if let Some(critical) = self.critical {
+            spec.critical = Some(critical);
         }
         if let Some(limit) = self.max_children {
             rules::max_children(limit)?;

@@ -89,6 +89,7 @@ impl AppState {
         mut addition: Addition,
     ) -> Result<Arc<Unit>, AddError> {
         addition.init.name = format!("{}/{}", parent.name, addition.init.name).into();
+        addition.init.child = true;
         addition.by_type = false;
         self.add_to(Some(parent), addition).await
     }

@@ -78,6 +78,8 @@ pub(crate) enum Observed<'a> {
         /// `policy::FailureKind`).
         failure: Option<FailureKind>,
         run: u64,
+        /// A move to Starting that is a restart along with its parent or group.
+        along: bool,
         at: Instant,
     },
     /// `service`'s final stop took `took`.

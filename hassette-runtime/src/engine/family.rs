@@ -17,7 +17,9 @@
 //!   parent initializes them again. A child's supervisor task lives for one run of the
 //!   parent: stopping a child ends it, launching one spawns a new one (with a fresh
 //!   policy), so no supervisor ever waits for its parent.
-//! - A child that exhausts its budget ([`AppState::escalate`]) leaves its error in the
+//! - A child initialized again by its parent's next run restarts along with it
+//!   (`Unit::start_along`): counted apart from its own restarts.
+//! - A critical child that exhausts its budget ([`AppState::escalate`]) leaves its error in the
 //!   parent's family and rings the parent's doorbell with `CHILD_FAILED`: the parent's
 //!   supervisor fails its run, and its own policy restarts it, with its children.
 //! - Removing a parent removes its children with it, once its supervisor (which stopped
@@ -51,6 +53,8 @@ impl AppState {
         for child in &kin.children {
             added.launch(child.id, || {
                 child.clear_stop();
+                // A child that ran before restarts along with its parent: not its own restart.
+                child.start_along();
                 // Nobody waits for a child's first start: its parent goes on.
                 let starts = Arc::new(FirstStarts::default());
                 let first = starts.entry(child);

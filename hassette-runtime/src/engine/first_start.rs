@@ -88,7 +88,7 @@ impl FirstStarts {
     }
 
     fn fail(&self, unit: &Unit, failure: StartFailure, retried: bool) {
-        let error = StartError::new(unit.name().clone(), failure);
+        let error = StartError::new(unit.name().clone(), failure).contained(!unit.critical());
         let error = match retried {
             true => error.retried(),
             false => error,

@@ -1,6 +1,6 @@
 //! Supervision groups at run time: Erlang/OTP restart strategies over several services,
 //! each group with its own restart budget, escalating to its parent when the budget runs
-//! out. (The builder's side is `app/group.rs`; it hands [`GroupDef`]s to the engine.)
+//! out (at the top, crashing the app, unless only units that are not critical failed). (The builder's side is `app/group.rs`; it hands [`GroupDef`]s to the engine.)
 //!
 //! Protocol, between one group's coordinator task and its members' supervisors:
 //! - A member whose own policy wants a restart does not restart itself: it sets
@@ -20,7 +20,11 @@
 //!   step of the handshake is lost. The app's stop ends every wait of both sides at once
 //!   (`stopping`, and the members' own stop flag), so neither waits for the other then.
 //! - What cannot happen: a member stopped for a hold that is never resumed while the app
-//!   runs (the coordinator resumes every member it held before it takes the next event).
+//!   runs (the coordinator resumes every member it held before it takes the next event),
+//!   except one the group gives up: at the top, a budget run out on failures of units
+//!   that are not critical leaves them ExhaustedDead, `waiting` cleared, and such a
+//!   member's supervisor leaves `Step::Held` for `Step::Rest` at its next ring (an
+//!   operator's restart is answered there).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -208,7 +212,8 @@ async fn acknowledged(stopping: &CancellationToken, link: &GroupLink) -> bool {
 }
 
 /// The group's budget ran out: its parent handles the whole group as one failed member;
-/// at the top, the failed services crash and the app shuts down (the reason returned).
+/// at the top, the failed services crash and the app shuts down (the reason returned),
+/// unless none of them is critical: then they are ExhaustedDead and the app goes on.
 fn escalate(groups: &[Group], registry: &Registry, gid: usize, failed: &[usize]) -> Option<String> {
     let group = &groups[gid];
     tracing::warn!(group = %group.name, "group restart budget exhausted; escalating");
@@ -221,16 +226,25 @@ fn escalate(groups: &[Group], registry: &Registry, gid: usize, failed: &[usize])
             let error: crate::SharedError = Arc::new(GroupExhausted {
                 group: group.name.clone(),
             });
+            // Failures of units that are not critical never spread: when only such units
+            // failed, they are done for (ExhaustedDead) and the app goes on.
+            let spreads = failed.iter().any(|&id| registry.statics()[id].critical());
             for &id in failed {
                 let unit = &registry.statics()[id];
                 // Failed, or Stopped after a clean return of a permanent service.
                 let waiting = unit.link.as_ref().is_some_and(|l| l.is_waiting());
-                unit.to_crashed_with_group(error.clone(), waiting);
+                match spreads {
+                    true => unit.to_crashed_with_group(error.clone(), waiting),
+                    false => {
+                        // No longer waiting: a later group restart leaves it alone.
+                        if let Some(link) = &unit.link {
+                            link.set_waiting(false);
+                        }
+                        unit.to_dead_with_group(error.clone(), waiting)
+                    }
+                };
             }
-            Some(format!(
-                "group `{}` exhausted its restart budget",
-                group.name
-            ))
+            spreads.then(|| format!("group `{}` exhausted its restart budget", group.name))
         }
     }
 }

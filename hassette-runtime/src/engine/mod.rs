@@ -72,6 +72,7 @@ mod stop;
 mod stream;
 mod supervisor;
 mod unit;
+mod waiting;
 mod waves;
 
 pub(crate) use added::Addition;

@@ -139,7 +139,7 @@ pub(crate) enum Decision {
 pub(crate) enum Dead {
     /// A permanent service: Crashed, and the app goes down.
     CrashApp,
-    /// ExhaustedDead; a child fails its parent (see `family`).
+    /// ExhaustedDead; a critical child fails its parent (see `family`).
     Dead { escalate: bool },
 }
 
@@ -158,6 +158,10 @@ pub(crate) struct Ending<'a> {
     pub(crate) stopping: bool,
     /// The service is a child (it has a parent).
     pub(crate) child: bool,
+    /// Its failure may spread (the `critical` key, see `Unit::critical`): a critical
+    /// service's exhaustion crashes the app or fails its parent; another's ends it
+    /// ExhaustedDead and goes no further.
+    pub(crate) critical: bool,
 }
 
 /// The restart decision, in one place: what `end` leads to. With `record` it is the real
@@ -206,8 +210,9 @@ pub(crate) fn decide(
         }
         return Decision::CoolDown(spec.cooldown);
     }
-    let escalate = end.child && escalates(restart_type);
-    match crashes_app(restart_type) && !escalate {
+    // A unit that is not critical is done for alone: its failure never spreads.
+    let escalate = end.critical && end.child && escalates(restart_type);
+    match end.critical && crashes_app(restart_type) && !escalate {
         true => Decision::Exhaust(Dead::CrashApp),
         false => Decision::Exhaust(Dead::Dead { escalate }),
     }
@@ -237,7 +242,8 @@ fn cools_down(restart_type: RestartType) -> bool {
     }
 }
 
-/// Whether a spent budget takes the app down (unless it is a child that escalates).
+/// Whether a spent budget takes the app down (unless it is a child that escalates, or a
+/// unit that is not critical).
 fn crashes_app(restart_type: RestartType) -> bool {
     match restart_type {
         RestartType::Permanent => true,
@@ -558,6 +564,7 @@ mod tests {
             stable: false,
             stopping: false,
             child: false,
+            critical: true,
         }
     }
 
@@ -624,6 +631,44 @@ mod tests {
             };
             assert_eq!(decide(&mut b.policy, &mut b.window, child, true), expected);
         }
+    }
+
+    #[test]
+    fn a_unit_that_is_not_critical_is_dead_alone_when_exhausted() {
+        use RestartType::*;
+        let spec = spec();
+        let t = Instant::now();
+        let alone = Decision::Exhaust(Dead::Dead { escalate: false });
+        for child in [false, true] {
+            for restart_type in [Permanent, Temporary] {
+                let mut b = Budgeted::default();
+                let end = Ending {
+                    child,
+                    critical: false,
+                    ..end(&spec, Some(restart_type), OutcomeKind::NonRetryable, t)
+                };
+                assert_eq!(decide(&mut b.policy, &mut b.window, end, true), alone);
+            }
+        }
+        // A transient one still cools down first; a fatal error is still a crash (the
+        // service asks for it).
+        let mut b = Budgeted::default();
+        let cooling = Ending {
+            critical: false,
+            ..end(&spec, Some(Transient), OutcomeKind::NonRetryable, t)
+        };
+        assert_eq!(
+            decide(&mut b.policy, &mut b.window, cooling, true),
+            Decision::CoolDown(spec.cooldown)
+        );
+        let fatal = Ending {
+            critical: false,
+            ..end(&spec, Some(Permanent), OutcomeKind::Fatal, t)
+        };
+        assert_eq!(
+            decide(&mut b.policy, &mut b.window, fatal, true),
+            Decision::Crash
+        );
     }
 
     #[test]

@@ -146,13 +146,12 @@ impl AppState {
         if deadline_exceeded {
             self.cut_off_all(&mut tasks, &mut added).await;
         }
+        let services: Vec<_> = (self.registry().all().iter())
+            .map(|unit| unit.report())
+            .collect();
         ShutdownReport {
-            services: self
-                .registry()
-                .all()
-                .iter()
-                .map(|unit| unit.report())
-                .collect(),
+            degraded: services.iter().any(crate::ServiceReport::degrades),
+            services,
             took: began.elapsed(),
             deadline_exceeded,
             reason: self.reason(),

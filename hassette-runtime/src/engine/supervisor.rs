@@ -49,8 +49,9 @@ enum Step {
     Stop,
     /// The group asked this service to stop for a group restart.
     Hold,
-    /// Stopped for the group: wait until it says to initialize again.
-    Held,
+    /// Stopped for the group: wait until it says to initialize again; `along` when the
+    /// restart is not for its own failure (another member's).
+    Held { along: bool },
 }
 
 /// One service's supervisor: its lifecycle driver and its restart policy.
@@ -119,7 +120,7 @@ impl Supervisor {
                 }
                 Step::Rest => Box::pin(self.rest()).await,
                 Step::Hold => Box::pin(self.hold()).await,
-                Step::Held => Box::pin(self.held()).await,
+                Step::Held { along } => Box::pin(self.held(along)).await,
                 Step::Restart => Box::pin(self.restart()).await,
                 Step::Requested => {
                     self.reset_policy();
@@ -162,6 +163,7 @@ impl Supervisor {
             stopping: self.run.stopping(),
             // A child or not, an exhausted service is not started again.
             child: false,
+            critical: unit.critical(),
         };
         let policy = &mut self.policy;
         let decision = unit.with_budget(|window| policy::decide(policy, window, end, false));
@@ -301,6 +303,7 @@ impl Supervisor {
                 stopping: self.run.stopping(),
                 // Only the delay matters here.
                 child: false,
+                critical: unit.critical(),
             };
             let policy = &mut self.policy;
             if let Decision::RestartAfter(delay) =
@@ -344,6 +347,7 @@ impl Supervisor {
             stable: unit.state().stable(),
             stopping,
             child: restart_type.is_some() && self.run.app.parent_of(&unit).is_some(),
+            critical: unit.critical(),
         };
         let policy = &mut self.policy;
         let decision = unit.with_budget(|window| policy::decide(policy, window, end, true));
@@ -372,7 +376,7 @@ impl Supervisor {
                         self.run
                             .app
                             .tell_group(link.group, GroupEvent::Unit(unit.id));
-                        Step::Held
+                        Step::Held { along: false }
                     }
                     (step, _) => step,
                 }
@@ -398,7 +402,8 @@ impl Supervisor {
 
     /// The budget is spent and the service is done for: a permanent one takes the app
     /// down, unless it is a child: a child that was to be restarted fails its parent
-    /// instead (see `family`).
+    /// instead (see `family`). One that is not critical is ExhaustedDead and nothing
+    /// more (a temporary one added at run time is then removed, in `rest`).
     fn exhaust(&mut self, error: SharedError, dead: Dead) -> Step {
         let unit = self.run.unit.clone();
         match dead {
@@ -498,12 +503,13 @@ impl Supervisor {
             link.set_waiting(true);
             link.acked.notify_one();
         }
-        Step::Held
+        Step::Held { along: true }
     }
 
     /// Stopped for the group, until it says to initialize again (in registration order).
     /// An operator's restart asked for meanwhile is answered once the service runs again.
-    async fn held(&mut self) -> Step {
+    /// The restart is its own unless `along` (another member failed).
+    async fn held(&mut self, along: bool) -> Step {
         let unit = self.run.unit.clone();
         let Some(link) = &unit.link else {
             return Step::Rest;
@@ -514,10 +520,20 @@ impl Supervisor {
                 biased;
                 () = unit.rung() => match unit.is_stop_requested() {
                     true => return Step::Stop,
+                    // Its group gave it up (out of the group's budget, and not critical:
+                    // ExhaustedDead): nothing resumes it, so it rests, and the request
+                    // (rung again) is answered there.
+                    false if !link.is_waiting() => {
+                        unit.ring();
+                        return Step::Rest;
+                    }
                     false => deferred = true,
                 },
                 () = link.resume.notified() => {
                     link.set_waiting(false);
+                    if along {
+                        unit.start_along();
+                    }
                     let result = self.run.initialize().await;
                     let step = after_initialize(&result);
                     link.acked.notify_one();

@@ -17,6 +17,9 @@ use crate::{ServiceSnapshot, Status};
 pub(super) struct Health {
     pub(super) live: bool,
     pub(super) ready: bool,
+    /// A service that is not critical is down ([`ServiceSnapshot::degrades`]): the app
+    /// goes on without it.
+    degraded: bool,
     shutting_down: bool,
     services: Vec<ServiceSnapshot>,
     #[serde(skip)]
@@ -39,6 +42,7 @@ impl Health {
                 .iter()
                 .all(|s| *s.name == *endpoint.own_name || s.counts_as_ready());
         Health {
+            degraded: services.iter().any(ServiceSnapshot::degrades),
             services,
             own_name: endpoint.own_name.clone(),
             shutting_down,
@@ -154,9 +158,9 @@ mod tests {
     #[test]
     fn status_lists_every_service() {
         let expected = concat!(
-            r#"{"live":true,"ready":false,"shutting_down":false,"services":["#,
-            r#"{"name":"health","status":"not_started","ready":false,"restarts":0,"last_error":null,"finished":false,"critical":true,"retry_in_secs":null,"budget_used":0,"budget_intensity":5,"uptime_secs":null,"parent":null,"group":null},"#,
-            r#"{"name":"Pool","status":"not_started","ready":false,"restarts":0,"last_error":null,"finished":false,"critical":true,"retry_in_secs":null,"budget_used":0,"budget_intensity":5,"uptime_secs":null,"parent":null,"group":null}]}"#,
+            r#"{"live":true,"ready":false,"degraded":false,"shutting_down":false,"services":["#,
+            r#"{"name":"health","status":"not_started","ready":false,"restarts":0,"collateral_restarts":0,"last_error":null,"finished":false,"critical":true,"retry_in_secs":null,"budget_used":0,"waiting":null,"budget_intensity":5,"uptime_secs":null,"parent":null,"group":null},"#,
+            r#"{"name":"Pool","status":"not_started","ready":false,"restarts":0,"collateral_restarts":0,"last_error":null,"finished":false,"critical":true,"retry_in_secs":null,"budget_used":0,"waiting":null,"budget_intensity":5,"uptime_secs":null,"parent":null,"group":null}]}"#,
             "\n"
         );
         assert_eq!(not_started().status_json(), expected);

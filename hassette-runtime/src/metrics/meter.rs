@@ -23,8 +23,8 @@ use metrics::Key;
 use tokio::time::Instant;
 
 use super::{
-    failures_key, increment, record, recorder, restarts_key, set_gauge, start_key, status_key,
-    stop_key,
+    collateral_restarts_key, failures_key, increment, record, recorder, restarts_key, set_gauge,
+    start_key, status_key, stop_key,
 };
 use crate::Status;
 use crate::engine::{FailureKind, Observed, Observer};
@@ -64,8 +64,9 @@ impl Observer for Meter {
                 to,
                 failure,
                 run,
+                along,
                 at,
-            } => self.changed(service, (from, to), failure, run, at),
+            } => self.changed(service, (from, to), failure, (run, along), at),
             Observed::Stopped { service, took } => {
                 record(&stop_key(service), took.as_secs_f64());
             }
@@ -85,12 +86,16 @@ impl Meter {
         service: &Arc<str>,
         (from, to): (Status, Status),
         failure: Option<FailureKind>,
-        run: u64,
+        (run, along): (u64, bool),
         at: Instant,
     ) {
-        // (M1) Every initialize but the first (the report's restart count).
+        // (M1) Every initialize but the first (the report's restart counts): its own, or
+        // along with its parent or group.
         if to == Status::Starting && from != Status::NotStarted {
-            increment(&restarts_key(service));
+            match along {
+                true => increment(&collateral_restarts_key(service)),
+                false => increment(&restarts_key(service)),
+            }
         }
         // (M1) A failure of a run; not the exhaustion that may follow it (Failed ->
         // Crashed).
@@ -134,7 +139,8 @@ impl Meter {
         let last = seen.remove(&**service);
         match recorder::own() {
             Some(own) => {
-                let counters: Vec<Key> = std::iter::once(restarts_key(service))
+                let counters: Vec<Key> = [restarts_key(service), collateral_restarts_key(service)]
+                    .into_iter()
                     .chain(
                         FailureKind::ALL
                             .iter()
@@ -162,9 +168,12 @@ fn place(status: Status) -> u8 {
         Status::Running => 2,
         Status::Stopping => 3,
         Status::Failed => 4,
-        Status::ExhaustedCooling | Status::ExhaustedDead => 5,
+        Status::ExhaustedCooling => 5,
         Status::Stopped => 6,
-        Status::Crashed => 7,
+        // After Stopped: a permanent service that is not critical, whose clean returns
+        // used up its budget.
+        Status::ExhaustedDead => 7,
+        Status::Crashed => 8,
     }
 }
 
@@ -180,6 +189,7 @@ mod tests {
             to,
             failure: None,
             run,
+            along: false,
             at: Instant::now(),
         });
     }

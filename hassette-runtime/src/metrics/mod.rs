@@ -6,7 +6,8 @@
 //!
 //! | metric | kind | labels | what |
 //! |---|---|---|---|
-//! | `hassette_restarts_total` | counter | `service` | every initialize after the first |
+//! | `hassette_restarts_total` | counter | `service` | restarts on its own account: after its own failure or an operator's request |
+//! | `hassette_collateral_restarts_total` | counter | `service` | restarts along with its parent (a child) or its group (a member that did not fail) |
 //! | `hassette_failures_total` | counter | `service`, `kind` | failures: `kind` is `error`, `panic`, `fatal` or `timeout` |
 //! | `hassette_status` | gauge | `service`, `status` | 1 for the service's status now, 0 for the others it had |
 //! | `hassette_start_seconds` | histogram | `service` | from Starting to Running |
@@ -82,6 +83,13 @@ fn status_key(service: &str, status: Status) -> Key {
 
 fn restarts_key(service: &str) -> Key {
     Key::from_parts("hassette_restarts_total", vec![service_label(service)])
+}
+
+fn collateral_restarts_key(service: &str) -> Key {
+    Key::from_parts(
+        "hassette_collateral_restarts_total",
+        vec![service_label(service)],
+    )
 }
 
 fn failures_key(service: &str, kind: &'static str) -> Key {

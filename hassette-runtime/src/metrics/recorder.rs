@@ -386,6 +386,7 @@ mod tests {
             to,
             failure: None,
             run: 1,
+            along: false,
             at,
         };
         metrics::with_local_recorder(&recorder, || {

@@ -455,7 +455,13 @@ fn await_dependencies(
                 continue;
             };
             let target = &target;
+            if target.state().is_up() {
+                continue;
+            }
             let wait = tokio::time::timeout(timeout, app.wait_up(unit, target));
+            // What the snapshot shows as its `waiting`, for as long as this wait lasts
+            // (however it ends: the guard clears it, also when this future is dropped).
+            let _waiting = unit.waiting_on_for(target.name.clone());
             // The app's stop ends the wait (`WaitError::ShuttingDown`); so does the
             // unit's own, its removal.
             let waited = tokio::select! {

@@ -32,8 +32,9 @@
 //!
 //! The parts, one concept a file: `state` (the [`State`] and its flags), `status` (the
 //! named status changes and the waits on them), `doorbell` (the supervisor's flags and
-//! its doorbell), `record` (the report's errors, the budget's window), `family` (a
-//! parent's children) and `link` (what a grouped unit shares with its group).
+//! its doorbell), `record` (the report's errors, the budget's window, the restarts along
+//! with its parent or group), `family` (a parent's children) and `link` (what a grouped
+//! unit shares with its group).
 //!
 //! Who may call what: every mutator (the status changes, the doorbell, the record's
 //! writes, the family's launch flag) is `pub(in crate::engine)`: only the engine moves
@@ -103,6 +104,8 @@ pub(crate) struct Unit {
     pub(super) shim: &'static Shim,
     /// Its spec when registered with [`Overrides`](crate::Overrides); else its type's.
     spec: Option<Box<RestartSpec>>,
+    /// A child: its `critical` defaults to false (see [`Unit::critical`]).
+    child: bool,
 }
 
 impl std::fmt::Debug for Unit {
@@ -126,6 +129,8 @@ pub(crate) struct UnitInit {
     pub(crate) spec: Option<Box<RestartSpec>>,
     /// The overrides it is registered with, until [`check`](Self::check) applies them.
     pub(crate) overrides: Option<Box<crate::Overrides>>,
+    /// A child (`add_child`): not critical unless it says so.
+    pub(crate) child: bool,
 }
 
 impl UnitInit {
@@ -142,6 +147,7 @@ impl UnitInit {
             shim,
             spec: None,
             overrides: None,
+            child: false,
         }
     }
 }
@@ -196,6 +202,7 @@ impl Unit {
             value: init.value,
             shim: init.shim,
             spec: init.spec,
+            child: init.child,
         }
     }
 
@@ -271,9 +278,11 @@ impl Unit {
         self.family.get_or_init(Box::default)
     }
 
-    /// Whether its state holds back the app's readiness (the `critical` key); a resource
-    /// always does.
+    /// Whether its state holds back the app's readiness and its failure the app (the
+    /// `critical` key, or its override): when neither says, a unit at the top level is
+    /// critical and a child is not. A resource always is.
     pub(crate) fn critical(&self) -> bool {
-        !self.shim.serves || self.spec().critical
+        let default = hassette_spec::defaults::CRITICAL && !self.child;
+        !self.shim.serves || self.spec().critical.unwrap_or(default)
     }
 }

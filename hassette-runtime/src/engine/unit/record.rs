@@ -1,6 +1,8 @@
 //! What a unit's report holds besides its status and restarts: its errors, the stop's
-//! duration, the budget's window, the returns of `serve` in a row. Under its own lock
-//! (L5), taken alone or inside the state's (L4).
+//! duration, the budget's window, the returns of `serve` in a row, the restarts along
+//! with its parent or group (counted by a move to Starting, inside the state's lock), and
+//! the dependency its start waits for (`waiting`). Under its own lock (L5), taken alone
+//! or inside the state's (L4).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -33,6 +35,11 @@ pub(super) struct Record {
     budget: RestartWindow,
     /// How many runs in a row ended with `serve` returning `Ok` (see `count_end`).
     returned_ok: u32,
+    /// How many of its restarts were along with its parent or group (see
+    /// `Unit::start_along`).
+    collateral_restarts: u64,
+    /// The dependency its start waits for now (see `driver::await_dependencies`).
+    waiting_on: Option<Arc<str>>,
 }
 
 impl Unit {
@@ -138,6 +145,27 @@ impl Unit {
         error
     }
 
+    /// Its start waits for the dependency `name` until the guard returned is dropped.
+    pub(crate) fn waiting_on_for(&self, name: Arc<str>) -> WaitingOn<'_> {
+        self.write_record(|record| record.waiting_on = Some(name));
+        WaitingOn(self)
+    }
+
+    /// The dependency its start waits for now.
+    pub(crate) fn waiting_on(&self) -> Option<Arc<str>> {
+        self.read_record(|r| r.and_then(|r| r.waiting_on.clone()))
+    }
+
+    /// One more restart along with its parent or group (under the state's lock, L4).
+    pub(super) fn count_collateral(&self) {
+        self.write_record(|record| record.collateral_restarts += 1);
+    }
+
+    /// How many of its restarts were along with its parent or group.
+    pub(crate) fn collateral_restarts(&self) -> u64 {
+        self.read_record(|r| r.map_or(0, |r| r.collateral_restarts))
+    }
+
     /// Keeps the error of an initialize hook that the shutdown interrupted, for the stop.
     pub(in crate::engine) fn keep_interrupted(&self, error: SharedError) {
         self.write_record(|record| record.interrupted = Some(error));
@@ -177,18 +205,30 @@ impl Unit {
         let state = self.state();
         let mut report = ServiceReport::new(self.name.clone());
         report.status = state.status;
-        report.restarts = state.generation.saturating_sub(1);
+        report.critical = self.critical();
         report.stop_took = Duration::from_micros(u64::from(state.stop_took_us));
         self.read_record(|record| {
             if let Some(record) = record {
                 report.errors = record.errors.iter().cloned().collect();
                 report.error_count = record.error_count;
                 report.aborted = record.aborted;
+                report.collateral_restarts = record.collateral_restarts;
                 if state.stop_took_us == u32::MAX {
                     report.stop_took = record.stop_took;
                 }
             }
         });
+        let all = state.generation.saturating_sub(1);
+        report.restarts = all.saturating_sub(report.collateral_restarts);
         report
+    }
+}
+
+/// Clears what a unit's start waits for when dropped (see [`Unit::waiting_on_for`]).
+pub(crate) struct WaitingOn<'a>(&'a Unit);
+
+impl Drop for WaitingOn<'_> {
+    fn drop(&mut self) {
+        self.0.write_record(|record| record.waiting_on = None);
     }
 }

@@ -46,6 +46,9 @@ impl Flags {
     /// This run is past `after_initialize`: a child added now starts at once (see
     /// `family`). Only while Starting or Running.
     pub(super) const LAUNCHED: u8 = 64;
+    /// The next initialize is a restart along with its parent or its group, not its own
+    /// (see [`Unit::start_along`](super::Unit::start_along)).
+    pub(super) const ALONG: u8 = 128;
 
     pub(super) fn has(self, flag: u8) -> bool {
         self.0 & flag != 0

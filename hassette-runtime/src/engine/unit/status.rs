@@ -41,12 +41,14 @@ impl Unit {
     /// Changes the status with `change`, which returns the move it made (from, to, and
     /// the run), if any, with `error`: the bus's observer is told once the lock is let
     /// go, then the waiters are woken.
+    /// The move also says whether a move to Starting was a restart along with its
+    /// parent or group (`along`).
     fn move_status(
         &self,
         error: Option<&SharedError>,
-        change: impl FnOnce(&mut State) -> Option<(Status, Status, u64)>,
+        change: impl FnOnce(&mut State) -> Option<(Status, Status, u64, bool)>,
     ) -> bool {
-        let Some((from, to, run)) = change(&mut self.lock()) else {
+        let Some((from, to, run, along)) = change(&mut self.lock()) else {
             return false;
         };
         self.events.observe(|| Observed::Changed {
@@ -57,6 +59,7 @@ impl Unit {
                 .filter(|_| matches!(to, Status::Failed | Status::Crashed))
                 .map(|error| FailureKind::of(&**error, to)),
             run,
+            along,
             at: Instant::now(),
         });
         if let Some(waiters) = self.changed.get() {
@@ -83,10 +86,22 @@ impl Unit {
         }
     }
 
-    /// How many times it was restarted: every initialize after the first (`generation`
-    /// counts them all), whoever asked for it.
+    /// How many times it was restarted on its own account (after its own failure or
+    /// an operator's request): every initialize after the first (`generation` counts
+    /// them all) but those along with its parent or group.
     pub(crate) fn restarts(&self) -> u64 {
-        self.lock().generation.saturating_sub(1)
+        let all = self.lock().generation.saturating_sub(1);
+        all.saturating_sub(self.collateral_restarts())
+    }
+
+    /// Its next initialize (if it has been initialized before) is a restart along with
+    /// its parent or its group: counted apart from its own restarts. The flag is taken by
+    /// that initialize's move to Starting.
+    pub(crate) fn start_along(&self) {
+        self.update(|state| {
+            state.flags.set(Flags::ALONG, state.generation > 0);
+            false
+        });
     }
 
     /// Starting: a run begins (from NotStarted, Stopped, Failed or an exhausted status).
@@ -160,6 +175,16 @@ impl Unit {
         )
     }
 
+    /// ExhaustedDead with its group's budget, for a member that is not critical: as
+    /// [`to_crashed_with_group`](Self::to_crashed_with_group), without taking the app down.
+    pub(crate) fn to_dead_with_group(&self, error: SharedError, waiting: bool) -> Transition {
+        self.transition(
+            |from| from == Status::Failed || (waiting && from == Status::Stopped),
+            Status::ExhaustedDead,
+            Some(error),
+        )
+    }
+
     /// ExhaustedCooling: its budget is spent and it cools down.
     pub(in crate::engine) fn to_cooling(&self, error: SharedError) -> Transition {
         self.transition(|_| true, Status::ExhaustedCooling, Some(error))
@@ -200,9 +225,15 @@ impl Unit {
             }
             result = Transition::Moved;
             state.status = to;
+            let mut along = false;
             if to == Status::Starting {
                 state.generation += 1;
                 state.flags.set(Flags::STABLE, false);
+                if state.flags.has(Flags::ALONG) {
+                    state.flags.set(Flags::ALONG, false);
+                    along = true;
+                    self.count_collateral(); // (L5 inside L4)
+                }
             }
             // Readiness belongs to one run: a hook may mark it while Starting, and it is
             // lost as soon as the run ends; so is the go-ahead for its children.
@@ -215,7 +246,7 @@ impl Unit {
             }
             self.track_stability(state);
             self.publish(from, to, error);
-            Some((from, to, state.generation))
+            Some((from, to, state.generation, along))
         });
         result
     }
@@ -236,7 +267,7 @@ impl Unit {
                 self.track_stability(state);
                 self.publish_ready(true, None);
             }
-            Some((Status::Starting, Status::Running, state.generation))
+            Some((Status::Starting, Status::Running, state.generation, false))
         })
     }
 
