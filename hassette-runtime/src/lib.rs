@@ -110,6 +110,7 @@
 mod config;
 mod error;
 mod events;
+mod listen;
 mod report;
 #[cfg(feature = "serde")]
 mod serde_helpers;
@@ -145,6 +146,7 @@ pub use error::{
     RemoveError, RestartError, SharedError, StartError, StartFailure, TimedOut, WaitError,
 };
 pub use events::{ReadinessEvent, StatusEvent};
+pub use listen::ListenerError;
 /// The error of [`parse_duration`]: what is wrong with the text, and the accepted forms.
 pub use hassette_spec::DurationError;
 pub use report::{

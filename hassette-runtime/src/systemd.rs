@@ -9,7 +9,8 @@
 //! | `READY=1` | once, when every service is Running and ready (systemd then counts the unit as started) |
 //! | `STATUS=...` | whenever the counts change, e.g. `STATUS=4 running (1 not ready), 1 failed` (shown by `systemctl status`) |
 //! | `WATCHDOG=1` | every half of `WatchdogSec=`, only while no service is Crashed, ExhaustedCooling or ExhaustedDead |
-//! | `STOPPING=1` | when the shutdown begins (a signal, a crash, or [`Hassette::shutdown`]) |
+//! | `STOPPING=1` | when the shutdown begins (a signal, a crash, or [`Hassette::shutdown`]), at the start of its drain |
+//! | `FDSTORE=1`, `FDNAME=<name>` | once the listeners of [`Builder::listener`](crate::Builder::listener) are open, one message per listener with its descriptor, for the next process (set `FileDescriptorStoreMax=`) |
 //!
 //! Withholding the watchdog pings is how a service that is out of restarts escalates:
 //! systemd kills the process after `WatchdogSec=` and, with `Restart=on-failure`, starts
@@ -51,6 +52,8 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use crate::{Hassette, ServiceSnapshot, Status};
+
+mod fdstore;
 
 /// At most this many `STATUS=` refreshes a second, however many events arrive: a burst
 /// of ten thousand services starting costs a few snapshots, not ten thousand.
@@ -124,8 +127,10 @@ pub async fn notify(app: Hassette) {
     let mut ready_sent = false;
     let mut all_up: Option<Pin<Box<dyn Future<Output = ()> + Send>>> = None;
     let mut refresh_now = true;
+    let mut store = fdstore::Store::default();
     loop {
         if refresh_now {
+            store.send(&app);
             due = None;
             last_refresh = Some(Instant::now());
             let snapshot = app.snapshot();
@@ -155,6 +160,7 @@ pub async fn notify(app: Hassette) {
         tokio::select! {
             biased;
             () = app.shutdown_begun() => {
+                store.send(&app);
                 link.send(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
                 return;
             }

@@ -50,6 +50,7 @@
 
 mod added;
 mod bus;
+mod drain;
 mod driver;
 mod family;
 mod first_start;

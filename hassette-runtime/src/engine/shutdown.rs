@@ -1,9 +1,9 @@
 //! Stopping the app.
 //!
 //! Protocol:
-//! - The first `begin_shutdown` keeps its reason, sets `shutting_down`, cancels
-//!   `stopping` (backoffs, cooldowns and dependency waits end at once) and spawns the one
-//!   stop task; every other call, and every `shutdown()` future however often it is
+//! - The first `begin_shutdown` keeps its reason, lets the drain run (see `drain`), then
+//!   sets `shutting_down`, cancels `stopping` (backoffs, cooldowns and dependency waits
+//!   end at once) and spawns the one stop task; every other call, and every `shutdown()` future however often it is
 //!   dropped and called again, only waits for that task's report in the `report` watch.
 //! - The stop task takes the supervisors' join handles (under the `tasks` lock that
 //!   `launch_all` fills while the shutdown has not begun, so a start and a stop never miss
@@ -75,6 +75,20 @@ impl AppState {
             tracing::info!(%reason, "shutting down");
             *slot = Some(reason);
         }
+        // The drain comes first, when there is one (see `drain`).
+        let Some(period) = self.begin_drain() else {
+            self.begin_stop();
+            return;
+        };
+        let inner = self.clone();
+        tokio::spawn(async move {
+            inner.wait_drained(period).await;
+            inner.begin_stop();
+        });
+    }
+
+    /// Sets `shutting_down`, cancels `stopping` and spawns the one stop task.
+    fn begin_stop(self: &Arc<Self>) {
         self.shutting_down.store(true, Ordering::Release);
         self.stopping.cancel();
         let inner = self.clone();

@@ -2,9 +2,9 @@
 //! the stop's entry (the start, the other protocol that runs once per app, is `start`'s).
 //!
 //! Protocol:
-//! - The first `begin_shutdown` (see `shutdown`) keeps its reason, sets `shutting_down`,
-//!   cancels `stopping` and spawns the one stop task; every call waits for its report in
-//!   the `report` watch.
+//! - The first `begin_shutdown` (see `shutdown`) keeps its reason, lets the drain run
+//!   (see `drain`), then sets `shutting_down`, cancels `stopping` and spawns the one stop
+//!   task; every call waits for its report in the `report` watch.
 //! - A call made from inside one of the app's own services (see `inside`) never waits for
 //!   the caller's own run: `start` returns at once (see `start`), `shutdown` once the stop
 //!   reaches the caller or one of its ancestors, a restart of the caller itself or of one
@@ -20,14 +20,16 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::bus::EventBus;
+use super::drain::Drain;
 use super::group::Group;
 use super::readiness::WaitGraph;
 use super::registry::Registry;
 use super::unit::Unit;
+use crate::listen::Listeners;
 use crate::{RestartError, ShutdownReport, StartError, Status, WaitError};
 
 /// What `build` hands the engine.
@@ -38,6 +40,9 @@ pub(crate) struct AppParts {
     pub(crate) events: Arc<EventBus>,
     pub(crate) shutdown_deadline: Option<Duration>,
     pub(crate) groups: Vec<Group>,
+    /// `Builder::drain`'s period (zero: none).
+    pub(crate) drain: Duration,
+    pub(crate) listeners: Listeners,
 }
 
 /// One app's shared state (the handle, every supervisor and the stop task hold it).
@@ -84,6 +89,10 @@ pub(crate) struct AppState {
     /// `Hassette::start_or_stop`): the report is not a success.
     pub(super) start_failed: AtomicBool,
     pub(super) groups: Vec<Group>,
+    /// The time between the shutdown's beginning and the stop (see `drain`).
+    pub(super) drain: Drain,
+    /// `Builder::listener`'s listeners, opened by the start.
+    pub(crate) listeners: Listeners,
 }
 
 impl AppState {
@@ -110,6 +119,8 @@ impl AppState {
             stuck: AtomicBool::new(false),
             start_failed: AtomicBool::new(false),
             groups: parts.groups,
+            drain: Drain::new(parts.drain),
+            listeners: parts.listeners,
         })
     }
 
@@ -120,11 +131,6 @@ impl AppState {
 
     pub(crate) fn events(&self) -> &EventBus {
         &self.events
-    }
-
-    /// Completes when the shutdown begins.
-    pub(crate) fn shutdown_begun(&self) -> WaitForCancellationFuture<'_> {
-        self.stopping.cancelled()
     }
 
     /// Waits until `target` is Running and ready, or the shutdown begins (see
