@@ -289,8 +289,8 @@ impl Builder {
     /// Kubernetes take the instance out of rotation meanwhile, so requests in flight and
     /// those routed late are still served. Under [`Hassette::run_until_signal`] a second
     /// signal during the drain skips the rest of it (and a signal after that exits at
-    /// once). There is no drain for an app whose start was never called, or whose start
-    /// failed for good. A `shutdown_deadline` bounds the stop that follows, not the drain.
+    /// once). Only an app that is up drains: not one whose [`start`](Hassette::start) was
+    /// never called or is still under way, nor one whose start failed for good. A `shutdown_deadline` bounds the stop that follows, not the drain.
     ///
     /// Keep it below the time the orchestrator allows for the whole stop (Kubernetes'
     /// `terminationGracePeriodSeconds`, systemd's `TimeoutStopSec=`), with room for the

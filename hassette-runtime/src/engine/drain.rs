@@ -4,7 +4,8 @@
 //! - (D1) The first `begin_shutdown` (see `shutdown`) cancels `begun` before anything
 //!   else: `Hassette::shutdown_begun`, `ServiceContext::draining`, `/readyz` (`503
 //!   draining`) and systemd's `STOPPING=1` follow it at once.
-//! - (D2) With a drain period (set, the start begun, and no start failed for good), the
+//! - (D2) With a drain period (set, and the app up: its start has ended, not in a failure
+//!   that ends the app), the
 //!   one stop task first waits for the period, or for `skip` (a second signal, see
 //!   `app::signal`), and only then sets `shutting_down`, cancels `stopping` and stops the
 //!   waves. Without one, `begin_shutdown` begins the stop itself, as it did before the
@@ -48,9 +49,14 @@ impl AppState {
     pub(super) fn begin_drain(&self) -> Option<Duration> {
         self.drain.begun.cancel();
         let period = self.drain.period;
-        let drains = !period.is_zero()
-            && self.start_begun.load(Ordering::Acquire)
-            && !self.start_failed.load(Ordering::Acquire);
+        // Only an app that is up drains: its start has ended, and not in a failure that
+        // ends the app (a crash during the start included).
+        let up = match &*self.started.borrow() {
+            Some(Ok(())) => true,
+            Some(Err(error)) => !error.ends_the_app(),
+            None => false,
+        };
+        let drains = !period.is_zero() && up && !self.start_failed.load(Ordering::Acquire);
         if drains {
             tracing::info!(?period, "draining: the services keep running until the stop");
         }
