@@ -2,7 +2,7 @@
 //!
 //! - `net_probe drain`: a drain of 30s; its service prints `serving` once it runs,
 //!   `draining` when `ctx.draining()` completes, and `cancelled` when its run is
-//!   stopped.
+//!   stopped; its `on_shutdown` then takes 2s.
 //! - `net_probe listen ADDR`: a listener `http` declared on ADDR (taken from socket
 //!   activation when the process was started with one); its service prints `serving
 //!   <address>` once it accepts (the address it listens on), and answers each client
@@ -29,6 +29,10 @@ impl Drains {
         }
         ctx.cancelled().await;
         println!("cancelled");
+    }
+
+    async fn on_shutdown(&self) {
+        tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }
 
