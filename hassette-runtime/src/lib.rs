@@ -146,9 +146,9 @@ pub use error::{
     RemoveError, RestartError, SharedError, StartError, StartFailure, TimedOut, WaitError,
 };
 pub use events::{ReadinessEvent, StatusEvent};
-pub use listen::ListenerError;
 /// The error of [`parse_duration`]: what is wrong with the text, and the accepted forms.
 pub use hassette_spec::DurationError;
+pub use listen::ListenerError;
 pub use report::{
     ERROR_COLUMN_WIDTH, KEPT_ERRORS, KEPT_REMOVED_FAILURES, NAME_COLUMN_WIDTH, RemovedServices,
     ReportedError, ServiceReport, ShutdownReport,

@@ -99,7 +99,12 @@ const ACTIVATED: &[(&str, &str)] = &[("LISTEN_FDS", "1"), ("LISTEN_FDNAMES", "ht
 fn a_process_started_like_systemd_serves_on_the_socket_it_was_given_without_binding() {
     let (socket, addr) = loopback();
     // declared on the very address the socket holds: a bind of its own would fail
-    let child = activated(OwnedFd::from(socket), ACTIVATED, &addr.to_string(), Pid::Own);
+    let child = activated(
+        OwnedFd::from(socket),
+        ACTIVATED,
+        &addr.to_string(),
+        Pid::Own,
+    );
     assert_eq!(serving(&child), addr);
     assert_eq!(hello(addr), format!("hello from {}\n", child.id()));
     let (code, stderr) = stop(child);
@@ -194,7 +199,10 @@ fn receive(socket: &UnixDatagram) -> Option<(String, Vec<OwnedFd>)> {
             fds.extend(rights);
         }
     }
-    Some((String::from_utf8_lossy(&buf[..received.bytes]).into_owned(), fds))
+    Some((
+        String::from_utf8_lossy(&buf[..received.bytes]).into_owned(),
+        fds,
+    ))
 }
 
 #[test]
@@ -241,7 +249,12 @@ fn the_listeners_go_to_systemds_store_and_the_next_process_serves_on_them() {
     // systemd keeps it while no process runs: clients wait in the backlog...
     let waiting = TcpStream::connect(addr).expect("the stored socket listens");
     // ...and passes it to the next process, which serves them without binding
-    let next = activated(OwnedFd::from(stored), ACTIVATED, &addr.to_string(), Pid::Own);
+    let next = activated(
+        OwnedFd::from(stored),
+        ACTIVATED,
+        &addr.to_string(),
+        Pid::Own,
+    );
     assert_eq!(serving(&next), addr);
     let mut answer = String::new();
     let mut waiting = waiting;

@@ -9,9 +9,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hassette_runtime::Fatal;
 use hassette_runtime::health::HealthServer;
 use hassette_runtime::prelude::*;
-use hassette_runtime::Fatal;
 use tokio::time::Instant;
 
 const DRAIN: Duration = Duration::from_secs(10);
@@ -123,7 +123,11 @@ async fn every_service_keeps_running_for_the_drain_then_stops() {
     assert!(!app.is_draining());
     assert_eq!(seen.get(|s| s.draining), Some(began), "draining() at once");
     assert_eq!(seen.get(|s| s.flag), Some(true));
-    assert_eq!(seen.get(|s| s.cancelled), Some(began + DRAIN), "stopped after the drain");
+    assert_eq!(
+        seen.get(|s| s.cancelled),
+        Some(began + DRAIN),
+        "stopped after the drain"
+    );
     assert_eq!(report.services[0].status, Status::Stopped);
 }
 
@@ -283,7 +287,11 @@ async fn a_start_that_failed_for_good_does_not_drain() {
 async fn get(addr: SocketAddr, path: &'static str) -> (u16, String) {
     tokio::task::spawn_blocking(move || {
         let mut stream = TcpStream::connect(addr).unwrap();
-        write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
         let mut raw = String::new();
         stream.read_to_string(&mut raw).unwrap();
         let code = raw[9..12].parse().unwrap();
@@ -335,13 +343,19 @@ fn a_second_signal_skips_the_rest_of_the_drain_and_a_third_exits_at_once() {
     child.signal("-TERM");
     child.wait_stdout("draining", Duration::from_secs(10));
     std::thread::sleep(Duration::from_millis(300));
-    assert!(!child.stdout_text().contains("cancelled"), "stopped during the drain");
+    assert!(
+        !child.stdout_text().contains("cancelled"),
+        "stopped during the drain"
+    );
     // ...until a second signal skips the rest of it: a graceful stop (its `on_shutdown`
     // takes 2s), exit code 0
     let began = std::time::Instant::now();
     child.signal("-TERM");
     let (code, stderr, _) = wait_for(child, Duration::from_secs(10)).expect("did not exit");
-    assert!(began.elapsed() < Duration::from_secs(6), "waited for the drain");
+    assert!(
+        began.elapsed() < Duration::from_secs(6),
+        "waited for the drain"
+    );
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
         stderr.contains("received SIGTERM again: skipping the rest of the drain"),
@@ -358,7 +372,13 @@ fn a_second_signal_skips_the_rest_of_the_drain_and_a_third_exits_at_once() {
     let began = std::time::Instant::now();
     child.signal("-TERM");
     let (code, stderr, _) = wait_for(child, Duration::from_secs(10)).expect("did not exit");
-    assert!(began.elapsed() < Duration::from_millis(1500), "waited for the stop");
+    assert!(
+        began.elapsed() < Duration::from_millis(1500),
+        "waited for the stop"
+    );
     assert_eq!(code, Some(143), "{stderr}");
-    assert!(stderr.contains("received SIGTERM again: exiting at once"), "{stderr}");
+    assert!(
+        stderr.contains("received SIGTERM again: exiting at once"),
+        "{stderr}"
+    );
 }

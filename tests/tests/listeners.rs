@@ -55,9 +55,7 @@ async fn a_client_that_connects_during_a_restart_is_served_by_the_next_run() {
     let first = tokio::net::TcpStream::connect(addr).await.unwrap();
     assert_eq!(read_all(first).await, "run 1\n");
     // the run failed: its handle of the listener is gone, the next run is 1s away
-    let failed = async {
-        while events.recv().await.unwrap().to != Status::Failed {}
-    };
+    let failed = async { while events.recv().await.unwrap().to != Status::Failed {} };
     tokio::time::timeout(Duration::from_millis(500), failed)
         .await
         .expect("the run failed");
@@ -146,8 +144,14 @@ async fn an_unknown_listener_name_is_a_typed_error_that_names_it() {
     );
     // from outside too, and before the start: declared but not open
     let app = Hassette::builder().build().unwrap();
-    assert!(matches!(app.listener("http"), Err(ListenerError::Unknown { .. })));
-    let app = Hassette::builder().listener("http", LOOPBACK).build().unwrap();
+    assert!(matches!(
+        app.listener("http"),
+        Err(ListenerError::Unknown { .. })
+    ));
+    let app = Hassette::builder()
+        .listener("http", LOOPBACK)
+        .build()
+        .unwrap();
     let error = app.listener("http").unwrap_err();
     assert!(matches!(error, ListenerError::NotOpen { .. }), "{error:?}");
 }
@@ -226,7 +230,10 @@ fn build_refuses_a_name_used_twice_or_one_systemd_cannot_pass() {
 #[tokio::test(start_paused = true)]
 async fn the_port_stays_open_while_no_service_accepts() {
     // no service at all: connections wait in the backlog, never refused
-    let app = Hassette::builder().listener("http", LOOPBACK).build().unwrap();
+    let app = Hassette::builder()
+        .listener("http", LOOPBACK)
+        .build()
+        .unwrap();
     app.start().await.unwrap();
     let addr = app.listener_addr("http").unwrap();
     let waiting = TcpStream::connect(addr).expect("the app's socket listens");

@@ -58,7 +58,10 @@ impl AppState {
         };
         let drains = !period.is_zero() && up && !self.start_failed.load(Ordering::Acquire);
         if drains {
-            tracing::info!(?period, "draining: the services keep running until the stop");
+            tracing::info!(
+                ?period,
+                "draining: the services keep running until the stop"
+            );
         }
         drains.then_some(period)
     }

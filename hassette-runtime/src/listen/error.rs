@@ -24,7 +24,10 @@ use std::sync::Arc;
 #[non_exhaustive]
 pub enum ListenerError {
     /// No listener has this name.
-    #[error("no listener is named `{name}` ({}); declare it with `Builder::listener`", declared_list(declared))]
+    #[error(
+        "no listener is named `{name}` ({}); declare it with `Builder::listener`",
+        declared_list(declared)
+    )]
     Unknown {
         /// The name asked for.
         name: Arc<str>,
@@ -78,7 +81,7 @@ impl ListenerError {
     /// ```
     /// # use hassette_runtime::ListenerError;
     /// let error = ListenerError::NotOpen { name: "http".into() };
-    /// assert_eq!(error.name(), "http");
+    /// assert_eq!(&**error.name(), "http");
     /// ```
     #[must_use]
     pub fn name(&self) -> &Arc<str> {

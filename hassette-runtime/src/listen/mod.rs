@@ -179,7 +179,9 @@ pub(crate) fn check_name(name: &str) -> Result<(), &'static str> {
         return Err("a listener's name has 1 to 255 characters");
     }
     if !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
-        return Err("a listener's name is printable ASCII without spaces or `:` (systemd's `FileDescriptorName=`)");
+        return Err(
+            "a listener's name is printable ASCII without spaces or `:` (systemd's `FileDescriptorName=`)",
+        );
     }
     Ok(())
 }

@@ -31,10 +31,13 @@ impl Store {
         }
         self.sent = true;
         for (name, _) in open {
-            let sent = app.listener(&name).map_err(std::io::Error::other).and_then(|listener| {
-                let states = [NotifyState::FdStore, NotifyState::FdName(&name)];
-                sd_notify::notify_with_fds(&states, &[listener.as_fd()])
-            });
+            let sent = app
+                .listener(&name)
+                .map_err(std::io::Error::other)
+                .and_then(|listener| {
+                    let states = [NotifyState::FdStore, NotifyState::FdName(&name)];
+                    sd_notify::notify_with_fds(&states, &[listener.as_fd()])
+                });
             match sent {
                 Ok(()) => tracing::debug!(listener = %name, "sent to systemd's descriptor store"),
                 Err(error) => {
