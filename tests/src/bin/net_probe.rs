@@ -4,9 +4,9 @@
 //!   `draining` when `ctx.draining()` completes, and `cancelled` when its run is
 //!   stopped; its `on_shutdown` then takes 2s.
 //! - `net_probe listen ADDR`: a listener `http` declared on ADDR (taken from socket
-//!   activation when the process was started with one); its service prints `serving
-//!   <address>` once it accepts (the address it listens on), and answers each client
-//!   with `hello from <pid>` and closes. `ADDR` may be `127.0.0.1:0`.
+//!   activation when the process was started with one); once it accepts, its service
+//!   prints `serving ` and the address it listens on, and answers each client with
+//!   `hello from ` and its pid, and closes. `ADDR` may be `127.0.0.1:0`.
 //!
 //! The tracing log goes to stderr. A start that fails prints its error there too and
 //! exits 1 (`run_until_signal`).
