@@ -246,6 +246,18 @@ async fn a_shutdown_during_the_start_does_not_drain() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_huge_drain_is_no_panic_and_keeps_the_services_running() {
+    let seen = Seen::default();
+    let app = app_with(Duration::MAX, &seen);
+    app.start().await.unwrap();
+    app.wait_ready::<Worker>().await.unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(3600), app.shutdown()).await;
+    assert!(report.is_err(), "an hour into an endless drain");
+    assert!(app.is_draining());
+    assert_eq!(app.status::<Worker>().unwrap(), Status::Running);
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_app_that_never_started_does_not_drain() {
     let seen = Seen::default();
     let app = app_with(DRAIN, &seen);

@@ -227,6 +227,26 @@ fn build_refuses_a_name_used_twice_or_one_systemd_cannot_pass() {
     );
 }
 
+#[test]
+fn a_handle_asked_for_outside_a_runtime_is_an_error_not_a_panic() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let app = Hassette::builder()
+        .listener("http", LOOPBACK)
+        .build()
+        .unwrap();
+    runtime.block_on(app.start()).unwrap();
+    let error = app.listener("http").unwrap_err();
+    assert!(matches!(error, ListenerError::Io { .. }), "{error:?}");
+    assert!(
+        error.to_string().starts_with("listener `http`: "),
+        "{error}"
+    );
+    runtime.block_on(app.shutdown());
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_port_stays_open_while_no_service_accepts() {
     // no service at all: connections wait in the backlog, never refused

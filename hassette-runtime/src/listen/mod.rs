@@ -86,13 +86,19 @@ impl Listeners {
         self.find(name).map(|open| open.addr)
     }
 
-    /// A new handle to the open listener `name`, registered with the caller's runtime.
+    /// A new handle to the open listener `name`, registered with the caller's runtime
+    /// (an error outside one, not a panic).
     pub(crate) fn get(&self, name: &str) -> Result<tokio::net::TcpListener, ListenerError> {
         let open = self.find(name)?;
         let io = |error| ListenerError::Io {
             name: open.name.clone(),
             error: Arc::new(error),
         };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(io(std::io::Error::other(
+                "a handle is registered with a tokio runtime: ask from inside one",
+            )));
+        }
         let copy = open.socket.try_clone().map_err(io)?;
         tokio::net::TcpListener::from_std(copy).map_err(io)
     }
