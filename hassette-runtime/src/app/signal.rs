@@ -3,9 +3,9 @@
 //!
 //! Protocol: the first signal begins the shutdown; a second one during its drain ends the
 //! drain, and every later one exits the process at once, also once `run_until_signal`
-//! has its report. tokio's handler stays installed
-//! for the life of the process (the default action, which ends it, never comes back), so
-//! a signal nobody listens for would be swallowed: after the report, while `main` goes on
+//! has its report. tokio's handler stays installed for the life of the process (the
+//! default action, which ends it, never comes back), so a signal nobody listens for
+//! would be swallowed: after the report, while `main` goes on
 //! or the runtime's drop waits for a blocking thread, one thread of the process listens
 //! instead ([`listen_after_the_report`]) and exits at the next signal, unless a
 //! `run_until_signal` is listening by then ([`Listening`]): that signal is its own.

@@ -5,11 +5,10 @@
 //!   else: `Hassette::shutdown_begun`, `ServiceContext::draining`, `/readyz` (`503
 //!   draining`) and systemd's `STOPPING=1` follow it at once.
 //! - (D2) With a drain period (set, and the app up: its start has ended, not in a failure
-//!   that ends the app), the
-//!   one stop task first waits for the period, or for `skip` (a second signal, see
-//!   `app::signal`), and only then sets `shutting_down`, cancels `stopping` and stops the
-//!   waves. Without one, `begin_shutdown` begins the stop itself, as it did before the
-//!   drain existed.
+//!   that ends the app), the one stop task first waits for the period, or for `skip` (a
+//!   second signal, see `app::signal`), and only then sets `shutting_down`, cancels
+//!   `stopping` and stops the waves. Without one, `begin_shutdown` begins the stop
+//!   itself, as it did before the drain existed.
 //! - (D3) Meanwhile every service keeps running and is supervised as usual: nothing
 //!   that looks at `stopping` or `shutting_down` (restarts, backoffs, additions, waits)
 //!   sees the shutdown until the drain is over. `/livez` is not touched by it.
