@@ -35,11 +35,23 @@ enum Pid {
 /// `net_probe listen ADDR` with `fd3` at descriptor 3 and `env` (`LISTEN_FDS`,
 /// `LISTEN_FDNAMES`, `NOTIFY_SOCKET`...), and `LISTEN_PID` as `pid` says.
 fn activated(fd3: impl Into<Stdio>, env: &[(&str, &str)], addr: &str, pid: Pid) -> Spawned {
+    activated_as("3<&0", fd3, env, addr, pid)
+}
+
+/// [`activated`], with `fd3` copied to the descriptors `moves` says (`3<&0 4<&0`: at 3
+/// and 4).
+fn activated_as(
+    moves: &str,
+    fd3: impl Into<Stdio>,
+    env: &[(&str, &str)],
+    addr: &str,
+    pid: Pid,
+) -> Spawned {
     let pid = match pid {
         Pid::Own => "$$",
         Pid::Other => "1",
     };
-    let script = format!(r#"exec 3<&0 0</dev/null; export LISTEN_PID={pid}; exec "$0" "$@""#);
+    let script = format!(r#"exec {moves} 0</dev/null; export LISTEN_PID={pid}; exec "$0" "$@""#);
     let mut command = Command::new("sh");
     command
         .arg("-c")
@@ -110,6 +122,24 @@ fn a_process_started_like_systemd_serves_on_the_socket_it_was_given_without_bind
     let (code, stderr) = stop(child);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("activated=true"), "{stderr}");
+}
+
+#[test]
+fn one_socket_passed_twice_under_its_name_is_no_error() {
+    // a socket unit's descriptor and the store's copy of it, both named `http`
+    let (socket, addr) = loopback();
+    let env = [("LISTEN_FDS", "2"), ("LISTEN_FDNAMES", "http:http")];
+    let child = activated_as(
+        "3<&0 4<&0",
+        OwnedFd::from(socket),
+        &env,
+        &addr.to_string(),
+        Pid::Own,
+    );
+    assert_eq!(serving(&child), addr);
+    assert_eq!(hello(addr), format!("hello from {}\n", child.id()));
+    let (code, stderr) = stop(child);
+    assert_eq!(code, Some(0), "{stderr}");
 }
 
 #[test]
