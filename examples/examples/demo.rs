@@ -1,7 +1,9 @@
 //! The main demo: four services with a dependency, a flaky one restarted with visible
 //! backoff, a transient one that exhausts its budget and cools down, a TCP listener that
 //! supervises one child per connection (one client misbehaves and fails only its own
-//! child), a status line, and a graceful shutdown that prints the report.
+//! child), a status line, and a graceful shutdown that prints the report: first a drain
+//! of one second (`/readyz` answers `503 draining` while every service keeps serving),
+//! then the stop.
 //!
 //! ```text
 //! cargo run --example demo                 # until Ctrl-C (20s when not on a terminal)
@@ -48,9 +50,18 @@ struct Api {
 impl Api {
     async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
         let db = ctx.service::<Database>()?;
+        let mut draining = false;
         loop {
             tokio::select! {
                 () = ctx.cancelled() => return Ok(()),
+                // the shutdown began: the load balancer takes us out, we keep serving
+                () = ctx.draining(), if !draining => {
+                    draining = true;
+                    println!(
+                        "          api draining after {} requests: /readyz says 503, requests are still served",
+                        self.served.load(Relaxed)
+                    );
+                }
                 () = sleep(Duration::from_millis(250)) => {
                     self.served.fetch_add(1, Relaxed);
                     db.queries.fetch_add(1, Relaxed);
@@ -116,6 +127,8 @@ async fn main() -> Result<std::process::ExitCode, BoxError> {
     let health = HealthServer::new(([127, 0, 0, 1], port));
     let health_addr = health.handle();
     let app = Hassette::builder()
+        // at the shutdown, a second of drain before the stop (see `api`)
+        .drain(Duration::from_secs(1))
         .resource(health)
         .service(Database {
             queries: AtomicU64::new(0),

@@ -217,6 +217,7 @@ fn demo() {
             "listener/conn-2 running -> failed  (the client sent `boom`)",
             "removed while running: 3 (1 failed",
             "status page: http://127.0.0.1:",
+            "api draining after",
             "api drained after",
             "service   status",
             "reason: shutdown requested",
@@ -235,6 +236,10 @@ fn demo() {
         .parse()
         .unwrap();
     assert!(at >= 0.3, "{api_up}");
+    // the drain comes before the stop: api keeps serving through it
+    let draining = out.find("api draining after").unwrap();
+    let stopping = out.find("api        running -> stopping").unwrap();
+    assert!(draining < stopping, "{out}");
 }
 
 #[cfg(unix)]

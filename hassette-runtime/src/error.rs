@@ -232,6 +232,15 @@ pub enum BuildError {
         /// The shared name.
         name: Arc<str>,
     },
+    /// A listener of `Builder::listener` has a name systemd would not pass, or the name
+    /// of another listener.
+    #[error("listener `{name}`: {problem}")]
+    Listener {
+        /// The listener's name.
+        name: Arc<str>,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
 }
 
 /// A service looked up by type or name that the application does not know.
@@ -315,10 +324,10 @@ pub enum WaitError {
 /// assert!(!e.ends_the_app());
 /// ```
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("service `{service}` did not start: {failure}")]
+#[error("{}", start_error(service, failure))]
 #[non_exhaustive]
 pub struct StartError {
-    /// The service.
+    /// The service (the listener, for [`StartFailure::Listener`]).
     pub service: Arc<str>,
     /// What went wrong.
     #[source]
@@ -437,6 +446,20 @@ pub enum StartFailure {
     /// The application shut down while the service was starting.
     #[error("the application shut down while it was starting")]
     Interrupted,
+    /// A listener of the app ([`Builder::listener`](crate::Builder::listener)) could not
+    /// be opened, so no service was started; [`StartError::service`] is the listener's
+    /// name.
+    #[error(transparent)]
+    Listener(crate::ListenerError),
+}
+
+/// The text of a [`StartError`]: the service and what went wrong; a listener says it
+/// itself.
+fn start_error(service: &str, failure: &StartFailure) -> String {
+    match failure {
+        StartFailure::Listener(error) => format!("the app did not start: {error}"),
+        failure => format!("service `{service}` did not start: {failure}"),
+    }
 }
 
 /// The text of [`StartFailure::DependencyTimeout`].

@@ -9,7 +9,8 @@
 //! | `READY=1` | once, when every service is Running and ready (systemd then counts the unit as started) |
 //! | `STATUS=...` | whenever the counts change, e.g. `STATUS=4 running (1 not ready), 1 failed`, ending in `; degraded (1 not critical and down)` while a service that is not critical is down (shown by `systemctl status`) |
 //! | `WATCHDOG=1` | every half of `WatchdogSec=`, only while no critical service is Crashed, ExhaustedCooling or ExhaustedDead |
-//! | `STOPPING=1` | when the shutdown begins (a signal, a crash, or [`Hassette::shutdown`]) |
+//! | `STOPPING=1` | when the shutdown begins (a signal, a crash, or [`Hassette::shutdown`]), at the start of its drain |
+//! | `FDSTORE=1`, `FDNAME=<name>` | once the listeners of [`Builder::listener`](crate::Builder::listener) are open, one message per listener with its descriptor, for the next process (set `FileDescriptorStoreMax=`) |
 //!
 //! Withholding the watchdog pings is how a critical service that is out of restarts
 //! escalates (one that is not critical only degrades the app, which goes on):
@@ -52,6 +53,8 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use crate::{Hassette, ServiceSnapshot, Status};
+
+mod fdstore;
 
 /// At most this many `STATUS=` refreshes a second, however many events arrive: a burst
 /// of ten thousand services starting costs a few snapshots, not ten thousand.
@@ -125,8 +128,10 @@ pub async fn notify(app: Hassette) {
     let mut ready_sent = false;
     let mut all_up: Option<Pin<Box<dyn Future<Output = ()> + Send>>> = None;
     let mut refresh_now = true;
+    let mut store = fdstore::Store::default();
     loop {
         if refresh_now {
+            store.send(&app);
             due = None;
             last_refresh = Some(Instant::now());
             let snapshot = app.snapshot();
@@ -156,6 +161,7 @@ pub async fn notify(app: Hassette) {
         tokio::select! {
             biased;
             () = app.shutdown_begun() => {
+                store.send(&app);
                 link.send(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
                 return;
             }

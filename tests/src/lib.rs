@@ -446,8 +446,13 @@ pub mod process {
 
     /// Runs `command` with its output read as it comes.
     pub fn spawn(command: &mut Command) -> Spawned {
+        spawn_with_stdin(command, Stdio::piped())
+    }
+
+    /// [`spawn`] with `stdin` as the child's standard input (a socket to pass on, say).
+    pub fn spawn_with_stdin(command: &mut Command, stdin: Stdio) -> Spawned {
         let mut child = command
-            .stdin(Stdio::piped())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -497,6 +502,11 @@ pub mod process {
         /// What it printed on stderr so far.
         pub fn stderr_text(&self) -> String {
             self.stderr.text()
+        }
+
+        /// Its process id.
+        pub fn id(&self) -> u32 {
+            self.child.id()
         }
 
         /// Whether it has exited.

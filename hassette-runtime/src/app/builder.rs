@@ -1,5 +1,6 @@
 //! Registering services: [`Builder`], and the checks `build` makes.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,6 +44,10 @@ pub struct Builder {
     current_group: Option<usize>,
     /// [`Builder::configure`]'s overrides, by service name.
     overrides: Vec<(Arc<str>, Overrides)>,
+    /// [`Builder::drain`]'s period.
+    drain: Duration,
+    /// [`Builder::listener`]'s listeners, in order.
+    listeners: Vec<(Arc<str>, SocketAddr)>,
 }
 
 struct Pending {
@@ -61,6 +66,8 @@ impl std::fmt::Debug for Builder {
             .field("event_capacity", &self.event_capacity)
             .field("shutdown_deadline", &self.shutdown_deadline)
             .field("groups", &self.groups.len())
+            .field("drain", &self.drain)
+            .field("listeners", &self.listeners)
             .finish()
     }
 }
@@ -86,6 +93,8 @@ impl Builder {
             groups: Vec::new(),
             current_group: None,
             overrides: Vec::new(),
+            drain: Duration::ZERO,
+            listeners: Vec::new(),
         }
     }
 
@@ -268,6 +277,70 @@ impl Builder {
         self
     }
 
+    /// How long the app drains before it stops (default: zero, no drain).
+    ///
+    /// When the shutdown begins (a signal, [`ServiceContext::shutdown_app`](crate::ServiceContext::shutdown_app),
+    /// [`Hassette::shutdown`], a crash), the app first says it is going away while every
+    /// service keeps running and is supervised as usual: `/readyz` of the `health`
+    /// feature answers `503 draining` (`/livez` stays `200`), systemd hears `STOPPING=1`
+    /// (feature `systemd`), [`Hassette::shutdown_begun`] and
+    /// [`ServiceContext::draining`](crate::ServiceContext::draining) complete. Once the
+    /// period is over, the services are stopped as without a drain. Load balancers and
+    /// Kubernetes take the instance out of rotation meanwhile, so requests in flight and
+    /// those routed late are still served. Under [`Hassette::run_until_signal`] a second
+    /// signal during the drain skips the rest of it (and a signal after that exits at
+    /// once). Only an app that is up drains: not one whose [`start`](Hassette::start) was
+    /// never called or is still under way, nor one whose start failed for good. A `shutdown_deadline` bounds the stop that follows, not the drain.
+    ///
+    /// Keep it below the time the orchestrator allows for the whole stop (Kubernetes'
+    /// `terminationGracePeriodSeconds`, systemd's `TimeoutStopSec=`), with room for the
+    /// stop itself.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let app = hassette_runtime::Hassette::builder()
+    ///     .drain(Duration::from_secs(10))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(app);
+    /// ```
+    pub fn drain(mut self, period: Duration) -> Self {
+        self.drain = period;
+        self
+    }
+
+    /// Declares a TCP listener that the app owns, under `name`: a service accepts on it
+    /// through [`ServiceContext::listener`](crate::ServiceContext::listener).
+    ///
+    /// [`Hassette::start`] opens it before any service runs: from systemd socket
+    /// activation when the process was given a socket under this name (`LISTEN_FDS` and
+    /// `LISTEN_PID` for this process, the name in `LISTEN_FDNAMES`, i.e. the socket
+    /// unit's `FileDescriptorName=`), else bound to `addr` (port 0: a free port, see
+    /// [`Hassette::listener_addr`]). A bind that fails, or activation variables that do
+    /// not add up, fail `start` with [`StartFailure::Listener`](crate::StartFailure::Listener)
+    /// naming the listener.
+    ///
+    /// The socket stays open as long as the app: a service that restarts does not close
+    /// the port, and a client that connects meanwhile waits in the listen backlog until
+    /// the next run accepts it. With feature `systemd`, the listeners also go to systemd's
+    /// file-descriptor store (see [`systemd`](crate::systemd)), so a restart of the whole
+    /// process keeps them too.
+    ///
+    /// [`build`](Self::build) refuses a name used twice, and one systemd could not pass
+    /// back (empty, over 255 characters, or other than printable ASCII without `:`).
+    ///
+    /// ```
+    /// let app = hassette_runtime::Hassette::builder()
+    ///     .listener("http", ([127, 0, 0, 1], 8080))
+    ///     .build()?;
+    /// # drop(app);
+    /// # Ok::<(), hassette_runtime::BuildError>(())
+    /// ```
+    pub fn listener(mut self, name: impl Into<Arc<str>>, addr: impl Into<SocketAddr>) -> Self {
+        self.listeners.push((name.into(), addr.into()));
+        self
+    }
+
     /// The one generic step of a registration: everything after it is the same code for
     /// every type (see `shim`).
     fn push<T: Hooks>(
@@ -359,8 +432,9 @@ impl Builder {
     /// [`configure`](Self::configure) overrides; [`BuildError::Config`]) or a group's
     /// budget that does ([`BuildError::GroupBudget`]), a `configure` of an unknown name, a
     /// type registered twice with `service`/`resource`, two services with one name, a
-    /// `depends_on` on an unregistered type or on a type registered only by name, and a
-    /// dependency cycle (named `A -> B -> A`).
+    /// `depends_on` on an unregistered type or on a type registered only by name, a
+    /// dependency cycle (named `A -> B -> A`), and a listener's name used twice or that
+    /// systemd could not pass ([`BuildError::Listener`]).
     ///
     /// ```
     /// # use hassette_runtime::prelude::*;
@@ -387,6 +461,19 @@ impl Builder {
                 };
                 // In call order: a later `configure` of a name replaces the earlier one.
                 self.pending[id].init.configure(overrides);
+            }
+        }
+        for (index, (name, _)) in self.listeners.iter().enumerate() {
+            let problem = match crate::listen::check_name(name) {
+                Err(problem) => Some(problem),
+                Ok(()) if self.listeners[..index].iter().any(|(n, _)| n == name) => {
+                    Some("two listeners have this name; each name must be unique")
+                }
+                Ok(()) => None,
+            };
+            if let Some(problem) = problem {
+                let name = name.clone();
+                return Err(BuildError::Listener { name, problem });
             }
         }
         // Every spec by the attribute's rules: the type's (hand-written or generated),
@@ -437,6 +524,8 @@ impl Builder {
             events,
             shutdown_deadline: self.shutdown_deadline,
             groups: Group::from_defs(&self.groups),
+            drain: self.drain,
+            listeners: crate::listen::Listeners::new(self.listeners),
         })))
     }
 }

@@ -15,6 +15,7 @@ use crate::{
 mod builder;
 mod group;
 mod handle;
+mod listeners;
 mod signal;
 mod snapshot;
 
@@ -364,7 +365,8 @@ impl Hassette {
             .collect()
     }
 
-    /// Whether the shutdown has begun (a signal, a crash, or a call of `shutdown`).
+    /// Whether the shutdown has begun (a signal, a crash, or a call of `shutdown`), its
+    /// drain included (see [`Builder::drain`]).
     ///
     /// ```
     /// # let app = hassette_runtime::Hassette::builder().build().unwrap();
@@ -372,10 +374,23 @@ impl Hassette {
     /// ```
     #[must_use]
     pub fn is_shutting_down(&self) -> bool {
-        self.inner.is_stopping()
+        self.inner.has_shutdown_begun()
     }
 
-    /// Completes when the shutdown begins.
+    /// Whether the app is draining ([`Builder::drain`]): the shutdown has begun, and its
+    /// services have not been told to stop yet.
+    ///
+    /// ```
+    /// # let app = hassette_runtime::Hassette::builder().build().unwrap();
+    /// assert!(!app.is_draining());
+    /// ```
+    #[must_use]
+    pub fn is_draining(&self) -> bool {
+        self.inner.is_draining()
+    }
+
+    /// Completes when the shutdown begins: at the start of its drain, when there is one
+    /// ([`Builder::drain`]).
     ///
     /// # Cancel safety
     ///

@@ -1,10 +1,11 @@
 //! Listening for the signals that ask a process to end: SIGINT and SIGTERM on Unix, the
 //! console events on Windows.
 //!
-//! Protocol: the first signal begins the shutdown, and every later one exits the process
-//! at once, also once `run_until_signal` has its report. tokio's handler stays installed
-//! for the life of the process (the default action, which ends it, never comes back), so
-//! a signal nobody listens for would be swallowed: after the report, while `main` goes on
+//! Protocol: the first signal begins the shutdown; a second one during its drain ends the
+//! drain, and every later one exits the process at once, also once `run_until_signal`
+//! has its report. tokio's handler stays installed for the life of the process (the
+//! default action, which ends it, never comes back), so a signal nobody listens for
+//! would be swallowed: after the report, while `main` goes on
 //! or the runtime's drop waits for a blocking thread, one thread of the process listens
 //! instead ([`listen_after_the_report`]) and exits at the next signal, unless a
 //! `run_until_signal` is listening by then ([`Listening`]): that signal is its own.
@@ -153,7 +154,8 @@ mod windows {
     }
 }
 
-/// The first signal begins a graceful shutdown; a second one ends the process at once.
+/// The first signal begins a graceful shutdown; a second one ends the process at once,
+/// or first the drain when there is one.
 pub(crate) async fn watch_signals(mut signals: Signals, inner: Arc<AppState>) {
     tokio::select! {
         signal = signals.recv() => {
@@ -161,7 +163,12 @@ pub(crate) async fn watch_signals(mut signals: Signals, inner: Arc<AppState>) {
         }
         () = inner.shutdown_begun() => {}
     }
-    exit_at_once(signals.recv().await, "again");
+    let mut signal = signals.recv().await;
+    // One during the drain (see `Builder::drain`) ends the drain; the next, the process.
+    if inner.skip_drain(&format!("received {} again", signal.name)) {
+        signal = signals.recv().await;
+    }
+    exit_at_once(signal, "again");
 }
 
 /// Takes over from [`watch_signals`] once the report is out (see the module's header):

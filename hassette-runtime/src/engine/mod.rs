@@ -55,6 +55,7 @@
 
 mod added;
 mod bus;
+mod drain;
 mod driver;
 mod family;
 mod first_start;

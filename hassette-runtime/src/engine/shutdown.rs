@@ -4,9 +4,9 @@
 //! methods; the added units' supervisors are the unit table's (`registry`).
 //!
 //! Protocol:
-//! - The first `begin_shutdown` keeps its reason, sets `shutting_down`, cancels
-//!   `stopping` (backoffs, cooldowns and dependency waits end at once) and spawns the one
-//!   stop task; every other call, and every `shutdown()` future however often it is
+//! - The first `begin_shutdown` keeps its reason, lets the drain run (see `drain`), then
+//!   sets `shutting_down`, cancels `stopping` (backoffs, cooldowns and dependency waits
+//!   end at once) and spawns the one stop task; every other call, and every `shutdown()` future however often it is
 //!   dropped and called again, only waits for that task's report in the `report` watch.
 //! - The stop task takes the supervisors' join handles (under the `tasks` lock that
 //!   `launch_all` fills while the shutdown has not begun, so a start and a stop never miss
@@ -66,6 +66,33 @@ impl AppState {
         if !self.stop_state().begin(reason) {
             return;
         }
+        // The drain comes first, when there is one (see `drain`).
+        let Some(period) = self.begin_drain() else {
+            self.begin_stop();
+            return;
+        };
+        let inner = self.clone();
+        tokio::spawn(async move {
+            inner.drain().wait(period).await;
+            inner.begin_stop();
+        });
+    }
+
+    /// (D1, D2 of `drain`) Marks the shutdown begun, and returns the drain the stop waits
+    /// for first, `None` when there is none: only an app that is up drains (its start has
+    /// ended, and not in a failure that ends the app, a crash during the start included).
+    fn begin_drain(&self) -> Option<Duration> {
+        let up = match &*self.start_state().subscribe().borrow() {
+            Some(Ok(())) => true,
+            Some(Err(error)) => !error.ends_the_app(),
+            None => false,
+        };
+        self.drain().begin(up && !self.stop_state().start_failed())
+    }
+
+    /// Sets `shutting_down`, cancels `stopping` and spawns the one stop task.
+    fn begin_stop(self: &Arc<Self>) {
+        self.stop_state().signal();
         let inner = self.clone();
         tokio::spawn(async move {
             let report = inner.clone().stop_all().await;
@@ -101,9 +128,30 @@ impl AppState {
         self.stop_state().signals().is_stopping()
     }
 
-    /// Completes when the shutdown begins.
+    /// Completes when the shutdown begins, at the start of the drain.
     pub(crate) fn shutdown_begun(&self) -> WaitForCancellationFuture<'_> {
-        self.stop_state().signals().begun()
+        self.drain().begun()
+    }
+
+    /// Whether the shutdown has begun (the drain included).
+    pub(crate) fn has_shutdown_begun(&self) -> bool {
+        self.drain().has_begun()
+    }
+
+    /// Whether the app is in its drain: the shutdown has begun, the stop has not.
+    pub(crate) fn is_draining(&self) -> bool {
+        self.has_shutdown_begun() && !self.is_stopping()
+    }
+
+    /// Ends a drain under way at once (a second signal, `why`); `false` when there is none
+    /// to end (the stop has begun, or the shutdown has not).
+    pub(crate) fn skip_drain(&self, why: &str) -> bool {
+        if !self.is_draining() {
+            return false;
+        }
+        tracing::warn!("{why}: skipping the rest of the drain");
+        self.drain().skip();
+        true
     }
 
     /// Whether a supervisor was cut off while code that never yields held its thread.

@@ -7,6 +7,8 @@
 //!   each other) and keeps its outcome in `AppStart`'s watch; every call waits on it.
 //!   It also spawns each group's coordinator (see `group`), in a task that begins the
 //!   shutdown a top-level group's exhaustion asks for.
+//! - That task opens the app's listeners (see `listen`) before it launches a supervisor;
+//!   a listener that cannot be opened is the start's error, and nothing is launched.
 //! - A call made from inside one of the app's own services (see `inside`) never waits for
 //!   the caller's own run: `start` returns at once with the outcome known so far.
 //! - The start's state is `first_start::AppStart`, the supervisors' join handles the
@@ -44,6 +46,13 @@ impl AppState {
 
     async fn launch_all(self: Arc<Self>) -> Result<(), StartError> {
         let starts = Arc::new(FirstStarts::default());
+        // Before any service runs, so each finds its listeners open.
+        if let Err(error) = self.listeners().open() {
+            return Err(StartError::new(
+                error.name().clone(),
+                StartFailure::Listener(error),
+            ));
+        }
         let units = self.registry().statics();
         let coordinators = || {
             for gid in 0..self.groups().len() {

@@ -7,6 +7,9 @@
 //! `handle::SupervisorHandle` only. Also here: the operator's restart.
 //!
 //! Protocol:
+//! - The first `begin_shutdown` (see `shutdown`) keeps its reason, lets the drain run
+//!   (see `drain`), then sets `shutting_down`, cancels `stopping` and spawns the one stop
+//!   task; every call waits for its report in the `report` watch.
 //! - A call made from inside one of the app's own services (see `inside`) never waits for
 //!   the caller's own run: `start` returns at once (see `start`), `shutdown` once the stop
 //!   reaches the caller or one of its ancestors (see `shutdown`), a restart of the caller
@@ -20,12 +23,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::bus::EventBus;
+use super::drain::Drain;
 use super::first_start::AppStart;
 use super::group::Group;
 use super::readiness::WaitGraph;
 use super::registry::Registry;
 use super::stop::Stop;
 use super::unit::Unit;
+use crate::listen::Listeners;
 use crate::{RestartError, Status, WaitError};
 
 /// What `build` hands the engine.
@@ -36,6 +41,9 @@ pub(crate) struct AppParts {
     pub(crate) events: Arc<EventBus>,
     pub(crate) shutdown_deadline: Option<Duration>,
     pub(crate) groups: Vec<Group>,
+    /// `Builder::drain`'s period (zero: none).
+    pub(crate) drain: Duration,
+    pub(crate) listeners: Listeners,
 }
 
 /// One app's shared state (the handle, every supervisor and the stop task hold it): its
@@ -47,6 +55,10 @@ pub(crate) struct AppState {
     waits: WaitGraph,
     groups: Vec<Group>,
     events: Arc<EventBus>,
+    /// The time between the shutdown's beginning and the stop (see `drain`).
+    drain: Drain,
+    /// `Builder::listener`'s listeners, opened by the start.
+    listeners: Listeners,
 }
 
 impl AppState {
@@ -59,6 +71,8 @@ impl AppState {
             waits: WaitGraph::default(),
             groups: parts.groups,
             events: parts.events,
+            drain: Drain::new(parts.drain),
+            listeners: parts.listeners,
         })
     }
 
@@ -102,6 +116,16 @@ impl AppState {
         self.groups
             .get(link.group)
             .map(|group| group.name().clone())
+    }
+
+    /// The drain (see `drain`).
+    pub(super) fn drain(&self) -> &Drain {
+        &self.drain
+    }
+
+    /// `Builder::listener`'s listeners (see `listen`).
+    pub(crate) fn listeners(&self) -> &Listeners {
+        &self.listeners
     }
 
     /// Waits until `target` is Running and ready, or the shutdown begins (see

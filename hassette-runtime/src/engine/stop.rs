@@ -126,20 +126,22 @@ impl Stop {
         }
     }
 
-    /// Keeps `reason` and signals the stop, unless it has begun: whether this call began
-    /// it (and so spawns the stop task).
+    /// Keeps `reason`, unless the shutdown has begun: whether this call began it (and so
+    /// lets the drain run, then [`signal`](Self::signal)s the stop).
     pub(super) fn begin(&self, reason: String) -> bool {
-        {
-            let mut slot = lock(&self.reason); // (alone)
-            if slot.is_some() {
-                return false;
-            }
-            tracing::info!(%reason, "shutting down");
-            *slot = Some(reason);
+        let mut slot = lock(&self.reason); // (alone)
+        if slot.is_some() {
+            return false;
         }
+        tracing::info!(%reason, "shutting down");
+        *slot = Some(reason);
+        true
+    }
+
+    /// Signals the stop (after the drain, if any): `shutting_down`, then `stopping`.
+    pub(super) fn signal(&self) {
         self.signals.shutting_down.store(true, Ordering::Release);
         self.signals.stopping.cancel();
-        true
     }
 
     /// The stop's signals, for those who only read them.

@@ -25,7 +25,7 @@
 //! |---|---|
 //! | `GET /` | `200`, `text/html; charset=utf-8`: the [status page](#the-status-page) |
 //! | `GET /livez` | `200 ok` while the process is worth keeping; `503` once a service has **Crashed** or the stop is stuck |
-//! | `GET /readyz` | `200 ready` when every service (the health server aside) is **Running and ready**; `503` with the list of the others |
+//! | `GET /readyz` | `200 ready` when every service (the health server aside) is **Running and ready**; `503` with the list of the others, or `503 draining` during the drain ([`Builder::drain`](crate::Builder::drain)) |
 //! | `GET /status` | `200`, `application/json`: every service's status, readiness, restarts and last error |
 //! | `GET /events?after=N` | `200`, `application/json`: the [history](#the-history-events) of recent status changes after entry `N` (all of it without `after`) |
 //! | `GET /report?name=NAME` | `200`, `application/json`: that service's report so far, with its last errors; `404` for an unknown name |
@@ -37,7 +37,7 @@
 //! app down anyway, and a Failed service being restarted, or one waiting for its cooldown,
 //! is the supervisor's business, not the orchestrator's. A graceful stop is not a reason
 //! either (an orchestrator that restarts a container whose liveness fails would cut the
-//! stop short): while the app stops, `/livez` stays `200` and `/readyz` answers `503`.
+//! stop short): while the app drains and stops, `/livez` stays `200` and `/readyz` answers `503`.
 //! The stop is *stuck*, and `/livez` answers `503`, once a service's stop has outlived
 //! every bound it has (6 × its `shutdown_timeout` + 1.1 s, or the `shutdown_deadline`) and
 //! the service was cut off because code that never awaits still holds its thread: the

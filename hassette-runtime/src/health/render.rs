@@ -27,6 +27,9 @@ pub(super) struct Health {
     /// The stop is stuck: a service's stop outlived every bound it has and was cut off.
     #[serde(skip)]
     stuck: bool,
+    /// The app drains (`Builder::drain`): `/readyz` says only that.
+    #[serde(skip)]
+    draining: bool,
 }
 
 impl Health {
@@ -36,6 +39,7 @@ impl Health {
         let services = endpoint.app.snapshot();
         let shutting_down = endpoint.app.is_shutting_down();
         let stuck = endpoint.app.state().is_stuck();
+        let draining = endpoint.app.is_draining();
         let crashed = services.iter().any(|s| s.status == Status::Crashed);
         let ready = !shutting_down
             && services
@@ -47,6 +51,7 @@ impl Health {
             own_name: endpoint.own_name.clone(),
             shutting_down,
             stuck,
+            draining,
             live: !stuck && !crashed,
             ready,
         }
@@ -77,6 +82,9 @@ impl Health {
     pub(super) fn readyz_body(&self) -> String {
         if self.ready {
             return "ready\n".to_owned();
+        }
+        if self.draining {
+            return "draining\n".to_owned();
         }
         let mut body = String::from("not ready:");
         if self.shutting_down {

@@ -175,6 +175,42 @@ impl ServiceContext {
         self.run.app.begin_shutdown(reason.into());
     }
 
+    /// Completes when the app's shutdown begins: at the start of its drain
+    /// ([`Builder::drain`](crate::Builder::drain)), while this run goes on until the
+    /// drain is over and [`cancelled`](Self::cancelled) completes. A service stops taking
+    /// new work here when it can (closes a keep-alive, tells its peers it is leaving)
+    /// and finishes what it has; a server that goes on accepting is fine too, since the
+    /// load balancer stops sending as readiness goes false.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    ///
+    /// ```
+    /// # async fn f(ctx: &hassette_runtime::ServiceContext) {
+    /// tokio::select! {
+    ///     () = ctx.draining() => { /* say goodbye to the peers, stop taking new jobs */ }
+    ///     () = ctx.cancelled() => {}
+    /// }
+    /// # }
+    /// ```
+    pub async fn draining(&self) {
+        self.run.app.shutdown_begun().await;
+    }
+
+    /// Whether the app's shutdown has begun, its drain included (see
+    /// [`draining`](Self::draining)).
+    ///
+    /// ```
+    /// # fn f(ctx: &hassette_runtime::ServiceContext) {
+    /// let take_new_jobs = !ctx.is_draining();
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn is_draining(&self) -> bool {
+        self.run.app.has_shutdown_begun()
+    }
+
     /// Completes when the runtime stops this run (shutdown, restart).
     ///
     /// # Cancel safety
