@@ -17,6 +17,7 @@ mod group;
 mod handle;
 mod signal;
 mod snapshot;
+mod tree;
 
 pub use builder::Builder;
 pub use group::GroupBuilder;

@@ -39,8 +39,22 @@ use super::first_start::FirstStarts;
 use super::registry::{Added, AddedTable};
 use super::shutdown::stop_budget;
 use super::state::AppState;
-use super::unit::{Kin, Unit, UnitInit};
+use super::unit::{Family, Kin, Unit, UnitInit};
 use crate::{AddError, Dependency, RemoveError, ServiceReport};
+
+/// What `register` did: entered a new unit (with the first-start latch to wait for,
+/// unless it waits for its parent), or found the name held (asked for by `ensure`).
+enum Registered {
+    New(Arc<Unit>, Option<Arc<FirstStarts>>),
+    Held(Arc<Unit>, Addition),
+}
+
+/// What [`AppState::add_or_held`] did: added a unit (its first start done), or found the
+/// name held by `.0` (the addition given back, unused).
+pub(super) enum Claimed {
+    New(Arc<Unit>),
+    Held(Arc<Unit>, Addition),
+}
 
 /// What a new unit is: how it is registered, besides its [`UnitInit`].
 pub(crate) struct Addition {
@@ -60,7 +74,7 @@ fn admit_child(parent: &Unit, kin: &Kin, service: &Arc<str>) -> Result<(), AddEr
         });
     }
     if let Some(limit) = parent.spec().max_children
-        && kin.children.len() >= limit.get() as usize
+        && kin.len() >= limit.get() as usize
     {
         return Err(AddError::ChildLimit {
             service: service.clone(),
@@ -69,6 +83,13 @@ fn admit_child(parent: &Unit, kin: &Kin, service: &Arc<str>) -> Result<(), AddEr
         });
     }
     Ok(())
+}
+
+/// `addition` as a child of `parent`: named `parent/name`, found by name only.
+pub(super) fn as_child(parent: &Unit, mut addition: Addition) -> Addition {
+    addition.init.name = format!("{}/{}", parent.name, addition.init.name).into();
+    addition.by_type = false;
+    addition
 }
 
 impl AppState {
@@ -85,11 +106,9 @@ impl AppState {
     pub(crate) async fn add_child(
         self: &Arc<Self>,
         parent: &Arc<Unit>,
-        mut addition: Addition,
+        addition: Addition,
     ) -> Result<Arc<Unit>, AddError> {
-        addition.init.name = format!("{}/{}", parent.name, addition.init.name).into();
-        addition.by_type = false;
-        self.add_to(Some(parent), addition).await
+        self.add_to(Some(parent), as_child(parent, addition)).await
     }
 
     async fn add_to(
@@ -97,11 +116,31 @@ impl AppState {
         parent: Option<&Arc<Unit>>,
         addition: Addition,
     ) -> Result<Arc<Unit>, AddError> {
-        let (unit, starts) = self.register(parent, addition)?;
+        match self.add_or_held(parent, addition, false).await? {
+            Claimed::New(unit) => Ok(unit),
+            // Not asked for: `register` reports a taken name as an error then.
+            Claimed::Held(unit, _) => Err(AddError::NameTaken {
+                name: unit.name.clone(),
+            }),
+        }
+    }
+
+    /// `add_to`, or, when `ensure` and the name is held, the unit that holds it (and the
+    /// addition back, unused; see `ensure`).
+    pub(super) async fn add_or_held(
+        self: &Arc<Self>,
+        parent: Option<&Arc<Unit>>,
+        addition: Addition,
+        ensure: bool,
+    ) -> Result<Claimed, AddError> {
+        let (unit, starts) = match self.register(parent, addition, ensure)? {
+            Registered::New(unit, starts) => (unit, starts),
+            Registered::Held(unit, addition) => return Ok(Claimed::Held(unit, addition)),
+        };
         // Outside every lock: the event streams may grow with the app.
         self.events.unit_added();
         let Some(starts) = starts else {
-            return Ok(unit);
+            return Ok(Claimed::New(unit));
         };
         // A service waiting for the start is a wait in the wait-for graph (see the
         // module's header).
@@ -116,22 +155,25 @@ impl AppState {
             None => None,
         };
         match starts.outcome().await {
-            Ok(()) => Ok(unit),
+            Ok(()) => Ok(Claimed::New(unit)),
             Err(error) => Err(AddError::Start(error)),
         }
     }
 
     /// The part of `add` under the locks: the parent's family (for a child), then the
-    /// table. The first-start latch to wait for, unless the child waits for its parent.
+    /// table. The first-start latch to wait for, unless the child waits for its parent;
+    /// when `ensure`, a unit that holds the name already, in place of the error.
     fn register(
         self: &Arc<Self>,
         parent: Option<&Arc<Unit>>,
-        Addition {
+        addition: Addition,
+        ensure: bool,
+    ) -> Result<Registered, AddError> {
+        let Addition {
             mut init,
             depends_on,
             by_type,
-        }: Addition,
-    ) -> Result<(Arc<Unit>, Option<Arc<FirstStarts>>), AddError> {
+        } = addition;
         // The spec's rules, as at `build()`: nothing is added for a spec that breaks one.
         init.check()?;
         let service = || init.name.clone();
@@ -139,22 +181,30 @@ impl AppState {
             return Err(AddError::NotStarted { service: service() });
         }
         let mut kin = parent.map(|parent| parent.family_or_init().lock()); // (L1)
-        if let (Some(parent), Some(kin)) = (parent, &kin) {
-            admit_child(parent, kin, &init.name)?;
-        }
         // Read under the family's lock (see `family`).
         let launch = parent.is_none_or(|parent| parent.launched());
         let mut added = self.registry.added_mut(); // (L2)
+        if ensure && let Some(holder) = self.registry.holder(&added, &init.name) {
+            let addition = Addition {
+                init,
+                depends_on,
+                by_type,
+            };
+            return Ok(Registered::Held(holder, addition));
+        }
+        if let (Some(parent), Some(kin)) = (parent, &kin) {
+            admit_child(parent, kin, &init.name)?;
+        }
         if self.is_stopping() {
             return Err(AddError::ShuttingDown { service: service() });
         }
         self.claim(&mut added, &mut init, depends_on, by_type)?;
         let (unit, starts) = self.insert(&mut added, parent, init, by_type, launch);
         drop(added);
-        if let Some(kin) = &mut kin {
-            kin.children.push(unit.clone());
+        if let (Some(kin), Some(parent)) = (&mut kin, parent) {
+            kin.push(unit.clone(), parent.name.len() + 1);
         }
-        Ok((unit, starts))
+        Ok(Registered::New(unit, starts))
     }
 
     /// Checks that `init`'s name (and type, when `by_type`) is free and resolves its
@@ -356,13 +406,17 @@ impl AppState {
         unit: &Unit,
         report: ServiceReport,
     ) -> Option<watch::Sender<Option<ServiceReport>>> {
-        // The family's lock comes before the table's (see `family`).
+        // The family's lock comes before the table's (see `family`): its own children
+        // first (that lock released), then its parent's, held with the table's, so a
+        // child leaves its family and the table at once.
         let children = unit
             .family()
-            .map(|family| std::mem::take(&mut family.lock().children))
+            .map(|family| family.lock().take_all())
             .unwrap_or_default();
+        let parent = self.registry.parent_of(unit);
+        let mut kin = parent.as_deref().and_then(Unit::family).map(Family::lock); // (L1)
         let (entry, orphans) = {
-            let mut added = self.registry.added_mut();
+            let mut added = self.registry.added_mut(); // (L2)
             // Forgotten once: a second `removal_done` that raced the first finds nothing.
             let entry = added.units.remove(&unit.id)?;
             if added.by_name.get(&unit.name) == Some(&unit.id) {
@@ -375,6 +429,9 @@ impl AppState {
                 }
             }
             added.removed.count_in(report);
+            if let Some(kin) = &mut kin {
+                kin.remove(unit.id);
+            }
             // A child still running had a parent whose stop was cut off: cut it off too.
             let orphans: Vec<_> = children
                 .into_iter()
@@ -385,11 +442,11 @@ impl AppState {
                 .collect();
             (entry, orphans)
         };
+        drop(kin);
         self.events.unit_removed();
         self.events.observe(|| Observed::Removed {
             service: &unit.name,
         });
-        let (parent, removal) = (entry.parent, entry.removal);
         for (child, task) in orphans {
             if let Some(task) = task {
                 task.abort();
@@ -400,13 +457,6 @@ impl AppState {
                 tx.send_replace(Some(child.report()));
             }
         }
-        if let Some(family) = parent
-            .and_then(|id| self.registry.get(id))
-            .as_deref()
-            .and_then(Unit::family)
-        {
-            family.lock().children.retain(|child| child.id != unit.id);
-        }
-        removal
+        entry.removal
     }
 }

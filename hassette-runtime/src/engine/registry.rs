@@ -181,6 +181,19 @@ impl Registry {
         self.by_name.contains_key(name) || added.by_name.contains_key(name)
     }
 
+    /// The unit, static or added, that holds `name` (the lock of `added` held by the
+    /// caller).
+    pub(super) fn holder(&self, added: &AddedTable, name: &str) -> Option<Arc<Unit>> {
+        match self.by_name.get(name) {
+            Some(&id) => self.units.get(id).cloned(),
+            None => added
+                .by_name
+                .get(name)
+                .and_then(|id| added.units.get(id))
+                .map(|entry| entry.unit.clone()),
+        }
+    }
+
     /// Whether the one instance of this type is taken (a type registered only by name
     /// may still get its one instance by type, as at `build()`).
     pub(super) fn type_taken(&self, added: &AddedTable, type_id: TypeId) -> bool {
