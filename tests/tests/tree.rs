@@ -276,6 +276,33 @@ async fn ensure_child_adds_once_then_gets_the_live_child_without_calling_make() 
 }
 
 #[tokio::test(start_paused = true)]
+async fn ensure_child_returns_a_child_that_has_stopped_for_good_as_it_is() {
+    /// Done after one run: transient, its `serve` returns `Ok`.
+    struct Job;
+    #[service(restart = "transient")]
+    impl Job {
+        async fn serve(&self) -> Result<(), BoxError> {
+            Ok(())
+        }
+    }
+    let (app, ctx, _slot) = started_hub().await;
+    ctx.ensure_child("job", || Job).await.unwrap();
+    settle().await;
+    let job = ctx
+        .ensure_child("job", || -> Job { unreachable!("it is registered") })
+        .await
+        .unwrap();
+    assert_eq!(job.status(), Status::Stopped);
+    // Registered, so found: the caller restarts or removes it.
+    assert_eq!(
+        ctx.remove_child("job").await.unwrap().status,
+        Status::Stopped
+    );
+    let report = app.shutdown().await;
+    assert_eq!(report.removed.count, 1);
+}
+
+#[tokio::test(start_paused = true)]
 async fn ensure_of_a_name_held_by_another_type_or_another_parent_is_name_taken() {
     let (app, ctx, _slot) = started_hub().await;
     ctx.add_child_named("switch", Switch).await.unwrap();

@@ -105,7 +105,10 @@ impl ServiceContext {
     ///
     /// - A live child of that name and type is returned as it is (it may be Starting:
     ///   [`ServiceHandle::wait_ready`] waits for it), and `make` is not called: the cost
-    ///   is a lookup in this service's own children, nothing allocated.
+    ///   is a lookup in this service's own children, nothing allocated. Live means
+    ///   registered and no removal begun, whatever its status: one that has stopped for
+    ///   good (a transient child that finished, one that exhausted its budget) is returned
+    ///   too; restart or remove it.
     /// - Else `make()` is added, and this returns as `add_child_named` does.
     /// - Two calls at once for one name give one child: one adds it, the other gets it
     ///   (its `make` may have been called, and its value is then dropped).

@@ -10,12 +10,16 @@
 //!   as `start()` waits for the static ones; a failed start leaves it supervised. Awaited
 //!   inside a service, that wait is an edge of the wait-for graph (see `readiness`): a
 //!   start that waits, through its dependencies, for the caller is a cycle, and `add`
-//!   returns it at once while the unit goes on starting.
+//!   returns it at once while the unit goes on starting. A child is entered in its
+//!   parent's family under the family's lock, held from before the table's until after
+//!   (see `family`). For add-or-get (`ensure`), a name found taken under the table's lock
+//!   gives back the unit that holds it (and the addition, unused) instead of an error.
 //! - A removal happens once per unit, and not in the caller's future (so a `remove()`
 //!   future dropped half-way still completes it): the first caller leaves a `watch` for
 //!   the report in the unit's table entry and rings the unit's stop; every later caller
 //!   waits on that `watch`. The unit's own supervisor, as it ends, takes the unit out of
-//!   the table, counts its report into the totals of removed units and sends it
+//!   the table and out of its parent's family at once (the family's lock held with the
+//!   table's), counts its report into the totals of removed units and sends it
 //!   (`removal_done`): until the report is final, every view still shows the unit. Once
 //!   it is out of the table, the event bus (which sizes the streams by the live count)
 //!   and its observer (feature `metrics`'s, which forgets its series) are told, outside

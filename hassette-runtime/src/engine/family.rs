@@ -99,14 +99,14 @@ impl AppState {
     pub(crate) fn children_of(&self, parent: &Unit) -> Vec<Arc<Unit>> {
         parent
             .family()
-            .map(|family| family.lock().iter().cloned().collect())
+            .map(|family| family.lock().iter().cloned().collect()) // (L1)
             .unwrap_or_default()
     }
 
     /// The child of `parent` whose short name (as given to `add_child_named`) is
     /// `name`; allocates nothing.
     pub(crate) fn child_of(&self, parent: &Unit, name: &str) -> Option<Arc<Unit>> {
-        parent.family()?.lock().find(name).cloned()
+        parent.family()?.lock().find(name).cloned() // (L1)
     }
 
     /// A child exhausted its budget: its parent's run fails (see the module's header).
