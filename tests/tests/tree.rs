@@ -532,6 +532,72 @@ async fn a_call_whose_name_is_taken_while_it_makes_its_service_gets_the_unit_tha
     assert_eq!(report.services.len(), 3);
 }
 
+/// A child whose stop takes 200ms (real time: the test below runs on a multi-thread
+/// runtime).
+struct SlowStop {
+    id: u32,
+}
+
+#[service(restart = "permanent")]
+impl SlowStop {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        ctx.cancelled().await;
+        Ok(())
+    }
+
+    async fn on_shutdown(&self, _ctx: &ServiceContext) -> Result<(), BoxError> {
+        tokio::time::sleep(ms(200)).await;
+        Ok(())
+    }
+}
+
+/// As above, and the unit that took the name is being removed when the first call's
+/// registration finds it: the call waits for that removal, then adds the service it
+/// made, under its own name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_whose_name_is_taken_by_a_unit_being_removed_waits_and_adds_its_own() {
+    let slot = Slot::default();
+    let app = Hassette::builder().service(hub(&slot)).build().unwrap();
+    app.start().await.unwrap();
+    let ctx = loop {
+        if let Some(ctx) = slot.lock().unwrap().clone() {
+            break ctx;
+        }
+        tokio::task::yield_now().await;
+    };
+    let runtime = tokio::runtime::Handle::current();
+    let other = ctx.clone();
+    let make = move || {
+        // Another call adds `s` and its removal begins, all before this call registers.
+        std::thread::spawn(move || {
+            runtime.block_on(async move {
+                let added = other
+                    .ensure_child("s", || SlowStop { id: 2 })
+                    .await
+                    .unwrap();
+                let remover = other.clone();
+                tokio::spawn(async move { remover.remove_child("s").await });
+                while added.status() != Status::Stopping {
+                    tokio::task::yield_now().await;
+                }
+            });
+        })
+        .join()
+        .unwrap();
+        SlowStop { id: 1 }
+    };
+    let got = tokio::time::timeout(secs(60), ctx.ensure_child("s", make))
+        .await
+        .expect("no hang")
+        .unwrap();
+    assert_eq!(&**got.name(), "Hub/s");
+    assert_eq!(got.service::<SlowStop>().unwrap().id, 1);
+    assert_eq!(names(&ctx.children()), ["Hub/s"]);
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+    assert_eq!(report.removed.count, 1);
+}
+
 #[tokio::test(start_paused = true)]
 async fn ensure_and_remove_of_one_name_churning_at_once_never_leave_two_or_hang() {
     let (app, ctx, _slot) = started_hub().await;

@@ -74,15 +74,17 @@ impl AppState {
         wanted: Wanted<'_>,
         make: impl FnOnce() -> Addition,
     ) -> Result<Arc<Unit>, AddError> {
+        // Named as a child once, when made: an addition given back keeps its name.
+        let make = || match wanted.parent {
+            Some(parent) => as_child(parent, make()),
+            None => make(),
+        };
         let mut pending = Pending::Make(make);
         loop {
             let holder = match self.lookup(wanted) {
                 Some(holder) => holder,
                 None => {
-                    let addition = match wanted.parent {
-                        Some(parent) => as_child(parent, pending.take()),
-                        None => pending.take(),
-                    };
+                    let addition = pending.take();
                     match self.add_or_held(wanted.parent, addition, true).await? {
                         Claimed::New(unit) => return Ok(unit),
                         Claimed::Held(holder, addition) => {
