@@ -1,6 +1,7 @@
 //! One supervised service per connection: a listener on 127.0.0.1 adds a temporary
-//! child for each TCP connection, which echoes lines back. Three clients connect; one
-//! misbehaves (sends `boom`) and fails only its own child; the report counts them all.
+//! child for each TCP connection, which echoes lines back (and answers `who` with the
+//! open connections: its listener's `children()`). Three clients connect; one misbehaves
+//! (sends `boom`) and fails only its own child; the report counts them all.
 //!
 //! ```text
 //! cargo run --example connections   # then: nc 127.0.0.1 <port>; Ctrl-C to stop
@@ -12,8 +13,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use hassette_runtime::StatusEvent;
 use hassette_runtime::prelude::*;
+use hassette_runtime::{ServiceHandle, StatusEvent};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
@@ -28,6 +29,8 @@ struct Listener {
 #[service(restart = "permanent", max_children = 1000, name = "listener")]
 impl Listener {
     async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        // Its own handle, for its connections to list their siblings.
+        let listener = ctx.app().handle(ctx.name())?;
         loop {
             let (stream, _) = tokio::select! {
                 () = ctx.cancelled() => return Ok(()),
@@ -36,22 +39,31 @@ impl Listener {
             let n = self.accepted.fetch_add(1, Relaxed) + 1;
             // One supervised child per connection: `listener/conn-1`, ... (its own status,
             // events, errors and line in the report). Children stop before their parent.
-            let conn = Connection(Mutex::new(Some(stream)));
-            if let Err(error) = ctx.add_child_named(format!("conn-{n}"), conn).await {
-                eprintln!("connection {n} refused: {error}"); // e.g. max_children reached
+            let conn = Connection {
+                stream: Mutex::new(Some(stream)),
+                listener: listener.clone(),
+            };
+            match ctx.add_child_named(format!("conn-{n}"), conn).await {
+                // Its children: the connections open now, in order of addition.
+                Ok(_) => println!("{} connection(s) open", ctx.children().len()),
+                Err(error) => eprintln!("connection {n} refused: {error}"), // e.g. max_children
             }
         }
     }
 }
 
-/// One client's connection: echoes each line back until the client hangs up. Temporary:
-/// never restarted, and removed once it has ended.
-struct Connection(Mutex<Option<TcpStream>>);
+/// One client's connection: echoes each line back until the client hangs up; `who`
+/// answers with the open connections. Temporary: never restarted, and removed once it
+/// has ended.
+struct Connection {
+    stream: Mutex<Option<TcpStream>>,
+    listener: ServiceHandle,
+}
 
 #[service(restart = "temporary", shutdown_timeout = "1s")]
 impl Connection {
     async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
-        let Some(stream) = self.0.lock().map_err(|_| "poisoned")?.take() else {
+        let Some(stream) = self.stream.lock().map_err(|_| "poisoned")?.take() else {
             return Ok(());
         };
         let (read, mut write) = stream.into_split();
@@ -64,6 +76,15 @@ impl Connection {
             match line.as_deref() {
                 None => return Ok(()),
                 Some("boom") => return Err("the client sent `boom`".into()),
+                Some("who") => {
+                    // Its siblings (and itself), by their own names: `conn-1 conn-3`.
+                    let open: Vec<String> = (self.listener.children().iter())
+                        .filter_map(|c| c.name().rsplit('/').next().map(str::to_owned))
+                        .collect();
+                    write
+                        .write_all(format!("{}\n", open.join(" ")).as_bytes())
+                        .await?;
+                }
                 Some(text) => write.write_all(format!("{text}\n").as_bytes()).await?,
             }
         }
@@ -106,15 +127,18 @@ async fn main() -> Result<ExitCode, BoxError> {
     // Three clients, one after the other; the second misbehaves.
     let clients = app.clone();
     tokio::spawn(async move {
-        for lines in [&["hello", "world"][..], &["boom"], &["bye"]] {
+        for lines in [&["hello", "who"][..], &["boom"], &["bye"]] {
             match client(addr, lines).await {
                 Ok(echoes) => println!("client got {echoes:?}"),
                 Err(error) => println!("client: {error}"),
             }
         }
         // Each connection's child is removed once its client has left.
+        let Ok(listener) = clients.handle("listener") else {
+            return;
+        };
         for _ in 0..100 {
-            if clients.snapshot().len() == 1 {
+            if listener.children().is_empty() {
                 println!("only the listener is left");
                 break;
             }

@@ -1,9 +1,9 @@
 //! The main demo: four services with a dependency, a flaky one restarted with visible
 //! backoff, a transient one that exhausts its budget and cools down, a TCP listener that
 //! supervises one child per connection (one client misbehaves and fails only its own
-//! child), a status line, and a graceful shutdown that prints the report: first a drain
-//! of one second (`/readyz` answers `503 draining` while every service keeps serving),
-//! then the stop.
+//! child; the last asks for the open connections, the listener's children), a status
+//! line, and a graceful shutdown that prints the report: first a drain of one second
+//! (`/readyz` answers `503 draining` while every service keeps serving), then the stop.
 //!
 //! ```text
 //! cargo run --example demo                 # until Ctrl-C (20s when not on a terminal)
@@ -160,9 +160,14 @@ async fn main() -> Result<std::process::ExitCode, BoxError> {
         let Some(addr) = listener.local_addr().await else {
             return;
         };
-        for lines in [&["hello"][..], &["boom"], &["bye"]] {
+        for lines in [&["hello"][..], &["boom"], &["who"]] {
             sleep(Duration::from_secs(1)).await;
-            let _ = client(addr, lines).await;
+            // The last asks which connections are open: the listener's children.
+            if let Ok(echoes) = client(addr, lines).await
+                && lines == ["who"]
+            {
+                println!("          open connections: {}", echoes.join(" "));
+            }
         }
     });
     let status_app = app.clone();

@@ -136,12 +136,14 @@ pub mod echo {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicU64, Ordering};
 
+    use hassette_runtime::ServiceHandle;
     use hassette_runtime::prelude::*;
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     use tokio::net::{TcpListener, TcpStream};
     use tokio::sync::watch;
 
-    /// Accepts connections on 127.0.0.1 and supervises one child per connection.
+    /// Accepts connections on 127.0.0.1 and supervises one child per connection (which
+    /// answers `who` with the open connections: the listener's children).
     #[derive(Debug)]
     pub struct Listener {
         port: u16,
@@ -171,6 +173,8 @@ pub mod echo {
         async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
             let listener = TcpListener::bind(("127.0.0.1", self.port)).await?;
             self.bound.send_replace(Some(listener.local_addr()?));
+            // Its own handle, for its connections to list their siblings.
+            let me = ctx.app().handle(ctx.name())?;
             loop {
                 let (stream, _) = tokio::select! {
                     () = ctx.cancelled() => return Ok(()),
@@ -178,21 +182,29 @@ pub mod echo {
                 };
                 let n = self.accepted.fetch_add(1, Ordering::Relaxed) + 1;
                 // One supervised child per connection: `listener/conn-1`, ...
-                let conn = Connection(Mutex::new(Some(stream)));
-                if let Err(error) = ctx.add_child_named(format!("conn-{n}"), conn).await {
-                    tracing::warn!(%error, "connection refused");
+                let conn = Connection {
+                    stream: Mutex::new(Some(stream)),
+                    listener: me.clone(),
+                };
+                match ctx.add_child_named(format!("conn-{n}"), conn).await {
+                    Ok(_) => tracing::debug!(open = ctx.children().len(), "connection accepted"),
+                    Err(error) => tracing::warn!(%error, "connection refused"),
                 }
             }
         }
     }
 
-    /// One client's connection: echoes each line back until the client hangs up.
-    struct Connection(Mutex<Option<TcpStream>>);
+    /// One client's connection: echoes each line back until the client hangs up; `who`
+    /// answers with the open connections, by their own names (`conn-1 conn-3`).
+    struct Connection {
+        stream: Mutex<Option<TcpStream>>,
+        listener: ServiceHandle,
+    }
 
     #[service(restart = "temporary", shutdown_timeout = "1s")]
     impl Connection {
         async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
-            let stream = self.0.lock().map_err(|_| "poisoned")?.take();
+            let stream = self.stream.lock().map_err(|_| "poisoned")?.take();
             let Some(stream) = stream else {
                 return Ok(());
             };
@@ -206,6 +218,14 @@ pub mod echo {
                 match line.as_deref() {
                     None => return Ok(()),
                     Some("boom") => return Err("the client sent `boom`".into()),
+                    Some("who") => {
+                        let open: Vec<String> = (self.listener.children().iter())
+                            .filter_map(|c| c.name().rsplit('/').next().map(str::to_owned))
+                            .collect();
+                        write
+                            .write_all(format!("{}\n", open.join(" ")).as_bytes())
+                            .await?;
+                    }
                     Some(text) => write.write_all(format!("{text}\n").as_bytes()).await?,
                 }
             }

@@ -215,6 +215,7 @@ fn demo() {
             "[ health: running | database: running | api: running",
             "listener/conn-1 starting -> running",
             "listener/conn-2 running -> failed  (the client sent `boom`)",
+            "open connections: conn-3",
             "removed while running: 3 (1 failed",
             "status page: http://127.0.0.1:",
             "api draining after",
@@ -306,7 +307,8 @@ fn connections() {
         &[
             "listening on 127.0.0.1:",
             "listener/conn-1: starting -> running",
-            "client got [\"hello\", \"world\"]",
+            "1 connection(s) open",
+            "client got [\"hello\", \"conn-1\"]",
             "listener/conn-2: running -> failed (the client sent `boom`)",
             "client got [\"bye\"]",
             "removed while running: 3 (1 failed",

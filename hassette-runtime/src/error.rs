@@ -275,6 +275,22 @@ pub enum LookupError {
         /// The name looked up.
         name: Arc<str>,
     },
+    /// The service has no child of this name (its own children only: a child is named by
+    /// the name given to `add_child_named`; remove another service's child by its full
+    /// name with `Hassette::remove`).
+    ///
+    /// ```
+    /// use hassette_runtime::LookupError;
+    /// let e = LookupError::NoChild { parent: "hub".into(), name: "lamp-9".into() };
+    /// assert_eq!(e.to_string(), "`hub` has no child named `lamp-9`");
+    /// ```
+    #[error("`{parent}` has no child named `{name}`")]
+    NoChild {
+        /// The parent asked.
+        parent: Arc<str>,
+        /// The child's name looked up.
+        name: Arc<str>,
+    },
 }
 
 /// Why a wait for another service's readiness gave up.
@@ -683,6 +699,26 @@ pub enum AddError {
         /// waits for the caller.
         #[source]
         error: WaitError,
+    },
+    /// The service of this name is being removed, and the caller is that service or one
+    /// of its children (or theirs), whose stop that removal waits for: it cannot wait for
+    /// the removal to end, so nothing was added. Call again once the removal is done, or
+    /// from outside that service.
+    ///
+    /// ```
+    /// use hassette_runtime::AddError;
+    /// let e = AddError::BeingRemoved { name: "hub/lamp-1".into() };
+    /// assert_eq!(
+    ///     e.to_string(),
+    ///     "cannot add `hub/lamp-1`: the service of this name is being removed, and the caller is part of it, so it cannot wait for that; call again from outside it"
+    /// );
+    /// ```
+    #[error(
+        "cannot add `{name}`: the service of this name is being removed, and the caller is part of it, so it cannot wait for that; call again from outside it"
+    )]
+    BeingRemoved {
+        /// The name.
+        name: Arc<str>,
     },
     /// The service was added, but its first initialize failed. It stays registered and
     /// supervised, as a failed first start at `start()` does: its policy restarts it; find

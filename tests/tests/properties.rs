@@ -11,9 +11,11 @@
 //! `ctx.app().shutdown()`, or await `ctx.app().restart_by_name(its own name)`; advance the
 //! paused clock; `restart_by_name`, or two of one service at once; `shutdown()` dropped
 //! half-way under a timeout (the shutdown goes on, and so do the operations); add a
-//! service at run time (with children, and grandchildren) or remove one; arm a call that
-//! a child or grandchild makes on an ancestor from its `serve` (restart it, stop it
-//! through its handle, or remove it); and last `shutdown()`, or two at once (as a signal
+//! service at run time (with children, and grandchildren) or remove one; `ensure_child`
+//! or `remove_child` on such a service's context; arm a call that a child or grandchild
+//! makes on an ancestor from its `serve` (restart it, stop it through its handle, remove
+//! it, or `remove_child` / `ensure_child` of its own line through the ancestor's
+//! context); and last `shutdown()`, or two at once (as a signal
 //! arriving during a shutdown), then one more. Every case records into a `metrics`
 //! recorder (feature `metrics`, installed once for this binary), rendered after it.
 //!
@@ -69,16 +71,19 @@
 //!     call task panicked, and no report holds a `supervisor` error (a supervisor task
 //!     that panicked, or that did not answer the shutdown);
 //! 13. services added at run time (`add_named`, each adding up to two children from its
-//!     `serve`, each of which may add a grandchild) and removed (`remove`), at random
-//!     moments of the start, the faults and the shutdown: every unit that got registered
-//!     is in the report, live, or counted among the removed, no name is there twice, a
-//!     removal's report is final, and every such call returns; among them, units that
-//!     are not critical and run out of restarts (`Op::Exhaust`: at the top level, or a
-//!     child of a critical host), whose failure never spreads: none crashes, no host
+//!     `serve`, each of which may add a grandchild) and removed (`remove`), and children
+//!     added-or-got (`ensure_child`) and removed (`remove_child`) through a parent's
+//!     context, from outside or from inside the family, at random moments of the start,
+//!     the faults and the shutdown: every unit that got registered is in the report,
+//!     live, or counted among the removed, no name is there twice (nor in a parent's
+//!     `children()` before the shutdown, each of which is registered), a removal's report
+//!     is final, and every such call returns; among them, units
+//!     that are not critical and run out of restarts (`Op::Exhaust`: at the top level, or
+//!     a child of a critical host), whose failure never spreads: none crashes, no host
 //!     fails for one, and the app does not shut down for one;
 //! 14. a call from inside a family does not wait on itself: a child's or grandchild's
-//!     restart, stop or removal of an ancestor returns at the instant it was made (the
-//!     answer as of the request), its serve is never dropped while it awaits one, and no
+//!     restart, stop or removal of an ancestor, and its `remove_child` or `ensure_child`
+//!     of its own line, returns at the instant it was made (the answer as of the request), its serve is never dropped while it awaits one, and no
 //!     unit added at run time (whose serve ends at its cancellation) has a stop that was
 //!     cut off, unless the shutdown deadline ran out.
 //!
@@ -135,11 +140,13 @@ struct Dyn {
 )]
 impl Dyn {
     async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        self.kin.serves(ctx);
         for k in 0..self.children {
             let kid = Kid {
                 grandchild: self.grandchildren,
                 kin: self.kin.clone(),
                 registered: self.registered.clone(),
+                token: 0,
             };
             add_child(ctx, &format!("kid-{k}"), kid, &self.registered).await;
         }
@@ -213,6 +220,8 @@ struct Kid {
     grandchild: bool,
     kin: Arc<Kinship>,
     registered: Arc<AtomicUsize>,
+    /// Which `ensure_child` made it (0: added by `add_child`).
+    token: usize,
 }
 
 #[service(
@@ -224,17 +233,19 @@ impl Kid {
     async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
         // subscribed first: an arming from now on is seen
         let mut bell = self.kin.bell.subscribe();
+        self.kin.serves(ctx);
         if self.grandchild {
             let g = Kid {
                 grandchild: false,
                 kin: self.kin.clone(),
                 registered: self.registered.clone(),
+                token: 0,
             };
             add_child(ctx, "g", g, &self.registered).await;
         }
         loop {
             while let Some((call, target)) = self.kin.take(ctx.name()) {
-                self.kin.call(ctx, call, &target).await;
+                self.kin.call(ctx, call, &target, &self.registered).await;
             }
             tokio::select! {
                 () = ctx.cancelled() => return Ok(()),
@@ -256,6 +267,11 @@ enum FamilyCall {
     Stop,
     /// `app.remove(ancestor)`.
     Remove,
+    /// `ancestor_ctx.remove_child(..)` of the ancestor's child on the caller's line (the
+    /// caller itself, or its parent).
+    RemoveChild,
+    /// `ancestor_ctx.ensure_child(..)` of the ancestor's child on the caller's line.
+    EnsureChild,
 }
 
 /// The family calls armed for the units added at run time, by the caller's full name,
@@ -267,6 +283,11 @@ struct Kinship {
     /// Every call made: the caller, the call, and how long it took (`None`: the caller's
     /// serve was dropped while it awaited it).
     made: Mutex<Vec<(String, String, Option<Duration>)>>,
+    /// The context of the current run of every unit added at run time, by its name (for
+    /// `ensure_child` and `remove_child`).
+    contexts: Mutex<HashMap<String, ServiceContext>>,
+    /// The last token given to a `Kid` made by `ensure_child`.
+    tokens: AtomicUsize,
 }
 
 impl Default for Kinship {
@@ -275,6 +296,8 @@ impl Default for Kinship {
             armed: Mutex::default(),
             bell: tokio::sync::watch::channel(0).0,
             made: Mutex::default(),
+            contexts: Mutex::default(),
+            tokens: AtomicUsize::new(0),
         }
     }
 }
@@ -287,12 +310,82 @@ impl Kinship {
         self.bell.send_modify(|n| *n += 1);
     }
 
+    /// The run of `ctx` serves: its context is the one to call.
+    fn serves(&self, ctx: &ServiceContext) {
+        let mut contexts = self.contexts.lock().unwrap();
+        contexts.insert(ctx.name().to_owned(), ctx.clone());
+    }
+
+    /// The context of the current (or last) run of `name`.
+    fn context(&self, name: &str) -> Option<ServiceContext> {
+        self.contexts.lock().unwrap().get(name).cloned()
+    }
+
+    /// The context of `dyn-{n % 4}` if it has served, else of the `n`-th of those that
+    /// have (by name), if any.
+    fn pick(&self, n: u8) -> Option<(String, ServiceContext)> {
+        let contexts = self.contexts.lock().unwrap();
+        let wanted = format!("dyn-{}", n % 4);
+        if let Some(ctx) = contexts.get(&wanted) {
+            return Some((wanted, ctx.clone()));
+        }
+        let mut dyns: Vec<_> = contexts
+            .iter()
+            .filter(|(name, _)| !name.contains('/'))
+            .collect();
+        dyns.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let (name, ctx) = dyns.get(usize::from(n) % dyns.len().max(1))?;
+        Some(((*name).clone(), (*ctx).clone()))
+    }
+
+    /// `ctx.ensure_child(name)` of a `Kid` (with a grandchild when `grandchild`):
+    /// `added` when the call registered its own (counted in `registered`), `got` when
+    /// it got a live one, or the error.
+    async fn ensure(
+        self: &Arc<Self>,
+        ctx: &ServiceContext,
+        name: &str,
+        grandchild: bool,
+        registered: &Arc<AtomicUsize>,
+    ) -> String {
+        use hassette_runtime::AddError;
+        let token = self.tokens.fetch_add(1, Ordering::SeqCst) + 1;
+        let kid = || Kid {
+            grandchild,
+            kin: self.clone(),
+            registered: registered.clone(),
+            token,
+        };
+        match ctx.ensure_child(name, kid).await {
+            Ok(handle)
+                if handle
+                    .service::<Kid>()
+                    .is_some_and(|kid| kid.token == token) =>
+            {
+                registered.fetch_add(1, Ordering::SeqCst);
+                "added".to_owned()
+            }
+            Ok(_) => "got".to_owned(),
+            Err(e @ (AddError::Start(_) | AddError::WaitCycle { .. })) => {
+                registered.fetch_add(1, Ordering::SeqCst);
+                e.to_string()
+            }
+            Err(e) => e.to_string(),
+        }
+    }
+
     fn take(&self, caller: &str) -> Option<(FamilyCall, String)> {
         self.armed.lock().unwrap().get_mut(caller)?.pop_front()
     }
 
     /// Makes `call` on `target` from inside the serve of `ctx`.
-    async fn call(&self, ctx: &ServiceContext, call: FamilyCall, target: &str) {
+    async fn call(
+        self: &Arc<Self>,
+        ctx: &ServiceContext,
+        call: FamilyCall,
+        target: &str,
+        registered: &Arc<AtomicUsize>,
+    ) {
         let mut made = Made {
             kin: self,
             caller: ctx.name().to_owned(),
@@ -311,6 +404,20 @@ impl Kinship {
                 }
             }
             FamilyCall::Remove => drop(app.remove(target).await),
+            FamilyCall::RemoveChild | FamilyCall::EnsureChild => {
+                // The target's child on the caller's line: `target/<short>/...`.
+                let line = ctx.name().strip_prefix(target).and_then(|rest| {
+                    let rest = rest.strip_prefix('/')?;
+                    Some(rest.split('/').next().unwrap_or(rest).to_owned())
+                });
+                if let (Some(short), Some(ancestor)) = (line, self.context(target)) {
+                    if call == FamilyCall::RemoveChild {
+                        drop(ancestor.remove_child(&short).await);
+                    } else {
+                        drop(self.ensure(&ancestor, &short, false, registered).await);
+                    }
+                }
+            }
         }
         made.took = Some(made.began.elapsed());
     }
@@ -1054,6 +1161,13 @@ enum Op {
     Add(u8, u8),
     /// `remove("dyn-{n % 4}")`, in a task of its own.
     Remove(u8),
+    /// `ensure_child("kid-{k % 3}")` on the context of `dyn-{n % 4}` (its current or
+    /// last run, once it served; else of another that served), with a grandchild when
+    /// `k / 3` is odd, in a task of its own.
+    EnsureChild(u8, u8),
+    /// `remove_child("kid-{k % 3}")` on the context picked as for `EnsureChild`, in a
+    /// task of its own.
+    RemoveChild(u8, u8),
     /// Arm `call` for the serve of the `pick % n`-th of the `n` children and grandchildren
     /// added at run time that are registered now (in the snapshot's order), on its
     /// parent, or on its grandparent when it has one and `up` says so; with none yet, for
@@ -1198,6 +1312,8 @@ fn family_call() -> impl Strategy<Value = FamilyCall> {
         Just(FamilyCall::Restart),
         Just(FamilyCall::Stop),
         Just(FamilyCall::Remove),
+        Just(FamilyCall::RemoveChild),
+        Just(FamilyCall::EnsureChild),
     ]
 }
 
@@ -1215,6 +1331,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => prop_oneof![Just(0u64), 0u64..20, 0u64..8000].prop_map(Op::ShutdownDropped),
         2 => (any::<u8>(), any::<u8>()).prop_map(|(n, children)| Op::Add(n, children)),
         1 => any::<u8>().prop_map(Op::Remove),
+        3 => (any::<u8>(), any::<u8>()).prop_map(|(n, k)| Op::EnsureChild(n, k)),
+        2 => (any::<u8>(), any::<u8>()).prop_map(|(n, k)| Op::RemoveChild(n, k)),
         3 => (any::<u8>(), any::<bool>(), family_call())
             .prop_map(|(pick, up, call)| Op::Family { pick, up, call }),
         2 => (any::<u8>(), any::<bool>()).prop_map(|(n, child)| Op::Exhaust { n, child }),
@@ -1680,6 +1798,45 @@ async fn run(s: &Scenario) -> Result<(), String> {
                 ));
                 t.settle().await;
             }
+            Op::EnsureChild(n, k) => {
+                let Some((parent, ctx)) = kin.pick(n) else {
+                    continue;
+                };
+                let (registered, kin) = (registered.clone(), kin.clone());
+                let name = format!("kid-{}", k % 3);
+                calls.push((
+                    format!("ensure_child {parent}/{name}"),
+                    tokio::spawn(async move {
+                        Ok(kin.ensure(&ctx, &name, k / 3 % 2 == 1, &registered).await)
+                    }),
+                ));
+                t.settle().await;
+            }
+            Op::RemoveChild(n, k) => {
+                let Some((parent, ctx)) = kin.pick(n) else {
+                    continue;
+                };
+                let name = format!("kid-{}", k % 3);
+                calls.push((
+                    format!("remove_child {parent}/{name}"),
+                    tokio::spawn(async move {
+                        match ctx.remove_child(&name).await {
+                            Ok(report)
+                                if report.status.is_terminal()
+                                    || report.status == Status::NotStarted =>
+                            {
+                                Ok("removed".to_owned())
+                            }
+                            Ok(report) => Err(format!(
+                                "`{}` was removed, but its report says {}",
+                                report.name, report.status
+                            )),
+                            Err(e) => Ok(e.to_string()),
+                        }
+                    }),
+                ));
+                t.settle().await;
+            }
             Op::Family { pick, up, call } => {
                 let kin_now: Vec<Arc<str>> = app
                     .snapshot()
@@ -1750,6 +1907,34 @@ async fn run(s: &Scenario) -> Result<(), String> {
         }
     }
 
+    // 13. the tree before the shutdown: every service added at run time lists each of
+    // its children once, each one registered under its parent's name
+    let mut tree = Vec::new();
+    let contexts: Vec<(String, ServiceContext)> = kin
+        .contexts
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(name, ctx)| (name.clone(), ctx.clone()))
+        .collect();
+    for (parent, ctx) in contexts {
+        let mut listed: Vec<String> = ctx
+            .children()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        for child in &listed {
+            if !child.starts_with(&format!("{parent}/")) || app.handle(child).is_err() {
+                tree.push(format!(
+                    "`{parent}` lists `{child}`, which is not its registered child"
+                ));
+            }
+        }
+        listed.sort_unstable();
+        if let Some(twice) = listed.windows(2).find(|w| w[0] == w[1]) {
+            tree.push(format!("`{parent}` lists `{}` twice", twice[0]));
+        }
+    }
     // The shutdown: the outermost call, whose return is checked at once.
     let began = Instant::now();
     let report = if twice {
@@ -1815,6 +2000,9 @@ async fn run(s: &Scenario) -> Result<(), String> {
         let _ = writeln!(problems, "- {line}");
     };
 
+    for line in tree {
+        fail(line);
+    }
     if events.len() != events_at_shutdown {
         fail(format!(
             "{} events after the shutdown returned: {:?}",

@@ -115,6 +115,26 @@ impl ServiceHandle {
         self.unit.report()
     }
 
+    /// Its children now, in order of addition (see
+    /// [`ServiceContext::children`](crate::ServiceContext::children)): for a caller
+    /// outside the service, or a grandparent walking the tree.
+    ///
+    /// ```
+    /// # let app = hassette_runtime::Hassette::builder().build().unwrap();
+    /// for service in app.snapshot() {
+    ///     let handle = app.handle(&service.name).unwrap();
+    ///     println!("{} has {} children", handle.name(), handle.children().len());
+    /// }
+    /// ```
+    #[must_use]
+    pub fn children(&self) -> Vec<ServiceHandle> {
+        self.app
+            .children_of(&self.unit)
+            .into_iter()
+            .map(|child| ServiceHandle::new(self.app.clone(), child))
+            .collect()
+    }
+
     /// The service's value, when it is a `T`.
     ///
     /// ```no_run

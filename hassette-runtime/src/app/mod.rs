@@ -18,6 +18,7 @@ mod handle;
 mod listeners;
 mod signal;
 mod snapshot;
+mod tree;
 
 pub use builder::Builder;
 pub use group::GroupBuilder;

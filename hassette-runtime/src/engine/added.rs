@@ -10,12 +10,16 @@
 //!   as `start()` waits for the static ones; a failed start leaves it supervised. Awaited
 //!   inside a service, that wait is an edge of the wait-for graph (see `readiness`): a
 //!   start that waits, through its dependencies, for the caller is a cycle, and `add`
-//!   returns it at once while the unit goes on starting.
+//!   returns it at once while the unit goes on starting. A child is entered in its
+//!   parent's family under the family's lock, held from before the table's until after
+//!   (see `family`). For add-or-get (`ensure`), a name found taken under the table's lock
+//!   gives back the unit that holds it (and the addition, unused) instead of an error.
 //! - A removal happens once per unit, and not in the caller's future (so a `remove()`
 //!   future dropped half-way still completes it): the first caller leaves a `watch` for
 //!   the report in the unit's table entry and rings the unit's stop; every later caller
 //!   waits on that `watch`. The unit's own supervisor, as it ends, takes the unit out of
-//!   the table, counts its report into the totals of removed units and sends it
+//!   the table and out of its parent's family at once (the family's lock held with the
+//!   table's), counts its report into the totals of removed units and sends it
 //!   (`removal_done`): until the report is final, every view still shows the unit. Once
 //!   it is out of the table, the event bus (which sizes the streams by the live count)
 //!   and its observer (feature `metrics`'s, which forgets its series) are told, outside
@@ -40,8 +44,22 @@ use super::handle::SupervisorHandle;
 use super::registry::{AddedTable, Removal, RemovalStart};
 use super::shutdown::stop_budget;
 use super::state::AppState;
-use super::unit::{Kin, Unit, UnitInit};
+use super::unit::{Family, Kin, Unit, UnitInit};
 use crate::{AddError, Dependency, RemoveError, ServiceReport};
+
+/// What `register` did: entered a new unit (with the first-start latch to wait for,
+/// unless it waits for its parent), or found the name held (asked for by `ensure`).
+enum Registered {
+    New(Arc<Unit>, Option<Arc<FirstStarts>>),
+    Held(Arc<Unit>, Addition),
+}
+
+/// What [`AppState::add_or_held`] did: added a unit (its first start done), or found the
+/// name held by `.0` (the addition given back, unused).
+pub(super) enum Claimed {
+    New(Arc<Unit>),
+    Held(Arc<Unit>, Addition),
+}
 
 /// What a new unit is: how it is registered, besides its [`UnitInit`].
 pub(crate) struct Addition {
@@ -61,7 +79,7 @@ fn admit_child(parent: &Unit, kin: &Kin, service: &Arc<str>) -> Result<(), AddEr
         });
     }
     if let Some(limit) = parent.spec().max_children
-        && kin.children.len() >= limit.get() as usize
+        && kin.len() >= limit.get() as usize
     {
         return Err(AddError::ChildLimit {
             service: service.clone(),
@@ -70,6 +88,14 @@ fn admit_child(parent: &Unit, kin: &Kin, service: &Arc<str>) -> Result<(), AddEr
         });
     }
     Ok(())
+}
+
+/// `addition` as a child of `parent`: named `parent/name`, found by name only.
+pub(super) fn as_child(parent: &Unit, mut addition: Addition) -> Addition {
+    addition.init.name = format!("{}/{}", parent.name, addition.init.name).into();
+    addition.init.child = true;
+    addition.by_type = false;
+    addition
 }
 
 impl AppState {
@@ -86,12 +112,9 @@ impl AppState {
     pub(crate) async fn add_child(
         self: &Arc<Self>,
         parent: &Arc<Unit>,
-        mut addition: Addition,
+        addition: Addition,
     ) -> Result<Arc<Unit>, AddError> {
-        addition.init.name = format!("{}/{}", parent.name, addition.init.name).into();
-        addition.init.child = true;
-        addition.by_type = false;
-        self.add_to(Some(parent), addition).await
+        self.add_to(Some(parent), as_child(parent, addition)).await
     }
 
     async fn add_to(
@@ -99,11 +122,31 @@ impl AppState {
         parent: Option<&Arc<Unit>>,
         addition: Addition,
     ) -> Result<Arc<Unit>, AddError> {
-        let (unit, starts) = self.register(parent, addition)?;
+        match self.add_or_held(parent, addition, false).await? {
+            Claimed::New(unit) => Ok(unit),
+            // Not asked for: `register` reports a taken name as an error then.
+            Claimed::Held(unit, _) => Err(AddError::NameTaken {
+                name: unit.name.clone(),
+            }),
+        }
+    }
+
+    /// `add_to`, or, when `ensure` and the name is held, the unit that holds it (and the
+    /// addition back, unused; see `ensure`).
+    pub(super) async fn add_or_held(
+        self: &Arc<Self>,
+        parent: Option<&Arc<Unit>>,
+        addition: Addition,
+        ensure: bool,
+    ) -> Result<Claimed, AddError> {
+        let (unit, starts) = match self.register(parent, addition, ensure)? {
+            Registered::New(unit, starts) => (unit, starts),
+            Registered::Held(unit, addition) => return Ok(Claimed::Held(unit, addition)),
+        };
         // Outside every lock: the event streams may grow with the app.
         self.events().unit_added();
         let Some(starts) = starts else {
-            return Ok(unit);
+            return Ok(Claimed::New(unit));
         };
         // A service waiting for the start is a wait in the wait-for graph (see the
         // module's header).
@@ -118,22 +161,25 @@ impl AppState {
             None => None,
         };
         match starts.outcome().await {
-            Ok(()) => Ok(unit),
+            Ok(()) => Ok(Claimed::New(unit)),
             Err(error) => Err(AddError::Start(error)),
         }
     }
 
     /// The part of `add` under the locks: the parent's family (for a child), then the
-    /// table. The first-start latch to wait for, unless the child waits for its parent.
+    /// table. The first-start latch to wait for, unless the child waits for its parent;
+    /// when `ensure`, a unit that holds the name already, in place of the error.
     fn register(
         self: &Arc<Self>,
         parent: Option<&Arc<Unit>>,
-        Addition {
+        addition: Addition,
+        ensure: bool,
+    ) -> Result<Registered, AddError> {
+        let Addition {
             mut init,
             depends_on,
             by_type,
-        }: Addition,
-    ) -> Result<(Arc<Unit>, Option<Arc<FirstStarts>>), AddError> {
+        } = addition;
         // The spec's rules, as at `build()`: nothing is added for a spec that breaks one.
         init.check()?;
         let service = || init.name.clone();
@@ -141,22 +187,30 @@ impl AppState {
             return Err(AddError::NotStarted { service: service() });
         }
         let mut kin = parent.map(|parent| parent.family_or_init().lock()); // (L1)
-        if let (Some(parent), Some(kin)) = (parent, &kin) {
-            admit_child(parent, kin, &init.name)?;
-        }
         // Read under the family's lock (see `family`).
         let launch = parent.is_none_or(|parent| parent.launched());
         let mut added = self.registry().added_mut(); // (L2)
+        if ensure && let Some(holder) = self.registry().holder(&added, &init.name) {
+            let addition = Addition {
+                init,
+                depends_on,
+                by_type,
+            };
+            return Ok(Registered::Held(holder, addition));
+        }
+        if let (Some(parent), Some(kin)) = (parent, &kin) {
+            admit_child(parent, kin, &init.name)?;
+        }
         if self.is_stopping() {
             return Err(AddError::ShuttingDown { service: service() });
         }
         self.claim(&mut added, &mut init, depends_on, by_type)?;
         let (unit, starts) = self.insert(&mut added, parent, init, by_type, launch);
         drop(added);
-        if let Some(kin) = &mut kin {
-            kin.children.push(unit.clone());
+        if let (Some(kin), Some(parent)) = (&mut kin, parent) {
+            kin.push(unit.clone(), parent.name.len() + 1);
         }
-        Ok((unit, starts))
+        Ok(Registered::New(unit, starts))
     }
 
     /// Checks that `init`'s name (and type, when `by_type`) is free and resolves its
@@ -313,15 +367,22 @@ impl AppState {
     /// with it (its last run stopped them), and it leaves its parent's list. Where its
     /// removal's report goes, if one was asked for.
     fn forget(&self, unit: &Unit, report: ServiceReport) -> Option<Removal> {
-        // The family's lock comes before the table's (see `family`).
+        // The family's lock comes before the table's (see `family`): its own children
+        // first (that lock released), then its parent's, held with the table's, so a
+        // child leaves its family and the table at once.
         let children = unit
             .family()
-            .map(|family| std::mem::take(&mut family.lock().children))
+            .map(|family| family.lock().take_all())
             .unwrap_or_default();
-        let (entry, orphans) = {
+        let parent = self.registry().parent_of(unit);
+        let mut kin = parent.as_deref().and_then(Unit::family).map(Family::lock); // (L1)
+        let (removal, orphans) = {
             let mut added = self.registry().added_mut(); // (L2)
             // Forgotten once: a second `removal_done` that raced the first finds nothing.
-            let entry = added.take_out(unit, report)?;
+            let (_, removal) = added.take_out(unit, report)?;
+            if let Some(kin) = &mut kin {
+                kin.remove(unit.id);
+            }
             // A child still running had a parent whose stop was cut off: cut it off too.
             let orphans: Vec<_> = children
                 .into_iter()
@@ -330,13 +391,13 @@ impl AppState {
                     (child, task)
                 })
                 .collect();
-            (entry, orphans)
+            (removal, orphans)
         };
+        drop(kin);
         self.events().unit_removed();
         self.events().observe(|| Observed::Removed {
             service: &unit.name,
         });
-        let (parent, removal) = entry;
         for (child, task) in orphans {
             if let Some(task) = task {
                 task.abort();
@@ -346,13 +407,6 @@ impl AppState {
             if let Some(tx) = removal {
                 tx.send_replace(Some(child.report()));
             }
-        }
-        if let Some(family) = parent
-            .and_then(|id| self.registry().get(id))
-            .as_deref()
-            .and_then(Unit::family)
-        {
-            family.lock().children.retain(|child| child.id != unit.id);
         }
         removal
     }

@@ -24,6 +24,11 @@
 //!   supervisor fails its run, and its own policy restarts it, with its children.
 //! - Removing a parent removes its children with it, once its supervisor (which stopped
 //!   them) has ended; removing a child takes it out of its parent's list.
+//! - A parent's children are listed (`children_of`) and found by their short name
+//!   (`child_of`) under its family's lock alone: the order of addition and a name index
+//!   of that parent's own children, never a scan of the table. A child enters its
+//!   family as it enters the table and leaves both at once (see `added`'s `forget`),
+//!   so a listing never holds a removed child nor one name twice.
 //! - Since a parent's stop waits for its children's, a call from a child (or a deeper
 //!   descendant) that would wait for an ancestor's stop (its restart, its removal, the
 //!   app's shutdown) would wait for itself: it gets its answer as of the request (see
@@ -50,7 +55,7 @@ impl AppState {
         };
         let kin = family.lock();
         let mut added = self.registry().added_mut(); // (L2)
-        for child in &kin.children {
+        for child in kin.iter() {
             added.launch(child.id, || {
                 child.clear_stop();
                 // A child that ran before restarts along with its parent: not its own restart.
@@ -74,7 +79,7 @@ impl AppState {
         let children = {
             let kin = family.lock();
             parent.set_launched(false);
-            kin.children.clone()
+            kin.iter().cloned().collect::<Vec<_>>()
         };
         for child in children.iter().rev() {
             let task = self.registry().added_mut().take_task(child.id); // (L2)
@@ -83,6 +88,21 @@ impl AppState {
                 self.await_supervisor(child, task).await;
             }
         }
+    }
+
+    /// The children of `parent` now, in order of addition: only its own family is
+    /// looked at.
+    pub(crate) fn children_of(&self, parent: &Unit) -> Vec<Arc<Unit>> {
+        parent
+            .family()
+            .map(|family| family.lock().iter().cloned().collect()) // (L1)
+            .unwrap_or_default()
+    }
+
+    /// The child of `parent` whose short name (as given to `add_child_named`) is
+    /// `name`; allocates nothing.
+    pub(crate) fn child_of(&self, parent: &Unit, name: &str) -> Option<Arc<Unit>> {
+        parent.family()?.lock().find(name).cloned() // (L1)
     }
 
     /// A child exhausted its budget: its parent's run fails (see the module's header).

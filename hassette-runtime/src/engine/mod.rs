@@ -26,8 +26,9 @@
 //!
 //! A unit added while the app runs (`added`) takes the same path from step 2 on, with an
 //! id that is never reused (`registry`); a child (`family`) is started and stopped by
-//! its parent's run; a removal ends with the unit's own supervisor, which takes it out of
-//! the table and counts its report into the removed totals.
+//! its parent's run; add-or-get (`ensure`) finds the live unit of a name or adds one; a
+//! removal ends with the unit's own supervisor, which takes it out of the table and
+//! counts its report into the removed totals.
 //!
 //! Each file opens with the protocol it implements: who wakes whom, and what cannot
 //! happen.
@@ -57,6 +58,7 @@ mod added;
 mod bus;
 mod drain;
 mod driver;
+mod ensure;
 mod family;
 mod first_start;
 mod group;
@@ -84,6 +86,7 @@ pub(crate) use added::Addition;
 pub(crate) use bus::Observed;
 pub(crate) use bus::{EventBus, MAX_CAPACITY, Observer};
 pub(crate) use driver::{ABORT_GRACE, within};
+pub(crate) use ensure::Wanted;
 pub(crate) use group::{Group, GroupDef, Member};
 pub(crate) use inside::{caller, scope as in_service};
 #[allow(

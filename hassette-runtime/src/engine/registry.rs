@@ -169,6 +169,12 @@ impl AddedTable {
         &self.removed
     }
 
+    /// Whether the added unit `id` is in the table: then whether its removal has begun,
+    /// and its parent's id.
+    pub(super) fn standing(&self, id: usize) -> Option<(bool, Option<usize>)> {
+        (self.units.get(&id)).map(|entry| (entry.removal.is_some(), entry.parent))
+    }
+
     /// Whether the removal of the added unit `id` has begun.
     pub(super) fn is_removing(&self, id: usize) -> bool {
         self.units
@@ -358,6 +364,19 @@ impl Registry {
     /// held by the caller).
     pub(super) fn name_taken(&self, added: &AddedTable, name: &str) -> bool {
         self.by_name.contains_key(name) || added.by_name.contains_key(name)
+    }
+
+    /// The unit, static or added, that holds `name` (the lock of `added` held by the
+    /// caller).
+    pub(super) fn holder(&self, added: &AddedTable, name: &str) -> Option<Arc<Unit>> {
+        match self.by_name.get(name) {
+            Some(&id) => self.units.get(id).cloned(),
+            None => added
+                .by_name
+                .get(name)
+                .and_then(|id| added.units.get(id))
+                .map(|entry| entry.unit.clone()),
+        }
     }
 
     /// Whether the one instance of this type is taken (a type registered only by name

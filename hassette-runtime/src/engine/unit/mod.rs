@@ -62,8 +62,7 @@ mod record;
 mod state;
 mod status;
 
-use family::Family;
-pub(super) use family::Kin;
+pub(super) use family::{Family, Kin};
 pub(super) use link::GroupLink;
 use record::Record;
 use state::{Flags, State};
