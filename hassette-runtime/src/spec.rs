@@ -157,6 +157,12 @@ pub struct RestartSpec {
     /// `READY=1`; default true). A service that is not critical (a background worker in
     /// its backoff, say) shows everywhere else all the same.
     pub critical: bool,
+    /// The longest a Running service may go without calling
+    /// [`ServiceContext::heartbeat`](crate::ServiceContext::heartbeat) (the `watchdog`
+    /// key; default `None`, no watchdog). When it runs out the run fails with
+    /// [`NoHeartbeat`](crate::NoHeartbeat) and the restart policy applies. Longer than
+    /// zero (see [`check`](Self::check)).
+    pub watchdog: Option<Duration>,
 }
 
 impl RestartSpec {
@@ -187,6 +193,7 @@ impl RestartSpec {
             stable_after: defaults::STABLE_AFTER,
             max_children: None,
             critical: defaults::CRITICAL,
+            watchdog: None,
         }
     }
 
@@ -320,6 +327,9 @@ impl RestartSpec {
         base_written: bool,
         max_written: bool,
     ) -> Result<(), SpecViolation> {
+        if let Some(limit) = self.watchdog {
+            rules::watchdog(limit).map_err(SpecViolation::from_rule)?;
+        }
         match self.restart_type {
             RestartType::Temporary => Ok(()),
             RestartType::Permanent | RestartType::Transient => {

@@ -10,6 +10,8 @@
 //! | `STATUS=...` | whenever the counts change, e.g. `STATUS=4 running (1 not ready), 1 failed` (shown by `systemctl status`) |
 //! | `WATCHDOG=1` | every half of `WatchdogSec=`, only while no service is Crashed, ExhaustedCooling or ExhaustedDead |
 //! | `STOPPING=1` | when the shutdown begins (a signal, a crash, or [`Hassette::shutdown`]) |
+//! | `RELOADING=1`, `MONOTONIC_USEC=` | under [`Hassette::run_until_signal`], at a SIGHUP, before the reload ([`Hassette::reload`]) |
+//! | `READY=1` | after that reload |
 //!
 //! Withholding the watchdog pings is how a service that is out of restarts escalates:
 //! systemd kills the process after `WatchdogSec=` and, with `Restart=on-failure`, starts
@@ -305,6 +307,30 @@ impl Link {
             }
             Err(error) => tracing::debug!(%error, "cannot notify systemd"),
         }
+    }
+}
+
+/// Tells systemd that a reload begins: `RELOADING=1` with `MONOTONIC_USEC=` (the
+/// `CLOCK_MONOTONIC` time now, in microseconds, which systemd requires to accept the
+/// reload); [`reloaded`] ends it. Outside systemd (`NOTIFY_SOCKET` unset), nothing.
+pub(crate) fn reloading() {
+    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+        return;
+    }
+    let result = NotifyState::monotonic_usec_now()
+        .and_then(|now| sd_notify::notify(&[NotifyState::Reloading, now]));
+    if let Err(error) = result {
+        tracing::warn!(%error, "cannot tell systemd RELOADING=1");
+    }
+}
+
+/// Tells systemd that the reload [`reloading`] announced is done: `READY=1`.
+pub(crate) fn reloaded() {
+    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+        return;
+    }
+    if let Err(error) = sd_notify::notify(&[NotifyState::Ready]) {
+        tracing::warn!(%error, "cannot tell systemd READY=1 after the reload");
     }
 }
 

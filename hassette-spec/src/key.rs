@@ -58,6 +58,8 @@ pub enum Key {
     MaxChildren,
     /// `critical = false`.
     Critical,
+    /// `watchdog = "10s"`.
+    Watchdog,
     /// `name = "ticker"`.
     Name,
     /// `crate = "::my_crate::hassette"`.
@@ -81,6 +83,7 @@ impl Key {
         Key::Ready,
         Key::MaxChildren,
         Key::Critical,
+        Key::Watchdog,
         Key::Name,
         Key::Crate,
     ];
@@ -105,6 +108,7 @@ impl Key {
         Key::Cooldown,
         Key::MaxCooldownCycles,
         Key::MaxChildren,
+        Key::Watchdog,
     ];
 
     /// The key as written inside its list, or at the top level: `"multiplier"`,
@@ -132,6 +136,7 @@ impl Key {
             Key::Ready => "ready",
             Key::MaxChildren => "max_children",
             Key::Critical => "critical",
+            Key::Watchdog => "watchdog",
             Key::Name => "name",
             Key::Crate => "crate",
         }
@@ -219,6 +224,7 @@ impl Key {
             Key::Ready => "\"manual\"",
             Key::MaxChildren => "100",
             Key::Critical => "false",
+            Key::Watchdog => "\"10s\"",
             Key::Name => "\"ticker\"",
             Key::Crate => "\"::my_crate::hassette\"",
         }
@@ -334,7 +340,7 @@ mod tests {
         for (i, key) in all.iter().enumerate() {
             assert!(!all[..i].contains(key), "{key:?} twice");
         }
-        assert_eq!(all.len(), 22);
+        assert_eq!(all.len(), 23);
         for key in Key::RESOURCE.iter().chain(Key::SETTINGS) {
             assert!(Key::SERVICE.contains(key), "{key:?}");
         }
@@ -348,6 +354,7 @@ mod tests {
         assert!(Key::Cooldown.tunes_restarts());
         assert!(!Key::StartupTimeout.tunes_restarts());
         assert!(!Key::MaxChildren.tunes_restarts());
+        assert!(!Key::Watchdog.tunes_restarts());
         assert!(!Key::StableAfter.tunes_cooldown());
     }
 }

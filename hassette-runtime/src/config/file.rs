@@ -127,6 +127,11 @@ impl Overrides {
                 rules::max_children(limit).map_err(broken)?;
                 set(key, &mut self.max_children, limit)
             }
+            Key::Watchdog => {
+                let limit = duration(key, map)?;
+                rules::watchdog(limit).map_err(broken)?;
+                set(key, &mut self.watchdog, limit)
+            }
             Key::Backoff | Key::Budget => map.next_value_seed(Table {
                 list: Some(key),
                 into: self,

@@ -38,11 +38,13 @@
 //! - (L5) a unit's `record` (`unit`: errors, the budget's window);
 //! - (L6) an event stream's `channel` (`stream`, an `RwLock`; a status event is sent
 //!   under (L4));
-//! - (L7) a stream handover's `next` (`stream`).
+//! - (L7) a stream handover's `next` (`stream`);
+//! - (L8) a unit's reconfigured spec (`unit`: `live_spec`), a leaf: taken inside any
+//!   of the others, nothing inside it.
 //!
 //! Taken alone (nothing held, nothing taken inside): a unit's `run`, the shutdown's
 //! `reason`, a group's `rx`, the first starts' `failures`, the wait graph's `edges`, a
-//! run's children's `panics`.
+//! run's children's `panics`, the reload in flight (`reload`).
 //!
 //! Every lock is taken through [`lock`], [`read_lock`] or [`write_lock`], which recover
 //! from poisoning: no user code runs under an engine lock (hooks and `serve` run outside
@@ -55,9 +57,11 @@ mod family;
 mod first_start;
 mod group;
 mod inside;
+mod named;
 mod policy;
 mod readiness;
 mod registry;
+mod reload;
 mod shim;
 mod shutdown;
 mod start;
@@ -77,6 +81,7 @@ pub(crate) use bus::{EventBus, MAX_CAPACITY, Observer};
 pub(crate) use driver::{ABORT_GRACE, within};
 pub(crate) use group::{Group, GroupDef, Member};
 pub(crate) use inside::{caller, scope as in_service};
+pub(crate) use named::spawn as spawn_named;
 pub(crate) use registry::Registry;
 pub(crate) use shim::Shim;
 pub(crate) use state::{AppParts, AppState};

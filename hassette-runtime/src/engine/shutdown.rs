@@ -78,7 +78,7 @@ impl AppState {
         self.shutting_down.store(true, Ordering::Release);
         self.stopping.cancel();
         let inner = self.clone();
-        tokio::spawn(async move {
+        super::named::spawn("shutdown", async move {
             let report = inner.clone().stop_all().await;
             inner.report.send_replace(Some(report));
         });

@@ -26,7 +26,7 @@ impl AppState {
         let mut outcome = self.started.subscribe();
         if !self.start_begun.swap(true, Ordering::AcqRel) {
             let state = self.clone();
-            tokio::spawn(async move {
+            super::named::spawn("start", async move {
                 let result = state.clone().launch_all().await;
                 state.started.send_replace(Some(result));
             });
@@ -56,7 +56,7 @@ impl AppState {
             }
             for gid in 0..self.groups.len() {
                 let app = self.clone();
-                tokio::spawn(async move {
+                super::named::spawn("group", async move {
                     let (groups, registry) = (&app.groups, &app.registry);
                     let ended = super::group::coordinate(groups, registry, &app.stopping, gid);
                     if let Some(reason) = ended.await {

@@ -84,6 +84,8 @@ pub(crate) struct AppState {
     /// `Hassette::start_or_stop`): the report is not a success.
     pub(super) start_failed: AtomicBool,
     pub(super) groups: Vec<Group>,
+    /// The reload in flight (see `reload`).
+    pub(super) reloads: super::reload::Reloads,
 }
 
 impl AppState {
@@ -110,6 +112,7 @@ impl AppState {
             stuck: AtomicBool::new(false),
             start_failed: AtomicBool::new(false),
             groups: parts.groups,
+            reloads: super::reload::Reloads::default(),
         })
     }
 

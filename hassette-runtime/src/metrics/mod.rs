@@ -126,7 +126,7 @@ fn kind(error: &(dyn Error + Send + Sync + 'static), to: Status) -> &'static str
         if e.is::<Panicked>() {
             return "panic";
         }
-        if e.is::<TimedOut>() || e.is::<CutOff>() {
+        if e.is::<TimedOut>() || e.is::<CutOff>() || e.is::<crate::NoHeartbeat>() {
             return "timeout";
         }
         if e.is::<Fatal>() {

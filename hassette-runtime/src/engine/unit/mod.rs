@@ -96,6 +96,27 @@ pub(crate) struct Unit {
     pub(super) shim: &'static Shim,
     /// Its spec when registered with [`Overrides`](crate::Overrides); else its type's.
     spec: Option<Box<RestartSpec>>,
+    /// Its spec once reconfigured while it runs (`Hassette::reconfigure`), which replaces
+    /// `spec`; made by the first reconfiguration. Its lock is a leaf (L8).
+    live_spec: OnceLock<Box<Mutex<Arc<RestartSpec>>>>,
+}
+
+/// A unit's spec as [`Unit::spec`] reads it: its registered one, or a copy of the one a
+/// reconfiguration gave it (the decision made with it keeps it whole).
+pub(crate) enum SpecRef<'a> {
+    Fixed(&'a RestartSpec),
+    Live(Arc<RestartSpec>),
+}
+
+impl std::ops::Deref for SpecRef<'_> {
+    type Target = RestartSpec;
+
+    fn deref(&self) -> &RestartSpec {
+        match self {
+            SpecRef::Fixed(spec) => spec,
+            SpecRef::Live(spec) => spec,
+        }
+    }
 }
 
 impl std::fmt::Debug for Unit {
@@ -189,6 +210,7 @@ impl Unit {
             value: init.value,
             shim: init.shim,
             spec: init.spec,
+            live_spec: OnceLock::new(),
         }
     }
 
@@ -216,9 +238,22 @@ impl Unit {
                 .is_some_and(|t| !crate::engine::policy::restarts_after_clean_end(t))
     }
 
-    /// Its spec: its type's, or the one it was registered with.
-    pub(crate) fn spec(&self) -> &RestartSpec {
-        self.spec.as_deref().unwrap_or(&self.shim.spec)
+    /// Its spec: its type's, the one it was registered with, or the one it was last
+    /// reconfigured with.
+    pub(crate) fn spec(&self) -> SpecRef<'_> {
+        match self.live_spec.get() {
+            None => SpecRef::Fixed(self.spec.as_deref().unwrap_or(&self.shim.spec)),
+            Some(live) => SpecRef::Live(lock(live).clone()), // (L8)
+        }
+    }
+
+    /// Replaces its spec (checked by the caller): read from the next decision on.
+    pub(crate) fn set_spec(&self, spec: RestartSpec) {
+        let spec = Arc::new(spec);
+        let live = self
+            .live_spec
+            .get_or_init(|| Box::new(Mutex::new(spec.clone())));
+        *lock(live) = spec; // (L8)
     }
 
     /// Its restart type; `None` for a resource.

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use super::super::bus::Observed;
 use super::super::lock;
 use super::super::policy::RestartWindow;
+use super::super::reload::ReloadRequest;
 use super::Unit;
 use crate::{KEPT_ERRORS, ReportedError, ServiceReport, SharedError};
 
@@ -33,6 +34,15 @@ pub(super) struct Record {
     budget: RestartWindow,
     /// How many runs in a row ended with `serve` returning `Ok` (see `count_end`).
     returned_ok: u32,
+    /// A reload asked of the supervisor that it has not taken yet (see `reload`).
+    reload: Option<ReloadRequest>,
+    /// The supervisor runs `on_reload` now: a reload asked for from inside it is
+    /// answered at once (see `reload`).
+    in_reload: bool,
+    /// The next run's restart context: its backoff attempt and the error that ended
+    /// the run before it (`ServiceContext::attempt`, `last_error`).
+    attempt: u32,
+    ended_by: Option<SharedError>,
 }
 
 impl Unit {
@@ -133,6 +143,54 @@ impl Unit {
         });
         self.record_error("serve", error.clone());
         error
+    }
+
+    /// Asks the supervisor for a reload (it answers on `request`), replacing one it has
+    /// not taken (whose caller then hears that it was interrupted), and rings.
+    pub(crate) fn ask_reload(&self, request: ReloadRequest) {
+        let before = self.write_record(|record| record.reload.replace(request));
+        drop(before);
+        self.ring();
+    }
+
+    /// The reload asked for and not taken yet, taken (by the supervisor, or by the
+    /// caller that gives up waiting).
+    pub(crate) fn take_reload(&self) -> Option<ReloadRequest> {
+        let asked = self.read_record(|record| record.is_some_and(|r| r.reload.is_some()));
+        asked
+            .then(|| self.write_record(|record| record.reload.take()))
+            .flatten()
+    }
+
+    /// The supervisor begins (`true`) or ends `on_reload`.
+    pub(crate) fn set_in_reload(&self, on: bool) {
+        self.write_record(|record| record.in_reload = on);
+    }
+
+    /// Whether the supervisor runs `on_reload` now.
+    pub(crate) fn in_reload(&self) -> bool {
+        self.read_record(|record| record.is_some_and(|r| r.in_reload))
+    }
+
+    /// The restart context of the next run: its backoff attempt (0: the first run, or
+    /// the first since the count was reset) and the error that ended the run before it.
+    pub(crate) fn set_run_context(&self, attempt: u32, ended_by: Option<SharedError>) {
+        // A first run, or a run after a clean end, with nothing written yet: no record.
+        if attempt == 0
+            && ended_by.is_none()
+            && self.read_record(|r| r.is_none_or(|r| r.attempt == 0 && r.ended_by.is_none()))
+        {
+            return;
+        }
+        self.write_record(|record| {
+            record.attempt = attempt;
+            record.ended_by = ended_by;
+        });
+    }
+
+    /// What [`set_run_context`](Self::set_run_context) set.
+    pub(crate) fn run_context(&self) -> (u32, Option<SharedError>) {
+        self.read_record(|r| r.map_or((0, None), |r| (r.attempt, r.ended_by.clone())))
     }
 
     /// Keeps the error of an initialize hook that the shutdown interrupted, for the stop.
