@@ -26,6 +26,7 @@ fn every_key_reads_as_the_attribute_writes_it() {
         "cooldown": "5m",
         "max_cooldown_cycles": 3,
         "max_children": 100,
+        "watchdog": "10s",
     }))
     .unwrap();
     let built = Overrides::new()
@@ -40,7 +41,8 @@ fn every_key_reads_as_the_attribute_writes_it() {
         .budget_period(secs(3600))
         .cooldown(secs(300))
         .max_cooldown_cycles(3)
-        .max_children(100);
+        .max_children(100)
+        .watchdog(secs(10));
     assert_eq!(overrides, built);
     // A whole number is a multiplier too; an empty table changes nothing.
     let whole = read(json!({ "backoff": { "multiplier": 2 } })).unwrap();
@@ -79,6 +81,11 @@ fn a_bad_value_is_refused_as_it_is_read_naming_the_file_s_key() {
             json!({ "backoff": { "base": "10s", "max": "1s" } }),
             "`backoff.max` is 1s, less than backoff.base 10s; make `backoff.max` at least as \
              long as `backoff.base`",
+        ),
+        (
+            json!({ "watchdog": "0s" }),
+            "`watchdog` must be longer than zero: a watchdog of 0 fails every run; write the \
+             longest a run may go without `ctx.heartbeat()`, like `watchdog = \"10s\"`",
         ),
         (
             json!({ "max_children": 0 }),
