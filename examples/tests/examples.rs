@@ -223,6 +223,8 @@ fn demo() {
             "listener/conn-2 running -> failed  (the client sent `boom`)",
             "removed while running: 3 (1 failed",
             "status page: http://127.0.0.1:",
+            "api reloaded its settings after",
+            " reloaded, 0 failed, 0 skipped",
             "api drained after",
             "service   status",
             "reason: shutdown requested",
