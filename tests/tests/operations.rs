@@ -739,3 +739,45 @@ async fn a_watchdog_set_by_reconfigure_guards_the_next_run() {
     assert!(failed.error.unwrap().is::<NoHeartbeat>());
     app.shutdown().await;
 }
+
+/// A hand-written spec with a watchdog of zero.
+struct ZeroWatchdog;
+impl Hooks for ZeroWatchdog {}
+impl Service for ZeroWatchdog {
+    const RESTART_SPEC: RestartSpec = RestartSpec {
+        watchdog: Some(Duration::ZERO),
+        ..RestartSpec::new(RestartType::Permanent)
+    };
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        ctx.cancelled().await;
+        Ok(())
+    }
+}
+
+struct Pool;
+#[resource]
+impl Pool {}
+
+#[tokio::test(start_paused = true)]
+async fn a_watchdog_is_checked_by_the_same_rules_everywhere() {
+    let error = Hassette::builder()
+        .service(ZeroWatchdog)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("`watchdog` must be longer than zero: a watchdog of 0 fails every run"),
+        "{error}"
+    );
+    // Not on a resource: it is never supervised.
+    let app = Hassette::builder().resource(Pool).build().unwrap();
+    app.start().await.unwrap();
+    let error = app
+        .reconfigure("Pool", Overrides::new().watchdog(secs(10)))
+        .unwrap_err();
+    assert!(
+        matches!(&error, ReconfigureError::Config(c) if c.key == "watchdog"),
+        "{error}"
+    );
+    app.shutdown().await;
+}
