@@ -94,16 +94,13 @@ impl Supervisor {
     fn reset_policy(&mut self) {
         self.policy.reset();
         self.run.unit.clear_budget();
-        let (_, ended_by) = self.run.unit.run_context();
-        self.run.unit.set_run_context(0, ended_by);
+        self.run.unit.reset_attempt();
     }
 
-    /// The active run is stopped on request (a restart, a group's hold): the next run
-    /// was not preceded by an error.
+    /// The active run was stopped on request (a restart, a group's hold): no error
+    /// ended it, for the next run's context.
     fn ended_on_request(&self) {
-        if self.run.active.is_some() {
-            self.run.unit.set_run_context(self.policy.attempt(), None);
-        }
+        self.run.unit.set_run_context(self.policy.attempt(), None);
     }
 
     /// Answers a reload asked for while there is no run to reload.
@@ -212,8 +209,10 @@ impl Supervisor {
 
     /// Restart = stop the active run (if any) + initialize, on the same value.
     async fn restart(&mut self) -> Step {
-        self.ended_on_request();
-        self.run.stop_run(true).await;
+        if self.run.active.is_some() {
+            self.run.stop_run(true).await;
+            self.ended_on_request();
+        }
         // A serve that crashed while being stopped, or a shutdown that began meanwhile,
         // ends the restart here: nothing is initialized just to be stopped again.
         if self.unit().status() == Status::Crashed || self.run.stopping() {
@@ -608,8 +607,10 @@ impl Supervisor {
 
     /// The group restarts this service: stop it (Stopping → Stopped), then wait.
     async fn hold(&mut self) -> Step {
-        self.ended_on_request();
-        self.run.stop_run(true).await;
+        if self.run.active.is_some() {
+            self.run.stop_run(true).await;
+            self.ended_on_request();
+        }
         if let Some(link) = &self.unit().link {
             link.set_waiting(true);
             link.acked.notify_one();

@@ -363,6 +363,8 @@ impl ServiceContext {
     /// count was reset: by an operator's restart, a cooldown, or a run that stayed
     /// healthy for `stable_after` before it failed), `n` after `n` restarts in a row. The
     /// backoff grows with it, so a run can adapt too (a fallback host, a smaller batch).
+    /// It is read while the run is under way (once the run has been stopped it may tell
+    /// the next run's already, as [`last_error`](Self::last_error) does).
     ///
     /// ```
     /// # fn f(ctx: &hassette_runtime::ServiceContext) {
@@ -372,7 +374,7 @@ impl ServiceContext {
     /// ```
     #[must_use]
     pub fn attempt(&self) -> u32 {
-        self.run.info.attempt()
+        self.run.unit.run_context().0
     }
 
     /// The error that ended the previous run of this service (its `serve`, a hook, its
@@ -388,7 +390,7 @@ impl ServiceContext {
     /// ```
     #[must_use]
     pub fn last_error(&self) -> Option<SharedError> {
-        self.run.info.last_error()
+        self.run.unit.run_context().1
     }
 
     /// The `watchdog` of this run, if it has one.

@@ -175,17 +175,25 @@ impl Unit {
     /// The restart context of the next run: its backoff attempt (0: the first run, or
     /// the first since the count was reset) and the error that ended the run before it.
     pub(crate) fn set_run_context(&self, attempt: u32, ended_by: Option<SharedError>) {
-        // A first run, or a run after a clean end, with nothing written yet: no record.
-        if attempt == 0
-            && ended_by.is_none()
-            && self.read_record(|r| r.is_none_or(|r| r.attempt == 0 && r.ended_by.is_none()))
-        {
-            return;
-        }
-        self.write_record(|record| {
+        let before = {
+            let mut record = lock(&self.record); // (L5)
+            // Nothing written yet and nothing to write: no record.
+            if record.is_none() && attempt == 0 && ended_by.is_none() {
+                return;
+            }
+            let record = record.get_or_insert_with(Box::default);
             record.attempt = attempt;
-            record.ended_by = ended_by;
-        });
+            std::mem::replace(&mut record.ended_by, ended_by)
+        };
+        // An error's drop is the service's code: outside the lock.
+        drop(before);
+    }
+
+    /// A fresh attempt count for the next run (its error stays).
+    pub(crate) fn reset_attempt(&self) {
+        if let Some(record) = lock(&self.record).as_deref_mut() {
+            record.attempt = 0; // (L5)
+        }
     }
 
     /// What [`set_run_context`](Self::set_run_context) set.
