@@ -781,3 +781,67 @@ async fn a_watchdog_is_checked_by_the_same_rules_everywhere() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_run_that_stayed_healthy_starts_the_attempt_count_again() {
+    let app = Hassette::builder()
+        .service(Flaky {
+            runs: Mutex::new(Vec::new()),
+            // Longer than `stable_after` (60s): each run is stable before it fails.
+            fail_after: secs(70),
+        })
+        .build()
+        .unwrap();
+    app.start().await.unwrap();
+    // Runs at 0, 71s (after a 1s backoff) and 142s.
+    sleep(secs(150)).await;
+    let error = |run: u32| Some(format!("run {run} failed"));
+    assert_eq!(
+        *flaky(&app).runs.lock().unwrap(),
+        [(0, None), (1, error(1)), (1, error(2))]
+    );
+    app.shutdown().await;
+}
+
+/// A transient service with a budget of one restart: its second failure cools it down.
+struct Cooling {
+    runs: Mutex<Vec<(u32, Option<String>)>>,
+}
+
+#[service(
+    restart = "transient",
+    backoff(base = "1s", max = "1s"),
+    budget(intensity = 1, period = "1h"),
+    cooldown = "10s"
+)]
+impl Cooling {
+    async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        let run = {
+            let mut runs = self.runs.lock().unwrap();
+            runs.push((ctx.attempt(), ctx.last_error().map(|e| e.to_string())));
+            runs.len()
+        };
+        sleep(ms(100)).await;
+        Err(format!("run {run} failed").into())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_a_cooldown_the_attempt_count_starts_again_and_the_error_is_kept() {
+    let app = Hassette::builder()
+        .service(Cooling {
+            runs: Mutex::new(Vec::new()),
+        })
+        .build()
+        .unwrap();
+    app.start().await.unwrap();
+    // Runs at 0 and 1.1s; the budget is spent at 1.2s; after 10s, the third run.
+    sleep(ms(11_250)).await;
+    let this = app.handle("Cooling").unwrap().service::<Cooling>().unwrap();
+    let error = |run: u32| Some(format!("run {run} failed"));
+    assert_eq!(
+        *this.runs.lock().unwrap(),
+        [(0, None), (1, error(1)), (0, error(2))]
+    );
+    app.shutdown().await;
+}

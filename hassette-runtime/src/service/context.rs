@@ -359,10 +359,11 @@ impl ServiceContext {
         self.run.info.beat();
     }
 
-    /// Which attempt this run is: 0 for the first run (and the first after the attempt
-    /// count was reset: by an operator's restart, a cooldown, or a run that stayed
-    /// healthy for `stable_after` before it failed), `n` after `n` restarts in a row. The
-    /// backoff grows with it, so a run can adapt too (a fallback host, a smaller batch).
+    /// Which attempt this run is: 0 for the first run (and for the first after an
+    /// operator's restart or a cooldown, which reset the count), `n` after `n` restarts in
+    /// a row; a run that had stayed healthy for `stable_after` before it failed starts the
+    /// count again (the run after it is 1). The backoff grows with it, so a run can adapt
+    /// too (a fallback host, a smaller batch).
     /// It is read while the run is under way (once the run has been stopped it may tell
     /// the next run's already, as [`last_error`](Self::last_error) does).
     ///
