@@ -845,3 +845,55 @@ async fn after_a_cooldown_the_attempt_count_starts_again_and_the_error_is_kept()
     );
     app.shutdown().await;
 }
+
+/// Starts slowly: its `on_initialize` takes 10s.
+struct SlowStart {
+    reloads: AtomicU32,
+}
+
+#[service(restart = "permanent")]
+impl SlowStart {
+    async fn on_initialize(&self) {
+        sleep(secs(10)).await;
+    }
+    async fn serve(&self, ctx: &ServiceContext) {
+        ctx.cancelled().await;
+    }
+    async fn on_reload(&self) {
+        self.reloads.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_service_not_running_yet_is_skipped_at_once() {
+    let app = Hassette::builder()
+        .service(SlowStart {
+            reloads: AtomicU32::new(0),
+        })
+        .build()
+        .unwrap();
+    let starting = tokio::spawn({
+        let app = app.clone();
+        async move { app.start().await }
+    });
+    sleep(secs(1)).await;
+    let t0 = Instant::now();
+    let report = bounded("reload", app.reload()).await.unwrap();
+    assert_eq!(t0.elapsed(), Duration::ZERO);
+    assert_eq!(
+        report.skipped,
+        [("SlowStart".into(), ReloadSkipped::NotRunning)]
+    );
+    assert!(report.is_success());
+    starting.await.unwrap().unwrap();
+    app.wait_ready::<SlowStart>().await.unwrap();
+    let report = bounded("reload", app.reload()).await.unwrap();
+    assert_eq!(report.reloaded, ["SlowStart".into()] as [Arc<str>; 1]);
+    let this = app
+        .handle("SlowStart")
+        .unwrap()
+        .service::<SlowStart>()
+        .unwrap();
+    assert_eq!(this.reloads.load(Ordering::SeqCst), 1);
+    app.shutdown().await;
+}
