@@ -1,9 +1,11 @@
 //! The main demo: four services with a dependency, a flaky one restarted with visible
 //! backoff, a transient one that exhausts its budget and cools down, a TCP listener that
 //! supervises one child per connection (one client misbehaves and fails only its own
-//! child; the last asks for the open connections, the listener's children), a status
-//! line, and a graceful shutdown that prints the report: first a drain of one second
-//! (`/readyz` answers `503 draining` while every service keeps serving), then the stop.
+//! child; the last asks for the open connections, the listener's children), a reload
+//! at 3s (`on_reload` of the api runs while it serves; `kill -HUP` does the same), a
+//! status line, and a graceful shutdown that prints the report: first a drain of one
+//! second (`/readyz` answers `503 draining` while every service keeps serving), then the
+//! stop.
 //!
 //! ```text
 //! cargo run --example demo                 # until Ctrl-C (20s when not on a terminal)
@@ -68,6 +70,13 @@ impl Api {
                 }
             }
         }
+    }
+
+    async fn on_reload(&self) {
+        println!(
+            "          api reloaded its settings after {} requests, serving on",
+            self.served.load(Relaxed)
+        );
     }
 
     async fn on_shutdown(&self) {
@@ -168,6 +177,15 @@ async fn main() -> Result<std::process::ExitCode, BoxError> {
             {
                 println!("          open connections: {}", echoes.join(" "));
             }
+        }
+    });
+    // A reload, as `kill -HUP` (or `systemctl reload`) asks for one.
+    let reloading = app.clone();
+    tokio::spawn(async move {
+        sleep(Duration::from_secs(3)).await;
+        match reloading.reload().await {
+            Ok(report) => println!("{:>6.2}s  {report}", began.elapsed().as_secs_f64()),
+            Err(error) => println!("          {error}"),
         }
     });
     let status_app = app.clone();

@@ -61,7 +61,13 @@ impl Drop for Running {
 
 impl Running {
     fn start(name: &'static str) -> Running {
+        Running::start_with(name, &[])
+    }
+
+    /// [`start`](Self::start) with arguments.
+    fn start_with(name: &'static str, args: &[&std::ffi::OsStr]) -> Running {
         let mut child = Command::new(example(name))
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -219,6 +225,8 @@ fn demo() {
             "removed while running: 3 (1 failed",
             "status page: http://127.0.0.1:",
             "api draining after",
+            "api reloaded its settings after",
+            " reloaded, 0 failed, 0 skipped",
             "api drained after",
             "service   status",
             "reason: shutdown requested",
@@ -432,6 +440,45 @@ fn settings_file() {
             "feed     stopped                     1",
         ],
     );
+}
+
+/// The settings re-read on SIGHUP: a new backoff takes effect at the next restart; a
+/// value that breaks a rule is refused naming the service and the key, and a file that
+/// cannot be read keeps the settings in force; the app runs on through all of it.
+#[cfg(unix)]
+#[test]
+fn settings_reload_on_sighup() {
+    let dir = std::env::temp_dir().join(format!("hassette-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("settings.toml");
+    let write = |backoff: &str| {
+        let text = format!(
+            "[services.feed]\n{backoff}\nbudget = {{ intensity = 1000, period = \"1m\" }}\n"
+        );
+        std::fs::write(&path, text).unwrap();
+    };
+    write("backoff = { base = \"250ms\", multiplier = 1.0 }");
+    let mut running = Running::start_with("settings_reload", &[path.as_os_str()]);
+    running.wait_for("feed: failed (upstream dropped), restarting in 250ms");
+    write("backoff = { base = \"2s\", multiplier = 1.0 }");
+    running.signal("HUP");
+    running.wait_for("settings: reconfigured feed");
+    running.wait_for("feed: failed (upstream dropped), restarting in 2000ms");
+    // Refused for its service, naming it and the key: the 2s backoff stays.
+    write("cooldown = \"1m\"");
+    running.signal("HUP");
+    running.wait_for("settings: service `feed`: `cooldown` has no effect on a permanent service");
+    std::fs::write(&path, "[services.feed]\nbackoff = { base = \"2 s\" }\n").unwrap();
+    running.signal("HUP");
+    running.wait_for("the settings in force stay");
+    let seen = running.out.matches("restarting in 2000ms").count();
+    running.wait_until("another 2s restart", |out| {
+        out.matches("restarting in 2000ms").count() > seen
+    });
+    running.signal("INT");
+    let out = running.finish();
+    assert!(out.contains("feed keeps its settings"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A file with a value that breaks a rule is refused before anything starts, naming the

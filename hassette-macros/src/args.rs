@@ -140,6 +140,8 @@ pub(crate) struct Args {
     /// At least 1 (checked as it is parsed).
     pub(crate) max_children: Slot<u32>,
     pub(crate) critical: Slot<bool>,
+    /// Longer than zero (checked as it is parsed).
+    pub(crate) watchdog: Slot<Duration>,
     pub(crate) fatal: Slot<Vec<Type>>,
     pub(crate) non_retryable: Slot<Vec<Type>>,
     pub(crate) depends_on: Slot<Vec<Type>>,
@@ -175,6 +177,7 @@ impl Args {
             max_cooldown_cycles: Slot::new(Key::MaxCooldownCycles),
             max_children: Slot::new(Key::MaxChildren),
             critical: Slot::new(Key::Critical),
+            watchdog: Slot::new(Key::Watchdog),
             fatal: Slot::new(Key::Fatal),
             non_retryable: Slot::new(Key::NonRetryable),
             depends_on: Slot::new(Key::DependsOn),
@@ -213,6 +216,7 @@ impl Args {
             Key::Ready => at(&self.ready),
             Key::MaxChildren => at(&self.max_children),
             Key::Critical => at(&self.critical),
+            Key::Watchdog => at(&self.watchdog),
             Key::Name => at(&self.name),
             Key::Crate => at(&self.krate),
         }
@@ -305,6 +309,7 @@ fn parser(key: Key) -> Parse {
         }
         Key::MaxChildren => max_children,
         Key::Critical => critical,
+        Key::Watchdog => watchdog,
         Key::Backoff => backoff,
         Key::Budget => budget,
         Key::Fatal => |a, meta, cx, at| types(meta, cx, at, &mut a.fatal),
@@ -467,6 +472,20 @@ fn max_children(
         match rules::max_children(limit) {
             Ok(()) => a.max_children.set(cx, at, span, limit),
             Err(violation) => cx.violation(span, &violation),
+        }
+    }
+    Ok(())
+}
+
+/// `watchdog = "10s"`, longer than zero.
+fn watchdog(a: &mut Args, meta: &ParseNestedMeta<'_>, cx: &mut Ctxt, at: Span) -> syn::Result<()> {
+    let key = Key::Watchdog;
+    if let Some(expr) = expr_value(meta, cx, at, key.name(), &form(key))?
+        && let Some(limit) = duration(cx, &expr, &label(key))
+    {
+        match rules::watchdog(limit) {
+            Ok(()) => a.watchdog.set(cx, at, expr.span(), limit),
+            Err(violation) => cx.violation(expr.span(), &violation),
         }
     }
     Ok(())

@@ -292,6 +292,13 @@ fn restart_spec(args: &Args, krate: &TokenStream) -> TokenStream {
             quote!(#krate::__private::core::num::NonZeroU32::new(#n)),
         ));
     }
+    if let Some(&limit) = args.watchdog.value() {
+        let limit = duration(limit, krate);
+        fields.push(field(
+            Key::Watchdog,
+            quote!(#krate::__private::core::option::Option::Some(#limit)),
+        ));
+    }
     if let Some(critical) = args.critical.value() {
         fields.push(field(
             Key::Critical,

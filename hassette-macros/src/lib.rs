@@ -30,7 +30,8 @@ use crate::args::Kind;
 
 /// Makes the type of an inherent `impl` block a supervised service.
 ///
-/// The block holds `serve` (required) and any of the six hooks; the attribute checks them
+/// The block holds `serve` (required), any of the six hooks and `on_reload`; the attribute
+/// checks them
 /// and the keys at compile time, then implements `Hooks` and `Service` so that the
 /// runtime can start, watch, restart and stop the service.
 ///
@@ -57,6 +58,8 @@ use crate::args::Kind;
 /// - `serve`, required: the service's work; it should return once `ctx` is cancelled.
 /// - `before_initialize`, `on_initialize`, `after_initialize`, `before_shutdown`,
 ///   `on_shutdown`, `after_shutdown`, optional.
+/// - `on_reload`, optional: runs next to `serve` when the app is reloaded
+///   (`Hassette::reload`, SIGHUP), bounded by `startup_timeout`; a failure fails the run.
 ///
 /// Each is `async fn name(&self)` or `async fn name(&self, ctx: &ServiceContext)`, and
 /// returns nothing, `()`, or `Result<(), E>` where `E: Into<BoxError>`. Other methods of
@@ -86,6 +89,7 @@ use crate::args::Kind;
 /// | `ready` | `"auto"` (ready when `serve` begins) or `"manual"` (`ctx.mark_ready()`) | `"auto"` |
 /// | `critical` | `false`: its state does not hold back the app's readiness (`/readyz`, systemd's `READY=1`) and its failure never spreads (exhausted, it ends `ExhaustedDead` instead of crashing the app or failing its parent); it shows everywhere else. `true`: a child counts too | `true` at the top level, `false` for a child |
 /// | `max_children` | at most this many children (`ctx.add_child`) at once; at least 1 | no limit |
+/// | `watchdog` | a duration above zero: while Running, `ctx.heartbeat()` at least that often, or the run fails | none |
 /// | `name` | the name in logs, events and reports | the type's name |
 /// | `crate` | the path of the runtime, for crates that re-export it | `"::hassette_runtime"` |
 ///
@@ -128,7 +132,8 @@ pub fn service(args: TokenStream, input: TokenStream) -> TokenStream {
 /// Makes the type of an inherent `impl` block a resource: something with a lifecycle but
 /// no task of its own, like a connection pool.
 ///
-/// A resource has the six hooks of a service (all optional, same forms) but no `serve`,
+/// A resource has the six hooks of a service and `on_reload` (all optional, same forms)
+/// but no `serve`,
 /// and is Running once its initialize hooks have finished. It is never restarted, so the
 /// supervision keys of [`macro@service`] (`restart`, `backoff`, `budget`, `cooldown`,
 /// `max_cooldown_cycles`, `fatal`, `non_retryable`, `stable_after`, `ready`) are errors.

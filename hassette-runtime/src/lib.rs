@@ -111,6 +111,7 @@ mod config;
 mod error;
 mod events;
 mod listen;
+mod operations;
 mod report;
 #[cfg(feature = "serde")]
 mod serde_helpers;
@@ -150,6 +151,7 @@ pub use events::{ReadinessEvent, StatusEvent};
 /// The error of [`parse_duration`]: what is wrong with the text, and the accepted forms.
 pub use hassette_spec::DurationError;
 pub use listen::ListenerError;
+pub use operations::{NoHeartbeat, ReconfigureError, ReloadError, ReloadReport, ReloadSkipped};
 pub use report::{
     ERROR_COLUMN_WIDTH, KEPT_ERRORS, KEPT_REMOVED_FAILURES, NAME_COLUMN_WIDTH, RemovedServices,
     ReportedError, ServiceReport, ShutdownReport,

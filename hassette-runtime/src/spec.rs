@@ -174,6 +174,12 @@ pub struct RestartSpec {
     /// assert_eq!(WORKER.critical, Some(false));
     /// ```
     pub critical: Option<bool>,
+    /// The longest a Running service may go without calling
+    /// [`ServiceContext::heartbeat`](crate::ServiceContext::heartbeat) (the `watchdog`
+    /// key; default `None`, no watchdog). When it runs out the run fails with
+    /// [`NoHeartbeat`](crate::NoHeartbeat) and the restart policy applies. Longer than
+    /// zero (see [`check`](Self::check)).
+    pub watchdog: Option<Duration>,
 }
 
 impl RestartSpec {
@@ -204,6 +210,7 @@ impl RestartSpec {
             stable_after: defaults::STABLE_AFTER,
             max_children: None,
             critical: None,
+            watchdog: None,
         }
     }
 
@@ -337,6 +344,9 @@ impl RestartSpec {
         base_written: bool,
         max_written: bool,
     ) -> Result<(), SpecViolation> {
+        if let Some(limit) = self.watchdog {
+            rules::watchdog(limit).map_err(SpecViolation::from_rule)?;
+        }
         match self.restart_type {
             RestartType::Temporary => Ok(()),
             RestartType::Permanent | RestartType::Transient => {

@@ -11,6 +11,8 @@
 //! | `WATCHDOG=1` | every half of `WatchdogSec=`, only while no critical service is Crashed, ExhaustedCooling or ExhaustedDead |
 //! | `STOPPING=1` | when the shutdown begins (a signal, a crash, or [`Hassette::shutdown`]), at the start of its drain |
 //! | `FDSTORE=1`, `FDNAME=<name>` | once the listeners of [`Builder::listener`](crate::Builder::listener) are open, one message per listener with its descriptor, for the next process (set `FileDescriptorStoreMax=`) |
+//! | `RELOADING=1`, `MONOTONIC_USEC=` | under [`Hassette::run_until_signal`], at a SIGHUP, before the reload ([`Hassette::reload`]) |
+//! | `READY=1` | after that reload |
 //!
 //! Withholding the watchdog pings is how a critical service that is out of restarts
 //! escalates (one that is not critical only degrades the app, which goes on):
@@ -319,6 +321,30 @@ impl Link {
             }
             Err(error) => tracing::debug!(%error, "cannot notify systemd"),
         }
+    }
+}
+
+/// Tells systemd that a reload begins: `RELOADING=1` with `MONOTONIC_USEC=` (the
+/// `CLOCK_MONOTONIC` time now, in microseconds, which systemd requires to accept the
+/// reload); [`reloaded`] ends it. Outside systemd (`NOTIFY_SOCKET` unset), nothing.
+pub(crate) fn reloading() {
+    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+        return;
+    }
+    let result = NotifyState::monotonic_usec_now()
+        .and_then(|now| sd_notify::notify(&[NotifyState::Reloading, now]));
+    if let Err(error) = result {
+        tracing::warn!(%error, "cannot tell systemd RELOADING=1");
+    }
+}
+
+/// Tells systemd that the reload [`reloading`] announced is done: `READY=1`.
+pub(crate) fn reloaded() {
+    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+        return;
+    }
+    if let Err(error) = sd_notify::notify(&[NotifyState::Ready]) {
+        tracing::warn!(%error, "cannot tell systemd READY=1 after the reload");
     }
 }
 

@@ -304,6 +304,10 @@ impl<T: Service> Hooks for Faulty<T> {
         self.hook(Hook::AfterShutdown, ctx, self.inner.after_shutdown(ctx))
             .await
     }
+    async fn on_reload(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+        self.hook(Hook::OnReload, ctx, self.inner.on_reload(ctx))
+            .await
+    }
 }
 
 impl<T: Service> Service for Faulty<T> {

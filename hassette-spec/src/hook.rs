@@ -1,5 +1,5 @@
-//! The methods the runtime calls on a service or a resource: the six lifecycle hooks and
-//! `serve`, their names, and a set of them as named bits.
+//! The methods the runtime calls on a service or a resource: the six lifecycle hooks,
+//! `serve` and `on_reload`, their names, and a set of them as named bits.
 //!
 //! The attribute recognises the methods of a block by these names (and suggests one for a
 //! misspelt name), records which ones the block defines as a [`HookSet`], and the runtime
@@ -9,7 +9,7 @@
 use std::fmt;
 
 /// A method the runtime calls, in the order of a run: the initialize hooks, `serve`, then
-/// the shutdown hooks.
+/// the shutdown hooks; and `on_reload`, which runs only when the app is reloaded.
 ///
 /// ```
 /// use hassette_spec::Hook;
@@ -34,11 +34,13 @@ pub enum Hook {
     OnShutdown,
     /// `after_shutdown`: last in a stop.
     AfterShutdown,
+    /// `on_reload`: while the service runs, when the app is reloaded (SIGHUP).
+    OnReload,
 }
 
 impl Hook {
     /// Every method, in the order of a run.
-    pub const ALL: [Hook; 7] = [
+    pub const ALL: [Hook; 8] = [
         Hook::BeforeInitialize,
         Hook::OnInitialize,
         Hook::AfterInitialize,
@@ -46,6 +48,7 @@ impl Hook {
         Hook::BeforeShutdown,
         Hook::OnShutdown,
         Hook::AfterShutdown,
+        Hook::OnReload,
     ];
 
     /// The method's name, as written in the `impl` block.
@@ -59,6 +62,7 @@ impl Hook {
             Hook::BeforeShutdown => "before_shutdown",
             Hook::OnShutdown => "on_shutdown",
             Hook::AfterShutdown => "after_shutdown",
+            Hook::OnReload => "on_reload",
         }
     }
 
@@ -68,7 +72,8 @@ impl Hook {
         Hook::ALL.into_iter().find(|hook| hook.name() == name)
     }
 
-    /// Whether it is one of the six lifecycle hooks (every method but `serve`).
+    /// Whether it is one of the hooks: the six of the lifecycle and `on_reload` (every
+    /// method but `serve`).
     #[must_use]
     pub const fn is_lifecycle(self) -> bool {
         match self {
@@ -78,7 +83,8 @@ impl Hook {
             | Hook::AfterInitialize
             | Hook::BeforeShutdown
             | Hook::OnShutdown
-            | Hook::AfterShutdown => true,
+            | Hook::AfterShutdown
+            | Hook::OnReload => true,
         }
     }
 
@@ -88,7 +94,11 @@ impl Hook {
     pub const fn initializes(self) -> bool {
         match self {
             Hook::BeforeInitialize | Hook::OnInitialize | Hook::AfterInitialize => true,
-            Hook::Serve | Hook::BeforeShutdown | Hook::OnShutdown | Hook::AfterShutdown => false,
+            Hook::Serve
+            | Hook::BeforeShutdown
+            | Hook::OnShutdown
+            | Hook::AfterShutdown
+            | Hook::OnReload => false,
         }
     }
 
@@ -208,6 +218,8 @@ mod tests {
                 Hook::AfterInitialize
             ]
         );
-        assert_eq!(Hook::ALL.iter().filter(|h| h.is_lifecycle()).count(), 6);
+        assert_eq!(Hook::ALL.iter().filter(|h| h.is_lifecycle()).count(), 7);
+        assert_eq!(Hook::from_name("on_reload"), Some(Hook::OnReload));
+        assert!(!Hook::OnReload.initializes());
     }
 }

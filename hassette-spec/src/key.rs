@@ -58,6 +58,8 @@ pub enum Key {
     MaxChildren,
     /// `critical = false`.
     Critical,
+    /// `watchdog = "10s"`.
+    Watchdog,
     /// `name = "ticker"`.
     Name,
     /// `crate = "::my_crate::hassette"`.
@@ -81,6 +83,7 @@ impl Key {
         Key::Ready,
         Key::MaxChildren,
         Key::Critical,
+        Key::Watchdog,
         Key::Name,
         Key::Crate,
     ];
@@ -106,6 +109,7 @@ impl Key {
         Key::MaxCooldownCycles,
         Key::MaxChildren,
         Key::Critical,
+        Key::Watchdog,
     ];
 
     /// The key as written inside its list, or at the top level: `"multiplier"`,
@@ -133,6 +137,7 @@ impl Key {
             Key::Ready => "ready",
             Key::MaxChildren => "max_children",
             Key::Critical => "critical",
+            Key::Watchdog => "watchdog",
             Key::Name => "name",
             Key::Crate => "crate",
         }
@@ -220,6 +225,7 @@ impl Key {
             Key::Ready => "\"manual\"",
             Key::MaxChildren => "100",
             Key::Critical => "false",
+            Key::Watchdog => "\"10s\"",
             Key::Name => "\"ticker\"",
             Key::Crate => "\"::my_crate::hassette\"",
         }
@@ -335,7 +341,7 @@ mod tests {
         for (i, key) in all.iter().enumerate() {
             assert!(!all[..i].contains(key), "{key:?} twice");
         }
-        assert_eq!(all.len(), 22);
+        assert_eq!(all.len(), 23);
         for key in Key::RESOURCE.iter().chain(Key::SETTINGS) {
             assert!(Key::SERVICE.contains(key), "{key:?}");
         }
@@ -349,6 +355,7 @@ mod tests {
         assert!(Key::Cooldown.tunes_restarts());
         assert!(!Key::StartupTimeout.tunes_restarts());
         assert!(!Key::MaxChildren.tunes_restarts());
+        assert!(!Key::Watchdog.tunes_restarts());
         assert!(!Key::StableAfter.tunes_cooldown());
     }
 }

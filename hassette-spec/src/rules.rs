@@ -113,6 +113,7 @@ enum Problem {
     MaxBelowBase { max: Duration, base: Bound },
     BaseAboveMax { base: Duration, max: Bound },
     NoChildren,
+    NoWatchdog,
     NeverRestarted,
     NoCooldown,
     NotSupervised,
@@ -159,6 +160,7 @@ impl Violation {
                 form.value(format_duration(max.value))
             ),
             Problem::NoChildren => "must be at least 1: a limit of 0 would refuse every child".into(),
+            Problem::NoWatchdog => "must be longer than zero: a watchdog of 0 fails every run".into(),
             Problem::NeverRestarted => "contradicts `restart = \"temporary\"`: a temporary service is never restarted".into(),
             Problem::NoCooldown => "has no effect on a permanent service: when its budget is exhausted it crashes the application".into(),
             Problem::NotSupervised => match form {
@@ -198,6 +200,10 @@ impl Violation {
             ),
             Problem::BaseAboveMax { base, .. } => raise_the_max(form, *base),
             Problem::NoChildren => format!("write at least 1, or leave `{name}` out for no limit"),
+            Problem::NoWatchdog => format!(
+                "write the longest a run may go without `ctx.heartbeat()`, like {}, or leave `{name}` out for none",
+                form.example(Key::Watchdog, Key::Watchdog.example())
+            ),
             Problem::NeverRestarted => leave_out(form, || {
                 format!("remove `{name}`, or use `restart = \"transient\"` to restart after failures")
             }),
@@ -403,6 +409,28 @@ pub fn max_children(limit: u32) -> Result<(), Violation> {
     match limit {
         0 => Err(Violation::new(Key::MaxChildren, Problem::NoChildren)),
         _ => Ok(()),
+    }
+}
+
+/// `watchdog`: the longest a run may go without a heartbeat, longer than zero.
+///
+/// ```
+/// use std::time::Duration;
+/// use hassette_spec::{Form, Key, rules};
+///
+/// assert!(rules::watchdog(Duration::from_secs(10)).is_ok());
+/// let zero = rules::watchdog(Duration::ZERO).unwrap_err();
+/// assert_eq!(zero.key(), Key::Watchdog);
+/// assert_eq!(zero.message(Form::Attribute), "`watchdog` must be longer than zero: a watchdog of 0 fails every run");
+/// ```
+///
+/// # Errors
+///
+/// A zero duration, on [`Key::Watchdog`].
+pub fn watchdog(limit: Duration) -> Result<(), Violation> {
+    match limit.is_zero() {
+        true => Err(Violation::new(Key::Watchdog, Problem::NoWatchdog)),
+        false => Ok(()),
     }
 }
 

@@ -88,6 +88,7 @@ fn bad_overrides_are_build_errors_that_name_the_service_and_the_key() {
             "budget_period",
         ),
         (Overrides::new().max_children(0), "max_children"),
+        (Overrides::new().watchdog(Duration::ZERO), "watchdog"),
         (Overrides::new().backoff_jitter(1.5), "backoff_jitter"),
         (Overrides::new().backoff_jitter(-0.1), "backoff_jitter"),
         (Overrides::new().backoff_jitter(f64::NAN), "backoff_jitter"),

@@ -422,3 +422,54 @@ async fn restarts_along_with_a_parent_are_counted_apart_and_forgotten_with_it() 
     assert!(!after.contains("house"), "{after}");
     app.shutdown().await;
 }
+
+/// Never beats: its watchdog fails each run after 20ms.
+struct Silent;
+
+#[service(
+    restart = "permanent",
+    watchdog = "20ms",
+    backoff(base = "10ms"),
+    name = "silent"
+)]
+impl Silent {
+    async fn serve(&self, ctx: &ServiceContext) {
+        ctx.cancelled().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_ended_by_its_watchdog_counts_as_a_timeout() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let handle = recorder();
+    let app = Hassette::builder().service(Silent).build().unwrap();
+    app.start().await.unwrap();
+    let restarted = async {
+        while !app
+            .snapshot()
+            .iter()
+            .any(|s| &*s.name == "silent" && s.restarts >= 1)
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), restarted)
+        .await
+        .expect("the watchdog failed the first run");
+    app.shutdown().await;
+    let body = handle.render();
+    let scrape = Scrape::parse(body.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    let silent = ("service", "silent");
+    let timeouts = value(
+        &scrape.samples,
+        "hassette_failures_total",
+        &[silent, ("kind", "timeout")],
+    );
+    assert!(timeouts.is_some_and(|n| n >= 1.0), "{body}");
+    let errors = value(
+        &scrape.samples,
+        "hassette_failures_total",
+        &[silent, ("kind", "error")],
+    );
+    assert!(errors.is_none_or(|n| n == 0.0), "{body}");
+}

@@ -27,6 +27,7 @@ fn every_key_reads_as_the_attribute_writes_it() {
         "max_cooldown_cycles": 3,
         "max_children": 100,
         "critical": false,
+        "watchdog": "10s",
     }))
     .unwrap();
     let built = Overrides::new()
@@ -42,7 +43,8 @@ fn every_key_reads_as_the_attribute_writes_it() {
         .cooldown(secs(300))
         .max_cooldown_cycles(3)
         .max_children(100)
-        .critical(false);
+        .critical(false)
+        .watchdog(secs(10));
     assert_eq!(overrides, built);
     // A whole number is a multiplier too; an empty table changes nothing.
     let whole = read(json!({ "backoff": { "multiplier": 2 } })).unwrap();
@@ -95,6 +97,11 @@ fn a_bad_value_is_refused_as_it_is_read_naming_the_file_s_key() {
             json!({ "backoff": { "base": "10s", "max": "1s" } }),
             "`backoff.max` is 1s, less than backoff.base 10s; make `backoff.max` at least as \
              long as `backoff.base`",
+        ),
+        (
+            json!({ "watchdog": "0s" }),
+            "`watchdog` must be longer than zero: a watchdog of 0 fails every run; write the \
+             longest a run may go without `ctx.heartbeat()`, like `watchdog = \"10s\"`",
         ),
         (
             json!({ "max_children": 0 }),

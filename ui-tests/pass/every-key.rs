@@ -45,6 +45,7 @@ struct Poller;
     ready = "manual",
     max_children = 64,
     critical = false,
+    watchdog = "1m30s",
     name = "poller",
     crate = "::hassette_runtime",
 )]
@@ -75,6 +76,7 @@ async fn main() {
     assert_eq!(SPEC.ready, ReadyMode::Manual);
     assert_eq!(SPEC.max_children, std::num::NonZeroU32::new(64));
     assert_eq!(SPEC.critical, Some(false));
+    assert_eq!(SPEC.watchdog, Some(Duration::from_secs(90)));
 
     assert!(Poller::is_fatal(&ConfigError));
     assert!(Poller::is_fatal(&std::fmt::Error));

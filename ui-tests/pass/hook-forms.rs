@@ -46,6 +46,11 @@ impl Recorder {
         Ok(())
     }
 
+    async fn on_reload(&self) -> Result<(), std::io::Error> {
+        self.record("on_reload");
+        Ok(())
+    }
+
     async fn serve(&self, ctx: &ServiceContext) -> Result<(), &'static str> {
         ctx.cancelled().await;
         Ok(())
@@ -60,5 +65,9 @@ async fn main() {
         .unwrap();
     app.start().await.unwrap();
     app.wait_ready::<Recorder>().await.unwrap();
+    let report = app.reload().await.unwrap();
+    assert_eq!(report.reloaded.len(), 1, "{report}");
+    let recorder = app.handle("Recorder").unwrap().service::<Recorder>().unwrap();
+    assert!(recorder.calls.lock().unwrap().contains(&"on_reload"));
     assert!(app.shutdown().await.is_success());
 }

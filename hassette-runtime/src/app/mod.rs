@@ -16,6 +16,7 @@ mod builder;
 mod group;
 mod handle;
 mod listeners;
+mod operations;
 mod signal;
 mod snapshot;
 mod tree;
@@ -176,6 +177,11 @@ impl Hassette {
     /// not exit 1 in silence. To print the whole report too, ask for it afterwards:
     /// [`shutdown`](Self::shutdown) returns the same report at once.
     ///
+    /// On Unix, SIGHUP reloads the app ([`reload`](Self::reload); a failed `on_reload`
+    /// follows its service's policy, and the app goes on). With feature `systemd`,
+    /// systemd hears `RELOADING=1` with `MONOTONIC_USEC=` before it and `READY=1` after
+    /// (`Type=notify-reload`, or `ExecReload=kill -HUP $MAINPID`).
+    ///
     /// With feature `systemd`, it also runs [`systemd::notify`](crate::systemd::notify) for
     /// the app (`READY=1`, `STATUS=`, `WATCHDOG=1`, `STOPPING=1`; nothing outside a
     /// `Type=notify` unit).
@@ -204,17 +210,25 @@ impl Hassette {
     pub async fn run_until_signal(self) -> ExitCode {
         let listening = signal::Listening::begin();
         let watcher = match signal::Signals::listen() {
-            Ok(signals) => Some(tokio::spawn(signal::watch_signals(
-                signals,
-                self.inner.clone(),
-            ))),
+            Ok(signals) => Some(crate::engine::spawn_named(
+                "signals",
+                signal::watch_signals(signals, self.inner.clone()),
+            )),
             Err(error) => {
                 tracing::error!(%error, "cannot listen for termination signals; only a crash stops the app");
                 None
             }
         };
         #[cfg(all(feature = "systemd", unix))]
-        let notifier = tokio::spawn(crate::systemd::notify(self.clone()));
+        let notifier = crate::engine::spawn_named("systemd", crate::systemd::notify(self.clone()));
+        // SIGHUP reloads (see `operations`).
+        #[cfg(unix)]
+        match operations::Hangups::listen() {
+            Ok(hangups) => {
+                crate::engine::spawn_named("reload", hangups.reload_on_each(self.clone()));
+            }
+            Err(error) => tracing::error!(%error, "cannot listen for SIGHUP; no reload on it"),
+        }
         let failed_start = self
             .start_or_stop()
             .await
@@ -570,7 +584,7 @@ fn exit_after_runtime_drop(code: i32) {
     }
     let (alive, dropped) = std::sync::mpsc::channel::<()>();
     // This task is dropped, with `alive`, when the runtime shuts down.
-    tokio::spawn(async move {
+    crate::engine::spawn_named("exit", async move {
         let _alive = alive;
         std::future::pending::<()>().await;
     });

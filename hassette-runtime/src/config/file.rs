@@ -128,6 +128,11 @@ impl Overrides {
                 set(key, &mut self.max_children, limit)
             }
             Key::Critical => set(key, &mut self.critical, map.next_value::<bool>()?),
+            Key::Watchdog => {
+                let limit = duration(key, map)?;
+                rules::watchdog(limit).map_err(broken)?;
+                set(key, &mut self.watchdog, limit)
+            }
             Key::Backoff | Key::Budget => map.next_value_seed(Table {
                 list: Some(key),
                 into: self,

@@ -31,7 +31,7 @@ mod file;
 ///
 /// With feature `serde`, `Overrides` is `Deserialize`: a table with the keys of
 /// `#[service(...)]` that tune a declaration (`startup_timeout`, `shutdown_timeout`,
-/// `stable_after`, `cooldown`, `max_cooldown_cycles`, `max_children`, `critical`, and the lists as
+/// `stable_after`, `cooldown`, `max_cooldown_cycles`, `max_children`, `critical`, `watchdog`, and the lists as
 /// tables, `backoff = { base, multiplier, max, jitter }` and
 /// `budget = { intensity, period }`), durations in the attribute's grammar (`"250ms"`,
 /// `"1m30s"`, see [`parse_duration`](crate::parse_duration)). An unknown key is refused
@@ -66,6 +66,7 @@ pub struct Overrides {
     max_cooldown_cycles: Option<u32>,
     max_children: Option<u32>,
     critical: Option<bool>,
+    watchdog: Option<Duration>,
 }
 
 /// A spec that breaks the attribute's rules, named by its service: a value of
@@ -166,6 +167,10 @@ impl Overrides {
         /// assert_eq!(spec.critical, Some(true));
         /// ```
         critical: bool,
+        /// `watchdog`: the longest a Running run may go without
+        /// [`ServiceContext::heartbeat`](crate::ServiceContext::heartbeat), longer than
+        /// zero (not for a resource).
+        watchdog: Duration,
     }
 
     /// `spec` with these values in place, checked by the attribute's rules; `service`
@@ -226,6 +231,7 @@ impl Overrides {
             (Key::MaxCooldownCycles, self.max_cooldown_cycles.is_some()),
             (Key::MaxChildren, self.max_children.is_some()),
             (Key::Critical, self.critical.is_some()),
+            (Key::Watchdog, self.watchdog.is_some()),
         ];
         set.into_iter().filter_map(|(key, set)| set.then_some(key))
     }
@@ -271,6 +277,10 @@ impl Overrides {
         if let Some(limit) = self.max_children {
             rules::max_children(limit)?;
             spec.max_children = NonZeroU32::new(limit);
+        }
+        if let Some(limit) = self.watchdog {
+            rules::watchdog(limit)?;
+            spec.watchdog = Some(limit);
         }
         Ok(spec)
     }

@@ -44,11 +44,13 @@
 //! - (L5) a unit's `record` (`unit`: errors, the budget's window);
 //! - (L6) an event stream's `channel` (`stream`, an `RwLock`; a status event is sent
 //!   under (L4));
-//! - (L7) a stream handover's `next` (`stream`).
+//! - (L7) a stream handover's `next` (`stream`);
+//! - (L8) a unit's reconfigured spec (`unit`: `live_spec`), a leaf: taken inside any
+//!   of the others, nothing inside it.
 //!
 //! Taken alone (nothing held, nothing taken inside): a unit's `run`, the shutdown's
 //! `reason`, a group's `rx`, the first starts' `failures`, the wait graph's `edges`, a
-//! run's children's `panics`.
+//! run's children's `panics`, the reload in flight (`reload`).
 //!
 //! Every lock is taken through [`lock`], [`read_lock`] or [`write_lock`], which recover
 //! from poisoning: no user code runs under an engine lock (hooks and `serve` run outside
@@ -64,9 +66,12 @@ mod first_start;
 mod group;
 mod handle;
 mod inside;
+mod named;
 mod policy;
 mod readiness;
 mod registry;
+mod reload;
+mod reloads;
 mod shim;
 mod shutdown;
 mod start;
@@ -89,6 +94,7 @@ pub(crate) use driver::{ABORT_GRACE, within};
 pub(crate) use ensure::Wanted;
 pub(crate) use group::{Group, GroupDef, Member};
 pub(crate) use inside::{caller, scope as in_service};
+pub(crate) use named::spawn as spawn_named;
 #[allow(
     unused_imports,
     reason = "for the metrics observer, which a build may not have"

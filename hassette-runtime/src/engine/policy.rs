@@ -90,7 +90,8 @@ impl FailureKind {
             if e.is::<crate::Panicked>() {
                 return FailureKind::Panic;
             }
-            if e.is::<crate::TimedOut>() || e.is::<crate::CutOff>() {
+            if e.is::<crate::TimedOut>() || e.is::<crate::CutOff>() || e.is::<crate::NoHeartbeat>()
+            {
                 return FailureKind::Timeout;
             }
             if e.is::<crate::Fatal>() {
@@ -411,6 +412,11 @@ pub(crate) struct Policy {
 }
 
 impl Policy {
+    /// Restarts since the service was last stable: the next run's `ServiceContext::attempt`.
+    pub(crate) fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
     /// The decision, in one place: what `failure` leads to with `attempt` restarts since
     /// the service was last stable and the restarts in `window`. A true sliding window:
     /// at most `intensity` restarts within any `period`; the failure that would need one

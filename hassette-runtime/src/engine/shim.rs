@@ -82,8 +82,14 @@ impl Shim {
             | Hook::AfterInitialize
             | Hook::BeforeShutdown
             | Hook::OnShutdown
-            | Hook::AfterShutdown => (self.hook)(value, hook, ctx),
+            | Hook::AfterShutdown
+            | Hook::OnReload => (self.hook)(value, hook, ctx),
         })
+    }
+
+    /// Whether the type defines `on_reload` (a reload skips the others).
+    pub(crate) fn reloads(&self) -> bool {
+        self.hooks.contains(Hook::OnReload)
     }
 
     /// Whether the type defines an initialize hook (whose wait needs the startup deadline).
@@ -155,6 +161,7 @@ fn call_hook<T: Hooks>(value: &Value, hook: Hook, ctx: &ServiceContext) -> HookF
         Hook::BeforeShutdown => Box::pin(async move { this.before_shutdown(&ctx).await }),
         Hook::OnShutdown => Box::pin(async move { this.on_shutdown(&ctx).await }),
         Hook::AfterShutdown => Box::pin(async move { this.after_shutdown(&ctx).await }),
+        Hook::OnReload => Box::pin(async move { this.on_reload(&ctx).await }),
     }
 }
 

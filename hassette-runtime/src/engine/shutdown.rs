@@ -72,7 +72,7 @@ impl AppState {
             return;
         };
         let inner = self.clone();
-        tokio::spawn(async move {
+        super::named::spawn("drain", async move {
             inner.drain().wait(period).await;
             inner.begin_stop();
         });
@@ -94,7 +94,7 @@ impl AppState {
     fn begin_stop(self: &Arc<Self>) {
         self.stop_state().signal();
         let inner = self.clone();
-        tokio::spawn(async move {
+        super::named::spawn("shutdown", async move {
             let report = inner.clone().stop_all().await;
             inner.stop_state().publish(report);
         });

@@ -29,7 +29,7 @@ impl AppState {
         let mut outcome = self.start_state().subscribe();
         if self.start_state().begin() {
             let state = self.clone();
-            tokio::spawn(async move {
+            super::named::spawn("start", async move {
                 let result = state.clone().launch_all().await;
                 state.start_state().finish(result);
             });
@@ -57,7 +57,7 @@ impl AppState {
         let coordinators = || {
             for gid in 0..self.groups().len() {
                 let app = self.clone();
-                tokio::spawn(async move {
+                super::named::spawn("group", async move {
                     let (groups, registry) = (app.groups(), app.registry());
                     let token = app.stop_state().token();
                     let ended = super::group::coordinate(groups, registry, token, gid);

@@ -59,6 +59,8 @@ pub(crate) struct AppState {
     drain: Drain,
     /// `Builder::listener`'s listeners, opened by the start.
     listeners: Listeners,
+    /// The reload in flight (see `reload`).
+    reloads: super::reloads::Reloads,
 }
 
 impl AppState {
@@ -73,6 +75,7 @@ impl AppState {
             events: parts.events,
             drain: Drain::new(parts.drain),
             listeners: parts.listeners,
+            reloads: super::reloads::Reloads::default(),
         })
     }
 
@@ -116,6 +119,11 @@ impl AppState {
         self.groups
             .get(link.group)
             .map(|group| group.name().clone())
+    }
+
+    /// The reloads (see `reloads`).
+    pub(super) fn reloads(&self) -> &super::reloads::Reloads {
+        &self.reloads
     }
 
     /// The drain (see `drain`).

@@ -12,6 +12,17 @@
 //!   backoff ran out while the failed run was cleaned up) answers a pending operator's
 //!   restart first, as the wait would: a restart asked for during the cleanup is then
 //!   the one restart (with a fresh budget), not one more after the policy's.
+//! - A reload (see `reload`) is asked for like the others: the request waits in the
+//!   unit's record and the doorbell rings; the watch (the only phase with a run to
+//!   reload) takes it and runs `on_reload` next to `serve` ([`Step::Reload`]). Every
+//!   other phase answers a pending request at once (skipped), so its caller never waits
+//!   for a supervisor that will not run it.
+//! - A `watchdog` adds a timer to the watch (its own boxed phase, so a service without
+//!   one pays nothing): the run fails when `ServiceContext::heartbeat` was not called
+//!   within it while Running.
+//! - Before each initialize it leaves the run's restart context in the unit (the
+//!   backoff attempt and the error that ended the run before), which the new run's
+//!   `ServiceContext` reads.
 //! - What it never does: wait for another service's supervisor, or hold a lock across
 //!   an `.await`. It only talks to its group's coordinator through the group's channel
 //!   and `GroupLink` (see `group`).
@@ -29,8 +40,9 @@ use super::group::GroupEvent;
 use super::handle::SupervisorHandle;
 use super::inside::InService;
 use super::policy::{self, Dead, Decision, Ending, Failure, OutcomeKind, Policy};
+use super::reloads::{ReloadAnswer, ReloadRequest};
 use super::unit::Unit;
-use crate::{ReadyMode, SharedError, StartFailure, Status, TimedOut};
+use crate::{NoHeartbeat, ReadyMode, ReloadSkipped, SharedError, StartFailure, Status, TimedOut};
 
 /// What the supervisor does next.
 enum Step {
@@ -52,6 +64,8 @@ enum Step {
     /// Stopped for the group: wait until it says to initialize again; `along` when the
     /// restart is not for its own failure (another member's).
     Held { along: bool },
+    /// Run `on_reload` next to `serve`, and answer the request.
+    Reload(ReloadRequest),
 }
 
 /// One service's supervisor: its lifecycle driver and its restart policy.
@@ -83,6 +97,20 @@ impl Supervisor {
     fn reset_policy(&mut self) {
         self.policy.reset();
         self.run.unit.clear_budget();
+        self.run.unit.reset_attempt();
+    }
+
+    /// The active run was stopped on request (a restart, a group's hold): no error
+    /// ended it, for the next run's context.
+    fn ended_on_request(&self) {
+        self.run.unit.set_run_context(self.policy.attempt(), None);
+    }
+
+    /// Answers a reload asked for while there is no run to reload.
+    fn skip_reload(&self, why: ReloadSkipped) {
+        if let Some(request) = self.unit().take_reload() {
+            let _ = request.send(ReloadAnswer::Skipped(why));
+        }
     }
 
     /// Drives the service for the lifetime of the app; its report is in its unit.
@@ -122,6 +150,7 @@ impl Supervisor {
                 Step::Hold => Box::pin(self.hold()).await,
                 Step::Held { along } => Box::pin(self.held(along)).await,
                 Step::Restart => Box::pin(self.restart()).await,
+                Step::Reload(request) => Box::pin(self.reload(request)).await,
                 Step::Requested => {
                     self.reset_policy();
                     Box::pin(self.restart()).await
@@ -157,8 +186,8 @@ impl Supervisor {
         let end = Ending {
             restart_type: unit.restart_type(),
             kind: self.kind_after_cleanup(outcome),
-            spec,
-            failure: Failure::now(spec),
+            spec: &spec,
+            failure: Failure::now(&spec),
             stable: false,
             stopping: self.run.stopping(),
             // A child or not, an exhausted service is not started again.
@@ -184,7 +213,10 @@ impl Supervisor {
 
     /// Restart = stop the active run (if any) + initialize, on the same value.
     async fn restart(&mut self) -> Step {
-        self.run.stop_run(true).await;
+        if self.run.active.is_some() {
+            self.run.stop_run(true).await;
+            self.ended_on_request();
+        }
         // A serve that crashed while being stopped, or a shutdown that began meanwhile,
         // ends the restart here: nothing is initialized just to be stopped again.
         if self.unit().status() == Status::Crashed || self.run.stopping() {
@@ -218,6 +250,10 @@ impl Supervisor {
                 (!self.run.app.is_stopping() && unit.take_restart()).then_some(Step::Requested)
             }
         };
+        if step.is_some() {
+            // The run a pending reload was for is about to end.
+            self.skip_reload(ReloadSkipped::Interrupted);
+        }
         // One ring may stand for two requests: keep the other one's.
         let more = unit.state().restart_pending()
             || unit
@@ -234,6 +270,9 @@ impl Supervisor {
         if self.run.active.is_none() {
             return Step::Rest;
         }
+        if let Some(limit) = self.run.active.as_ref().and_then(|a| a.ctx.watchdog()) {
+            return Box::pin(self.watch_guarded(limit)).await;
+        }
         // With `ready = "auto"` a service is ready the moment serve begins; only manual
         // readiness needs the startup deadline's timer, in its own (boxed, short-lived)
         // phase so that the long-lived idle state below stays small.
@@ -249,9 +288,77 @@ impl Supervisor {
         };
         tokio::select! {
             biased;
-            () = unit.rung() => self.answer().unwrap_or(Step::Watch),
+            () = unit.rung() => self.answer_watching(),
             outcome = active.serve.ended(&unit) => self.on_serve_end(outcome),
         }
+    }
+
+    /// Why the doorbell rang while the run is watched: [`answer`](Self::answer), else
+    /// a reload to run.
+    fn answer_watching(&self) -> Step {
+        match (self.answer(), self.unit().take_reload()) {
+            (Some(step), _) => step,
+            (None, Some(request)) => Step::Reload(request),
+            (None, None) => Step::Watch,
+        }
+    }
+
+    /// [`watch`](Self::watch) with a `watchdog`: the run fails once it has been Running
+    /// for `limit` since its last heartbeat (or since this watch began, for a run that
+    /// has not sent one yet: `serve` begins in this watch's first poll).
+    async fn watch_guarded(&mut self, limit: Duration) -> Step {
+        let unit = self.run.unit.clone();
+        let Some(ctx) = self.run.active.as_ref().map(|active| active.ctx.clone()) else {
+            return Step::Rest;
+        };
+        let beat = match ctx.last_beat() {
+            Some(beat) => beat,
+            None => ctx.beat_now(),
+        };
+        let mut due = beat.checked_add(limit);
+        loop {
+            let Some(active) = self.run.active.as_mut() else {
+                return Step::Rest;
+            };
+            let timer = async {
+                match due {
+                    Some(due) => sleep_until(due).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                () = unit.rung() => return self.answer_watching(),
+                outcome = active.serve.ended(&unit) => return self.on_serve_end(outcome),
+                () = timer => {}
+            }
+            let last = ctx.last_beat().unwrap_or(beat);
+            let next = last.checked_add(limit);
+            if next.is_some_and(|next| next > Instant::now()) || unit.status() != Status::Running {
+                due = match unit.status() {
+                    Status::Running => next,
+                    _ => Instant::now().checked_add(limit),
+                };
+                continue;
+            }
+            let error: SharedError = Arc::new(NoHeartbeat::new(unit.name.clone(), limit));
+            tracing::warn!(service = %unit.name, %error, "no heartbeat within the watchdog; the run fails");
+            let outcome = Outcome::Failed(error);
+            self.run.settle("watchdog", &outcome);
+            return Step::Ended(outcome);
+        }
+    }
+
+    /// Runs `on_reload` next to `serve` and answers `request`: a failure ends the run,
+    /// and the policy applies as for a failure of `serve`.
+    async fn reload(&mut self, request: ReloadRequest) -> Step {
+        let (answer, step) = match self.run.reload().await {
+            Ok(None) => (ReloadAnswer::Reloaded, Step::Watch),
+            Ok(Some(why)) => (ReloadAnswer::Skipped(why), Step::Watch),
+            Err((outcome, error)) => (ReloadAnswer::Failed(error), Step::Ended(outcome)),
+        };
+        let _ = request.send(answer);
+        step
     }
 
     /// Waits until a `ready = "manual"` service says it is ready, up to its startup
@@ -266,8 +373,9 @@ impl Supervisor {
                 .unwrap_or_else(|| super::driver::deadline_in(spec.startup_timeout));
             tokio::select! {
                 biased;
-                () = unit.rung() => if let Some(step) = self.answer() {
-                    return Some(step);
+                () = unit.rung() => match self.answer_watching() {
+                    Step::Watch => {}
+                    step => return Some(step),
                 },
                 () = unit.wait_for(|now| now.is_up().then_some(())) => return None,
                 outcome = active.serve.ended(&unit) => return Some(self.on_serve_end(outcome)),
@@ -290,13 +398,14 @@ impl Supervisor {
             // event (`retry_at`), and `on_end` decides the same, with the same jitter
             // draw, once the run is cleaned up.
             let unit = self.run.unit.clone();
-            let failure = Failure::now(unit.spec());
+            let spec = unit.spec();
+            let failure = Failure::now(&spec);
             self.failure = Some(failure);
             let kind = outcome.kind(unit.shim);
             let end = Ending {
                 restart_type: unit.restart_type(),
                 kind,
-                spec: unit.spec(),
+                spec: &spec,
                 failure,
                 // (Asked only of a failure that may restart.)
                 stable: kind == OutcomeKind::Failed && unit.stable_at(failure.at),
@@ -340,9 +449,9 @@ impl Supervisor {
         let end = Ending {
             restart_type,
             kind,
-            spec,
+            spec: &spec,
             // From the failure of `serve` (see `on_serve_end`), else from now.
-            failure: self.failure.take().unwrap_or_else(|| Failure::now(spec)),
+            failure: self.failure.take().unwrap_or_else(|| Failure::now(&spec)),
             // The run that just ended had been healthy for `stable_after`.
             stable: unit.state().stable(),
             stopping,
@@ -351,6 +460,13 @@ impl Supervisor {
         };
         let policy = &mut self.policy;
         let decision = unit.with_budget(|window| policy::decide(policy, window, end, true));
+        let ended_by = match &outcome {
+            Outcome::Clean => None,
+            Outcome::Closed(error) | Outcome::Fatal(error) | Outcome::Failed(error) => {
+                Some(error.clone())
+            }
+        };
+        unit.set_run_context(self.policy.attempt(), ended_by);
         // Only a permanent service is exhausted after a clean return: say so.
         let error = || match outcome {
             Outcome::Clean => unit.exhausted_by_returns(),
@@ -447,8 +563,9 @@ impl Supervisor {
         let step = loop {
             tokio::select! {
                 biased;
-                () = unit.rung() => if let Some(step) = self.answer() {
-                    break step;
+                () = unit.rung() => match self.answer() {
+                    Some(step) => break step,
+                    None => self.skip_reload(ReloadSkipped::NotRunning),
                 },
                 () = self.run.app.stop().begun() => break Step::Rest,
                 () = &mut sleep => break Step::Restart,
@@ -484,7 +601,7 @@ impl Supervisor {
                     self.reset_policy();
                     return step;
                 }
-                None => {}
+                None => self.skip_reload(ReloadSkipped::NotRunning),
             }
         }
     }
@@ -498,7 +615,10 @@ impl Supervisor {
 
     /// The group restarts this service: stop it (Stopping → Stopped), then wait.
     async fn hold(&mut self) -> Step {
-        self.run.stop_run(true).await;
+        if self.run.active.is_some() {
+            self.run.stop_run(true).await;
+            self.ended_on_request();
+        }
         if let Some(link) = &self.unit().link {
             link.set_waiting(true);
             link.acked.notify_one();
@@ -527,7 +647,10 @@ impl Supervisor {
                         unit.ring();
                         return Step::Rest;
                     }
-                    false => deferred = true,
+                    false => {
+                        self.skip_reload(ReloadSkipped::NotRunning);
+                        deferred = true;
+                    }
                 },
                 () = link.resume.notified() => {
                     link.set_waiting(false);
@@ -552,6 +675,10 @@ impl Supervisor {
     async fn finish(&mut self) {
         let began = Instant::now();
         let unit = self.run.unit.clone();
+        self.skip_reload(match self.run.app.is_stopping() {
+            true => ReloadSkipped::ShuttingDown,
+            false => ReloadSkipped::Interrupted,
+        });
         if self.run.active.is_some() {
             let publish = !unit.status().is_terminal();
             self.run.stop_run(publish).await;
@@ -583,5 +710,6 @@ pub(crate) fn launch(
     unit.set_supervised(true);
     let supervise = Supervisor::new(unit, app, started).supervise();
     // The supervisor runs the hooks and `serve`: they belong to the service (see `inside`).
-    wave.spawn(InService::new(scope, supervise))
+    let name = scope.name().clone();
+    super::named::spawn(name, wave.track_future(InService::new(scope, supervise)))
 }

@@ -46,6 +46,8 @@ struct Run {
     /// The token and the children, made on the first `cancellation_token()` or `spawn`:
     /// most services use neither, and should not pay for them in every run.
     extras: OnceLock<Box<Extras>>,
+    /// The run's restart context and heartbeats (see `restart_context.rs`).
+    info: super::restart_context::RunInfo,
 }
 
 #[derive(Default)]
@@ -95,12 +97,14 @@ impl fmt::Debug for ServiceContext {
 impl ServiceContext {
     /// A new run of `unit`, which becomes its current one (see [`RunRef`]).
     pub(crate) fn new(unit: Arc<Unit>, app: Arc<AppState>) -> Self {
+        let info = super::restart_context::RunInfo::of(&unit);
         let run = Arc::new(Run {
             unit,
             app,
             cancelled: AtomicBool::new(false),
             cancelled_wake: Notify::new(),
             extras: OnceLock::new(),
+            info,
         });
         run.unit.set_run(RunRef(Arc::downgrade(&run)));
         ServiceContext { run }
@@ -361,7 +365,84 @@ impl ServiceContext {
                 }
             }
         };
-        children.tracker.spawn(child.in_current_span())
+        let task = children.tracker.track_future(child.in_current_span());
+        crate::engine::spawn_named(self.run.unit.name(), task)
+    }
+
+    /// Tells the service's `watchdog` that it is alive: a Running service whose spec has
+    /// `watchdog = "10s"` must call it at least that often, or its run fails with
+    /// [`NoHeartbeat`](crate::NoHeartbeat) and its restart policy applies. Cheap (a clock
+    /// read and an atomic store); a no-op without a watchdog.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hassette_runtime::prelude::*;
+    ///
+    /// struct Poller;
+    /// #[service(restart = "permanent", watchdog = "10s")]
+    /// impl Poller {
+    ///     async fn serve(&self, ctx: &ServiceContext) -> Result<(), BoxError> {
+    ///         while !ctx.is_cancelled() {
+    ///             // poll_once().await?;
+    ///             ctx.heartbeat();
+    ///             tokio::time::sleep(Duration::from_secs(1)).await;
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn heartbeat(&self) {
+        self.run.info.beat();
+    }
+
+    /// Which attempt this run is: 0 for the first run (and for the first after an
+    /// operator's restart or a cooldown, which reset the count), `n` after `n` restarts in
+    /// a row; a run that had stayed healthy for `stable_after` before it failed starts the
+    /// count again (the run after it is 1). The backoff grows with it, so a run can adapt
+    /// too (a fallback host, a smaller batch).
+    /// It is read while the run is under way (once the run has been stopped it may tell
+    /// the next run's already, as [`last_error`](Self::last_error) does).
+    ///
+    /// ```
+    /// # fn f(ctx: &hassette_runtime::ServiceContext) {
+    /// let host = if ctx.attempt() < 3 { "primary.example" } else { "fallback.example" };
+    /// # let _ = host;
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn attempt(&self) -> u32 {
+        self.run.unit.run_context().0
+    }
+
+    /// The error that ended the previous run of this service (its `serve`, a hook, its
+    /// watchdog or its `on_reload`); `None` on the first run and after a run that ended
+    /// without one (a clean return, an operator's restart).
+    ///
+    /// ```
+    /// # fn f(ctx: &hassette_runtime::ServiceContext) {
+    /// if let Some(error) = ctx.last_error() {
+    ///     tracing::info!(%error, "starting again after a failure");
+    /// }
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn last_error(&self) -> Option<SharedError> {
+        self.run.unit.run_context().1
+    }
+
+    /// The `watchdog` of this run, if it has one.
+    pub(crate) fn watchdog(&self) -> Option<std::time::Duration> {
+        self.run.info.watchdog()
+    }
+
+    /// The last heartbeat of this run, if any (for the watchdog).
+    pub(crate) fn last_beat(&self) -> Option<tokio::time::Instant> {
+        self.run.info.last_beat()
+    }
+
+    /// A heartbeat now (the watchdog's count begins), and when.
+    pub(crate) fn beat_now(&self) -> tokio::time::Instant {
+        self.run.info.beat()
     }
 
     /// Waits until `T` is Running and ready.

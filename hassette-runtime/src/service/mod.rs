@@ -7,11 +7,13 @@ use std::future::{Future, ready};
 use crate::{BoxError, Dependency, ResourceSpec, RestartSpec};
 
 mod context;
+mod restart_context;
 
 pub(crate) use context::RunRef;
 pub use context::ServiceContext;
 
-/// The six lifecycle hooks shared by services and resources, with no-op defaults.
+/// The six lifecycle hooks shared by services and resources, and `on_reload`, with no-op
+/// defaults.
 ///
 /// `#[service]` and `#[resource]` implement this trait from the hooks found in the `impl`
 /// block; write it by hand only when you cannot use the attribute.
@@ -106,6 +108,29 @@ pub trait Hooks: Send + Sync + Sized + 'static {
         &self,
         ctx: &ServiceContext,
     ) -> impl Future<Output = Result<(), BoxError>> + Send {
+        let _ = ctx;
+        ready(Ok(()))
+    }
+
+    /// Runs when the app is reloaded ([`Hassette::reload`](crate::Hassette::reload),
+    /// SIGHUP under `run_until_signal`), while the service is Running: re-read settings,
+    /// reopen log files. `serve` goes on running next to it. It is bounded by the
+    /// service's `startup_timeout`; an error, a panic or the timeout fails the run, and
+    /// the restart policy applies as for a failure of `serve`.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use hassette_runtime::{BoxError, Hooks, ServiceContext};
+    ///
+    /// struct Feed { generation: AtomicU64 }
+    /// impl Hooks for Feed {
+    ///     async fn on_reload(&self, _ctx: &ServiceContext) -> Result<(), BoxError> {
+    ///         self.generation.fetch_add(1, Ordering::Relaxed); // serve reads it
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    fn on_reload(&self, ctx: &ServiceContext) -> impl Future<Output = Result<(), BoxError>> + Send {
         let _ = ctx;
         ready(Ok(()))
     }

@@ -33,6 +33,7 @@ use super::unit::Unit;
 use crate::{ServiceContext, SharedError, StartFailure, Status, WaitError};
 
 mod hook;
+mod reload;
 mod serve;
 
 pub(crate) use hook::{ABORT_GRACE, deadline_in, within};
@@ -236,7 +237,7 @@ impl Driver {
         let Some(active) = self.active.as_mut() else {
             return Err(StartFailure::Interrupted);
         };
-        let spec = self.unit.spec();
+        let spec = *self.unit.spec();
         let deadline = active.startup_deadline;
         let deadline = move || deadline.unwrap_or_else(|| deadline_in(spec.startup_timeout));
         let interrupt = Interrupt {

@@ -105,6 +105,27 @@ pub(crate) struct Unit {
     spec: Option<Box<RestartSpec>>,
     /// A child: its `critical` defaults to false (see [`Unit::critical`]).
     child: bool,
+    /// Its spec once reconfigured while it runs (`Hassette::reconfigure`), which replaces
+    /// `spec`; made by the first reconfiguration. Its lock is a leaf (L8).
+    live_spec: OnceLock<Box<Mutex<Arc<RestartSpec>>>>,
+}
+
+/// A unit's spec as [`Unit::spec`] reads it: its registered one, or a copy of the one a
+/// reconfiguration gave it (the decision made with it keeps it whole).
+pub(crate) enum SpecRef<'a> {
+    Fixed(&'a RestartSpec),
+    Live(Arc<RestartSpec>),
+}
+
+impl std::ops::Deref for SpecRef<'_> {
+    type Target = RestartSpec;
+
+    fn deref(&self) -> &RestartSpec {
+        match self {
+            SpecRef::Fixed(spec) => spec,
+            SpecRef::Live(spec) => spec,
+        }
+    }
 }
 
 impl std::fmt::Debug for Unit {
@@ -202,6 +223,7 @@ impl Unit {
             shim: init.shim,
             spec: init.spec,
             child: init.child,
+            live_spec: OnceLock::new(),
         }
     }
 
@@ -229,9 +251,22 @@ impl Unit {
                 .is_some_and(|t| !crate::engine::policy::restarts_after_clean_end(t))
     }
 
-    /// Its spec: its type's, or the one it was registered with.
-    pub(crate) fn spec(&self) -> &RestartSpec {
-        self.spec.as_deref().unwrap_or(&self.shim.spec)
+    /// Its spec: its type's, the one it was registered with, or the one it was last
+    /// reconfigured with.
+    pub(crate) fn spec(&self) -> SpecRef<'_> {
+        match self.live_spec.get() {
+            None => SpecRef::Fixed(self.spec.as_deref().unwrap_or(&self.shim.spec)),
+            Some(live) => SpecRef::Live(lock(live).clone()), // (L8)
+        }
+    }
+
+    /// Replaces its spec (checked by the caller): read from the next decision on.
+    pub(in crate::engine) fn set_spec(&self, spec: RestartSpec) {
+        let spec = Arc::new(spec);
+        let live = self
+            .live_spec
+            .get_or_init(|| Box::new(Mutex::new(spec.clone())));
+        *lock(live) = spec; // (L8)
     }
 
     /// Its restart type; `None` for a resource.

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use super::super::bus::Observed;
 use super::super::lock;
 use super::super::policy::RestartWindow;
+use super::super::reloads::ReloadRequest;
 use super::Unit;
 use crate::{KEPT_ERRORS, ReportedError, ServiceReport, SharedError};
 
@@ -40,6 +41,15 @@ pub(super) struct Record {
     collateral_restarts: u64,
     /// The dependency its start waits for now (see `driver::await_dependencies`).
     waiting_on: Option<Arc<str>>,
+    /// A reload asked of the supervisor that it has not taken yet (see `reload`).
+    reload: Option<ReloadRequest>,
+    /// The supervisor runs `on_reload` now: a reload asked for from inside it is
+    /// answered at once (see `reload`).
+    in_reload: bool,
+    /// The next run's restart context: its backoff attempt and the error that ended
+    /// the run before it (`ServiceContext::attempt`, `last_error`).
+    attempt: u32,
+    ended_by: Option<SharedError>,
 }
 
 impl Unit {
@@ -146,13 +156,13 @@ impl Unit {
     }
 
     /// Its start waits for the dependency `name` until the guard returned is dropped.
-    pub(crate) fn waiting_on_for(&self, name: Arc<str>) -> WaitingOn<'_> {
+    pub(in crate::engine) fn waiting_on_for(&self, name: Arc<str>) -> WaitingOn<'_> {
         self.write_record(|record| record.waiting_on = Some(name));
         WaitingOn(self)
     }
 
     /// The dependency its start waits for now.
-    pub(crate) fn waiting_on(&self) -> Option<Arc<str>> {
+    pub(in crate::engine) fn waiting_on(&self) -> Option<Arc<str>> {
         self.read_record(|r| r.and_then(|r| r.waiting_on.clone()))
     }
 
@@ -164,6 +174,62 @@ impl Unit {
     /// How many of its restarts were along with its parent or group.
     pub(crate) fn collateral_restarts(&self) -> u64 {
         self.read_record(|r| r.map_or(0, |r| r.collateral_restarts))
+    }
+
+    /// Asks the supervisor for a reload (it answers on `request`), replacing one it has
+    /// not taken (whose caller then hears that it was interrupted), and rings.
+    pub(in crate::engine) fn ask_reload(&self, request: ReloadRequest) {
+        let before = self.write_record(|record| record.reload.replace(request));
+        drop(before);
+        self.ring();
+    }
+
+    /// The reload asked for and not taken yet, taken (by the supervisor, or by the
+    /// caller that gives up waiting).
+    pub(in crate::engine) fn take_reload(&self) -> Option<ReloadRequest> {
+        let asked = self.read_record(|record| record.is_some_and(|r| r.reload.is_some()));
+        asked
+            .then(|| self.write_record(|record| record.reload.take()))
+            .flatten()
+    }
+
+    /// The supervisor begins (`true`) or ends `on_reload`.
+    pub(in crate::engine) fn set_in_reload(&self, on: bool) {
+        self.write_record(|record| record.in_reload = on);
+    }
+
+    /// Whether the supervisor runs `on_reload` now.
+    pub(in crate::engine) fn in_reload(&self) -> bool {
+        self.read_record(|record| record.is_some_and(|r| r.in_reload))
+    }
+
+    /// The restart context of the next run: its backoff attempt (0: the first run, or
+    /// the first since the count was reset) and the error that ended the run before it.
+    pub(in crate::engine) fn set_run_context(&self, attempt: u32, ended_by: Option<SharedError>) {
+        let before = {
+            let mut record = lock(&self.record); // (L5)
+            // Nothing written yet and nothing to write: no record.
+            if record.is_none() && attempt == 0 && ended_by.is_none() {
+                return;
+            }
+            let record = record.get_or_insert_with(Box::default);
+            record.attempt = attempt;
+            std::mem::replace(&mut record.ended_by, ended_by)
+        };
+        // An error's drop is the service's code: outside the lock.
+        drop(before);
+    }
+
+    /// A fresh attempt count for the next run (its error stays).
+    pub(in crate::engine) fn reset_attempt(&self) {
+        if let Some(record) = lock(&self.record).as_deref_mut() {
+            record.attempt = 0; // (L5)
+        }
+    }
+
+    /// What [`set_run_context`](Self::set_run_context) set.
+    pub(crate) fn run_context(&self) -> (u32, Option<SharedError>) {
+        self.read_record(|r| r.map_or((0, None), |r| (r.attempt, r.ended_by.clone())))
     }
 
     /// Keeps the error of an initialize hook that the shutdown interrupted, for the stop.
