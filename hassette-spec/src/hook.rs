@@ -4,53 +4,49 @@
 //! The attribute recognises the methods of a block by these names (and suggests one for a
 //! misspelt name), records which ones the block defines as a [`HookSet`], and the runtime
 //! calls only those. One enum for both, so adding a hook is a change the compiler walks
-//! you through: every `match` on it, in both crates, stops compiling until it is handled.
+//! you through: every `match` on it, in both crates, stops compiling until it is handled,
+//! and its `ALL` is declared with it (see `listed`), so a name is found
+//! without a second list to keep.
 
 use std::fmt;
 
-/// A method the runtime calls, in the order of a run: the initialize hooks, `serve`, then
-/// the shutdown hooks; and `on_reload`, which runs only when the app is reloaded.
-///
-/// ```
-/// use hassette_spec::Hook;
-///
-/// assert_eq!(Hook::from_name("on_initialize"), Some(Hook::OnInitialize));
-/// assert_eq!(Hook::Serve.name(), "serve");
-/// assert!(Hook::AfterInitialize.initializes());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Hook {
-    /// `before_initialize`: first in a start.
-    BeforeInitialize,
-    /// `on_initialize`: the usual place to open connections.
-    OnInitialize,
-    /// `after_initialize`: after `serve` was created.
-    AfterInitialize,
-    /// `serve`: the service's work (a resource has none).
-    Serve,
-    /// `before_shutdown`: first in a stop, while `serve` still runs.
-    BeforeShutdown,
-    /// `on_shutdown`: once `serve` has finished.
-    OnShutdown,
-    /// `after_shutdown`: last in a stop.
-    AfterShutdown,
-    /// `on_reload`: while the service runs, when the app is reloaded (SIGHUP).
-    OnReload,
+use crate::listed::listed;
+
+listed! {
+    /// A method the runtime calls, in the order of a run: the initialize hooks, `serve`, then
+    /// the shutdown hooks; and `on_reload`, which runs only when the app is reloaded.
+    ///
+    /// ```
+    /// use hassette_spec::Hook;
+    ///
+    /// assert_eq!(Hook::from_name("on_initialize"), Some(Hook::OnInitialize));
+    /// assert_eq!(Hook::Serve.name(), "serve");
+    /// assert!(Hook::AfterInitialize.initializes());
+    /// ```
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum Hook {
+        /// `before_initialize`: first in a start.
+        BeforeInitialize,
+        /// `on_initialize`: the usual place to open connections.
+        OnInitialize,
+        /// `after_initialize`: after `serve` was created.
+        AfterInitialize,
+        /// `serve`: the service's work (a resource has none).
+        Serve,
+        /// `before_shutdown`: first in a stop, while `serve` still runs.
+        BeforeShutdown,
+        /// `on_shutdown`: once `serve` has finished.
+        OnShutdown,
+        /// `after_shutdown`: last in a stop.
+        AfterShutdown,
+        /// `on_reload`: while the service runs, when the app is reloaded (SIGHUP).
+        OnReload,
+    }
+    /// Every method, in the order of a run.
+    const ALL;
 }
 
 impl Hook {
-    /// Every method, in the order of a run.
-    pub const ALL: [Hook; 8] = [
-        Hook::BeforeInitialize,
-        Hook::OnInitialize,
-        Hook::AfterInitialize,
-        Hook::Serve,
-        Hook::BeforeShutdown,
-        Hook::OnShutdown,
-        Hook::AfterShutdown,
-        Hook::OnReload,
-    ];
-
     /// The method's name, as written in the `impl` block.
     #[must_use]
     pub const fn name(self) -> &'static str {

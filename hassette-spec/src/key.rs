@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::listed::listed;
+
 /// A key of `#[service(...)]` or `#[resource(...)]`, or of a list in it
 /// (`backoff(base)`, `budget(period)`).
 ///
@@ -275,27 +277,28 @@ impl fmt::Display for Key {
     }
 }
 
-/// A restart type, as `restart = "..."` spells it.
-///
-/// ```
-/// use hassette_spec::Restart;
-/// assert_eq!(Restart::from_name("transient"), Some(Restart::Transient));
-/// assert_eq!(Restart::Temporary.name(), "temporary");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Restart {
-    /// Restarted after a failure or a clean return.
-    Permanent,
-    /// Restarted after a failure only.
-    Transient,
-    /// Never restarted.
-    Temporary,
+listed! {
+    /// A restart type, as `restart = "..."` spells it.
+    ///
+    /// ```
+    /// use hassette_spec::Restart;
+    /// assert_eq!(Restart::from_name("transient"), Some(Restart::Transient));
+    /// assert_eq!(Restart::Temporary.name(), "temporary");
+    /// ```
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum Restart {
+        /// Restarted after a failure or a clean return.
+        Permanent,
+        /// Restarted after a failure only.
+        Transient,
+        /// Never restarted.
+        Temporary,
+    }
+    /// Every restart type, in the order of the documentation.
+    const ALL;
 }
 
 impl Restart {
-    /// Every restart type, in the order of the documentation.
-    pub const ALL: [Restart; 3] = [Restart::Permanent, Restart::Transient, Restart::Temporary];
-
     /// `"permanent"`, `"transient"` or `"temporary"`.
     #[must_use]
     pub const fn name(self) -> &'static str {

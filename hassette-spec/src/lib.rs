@@ -37,6 +37,7 @@
 mod duration;
 mod hook;
 mod key;
+mod listed;
 mod suggest;
 
 pub mod defaults;
