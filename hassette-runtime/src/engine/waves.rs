@@ -17,9 +17,11 @@ pub(crate) fn waves<'a>(
         Done(usize),
     }
     let mut marks = vec![Mark::New; deps.len()];
+    // Iterative depth-first search: 100 000 services must not overflow the stack. One
+    // stack for every root (empty again after each): not an allocation per service.
+    let mut stack: Vec<(usize, usize)> = Vec::new();
     for root in 0..deps.len() {
-        // Iterative depth-first search: 100 000 services must not overflow the stack.
-        let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
+        stack.push((root, 0));
         while let Some(&mut (id, ref mut next)) = stack.last_mut() {
             if *next == 0 {
                 if let Mark::Done(_) = marks[id] {

@@ -56,6 +56,8 @@ mod recorder;
 pub(crate) use meter::Meter;
 pub use recorder::{DURATION_BUCKETS, InstallError, MetricsHandle, install};
 
+use std::sync::Arc;
+
 use metrics::{Key, Label, Level, Metadata};
 
 use crate::Status;
@@ -67,11 +69,12 @@ static METADATA: Metadata<'static> =
 // Every series of a service, made here and only here: what is updated is what a removal
 // forgets.
 
-fn service_label(service: &str) -> Label {
-    Label::new("service", service.to_owned())
+/// The label shares the unit's name (a reference count, not a copy of the string).
+fn service_label(service: &Arc<str>) -> Label {
+    Label::new("service", Arc::clone(service))
 }
 
-fn status_key(service: &str, status: Status) -> Key {
+fn status_key(service: &Arc<str>, status: Status) -> Key {
     Key::from_parts(
         "hassette_status",
         vec![
@@ -81,18 +84,18 @@ fn status_key(service: &str, status: Status) -> Key {
     )
 }
 
-fn restarts_key(service: &str) -> Key {
+fn restarts_key(service: &Arc<str>) -> Key {
     Key::from_parts("hassette_restarts_total", vec![service_label(service)])
 }
 
-fn collateral_restarts_key(service: &str) -> Key {
+fn collateral_restarts_key(service: &Arc<str>) -> Key {
     Key::from_parts(
         "hassette_collateral_restarts_total",
         vec![service_label(service)],
     )
 }
 
-fn failures_key(service: &str, kind: &'static str) -> Key {
+fn failures_key(service: &Arc<str>, kind: &'static str) -> Key {
     Key::from_parts(
         "hassette_failures_total",
         vec![
@@ -102,11 +105,11 @@ fn failures_key(service: &str, kind: &'static str) -> Key {
     )
 }
 
-fn start_key(service: &str) -> Key {
+fn start_key(service: &Arc<str>) -> Key {
     Key::from_parts("hassette_start_seconds", vec![service_label(service)])
 }
 
-fn stop_key(service: &str) -> Key {
+fn stop_key(service: &Arc<str>) -> Key {
     Key::from_parts("hassette_stop_seconds", vec![service_label(service)])
 }
 

@@ -417,8 +417,9 @@ mod tests {
             assert!(full.contains(line), "{line:?} is not in\n{full}");
         }
 
-        let gauges = Status::ALL.map(|status| super::super::status_key("db", status));
-        let histograms = [super::super::start_key("db"), super::super::stop_key("db")];
+        let db: Arc<str> = Arc::from("db");
+        let gauges = Status::ALL.map(|status| super::super::status_key(&db, status));
+        let histograms = [super::super::start_key(&db), super::super::stop_key(&db)];
         recorder.own.forget(&[], &gauges, &histograms);
         assert_eq!(
             handle.render(),

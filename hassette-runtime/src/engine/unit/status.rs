@@ -239,7 +239,7 @@ impl Unit {
             // lost as soon as the run ends; so is the go-ahead for its children.
             if to != Status::Running {
                 if state.ready() {
-                    self.publish_ready(false, Some(to.to_string().into()));
+                    self.publish_ready(false, || Some(to.to_string().into()));
                 }
                 state.flags.set(Flags::READY, false);
                 state.flags.set(Flags::LAUNCHED, false);
@@ -265,7 +265,7 @@ impl Unit {
             if auto_ready && !state.ready() {
                 state.flags.set(Flags::READY, true);
                 self.track_stability(state);
-                self.publish_ready(true, None);
+                self.publish_ready(true, || None);
             }
             Some((Status::Starting, Status::Running, state.generation, false))
         })
@@ -280,7 +280,7 @@ impl Unit {
             }
             state.flags.set(Flags::READY, ready);
             self.track_stability(state);
-            self.publish_ready(ready, reason);
+            self.publish_ready(ready, move || reason);
             tracing::info!(target: LOG_TARGET, ready, "readiness changed");
             true
         })
@@ -313,12 +313,14 @@ impl Unit {
         }
     }
 
-    /// Publishes a readiness change (under the state's lock, as a status change is).
-    fn publish_ready(&self, ready: bool, reason: Option<Arc<str>>) {
+    /// Publishes a readiness change (under the state's lock, as a status change is). The
+    /// `reason` is made only when someone ever subscribed (a stop would otherwise spell
+    /// out its status twice per service for nobody).
+    fn publish_ready(&self, ready: bool, reason: impl FnOnce() -> Option<Arc<str>>) {
         self.events.publish_readiness(|| ReadinessEvent {
             service: self.name.clone(),
             ready,
-            reason,
+            reason: reason(),
             at: Instant::now(),
         });
     }
