@@ -150,18 +150,45 @@ fn this<T: Hooks>(value: &Value) -> Arc<T> {
 }
 
 /// The future of a lifecycle hook (the table calls `serve` through its own function).
+///
+/// Only the hooks the type defines are compiled for it: each arm's condition is a
+/// constant of `T` (`Shim::hook` never asks for another), so the compiler drops the
+/// other arms, and their futures and vtables, before it generates code. A default hook
+/// costs no build time.
 fn call_hook<T: Hooks>(value: &Value, hook: Hook, ctx: &ServiceContext) -> HookFuture {
     let this = this::<T>(value);
     let ctx = ctx.clone();
     match hook {
-        Hook::Serve => no_serve(value, &ctx),
-        Hook::BeforeInitialize => Box::pin(async move { this.before_initialize(&ctx).await }),
-        Hook::OnInitialize => Box::pin(async move { this.on_initialize(&ctx).await }),
-        Hook::AfterInitialize => Box::pin(async move { this.after_initialize(&ctx).await }),
-        Hook::BeforeShutdown => Box::pin(async move { this.before_shutdown(&ctx).await }),
-        Hook::OnShutdown => Box::pin(async move { this.on_shutdown(&ctx).await }),
-        Hook::AfterShutdown => Box::pin(async move { this.after_shutdown(&ctx).await }),
-        Hook::OnReload => Box::pin(async move { this.on_reload(&ctx).await }),
+        Hook::BeforeInitialize if const { T::__HOOKS.contains(Hook::BeforeInitialize) } => {
+            Box::pin(async move { this.before_initialize(&ctx).await })
+        }
+        Hook::OnInitialize if const { T::__HOOKS.contains(Hook::OnInitialize) } => {
+            Box::pin(async move { this.on_initialize(&ctx).await })
+        }
+        Hook::AfterInitialize if const { T::__HOOKS.contains(Hook::AfterInitialize) } => {
+            Box::pin(async move { this.after_initialize(&ctx).await })
+        }
+        Hook::BeforeShutdown if const { T::__HOOKS.contains(Hook::BeforeShutdown) } => {
+            Box::pin(async move { this.before_shutdown(&ctx).await })
+        }
+        Hook::OnShutdown if const { T::__HOOKS.contains(Hook::OnShutdown) } => {
+            Box::pin(async move { this.on_shutdown(&ctx).await })
+        }
+        Hook::AfterShutdown if const { T::__HOOKS.contains(Hook::AfterShutdown) } => {
+            Box::pin(async move { this.after_shutdown(&ctx).await })
+        }
+        Hook::OnReload if const { T::__HOOKS.contains(Hook::OnReload) } => {
+            Box::pin(async move { this.on_reload(&ctx).await })
+        }
+        // `serve` (which has its own function), or a hook the type keeps as the default.
+        Hook::Serve
+        | Hook::BeforeInitialize
+        | Hook::OnInitialize
+        | Hook::AfterInitialize
+        | Hook::BeforeShutdown
+        | Hook::OnShutdown
+        | Hook::AfterShutdown
+        | Hook::OnReload => no_serve(value, &ctx),
     }
 }
 
