@@ -83,8 +83,9 @@ async fn main() -> ExitCode {
         eprintln!("{error}");
         return ExitCode::FAILURE;
     }
-    // The feed's first run fails; it is restarted after the file's backoff.
-    let mut failed = false;
+    // The feed's first run fails; it is restarted after the file's backoff. (The store
+    // may come up after that failure: only the failed service's run is the one awaited.)
+    let mut failed = None;
     while let Ok(event) = events.recv().await {
         match (event.to, event.retry_at) {
             (Status::Failed, Some(retry_at)) => {
@@ -94,9 +95,9 @@ async fn main() -> ExitCode {
                 let delay = retry_at.saturating_duration_since(event.at).as_micros();
                 let ms = (delay + 25_000) / 50_000 * 50;
                 println!("{}: failed ({error}), restarting in {ms}ms", event.service);
-                failed = true;
+                failed = Some(event.service);
             }
-            (Status::Running, _) if failed => {
+            (Status::Running, _) if failed.as_ref() == Some(&event.service) => {
                 println!("{}: running again", event.service);
                 break;
             }
