@@ -253,6 +253,28 @@ async fn remove_child_stops_and_removes_it_and_a_second_call_is_a_typed_error() 
     assert_eq!(report.removed.count, 1);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_remove_child_dropped_half_way_leaves_the_removal_to_end() {
+    let (app, ctx, _slot) = started_hub().await;
+    let slow = ctx.add_child_named("s", Slow { id: 1 }).await.unwrap();
+    // Its stop takes 500ms: the call is dropped 100ms in, while the child stops.
+    let dropped = tokio::time::timeout(ms(100), ctx.remove_child("s")).await;
+    assert!(dropped.is_err());
+    assert!(app.handle("Hub/s").is_ok(), "still stopping");
+    // The removal goes on without its caller, and ends by itself.
+    tokio::time::sleep(secs(1)).await;
+    assert_eq!(slow.status(), Status::Stopped);
+    assert!(ctx.children().is_empty());
+    assert!(app.handle("Hub/s").is_err());
+    assert!(matches!(
+        ctx.remove_child("s").await,
+        Err(RemoveError::Lookup(LookupError::NoChild { .. }))
+    ));
+    let report = app.shutdown().await;
+    assert!(report.is_success(), "{report}");
+    assert_eq!(report.removed.count, 1);
+}
+
 // ---------------------------------------------------------------------------------------
 // ensure_child and ensure_named
 
