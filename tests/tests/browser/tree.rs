@@ -379,7 +379,7 @@ async fn the_waiting_reason_and_the_degraded_banner_are_shown_as_sent() {
     let status = concat!(
         r#"{"live":true,"ready":true,"shutting_down":false,"degraded":true,"services":["#,
         r#"{"name":"hub","status":"starting","ready":false,"restarts":1,"last_error":null,"critical":true,"parent":null,"waiting":null},"#,
-        r#"{"name":"hub/lamp","status":"stopped","ready":false,"restarts":0,"last_error":null,"parent":"hub","waiting":{"kind":"parent","on":"hub"}},"#,
+        r#"{"name":"hub/lamp","status":"stopped","ready":false,"restarts":0,"last_error":null,"critical":false,"parent":"hub","waiting":{"kind":"parent","on":"hub"}},"#,
         r#"{"name":"api","status":"not_started","ready":false,"restarts":0,"last_error":null,"waiting":{"kind":"dependency","on":"<db>"}},"#,
         r#"{"name":"feed","status":"failed","ready":false,"restarts":2,"last_error":"gone","critical":false,"waiting":{"kind":"backoff","retry_in_secs":1.5}},"#,
         r#"{"name":"mailer","status":"exhausted_cooling","ready":false,"restarts":5,"last_error":"smtp","critical":false,"waiting":{"kind":"cooldown","retry_in_secs":90}},"#,
@@ -411,7 +411,8 @@ async fn the_waiting_reason_and_the_degraded_banner_are_shown_as_sent() {
     );
     assert!(row(&dom, "db").contains("<span class=\"why\" hidden=\"\"></span>"));
 
-    // Degraded: a banner naming the non-critical services that are down.
+    // Degraded: a banner naming the non-critical services that are down as the server
+    // counts them (failed, crashed, exhausted): not the child waiting for its parent.
     assert_eq!(
         text_of(&dom, "degraded"),
         "Degraded: the app runs without feed, mailer (non-critical, down)."
