@@ -97,6 +97,12 @@ impl Shim {
         self.hooks.intersects(HookSet::INITIALIZE)
     }
 
+    /// Whether the type defines a hook that runs after `serve` has ended (`on_shutdown`,
+    /// `after_shutdown`).
+    pub(crate) fn has_late_stop_hooks(&self) -> bool {
+        self.hooks.contains(Hook::OnShutdown) || self.hooks.contains(Hook::AfterShutdown)
+    }
+
     /// The future of `serve` (it has not begun until polled).
     pub(crate) fn serve(&self, value: &Value, ctx: &ServiceContext) -> HookFuture {
         (self.serve)(value, ctx)

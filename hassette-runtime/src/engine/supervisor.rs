@@ -4,7 +4,9 @@
 //! Protocol:
 //! - The supervisor is a loop over [`Step`]s. Its one long-lived phase, [`Step::Watch`],
 //!   polls the run's `serve` and waits for the unit's doorbell; every other phase is
-//!   boxed, so its (larger) future takes memory only while it runs.
+//!   boxed, so its (larger) future takes memory only while it runs, except the first
+//!   start and the final stop (`finish`), whose futures are no larger than the watch's
+//!   (the stop boxes each of its waits that may last; see `driver`).
 //! - Who wakes it: the app's stop, an operator's restart and a group's hold each set a
 //!   flag on the unit and ring its doorbell (see `unit`); [`Supervisor::answer`] reads
 //!   the flags, the stop first. A ring while the supervisor is busy (in a hook, say) is
@@ -162,7 +164,7 @@ impl Supervisor {
                     Step::Stop => break,
                 };
             }
-            Box::pin(self.finish()).await;
+            self.finish().await;
         }
     }
 
@@ -683,19 +685,18 @@ impl Supervisor {
     /// whose start the shutdown came before stays NotStarted).
     async fn finish(&mut self) {
         let began = Instant::now();
-        let unit = self.run.unit.clone();
         self.skip_reload(match self.run.app.is_stopping() {
             true => ReloadSkipped::ShuttingDown,
             false => ReloadSkipped::Interrupted,
         });
         if self.run.active.is_some() {
-            let publish = !unit.status().is_terminal();
+            let publish = !self.unit().status().is_terminal();
             self.run.stop_run(publish).await;
         } else {
-            let never_ran = !unit.state().ran();
-            unit.to_stopped_at_shutdown(never_ran);
+            let never_ran = !self.unit().state().ran();
+            self.unit().to_stopped_at_shutdown(never_ran);
         }
-        unit.set_stop_took(began.elapsed());
+        self.unit().set_stop_took(began.elapsed());
     }
 }
 

@@ -62,17 +62,13 @@ pub(crate) async fn within<F: Future>(
     }
 }
 
-/// Awaits `fut` until `deadline` (see [`within`]). Most futures finish on their first
-/// poll; only those that do not pay for reading the clock, arming a timer and the
-/// allocation of that slower wait (so the caller's future stays small).
-pub(super) async fn ready_or_timeout<F: Future + Unpin + Send>(
-    stop: &StopSignals,
-    mut fut: F,
-    deadline: impl FnOnce() -> Instant,
-) -> Option<F::Output> {
-    match poll_fn(|cx| Poll::Ready(Pin::new(&mut fut).poll(cx))).await {
-        Poll::Ready(output) => Some(output),
-        Poll::Pending => Box::pin(within(stop, deadline(), fut)).await,
+/// Completes at `deadline`, or when the shutdown deadline cuts everything off (see
+/// [`within`]).
+pub(super) async fn deadline_reached(stop: &StopSignals, deadline: Instant) {
+    tokio::select! {
+        biased;
+        () = tokio::time::sleep_until(deadline) => {}
+        () = stop.cut_off_reached() => {}
     }
 }
 

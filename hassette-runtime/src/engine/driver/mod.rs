@@ -23,6 +23,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::OptionFuture;
 use tokio::time::Instant;
 
 use super::handle::SupervisorHandle;
@@ -37,7 +38,7 @@ mod reload;
 mod serve;
 
 pub(crate) use hook::{ABORT_GRACE, deadline_in, within};
-use hook::{Interrupt, ran_out, ready_or_timeout, run_hook, stop_deadline, stop_hook};
+use hook::{Interrupt, StopHook, ran_out, run_hook, stop_deadline, stop_hook};
 pub(crate) use serve::ServeSlot;
 
 /// A run whose initialize hooks have begun and whose shutdown hooks have not run yet.
@@ -56,14 +57,14 @@ impl Drop for ActiveRun {
     }
 }
 
-/// How the stop's wait for `serve` ended (see `Driver::end_serve`).
+/// How a run's stop went, step by step (see `Driver::stop_run`).
 #[derive(Default)]
-struct ServeEnd {
-    /// Its error (recorded), if any.
-    error: Option<SharedError>,
-    /// A fatal error: the service crashes once the stop is done.
+struct StopEnd {
+    /// The last error of its steps (each one recorded as it came).
+    last_error: Option<SharedError>,
+    /// A fatal error of `serve`: the service crashes once the stop is done.
     crash: Option<SharedError>,
-    /// It was dropped at its deadline.
+    /// `serve` or the run's child tasks were dropped at their deadline.
     aborted: bool,
 }
 
@@ -305,103 +306,143 @@ impl Driver {
     /// during a restart stays only in the errors.
     #[allow(clippy::manual_async_fn)] // see the comment in the body
     pub(crate) fn stop_run(&mut self, publish: bool) -> impl Future<Output = ()> {
-        // An `async` block, not an `async fn`: its future keeps the arguments once.
+        // An `async` block, not an `async fn`: its future keeps the arguments once. Every
+        // wait that may last is boxed where it begins (a defined hook, a `serve` that
+        // does not end at its first poll once cancelled, children): a stop that needs
+        // none of them is a small future, which the supervisor awaits in place.
         async move {
-            let Some(mut active) = self.active.take() else {
+            if self.active.is_none() {
                 return;
-            };
-            let ctx = active.ctx.clone();
-            let limit = self.unit.spec().shutdown_timeout;
+            }
             if publish {
                 self.unit.to_stopping();
             }
-            // An initialize hook that the shutdown interrupted is the first thing this stop's
-            // event reports; otherwise, the last error of the stop.
-            let interrupted_error = self.unit.take_interrupted();
-            let mut crash = None;
-            let mut aborted = false;
-
-            let (stop, unit) = (self.app.stop(), &*self.unit);
-            let mut last_error = match stop_hook(stop, unit, Hook::BeforeShutdown, &ctx) {
-                Some(hook) => active.serve.alongside(unit, hook).await,
-                None => None,
+            let before = OptionFuture::from(self.before_shutdown()).await.flatten();
+            let Some(active) = &mut self.active else {
+                return;
             };
-            ctx.cancel();
-            if active.serve.is_live() {
-                let ended = end_serve(stop, &self.unit, &mut active, limit).await;
-                crash = ended.crash;
-                aborted |= ended.aborted;
-                last_error = ended.error.or(last_error);
-            }
-            if ctx.has_children() {
-                let (error, cut) = close_children(stop, unit, &ctx, limit).await;
-                aborted |= cut;
-                last_error = error.or(last_error);
-            }
-            // Child services stop after `serve` has ended, before `on_shutdown`.
-            if unit.family().is_some() {
-                Box::pin(self.app.stop_children(unit)).await;
-            }
-            let on = match stop_hook(stop, unit, Hook::OnShutdown, &ctx) {
-                Some(hook) => hook.await,
-                None => None,
+            active.ctx.cancel();
+            let served = match active.serve.is_live() {
+                true => Some(
+                    (active.serve)
+                        .ended_within(&self.unit, self.app.stop())
+                        .await,
+                ),
+                false => None,
             };
-            last_error = on.or(last_error);
-            let after = match stop_hook(stop, unit, Hook::AfterShutdown, &ctx) {
-                Some(hook) => hook.await,
-                None => None,
+            let mut ended = StopEnd {
+                last_error: before,
+                ..StopEnd::default()
             };
-            last_error = after.or(last_error);
-
-            if let Some(error) = crash {
-                self.unit.to_crashed(error);
+            if let (Some(result), Some(active)) = (served, &mut self.active) {
+                ended.serve(self.app.stop(), &self.unit, &mut active.serve, result);
+            }
+            // The rest (children, `on_shutdown`, `after_shutdown`), boxed, for a run that
+            // has any of it.
+            let children = self.active.as_ref().is_some_and(|a| a.ctx.has_children());
+            if children || self.unit.family().is_some() || self.unit.shim.has_late_stop_hooks() {
+                Box::pin(self.stop_rest(&mut ended)).await;
+            }
+            // The run ends here (its `Drop` aborts what is left of its child tasks).
+            self.active = None;
+            let unit = &self.unit;
+            // An initialize hook that the shutdown interrupted is the first thing this
+            // stop's event reports; otherwise, the last error of the stop.
+            let interrupted_error = unit.take_interrupted();
+            if let Some(error) = ended.crash {
+                unit.to_crashed(error);
                 self.app
-                    .begin_shutdown(format!("service `{}` crashed", self.unit.name));
+                    .begin_shutdown(format!("service `{}` crashed", unit.name));
             } else if publish {
-                self.unit
-                    .to_stopped_unless_terminal(interrupted_error.or(last_error));
+                unit.to_stopped_unless_terminal(interrupted_error.or(ended.last_error));
             }
-            self.unit.set_aborted(aborted);
+            unit.set_aborted(ended.aborted);
         }
+    }
+
+    /// The stop's steps after `serve` has ended: the run's child tasks, then its child
+    /// services, then `on_shutdown` and `after_shutdown`.
+    async fn stop_rest(&mut self, ended: &mut StopEnd) {
+        if let Some(active) = &self.active
+            && active.ctx.has_children()
+        {
+            let (stop, unit) = (self.app.stop(), &self.unit);
+            let limit = unit.spec().shutdown_timeout;
+            ended.children(close_children(stop, unit, &active.ctx, limit).await);
+        }
+        // Child services stop after `serve` has ended, before `on_shutdown`.
+        if self.unit.family().is_some() {
+            self.app.stop_children(&self.unit).await;
+        }
+        ended.error(OptionFuture::from(self.stop_hook(Hook::OnShutdown)).await);
+        ended.error(OptionFuture::from(self.stop_hook(Hook::AfterShutdown)).await);
+    }
+
+    /// The wait of the active run's shutdown `hook` (see [`stop_hook`]); `None` for a
+    /// no-op default, or when there is no run.
+    fn stop_hook(&self, hook: Hook) -> Option<StopHook<'_>> {
+        let active = self.active.as_ref()?;
+        stop_hook(self.app.stop(), &self.unit, hook, &active.ctx)
+    }
+
+    /// The wait of the active run's `before_shutdown`, while its `serve` goes on (boxed:
+    /// only a type that defines it pays for it); `None` for a no-op default.
+    fn before_shutdown(&mut self) -> Option<StopHook<'_>> {
+        let active = self.active.as_mut()?;
+        let hook = stop_hook(
+            self.app.stop(),
+            &self.unit,
+            Hook::BeforeShutdown,
+            &active.ctx,
+        )?;
+        Some(Box::pin(active.serve.alongside(&self.unit, hook)))
     }
 }
 
-/// The stop's wait for a cancelled `serve`, up to `limit` (then it is dropped): its
-/// error, recorded, and whether it is fatal or was cut off.
-async fn end_serve(
-    stop: &StopSignals,
-    unit: &Arc<Unit>,
-    active: &mut ActiveRun,
-    limit: Duration,
-) -> ServeEnd {
-    let deadline = || stop_deadline(stop, limit);
-    let ended = active.serve.ended(unit);
-    match ready_or_timeout(stop, ended, deadline).await {
-        Some(Ok(())) => ServeEnd::default(),
-        Some(Err(error)) => {
-            let crash = match classify_error(unit, error.clone(), true) {
-                Outcome::Fatal(error) => Some(error),
-                _ => None,
-            };
-            tracing::warn!(service = %unit.name, %error, "serve returned an error while stopping");
-            unit.record_error("serve", error.clone());
-            ServeEnd {
-                error: Some(error),
-                crash,
-                aborted: false,
+impl StopEnd {
+    /// A step of the stop ended with `error`, if it ran (the last error is the stop's).
+    fn error(&mut self, error: Option<Option<SharedError>>) {
+        if let Some(error) = error.flatten() {
+            self.last_error = Some(error);
+        }
+    }
+
+    /// The stop's wait for a cancelled `serve` ended with `result`, or ran out after
+    /// its limit (`Err`: it is dropped). Its error is recorded; a fatal one crashes the
+    /// service once the stop is done.
+    fn serve(
+        &mut self,
+        stop: &StopSignals,
+        unit: &Unit,
+        serve: &mut ServeSlot,
+        result: Result<Result<(), SharedError>, Duration>,
+    ) {
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                if let Outcome::Fatal(error) = classify_error(unit, error.clone(), true) {
+                    self.crash = Some(error);
+                }
+                tracing::warn!(service = %unit.name, %error, "serve returned an error while stopping");
+                unit.record_error("serve", error.clone());
+                self.last_error = Some(error);
+            }
+            Err(limit) => {
+                let error = ran_out(stop, "serve", limit);
+                tracing::warn!(service = %unit.name, %error, "serve did not finish after cancellation; dropping it");
+                serve.abort(unit);
+                unit.record_error("serve", error.clone());
+                self.last_error = Some(error);
+                self.aborted = true;
             }
         }
-        None => {
-            let error = ran_out(stop, "serve", limit);
-            tracing::warn!(service = %unit.name, %error, "serve did not finish after cancellation; dropping it");
-            active.serve.abort(unit);
-            unit.record_error("serve", error.clone());
-            ServeEnd {
-                error: Some(error),
-                crash: None,
-                aborted: true,
-            }
-        }
+    }
+
+    /// The stop's wait for the run's child tasks ended: its error, and whether any
+    /// was cut off (see [`close_children`]).
+    fn children(&mut self, (error, cut): (Option<SharedError>, bool)) {
+        self.error(Some(error));
+        self.aborted |= cut;
     }
 }
 

@@ -11,10 +11,12 @@ use std::future::{Future, poll_fn};
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use super::super::shim::HookFuture;
+use super::super::stop::StopSignals;
 use super::super::unit::Unit;
-use super::hook::{panicked, panicked_when_dropped};
+use super::hook::{deadline_reached, panicked, panicked_when_dropped, stop_deadline};
 use crate::{ReadyMode, SharedError};
 
 /// A run's `serve`, polled by the supervisor's own task.
@@ -87,6 +89,32 @@ impl ServeSlot {
         unit: &'a Unit,
     ) -> impl Future<Output = Result<(), SharedError>> + 'a {
         poll_fn(move |cx| self.poll_serve(unit, cx))
+    }
+
+    /// Completes when a cancelled `serve` ends, with its outcome, or with `Err(limit)`
+    /// once its `shutdown_timeout` has passed (or the shutdown deadline cut the stop
+    /// off). Polled once inline: only a `serve` that does not end at once pays for
+    /// reading the clock and a (boxed) timer, so the stop's future stays small.
+    pub(super) fn ended_within<'a>(
+        &'a mut self,
+        unit: &'a Unit,
+        stop: &'a StopSignals,
+    ) -> impl Future<Output = Result<Result<(), SharedError>, Duration>> + Send + 'a {
+        let mut timer = None;
+        poll_fn(move |cx| {
+            if let Poll::Ready(outcome) = self.poll_serve(unit, cx) {
+                return Poll::Ready(Ok(outcome));
+            }
+            let (timer, limit) = timer.get_or_insert_with(|| {
+                let limit = unit.spec().shutdown_timeout;
+                (
+                    Box::pin(deadline_reached(stop, stop_deadline(stop, limit))),
+                    limit,
+                )
+            });
+            let limit = *limit;
+            timer.as_mut().poll(cx).map(|()| Err(limit))
+        })
     }
 
     /// Runs `other` while `serve` goes on running; an outcome of `serve` meanwhile is kept
