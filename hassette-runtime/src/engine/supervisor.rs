@@ -57,6 +57,11 @@ enum Step {
     Rest,
     /// Stop the active run (if any) and initialize again.
     Restart,
+    /// Wait out what is left of a backoff, then restart (in a group, the group does).
+    Backoff(Duration),
+    /// The budget is spent (the unit is ExhaustedCooling): wait this long, then restart
+    /// with a fresh budget.
+    CoolDown(Duration),
     /// An operator's restart: the same, with a fresh budget and attempt count.
     Requested,
     /// The app's shutdown reached this service.
@@ -137,29 +142,24 @@ impl Supervisor {
         // An `async` block, not an `async fn`: its future keeps `self` once, not twice
         // (8 bytes, which took the idle task one 128-byte step of its allocation over).
         async move {
-            // The first start's future is smaller than the watch's: no box needed.
+            // The phases of a start, a restart cycle and the stop are awaited in place:
+            // their futures are no larger than the watch's (the size test below keeps
+            // them so). The others are boxed.
             let mut step = self.first_start().await;
             loop {
                 step = match step {
                     Step::Watch => self.watch().await,
-                    // A failure is usually followed by a restart: one boxed future for both.
-                    Step::Ended(outcome) => {
-                        Box::pin(async {
-                            match self.on_end(outcome).await {
-                                Step::Restart => self.restart().await,
-                                step => step,
-                            }
-                        })
-                        .await
-                    }
+                    Step::Ended(outcome) => self.on_end(outcome).await,
                     Step::Rest => Box::pin(self.rest()).await,
                     Step::Hold => Box::pin(self.hold()).await,
                     Step::Held { along } => Box::pin(self.held(along)).await,
-                    Step::Restart => Box::pin(self.restart()).await,
+                    Step::Restart => self.restart().await,
+                    Step::Backoff(delay) => Box::pin(self.back_off(delay)).await,
+                    Step::CoolDown(cooldown) => Box::pin(self.cool_down(cooldown)).await,
                     Step::Reload(request) => Box::pin(self.reload(request)).await,
                     Step::Requested => {
                         self.reset_policy();
-                        Box::pin(self.restart()).await
+                        self.restart().await
                     }
                     Step::Stop => break,
                 };
@@ -446,8 +446,18 @@ impl Supervisor {
     /// The policy, once the run has ended: clean up its hooks, then
     /// [`decide`](policy::decide): crash, exhaust, cool down, back off and restart, or
     /// rest.
-    async fn on_end(&mut self, outcome: Outcome) -> Step {
-        self.run.stop_run(false).await;
+    #[allow(clippy::manual_async_fn)] // see the comment in the body
+    fn on_end(&mut self, outcome: Outcome) -> impl Future<Output = Step> + Send + '_ {
+        // An `async` block, not an `async fn`: its future keeps the arguments once, and
+        // the waits are steps of their own, so a restart cycle awaits it in place.
+        async move {
+            self.run.stop_run(false).await;
+            self.decide_end(outcome)
+        }
+    }
+
+    /// [`on_end`](Self::on_end)'s decision, once the run is cleaned up: the next step.
+    fn decide_end(&mut self, outcome: Outcome) -> Step {
         let unit = self.run.unit.clone();
         let spec = unit.spec();
         let kind = self.kind_after_cleanup(&outcome);
@@ -491,35 +501,49 @@ impl Supervisor {
             Decision::Rest => Step::Rest,
             Decision::RestartAfter(delay) => {
                 tracing::info!(service = %unit.name, ?delay, "restarting after backoff");
-                // (No clock read for a zero backoff: a restart cycle reads it often enough.)
-                let delay = match delay.is_zero() {
-                    true => delay,
-                    false => delay.saturating_sub(end.failure.at.elapsed()),
-                };
-                match (self.wait_then_restart(delay).await, &unit.link) {
-                    // In a group, the group restarts it (with whatever else its strategy says).
-                    (Step::Restart, Some(link)) => {
-                        link.set_waiting(true);
-                        self.run
-                            .app
-                            .tell_group(link.group, GroupEvent::Unit(unit.id));
-                        Step::Held { along: false }
-                    }
-                    (step, _) => step,
+                // (No clock read, and no wait, for a zero backoff: a restart cycle reads it
+                // often enough.)
+                match delay.is_zero() {
+                    true => self.restart_in_group(self.restart_at_once()),
+                    false => Step::Backoff(delay.saturating_sub(end.failure.at.elapsed())),
                 }
             }
-            Decision::CoolDown(cooldown) => self.cool_down(error(), cooldown).await,
+            Decision::CoolDown(cooldown) => {
+                // Before the event, which carries it.
+                unit.set_retry_at(Some(super::driver::deadline_in(cooldown)));
+                unit.to_cooling(error());
+                Step::CoolDown(cooldown)
+            }
             Decision::Exhaust(dead) => self.exhaust(error(), dead),
         }
     }
 
-    /// The budget is spent and a transient service cools down: ExhaustedCooling, then a
-    /// fresh budget and a restart (the cycle was counted by `decide`).
-    async fn cool_down(&mut self, error: SharedError, cooldown: Duration) -> Step {
-        let unit = self.run.unit.clone();
-        // Before the event, which carries it.
-        unit.set_retry_at(Some(super::driver::deadline_in(cooldown)));
-        unit.to_cooling(error);
+    /// A restart that the backoff allows: in a group, the group restarts it (with
+    /// whatever else its strategy says).
+    fn restart_in_group(&self, step: Step) -> Step {
+        let unit = self.unit();
+        match (step, &unit.link) {
+            (Step::Restart, Some(link)) => {
+                link.set_waiting(true);
+                self.run
+                    .app
+                    .tell_group(link.group, GroupEvent::Unit(unit.id));
+                Step::Held { along: false }
+            }
+            (step, _) => step,
+        }
+    }
+
+    /// Waits out what is left of a backoff, then restarts.
+    async fn back_off(&mut self, delay: Duration) -> Step {
+        let step = self.wait_then_restart(delay).await;
+        self.restart_in_group(step)
+    }
+
+    /// The budget is spent and a transient service cools down (ExhaustedCooling, set by
+    /// `decide_end`), then a fresh budget and a restart (the cycle was counted by
+    /// `decide`).
+    async fn cool_down(&mut self, cooldown: Duration) -> Step {
         let step = self.wait_then_restart(cooldown).await;
         if matches!(step, Step::Restart) {
             self.reset_policy();
@@ -548,24 +572,29 @@ impl Supervisor {
         Step::Rest
     }
 
+    /// A restart due at once (a zero backoff, or one that ran out during the cleanup).
+    fn restart_at_once(&self) -> Step {
+        // The Failed event's `retry_at` may be set (the backoff ran out during the
+        // cleanup): it has come, so the snapshot must not keep it.
+        self.run.unit.set_retry_at(None);
+        if self.run.stopping() {
+            return Step::Rest;
+        }
+        // As in the wait of `wait_then_restart`, the doorbell comes first: an operator's
+        // restart asked for during the cleanup (which may outlast the backoff) is this
+        // restart. (Its ring's permit stays: the next wait finds nothing left to answer.)
+        match self.run.unit.state().restart_pending() {
+            true => self.answer().unwrap_or(Step::Restart),
+            false => Step::Restart,
+        }
+    }
+
     /// Waits out a backoff or cooldown; the app's shutdown interrupts it at once, and an
     /// operator's restart ends it.
     async fn wait_then_restart(&mut self, delay: Duration) -> Step {
         if delay.is_zero() {
             // A zero sleep would still wait for the timer wheel's next tick (about 1ms).
-            // The Failed event's `retry_at` may be set (the backoff ran out during the
-            // cleanup): it has come, so the snapshot must not keep it.
-            self.run.unit.set_retry_at(None);
-            if self.run.stopping() {
-                return Step::Rest;
-            }
-            // As in the wait below, the doorbell comes first: an operator's restart asked
-            // for during the cleanup (which may outlast the backoff) is this restart. (Its
-            // ring's permit stays: the next wait finds nothing left to answer.)
-            return match self.run.unit.state().restart_pending() {
-                true => self.answer().unwrap_or(Step::Restart),
-                false => Step::Restart,
-            };
+            return self.restart_at_once();
         }
         let unit = self.run.unit.clone();
         let until = super::driver::deadline_in(delay);
