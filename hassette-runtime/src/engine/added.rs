@@ -15,17 +15,18 @@
 //!   (see `family`). For add-or-get (`ensure`), a name found taken under the table's lock
 //!   gives back the unit that holds it (and the addition, unused) instead of an error.
 //! - A removal happens once per unit, and not in the caller's future (so a `remove()`
-//!   future dropped half-way still completes it): the first caller leaves a `watch` for
-//!   the report in the unit's table entry and rings the unit's stop; every later caller
-//!   waits on that `watch`. The unit's own supervisor, as it ends, takes the unit out of
-//!   the table and out of its parent's family at once (the family's lock held with the
-//!   table's), counts its report into the totals of removed units and sends it
-//!   (`removal_done`): until the report is final, every view still shows the unit. Once
-//!   it is out of the table, the event bus (which sizes the streams by the live count)
-//!   and its observer (feature `metrics`'s, which forgets its series) are told, outside
-//!   every lock. A caller waits at most the unit's stop budget; then it cuts the
-//!   supervisor off (held by code that never yields, as the shutdown does) and completes
-//!   the removal itself.
+//!   future dropped half-way still completes it): the first caller marks the unit's
+//!   table entry `removing` and rings the unit's stop; every caller waits for the unit's
+//!   `removed` flag (a wait on its state, as for its status: no channel per removal).
+//!   The unit's own supervisor, as it ends, takes the unit out of the table and out of
+//!   its parent's family at once (the family's lock held with the table's), counts its
+//!   report into the totals of removed units, then sets the flag (`removal_done`): until
+//!   the report is final, every view still shows the unit, and each caller reads that
+//!   final report from the unit. Once it is out of the table, the event bus (which
+//!   sizes the streams by the live count) and its observer (feature `metrics`'s, which
+//!   forgets its series) are told, outside every lock. A caller waits at most the
+//!   unit's stop budget; then it cuts the supervisor off (held by code that never
+//!   yields, as the shutdown does) and completes the removal itself.
 //! - A unit that others depend on (`depends_on`, counted in `dependants`) is not
 //!   removed. A service removing itself or an ancestor (from its hooks, `serve` or
 //!   `ctx.spawn` tasks) does not wait for that stop, which stops the caller first: it
@@ -34,14 +35,14 @@
 
 use std::sync::Arc;
 
-use tokio::sync::watch;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::bus::Observed;
 use super::driver::deadline_in;
 use super::first_start::FirstStarts;
 use super::handle::SupervisorHandle;
-use super::registry::{AddedTable, Removal, RemovalStart};
+use super::registry::{AddedTable, RemovalStart};
 use super::shutdown::stop_budget;
 use super::state::AppState;
 use super::unit::{Family, Kin, Unit, UnitInit};
@@ -288,7 +289,7 @@ impl AppState {
                 service: unit.name.clone(),
             });
         }
-        let Some(mut report) = self.begin_removal(unit)? else {
+        let Some(removal) = self.begin_removal(unit)? else {
             // Removed already: the unit keeps its final report.
             return Ok(unit.report());
         };
@@ -297,41 +298,40 @@ impl AppState {
             return Ok(unit.report());
         }
         let budget = stop_budget(unit.spec().shutdown_timeout);
-        let done = report.wait_for(Option::is_some);
-        match tokio::time::timeout_at(deadline_in(budget), done).await {
-            Ok(Ok(report)) => Ok(report.clone().unwrap_or_else(|| unit.report())),
-            Ok(Err(_)) => Ok(unit.report()),
-            Err(_) => {
-                // Code that never yields holds its supervisor: cut it off.
-                let task = self.registry().added_mut().take_task(unit.id); // (L2)
-                if let Some(mut task) = task {
-                    self.settle_task(unit, &mut task, None, budget);
-                }
-                Ok(unit.report())
+        if tokio::time::timeout_at(deadline_in(budget), unit.removed(&removal))
+            .await
+            .is_err()
+        {
+            // Code that never yields holds its supervisor: cut it off.
+            let task = self.registry().added_mut().take_task(unit.id); // (L2)
+            if let Some(mut task) = task {
+                self.settle_task(unit, &mut task, None, budget);
             }
         }
+        // Removed: the unit keeps its final report.
+        Ok(unit.report())
     }
 
-    /// Begins the removal of `unit` unless it has begun (or is done: `None`): sets its
-    /// stop; its supervisor completes the removal as it ends ([`removal_done`]). The
-    /// watch of its report.
+    /// Begins the removal of `unit` unless it has begun: sets its stop; its supervisor
+    /// completes the removal as it ends ([`removal_done`]), and `Unit::removed` returns.
+    /// What wakes the removal's waiters (`None`: the removal is done).
     ///
     /// [`removal_done`]: Self::removal_done
     pub(super) fn begin_removal(
         &self,
         unit: &Arc<Unit>,
-    ) -> Result<Option<watch::Receiver<Option<ServiceReport>>>, RemoveError> {
+    ) -> Result<Option<Arc<Notify>>, RemoveError> {
         let start = self.registry().added_mut().begin_removal(unit); // (L2)
-        let rx = match start {
+        let removal = match start {
             RemovalStart::Gone => return Ok(None),
-            RemovalStart::Joined(rx) => return Ok(Some(rx)),
+            RemovalStart::Joined(removal) => return Ok(Some(removal)),
             RemovalStart::Dependants(dependants) => {
                 return Err(RemoveError::Dependants {
                     service: unit.name.clone(),
                     dependants,
                 });
             }
-            RemovalStart::Began(rx) => rx,
+            RemovalStart::Began(removal) => removal,
         };
         unit.request_stop();
         if !unit.is_supervised() {
@@ -339,20 +339,16 @@ impl AppState {
             // for its parent's start): done here.
             self.removal_done(unit);
         }
-        Ok(Some(rx))
+        Ok(Some(removal))
     }
 
     /// A supervisor has ended (or was cut off): when its unit's removal was asked for,
-    /// takes the unit out of the table and hands out its report.
+    /// takes the unit out of the table (its waiters then read its final report).
     pub(crate) fn removal_done(&self, unit: &Unit) {
         // A child stopped by its parent stays: no removal was asked for.
         let removing = self.registry().added().is_removing(unit.id); // (L2)
-        if !removing {
-            return;
-        }
-        let report = unit.report();
-        if let Some(tx) = self.forget(unit, report.clone()) {
-            tx.send_replace(Some(report));
+        if removing {
+            self.forget(unit);
         }
     }
 
@@ -364,9 +360,9 @@ impl AppState {
     }
 
     /// Takes a removed unit out of the table, and counts its report in; its children go
-    /// with it (its last run stopped them), and it leaves its parent's list. Where its
-    /// removal's report goes, if one was asked for.
-    fn forget(&self, unit: &Unit, report: ServiceReport) -> Option<Removal> {
+    /// with it (its last run stopped them), and it leaves its parent's list. Then it is
+    /// removed (`Unit::removed` returns).
+    fn forget(&self, unit: &Unit) {
         // The family's lock comes before the table's (see `family`): its own children
         // first (that lock released), then its parent's, held with the table's, so a
         // child leaves its family and the table at once.
@@ -376,10 +372,13 @@ impl AppState {
             .unwrap_or_default();
         let parent = self.registry().parent_of(unit);
         let mut kin = parent.as_deref().and_then(Unit::family).map(Family::lock); // (L1)
+        let report = unit.report();
         let (removal, orphans) = {
             let mut added = self.registry().added_mut(); // (L2)
             // Forgotten once: a second `removal_done` that raced the first finds nothing.
-            let (_, removal) = added.take_out(unit, report)?;
+            let Some((_, removal)) = added.take_out(unit, report) else {
+                return;
+            };
             if let Some(kin) = &mut kin {
                 kin.remove(unit.id);
             }
@@ -403,11 +402,8 @@ impl AppState {
                 task.abort();
                 self.lose(&child, "its parent was removed while it still ran");
             }
-            let removal = self.forget(&child, child.report());
-            if let Some(tx) = removal {
-                tx.send_replace(Some(child.report()));
-            }
+            self.forget(&child);
         }
-        removal
+        unit.set_removed(removal.as_deref());
     }
 }

@@ -5,8 +5,7 @@
 //! - A lookup comes first, and allocates nothing: a child by its short name in its
 //!   parent's family (L1 in `engine`'s lock order; only that parent's children are
 //!   looked at), any unit by its full name in the table (L2, read). A unit found is live
-//!   unless its removal has begun (its table entry holds the removal's watch: see
-//!   `added`); a live unit of the type asked for is the answer, and `make` is not called.
+//!   unless its removal has begun (its table entry says `removing`: see `added`); a live unit of the type asked for is the answer, and `make` is not called.
 //! - Absent, `make` is called (once per call of `ensure`) and its unit registered as
 //!   `add` does (see `added`), but the name's check, made under the table's write lock,
 //!   gives back the unit that took the name since the lookup (and the addition, unused)

@@ -23,7 +23,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use tokio::sync::watch;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
 
@@ -72,25 +72,22 @@ struct Added {
     unit: Arc<Unit>,
     /// Its supervisor task, until the stop or a removal takes it.
     task: Option<JoinHandle<()>>,
-    /// Where its removal's report goes, once a removal has begun.
-    removal: Option<watch::Sender<Option<ServiceReport>>>,
+    /// Woken once its removal is done, from when it has begun (see `added`).
+    removal: Option<Arc<Notify>>,
     /// How many added units depend on it (`depends_on`).
     dependants: usize,
     /// The id of its parent, for a child (see `family`).
     parent: Option<usize>,
 }
 
-/// Where a removal's report goes.
-pub(super) type Removal = watch::Sender<Option<ServiceReport>>;
-
 /// What [`AddedTable::begin_removal`] found.
 pub(super) enum RemovalStart {
     /// The unit is not in the table (removed already).
     Gone,
-    /// Its removal had begun: the watch of its report.
-    Joined(watch::Receiver<Option<ServiceReport>>),
-    /// Its removal begins now: the watch of its report.
-    Began(watch::Receiver<Option<ServiceReport>>),
+    /// Its removal had begun: woken once it is done.
+    Joined(Arc<Notify>),
+    /// Its removal begins now: woken once it is done.
+    Began(Arc<Notify>),
     /// Added units depend on it: their names.
     Dependants(String),
 }
@@ -177,9 +174,7 @@ impl AddedTable {
 
     /// Whether the removal of the added unit `id` has begun.
     pub(super) fn is_removing(&self, id: usize) -> bool {
-        self.units
-            .get(&id)
-            .is_some_and(|entry| entry.removal.is_some())
+        (self.units.get(&id)).is_some_and(|entry| entry.removal.is_some())
     }
 
     /// Begins the removal of `unit` (see `added`), unless it has begun, it is gone, or
@@ -189,7 +184,7 @@ impl AddedTable {
             return RemovalStart::Gone;
         };
         if let Some(removal) = &entry.removal {
-            return RemovalStart::Joined(removal.subscribe());
+            return RemovalStart::Joined(removal.clone());
         }
         if entry.dependants > 0 {
             let dependants: Vec<&str> = self
@@ -203,19 +198,19 @@ impl AddedTable {
         let Some(entry) = self.units.get_mut(&unit.id) else {
             return RemovalStart::Gone;
         };
-        let (tx, rx) = watch::channel(None);
-        entry.removal = Some(tx);
-        RemovalStart::Began(rx)
+        let removal = Arc::new(Notify::new());
+        entry.removal = Some(removal.clone());
+        RemovalStart::Began(removal)
     }
 
     /// Takes a removed `unit` out of the table (once: `None` after), counts its `report`
-    /// into the removed totals and releases its dependencies. Its parent's id, and where
-    /// its removal's report goes, if one was asked for.
+    /// into the removed totals and releases its dependencies. Its parent's id, and what
+    /// wakes its removal's waiters, if a removal was asked for.
     pub(super) fn take_out(
         &mut self,
         unit: &Unit,
         report: ServiceReport,
-    ) -> Option<(Option<usize>, Option<Removal>)> {
+    ) -> Option<(Option<usize>, Option<Arc<Notify>>)> {
         let entry = self.units.remove(&unit.id)?;
         if self.by_name.get(&unit.name) == Some(&unit.id) {
             self.by_name.remove(&unit.name);

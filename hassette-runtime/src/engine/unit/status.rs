@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::super::bus::Observed;
@@ -82,6 +83,26 @@ impl Unit {
             if let Some(done) = check(self.state()) {
                 return done;
             }
+            notified.await;
+        }
+    }
+
+    /// Its removal is done (see `added`): every [`removed`](Self::removed) returns,
+    /// woken by `removal` (the one its removal's callers wait on, if any).
+    pub(in crate::engine) fn set_removed(&self, removal: Option<&Notify>) {
+        self.lock().flags.set(Flags::REMOVED, true);
+        if let Some(removal) = removal {
+            removal.notify_waiters();
+        }
+    }
+
+    /// Completes once its removal is done, woken by `removal` (not by its other state
+    /// changes, which a removal's caller does not need to see). Cancel safe.
+    pub(in crate::engine) async fn removed(&self, removal: &Notify) {
+        let notified = removal.notified();
+        let mut notified = std::pin::pin!(notified);
+        notified.as_mut().enable();
+        if !self.lock().flags.has(Flags::REMOVED) {
             notified.await;
         }
     }
