@@ -7,7 +7,7 @@
 //! supervisor reports its first start through its `FirstStart` (a failure is kept, a
 //! success costs nothing); one dropped unreported (its task was aborted) counts as
 //! interrupted. Whoever takes the count to zero wakes `outcome`, and only that one
-//! supervisor learns that it did (see `ServeSlot::put_off`). A failure says whether the
+//! supervisor learns that it did (see `ActiveRun::put_off`). A failure says whether the
 //! service's policy retries it (a preview of `policy::decide`). The outcome is
 //! the first failure, in registration order, that is not retried (so
 //! `StartError::ends_the_app` answers for the whole start), else the first retried one,

@@ -5,8 +5,8 @@
 //! The story of one service:
 //!
 //! 1. `Builder::build` turns each registration into a [`unit::Unit`]: its name, its
-//!    type's table of hooks ([`shim::Shim`], the only generic code), its state and its
-//!    report. The units, the dependency waves and the groups become the [`AppState`], a
+//!    type's table of hooks ([`shim::Shim`], the only generic code, with the run's
+//!    cell of `cell` that holds its `serve`), its state and its report. The units, the dependency waves and the groups become the [`AppState`], a
 //!    small struct of parts each owned by one module, their fields private: the unit
 //!    table and the added units' trackers (`registry`), the start (`first_start`), the
 //!    stop's signals and records (`stop`), the waits (`readiness`), the groups (`group`)
@@ -15,7 +15,7 @@
 //!    counted down by `first_start`; a supervisor sees its app only through a narrow
 //!    `handle::SupervisorHandle`. The supervisor runs the lifecycle ([`driver`]):
 //!    dependencies (`readiness`), the initialize hooks, then `serve`, polled by the
-//!    supervisor itself.
+//!    supervisor itself from the run's one allocation (`cell`).
 //! 3. When a run ends, the driver classifies the outcome once (`driver::Outcome`, its
 //!    kind `policy::OutcomeKind`), the supervisor's step carries it, and one pure
 //!    function, `policy::decide`, answers what it leads to (restart after a delay, cool
@@ -58,6 +58,7 @@
 
 mod added;
 mod bus;
+mod cell;
 mod drain;
 mod driver;
 mod ensure;

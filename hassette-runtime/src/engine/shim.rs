@@ -5,8 +5,8 @@
 //! reports) is ordinary code compiled once for every service type: a user with 30
 //! service types compiles the engine once, not 30 times. A hook's future is boxed at
 //! the call (one allocation per hook that the type defines, per run: a default hook is
-//! never called, see `Hooks::__HOOKS`), and the future of `serve` once per run, which
-//! the spawn of its task would allocate anyway. The methods are the one table of
+//! never called, see `Hooks::__HOOKS`); the future of `serve` is in the run's cell
+//! (`cell::RunOf`), the one allocation a run makes for its context and its `serve`. The methods are the one table of
 //! `hassette_spec::Hook` that the macro also reads, so the bits it sets are the ones
 //! checked here.
 
@@ -20,6 +20,7 @@ use std::sync::Arc;
 pub(crate) use hassette_spec::Hook;
 use hassette_spec::HookSet;
 
+use super::cell::{RunCell, RunOf, RunParts};
 use crate::error::chain_has;
 use crate::{BoxError, Fatal, Hooks, Resource, RestartSpec, Service, ServiceContext};
 
@@ -37,7 +38,7 @@ pub(crate) struct Shim {
     /// `Hooks::__HOOKS`.
     hooks: HookSet,
     hook: fn(&Value, Hook, &ServiceContext) -> HookFuture,
-    serve: fn(&Value, &ServiceContext) -> HookFuture,
+    run: fn(&Value, RunParts) -> Pin<Box<dyn RunCell>>,
     is_fatal: fn(&(dyn Error + 'static)) -> bool,
     is_non_retryable: fn(&(dyn Error + 'static)) -> bool,
 }
@@ -62,7 +63,8 @@ impl Shim {
         ShimOf::<T>::RESOURCE
     }
 
-    /// The future of `hook`, or `None` when the type keeps the no-op default.
+    /// The future of `hook`, or `None` when the type keeps the no-op default (and for
+    /// `serve`, whose future is in the run's cell: see [`run`](Self::run)).
     ///
     /// Calling the user's method is deferred to the future's first poll, so a hook that
     /// panics while it builds its future panics where the driver catches its poll.
@@ -76,7 +78,7 @@ impl Shim {
             return None;
         }
         Some(match hook {
-            Hook::Serve => (self.serve)(value, ctx),
+            Hook::Serve => return None,
             Hook::BeforeInitialize
             | Hook::OnInitialize
             | Hook::AfterInitialize
@@ -85,6 +87,11 @@ impl Shim {
             | Hook::AfterShutdown
             | Hook::OnReload => (self.hook)(value, hook, ctx),
         })
+    }
+
+    /// Whether the type defines `hook` (else the no-op default is never called).
+    pub(crate) fn defines(&self, hook: Hook) -> bool {
+        self.hooks.contains(hook)
     }
 
     /// Whether the type defines `on_reload` (a reload skips the others).
@@ -103,9 +110,10 @@ impl Shim {
         self.hooks.contains(Hook::OnShutdown) || self.hooks.contains(Hook::AfterShutdown)
     }
 
-    /// The future of `serve` (it has not begun until polled).
-    pub(crate) fn serve(&self, value: &Value, ctx: &ServiceContext) -> HookFuture {
-        (self.serve)(value, ctx)
+    /// A run's cell, with the future of `serve` in it (which has not begun until polled;
+    /// none for a resource).
+    pub(crate) fn run(&self, value: &Value, parts: RunParts) -> Pin<Box<dyn RunCell>> {
+        (self.run)(value, parts)
     }
 
     /// Whether `error` crashes the service: [`Fatal`] anywhere in its chain, or a type of
@@ -128,7 +136,7 @@ impl<T: Service> ShimOf<T> {
         serves: true,
         hooks: T::__HOOKS,
         hook: call_hook::<T>,
-        serve: call_serve::<T>,
+        run: run_of::<T>,
         is_fatal: T::is_fatal,
         is_non_retryable: T::is_non_retryable,
     };
@@ -140,7 +148,7 @@ impl<T: Resource> ShimOf<T> {
         serves: false,
         hooks: T::__HOOKS,
         hook: call_hook::<T>,
-        serve: no_serve,
+        run: no_serve,
         is_fatal: never,
         is_non_retryable: never,
     };
@@ -194,18 +202,25 @@ fn call_hook<T: Hooks>(value: &Value, hook: Hook, ctx: &ServiceContext) -> HookF
         | Hook::BeforeShutdown
         | Hook::OnShutdown
         | Hook::AfterShutdown
-        | Hook::OnReload => no_serve(value, &ctx),
+        | Hook::OnReload => Box::pin(std::future::ready(Ok(()))),
     }
 }
 
-fn call_serve<T: Service>(value: &Value, ctx: &ServiceContext) -> HookFuture {
+/// A run's cell with the future of `T::serve` in it.
+fn run_of<T: Service>(value: &Value, parts: RunParts) -> Pin<Box<dyn RunCell>> {
     let this = this::<T>(value);
-    let ctx = ctx.clone();
-    Box::pin(async move { this.serve(&ctx).await })
+    let ctx = parts.ctx.clone();
+    Box::pin(RunOf::new(
+        parts,
+        Some(async move { this.serve(&ctx).await }),
+    ))
 }
 
-fn no_serve(_: &Value, _: &ServiceContext) -> HookFuture {
-    Box::pin(std::future::ready(Ok(())))
+/// A resource's run cell: no `serve` (one type for every resource).
+fn no_serve(_: &Value, parts: RunParts) -> Pin<Box<dyn RunCell>> {
+    Box::pin(RunOf::<std::future::Pending<Result<(), BoxError>>>::new(
+        parts, None,
+    ))
 }
 
 fn never(_: &(dyn Error + 'static)) -> bool {

@@ -179,7 +179,7 @@ impl Supervisor {
         {
             // This report woke the caller of `start`, which is in this worker's next-task
             // slot: `serve` begins one turn later, so one that never yields cannot trap it.
-            active.serve.put_off();
+            active.put_off();
         }
         step
     }
@@ -280,7 +280,7 @@ impl Supervisor {
             if self.run.active.is_none() {
                 return Step::Rest;
             }
-            if let Some(limit) = self.run.active.as_ref().and_then(|a| a.ctx.watchdog()) {
+            if let Some(limit) = self.run.active.as_ref().and_then(|a| a.ctx().watchdog()) {
                 return Box::pin(self.watch_guarded(limit)).await;
             }
             // With `ready = "auto"` a service is ready the moment serve begins; only manual
@@ -299,7 +299,7 @@ impl Supervisor {
             tokio::select! {
                 biased;
                 () = unit.rung() => self.answer_watching(),
-                outcome = active.serve.ended(&unit) => self.on_serve_end(outcome),
+                outcome = active.ended(&unit) => self.on_serve_end(outcome),
             }
         }
     }
@@ -319,7 +319,7 @@ impl Supervisor {
     /// has not sent one yet: `serve` begins in this watch's first poll).
     async fn watch_guarded(&mut self, limit: Duration) -> Step {
         let unit = self.run.unit.clone();
-        let Some(ctx) = self.run.active.as_ref().map(|active| active.ctx.clone()) else {
+        let Some(ctx) = self.run.active.as_ref().map(|active| active.ctx().clone()) else {
             return Step::Rest;
         };
         let beat = match ctx.last_beat() {
@@ -340,7 +340,7 @@ impl Supervisor {
             tokio::select! {
                 biased;
                 () = unit.rung() => return self.answer_watching(),
-                outcome = active.serve.ended(&unit) => return self.on_serve_end(outcome),
+                outcome = active.ended(&unit) => return self.on_serve_end(outcome),
                 () = timer => {}
             }
             let last = ctx.last_beat().unwrap_or(beat);
@@ -380,7 +380,7 @@ impl Supervisor {
         loop {
             let active = self.run.active.as_mut()?;
             let startup_deadline = active
-                .startup_deadline
+                .startup_deadline()
                 .unwrap_or_else(|| super::driver::deadline_in(spec.startup_timeout));
             tokio::select! {
                 biased;
@@ -389,7 +389,7 @@ impl Supervisor {
                     step => return Some(step),
                 },
                 () = unit.wait_for(|now| now.is_up().then_some(())) => return None,
-                outcome = active.serve.ended(&unit) => return Some(self.on_serve_end(outcome)),
+                outcome = active.ended(&unit) => return Some(self.on_serve_end(outcome)),
                 () = sleep_until(startup_deadline) => {
                     let error: SharedError = Arc::new(TimedOut { what: "startup", after: spec.startup_timeout });
                     tracing::warn!(service = %unit.name, "not running and ready within the startup timeout");

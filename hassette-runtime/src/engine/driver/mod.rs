@@ -2,9 +2,10 @@
 //!
 //! Protocol:
 //! - The driver runs inside the service's supervisor task, and so does `serve`: the run's
-//!   [`ServeSlot`] is polled by that one task, next to `after_initialize`, while the
-//!   supervisor watches the run, and next to `before_shutdown`. One task per service,
-//!   and a `serve` that ends while a hook still runs keeps its outcome in the slot.
+//!   [`ActiveRun`] (its cell, with `serve` in it) is polled by that one task, next to
+//!   `after_initialize`, while the supervisor watches the run, and next to
+//!   `before_shutdown`. One task per service, and a `serve` that ends while a hook still
+//!   runs keeps its outcome in the cell.
 //! - Every wait is bounded, and nothing a service does can end the task: a hook or
 //!   `serve` that panics while it builds its future or while it runs is that hook's (or
 //!   serve's) error; one that panics when it is dropped at its timeout has that panic in
@@ -24,8 +25,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::OptionFuture;
-use tokio::time::Instant;
 
+use super::cell::RunParts;
 use super::handle::SupervisorHandle;
 use super::policy::OutcomeKind;
 use super::shim::{Hook, Shim};
@@ -39,23 +40,7 @@ mod serve;
 
 pub(crate) use hook::{ABORT_GRACE, deadline_in, within};
 use hook::{Interrupt, StopHook, ran_out, run_hook, stop_deadline, stop_hook};
-pub(crate) use serve::ServeSlot;
-
-/// A run whose initialize hooks have begun and whose shutdown hooks have not run yet.
-pub(crate) struct ActiveRun {
-    pub(super) ctx: ServiceContext,
-    pub(super) serve: ServeSlot,
-    /// Serve must be Running and ready by then. Read from the clock only for a run that
-    /// needs it (one with an initialize hook, or `ready = "manual"`); `None` otherwise.
-    pub(super) startup_deadline: Option<Instant>,
-}
-
-impl Drop for ActiveRun {
-    fn drop(&mut self) {
-        // Its children go with it (a no-op once `stop_run` has closed them).
-        self.ctx.abort_children();
-    }
-}
+pub(crate) use serve::ActiveRun;
 
 /// How a run's stop went, step by step (see `Driver::stop_run`).
 #[derive(Default)]
@@ -101,9 +86,8 @@ impl Outcome {
 pub(crate) struct Driver {
     pub(super) unit: Arc<Unit>,
     pub(super) app: SupervisorHandle,
-    /// Boxed: a supervisor's future stays one size smaller for it (its task is allocated
-    /// in steps of 128 bytes).
-    pub(super) active: Option<Box<ActiveRun>>,
+    /// Its cell is the run's one allocation (see `cell`).
+    pub(super) active: Option<ActiveRun>,
 }
 
 impl Driver {
@@ -194,18 +178,14 @@ impl Driver {
             let startup_deadline = needs_deadline.then(|| deadline_in(spec.startup_timeout));
             let ctx = self.app.context(self.unit.clone());
             ctx.begin_span(self.unit.state().generation);
-            self.active = Some(Box::new(ActiveRun {
-                ctx: ctx.clone(),
-                serve: ServeSlot::default(),
-                startup_deadline,
-            }));
+            let parts = RunParts::new(ctx.clone(), startup_deadline);
+            self.active = Some(ActiveRun::new(self.unit.shim.run(&self.unit.value, parts)));
 
             self.init_hook(Hook::BeforeInitialize, &ctx).await?;
             self.init_hook(Hook::OnInitialize, &ctx).await?;
             let serves = self.unit.shim.serves;
             if serves && let Some(active) = &mut self.active {
-                let serve = self.unit.shim.serve(&self.unit.value, &ctx);
-                active.serve = ServeSlot::new(hook::in_run(serve, &ctx));
+                active.arm();
             }
             self.init_hook(Hook::AfterInitialize, &ctx).await?;
             // Children added during the initialize hooks start now (see `family`).
@@ -239,14 +219,14 @@ impl Driver {
             return Err(StartFailure::Interrupted);
         };
         let spec = *self.unit.spec();
-        let deadline = active.startup_deadline;
+        let deadline = active.startup_deadline();
         let deadline = move || deadline.unwrap_or_else(|| deadline_in(spec.startup_timeout));
         let interrupt = Interrupt {
             unit: &self.unit,
             limit: spec.shutdown_timeout,
         };
         let (stop, unit) = (self.app.stop(), &*self.unit);
-        let (result, interrupted) = Box::pin(active.serve.alongside(
+        let (result, interrupted) = Box::pin(active.alongside(
             unit,
             run_hook(
                 stop,
@@ -321,13 +301,9 @@ impl Driver {
             let Some(active) = &mut self.active else {
                 return;
             };
-            active.ctx.cancel();
-            let served = match active.serve.is_live() {
-                true => Some(
-                    (active.serve)
-                        .ended_within(&self.unit, self.app.stop())
-                        .await,
-                ),
+            active.ctx().cancel();
+            let served = match active.is_live() {
+                true => Some(active.ended_within(&self.unit, self.app.stop()).await),
                 false => None,
             };
             let mut ended = StopEnd {
@@ -335,11 +311,11 @@ impl Driver {
                 ..StopEnd::default()
             };
             if let (Some(result), Some(active)) = (served, &mut self.active) {
-                ended.serve(self.app.stop(), &self.unit, &mut active.serve, result);
+                ended.serve(self.app.stop(), &self.unit, active, result);
             }
             // The rest (children, `on_shutdown`, `after_shutdown`), boxed, for a run that
             // has any of it.
-            let children = self.active.as_ref().is_some_and(|a| a.ctx.has_children());
+            let children = self.active.as_ref().is_some_and(|a| a.ctx().has_children());
             if children || self.unit.family().is_some() || self.unit.shim.has_late_stop_hooks() {
                 Box::pin(self.stop_rest(&mut ended)).await;
             }
@@ -364,11 +340,11 @@ impl Driver {
     /// services, then `on_shutdown` and `after_shutdown`.
     async fn stop_rest(&mut self, ended: &mut StopEnd) {
         if let Some(active) = &self.active
-            && active.ctx.has_children()
+            && active.ctx().has_children()
         {
             let (stop, unit) = (self.app.stop(), &self.unit);
             let limit = unit.spec().shutdown_timeout;
-            ended.children(close_children(stop, unit, &active.ctx, limit).await);
+            ended.children(close_children(stop, unit, active.ctx(), limit).await);
         }
         // Child services stop after `serve` has ended, before `on_shutdown`.
         if self.unit.family().is_some() {
@@ -382,20 +358,26 @@ impl Driver {
     /// no-op default, or when there is no run.
     fn stop_hook(&self, hook: Hook) -> Option<StopHook<'_>> {
         let active = self.active.as_ref()?;
-        stop_hook(self.app.stop(), &self.unit, hook, &active.ctx)
+        stop_hook(self.app.stop(), &self.unit, hook, active.ctx())
     }
 
     /// The wait of the active run's `before_shutdown`, while its `serve` goes on (boxed:
     /// only a type that defines it pays for it); `None` for a no-op default.
     fn before_shutdown(&mut self) -> Option<StopHook<'_>> {
         let active = self.active.as_mut()?;
-        let hook = stop_hook(
-            self.app.stop(),
-            &self.unit,
-            Hook::BeforeShutdown,
-            &active.ctx,
-        )?;
-        Some(Box::pin(active.serve.alongside(&self.unit, hook)))
+        let (stop, unit) = (self.app.stop(), &self.unit);
+        // The hook keeps its own handle of the context: `serve` goes on in the same cell.
+        let ctx = active.ctx().clone();
+        if !unit.shim.defines(Hook::BeforeShutdown) {
+            return None;
+        }
+        Some(Box::pin(async move {
+            let hook = stop_hook(stop, unit, Hook::BeforeShutdown, &ctx);
+            match hook {
+                Some(hook) => active.alongside(unit, hook).await,
+                None => None,
+            }
+        }))
     }
 }
 
@@ -414,7 +396,7 @@ impl StopEnd {
         &mut self,
         stop: &StopSignals,
         unit: &Unit,
-        serve: &mut ServeSlot,
+        serve: &mut ActiveRun,
         result: Result<Result<(), SharedError>, Duration>,
     ) {
         match result {

@@ -2,7 +2,7 @@
 //!
 //! Protocol: the supervisor takes a reload request only while it watches a run (see
 //! `supervisor`), so the run is active and `serve` goes on being polled next to the hook
-//! ([`ServeSlot::alongside`](super::ServeSlot)), as next to `after_initialize`: a `serve`
+//! ([`ActiveRun::alongside`](super::ActiveRun)), as next to `after_initialize`: a `serve`
 //! that awaits the reload it asked for is not held by it. The hook is bounded by the
 //! service's `startup_timeout` (and by the shutdown deadline); the app's stop reaching the
 //! service interrupts it as it does an initialize hook (the run is cancelled and the hook
@@ -28,7 +28,7 @@ impl Driver {
         let Some(active) = self.active.as_mut() else {
             return Ok(Some(ReloadSkipped::NotRunning));
         };
-        let ctx = active.ctx.clone();
+        let ctx = active.ctx().clone();
         let Some(fut) = self.unit.shim.hook(&self.unit.value, Hook::OnReload, &ctx) else {
             return Ok(None);
         };
@@ -43,7 +43,7 @@ impl Driver {
         };
         let name = Hook::OnReload.name();
         unit.set_in_reload(true);
-        let (result, interrupted) = Box::pin(active.serve.alongside(
+        let (result, interrupted) = Box::pin(active.alongside(
             unit,
             run_hook(
                 stop,
