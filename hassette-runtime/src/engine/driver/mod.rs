@@ -364,13 +364,13 @@ impl Driver {
     /// The wait of the active run's `before_shutdown`, while its `serve` goes on (boxed:
     /// only a type that defines it pays for it); `None` for a no-op default.
     fn before_shutdown(&mut self) -> Option<StopHook<'_>> {
-        let active = self.active.as_mut()?;
         let (stop, unit) = (self.app.stop(), &self.unit);
-        // The hook keeps its own handle of the context: `serve` goes on in the same cell.
-        let ctx = active.ctx().clone();
         if !unit.shim.defines(Hook::BeforeShutdown) {
             return None;
         }
+        let active = self.active.as_mut()?;
+        // The hook keeps its own handle of the context: `serve` goes on in the same cell.
+        let ctx = active.ctx().clone();
         Some(Box::pin(async move {
             let hook = stop_hook(stop, unit, Hook::BeforeShutdown, &ctx);
             match hook {
