@@ -50,7 +50,7 @@ impl Recorder for Told {
 }
 
 #[test]
-fn build_start_and_stop_allocate_at_most_seven_times_per_service() {
+fn build_start_and_stop_allocate_at_most_five_times_per_service() {
     const SERVICES: usize = 10_000;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -1,7 +1,8 @@
 //! Add-or-get of a present name costs a lookup: `ServiceContext::ensure_child`,
 //! `ServiceContext::child` and `Hassette::ensure_named` of a live unit allocate nothing,
 //! counted by the benchmark crate's counting allocator (the only test of this binary, on
-//! a current-thread runtime: nothing else allocates meanwhile).
+//! a current-thread runtime: only the test harness's own thread may allocate meanwhile,
+//! which the least of three counts leaves out).
 
 use std::sync::{Arc, Mutex};
 
@@ -54,19 +55,25 @@ fn ensure_of_a_present_name_allocates_nothing() {
         ctx.ensure_child("lamp-7", unused).await.expect("live");
         app.ensure_named("conn", unused).await.expect("live");
 
-        let before = heap();
-        for _ in 0..CALLS {
-            let lamp = ctx.ensure_child("lamp-7", unused).await.expect("live");
-            drop(lamp);
-            let found = ctx.child("lamp-42").expect("live");
-            drop(found);
-            let conn = app.ensure_named("conn", unused).await.expect("live");
-            drop(conn);
+        // The counter is the process's: another thread (the test harness's own) may
+        // allocate once while this loop runs, on a loaded machine. A call that allocates
+        // does so in every round, so the least of three counts is the loop's own.
+        let mut least = u64::MAX;
+        for _ in 0..3 {
+            let before = heap();
+            for _ in 0..CALLS {
+                let lamp = ctx.ensure_child("lamp-7", unused).await.expect("live");
+                drop(lamp);
+                let found = ctx.child("lamp-42").expect("live");
+                drop(found);
+                let conn = app.ensure_named("conn", unused).await.expect("live");
+                drop(conn);
+            }
+            least = least.min(heap().allocations - before.allocations);
         }
-        let allocations = heap().allocations - before.allocations;
         assert_eq!(
-            allocations, 0,
-            "{allocations} allocations in {CALLS} rounds of ensure_child, child and ensure_named of present names"
+            least, 0,
+            "{least} allocations (the least of three counts) in {CALLS} rounds of ensure_child, child and ensure_named of present names"
         );
         app.shutdown().await;
     });
