@@ -187,7 +187,7 @@ impl AppState {
             let started = target.is_some_and(|run| {
                 now.generation > run || (now.generation == run && now.status != Status::Starting)
             });
-            match (started, now.stop_requested()) {
+            match (started, unit.is_stop_requested()) {
                 (true, _) => Some(Some(now.status)),
                 // Removed (or reached by the app's stop) before it restarted.
                 (false, true) => Some(None),

@@ -1,6 +1,8 @@
 //! The supervisor's doorbell and the flags that say why it rang: the app's stop, an
 //! operator's restart, a child that escalated, and the launch of a run's children.
 
+use std::sync::atomic::Ordering;
+
 use super::{Flags, Unit};
 
 impl Unit {
@@ -22,23 +24,24 @@ impl Unit {
 
     /// The app's stop reached this unit's wave: the supervisor stops it (once).
     pub(in crate::engine) fn request_stop(&self) {
-        let first = self.update(|state| {
-            let first = !state.stop_requested();
-            state.flags.set(Flags::STOP_REQUESTED, true);
-            first
-        });
-        if first {
+        if !self.stop_requested.swap(true, Ordering::SeqCst) {
+            self.stop_flag_changed();
             self.wake.notify_one();
         }
     }
 
     /// A stopped child is launched again by its parent's next run.
     pub(in crate::engine) fn clear_stop(&self) {
-        self.update(|state| {
-            let was = state.stop_requested();
-            state.flags.set(Flags::STOP_REQUESTED, false);
-            was
-        });
+        if self.stop_requested.swap(false, Ordering::SeqCst) {
+            self.stop_flag_changed();
+        }
+    }
+
+    /// Wakes the waits on the state (`wait_for`) after the stop's flag changed: through
+    /// the state's lock, so a wait that looked before the change has registered its
+    /// wake-up, and one that looks after it sees the change.
+    fn stop_flag_changed(&self) {
+        self.update(|_| true);
     }
 
     /// Whether this run is past `after_initialize` (see `family`).
@@ -80,13 +83,13 @@ impl Unit {
 
     /// Completes once the app's stop has reached this unit.
     pub(in crate::engine) async fn stop_reached(&self) {
-        self.wait_for(|state| state.stop_requested().then_some(()))
+        self.wait_for(|_| self.is_stop_requested().then_some(()))
             .await;
     }
 
     /// Whether the app's stop has reached this unit.
     pub(in crate::engine) fn is_stop_requested(&self) -> bool {
-        self.lock().stop_requested()
+        self.stop_requested.load(Ordering::SeqCst)
     }
 
     /// The supervisor takes the pending operator restart, if there is one: the run it

@@ -18,7 +18,9 @@
 //!   permit) is the supervisor's one doorbell (`doorbell`): the app's stop
 //!   (`stop_requested`), an operator's restart (`restart_pending`) and a group's hold
 //!   (`GroupLink`, in `link`) each set their flag first and ring it second; the
-//!   supervisor reads the flags after it wakes.
+//!   supervisor reads the flags after it wakes. The stop's flag is an atomic of its own,
+//!   outside the state's lock (the supervisor asks for it at every step of a run); its
+//!   change then goes through that lock to wake the waits on the state.
 //! - Locks (the order L1..L7 is stated once, in `engine`'s header): a parent's family
 //!   (`family`) is (L1); `state` is (L4); `record` (`record`: errors, `aborted`, the
 //!   stop's duration, the budget's window) is (L5), taken alone or inside (L4) (a status
@@ -94,6 +96,10 @@ pub(crate) struct Unit {
     /// A supervisor task runs for it (from its launch to the end of that task): a unit
     /// without one completes a removal at once (see `added`).
     supervised: AtomicBool,
+    /// The app's stop has reached this unit's wave, or its removal or its parent's stop
+    /// has begun (see `doorbell`). Outside the state's lock: the supervisor asks at every
+    /// step of a run, and a stop is rung after it is set.
+    stop_requested: AtomicBool,
     /// Its current run, for a stop that cuts its supervisor off (see [`Unit::cancel_run`]).
     /// Its lock is taken alone (see `engine`'s lock order).
     run: Mutex<RunRef>,
@@ -218,6 +224,7 @@ impl Unit {
             record: Mutex::new(None),
             family: OnceLock::new(),
             supervised: AtomicBool::new(false),
+            stop_requested: AtomicBool::new(false),
             run: Mutex::default(),
             value: init.value,
             shim: init.shim,

@@ -60,6 +60,18 @@ impl Unit {
         change(record.get_or_insert_with(Box::default))
     }
 
+    /// Changes the record if there is one; makes it first only when `make` (a change
+    /// that writes nothing new, such as clearing a flag never set, needs none). One
+    /// take of the lock, whichever it is.
+    fn change_record<R>(&self, make: bool, change: impl FnOnce(&mut Record) -> R) -> Option<R> {
+        let mut record = lock(&self.record); // (L5)
+        match (record.as_deref_mut(), make) {
+            (Some(record), _) => Some(change(record)),
+            (None, true) => Some(change(record.insert(Box::default()))),
+            (None, false) => None,
+        }
+    }
+
     /// Reads the record (`None`: nothing written yet).
     fn read_record<R>(&self, read: impl FnOnce(Option<&Record>) -> R) -> R {
         let record = lock(&self.record); // (L5)
@@ -85,17 +97,12 @@ impl Unit {
     /// Whether the last stop had to cut `serve` or children off (a new run clears it, so
     /// an abort during a restart stays only in the errors).
     pub(in crate::engine) fn set_aborted(&self, aborted: bool) {
-        // Clearing a flag that was never set needs no record.
-        if aborted || self.read_record(|record| record.is_some_and(|r| r.aborted)) {
-            self.write_record(|record| record.aborted = aborted);
-        }
+        self.change_record(aborted, |record| record.aborted = aborted);
     }
 
     /// A backoff or cooldown that ends at `at` begins (`None`: it is over).
     pub(in crate::engine) fn set_retry_at(&self, at: Option<Instant>) {
-        if at.is_some() || self.read_record(|r| r.is_some_and(|r| r.retry_at.is_some())) {
-            self.write_record(|record| record.retry_at = at);
-        }
+        self.change_record(at.is_some(), |record| record.retry_at = at);
     }
 
     /// When the next restart comes, during a backoff or a cooldown.
@@ -114,9 +121,11 @@ impl Unit {
 
     /// A fresh budget (a cooldown ended, an operator's restart).
     pub(in crate::engine) fn clear_budget(&self) {
-        if self.read_record(|r| r.is_some_and(|r| !r.budget.is_empty())) {
-            self.write_record(|record| record.budget.clear());
-        }
+        self.change_record(false, |record| {
+            if !record.budget.is_empty() {
+                record.budget.clear();
+            }
+        });
     }
 
     /// The restarts in the budget's window now: those within `budget_period` before
@@ -129,14 +138,12 @@ impl Unit {
     /// A run ended by itself (not by a stop), cleanly or not: counts the returns of
     /// `serve` in a row, for [`exhausted_by_returns`](Self::exhausted_by_returns).
     pub(in crate::engine) fn count_end(&self, clean: bool) {
-        if clean || self.read_record(|r| r.is_some_and(|r| r.returned_ok > 0)) {
-            self.write_record(|record| {
-                record.returned_ok = match clean {
-                    true => record.returned_ok.saturating_add(1),
-                    false => 0,
-                };
-            });
-        }
+        self.change_record(clean, |record| {
+            record.returned_ok = match clean {
+                true => record.returned_ok.saturating_add(1),
+                false => 0,
+            };
+        });
     }
 
     /// The error a permanent service's budget ran out with, its last run having
@@ -187,9 +194,7 @@ impl Unit {
     /// The reload asked for and not taken yet, taken (by the supervisor, or by the
     /// caller that gives up waiting).
     pub(in crate::engine) fn take_reload(&self) -> Option<ReloadRequest> {
-        let asked = self.read_record(|record| record.is_some_and(|r| r.reload.is_some()));
-        asked
-            .then(|| self.write_record(|record| record.reload.take()))
+        self.change_record(false, |record| record.reload.take())
             .flatten()
     }
 
@@ -239,8 +244,7 @@ impl Unit {
 
     /// The error [`keep_interrupted`](Self::keep_interrupted) kept, taken.
     pub(in crate::engine) fn take_interrupted(&self) -> Option<SharedError> {
-        let kept = self.read_record(|record| record.is_some_and(|r| r.interrupted.is_some()));
-        kept.then(|| self.write_record(|record| record.interrupted.take()))
+        self.change_record(false, |record| record.interrupted.take())
             .flatten()
     }
 

@@ -26,38 +26,35 @@ pub(crate) struct State {
 
 /// The yes-or-no parts of a [`State`], one bit each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(super) struct Flags(u16);
+pub(super) struct Flags(u8);
 
 impl Flags {
     /// Ready (for its dependants; only while Starting or Running).
-    pub(super) const READY: u16 = 1;
+    pub(super) const READY: u8 = 1;
     /// This run has stayed Running and ready for `stable_after` at a stretch; the
     /// supervisor reads it when the run fails, so no timer is needed to notice stability.
-    pub(super) const STABLE: u16 = 2;
+    pub(super) const STABLE: u8 = 2;
     /// Some run of the service has reached Running.
-    pub(super) const RAN: u16 = 4;
+    pub(super) const RAN: u8 = 4;
     /// An operator restart was asked for and the supervisor has not taken it yet.
-    pub(super) const RESTART_PENDING: u16 = 8;
-    /// The app's stop has reached this unit's wave, or its removal or its parent's stop
-    /// has begun.
-    pub(super) const STOP_REQUESTED: u16 = 16;
+    pub(super) const RESTART_PENDING: u8 = 8;
     /// A child exhausted its budget: the run fails (see `family`).
-    pub(super) const CHILD_FAILED: u16 = 32;
+    pub(super) const CHILD_FAILED: u8 = 16;
     /// This run is past `after_initialize`: a child added now starts at once (see
     /// `family`). Only while Starting or Running.
-    pub(super) const LAUNCHED: u16 = 64;
+    pub(super) const LAUNCHED: u8 = 32;
     /// The next initialize is a restart along with its parent or its group, not its own
     /// (see [`Unit::start_along`](super::Unit::start_along)).
-    pub(super) const ALONG: u16 = 128;
+    pub(super) const ALONG: u8 = 64;
     /// It was added at run time and its removal is done: it has left the app's table,
     /// and its report is final (see `added`).
-    pub(super) const REMOVED: u16 = 256;
+    pub(super) const REMOVED: u8 = 128;
 
-    pub(super) fn has(self, flag: u16) -> bool {
+    pub(super) fn has(self, flag: u8) -> bool {
         self.0 & flag != 0
     }
 
-    pub(super) fn set(&mut self, flag: u16, on: bool) {
+    pub(super) fn set(&mut self, flag: u8, on: bool) {
         if on {
             self.0 |= flag;
         } else {
@@ -90,10 +87,6 @@ impl State {
 
     pub(in crate::engine) fn restart_pending(self) -> bool {
         self.flags.has(Flags::RESTART_PENDING)
-    }
-
-    pub(in crate::engine) fn stop_requested(self) -> bool {
-        self.flags.has(Flags::STOP_REQUESTED)
     }
 
     /// Whether an operator restart is pending or in flight: a new request joins it.
