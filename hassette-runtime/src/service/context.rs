@@ -491,10 +491,10 @@ impl ServiceContext {
     }
 
     /// Opens the run's `tracing` span, `run{service, attempt}` (inside the service's
-    /// own span): its hooks, `serve` and `spawn`ed tasks run in it. Kept only when a
-    /// subscriber wants it, so a run without one pays nothing.
-    pub(crate) fn begin_span(&self, attempt: u64) {
-        let span = tracing::info_span!("run", service = %self.run.unit.name(), attempt);
+    /// own span): its hooks, `serve` and `spawn`ed tasks run in it. Made (and `attempt`
+    /// asked for) only when a subscriber wants it, so a run without one pays nothing.
+    pub(crate) fn begin_span(&self, attempt: impl FnOnce() -> u64) {
+        let span = tracing::info_span!("run", service = %self.run.unit.name(), attempt = attempt());
         if !span.is_disabled() {
             let _ = self.run.extras.get_or_init(Box::default).span.set(span);
         }

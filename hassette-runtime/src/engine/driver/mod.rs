@@ -177,7 +177,7 @@ impl Driver {
                 self.unit.shim.has_init_hooks() || spec.ready == crate::ReadyMode::Manual;
             let startup_deadline = needs_deadline.then(|| deadline_in(spec.startup_timeout));
             let ctx = self.app.context(self.unit.clone());
-            ctx.begin_span(self.unit.state().generation);
+            ctx.begin_span(|| self.unit.state().generation);
             let parts = RunParts::new(ctx.clone(), startup_deadline);
             self.active = Some(ActiveRun::new(self.unit.shim.run(&self.unit.value, parts)));
 
@@ -332,7 +332,10 @@ impl Driver {
             } else if publish {
                 unit.to_stopped_unless_terminal(interrupted_error.or(ended.last_error));
             }
-            unit.set_aborted(ended.aborted);
+            // (The run's start cleared the flag: only an abort of this stop sets it.)
+            if ended.aborted {
+                unit.set_aborted(true);
+            }
         }
     }
 
