@@ -192,7 +192,7 @@ impl Supervisor {
         let spec = unit.spec();
         let end = Ending {
             restart_type: unit.restart_type(),
-            kind: self.kind_after_cleanup(outcome),
+            kind: self.kind_after_cleanup(unit.status(), outcome),
             spec: &spec,
             failure: Failure::now(&spec),
             stable: false,
@@ -209,10 +209,10 @@ impl Supervisor {
         }
     }
 
-    /// The kind of `outcome` for the decision, once the run is cleaned up: a serve that
-    /// crashed meanwhile (the status Crashed) makes it fatal.
-    fn kind_after_cleanup(&self, outcome: &Outcome) -> OutcomeKind {
-        match self.unit().status() {
+    /// The kind of `outcome` for the decision, once the run is cleaned up (the unit's
+    /// `status` then): a serve that crashed meanwhile (the status Crashed) makes it fatal.
+    fn kind_after_cleanup(&self, status: Status, outcome: &Outcome) -> OutcomeKind {
+        match status {
             Status::Crashed => OutcomeKind::Fatal,
             _ => outcome.kind(self.unit().shim),
         }
@@ -460,7 +460,9 @@ impl Supervisor {
     fn decide_end(&mut self, outcome: Outcome) -> Step {
         let unit = self.run.unit.clone();
         let spec = unit.spec();
-        let kind = self.kind_after_cleanup(&outcome);
+        // One look at the state, for the kind and the stability.
+        let state = unit.state();
+        let kind = self.kind_after_cleanup(state.status, &outcome);
         let stopping = self.run.stopping();
         let clean = kind == OutcomeKind::Clean;
         if kind != OutcomeKind::Fatal && !stopping {
@@ -474,7 +476,7 @@ impl Supervisor {
             // From the failure of `serve` (see `on_serve_end`), else from now.
             failure: self.failure.take().unwrap_or_else(|| Failure::now(&spec)),
             // The run that just ended had been healthy for `stable_after`.
-            stable: unit.state().stable(),
+            stable: state.stable(),
             stopping,
             child: restart_type.is_some() && self.run.app.parent_of(&unit).is_some(),
             critical: unit.critical(),
